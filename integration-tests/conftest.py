@@ -1,0 +1,87 @@
+"""Pytest wiring for Sluice's integration tests: broker fixtures and failure reports.
+
+The fixtures (``broker``, ``broker_factory``, ``sluice_binary``) are documented in harness.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+import harness
+from harness import Broker, LogTail, cleanup_all_brokers, sluice_bin
+
+
+def pytest_report_header(config):
+    b = sluice_bin()
+    lines = [f"sluice binary: {b} ({'present' if b.exists() else 'MISSING'})"]
+    kcat = shutil.which("kcat")
+    if kcat:
+        try:
+            v = subprocess.run([kcat, "-V"], capture_output=True, text=True, timeout=10).stdout
+            lines.append("kcat: " + " ".join(l.strip() for l in v.splitlines() if "librdkafka" in l or "version" in l.lower())[:150])
+        except Exception as e:  # header only; never fail here
+            lines.append(f"kcat: {e}")
+    return lines
+
+
+@pytest.fixture(scope="session")
+def sluice_binary():
+    b = sluice_bin()
+    if not b.exists():
+        pytest.fail(f"broker binary {b} does not exist: run `cargo build --release` or set SLUICE_BIN", pytrace=False)
+    return b
+
+
+@pytest.fixture
+def broker_factory(request, tmp_path, sluice_binary):
+    """``broker_factory(settings=None, start=True, **Broker kwargs) -> Broker``; all stopped at teardown."""
+    made: list[Broker] = []
+    request.node._sluice_brokers = made
+
+    def make(settings=None, start=True, **kw):
+        n = len(made)
+        kw.setdefault("data_dir", tmp_path / (f"data{n}" if n else "data"))
+        b = Broker(settings=settings, binary=sluice_binary, **kw)
+        made.append(b)
+        if start:
+            b.start()
+        return b
+
+    yield make
+    for b in made:
+        if b.is_running():
+            b.stop(check=False)
+
+
+@pytest.fixture
+def broker(broker_factory) -> Broker:
+    """A started broker on a free 127.0.0.1 port with a fresh data dir (``tmp_path/'data'``)."""
+    return broker_factory()
+
+
+@pytest.fixture
+def client_log(request) -> LogTail:
+    """A bounded client log, attached to the report when the test fails."""
+    tail = LogTail()
+    request.node._sluice_client_log = tail
+    return tail
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for b in getattr(item, "_sluice_brokers", []):
+            rep.sections.append((f"sluice broker log {b.bootstrap} ({b.log_path})", b.log_tail(120)))
+        tail = getattr(item, "_sluice_client_log", None)
+        if tail is not None and tail.lines:
+            rep.sections.append(("client log (tail)", tail.text()))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    cleanup_all_brokers()

@@ -1,0 +1,171 @@
+//! Produce (key 0): appends record batches, as sent, to partition logs.
+//!
+//! acks=0 gets no answer; acks=1 is answered once the batches are in the log (the OS
+//! page cache, which survives a crash of the broker process); acks=-1 (all) is
+//! answered once they are fsync'd when `sluice.acks.all.fsync` is on (the default),
+//! with group commit so concurrent producers share fsyncs. Every partition gets its own
+//! error code; one bad partition never fails the others. Batches are validated by
+//! header and CRC only; records are never decoded here.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+
+use super::{sb, RequestContext};
+use crate::broker::{now_ms, Broker, Partition, Topic};
+use crate::error::{KafkaError, ResponseError};
+use crate::log::AppendError;
+
+pub async fn handle(
+    request: ProduceRequest,
+    ctx: &RequestContext,
+    broker: &Arc<Broker>,
+) -> Option<ProduceResponse> {
+    let version = ctx.api_version;
+    let acks = request.acks;
+    let now = now_ms();
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    // (topic index, partition index, partition, end offset) awaiting fsync.
+    let mut pending_sync: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
+
+    for topic_data in request.topic_data {
+        let resolved: Result<Arc<Topic>, KafkaError> = if version >= 13 {
+            broker
+                .topics
+                .get_by_id(&topic_data.topic_id)
+                .ok_or_else(|| ResponseError::UnknownTopicId.into())
+        } else {
+            match broker.topics.get_or_auto_create(&topic_data.name) {
+                Ok(Some(t)) => Ok(t),
+                Ok(None) => Err(ResponseError::UnknownTopicOrPartition.into()),
+                Err(e) => Err(e),
+            }
+        };
+        let mut topic_response = TopicProduceResponse::default();
+        topic_response.name = topic_data.name.clone();
+        topic_response.topic_id = topic_data.topic_id;
+        for partition_data in topic_data.partition_data {
+            let mut pr = PartitionProduceResponse::default();
+            pr.index = partition_data.index;
+            pr.base_offset = -1;
+            pr.log_append_time_ms = -1;
+            pr.log_start_offset = -1;
+            let outcome = if !matches!(acks, -1..=1) {
+                Err(KafkaError::new(
+                    ResponseError::InvalidRequiredAcks,
+                    format!("acks must be -1, 0 or 1, not {acks}"),
+                ))
+            } else {
+                match &resolved {
+                    Err(e) => Err(e.clone()),
+                    Ok(topic) => append(
+                        topic,
+                        partition_data.index,
+                        partition_data.records.as_deref(),
+                        now,
+                    ),
+                }
+            };
+            match outcome {
+                Ok((partition, info)) => {
+                    pr.base_offset = info.base_offset;
+                    pr.log_append_time_ms = info.log_append_time;
+                    pr.log_start_offset = partition.watermarks().log_start_offset;
+                    let fsync = (acks == -1 && broker.config.acks_all_fsync) || info.flush_needed;
+                    if fsync {
+                        pending_sync.push((
+                            responses.len(),
+                            topic_response.partition_responses.len(),
+                            partition,
+                            info.last_offset + 1,
+                        ));
+                    }
+                }
+                Err(e) => {
+                    if e.error != ResponseError::UnknownTopicOrPartition {
+                        tracing::info!(topic = %&*topic_data.name, partition = partition_data.index, client = ?ctx.client_id, "produce refused: {e}");
+                    }
+                    pr.error_code = e.code();
+                    if version >= 8 {
+                        pr.error_message = e.message.map(sb);
+                    }
+                }
+            }
+            topic_response.partition_responses.push(pr);
+        }
+        responses.push(topic_response);
+    }
+
+    if !pending_sync.is_empty() {
+        let waits = pending_sync
+            .iter()
+            .map(|(_, _, partition, end)| partition.wait_durable(*end));
+        let results = futures::future::join_all(waits).await;
+        for ((t, p, partition, _), result) in pending_sync.iter().zip(results) {
+            if let Err(e) = result {
+                tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "fsync failed; produce not acknowledged");
+                let pr = &mut responses[*t].partition_responses[*p];
+                pr.error_code = ResponseError::KafkaStorageError.code();
+                pr.base_offset = -1;
+                if version >= 8 {
+                    pr.error_message = Some(sb(format!("fsync failed: {e}")));
+                }
+            }
+        }
+    }
+
+    if acks == 0 {
+        return None;
+    }
+    let mut r = ProduceResponse::default();
+    if version < 13 {
+        for t in &mut responses {
+            t.topic_id = uuid::Uuid::nil();
+        }
+    } else {
+        for t in &mut responses {
+            t.name = TopicName::default();
+        }
+    }
+    r.responses = responses;
+    Some(r)
+}
+
+fn append(
+    topic: &Topic,
+    index: i32,
+    records: Option<&[u8]>,
+    now: i64,
+) -> Result<(Arc<Partition>, crate::log::AppendInfo), KafkaError> {
+    let Some(partition) = topic.partition(index) else {
+        return Err(ResponseError::UnknownTopicOrPartition.into());
+    };
+    let Some(records) = records else {
+        return Err(KafkaError::new(
+            ResponseError::CorruptMessage,
+            "produce request carries no records",
+        ));
+    };
+    match partition.append(records, now) {
+        Ok(info) => Ok((partition.clone(), info)),
+        Err(AppendError::CorruptMessage(m)) => {
+            Err(KafkaError::new(ResponseError::CorruptMessage, m))
+        }
+        Err(AppendError::UnsupportedForMessageFormat(magic)) => Err(KafkaError::new(
+            ResponseError::UnsupportedForMessageFormat,
+            format!("record batch magic {magic} is not supported; only magic 2 (Kafka 0.11+) is"),
+        )),
+        Err(AppendError::MessageTooLarge { size, max }) => Err(KafkaError::new(
+            ResponseError::MessageTooLarge,
+            format!("record batch of {size} bytes exceeds max.message.bytes ({max})"),
+        )),
+        Err(AppendError::Storage(e)) => {
+            tracing::error!(topic = %partition.topic, partition = index, error = %e, "append failed");
+            Err(KafkaError::new(
+                ResponseError::KafkaStorageError,
+                e.to_string(),
+            ))
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Periodic background work on every partition: time-based segment rolls, the flush.ms
+//! fsync, and retention.
+//!
+//! It runs on a timer (log.flush.scheduler.interval.ms) and goes partition by partition,
+//! holding one partition's lock at a time, so it never stalls the whole broker. An idle
+//! broker wakes here about once a second and does nothing else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{now_ms, Broker};
+
+/// Runs until the returned task is aborted.
+pub fn spawn(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
+    let period = Duration::from_millis(broker.config.flush_scheduler_interval_ms.max(10));
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let b = broker.clone();
+            // The log work does file I/O (fsync, unlink): keep it off the async workers.
+            let _ = tokio::task::spawn_blocking(move || run_once(&b)).await;
+        }
+    })
+}
+
+fn run_once(broker: &Broker) {
+    let now = now_ms();
+    for partition in broker.topics.all_partitions() {
+        match partition.with_log(|log| log.housekeeping(now)) {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(
+                topic = %partition.topic,
+                partition = partition.index,
+                deleted,
+                "retention deleted old segments"
+            ),
+            Err(e) => tracing::error!(
+                topic = %partition.topic,
+                partition = partition.index,
+                error = %e,
+                "housekeeping failed"
+            ),
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The broker's state between the network front end and the storage engine: topics and
+//! their partitions, fetch sessions, and background housekeeping. Later the
+//! coordinators (groups, transactions, producer state) join here.
+//!
+//! Nothing in this module parses or encodes Kafka wire messages; the API handlers in
+//! `crate::api` translate between requests and these types.
+
+pub mod fetch_session;
+pub mod housekeeping;
+pub mod partition;
+pub mod topic_name;
+pub mod topic_registry;
+pub mod topic_store;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::config::BrokerConfig;
+use fetch_session::FetchSessionCache;
+use topic_registry::TopicRegistry;
+
+pub use partition::{Partition, Watermarks, LEADER_EPOCH};
+pub use topic_registry::{now_ms, NewTopic, Topic};
+
+/// Everything a request handler may need, shared by all connections.
+pub struct Broker {
+    pub config: Arc<BrokerConfig>,
+    pub cluster_id: String,
+    pub topics: TopicRegistry,
+    pub fetch_sessions: FetchSessionCache,
+}
+
+impl Broker {
+    /// Opens the data directory (creating it on first start) and recovers every
+    /// partition log in it.
+    pub fn open(config: BrokerConfig) -> Result<Arc<Broker>> {
+        let config = Arc::new(config);
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        let cluster_id = topic_store::load_or_create_meta(&config.data_dir, config.node_id)?;
+        let topics = TopicRegistry::load(config.clone())?;
+        Ok(Arc::new(Broker {
+            fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots),
+            config,
+            cluster_id,
+            topics,
+        }))
+    }
+
+    /// Flushes and closes every log. Called once, after the listener stopped.
+    pub fn shutdown(&self) {
+        self.topics.close_all();
+    }
+}

@@ -1,0 +1,313 @@
+//! The set of topics this broker hosts: lookup by name and by topic id, creation
+//! (including auto-creation) and deletion, and loading everything at start-up.
+//!
+//! Lookups take a read lock on the topic map only; partitions are handed out as
+//! `Arc<Partition>` so produce and fetch never hold this lock while touching a log.
+//! Creation and deletion are serialised by a separate lock because they write
+//! metadata files. Deleted partition directories are renamed first and removed in the
+//! background, so DeleteTopics never waits on the disk.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use parking_lot::{Mutex, RwLock};
+use uuid::Uuid;
+
+use super::partition::Partition;
+use super::topic_name;
+use super::topic_store::{self, TopicRecord, DELETE_SUFFIX};
+use crate::config::{validate_topic_configs, BrokerConfig};
+use crate::error::{KafkaError, ResponseError};
+use crate::log::PartitionLog;
+
+pub struct Topic {
+    pub name: Arc<str>,
+    pub id: Uuid,
+    pub partitions: Vec<Arc<Partition>>,
+    /// Topic-level config overrides (Kafka names), as given at creation.
+    pub configs: BTreeMap<String, String>,
+}
+
+impl Topic {
+    pub fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.get(i))
+    }
+
+    pub fn is_internal(&self) -> bool {
+        topic_name::is_internal(&self.name)
+    }
+}
+
+/// What a CreateTopics entry asks for, already defaulted.
+pub struct NewTopic {
+    pub name: String,
+    pub num_partitions: i32,
+    pub replication_factor: i16,
+    pub configs: BTreeMap<String, String>,
+}
+
+pub struct TopicRegistry {
+    data_dir: PathBuf,
+    config: Arc<BrokerConfig>,
+    topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
+    by_id: RwLock<HashMap<Uuid, Arc<Topic>>>,
+    /// Serialises create and delete (they write files and must not interleave).
+    admin_lock: Mutex<()>,
+}
+
+impl TopicRegistry {
+    /// Opens every topic recorded in the data directory, recovering each partition log,
+    /// and removes directories left over from deletions.
+    pub fn load(config: Arc<BrokerConfig>) -> Result<TopicRegistry> {
+        let data_dir = config.data_dir.clone();
+        remove_deleted_dirs(&data_dir);
+        let registry = TopicRegistry {
+            data_dir: data_dir.clone(),
+            config,
+            topics: RwLock::new(HashMap::new()),
+            by_id: RwLock::new(HashMap::new()),
+            admin_lock: Mutex::new(()),
+        };
+        let now = now_ms();
+        for record in topic_store::read_topics(&data_dir)? {
+            let topic = registry
+                .open_topic(&record, now)
+                .with_context(|| format!("opening topic {}", record.name))?;
+            registry.insert(topic);
+        }
+        Ok(registry)
+    }
+
+    fn open_topic(&self, record: &TopicRecord, now: i64) -> Result<Arc<Topic>> {
+        let name: Arc<str> = Arc::from(record.name.as_str());
+        let log_config = self.config.log_config(&record.configs);
+        let mut partitions = Vec::with_capacity(record.partitions as usize);
+        for p in 0..record.partitions {
+            let dir = topic_store::partition_dir(&self.data_dir, &record.name, p);
+            let log = PartitionLog::open(dir.clone(), log_config.clone(), now)
+                .with_context(|| format!("opening {}", dir.display()))?;
+            partitions.push(Arc::new(Partition::new(name.clone(), p, log)));
+        }
+        Ok(Arc::new(Topic {
+            name,
+            id: record.topic_id,
+            partitions,
+            configs: record.configs.clone(),
+        }))
+    }
+
+    fn insert(&self, topic: Arc<Topic>) {
+        self.by_id.write().insert(topic.id, topic.clone());
+        self.topics.write().insert(topic.name.clone(), topic);
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.read().get(name).cloned()
+    }
+
+    pub fn get_by_id(&self, id: &Uuid) -> Option<Arc<Topic>> {
+        self.by_id.read().get(id).cloned()
+    }
+
+    /// All topics, sorted by name.
+    pub fn list(&self) -> Vec<Arc<Topic>> {
+        let mut v: Vec<_> = self.topics.read().values().cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    pub fn all_partitions(&self) -> Vec<Arc<Partition>> {
+        self.topics
+            .read()
+            .values()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect()
+    }
+
+    /// Returns the topic, creating it with broker defaults if auto-creation is on and
+    /// the name is legal. `Ok(None)` means it does not exist and was not created.
+    pub fn get_or_auto_create(&self, name: &str) -> Result<Option<Arc<Topic>>, KafkaError> {
+        if let Some(t) = self.get(name) {
+            return Ok(Some(t));
+        }
+        if !self.config.auto_create_topics_enable {
+            return Ok(None);
+        }
+        topic_name::validate(name)
+            .map_err(|m| KafkaError::new(ResponseError::InvalidTopicException, m))?;
+        if topic_name::is_internal(name) {
+            return Ok(None);
+        }
+        let new = NewTopic {
+            name: name.to_string(),
+            num_partitions: self.config.num_partitions,
+            replication_factor: 1,
+            configs: BTreeMap::new(),
+        };
+        match self.create(new, false) {
+            Ok(t) => {
+                tracing::info!(topic = name, "auto-created topic");
+                Ok(Some(t))
+            }
+            // Lost a race with another creator: theirs is as good as ours.
+            Err(e) if e.error == ResponseError::TopicAlreadyExists => Ok(self.get(name)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Validates and (unless `validate_only`) creates a topic. Errors carry the code
+    /// CreateTopics answers with.
+    pub fn create(&self, new: NewTopic, validate_only: bool) -> Result<Arc<Topic>, KafkaError> {
+        topic_name::validate(&new.name)
+            .map_err(|m| KafkaError::new(ResponseError::InvalidTopicException, m))?;
+        if new.num_partitions <= 0 {
+            return Err(KafkaError::new(
+                ResponseError::InvalidPartitions,
+                "Number of partitions must be larger than 0.",
+            ));
+        }
+        if new.replication_factor != 1 {
+            return Err(KafkaError::new(
+                ResponseError::InvalidReplicationFactor,
+                format!(
+                    "Replication factor: {} larger than available brokers: 1.",
+                    new.replication_factor
+                ),
+            ));
+        }
+        validate_topic_configs(&new.configs)
+            .map_err(|m| KafkaError::new(ResponseError::InvalidConfig, m))?;
+        let _admin = self.admin_lock.lock();
+        if self.get(&new.name).is_some() {
+            return Err(KafkaError::new(
+                ResponseError::TopicAlreadyExists,
+                format!("Topic '{}' already exists.", new.name),
+            ));
+        }
+        if let Some(clash) = self.colliding_topic(&new.name) {
+            return Err(KafkaError::new(
+                ResponseError::InvalidTopicException,
+                format!(
+                    "Topic '{}' collides with existing topic: {clash} ('.' and '_' are interchangeable in metric names)",
+                    new.name
+                ),
+            ));
+        }
+        let record = TopicRecord {
+            version: 1,
+            name: new.name.clone(),
+            topic_id: Uuid::new_v4(),
+            partitions: new.num_partitions,
+            configs: new.configs,
+        };
+        if validate_only {
+            return Ok(Arc::new(Topic {
+                name: Arc::from(record.name.as_str()),
+                id: record.topic_id,
+                partitions: Vec::new(),
+                configs: record.configs,
+            }));
+        }
+        let storage = |e: anyhow::Error| {
+            tracing::error!(topic = %record.name, error = %format!("{e:#}"), "creating topic failed");
+            KafkaError::new(ResponseError::KafkaStorageError, format!("{e:#}"))
+        };
+        // Partition directories first, then the topic file: the topic file is the
+        // commit point, and directories without one are ignored at start-up.
+        let topic = self.open_topic(&record, now_ms()).map_err(storage)?;
+        topic_store::write_topic(&self.data_dir, &record).map_err(storage)?;
+        self.insert(topic.clone());
+        Ok(topic)
+    }
+
+    /// Kafka refuses topics whose names differ only by '.' vs '_' (metric name clash).
+    fn colliding_topic(&self, name: &str) -> Option<String> {
+        let norm = |s: &str| s.replace('.', "_");
+        let n = norm(name);
+        self.topics
+            .read()
+            .keys()
+            .find(|k| k.as_ref() != name && norm(k) == n)
+            .map(|k| k.to_string())
+    }
+
+    /// Deletes a topic: it disappears at once; its files go in the background.
+    pub fn delete(&self, name: &str) -> Result<Uuid, KafkaError> {
+        let _admin = self.admin_lock.lock();
+        let Some(topic) = self.topics.write().remove(name) else {
+            return Err(ResponseError::UnknownTopicOrPartition.into());
+        };
+        self.by_id.write().remove(&topic.id);
+        let storage =
+            |e: anyhow::Error| KafkaError::new(ResponseError::KafkaStorageError, format!("{e:#}"));
+        topic_store::remove_topic(&self.data_dir, name).map_err(storage)?;
+        let mut doomed = Vec::new();
+        for p in &topic.partitions {
+            let dir = topic_store::partition_dir(&self.data_dir, name, p.index);
+            let target = self.data_dir.join(format!(
+                "{name}-{}.{}{DELETE_SUFFIX}",
+                p.index,
+                topic.id.simple()
+            ));
+            match std::fs::rename(&dir, &target) {
+                Ok(()) => doomed.push(target),
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "could not rename deleted partition directory")
+                }
+            }
+        }
+        let _ = topic_store::sync_dir(&self.data_dir);
+        std::thread::spawn(move || {
+            for dir in doomed {
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    tracing::warn!(dir = %dir.display(), error = %e, "could not remove deleted partition directory");
+                }
+            }
+        });
+        tracing::info!(topic = name, "deleted topic");
+        Ok(topic.id)
+    }
+
+    /// Flushes and closes every partition log (clean shutdown).
+    pub fn close_all(&self) {
+        for p in self.all_partitions() {
+            if let Err(e) = p.close() {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing partition log failed");
+            }
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+fn remove_deleted_dirs(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir()
+            && path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(DELETE_SUFFIX))
+        {
+            if let Err(e) = std::fs::remove_dir_all(&path) {
+                tracing::warn!(dir = %path.display(), error = %e, "could not remove deleted partition directory");
+            }
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

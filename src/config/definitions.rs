@@ -1,0 +1,302 @@
+//! The table of every setting Sluice understands, under its Kafka name.
+//!
+//! One table drives everything that talks about settings: parsing `--set` flags and
+//! the TOML file, DescribeConfigs (value, default, source, synonyms, documentation),
+//! topic-level overrides in CreateTopics, and the test that checks `config/sluice.toml`
+//! documents every setting. It must never hold runtime state.
+
+/// Kafka's `ConfigType` as it appears in DescribeConfigs v3+.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean = 1,
+    String = 2,
+    Int = 3,
+    Short = 4,
+    Long = 5,
+    Double = 6,
+    List = 7,
+    Password = 9,
+}
+
+/// Who may set a setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Broker-only setting (listeners, data directory, request limits).
+    Broker,
+    /// A topic setting; `broker_name` is the broker-wide default it falls back to.
+    Topic { broker_name: &'static str },
+}
+
+/// One setting: its Kafka name, type, default and documentation.
+#[derive(Clone, Copy, Debug)]
+pub struct ConfigDef {
+    pub name: &'static str,
+    pub config_type: ConfigType,
+    pub default: &'static str,
+    pub scope: Scope,
+    /// True when the value is fixed at start-up (DescribeConfigs read_only).
+    pub read_only: bool,
+    /// True when Sluice accepts and reports the setting but does not act on it (yet);
+    /// the documentation says so.
+    pub ignored: bool,
+    pub doc: &'static str,
+}
+
+const fn broker(
+    name: &'static str,
+    config_type: ConfigType,
+    default: &'static str,
+    read_only: bool,
+    doc: &'static str,
+) -> ConfigDef {
+    ConfigDef {
+        name,
+        config_type,
+        default,
+        scope: Scope::Broker,
+        read_only,
+        ignored: false,
+        doc,
+    }
+}
+
+const fn topic(
+    name: &'static str,
+    broker_name: &'static str,
+    config_type: ConfigType,
+    default: &'static str,
+    ignored: bool,
+    doc: &'static str,
+) -> ConfigDef {
+    ConfigDef {
+        name,
+        config_type,
+        default,
+        scope: Scope::Topic { broker_name },
+        read_only: false,
+        ignored,
+        doc,
+    }
+}
+
+use ConfigType::*;
+
+/// Broker settings. Topic-level defaults (the `log.*` names) are listed in [`TOPIC_CONFIGS`]
+/// through their `broker_name`, and are broker settings too.
+pub const BROKER_CONFIGS: &[ConfigDef] = &[
+    broker("listeners", String, "PLAINTEXT://127.0.0.1:9092", true,
+        "The address the broker listens on. `sluice serve --listen HOST:PORT` sets it; the PLAINTEXT:// prefix is optional."),
+    broker("advertised.listeners", String, "", true,
+        "The address clients are told to connect to, in Metadata and FindCoordinator answers. Empty means the listen address."),
+    broker("log.dirs", String, "./sluice-data", true,
+        "The data directory holding every partition's log (`--data-dir`)."),
+    broker("node.id", Int, "1", true,
+        "This broker's id in Metadata answers. Sluice is a single-node cluster, so it is also the controller id."),
+    broker("broker.id", Int, "1", true,
+        "Synonym of node.id kept for tools that read it."),
+    broker("auto.create.topics.enable", Boolean, "true", false,
+        "Create a topic when a Metadata request (that allows it) or a Produce names one that does not exist."),
+    broker("num.partitions", Int, "1", false,
+        "Partition count of topics created automatically or by CreateTopics with num_partitions = -1."),
+    broker("default.replication.factor", Int, "1", true,
+        "Replication factor reported for new topics. Sluice keeps one replica; CreateTopics accepts 1 or -1 only."),
+    broker("socket.request.max.bytes", Int, "104857600", false,
+        "The largest request frame accepted. A bigger frame closes the connection, as Kafka does."),
+    broker("message.max.bytes", Int, "1048588", false,
+        "Broker default of max.message.bytes: the largest record batch a Produce may carry."),
+    broker("fetch.max.bytes", Int, "57671680", false,
+        "Upper bound on the bytes one Fetch answer carries, whatever the client asks for."),
+    broker("max.incremental.fetch.session.cache.slots", Int, "1000", false,
+        "How many incremental fetch sessions (KIP-227) the broker keeps; when full, new sessions are refused and clients fall back to full fetches."),
+    broker("log.retention.check.interval.ms", Long, "300000", false,
+        "How often retention deletes old segments."),
+    broker("log.flush.scheduler.interval.ms", Long, "1000", false,
+        "How often the background flusher looks for data older than flush.ms that still needs an fsync."),
+    broker("sluice.acks.all.fsync", Boolean, "true", false,
+        "Sluice-specific. When true, an acks=all produce is answered only after its data is fsync'd (concurrent producers share one fsync: group commit). acks=0/1 are answered once the data is written to the OS page cache, which survives a crash of the broker process but not of the machine; flush.messages and flush.ms bound that window."),
+    broker("cluster.id", String, "", true,
+        "The cluster id, generated on first start and kept in meta.properties."),
+];
+
+/// Topic settings with the broker setting that supplies their default.
+pub const TOPIC_CONFIGS: &[ConfigDef] = &[
+    topic("cleanup.policy", "log.cleanup.policy", List, "delete", false,
+        "delete removes old segments by retention.ms/retention.bytes. compact is accepted but not yet acted on (log compaction comes in a later release)."),
+    topic("retention.ms", "log.retention.ms", Long, "604800000", false,
+        "Delete a closed segment once its newest record is older than this. -1 keeps data forever."),
+    topic("retention.bytes", "log.retention.bytes", Long, "-1", false,
+        "Delete the oldest closed segments while the partition is larger than this. -1 means no size limit."),
+    topic("segment.bytes", "log.segment.bytes", Int, "1073741824", false,
+        "Roll to a new segment when the active one would grow past this size."),
+    topic("segment.ms", "log.roll.ms", Long, "604800000", false,
+        "Roll to a new segment when the active one's first record is older than this."),
+    topic("segment.index.bytes", "log.index.size.max.bytes", Int, "10485760", false,
+        "Size preallocated for each segment's offset and time index; a full index rolls the segment."),
+    topic("index.interval.bytes", "log.index.interval.bytes", Int, "4096", false,
+        "Add an offset index entry every this many bytes of log."),
+    topic("max.message.bytes", "message.max.bytes", Int, "1048588", false,
+        "The largest record batch accepted for this topic (MESSAGE_TOO_LARGE above it)."),
+    topic("message.timestamp.type", "log.message.timestamp.type", String, "CreateTime", false,
+        "CreateTime keeps the producer's timestamps; LogAppendTime makes the broker stamp each batch on append."),
+    topic("flush.messages", "log.flush.interval.messages", Long, "9223372036854775807", false,
+        "fsync a partition after this many messages. The default leaves it to flush.ms and sluice.acks.all.fsync."),
+    topic("flush.ms", "log.flush.interval.ms", Long, "1000", false,
+        "fsync a partition whose oldest unflushed data is older than this."),
+    topic("compression.type", "compression.type", String, "producer", true,
+        "Batches are always stored as the producer compressed them (the Kafka default, producer); other values are accepted and reported but not acted on."),
+    topic("min.insync.replicas", "min.insync.replicas", Int, "1", true,
+        "Accepted for compatibility; with a single replica it is always satisfied."),
+    topic("unclean.leader.election.enable", "unclean.leader.election.enable", Boolean, "false", true,
+        "Accepted for compatibility; a single-node broker has no elections."),
+    topic("delete.retention.ms", "log.cleaner.delete.retention.ms", Long, "86400000", true,
+        "Accepted; used by log compaction, which comes in a later release."),
+    topic("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", Long, "0", true,
+        "Accepted; used by log compaction, which comes in a later release."),
+    topic("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", Long, "9223372036854775807", true,
+        "Accepted; used by log compaction, which comes in a later release."),
+    topic("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", Double, "0.5", true,
+        "Accepted; used by log compaction, which comes in a later release."),
+    topic("file.delete.delay.ms", "log.segment.delete.delay.ms", Long, "60000", true,
+        "Accepted for compatibility; Sluice unlinks deleted segments at once (readers keep their mappings)."),
+    topic("preallocate", "log.preallocate", Boolean, "false", true,
+        "Accepted for compatibility; Sluice never preallocates .log files (indexes are always preallocated)."),
+    topic("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", Long, "9223372036854775807", true,
+        "Accepted; timestamps are not range-checked yet."),
+    topic("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", Long, "9223372036854775807", true,
+        "Accepted; timestamps are not range-checked yet."),
+];
+
+/// Looks a topic setting up by its topic-level name.
+pub fn topic_config(name: &str) -> Option<&'static ConfigDef> {
+    TOPIC_CONFIGS.iter().find(|d| d.name == name)
+}
+
+/// Looks a broker setting up by its broker-level name, including the broker-level
+/// names of topic defaults (`log.retention.ms`, ...). Returns the definition and, for a
+/// topic default, the topic-level name it feeds.
+pub fn broker_config(name: &str) -> Option<(&'static ConfigDef, Option<&'static str>)> {
+    if let Some(d) = BROKER_CONFIGS.iter().find(|d| d.name == name) {
+        return Some((d, None));
+    }
+    TOPIC_CONFIGS.iter().find_map(|d| match d.scope {
+        Scope::Topic { broker_name } if broker_name == name => Some((d, Some(d.name))),
+        _ => None,
+    })
+}
+
+/// Every broker-level name, in table order (broker settings, then topic defaults).
+pub fn all_broker_names() -> impl Iterator<Item = &'static str> {
+    BROKER_CONFIGS
+        .iter()
+        .map(|d| d.name)
+        .chain(TOPIC_CONFIGS.iter().filter_map(|d| match d.scope {
+            Scope::Topic { broker_name } => Some(broker_name),
+            Scope::Broker => None,
+        }))
+}
+
+/// Checks that `value` parses as the setting's type and passes its range rules.
+/// Returns Kafka's wording for INVALID_CONFIG on failure.
+pub fn validate(def: &ConfigDef, value: &str) -> Result<(), std::string::String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "Invalid value {value} for configuration {}: {why}",
+            def.name
+        ))
+    };
+    match def.config_type {
+        Boolean => match value {
+            "true" | "false" => Ok(()),
+            _ => bad("Expected value to be either true or false"),
+        },
+        Int => match value.trim().parse::<i32>() {
+            Ok(v) => check_range(def.name, v as i64).or_else(|w| bad(&w)),
+            Err(_) => bad("Not a number of type INT"),
+        },
+        Long => match value.trim().parse::<i64>() {
+            Ok(v) => check_range(def.name, v).or_else(|w| bad(&w)),
+            Err(_) => bad("Not a number of type LONG"),
+        },
+        Short => value
+            .trim()
+            .parse::<i16>()
+            .map(|_| ())
+            .or_else(|_| bad("Not a number of type SHORT")),
+        Double => value
+            .trim()
+            .parse::<f64>()
+            .map(|_| ())
+            .or_else(|_| bad("Not a number of type DOUBLE")),
+        String | Password | List => match def.name {
+            "message.timestamp.type" => match value {
+                "CreateTime" | "LogAppendTime" => Ok(()),
+                _ => bad("String must be one of: CreateTime, LogAppendTime"),
+            },
+            "cleanup.policy" => {
+                if value
+                    .split(',')
+                    .map(str::trim)
+                    .all(|p| p == "delete" || p == "compact")
+                {
+                    Ok(())
+                } else {
+                    bad("Invalid value for cleanup.policy, expected delete and/or compact")
+                }
+            }
+            "compression.type" => match value {
+                "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd" => Ok(()),
+                _ => bad("String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"),
+            },
+            _ => Ok(()),
+        },
+    }
+}
+
+fn check_range(name: &str, v: i64) -> Result<(), std::string::String> {
+    let min: i64 = match name {
+        "retention.ms" | "retention.bytes" => -1,
+        "segment.bytes" => 14,
+        "segment.ms" | "flush.messages" | "flush.ms" | "segment.index.bytes" => 1,
+        "max.message.bytes" | "index.interval.bytes" => 0,
+        "num.partitions" | "node.id" | "broker.id" => 1,
+        "socket.request.max.bytes" | "message.max.bytes" | "fetch.max.bytes" => 1,
+        "log.retention.check.interval.ms" | "log.flush.scheduler.interval.ms" => 1,
+        _ => i64::MIN,
+    };
+    if v < min {
+        Err(format!("Value must be at least {min}"))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_is_valid() {
+        for d in BROKER_CONFIGS.iter().chain(TOPIC_CONFIGS) {
+            validate(d, d.default).unwrap_or_else(|e| panic!("{}: {e}", d.name));
+        }
+    }
+
+    #[test]
+    fn topic_defaults_resolve_from_broker_names() {
+        let (def, topic) = broker_config("log.retention.ms").unwrap();
+        assert_eq!(def.name, "retention.ms");
+        assert_eq!(topic, Some("retention.ms"));
+        assert!(broker_config("no.such.setting").is_none());
+    }
+
+    #[test]
+    fn validation_rejects_bad_values() {
+        let d = topic_config("retention.ms").unwrap();
+        assert!(validate(d, "-1").is_ok());
+        assert!(validate(d, "-2").is_err());
+        assert!(validate(d, "soon").is_err());
+        let d = topic_config("message.timestamp.type").unwrap();
+        assert!(validate(d, "LogAppendTime").is_ok());
+        assert!(validate(d, "WallClock").is_err());
+    }
+}

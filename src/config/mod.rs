@@ -1,0 +1,363 @@
+//! Broker settings: where they come from and what they resolve to.
+//!
+//! Settings keep their Kafka names. They come from, in rising priority: the defaults in
+//! [`definitions`], the TOML file given with `--config`, and `sluice serve` flags
+//! (`--listen`, `--data-dir`, `--set NAME=VALUE`). Topic-level overrides are stored with
+//! each topic and resolved here into a [`LogConfig`]. This module reads files only at
+//! start-up and never touches sockets or logs.
+
+pub mod definitions;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::log::{LogConfig, TimestampType};
+use definitions::{broker_config, topic_config, validate, Scope, BROKER_CONFIGS, TOPIC_CONFIGS};
+
+/// Where a value came from, as DescribeConfigs reports it (Kafka's `ConfigSource`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    DynamicTopic = 1,
+    StaticBroker = 4,
+    Default = 5,
+}
+
+/// The resolved broker configuration.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    /// `listeners`: the host:port to bind.
+    pub listen: String,
+    /// `advertised.listeners`: the host and port clients are told about.
+    pub advertised_host: String,
+    pub advertised_port: i32,
+    /// `log.dirs`
+    pub data_dir: PathBuf,
+    pub node_id: i32,
+    pub auto_create_topics_enable: bool,
+    pub num_partitions: i32,
+    pub socket_request_max_bytes: usize,
+    pub fetch_max_bytes: i32,
+    pub fetch_session_cache_slots: usize,
+    pub retention_check_interval_ms: u64,
+    pub flush_scheduler_interval_ms: u64,
+    pub acks_all_fsync: bool,
+    /// Every broker-level setting given explicitly (file or flags), by its broker name,
+    /// already validated.
+    explicit: BTreeMap<String, String>,
+}
+
+/// Command-line values that override the file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub advertised_listener: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub sets: Vec<(String, String)>,
+}
+
+impl BrokerConfig {
+    /// Builds the configuration from an optional TOML file and command-line overrides.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<BrokerConfig> {
+        let mut explicit = BTreeMap::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            for (name, value) in parse_toml(&text)
+                .with_context(|| format!("parsing config file {}", path.display()))?
+            {
+                explicit.insert(name, value);
+            }
+        }
+        for (name, value) in &overrides.sets {
+            explicit.insert(name.clone(), value.clone());
+        }
+        if let Some(listen) = &overrides.listen {
+            explicit.insert("listeners".into(), listen.clone());
+        }
+        if let Some(adv) = &overrides.advertised_listener {
+            explicit.insert("advertised.listeners".into(), adv.clone());
+        }
+        if let Some(dir) = &overrides.data_dir {
+            explicit.insert("log.dirs".into(), dir.display().to_string());
+        }
+        Self::from_explicit(explicit)
+    }
+
+    /// Defaults only: what `sluice serve` with no flags uses.
+    pub fn defaults() -> BrokerConfig {
+        Self::from_explicit(BTreeMap::new()).expect("defaults are valid")
+    }
+
+    fn from_explicit(explicit: BTreeMap<String, String>) -> Result<BrokerConfig> {
+        for (name, value) in &explicit {
+            let Some((def, _)) = broker_config(name) else {
+                bail!("unknown setting `{name}` (settings use Kafka's broker names, e.g. log.retention.ms; see config/sluice.toml)");
+            };
+            if let Err(e) = validate(def, value) {
+                bail!("{}", e.replace(def.name, name));
+            }
+        }
+        let get = |name: &str| -> String {
+            explicit.get(name).cloned().unwrap_or_else(|| {
+                broker_config(name)
+                    .map(|(d, _)| d.default.to_string())
+                    .unwrap_or_default()
+            })
+        };
+        let listen = strip_scheme(&get("listeners")).to_string();
+        let (_, _) = split_host_port(&listen).context("listeners")?;
+        let advertised = match get("advertised.listeners") {
+            a if a.is_empty() => listen.clone(),
+            a => strip_scheme(&a).to_string(),
+        };
+        let (advertised_host, advertised_port) =
+            split_host_port(&advertised).context("advertised.listeners")?;
+        let node_id: i32 = match explicit
+            .get("node.id")
+            .or_else(|| explicit.get("broker.id"))
+        {
+            Some(v) => v.parse()?,
+            None => 1,
+        };
+        Ok(BrokerConfig {
+            listen,
+            advertised_host,
+            advertised_port,
+            data_dir: PathBuf::from(get("log.dirs")),
+            node_id,
+            auto_create_topics_enable: get("auto.create.topics.enable") == "true",
+            num_partitions: get("num.partitions").parse()?,
+            socket_request_max_bytes: get("socket.request.max.bytes").parse::<i32>()? as usize,
+            fetch_max_bytes: get("fetch.max.bytes").parse()?,
+            fetch_session_cache_slots: get("max.incremental.fetch.session.cache.slots").parse()?,
+            retention_check_interval_ms: get("log.retention.check.interval.ms").parse()?,
+            flush_scheduler_interval_ms: get("log.flush.scheduler.interval.ms").parse()?,
+            acks_all_fsync: get("sluice.acks.all.fsync") == "true",
+            explicit,
+        })
+    }
+
+    /// The value and source of a broker-level setting, for DescribeConfigs.
+    pub fn broker_value(&self, broker_name: &str) -> Option<(String, ConfigSource)> {
+        let (def, _) = broker_config(broker_name)?;
+        Some(match broker_name {
+            "node.id" | "broker.id" => (self.node_id.to_string(), self.source_of(broker_name)),
+            "listeners" => (
+                format!("PLAINTEXT://{}", self.listen),
+                self.source_of(broker_name),
+            ),
+            "advertised.listeners" => (
+                format!(
+                    "PLAINTEXT://{}:{}",
+                    self.advertised_host, self.advertised_port
+                ),
+                self.source_of(broker_name),
+            ),
+            "log.dirs" => (
+                self.data_dir.display().to_string(),
+                self.source_of(broker_name),
+            ),
+            _ => match self.explicit.get(broker_name) {
+                Some(v) => (v.clone(), ConfigSource::StaticBroker),
+                None => (def.default.to_string(), ConfigSource::Default),
+            },
+        })
+    }
+
+    fn source_of(&self, name: &str) -> ConfigSource {
+        if self.explicit.contains_key(name) {
+            ConfigSource::StaticBroker
+        } else {
+            ConfigSource::Default
+        }
+    }
+
+    /// The broker default for a topic-level setting (its `log.*` synonym, else the built-in
+    /// default), with its source.
+    pub fn topic_default(&self, topic_name: &str) -> Option<(String, ConfigSource)> {
+        let def = topic_config(topic_name)?;
+        let Scope::Topic { broker_name } = def.scope else {
+            return None;
+        };
+        Some(match self.explicit.get(broker_name) {
+            Some(v) => (v.clone(), ConfigSource::StaticBroker),
+            None => (def.default.to_string(), ConfigSource::Default),
+        })
+    }
+
+    /// Resolves a topic's effective log settings from its overrides and the broker defaults.
+    pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> LogConfig {
+        let value = |name: &str| -> String {
+            overrides
+                .get(name)
+                .cloned()
+                .or_else(|| self.topic_default(name).map(|(v, _)| v))
+                .unwrap_or_default()
+        };
+        let num = |name: &str| -> i64 { value(name).trim().parse().unwrap_or(i64::MAX) };
+        LogConfig {
+            segment_bytes: num("segment.bytes").max(14) as u64,
+            segment_ms: num("segment.ms"),
+            segment_index_bytes: num("segment.index.bytes").clamp(8, i32::MAX as i64) as u32,
+            index_interval_bytes: num("index.interval.bytes").clamp(0, i32::MAX as i64) as u32,
+            retention_ms: num("retention.ms"),
+            retention_bytes: num("retention.bytes"),
+            max_message_bytes: num("max.message.bytes").clamp(0, i32::MAX as i64) as u32,
+            message_timestamp_type: if value("message.timestamp.type") == "LogAppendTime" {
+                TimestampType::LogAppendTime
+            } else {
+                TimestampType::CreateTime
+            },
+            flush_messages: num("flush.messages"),
+            flush_ms: num("flush.ms"),
+        }
+    }
+}
+
+/// Validates topic-level overrides as CreateTopics receives them. Returns Kafka's
+/// INVALID_CONFIG message on the first bad one.
+pub fn validate_topic_configs(configs: &BTreeMap<String, String>) -> Result<(), String> {
+    for (name, value) in configs {
+        let Some(def) = topic_config(name) else {
+            return Err(format!("Unknown topic config name: {name}"));
+        };
+        validate(def, value)?;
+    }
+    Ok(())
+}
+
+/// Names of every topic-level setting, in table order.
+pub fn topic_config_names() -> impl Iterator<Item = &'static str> {
+    TOPIC_CONFIGS.iter().map(|d| d.name)
+}
+
+/// Names of every broker-level setting (broker settings, then topic defaults).
+pub fn broker_config_names() -> impl Iterator<Item = &'static str> {
+    definitions::all_broker_names()
+}
+
+/// True for a setting the broker only reports (see [`definitions::ConfigDef::ignored`]).
+pub fn is_read_only_broker(name: &str) -> bool {
+    BROKER_CONFIGS.iter().any(|d| d.name == name && d.read_only)
+}
+
+fn strip_scheme(s: &str) -> &str {
+    s.trim().strip_prefix("PLAINTEXT://").unwrap_or(s.trim())
+}
+
+/// Splits `host:port` (IPv6 as `[::1]:9092`).
+pub fn split_host_port(s: &str) -> Result<(String, i32)> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .with_context(|| format!("`{s}` is not HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("`{s}`: bad port number"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        bail!("`{s}`: empty host");
+    }
+    Ok((host.to_string(), port as i32))
+}
+
+/// Flattens a TOML document into `dotted.name = value` pairs, so that both
+/// `log.retention.ms = 1000` (a dotted key, which TOML nests) and
+/// `"log.retention.ms" = 1000` mean the Kafka setting `log.retention.ms`.
+fn parse_toml(text: &str) -> Result<Vec<(String, String)>> {
+    let table: toml::Table = text.parse()?;
+    let mut out = Vec::new();
+    flatten("", &toml::Value::Table(table), &mut out)?;
+    Ok(out)
+}
+
+fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, String)>) -> Result<()> {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&name, v, out)?;
+            }
+        }
+        toml::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        toml::Value::Integer(i) => out.push((prefix.to_string(), i.to_string())),
+        toml::Value::Float(f) => out.push((prefix.to_string(), f.to_string())),
+        toml::Value::Boolean(b) => out.push((prefix.to_string(), b.to_string())),
+        toml::Value::Array(items) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            out.push((prefix.to_string(), parts.join(",")));
+        }
+        toml::Value::Datetime(d) => bail!("`{prefix}`: dates are not settings ({d})"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_dotted_and_quoted_keys_mean_the_same_setting() {
+        let pairs = parse_toml("log.retention.ms = 5\n\"num.partitions\" = 3\n").unwrap();
+        assert!(pairs.contains(&("log.retention.ms".into(), "5".into())));
+        assert!(pairs.contains(&("num.partitions".into(), "3".into())));
+    }
+
+    #[test]
+    fn flags_override_file_and_unknown_names_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(&file, "num.partitions = 3\nlisteners = \"127.0.0.1:1\"\n").unwrap();
+        let o = Overrides {
+            listen: Some("127.0.0.1:2".into()),
+            sets: vec![("num.partitions".into(), "4".into())],
+            ..Default::default()
+        };
+        let c = BrokerConfig::load(Some(&file), &o).unwrap();
+        assert_eq!(c.num_partitions, 4);
+        assert_eq!(c.listen, "127.0.0.1:2");
+        assert_eq!(c.advertised_port, 2);
+        let o = Overrides {
+            sets: vec![("no.such".into(), "1".into())],
+            ..Default::default()
+        };
+        assert!(BrokerConfig::load(None, &o).is_err());
+    }
+
+    #[test]
+    fn shipped_config_file_documents_every_setting_and_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/sluice.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        for name in broker_config_names() {
+            assert!(
+                text.contains(&format!("# {name} =")) || text.contains(&format!("\n{name} =")),
+                "config/sluice.toml does not document {name}"
+            );
+        }
+        BrokerConfig::load(Some(&path), &Overrides::default()).unwrap();
+    }
+
+    #[test]
+    fn topic_overrides_win_over_broker_defaults() {
+        let o = Overrides {
+            sets: vec![("log.segment.bytes".into(), "1000".into())],
+            ..Default::default()
+        };
+        let c = BrokerConfig::load(None, &o).unwrap();
+        let mut t = BTreeMap::new();
+        assert_eq!(c.log_config(&t).segment_bytes, 1000);
+        t.insert("segment.bytes".into(), "2000".into());
+        assert_eq!(c.log_config(&t).segment_bytes, 2000);
+    }
+}

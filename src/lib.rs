@@ -1,0 +1,57 @@
+//! Sluice: a Kafka-protocol-compatible event log broker in one binary.
+//!
+//! The crate is the broker as a library, so the CLI and tests start it the same way.
+//! Layers, from the socket down, each knowing only the one below:
+//! - [`server`]: listener, framing, request headers, in-order answers;
+//! - [`api`]: one handler per Kafka API, translating wire messages to broker calls;
+//! - [`broker`]: topics, partitions, fetch sessions, housekeeping (later: coordinators);
+//! - [`log`]: the storage engine, one segmented log per partition;
+//! - [`config`]: settings under their Kafka names.
+
+pub mod api;
+pub mod broker;
+pub mod config;
+pub mod error;
+pub mod log;
+pub mod server;
+
+use std::future::Future;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::broker::Broker;
+use crate::config::BrokerConfig;
+
+/// Opens the data directory, binds the listener and serves until `shutdown` completes,
+/// then closes every log cleanly. `on_ready` runs once the port accepts connections.
+pub async fn run(
+    config: BrokerConfig,
+    shutdown: impl Future<Output = ()>,
+    on_ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<()> {
+    let started = Instant::now();
+    let broker = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || Broker::open(config)).await??
+    };
+    let listener = server::bind(&config.listen).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        listen = %local,
+        advertised = %format!("{}:{}", config.advertised_host, config.advertised_port),
+        data_dir = %config.data_dir.display(),
+        topics = broker.topics.list().len(),
+        cluster_id = %broker.cluster_id,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "sluice is ready"
+    );
+    on_ready(local);
+    let housekeeping = broker::housekeeping::spawn(broker.clone());
+    server::serve(listener, broker.clone(), shutdown).await;
+    housekeeping.abort();
+    tracing::info!("shutting down: flushing and closing logs");
+    tokio::task::spawn_blocking(move || broker.shutdown()).await?;
+    tracing::info!("shutdown complete");
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! Per-partition log configuration (Kafka's topic-level `segment.*`, `retention.*`,
+//! `flush.*` settings). Plain data only: it must never read files or the environment.
+
+use crate::log::batch::TimestampType;
+
+/// Topic-level storage settings, named after Kafka's topic configs.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// `segment.bytes`: roll when the active segment would grow past this.
+    pub segment_bytes: u64,
+    /// `segment.ms`: roll when the active segment's first batch is older than this.
+    pub segment_ms: i64,
+    /// `segment.index.bytes`: preallocated size of each `.index`/`.timeindex`.
+    pub segment_index_bytes: u32,
+    /// `index.interval.bytes`: log bytes between two `.index` entries.
+    pub index_interval_bytes: u32,
+    /// `retention.ms`: delete closed segments whose newest record is older; -1 = forever.
+    pub retention_ms: i64,
+    /// `retention.bytes`: delete oldest segments while the log is bigger; -1 = unlimited.
+    pub retention_bytes: i64,
+    /// `max.message.bytes`: largest record batch accepted.
+    pub max_message_bytes: u32,
+    /// `message.timestamp.type`.
+    pub message_timestamp_type: TimestampType,
+    /// `flush.messages`: ask for an fsync after this many unflushed messages.
+    pub flush_messages: i64,
+    /// `flush.ms`: housekeeping fsyncs data that has been unflushed this long.
+    pub flush_ms: i64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1073741824,
+            segment_ms: 604800000,
+            segment_index_bytes: 10485760,
+            index_interval_bytes: 4096,
+            retention_ms: 604800000,
+            retention_bytes: -1,
+            max_message_bytes: 1048588,
+            message_timestamp_type: TimestampType::CreateTime,
+            flush_messages: i64::MAX,
+            flush_ms: 1000,
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Error types of the log. They carry Kafka's error names so the API layer can map
+//! them one-to-one onto protocol error codes; this module must never depend on
+//! protocol types itself.
+
+/// Why an append was refused. Nothing was written when any of these is returned
+/// (except `Storage`, where a partial write may have reached the file; it is cut
+/// back before the error is returned when possible).
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// Kafka CORRUPT_MESSAGE: bad length, CRC, offset delta or empty payload.
+    #[error("corrupt message: {0}")]
+    CorruptMessage(String),
+    /// Kafka UNSUPPORTED_FOR_MESSAGE_FORMAT: magic 0/1 (or unknown) batches.
+    #[error("unsupported message format: magic {0}")]
+    UnsupportedForMessageFormat(i8),
+    /// Kafka MESSAGE_TOO_LARGE: one batch exceeds `max.message.bytes`.
+    #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
+    MessageTooLarge { size: usize, max: u32 },
+    /// Kafka KAFKA_STORAGE_ERROR: the file system failed (ENOSPC, EIO, ...).
+    #[error("storage error: {0}")]
+    Storage(#[from] std::io::Error),
+}
+
+/// Errors of reads, lookups and `open`.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Kafka OFFSET_OUT_OF_RANGE.
+    #[error("offset {requested} out of range [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange {
+        requested: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    /// Kafka KAFKA_STORAGE_ERROR.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Data on disk that cannot be interpreted (and cannot be repaired safely).
+    #[error("corrupt log: {0}")]
+    Corrupt(String),
+}

@@ -1,0 +1,28 @@
+//! The partition log: Sluice's storage engine.
+//!
+//! Owns everything that lives inside one partition directory (`<topic>-<partition>`):
+//! the segment files (`.log`, `.index`, `.timeindex`), the recovery-point checkpoint
+//! and the clean-shutdown marker. It assigns offsets, validates record batches
+//! without decompressing them, serves zero-copy reads, rolls segments, enforces
+//! retention, and recovers after a crash.
+//!
+//! It must never know about sockets, Kafka request/response types or other
+//! partitions: callers hand it raw record-batch bytes and get offsets and bytes
+//! back. Locking is the caller's business (one lock per partition); nothing here
+//! blocks on anything but the partition's own files.
+
+pub mod batch;
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod index_file;
+pub mod offset_index;
+pub mod partition_log;
+pub mod recovery;
+pub mod segment;
+pub mod time_index;
+
+pub use batch::{BatchHeader, TimestampType, RECORD_BATCH_OVERHEAD};
+pub use config::LogConfig;
+pub use error::{AppendError, LogError};
+pub use partition_log::{AppendInfo, PartitionLog, ReadInfo, SyncHandle};

@@ -1,0 +1,556 @@
+//! `PartitionLog`: one partition's log (Kafka's `UnifiedLog`/`LocalLog`): offset
+//! assignment, append, read, roll, retention, flush/recovery point and close.
+//!
+//! It owns the ordered list of segments and the three offsets that matter
+//! (log start offset, log end offset, recovery point). It must never block on
+//! anything but this partition's files, never copy record bytes on read, and never
+//! know about sockets or Kafka request types. Callers serialise access (one lock per
+//! partition); `SyncHandle` lets them fsync outside that lock.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
+
+use crate::log::batch::{assign_offset_and_time, validate_payload, BatchHeader, TimestampType};
+use crate::log::checkpoint::{self, Checkpoint, CleanShutdown};
+use crate::log::config::LogConfig;
+use crate::log::error::{AppendError, LogError};
+use crate::log::recovery;
+use crate::log::segment::{LogSegment, MAX_SEGMENT_BYTES};
+
+/// Minimum time between two recovery-point checkpoints written by flushes.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Result of a successful append.
+#[derive(Clone, Debug)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The time written into LogAppendTime batches, -1 for CreateTime.
+    pub log_append_time: i64,
+    pub max_timestamp: i64,
+    pub record_count: i64,
+    /// Headers as written (with assigned offsets).
+    pub batches: Vec<BatchHeader>,
+    /// The `flush.messages` threshold was crossed: the caller should flush.
+    pub flush_needed: bool,
+}
+
+/// Result of a read: whole batches, zero-copy out of the segment mapping.
+#[derive(Clone, Debug)]
+pub struct ReadInfo {
+    pub records: Bytes,
+    /// Base offset of the first batch, or -1 if `records` is empty.
+    pub first_offset: i64,
+}
+
+/// Files to fdatasync for a group commit, taken under the partition lock and
+/// synced outside it; then `PartitionLog::mark_flushed(offset())`.
+pub struct SyncHandle {
+    files: Vec<Arc<File>>,
+    offset: i64,
+}
+
+impl SyncHandle {
+    /// Every offset below this is durable once `sync` returned Ok.
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    pub fn sync(&self) -> io::Result<()> {
+        for f in &self.files {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+pub struct PartitionLog {
+    dir: PathBuf,
+    config: LogConfig,
+    /// Ordered by base offset; the last one is the active segment. Never empty.
+    segments: Vec<LogSegment>,
+    log_start_offset: i64,
+    recovery_point: i64,
+    unflushed_messages: i64,
+    /// `now_ms` of the first append after the last flush (for `flush.ms`).
+    first_unflushed_ms: Option<i64>,
+    last_checkpoint: Option<Instant>,
+    checkpointed: Option<Checkpoint>,
+    /// `close` ran: the marker exists and the active indexes are trimmed.
+    closed: bool,
+}
+
+impl PartitionLog {
+    /// Opens (creating if needed) the partition directory and recovers it.
+    pub fn open(
+        dir: impl Into<PathBuf>,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<PartitionLog, LogError> {
+        let dir = dir.into();
+        let loaded = recovery::load(&dir, &config, now_ms)?;
+        Ok(PartitionLog {
+            dir,
+            config,
+            segments: loaded.segments,
+            log_start_offset: loaded.log_start_offset,
+            recovery_point: loaded.recovery_point,
+            unflushed_messages: 0,
+            first_unflushed_ms: None,
+            last_checkpoint: None,
+            checkpointed: None,
+            closed: false,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// New settings apply from the next append/housekeeping (index sizes from the
+    /// next segment).
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    fn active(&self) -> &LogSegment {
+        self.segments
+            .last()
+            .expect("a log always has an active segment")
+    }
+
+    fn active_mut(&mut self) -> &mut LogSegment {
+        self.segments
+            .last_mut()
+            .expect("a log always has an active segment")
+    }
+
+    /// Undoes `close` if the log is used again: the marker would otherwise claim
+    /// a clean state that no longer holds.
+    fn reopen_after_close(&mut self) -> io::Result<()> {
+        if self.closed {
+            checkpoint::take_clean_shutdown(&self.dir)?;
+            let cfg = self.config.clone();
+            self.active_mut().become_active(&cfg)?;
+            self.closed = false;
+        }
+        Ok(())
+    }
+
+    /// Validates, assigns offsets and appends `records` (one or more v2 batches).
+    /// All-or-nothing: nothing is written unless every batch is valid.
+    pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        let valid = validate_payload(records, self.config.max_message_bytes)?;
+        self.reopen_after_close()?;
+        let log_append_time = match self.config.message_timestamp_type {
+            TimestampType::LogAppendTime => Some(now_ms),
+            TimestampType::CreateTime => None,
+        };
+        // The payload has to be copied anyway to rewrite the broker-owned fields.
+        let mut buf = records.to_vec();
+        let mut next = self.log_end_offset();
+        let mut headers = Vec::with_capacity(valid.len());
+        let mut max_timestamp = -1i64;
+        let mut record_count = 0i64;
+        for vb in &valid {
+            let range = vb.start..vb.start + vb.header.total_size();
+            assign_offset_and_time(&mut buf[range.clone()], next, log_append_time);
+            let h = BatchHeader::parse(&buf[range]).expect("validated header");
+            next = h.last_offset() + 1;
+            max_timestamp = max_timestamp.max(h.max_timestamp);
+            record_count += h.record_count as i64;
+            headers.push(h);
+        }
+        let base_offset = headers[0].base_offset;
+        let last_offset = next - 1;
+        self.maybe_roll(buf.len() as u64, last_offset, now_ms)?;
+        let cfg = self.config.clone();
+        self.active_mut().append(&buf, &headers, &cfg, now_ms)?;
+        self.unflushed_messages += record_count;
+        self.first_unflushed_ms.get_or_insert(now_ms);
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_append_time: log_append_time.unwrap_or(-1),
+            max_timestamp,
+            record_count,
+            batches: headers,
+            flush_needed: self.unflushed_messages >= self.config.flush_messages,
+        })
+    }
+
+    /// Kafka's `shouldRoll`: size, age (`segment.ms`), full index, or offsets that
+    /// would not fit the u32 relative offsets of the indexes.
+    fn should_roll(&self, incoming: u64, last_offset: i64, now_ms: i64) -> bool {
+        let seg = self.active();
+        if seg.size() == 0 {
+            return false;
+        }
+        let max_bytes = self.config.segment_bytes.min(MAX_SEGMENT_BYTES);
+        seg.size() + incoming > max_bytes
+            || seg.indexes_full()
+            || last_offset - seg.base_offset > i32::MAX as i64
+            || seg
+                .rolling_timestamp()
+                .is_some_and(|t| now_ms - t > self.config.segment_ms)
+    }
+
+    fn maybe_roll(&mut self, incoming: u64, last_offset: i64, now_ms: i64) -> io::Result<()> {
+        if self.should_roll(incoming, last_offset, now_ms) {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    /// Closes the active segment and starts a new one at the log end offset.
+    fn roll(&mut self) -> io::Result<()> {
+        let new_base = self.log_end_offset();
+        self.active_mut().become_inactive()?;
+        let seg = LogSegment::create(&self.dir, new_base, &self.config)?;
+        tracing::debug!(dir = %self.dir.display(), base = new_base, "rolled new segment");
+        self.segments.push(seg);
+        // Persist the recovery point (and the new segment's directory entry).
+        self.write_checkpoint()
+    }
+
+    fn write_checkpoint(&mut self) -> io::Result<()> {
+        let cp = Checkpoint {
+            log_start_offset: self.log_start_offset,
+            recovery_point: self.recovery_point,
+        };
+        checkpoint::write_checkpoint(&self.dir, &cp)?;
+        self.checkpointed = Some(cp);
+        self.last_checkpoint = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Index of the segment that may hold `offset` (last base <= offset).
+    fn segment_index_for(&self, offset: i64) -> usize {
+        self.segments
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1)
+    }
+
+    /// Whole batches from the one containing `fetch_offset`; see the module doc of
+    /// the API for the `max_bytes`/`max_offset`/`min_one_batch` rules (KIP-74).
+    pub fn read(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        min_one_batch: bool,
+    ) -> Result<ReadInfo, LogError> {
+        let leo = self.log_end_offset();
+        if fetch_offset < self.log_start_offset || fetch_offset > leo {
+            return Err(LogError::OffsetOutOfRange {
+                requested: fetch_offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: leo,
+            });
+        }
+        let empty = ReadInfo {
+            records: Bytes::new(),
+            first_offset: -1,
+        };
+        let mut idx = self.segment_index_for(fetch_offset);
+        let (seg, start, first) = loop {
+            let Some(seg) = self.segments.get(idx) else {
+                return Ok(empty);
+            };
+            if let Some((pos, h)) = seg.find_batch(fetch_offset) {
+                break (seg, pos, h);
+            }
+            idx += 1;
+        };
+        // Like Kafka, one read never spans two segments.
+        let mut end = start;
+        let mut h = first;
+        loop {
+            if h.base_offset >= max_offset {
+                break;
+            }
+            let size = h.total_size() as u64;
+            if (end - start + size) as usize > max_bytes {
+                if end == start && min_one_batch {
+                    end += size;
+                }
+                break;
+            }
+            end += size;
+            match seg.batch_at(end) {
+                Some(next) => h = next,
+                None => break,
+            }
+        }
+        if end == start {
+            return Ok(empty);
+        }
+        Ok(ReadInfo {
+            records: seg.slice(start, end),
+            first_offset: first.base_offset,
+        })
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset
+    }
+
+    /// Single replica: everything appended is "replicated".
+    pub fn high_watermark(&self) -> i64 {
+        self.log_end_offset()
+    }
+
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+
+    /// First record (from the batch holding `from_offset` on) of segment `idx`
+    /// whose timestamp satisfies `pred`, decoding at most the batches whose header
+    /// max timestamp passes `header_pred`.
+    fn find_record(
+        &self,
+        seg: &LogSegment,
+        from_pos: u64,
+        header_pred: impl Fn(&BatchHeader) -> bool,
+        pred: impl Fn(i64) -> bool,
+    ) -> Result<Option<(i64, i64)>, LogError> {
+        let mut pos = from_pos;
+        while let Some(h) = seg.batch_at(pos) {
+            let size = h.total_size() as u64;
+            if h.last_offset() >= self.log_start_offset && header_pred(&h) {
+                if h.timestamp_type() == TimestampType::LogAppendTime {
+                    // Every record of a LogAppendTime batch has the batch max timestamp.
+                    if pred(h.max_timestamp) {
+                        return Ok(Some((
+                            h.base_offset.max(self.log_start_offset),
+                            h.max_timestamp,
+                        )));
+                    }
+                } else {
+                    let mut bytes = seg.slice(pos, pos + size);
+                    let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| {
+                        LogError::Corrupt(format!(
+                            "cannot decode batch at offset {}: {e}",
+                            h.base_offset
+                        ))
+                    })?;
+                    if let Some(r) = set
+                        .records
+                        .iter()
+                        .find(|r| r.offset >= self.log_start_offset && pred(r.timestamp))
+                    {
+                        return Ok(Some((r.offset, r.timestamp)));
+                    }
+                }
+            }
+            pos += size;
+        }
+        Ok(None)
+    }
+
+    /// ListOffsets by timestamp (Kafka's `fetchOffsetByTimestamp`): the first
+    /// offset whose record timestamp >= `target_ts`, exact per record.
+    pub fn offset_for_timestamp(&self, target_ts: i64) -> Result<Option<(i64, i64)>, LogError> {
+        for seg in &self.segments {
+            if seg.max_timestamp() < target_ts || seg.next_offset <= self.log_start_offset {
+                continue;
+            }
+            // The time index gives a batch no later than the first candidate; the
+            // offset index turns it into a position.
+            let from = match seg.time_index().lookup(target_ts) {
+                Some((_, off)) => seg.offset_index().lookup(off).1 as u64,
+                None => 0,
+            };
+            let found = self.find_record(
+                seg,
+                from,
+                |h| h.max_timestamp >= target_ts,
+                |ts| ts >= target_ts,
+            )?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// ListOffsets MAX_TIMESTAMP (-3): offset and timestamp of the first record
+    /// carrying the largest timestamp. None if the log is empty.
+    pub fn max_timestamp_and_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let mut best: Option<&LogSegment> = None;
+        for seg in &self.segments {
+            if seg.size() == 0 || seg.next_offset <= self.log_start_offset {
+                continue;
+            }
+            if best.is_none_or(|b| seg.max_timestamp() > b.max_timestamp()) {
+                best = Some(seg);
+            }
+        }
+        let Some(seg) = best else {
+            return Ok(None);
+        };
+        let max_ts = seg.max_timestamp();
+        let from = if seg.offset_of_max_timestamp() >= 0 {
+            seg.offset_index().lookup(seg.offset_of_max_timestamp()).1 as u64
+        } else {
+            0
+        };
+        let found =
+            self.find_record(seg, from, |h| h.max_timestamp == max_ts, |ts| ts == max_ts)?;
+        Ok(found.or(Some((seg.base_offset.max(self.log_start_offset), max_ts))))
+    }
+
+    /// Bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.size()).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// fdatasync every segment with unflushed data, then advance the recovery point.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if let Some(h) = self.sync_handle() {
+            h.sync()?;
+            self.mark_flushed(h.offset());
+        }
+        Ok(())
+    }
+
+    /// The group-commit half of `flush`: what to sync, without syncing it.
+    pub fn sync_handle(&self) -> Option<SyncHandle> {
+        let files: Vec<Arc<File>> = self
+            .segments
+            .iter()
+            .filter(|s| s.synced_next_offset < s.next_offset)
+            .map(|s| s.log_file().clone())
+            .collect();
+        if files.is_empty() && self.recovery_point >= self.log_end_offset() {
+            return None;
+        }
+        Some(SyncHandle {
+            files,
+            offset: self.log_end_offset(),
+        })
+    }
+
+    /// Records that everything below `offset` is durable (after `SyncHandle::sync`).
+    pub fn mark_flushed(&mut self, offset: i64) {
+        let offset = offset.min(self.log_end_offset());
+        for seg in &mut self.segments {
+            if seg.base_offset < offset {
+                seg.synced_next_offset = seg.synced_next_offset.max(seg.next_offset.min(offset));
+            }
+        }
+        if offset > self.recovery_point {
+            self.recovery_point = offset;
+        }
+        if self
+            .segments
+            .iter()
+            .all(|s| s.synced_next_offset >= s.next_offset)
+        {
+            self.unflushed_messages = 0;
+            self.first_unflushed_ms = None;
+        }
+        // Cheap enough at most once a second; a stale checkpoint only lengthens recovery.
+        if self
+            .last_checkpoint
+            .is_none_or(|t| t.elapsed() >= CHECKPOINT_INTERVAL)
+        {
+            if let Err(e) = self.write_checkpoint() {
+                tracing::warn!(dir = %self.dir.display(), "cannot write recovery point checkpoint: {e}");
+            }
+        }
+    }
+
+    /// Periodic work: time-based roll, retention, `flush.ms`. Returns the number of
+    /// segments deleted.
+    pub fn housekeeping(&mut self, now_ms: i64) -> io::Result<usize> {
+        if self.active().size() > 0 && self.should_roll(0, self.log_end_offset() - 1, now_ms) {
+            self.reopen_after_close()?;
+            self.roll()?;
+        }
+        let deleted = self.delete_retained_segments(now_ms)?;
+        if self
+            .first_unflushed_ms
+            .is_some_and(|t| now_ms - t >= self.config.flush_ms)
+        {
+            self.flush()?;
+        }
+        Ok(deleted)
+    }
+
+    /// Kafka's `deleteRetentionMsBreachedSegments` + `deleteRetentionSizeBreachedSegments`,
+    /// never touching the active segment.
+    fn delete_retained_segments(&mut self, now_ms: i64) -> io::Result<usize> {
+        let inactive = self.segments.len() - 1;
+        let mut n = 0;
+        if self.config.retention_ms >= 0 {
+            while n < inactive
+                && now_ms - self.segments[n].largest_timestamp() > self.config.retention_ms
+            {
+                n += 1;
+            }
+        }
+        if self.config.retention_bytes >= 0 {
+            let mut excess = self.size_bytes() as i64 - self.config.retention_bytes;
+            for seg in &self.segments[..n] {
+                excess -= seg.size() as i64;
+            }
+            while n < inactive && excess - self.segments[n].size() as i64 >= 0 {
+                excess -= self.segments[n].size() as i64;
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return Ok(0);
+        }
+        // Advance and persist the log start offset first, so a crash halfway
+        // through the unlinks cannot resurrect data (open drops segments below it).
+        let new_start = self.segments[n].base_offset;
+        self.log_start_offset = self.log_start_offset.max(new_start);
+        self.recovery_point = self.recovery_point.max(self.log_start_offset);
+        self.write_checkpoint()?;
+        for seg in self.segments.drain(..n) {
+            tracing::info!(dir = %self.dir.display(), base = seg.base_offset, "deleting segment by retention");
+            seg.delete()?;
+        }
+        Ok(n)
+    }
+
+    /// Flush, trim the active indexes, write the checkpoint and the clean-shutdown
+    /// marker. The log stays usable (a later write removes the marker again).
+    pub fn close(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.flush()?;
+        self.active_mut().become_inactive()?;
+        self.write_checkpoint()?;
+        let active = self.active();
+        let marker = CleanShutdown {
+            log_end_offset: active.next_offset,
+            active_base_offset: active.base_offset,
+            active_log_size: active.size(),
+        };
+        checkpoint::write_clean_shutdown(&self.dir, &marker)?;
+        self.closed = true;
+        Ok(())
+    }
+}

@@ -1,0 +1,205 @@
+//! Loading a partition directory in `open` (Kafka's `LogLoader`): find the
+//! segments, decide which to trust, scan and repair the rest.
+//!
+//! Rules: after a clean shutdown (valid marker matching the active segment)
+//! nothing is scanned. Otherwise a segment is trusted only when the next segment
+//! starts at or below the recovery point (so it was fsync'd whole); every other
+//! segment is scanned batch by batch, its indexes rebuilt, and the `.log` cut at
+//! the first torn or invalid batch, deleting every later segment. Valid batches
+//! before the first bad one are never dropped, and nothing is guessed. Stray
+//! `*.tmp` files and orphan index files are deleted; `.cleaned`, `.swap` and
+//! `.deleted` files (compaction, later) are left alone. This module never runs
+//! after `open` returns.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use crate::log::checkpoint::{self, Checkpoint};
+use crate::log::config::LogConfig;
+use crate::log::error::LogError;
+use crate::log::segment::LogSegment;
+
+pub struct LoadedLog {
+    pub segments: Vec<LogSegment>,
+    pub log_start_offset: i64,
+    pub recovery_point: i64,
+}
+
+/// Parses `00000000000000000042.log` style names.
+fn parse_segment_name(name: &str) -> Option<(i64, &str)> {
+    let (stem, ext) = name.split_once('.')?;
+    if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((stem.parse().ok()?, ext))
+}
+
+pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, LogError> {
+    fs::create_dir_all(dir)?;
+    let mut logs = BTreeSet::new();
+    let mut indexes = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(".tmp") {
+            tracing::info!(file = %entry.path().display(), "deleting stray temporary file");
+            fs::remove_file(entry.path())?;
+            continue;
+        }
+        match parse_segment_name(name) {
+            Some((base, "log")) => {
+                logs.insert(base);
+            }
+            Some((base, "index" | "timeindex")) => indexes.push((base, entry.path())),
+            _ => {}
+        }
+    }
+    for (base, path) in indexes {
+        if !logs.contains(&base) {
+            tracing::info!(file = %path.display(), "deleting index without a segment");
+            fs::remove_file(path)?;
+        }
+    }
+
+    let cp = checkpoint::read_checkpoint(dir)?;
+    let marker = checkpoint::take_clean_shutdown(dir)?;
+    let mut bases: Vec<i64> = logs.into_iter().collect();
+
+    if bases.is_empty() {
+        let start = cp.map_or(0, |c| c.log_start_offset.max(0));
+        let seg = LogSegment::create(dir, start, config)?;
+        return Ok(LoadedLog {
+            segments: vec![seg],
+            log_start_offset: start,
+            recovery_point: start,
+        });
+    }
+
+    // Segments wholly below the checkpointed log start offset were already given
+    // up by retention (the checkpoint is written before files are unlinked).
+    if let Some(c) = cp {
+        while bases.len() > 1 && bases[1] <= c.log_start_offset {
+            let base = bases.remove(0);
+            tracing::info!(base, "deleting segment below the log start offset");
+            LogSegment::open_existing(dir, base, false)?.delete()?;
+        }
+    }
+
+    let last_base = *bases.last().expect("non-empty");
+    let clean = match (marker, cp) {
+        (Some(m), Some(_)) => {
+            let size =
+                fs::metadata(dir.join(crate::log::segment::segment_file_name(last_base, "log")))?
+                    .len();
+            m.active_base_offset == last_base && m.active_log_size == size
+        }
+        _ => false,
+    };
+    let recovery_point = match cp {
+        Some(c) if clean => c.recovery_point,
+        Some(c) => c.recovery_point,
+        None => i64::MIN,
+    };
+
+    let mut segments: Vec<LogSegment> = Vec::with_capacity(bases.len());
+    let mut scanned_any = false;
+    let mut i = 0;
+    while i < bases.len() {
+        let base = bases[i];
+        let next_base = bases.get(i + 1).copied();
+        let trusted = clean || next_base.is_some_and(|nb| nb <= recovery_point);
+        let mut seg = LogSegment::open_existing(dir, base, !trusted)?;
+        let mut must_scan = !trusted;
+        if trusted {
+            if let Err(why) = seg.load_trusted(next_base, now_ms) {
+                tracing::warn!(dir = %dir.display(), base, "rebuilding segment: {why}");
+                must_scan = true;
+            } else if next_base.is_none() {
+                if let Some(m) = marker {
+                    if m.log_end_offset != seg.next_offset {
+                        tracing::warn!(
+                            base,
+                            "clean-shutdown marker disagrees with the log, scanning"
+                        );
+                        must_scan = true;
+                    }
+                }
+            }
+        }
+        let mut cut = false;
+        if must_scan {
+            scanned_any = true;
+            if let Some(why) = seg.recover(config, now_ms)? {
+                tracing::warn!(dir = %dir.display(), base, "truncated segment: {why}");
+                cut = true;
+            }
+            if let Some(nb) = next_base {
+                if !cut && seg.next_offset > nb {
+                    return Err(LogError::Corrupt(format!(
+                        "segment {base} ends at offset {} past the next segment's base {nb}",
+                        seg.next_offset
+                    )));
+                }
+            }
+        }
+        segments.push(seg);
+        if cut {
+            for &later in &bases[i + 1..] {
+                tracing::warn!(dir = %dir.display(), base = later, "deleting segment after the truncation point");
+                LogSegment::open_existing(dir, later, false)?.delete()?;
+            }
+            break;
+        }
+        i += 1;
+    }
+
+    let n = segments.len();
+    for (i, seg) in segments.iter_mut().enumerate() {
+        if i + 1 < n {
+            // Rebuilt non-active indexes get their final entry and are trimmed now.
+            if seg.offset_index().file().capacity() != seg.offset_index().entries()
+                || seg.time_index().file().capacity() != seg.time_index().entries()
+            {
+                seg.become_inactive()?;
+            }
+        } else {
+            seg.become_active(config)?;
+        }
+    }
+
+    let log_end_offset = segments.last().expect("non-empty").next_offset;
+    let first_base = segments[0].base_offset;
+    let log_start_offset = cp
+        .map_or(first_base, |c| c.log_start_offset.max(first_base))
+        .min(log_end_offset);
+    let recovery_point = if clean && !scanned_any {
+        log_end_offset
+    } else if scanned_any {
+        // What was scanned may still sit only in the page cache: make it durable
+        // before the checkpoint claims it.
+        for seg in &mut segments {
+            if seg.synced_next_offset < seg.next_offset || seg.size() == 0 {
+                seg.sync_all()?;
+                seg.synced_next_offset = seg.next_offset;
+            }
+        }
+        checkpoint::sync_dir(dir)?;
+        checkpoint::write_checkpoint(
+            dir,
+            &Checkpoint {
+                log_start_offset,
+                recovery_point: log_end_offset,
+            },
+        )?;
+        log_end_offset
+    } else {
+        recovery_point.clamp(first_base, log_end_offset)
+    };
+    Ok(LoadedLog {
+        segments,
+        log_start_offset,
+        recovery_point,
+    })
+}

@@ -1,0 +1,479 @@
+//! One log segment: `<base>.log` plus its `.index` and `.timeindex` (Kafka's
+//! `LogSegment`).
+//!
+//! Owns the segment's file handle, its read-only mapping and its two indexes.
+//! Writes always go through the file (`pwrite` at the published size), so a full
+//! disk becomes an `io::Error` instead of a SIGBUS; reads come from the read-only
+//! mapping and never look at bytes at or past the published size. It must never
+//! write through a mapping of the `.log`, and never shrink a `.log` except in
+//! `recover`, which only runs while the log is being opened (no reader exists yet).
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use memmap2::{Mmap, MmapOptions};
+
+use crate::log::batch::{check_stored_batch, BatchHeader, ScanStop};
+use crate::log::config::LogConfig;
+use crate::log::offset_index::OffsetIndex;
+use crate::log::time_index::TimeIndex;
+
+/// Largest segment size: positions in `.index` are u32, and Kafka caps them at i32.
+pub const MAX_SEGMENT_BYTES: u64 = i32::MAX as u64;
+/// Granularity of the active segment's over-sized mapping.
+const MAP_CHUNK: u64 = 1 << 20;
+
+/// `00000000000000000042.log` etc.: 20 digits so names sort like offsets.
+pub fn segment_file_name(base_offset: i64, ext: &str) -> String {
+    format!("{base_offset:020}.{ext}")
+}
+
+/// Keeps a mapping alive for as long as any `Bytes` handed out of it exists.
+struct MmapSlice {
+    map: Arc<Mmap>,
+    start: usize,
+    end: usize,
+}
+
+impl AsRef<[u8]> for MmapSlice {
+    fn as_ref(&self) -> &[u8] {
+        &self.map[self.start..self.end]
+    }
+}
+
+pub struct LogSegment {
+    pub base_offset: i64,
+    log_path: PathBuf,
+    file: Arc<File>,
+    /// Published size: every byte below it is a whole, validated batch.
+    size: u64,
+    map: Option<Arc<Mmap>>,
+    offset_index: OffsetIndex,
+    time_index: TimeIndex,
+    bytes_since_last_index_entry: u64,
+    /// Largest batch max timestamp seen (Kafka `maxTimestampSoFar`), -1 if none.
+    max_timestamp: i64,
+    /// Last offset of the first batch that reached `max_timestamp`.
+    offset_of_max_timestamp: i64,
+    /// Timestamp that `segment.ms` is measured from (first batch's max timestamp).
+    rolling_timestamp: Option<i64>,
+    /// Offset after the last batch of this segment.
+    pub next_offset: i64,
+    /// `next_offset` as of the last completed fdatasync of the `.log`.
+    pub synced_next_offset: i64,
+}
+
+impl LogSegment {
+    fn paths(dir: &Path, base: i64) -> (PathBuf, PathBuf, PathBuf) {
+        (
+            dir.join(segment_file_name(base, "log")),
+            dir.join(segment_file_name(base, "index")),
+            dir.join(segment_file_name(base, "timeindex")),
+        )
+    }
+
+    /// A new, empty active segment. Any leftover files with its name are replaced:
+    /// they cannot be mapped by a reader since no live segment has this base.
+    pub fn create(dir: &Path, base_offset: i64, config: &LogConfig) -> io::Result<LogSegment> {
+        let (log, idx, tidx) = Self::paths(dir, base_offset);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log)?;
+        let mut seg = LogSegment {
+            base_offset,
+            log_path: log,
+            file: Arc::new(file),
+            size: 0,
+            map: None,
+            offset_index: OffsetIndex::open(&idx, base_offset, true)?,
+            time_index: TimeIndex::open(&tidx, base_offset, true)?,
+            bytes_since_last_index_entry: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            rolling_timestamp: None,
+            next_offset: base_offset,
+            synced_next_offset: base_offset,
+        };
+        seg.become_active(config)?;
+        Ok(seg)
+    }
+
+    /// Opens an existing segment without interpreting it; `load_trusted` or
+    /// `recover` must follow. `fresh_indexes` discards the index files.
+    pub fn open_existing(
+        dir: &Path,
+        base_offset: i64,
+        fresh_indexes: bool,
+    ) -> io::Result<LogSegment> {
+        let (log, idx, tidx) = Self::paths(dir, base_offset);
+        let file = OpenOptions::new().read(true).write(true).open(&log)?;
+        let size = file.metadata()?.len();
+        let mut seg = LogSegment {
+            base_offset,
+            log_path: log,
+            file: Arc::new(file),
+            size,
+            map: None,
+            offset_index: OffsetIndex::open(&idx, base_offset, fresh_indexes)?,
+            time_index: TimeIndex::open(&tidx, base_offset, fresh_indexes)?,
+            bytes_since_last_index_entry: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            rolling_timestamp: None,
+            next_offset: base_offset,
+            synced_next_offset: base_offset,
+        };
+        seg.remap(size)?;
+        Ok(seg)
+    }
+
+    fn remap(&mut self, len: u64) -> io::Result<()> {
+        self.map = None;
+        if len > 0 {
+            // SAFETY: the mapping is read-only and we only ever dereference bytes
+            // below the published size, which the file always covers (`.log` files
+            // are only shrunk in `recover`, before any reader exists). Pages past EOF
+            // in an over-sized mapping are never touched.
+            let m = unsafe { MmapOptions::new().len(len as usize).map(&*self.file)? };
+            self.map = Some(Arc::new(m));
+        }
+        Ok(())
+    }
+
+    fn mapped_len(&self) -> u64 {
+        self.map.as_ref().map_or(0, |m| m.len() as u64)
+    }
+
+    /// Maps at least `needed` bytes; the active segment maps up to `segment.bytes`
+    /// ahead so appends rarely remap.
+    fn ensure_mapped(&mut self, needed: u64, config: &LogConfig) -> io::Result<()> {
+        if needed <= self.mapped_len() {
+            return Ok(());
+        }
+        let want = needed.max(config.segment_bytes.min(MAX_SEGMENT_BYTES));
+        self.remap(want.div_ceil(MAP_CHUNK) * MAP_CHUNK)
+    }
+
+    /// Preallocates the indexes and over-maps the `.log` for appends.
+    pub fn become_active(&mut self, config: &LogConfig) -> io::Result<()> {
+        self.offset_index
+            .file_mut()
+            .resize(config.segment_index_bytes)?;
+        self.time_index
+            .file_mut()
+            .resize(config.segment_index_bytes)?;
+        self.ensure_mapped(self.size.max(1), config)
+    }
+
+    /// Kafka's `onBecomeInactiveSegment` + trim: record the largest timestamp in the
+    /// time index, cut the preallocated index tails, make the indexes durable (they
+    /// are trusted on the next open once the recovery point passes this segment),
+    /// and shrink the `.log` mapping to the data.
+    pub fn become_inactive(&mut self) -> io::Result<()> {
+        self.time_index
+            .maybe_append(self.max_timestamp, self.offset_of_max_timestamp, true);
+        self.offset_index.file_mut().trim()?;
+        self.time_index.file_mut().trim()?;
+        self.offset_index.file().sync()?;
+        self.time_index.file().sync()?;
+        self.remap(self.size)
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    pub fn offset_of_max_timestamp(&self) -> i64 {
+        self.offset_of_max_timestamp
+    }
+
+    pub fn rolling_timestamp(&self) -> Option<i64> {
+        self.rolling_timestamp
+    }
+
+    pub fn log_file(&self) -> &Arc<File> {
+        &self.file
+    }
+
+    pub fn offset_index(&self) -> &OffsetIndex {
+        &self.offset_index
+    }
+
+    pub fn time_index(&self) -> &TimeIndex {
+        &self.time_index
+    }
+
+    pub fn indexes_full(&self) -> bool {
+        self.offset_index.is_full() || self.time_index.is_full()
+    }
+
+    /// Timestamp used by time-based retention: Kafka's `largestTimestamp`, falling
+    /// back to the file's mtime when no batch carried a timestamp.
+    pub fn largest_timestamp(&self) -> i64 {
+        if self.max_timestamp >= 0 {
+            return self.max_timestamp;
+        }
+        std::fs::metadata(&self.log_path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => &m[..self.size as usize],
+            None => &[],
+        }
+    }
+
+    /// Header of the batch at `pos`, if `pos` is below the published size.
+    pub fn batch_at(&self, pos: u64) -> Option<BatchHeader> {
+        let b = self.bytes();
+        let h = BatchHeader::parse(b.get(pos as usize..)?)?;
+        if h.batch_length <= 0 || pos + h.total_size() as u64 > self.size {
+            return None;
+        }
+        Some(h)
+    }
+
+    /// Zero-copy view of `[start, end)`; the bytes outlive the segment.
+    pub fn slice(&self, start: u64, end: u64) -> Bytes {
+        debug_assert!(start <= end && end <= self.size);
+        match &self.map {
+            Some(m) if end > start => Bytes::from_owner(MmapSlice {
+                map: m.clone(),
+                start: start as usize,
+                end: end as usize,
+            }),
+            _ => Bytes::new(),
+        }
+    }
+
+    /// Position and header of the first batch whose last offset >= `offset`
+    /// (Kafka's `translateOffset`), starting from the offset index's hint.
+    pub fn find_batch(&self, offset: i64) -> Option<(u64, BatchHeader)> {
+        let mut pos = self.offset_index.lookup(offset).1 as u64;
+        while let Some(h) = self.batch_at(pos) {
+            if h.last_offset() >= offset {
+                return Some((pos, h));
+            }
+            pos += h.total_size() as u64;
+        }
+        None
+    }
+
+    /// Records the index entries a batch at `position` calls for (Kafka's
+    /// `LogSegment.append` bookkeeping); shared by append and recovery so a rebuilt
+    /// index is identical to the one written live.
+    fn index_batch(&mut self, h: &BatchHeader, position: u64, interval: u32) {
+        if h.max_timestamp > self.max_timestamp {
+            self.max_timestamp = h.max_timestamp;
+            self.offset_of_max_timestamp = h.last_offset();
+        }
+        if self.bytes_since_last_index_entry > interval as u64 {
+            self.offset_index.append(h.last_offset(), position as u32);
+            self.time_index
+                .maybe_append(self.max_timestamp, self.offset_of_max_timestamp, false);
+            self.bytes_since_last_index_entry = 0;
+        }
+        self.bytes_since_last_index_entry += h.total_size() as u64;
+        self.next_offset = h.last_offset() + 1;
+    }
+
+    /// Appends already-validated batches (offsets assigned) at the end of the file.
+    /// The size is published only after the write succeeded; a failed, partial
+    /// write is simply overwritten by the next append (it sits past the size).
+    pub fn append(
+        &mut self,
+        buf: &[u8],
+        headers: &[BatchHeader],
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> io::Result<()> {
+        self.file.write_all_at(buf, self.size)?;
+        self.ensure_mapped(self.size + buf.len() as u64, config)?;
+        if self.rolling_timestamp.is_none() {
+            let first = headers.first().map_or(-1, |h| h.max_timestamp);
+            self.rolling_timestamp = Some(if first >= 0 { first } else { now_ms });
+        }
+        let mut pos = self.size;
+        for h in headers {
+            self.index_batch(h, pos, config.index_interval_bytes);
+            pos += h.total_size() as u64;
+        }
+        self.size = pos;
+        Ok(())
+    }
+
+    /// Kafka's `LogSegment.recover`: rebuild both indexes from a scan that checks
+    /// every batch (lengths, magic, counts, CRC-32C, contiguous offsets) and cut the
+    /// `.log` at the first batch that fails. Returns why it stopped early, if it did.
+    /// Only called from `open`, so no reader can have this file mapped.
+    pub fn recover(&mut self, config: &LogConfig, now_ms: i64) -> io::Result<Option<String>> {
+        self.offset_index.reset();
+        self.time_index.reset();
+        self.offset_index
+            .file_mut()
+            .resize(config.segment_index_bytes)?;
+        self.time_index
+            .file_mut()
+            .resize(config.segment_index_bytes)?;
+        self.bytes_since_last_index_entry = 0;
+        self.max_timestamp = -1;
+        self.offset_of_max_timestamp = -1;
+        self.next_offset = self.base_offset;
+        self.rolling_timestamp = None;
+        let file_size = self.size;
+        let mut pos = 0u64;
+        let mut stop = None;
+        while pos < file_size {
+            let res = {
+                let all = match &self.map {
+                    Some(m) => &m[..file_size as usize],
+                    None => &[][..],
+                };
+                check_stored_batch(&all[pos as usize..])
+            };
+            let h = match res {
+                Ok(h) => h,
+                Err(ScanStop::Truncated) => {
+                    stop = Some(format!("torn batch at position {pos}"));
+                    break;
+                }
+                Err(ScanStop::Invalid(why)) => {
+                    stop = Some(format!("invalid batch at position {pos}: {why}"));
+                    break;
+                }
+            };
+            // The base offset is outside the CRC, so continuity is what protects it.
+            if h.base_offset != self.next_offset {
+                stop = Some(format!(
+                    "batch at position {pos} has base offset {} but {} was expected",
+                    h.base_offset, self.next_offset
+                ));
+                break;
+            }
+            if h.last_offset() - self.base_offset > i32::MAX as i64
+                || pos + h.total_size() as u64 > MAX_SEGMENT_BYTES
+            {
+                stop = Some(format!("batch at position {pos} does not fit the segment"));
+                break;
+            }
+            if self.rolling_timestamp.is_none() {
+                self.rolling_timestamp = Some(if h.max_timestamp >= 0 {
+                    h.max_timestamp
+                } else {
+                    now_ms
+                });
+            }
+            self.index_batch(&h, pos, config.index_interval_bytes);
+            pos += h.total_size() as u64;
+        }
+        if pos < file_size {
+            self.map = None;
+            self.file.set_len(pos)?;
+            self.size = pos;
+            self.remap(pos)?;
+        }
+        self.synced_next_offset = self.base_offset;
+        Ok(stop)
+    }
+
+    /// Adopts a segment below the recovery point without scanning it: checks its
+    /// indexes (Kafka's O(1) sanity check) and reads the largest timestamp from the
+    /// time index. `next_base` is the following segment's base offset; without one
+    /// (the active segment after a clean shutdown) the end offset is found by
+    /// scanning from the last offset-index entry. `Err` means: recover instead.
+    pub fn load_trusted(&mut self, next_base: Option<i64>, now_ms: i64) -> Result<(), String> {
+        self.offset_index.sanity_check(self.size)?;
+        self.time_index.sanity_check()?;
+        if let Some((ts, off)) = self.time_index.last_entry() {
+            self.max_timestamp = ts;
+            self.offset_of_max_timestamp = off;
+        }
+        if let Some(h) = self.batch_at(0) {
+            if h.base_offset != self.base_offset {
+                return Err(format!(
+                    "first batch has base offset {} in segment {}",
+                    h.base_offset, self.base_offset
+                ));
+            }
+            self.rolling_timestamp = Some(if h.max_timestamp >= 0 {
+                h.max_timestamp
+            } else {
+                now_ms
+            });
+        }
+        match next_base {
+            Some(nb) => self.next_offset = nb,
+            None => {
+                let (_, start) = self.offset_index.lookup(i64::MAX);
+                let mut pos = start as u64;
+                let mut next = self.base_offset;
+                let all = self.bytes();
+                while pos < self.size {
+                    let h = check_stored_batch(&all[pos as usize..])
+                        .map_err(|e| format!("batch at position {pos}: {e:?}"))?;
+                    next = h.last_offset() + 1;
+                    pos += h.total_size() as u64;
+                }
+                self.next_offset = next;
+            }
+        }
+        if self.max_timestamp < 0 && self.size > 0 {
+            // No time index entry (e.g. no batch carried a timestamp): header scan.
+            let mut pos = 0;
+            while let Some(h) = self.batch_at(pos) {
+                if h.max_timestamp > self.max_timestamp {
+                    self.max_timestamp = h.max_timestamp;
+                    self.offset_of_max_timestamp = h.last_offset();
+                }
+                pos += h.total_size() as u64;
+            }
+        }
+        self.synced_next_offset = self.next_offset;
+        Ok(())
+    }
+
+    /// fdatasync of the `.log` only: the active segment's indexes are always rebuilt
+    /// after a crash, and inactive ones were synced when they were rolled.
+    pub fn sync_log(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// fdatasync of the `.log` and both indexes (after recovery rebuilt them).
+    pub fn sync_all(&self) -> io::Result<()> {
+        self.file.sync_data()?;
+        self.offset_index.file().sync()?;
+        self.time_index.file().sync()
+    }
+
+    /// Unlinks the three files. Outstanding `Bytes` keep their mapping (and thus
+    /// the data) alive until dropped.
+    pub fn delete(self) -> io::Result<()> {
+        let idx = self.offset_index.file().path().to_path_buf();
+        let tidx = self.time_index.file().path().to_path_buf();
+        let log = self.log_path.clone();
+        drop(self);
+        for p in [log, idx, tidx] {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}

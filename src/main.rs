@@ -1,0 +1,99 @@
+//! The `sluice` command line. `sluice serve` runs the broker; later subcommands
+//! (topic, produce, consume, group, dump-log) will live beside it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use sluice::config::{BrokerConfig, Overrides};
+
+#[derive(Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "A Kafka-protocol-compatible event log broker in one binary",
+    long_about = "A Kafka-protocol-compatible event log broker in one binary.\n\n\
+        Point any Kafka client at it: `sluice serve` listens on 127.0.0.1:9092 and keeps \
+        its data in ./sluice-data."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the broker (defaults: 127.0.0.1:9092, data in ./sluice-data).
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:9092] (Kafka: listeners).
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// Address clients are told to connect to [default: the listen address] (Kafka: advertised.listeners).
+    #[arg(long, value_name = "HOST:PORT")]
+    advertised_listener: Option<String>,
+    /// Directory holding all data [default: ./sluice-data] (Kafka: log.dirs).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// TOML file of settings under their Kafka names; see config/sluice.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Override one setting by its Kafka name, e.g. --set log.retention.ms=3600000. Repeatable.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match cli.command {
+        Command::Serve(args) => match serve(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sluice: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut sets = Vec::new();
+    for s in &args.set {
+        let Some((name, value)) = s.split_once('=') else {
+            anyhow::bail!("--set expects NAME=VALUE, got `{s}`");
+        };
+        sets.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    let overrides = Overrides {
+        listen: args.listen,
+        advertised_listener: args.advertised_listener,
+        data_dir: args.data_dir,
+        sets,
+    };
+    let config = BrokerConfig::load(args.config.as_deref(), &overrides)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(sluice::run(config, shutdown_signal(), |_| {}))
+}
+
+/// Completes on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+    }
+}
