@@ -96,7 +96,7 @@ fn lookup(
                 .with_log(|log| log.max_timestamp_and_offset())
                 .map_err(storage)?;
             Ok(match found {
-                Some((ts, offset)) if offset < visible_end => (offset, ts),
+                Some((offset, ts)) if offset < visible_end => (offset, ts),
                 _ => (-1, -1),
             })
         }

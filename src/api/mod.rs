@@ -29,13 +29,43 @@ use kafka_protocol::protocol::{Decodable, Encodable, VersionRange};
 use crate::broker::Broker;
 
 /// Who sent a request, for handlers and log lines.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct RequestContext {
     pub connection_id: u64,
     pub peer: SocketAddr,
     pub api_version: i16,
     pub correlation_id: i32,
     pub client_id: Option<String>,
+    /// Set by a handler that needs the connection closed after this request, as Kafka
+    /// closes it when an acks=0 produce fails (the client gets no answer to notice).
+    close_reason: parking_lot::Mutex<Option<String>>,
+}
+
+impl RequestContext {
+    pub fn new(
+        connection_id: u64,
+        peer: SocketAddr,
+        api_version: i16,
+        correlation_id: i32,
+        client_id: Option<String>,
+    ) -> RequestContext {
+        RequestContext {
+            connection_id,
+            peer,
+            api_version,
+            correlation_id,
+            client_id,
+            close_reason: parking_lot::Mutex::new(None),
+        }
+    }
+
+    pub fn close_connection(&self, reason: String) {
+        *self.close_reason.lock() = Some(reason);
+    }
+
+    pub fn take_close_reason(&self) -> Option<String> {
+        self.close_reason.lock().take()
+    }
 }
 
 macro_rules! commands {
@@ -122,3 +152,6 @@ pub fn supported_versions(key: ApiKey) -> Option<VersionRange> {
 pub(crate) fn sb(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
     kafka_protocol::protocol::StrBytes::from_string(s.into())
 }
+
+#[cfg(test)]
+mod tests;

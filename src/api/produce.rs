@@ -36,10 +36,11 @@ pub async fn handle(
                 .get_by_id(&topic_data.topic_id)
                 .ok_or_else(|| ResponseError::UnknownTopicId.into())
         } else {
+            // An illegal name cannot exist, so Kafka answers UNKNOWN_TOPIC_OR_PARTITION
+            // (Metadata is where clients learn INVALID_TOPIC_EXCEPTION).
             match broker.topics.get_or_auto_create(&topic_data.name) {
                 Ok(Some(t)) => Ok(t),
-                Ok(None) => Err(ResponseError::UnknownTopicOrPartition.into()),
-                Err(e) => Err(e),
+                Ok(None) | Err(_) => Err(ResponseError::UnknownTopicOrPartition.into()),
             }
         };
         let mut topic_response = TopicProduceResponse::default();
@@ -116,6 +117,18 @@ pub async fn handle(
     }
 
     if acks == 0 {
+        // Kafka closes the connection when an acks=0 produce fails: with no answer
+        // coming, a disconnect is the only way the client learns and refreshes metadata.
+        let failed = responses
+            .iter()
+            .flat_map(|t| t.partition_responses.iter().map(move |p| (t, p)))
+            .find(|(_, p)| p.error_code != 0);
+        if let Some((t, p)) = failed {
+            ctx.close_connection(format!(
+                "acks=0 produce to {}-{} failed with error code {}",
+                &*t.name, p.index, p.error_code
+            ));
+        }
         return None;
     }
     let mut r = ProduceResponse::default();

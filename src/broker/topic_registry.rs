@@ -244,15 +244,12 @@ impl TopicRegistry {
         self.by_id.write().remove(&topic.id);
         let storage =
             |e: anyhow::Error| KafkaError::new(ResponseError::KafkaStorageError, format!("{e:#}"));
-        topic_store::remove_topic(&self.data_dir, name).map_err(storage)?;
+        topic_store::remove_topic(&self.data_dir, &topic.id).map_err(storage)?;
         let mut doomed = Vec::new();
         for p in &topic.partitions {
             let dir = topic_store::partition_dir(&self.data_dir, name, p.index);
-            let target = self.data_dir.join(format!(
-                "{name}-{}.{}{DELETE_SUFFIX}",
-                p.index,
-                topic.id.simple()
-            ));
+            let target =
+                topic_store::deleted_partition_dir(&self.data_dir, name, p.index, &topic.id);
             match std::fs::rename(&dir, &target) {
                 Ok(()) => doomed.push(target),
                 Err(e) => {

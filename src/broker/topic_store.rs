@@ -1,6 +1,7 @@
 //! The broker's own small metadata files in the data directory: `meta.properties`
-//! (cluster id, node id) and one `topics/<name>.topic` file per topic (topic id,
-//! partition count, config overrides). The byte formats are in storage-format.md.
+//! (cluster id, node id) and one `topics/<topic id>.topic` file per topic (name,
+//! partition count, config overrides). Files are named by topic id, not name, so a
+//! 249-character topic name (Kafka's limit) still fits a 255-byte file name. The byte formats are in storage-format.md.
 //!
 //! Every write goes to a temporary file that is fsync'd and renamed over the old one,
 //! and the directory is fsync'd, so a crash leaves the old or the new file, never a
@@ -21,7 +22,7 @@ pub const TOPIC_FILE_SUFFIX: &str = ".topic";
 /// Suffix of a partition directory whose topic is being deleted.
 pub const DELETE_SUFFIX: &str = "-delete";
 
-/// What `topics/<name>.topic` holds.
+/// What `topics/<topic id>.topic` holds.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TopicRecord {
     /// Format version of this file; 1.
@@ -101,21 +102,21 @@ pub fn base64_url(bytes: &[u8]) -> String {
     out
 }
 
-pub fn topic_file(data_dir: &Path, name: &str) -> PathBuf {
+pub fn topic_file(data_dir: &Path, topic_id: &Uuid) -> PathBuf {
     data_dir
         .join(TOPICS_DIR)
-        .join(format!("{name}{TOPIC_FILE_SUFFIX}"))
+        .join(format!("{}{TOPIC_FILE_SUFFIX}", topic_id.simple()))
 }
 
 pub fn write_topic(data_dir: &Path, record: &TopicRecord) -> Result<()> {
     let dir = data_dir.join(TOPICS_DIR);
     fs::create_dir_all(&dir)?;
     let text = toml::to_string(record)?;
-    write_atomically(&topic_file(data_dir, &record.name), text.as_bytes())
+    write_atomically(&topic_file(data_dir, &record.topic_id), text.as_bytes())
 }
 
-pub fn remove_topic(data_dir: &Path, name: &str) -> Result<()> {
-    let path = topic_file(data_dir, name);
+pub fn remove_topic(data_dir: &Path, topic_id: &Uuid) -> Result<()> {
+    let path = topic_file(data_dir, topic_id);
     fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
     sync_dir(&data_dir.join(TOPICS_DIR))
 }
@@ -158,6 +159,20 @@ pub fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
     data_dir.join(format!("{topic}-{partition}"))
 }
 
+/// `<data_dir>/<topic>-<partition>.<topic id>-delete`, the name a partition directory
+/// takes while its topic is being deleted. Like Kafka, the topic name is cut short so
+/// the whole name stays within 255 bytes.
+pub fn deleted_partition_dir(
+    data_dir: &Path,
+    topic: &str,
+    partition: i32,
+    topic_id: &Uuid,
+) -> PathBuf {
+    let suffix = format!("-{partition}.{}{DELETE_SUFFIX}", topic_id.simple());
+    let keep = topic.len().min(255 - suffix.len());
+    data_dir.join(format!("{}{suffix}", &topic[..keep]))
+}
+
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!(
         "{}.tmp",
@@ -184,6 +199,15 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn longest_legal_names_fit_in_file_names() {
+        let name = "n".repeat(249);
+        let id = Uuid::new_v4();
+        let deleted = deleted_partition_dir(Path::new("/d"), &name, 99999, &id);
+        assert!(deleted.file_name().unwrap().len() <= 255);
+        assert!(topic_file(Path::new("/d"), &id).file_name().unwrap().len() < 64);
+    }
 
     #[test]
     fn base64_matches_kafka_style() {

@@ -26,3 +26,12 @@ pub use batch::{BatchHeader, TimestampType, RECORD_BATCH_OVERHEAD};
 pub use config::LogConfig;
 pub use error::{AppendError, LogError};
 pub use partition_log::{AppendInfo, PartitionLog, ReadInfo, SyncHandle};
+
+#[cfg(test)]
+mod format_doc_test;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod test_util;
+#[cfg(test)]
+mod tests;

@@ -482,7 +482,11 @@ impl PartitionLog {
     /// Periodic work: time-based roll, retention, `flush.ms`. Returns the number of
     /// segments deleted.
     pub fn housekeeping(&mut self, now_ms: i64) -> io::Result<usize> {
-        if self.active().size() > 0 && self.should_roll(0, self.log_end_offset() - 1, now_ms) {
+        let aged = self
+            .active()
+            .rolling_timestamp()
+            .is_some_and(|t| now_ms - t > self.config.segment_ms);
+        if self.active().size() > 0 && aged {
             self.reopen_after_close()?;
             self.roll()?;
         }

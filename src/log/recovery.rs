@@ -142,6 +142,16 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
                         seg.next_offset
                     )));
                 }
+                // Without compaction offsets are contiguous: a segment that ends
+                // short of the next one lost its tail, so the log ends here.
+                if !cut && seg.next_offset < nb {
+                    tracing::warn!(
+                        dir = %dir.display(), base,
+                        "segment ends at offset {} but the next one starts at {nb}",
+                        seg.next_offset
+                    );
+                    cut = true;
+                }
             }
         }
         segments.push(seg);

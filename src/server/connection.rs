@@ -182,17 +182,20 @@ impl Connection {
         let command = Command::decode(key, api_version, &mut frame).map_err(|e| {
             Close::Protocol(format!("malformed {key:?} v{api_version} request: {e:#}"))
         })?;
-        let ctx = RequestContext {
-            connection_id: self.id,
-            peer: self.peer,
+        let ctx = RequestContext::new(
+            self.id,
+            self.peer,
             api_version,
-            correlation_id: header.correlation_id,
-            client_id: header.client_id.as_ref().map(|c| c.to_string()),
-        };
+            header.correlation_id,
+            header.client_id.as_ref().map(|c| c.to_string()),
+        );
         if let Some(response) = command.apply(&ctx, &self.broker).await {
             encode_response(out, key, api_version, header.correlation_id, &response)?;
         }
-        Ok(())
+        match ctx.take_close_reason() {
+            Some(reason) => Err(Close::Protocol(reason)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -1,0 +1,435 @@
+//! Handler tests without sockets: each builds a broker on a temporary data directory
+//! and calls the API handlers directly with typed requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use super::*;
+use crate::broker::Broker;
+use crate::config::{BrokerConfig, Overrides};
+use crate::error::ResponseError;
+
+fn broker(dir: &std::path::Path, sets: &[(&str, &str)]) -> Arc<Broker> {
+    let overrides = Overrides {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.to_path_buf()),
+        sets: sets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    };
+    Broker::open(BrokerConfig::load(None, &overrides).unwrap()).unwrap()
+}
+
+fn ctx(version: i16) -> RequestContext {
+    RequestContext::new(
+        1,
+        "127.0.0.1:1".parse().unwrap(),
+        version,
+        7,
+        Some("test".into()),
+    )
+}
+
+fn batch(values: &[&str], timestamp: i64) -> Bytes {
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: -1,
+            timestamp: timestamp + i as i64,
+            key: None,
+            value: Some(Bytes::copy_from_slice(v.as_bytes())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::Lz4,
+    };
+    RecordBatchEncoder::encode(&mut buf, records.iter(), &options).unwrap();
+    buf.freeze()
+}
+
+async fn produce(
+    b: &Arc<Broker>,
+    topic: &str,
+    partition: i32,
+    records: Bytes,
+    acks: i16,
+) -> Option<ProduceResponse> {
+    let mut p = PartitionProduceData::default();
+    p.index = partition;
+    p.records = Some(records);
+    let mut t = TopicProduceData::default();
+    t.name = TopicName(sb(topic));
+    t.partition_data = vec![p];
+    let mut req = ProduceRequest::default();
+    req.acks = acks;
+    req.timeout_ms = 1000;
+    req.topic_data = vec![t];
+    produce::handle(req, &ctx(9), b).await
+}
+
+fn fetch_request(topic: &str, offset: i64, max_wait_ms: i32, session: (i32, i32)) -> FetchRequest {
+    let mut p = FetchPartition::default();
+    p.partition = 0;
+    p.fetch_offset = offset;
+    p.partition_max_bytes = 1 << 20;
+    let mut t = FetchTopic::default();
+    t.topic = TopicName(sb(topic));
+    t.partitions = vec![p];
+    let mut req = FetchRequest::default();
+    req.max_wait_ms = max_wait_ms;
+    req.min_bytes = 1;
+    req.max_bytes = 50 << 20;
+    req.session_id = session.0;
+    req.session_epoch = session.1;
+    req.topics = vec![t];
+    req
+}
+
+fn values(records: &Bytes) -> Vec<String> {
+    let mut buf = records.clone();
+    RecordBatchDecoder::decode_all(&mut buf)
+        .unwrap()
+        .into_iter()
+        .flat_map(|set| set.records)
+        .map(|r| String::from_utf8(r.value.unwrap().to_vec()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn produce_auto_creates_and_fetch_returns_the_stored_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    let r = produce(&b, "events", 0, batch(&["a", "b", "c"], 1000), -1)
+        .await
+        .unwrap();
+    let pr = &r.responses[0].partition_responses[0];
+    assert_eq!(
+        (pr.error_code, pr.base_offset, pr.log_append_time_ms),
+        (0, 0, -1)
+    );
+    let r = produce(&b, "events", 0, batch(&["d"], 2000), 1)
+        .await
+        .unwrap();
+    assert_eq!(r.responses[0].partition_responses[0].base_offset, 3);
+
+    let resp = fetch::handle(fetch_request("events", 1, 0, (0, -1)), &ctx(12), &b)
+        .await
+        .unwrap();
+    let p = &resp.responses[0].partitions[0];
+    assert_eq!(
+        (
+            p.error_code,
+            p.high_watermark,
+            p.last_stable_offset,
+            p.log_start_offset
+        ),
+        (0, 4, 4, 0)
+    );
+    // Whole batches from the one holding offset 1, including the later append.
+    let got = values(p.records.as_ref().unwrap());
+    assert_eq!(got.last().map(String::as_str), Some("d"), "{got:?}");
+    assert!(
+        got.ends_with(&["b".to_string(), "c".to_string(), "d".to_string()]),
+        "{got:?}"
+    );
+}
+
+#[tokio::test]
+async fn acks_zero_gets_no_answer_and_bad_partitions_get_their_own_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    assert!(produce(&b, "t", 0, batch(&["x"], 1), 0).await.is_none());
+    let r = produce(&b, "t", 5, batch(&["x"], 1), 1).await.unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ResponseError::UnknownTopicOrPartition.code()
+    );
+    let r = produce(&b, "bad/name", 0, batch(&["x"], 1), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ResponseError::UnknownTopicOrPartition.code()
+    );
+    let r = produce(&b, "t", 0, batch(&["x"], 1), 2).await.unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ResponseError::InvalidRequiredAcks.code()
+    );
+    let mut corrupt = BytesMut::from(&batch(&["x"], 1)[..]);
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    let r = produce(&b, "t", 0, corrupt.freeze(), 1).await.unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ResponseError::CorruptMessage.code()
+    );
+}
+
+#[tokio::test]
+async fn auto_create_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[("auto.create.topics.enable", "false")]);
+    let r = produce(&b, "t", 0, batch(&["x"], 1), 1).await.unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ResponseError::UnknownTopicOrPartition.code()
+    );
+    assert!(b.topics.get("t").is_none());
+}
+
+#[tokio::test]
+async fn long_poll_is_woken_by_an_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    produce(&b, "t", 0, batch(&["first"], 1), 1).await.unwrap();
+    let b2 = b.clone();
+    // max_wait 60 s: only an append can end this fetch within the test's time bound.
+    let waiting = tokio::spawn(async move {
+        fetch::handle(fetch_request("t", 1, 60_000, (0, -1)), &ctx(12), &b2)
+            .await
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !waiting.is_finished(),
+        "fetch at the log end must wait for data"
+    );
+    produce(&b, "t", 0, batch(&["second"], 2), 1).await.unwrap();
+    let resp = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("append wakes the fetch")
+        .unwrap();
+    assert_eq!(
+        values(resp.responses[0].partitions[0].records.as_ref().unwrap()),
+        ["second"]
+    );
+}
+
+#[tokio::test]
+async fn fetch_out_of_range_and_unknown_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    produce(&b, "t", 0, batch(&["a"], 1), 1).await.unwrap();
+    for offset in [5, -5] {
+        let resp = fetch::handle(fetch_request("t", offset, 0, (0, -1)), &ctx(12), &b)
+            .await
+            .unwrap();
+        let p = &resp.responses[0].partitions[0];
+        assert_eq!(
+            (p.error_code, p.high_watermark),
+            (ResponseError::OffsetOutOfRange.code(), 1)
+        );
+    }
+    let resp = fetch::handle(fetch_request("nope", 0, 0, (0, -1)), &ctx(12), &b)
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.responses[0].partitions[0].error_code,
+        ResponseError::UnknownTopicOrPartition.code()
+    );
+}
+
+#[tokio::test]
+async fn incremental_fetch_session_answers_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    produce(&b, "t", 0, batch(&["a"], 1), 1).await.unwrap();
+    let full = fetch::handle(fetch_request("t", 0, 0, (0, 0)), &ctx(12), &b)
+        .await
+        .unwrap();
+    let session = full.session_id;
+    assert_ne!(session, 0);
+    assert_eq!(full.responses[0].partitions.len(), 1);
+    // Position moved to 1; nothing new: the partition is left out of the answer.
+    let inc = fetch::handle(fetch_request("t", 1, 0, (session, 1)), &ctx(12), &b)
+        .await
+        .unwrap();
+    assert_eq!(inc.session_id, session);
+    assert!(
+        inc.responses.is_empty(),
+        "unchanged partition must not be repeated: {inc:?}"
+    );
+    produce(&b, "t", 0, batch(&["b"], 2), 1).await.unwrap();
+    let mut empty = fetch_request("t", 0, 0, (session, 2));
+    empty.topics.clear();
+    let inc = fetch::handle(empty, &ctx(12), &b).await.unwrap();
+    assert_eq!(
+        values(inc.responses[0].partitions[0].records.as_ref().unwrap()),
+        ["b"]
+    );
+    let stale = fetch::handle(fetch_request("t", 0, 0, (session, 2)), &ctx(12), &b)
+        .await
+        .unwrap();
+    assert_eq!(
+        stale.error_code,
+        ResponseError::InvalidFetchSessionEpoch.code()
+    );
+}
+
+#[tokio::test]
+async fn list_offsets_by_special_and_real_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    produce(&b, "t", 0, batch(&["a", "b"], 1000), 1)
+        .await
+        .unwrap(); // ts 1000, 1001
+    produce(&b, "t", 0, batch(&["c"], 5000), 1).await.unwrap(); // ts 5000
+    let ask = |ts: i64| {
+        let mut p = ListOffsetsPartition::default();
+        p.timestamp = ts;
+        let mut t = ListOffsetsTopic::default();
+        t.name = TopicName(sb("t"));
+        t.partitions = vec![p];
+        let mut req = ListOffsetsRequest::default();
+        req.topics = vec![t];
+        req
+    };
+    let mut got = Vec::new();
+    for ts in [-1, -2, -3, 1001, 1002, 6000] {
+        let r = list_offsets::handle(ask(ts), &ctx(8), &b).await.unwrap();
+        let p = &r.topics[0].partitions[0];
+        assert_eq!(p.error_code, 0);
+        got.push((p.offset, p.timestamp));
+    }
+    assert_eq!(
+        got,
+        [(3, -1), (0, -1), (2, 5000), (1, 1001), (2, 5000), (-1, -1)]
+    );
+}
+
+#[tokio::test]
+async fn create_topics_validates_like_kafka() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    let topic = |name: &str, partitions: i32, rf: i16, configs: &[(&str, &str)]| {
+        let mut t = CreatableTopic::default();
+        t.name = TopicName(sb(name));
+        t.num_partitions = partitions;
+        t.replication_factor = rf;
+        t.configs = configs
+            .iter()
+            .map(|(k, v)| {
+                let mut c = CreatableTopicConfig::default();
+                c.name = sb(*k);
+                c.value = Some(sb(*v));
+                c
+            })
+            .collect();
+        t
+    };
+    let mut req = CreateTopicsRequest::default();
+    req.topics = vec![
+        topic("good", 3, 1, &[("retention.ms", "1000")]),
+        topic("rf3", 1, 3, &[]),
+        topic("zero", 0, 1, &[]),
+        topic("bad config", 1, 1, &[]),
+        topic("badcfg", 1, 1, &[("retention.ms", "soon")]),
+        topic("unknown-cfg", 1, -1, &[("no.such.config", "1")]),
+    ];
+    let r = create_topics::handle(req.clone(), &ctx(7), &b)
+        .await
+        .unwrap();
+    let codes: Vec<i16> = r.topics.iter().map(|t| t.error_code).collect();
+    assert_eq!(
+        codes,
+        [
+            0,
+            ResponseError::InvalidReplicationFactor.code(),
+            ResponseError::InvalidPartitions.code(),
+            ResponseError::InvalidTopicException.code(),
+            ResponseError::InvalidConfig.code(),
+            ResponseError::InvalidConfig.code(),
+        ]
+    );
+    assert_eq!(r.topics[0].num_partitions, 3);
+    assert_ne!(r.topics[0].topic_id, uuid::Uuid::nil());
+    let r = create_topics::handle(req, &ctx(7), &b).await.unwrap();
+    assert_eq!(
+        r.topics[0].error_code,
+        ResponseError::TopicAlreadyExists.code()
+    );
+
+    // The topic, its id and its configs survive a restart.
+    let id = b.topics.get("good").unwrap().id;
+    b.shutdown();
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    let t = b.topics.get("good").unwrap();
+    assert_eq!((t.id, t.partitions.len()), (id, 3));
+    assert_eq!(
+        t.configs.get("retention.ms").map(String::as_str),
+        Some("1000")
+    );
+}
+
+#[tokio::test]
+async fn delete_topic_removes_it_and_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    produce(&b, "gone", 0, batch(&["a"], 1), 1).await.unwrap();
+    let mut req = DeleteTopicsRequest::default();
+    req.topic_names = vec![TopicName(sb("gone")), TopicName(sb("never"))];
+    let r = delete_topics::handle(req, &ctx(5), &b).await.unwrap();
+    let codes: Vec<i16> = r.responses.iter().map(|t| t.error_code).collect();
+    assert_eq!(codes, [0, ResponseError::UnknownTopicOrPartition.code()]);
+    assert!(b.topics.get("gone").is_none());
+    assert!(!dir.path().join("gone-0").exists());
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    assert!(
+        b.topics.get("gone").is_none(),
+        "deleted topic must stay deleted after restart"
+    );
+}
+
+#[tokio::test]
+async fn api_versions_advertises_produce_from_v0_for_librdkafka() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    let r = api_versions::handle(ApiVersionsRequest::default(), &ctx(3), &b)
+        .await
+        .unwrap();
+    let produce = r
+        .api_keys
+        .iter()
+        .find(|k| k.api_key == ApiKey::Produce as i16)
+        .unwrap();
+    assert_eq!(produce.min_version, 0);
+    for key in [ApiKey::FindCoordinator, ApiKey::Metadata] {
+        assert_eq!(
+            r.api_keys
+                .iter()
+                .find(|k| k.api_key == key as i16)
+                .unwrap()
+                .min_version,
+            0
+        );
+    }
+    // A Produce v2 body cannot be decoded (message format v1); the connection closes.
+    assert!(Command::decode(ApiKey::Produce, 2, &mut Bytes::from_static(&[0; 16])).is_err());
+}

@@ -1,0 +1,1 @@
+//! Format doc test (test-only). Filled below.
