@@ -159,6 +159,39 @@ impl TopicRegistry {
         }
     }
 
+    /// Returns an internal topic (`__consumer_offsets`, `__transaction_state`), creating
+    /// it on first use with the given partition count and config overrides, as Kafka
+    /// creates its internal topics when a coordinator is first looked up.
+    pub fn get_or_create_internal(
+        &self,
+        name: &str,
+        num_partitions: i32,
+        configs: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, KafkaError> {
+        debug_assert!(topic_name::is_internal(name));
+        if let Some(t) = self.get(name) {
+            return Ok(t);
+        }
+        let new = NewTopic {
+            name: name.to_string(),
+            num_partitions,
+            replication_factor: 1,
+            configs,
+        };
+        match self.create(new, false) {
+            Ok(t) => {
+                tracing::info!(
+                    topic = name,
+                    partitions = num_partitions,
+                    "created internal topic"
+                );
+                Ok(t)
+            }
+            Err(e) if e.error == ResponseError::TopicAlreadyExists => self.get(name).ok_or(e),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Validates and (unless `validate_only`) creates a topic. Errors carry the code
     /// CreateTopics answers with.
     pub fn create(&self, new: NewTopic, validate_only: bool) -> Result<Arc<Topic>, KafkaError> {

@@ -393,9 +393,10 @@ impl LogSegment {
 
     /// Adopts a segment below the recovery point without scanning it: checks its
     /// indexes (Kafka's O(1) sanity check) and reads the largest timestamp from the
-    /// time index. `next_base` is the following segment's base offset; without one
-    /// (the active segment after a clean shutdown) the end offset is found by
-    /// scanning from the last offset-index entry. `Err` means: recover instead.
+    /// time index. The end offset comes from scanning the few batches after the
+    /// last offset-index entry and must meet `next_base` (the following segment's
+    /// base offset), so a segment that lost its tail is noticed. `Err` means:
+    /// recover (scan) instead.
     pub fn load_trusted(&mut self, next_base: Option<i64>, now_ms: i64) -> Result<(), String> {
         self.offset_index.sanity_check(self.size)?;
         self.time_index.sanity_check()?;
@@ -416,22 +417,35 @@ impl LogSegment {
                 now_ms
             });
         }
-        match next_base {
-            Some(nb) => self.next_offset = nb,
-            None => {
-                let (_, start) = self.offset_index.lookup(i64::MAX);
-                let mut pos = start as u64;
-                let mut next = self.base_offset;
-                let all = self.bytes();
-                while pos < self.size {
-                    let h = check_stored_batch(&all[pos as usize..])
-                        .map_err(|e| format!("batch at position {pos}: {e:?}"))?;
-                    next = h.last_offset() + 1;
-                    pos += h.total_size() as u64;
-                }
-                self.next_offset = next;
+        // Scan the tail after the last index entry (at most about one index interval):
+        // it yields the end offset and catches a `.log` that lost its tail.
+        let (_, start) = self.offset_index.lookup(i64::MAX);
+        let mut pos = start as u64;
+        let mut next = match self.offset_index.last_entry() {
+            Some(_) => -1,
+            None => self.base_offset,
+        };
+        let all = self.bytes();
+        while pos < self.size {
+            let h = check_stored_batch(&all[pos as usize..])
+                .map_err(|e| format!("batch at position {pos}: {e:?}"))?;
+            if next >= 0 && h.base_offset != next {
+                return Err(format!("batch at position {pos} is not contiguous"));
+            }
+            next = h.last_offset() + 1;
+            pos += h.total_size() as u64;
+        }
+        if next < 0 {
+            return Err("no batch at the last offset index entry".into());
+        }
+        if let Some(nb) = next_base {
+            if next != nb {
+                return Err(format!(
+                    "segment ends at offset {next}, next segment starts at {nb}"
+                ));
             }
         }
+        self.next_offset = next;
         if self.max_timestamp < 0 && self.size > 0 {
             // No time index entry (e.g. no batch carried a timestamp): header scan.
             let mut pos = 0;
