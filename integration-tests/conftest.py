@@ -5,13 +5,11 @@ The fixtures (``broker``, ``broker_factory``, ``sluice_binary``) are documented 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
 import pytest
 
-import harness
 from harness import Broker, LogTail, cleanup_all_brokers, sluice_bin
 
 

@@ -7,7 +7,7 @@ Broker binary
     ``sluice_bin()``: ``$SLUICE_BIN`` if set, else ``<repo>/target/release/sluice``.
 
 Broker process
-    ``Broker(data_dir, port=None, settings=None, extra_args=(), advertised=None, log_path=None)``
+    ``Broker(data_dir, port=None, settings=None, extra_args=(), advertised=None, log_path=None, binary=None)``
         Not started by the constructor. ``port`` defaults to a free loopback port (``free_port()``),
         chosen once, so ``restart()`` reuses it. ``settings`` is a dict of Kafka-named broker settings
         passed as ``--set NAME=VALUE``. ``advertised`` ('HOST:PORT') becomes ``--advertised-listener``.
@@ -23,7 +23,8 @@ Broker process
       ``restart(timeout=10)``  ``stop()`` then ``start()``: same port, same data dir.
       ``is_running()``, ``pid``, ``returncode``
       ``bootstrap``            '127.0.0.1:PORT' (never 'localhost': librdkafka may try ::1 first)
-      ``host``, ``port``, ``data_dir`` (Path), ``log_path`` (Path), ``log_tail(lines=80)``
+      ``host``, ``port``, ``data_dir`` (Path), ``log_path`` (Path), ``log_tail(lines=80)``, ``log_text()``,
+      ``command()`` (the argv it starts), ``starts`` (how many times it was started)
       Also a context manager (``with Broker(...) as b:`` starts and always stops it).
     Every started broker is registered; ``cleanup_all_brokers()`` SIGKILLs any still alive (the
     fixtures and an atexit hook call it), so no test leaves a process behind, even on timeout.
@@ -40,11 +41,12 @@ Pytest fixtures (in conftest.py)
 Processes
     ``free_port()``                    a currently free TCP port on 127.0.0.1.
     ``wait_for_port(host, port, timeout)``  True once a TCP connect succeeds.
-    ``run(cmd, timeout=60, check=True, input=None, env=None, cwd=None)``
+    ``run(cmd, timeout=60, check=True, input=None, env=None, cwd=None, tail_lines=60)``
         run a command (list of args), capture stdout/stderr as text, kill its whole process group on
         timeout; on timeout or (with ``check``) a non-zero exit raise ``CommandFailed`` whose message
         shows the command, exit code and the tails of stdout and stderr. Returns CompletedProcess.
-        ``input`` may be str or bytes (then stdout/stderr are bytes too).
+        ``input`` may be str or bytes (then stdout/stderr are bytes too). ``env`` is added to os.environ.
+    ``wait_until(predicate, timeout=10, interval=0.1, message=...)``  poll until truthy, else AssertionError.
 
 Client logs
     ``LogTail(maxlen=400)``  bounded in-memory log: ``.write(text)``, ``.text()``, and ``.logger``, a
@@ -57,6 +59,10 @@ On-disk segments (Kafka layout: ``<data_dir>/<topic>-<partition>/<20-digit base 
     ``segment_files(data_dir, topic, partition)``  sorted list of the partition's ``.log`` files.
     ``read_batches(path)``   list of ``BatchHeader`` (v2 record batch headers) in one segment file.
     ``partition_batches(data_dir, topic, partition)``  all batch headers of a partition, in order.
+    ``BatchHeader``          base_offset, batch_length, magic, crc, attributes, last_offset_delta,
+                             base_timestamp, max_timestamp, producer_id/epoch, base_sequence,
+                             records_count, file_position; properties codec, codec_name,
+                             timestamp_type, last_offset, total_size.
     ``CODEC_NAMES``          {0: 'none', 1: 'gzip', 2: 'snappy', 3: 'lz4', 4: 'zstd'}
 """
 

@@ -352,6 +352,17 @@ def test_garbage_zero_length_frame(broker, conns):
     bad_input_closes(broker, conns, kw.i32(0))
 
 
+def test_null_client_id_is_accepted(broker, conns):
+    """Not bad input: a null client_id (length -1) is valid; Kafka treats it as "" (RequestHeader.parse)."""
+    c = conns(broker)
+    c.send_raw(kw.request(kw.API_VERSIONS, 0, 5, b"", client_id=None))
+    resp = kw.decode_api_versions(c.recv_frame(), 0)
+    assert resp["correlation_id"] == 5 and resp["error_code"] == kw.NONE
+    c.send_raw(kw.request(kw.METADATA, 12, 6, kw.metadata_body(12, None), client_id=None))
+    assert kw.decode_metadata(c.recv_frame(), 12)["correlation_id"] == 6
+    assert_healthy(broker, c)
+
+
 # ============================================================================================
 # 3. Truncated requests
 # ============================================================================================
@@ -576,6 +587,59 @@ def test_produce_empty_records(broker, conns, topic_with_one_record):
     assert_healthy(broker, c)
 
 
+def test_produce_record_key_length_beyond_record(broker, conns, topic_with_one_record):
+    """A record (CRC correct) whose key length varint says 1000 inside a 10-byte record body.
+    Kafka: DefaultRecord.readFrom -> InvalidRecordException("Found invalid record structure") ->
+    INVALID_RECORD (87)."""
+    c, topic, values = topic_with_one_record
+    body = b"\x00" + kw.varlong(0) + kw.varint(0) + kw.varint(1000) + b"kk" + kw.varint(1) + b"v" + kw.varint(0)
+    bad = kw.record_batch([("k", "v")], records_bytes=kw.varint(len(body)) + body)
+    p = c.produce(topic, 0, bad)
+    assert p["error_code"] == kw.INVALID_RECORD, (
+        f"{kw.error_name(p['error_code'])}, Kafka answers {kw.error_name(kw.INVALID_RECORD)}")
+    assert_log_unchanged(c, topic, 1, values)
+    assert_healthy(broker, c)
+
+
+def test_produce_garbage_gzip_payload(broker, conns, topic_with_one_record):
+    """A gzip batch (attributes codec 1, CRC correct) whose payload is not gzip. Kafka fails to
+    decompress (GzipCompression.wrapForInput -> KafkaException) and, as that is not an ApiException,
+    answers UNKNOWN_SERVER_ERROR (-1) via ReplicaManager.appendToLocalLog's catch-all; Sluice may
+    answer that or a more precise CORRUPT_MESSAGE / INVALID_RECORD. Nothing may be appended and the
+    broker must not crash."""
+    c, topic, values = topic_with_one_record
+    rnd = random.Random(99)
+    payload = bytes(rnd.getrandbits(8) for _ in range(64))
+    bad = kw.record_batch([("k0", "v0"), ("k1", "v1")], attributes=1, records_bytes=payload)
+    p = c.produce(topic, 0, bad)
+    assert p["error_code"] in (-1, kw.CORRUPT_MESSAGE, kw.INVALID_RECORD), kw.error_name(p["error_code"])
+    assert_log_unchanged(c, topic, 1, values)
+    assert_healthy(broker, c)
+
+
+def test_produce_acks0_error_closes_connection(broker, conns, topic_with_one_record):
+    """acks=0: a good produce gets no response (the next response on the connection is the next
+    request's); a produce that fails closes the connection, since the client reads no error
+    (KafkaApis.handleProduceRequest: "Closing connection due to error during produce request ...
+    with ack=0")."""
+    c, topic, values = topic_with_one_record
+    w = witness(conns, broker)
+    a = conns(broker)
+    _, data = a.encode(kw.PRODUCE, 7, kw.produce_body(7, {topic: {0: good_batch(1, "acks0")}}, acks=0))
+    a.send_raw(data)
+    assert a.api_versions(3)["error_code"] == kw.NONE  # call() checks the correlation id
+    wait_until(lambda: log_end(c, topic) == 2, timeout=TIMEOUT, message="the acks=0 record to be appended")
+    ts = int(time.time() * 1000)
+    recs = [("bad-k", "bad-v")]
+    crc = struct.unpack_from(">I", kw.record_batch(recs, base_timestamp=ts), 17)[0]
+    bad = kw.record_batch(recs, base_timestamp=ts, crc=crc ^ 0x80)
+    _, data = a.encode(kw.PRODUCE, 7, kw.produce_body(7, {topic: {0: bad}}, acks=0))
+    a.send_raw(data)
+    a.wait_closed()
+    assert_log_unchanged(c, topic, 2, values + [b"acks0-v0"])
+    assert_healthy(broker, w, c)
+
+
 def test_produce_batch_over_topic_max_message_bytes(broker, conns):
     """Topic created with max.message.bytes=1000; a 2 KB batch -> MESSAGE_TOO_LARGE (10)
     (Kafka: UnifiedLog.analyzeAndValidateRecords -> RecordTooLargeException). A small batch is
@@ -636,7 +700,7 @@ def test_metadata_auto_create_invalid_name(broker, conns, version):
     invalid name (and KafkaApis.getTopicMetadata does the same with auto-create off)."""
     c = conns(broker)
     names = ["bad/name", "..", "a" * 250]
-    md = c.metadata(names, version=version) if version == 12 else c.metadata(names, version=1)
+    md = c.metadata(names, version=version)
     got = {t["name"]: t["error_code"] for t in md["topics"]}
     assert got == {n: kw.INVALID_TOPIC_EXCEPTION for n in names}, got
     md_all = c.metadata(None, version=12)

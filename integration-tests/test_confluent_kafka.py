@@ -22,7 +22,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
-from harness import CODEC_IDS, partition_batches
+from harness import partition_batches
 
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 ACKS = [0, 1, -1]

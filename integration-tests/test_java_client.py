@@ -9,7 +9,6 @@ SLF4J binding, level ``$SLUICE_JAVA_LOG``, default info) is shown when a command
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import threading
 import time

@@ -186,16 +186,18 @@ public class SluiceClient {
         Long ts0 = a.length > 6 ? Long.parseLong(a[6]) : null;
         long step = a.length > 7 ? Long.parseLong(a[7]) : 0;
         List<Future<RecordMetadata>> futures = new ArrayList<>();
-        try (KafkaProducer<byte[], byte[]> producer = producer(codec, acks, Map.of())) {
+        KafkaProducer<byte[], byte[]> producer = producer(codec, acks, Map.of());
+        try {
             for (int i = 0; i < n; i++) {
                 Long ts = ts0 == null ? null : ts0 + i * step;
                 futures.add(producer.send(record(topic, partition, ts, tag, i)));
             }
-            producer.flush();
             for (int i = 0; i < n; i++) {
                 RecordMetadata m = futures.get(i).get(30, TimeUnit.SECONDS);
                 out("ACK", i, m.partition(), m.offset(), m.timestamp());
             }
+        } finally {
+            producer.close(Duration.ofSeconds(5));
         }
     }
 

@@ -15,7 +15,9 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use super::{sb, RequestContext};
 use crate::broker::{now_ms, Broker, Partition, Topic};
 use crate::error::{KafkaError, ResponseError};
+use crate::log::batch::check_compressed_records;
 use crate::log::AppendError;
+use bytes::Bytes;
 
 pub async fn handle(
     request: ProduceRequest,
@@ -63,7 +65,7 @@ pub async fn handle(
                     Ok(topic) => append(
                         topic,
                         partition_data.index,
-                        partition_data.records.as_deref(),
+                        partition_data.records.as_ref(),
                         now,
                     ),
                 }
@@ -148,7 +150,7 @@ pub async fn handle(
 fn append(
     topic: &Topic,
     index: i32,
-    records: Option<&[u8]>,
+    records: Option<&Bytes>,
     now: i64,
 ) -> Result<(Arc<Partition>, crate::log::AppendInfo), KafkaError> {
     let Some(partition) = topic.partition(index) else {
@@ -156,29 +158,53 @@ fn append(
     };
     let Some(records) = records else {
         return Err(KafkaError::new(
-            ResponseError::CorruptMessage,
+            ResponseError::InvalidRecord,
             "produce request carries no records",
         ));
     };
+    let to_kafka = append_error(partition);
+    if let Some(header) = crate::log::BatchHeader::parse(records) {
+        // Kafka (ProduceRequest.validateRecords) accepts exactly one batch per
+        // partition from v3 on; every client sends one. Like Kafka's batch iterator,
+        // only a remainder long enough to hold a batch header up to its magic byte
+        // counts as a second batch; anything else is left to the log's checks.
+        let rest = records.len().saturating_sub(header.total_size());
+        if header.batch_length >= crate::log::batch::MIN_BATCH_LENGTH
+            && rest >= crate::log::batch::MAGIC_OFFSET + 1
+        {
+            return Err(KafkaError::new(
+                ResponseError::InvalidRecord,
+                "Produce requests with version 3 or above are only allowed to contain exactly one record batch per partition",
+            ));
+        }
+        // Decompress and walk a compressed batch before taking the partition lock. The
+        // log checks the header, the CRC and uncompressed records itself, under the
+        // lock, so only batches whose CRC holds are worth decompressing here.
+        if header.compression() != 0
+            && header.total_size() == records.len()
+            && header.crc == crate::log::BatchHeader::compute_crc(records)
+        {
+            check_compressed_records(records).map_err(&to_kafka)?;
+        }
+    }
     match partition.append(records, now) {
         Ok(info) => Ok((partition.clone(), info)),
-        Err(AppendError::CorruptMessage(m)) => {
-            Err(KafkaError::new(ResponseError::CorruptMessage, m))
-        }
-        Err(AppendError::UnsupportedForMessageFormat(magic)) => Err(KafkaError::new(
-            ResponseError::UnsupportedForMessageFormat,
-            format!("record batch magic {magic} is not supported; only magic 2 (Kafka 0.11+) is"),
-        )),
-        Err(AppendError::MessageTooLarge { size, max }) => Err(KafkaError::new(
+        Err(e) => Err(to_kafka(e)),
+    }
+}
+
+/// Kafka's error code for each way an append can fail.
+fn append_error(partition: &Partition) -> impl Fn(AppendError) -> KafkaError + '_ {
+    move |e| match e {
+        AppendError::CorruptMessage(m) => KafkaError::new(ResponseError::CorruptMessage, m),
+        AppendError::InvalidRecord(m) => KafkaError::new(ResponseError::InvalidRecord, m),
+        AppendError::MessageTooLarge { size, max } => KafkaError::new(
             ResponseError::MessageTooLarge,
             format!("record batch of {size} bytes exceeds max.message.bytes ({max})"),
-        )),
-        Err(AppendError::Storage(e)) => {
-            tracing::error!(topic = %partition.topic, partition = index, error = %e, "append failed");
-            Err(KafkaError::new(
-                ResponseError::KafkaStorageError,
-                e.to_string(),
-            ))
+        ),
+        AppendError::Storage(e) => {
+            tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "append failed");
+            KafkaError::new(ResponseError::KafkaStorageError, e.to_string())
         }
     }
 }

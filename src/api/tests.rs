@@ -55,7 +55,8 @@ fn batch(values: &[&str], timestamp: i64) -> Bytes {
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            // One batch: the encoder starts a new batch when offset - sequence changes.
+            sequence: i as i32,
             timestamp: timestamp + i as i64,
             key: None,
             value: Some(Bytes::copy_from_slice(v.as_bytes())),

@@ -184,26 +184,166 @@ pub struct ValidBatch {
 /// Validates a produce payload without writing anything (Kafka's
 /// `analyzeAndValidateRecords` + the v2 checks of `LogValidator`), so an append is
 /// all-or-nothing. Checks in Kafka's order: framing, magic, size, CRC, counts.
+/// Walks the records of an uncompressed batch by their length prefixes, without
+/// copying or allocating, and checks that they are exactly `record_count` records whose
+/// fields fit their lengths, with offset deltas 0, 1, 2, ... (what Kafka's
+/// `DefaultRecord.readFrom` and `LogValidator` check). Compressed batches are only
+/// checked by header and CRC: decompressing every batch on the produce path would cost
+/// more than the broker's whole write path (see docs/bad-input.md).
+pub fn check_uncompressed_records(mut records: &[u8], record_count: i32) -> Result<(), String> {
+    for index in 0..record_count {
+        let length = read_varint(&mut records).ok_or("truncated record length")?;
+        if length < 0 || length as usize > records.len() {
+            return Err(format!(
+                "record {index} claims {length} bytes but {} remain",
+                records.len()
+            ));
+        }
+        let (mut body, rest) = records.split_at(length as usize);
+        records = rest;
+        let bad = |what: &str| format!("record {index}: {what} runs past its {length}-byte record");
+        let _attributes = take(&mut body, 1).ok_or_else(|| bad("attributes"))?;
+        read_varlong(&mut body).ok_or_else(|| bad("timestamp delta"))?;
+        let offset_delta = read_varint(&mut body).ok_or_else(|| bad("offset delta"))?;
+        if offset_delta != index {
+            return Err(format!("record {index} has offset delta {offset_delta}"));
+        }
+        for field in ["key", "value"] {
+            let len = read_varint(&mut body).ok_or_else(|| bad(field))?;
+            if len >= 0 {
+                take(&mut body, len as usize).ok_or_else(|| bad(field))?;
+            } else if len != -1 {
+                return Err(format!("record {index}: {field} length {len}"));
+            }
+        }
+        let headers = read_varint(&mut body).ok_or_else(|| bad("header count"))?;
+        if headers < 0 {
+            return Err(format!("record {index}: header count {headers}"));
+        }
+        for _ in 0..headers {
+            let key_len = read_varint(&mut body).ok_or_else(|| bad("header key"))?;
+            if key_len < 0 {
+                return Err(format!("record {index}: header key length {key_len}"));
+            }
+            take(&mut body, key_len as usize).ok_or_else(|| bad("header key"))?;
+            let value_len = read_varint(&mut body).ok_or_else(|| bad("header value"))?;
+            if value_len >= 0 {
+                take(&mut body, value_len as usize).ok_or_else(|| bad("header value"))?;
+            }
+        }
+        if !body.is_empty() {
+            return Err(format!(
+                "record {index} has {} bytes left over after its fields",
+                body.len()
+            ));
+        }
+    }
+    if !records.is_empty() {
+        return Err(format!(
+            "{} bytes follow the {record_count} records the header counts",
+            records.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Decompresses a compressed batch's records and walks them like
+/// [`check_uncompressed_records`], so a batch that no consumer could read is refused at
+/// produce time, as Kafka's `LogValidator` refuses it. `batch` is one whole batch.
+/// Callers run this outside the partition lock: it costs a decompression.
+pub fn check_compressed_records(batch: &bytes::Bytes) -> Result<(), AppendError> {
+    use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
+    let header = BatchHeader::parse(batch)
+        .ok_or_else(|| AppendError::InvalidRecord("truncated batch header".into()))?;
+    let end = header.total_size().min(batch.len());
+    if end < RECORD_BATCH_OVERHEAD {
+        return Err(AppendError::InvalidRecord("truncated batch".into()));
+    }
+    let mut body = batch.slice(RECORD_BATCH_OVERHEAD..end);
+    let count = header.record_count;
+    let walk = |records: &mut bytes::Bytes| -> anyhow::Result<Result<(), String>> {
+        Ok(check_uncompressed_records(records, count))
+    };
+    let outcome = match header.compression() {
+        0 => return Ok(()),
+        1 => Gzip::decompress(&mut body, walk),
+        2 => Snappy::decompress(&mut body, walk),
+        3 => Lz4::decompress(&mut body, walk),
+        4 => Zstd::decompress(&mut body, walk),
+        other => {
+            return Err(AppendError::CorruptMessage(format!(
+                "unknown compression codec {other}"
+            )))
+        }
+    };
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(why)) => Err(AppendError::InvalidRecord(why)),
+        Err(e) => Err(AppendError::InvalidRecord(format!(
+            "cannot decompress the batch's records: {e:#}"
+        ))),
+    }
+}
+
+fn take<'a>(buf: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    if buf.len() < n {
+        return None;
+    }
+    let (head, tail) = buf.split_at(n);
+    *buf = tail;
+    Some(head)
+}
+
+/// Zigzag varint (Kafka's `ByteUtils.readVarint`), at most 5 bytes.
+fn read_varint(buf: &mut &[u8]) -> Option<i32> {
+    let raw = read_unsigned(buf, 5)?;
+    let raw = u32::try_from(raw).ok()?;
+    Some(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+}
+
+/// Zigzag varlong, at most 10 bytes.
+fn read_varlong(buf: &mut &[u8]) -> Option<i64> {
+    let raw = read_unsigned(buf, 10)?;
+    Some(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+}
+
+fn read_unsigned(buf: &mut &[u8], max_bytes: usize) -> Option<u64> {
+    let mut value = 0u64;
+    for i in 0..max_bytes {
+        let byte = *buf.get(i)?;
+        value |= ((byte & 0x7f) as u64) << (7 * i);
+        if byte & 0x80 == 0 {
+            *buf = &buf[i + 1..];
+            return Some(value);
+        }
+    }
+    None
+}
+
 pub fn validate_payload(
     payload: &[u8],
     max_message_bytes: u32,
 ) -> Result<Vec<ValidBatch>, AppendError> {
     if payload.is_empty() {
-        return Err(AppendError::CorruptMessage("empty record set".into()));
+        return Err(AppendError::InvalidRecord(
+            "a produce must carry at least one record batch".into(),
+        ));
     }
     let mut out = Vec::new();
     let mut pos = 0usize;
     while pos < payload.len() {
         let rest = &payload[pos..];
         if rest.len() <= MAGIC_OFFSET {
-            return Err(AppendError::CorruptMessage(format!(
+            return Err(AppendError::InvalidRecord(format!(
                 "{} trailing bytes at position {pos} are not a record batch",
                 rest.len()
             )));
         }
         let magic = rest[MAGIC_OFFSET] as i8;
         if magic == 0 || magic == 1 {
-            return Err(AppendError::UnsupportedForMessageFormat(magic));
+            return Err(AppendError::InvalidRecord(format!(
+                "record batches with magic {magic} are not accepted; only magic 2 (Kafka 0.11+) is"
+            )));
         }
         if magic != 2 {
             return Err(AppendError::CorruptMessage(format!(
@@ -211,7 +351,7 @@ pub fn validate_payload(
             )));
         }
         let h = BatchHeader::parse(rest).ok_or_else(|| {
-            AppendError::CorruptMessage(format!("truncated batch header at position {pos}"))
+            AppendError::InvalidRecord(format!("truncated batch header at position {pos}"))
         })?;
         if h.batch_length < MIN_BATCH_LENGTH {
             return Err(AppendError::CorruptMessage(format!(
@@ -221,7 +361,7 @@ pub fn validate_payload(
         }
         let size = h.total_size();
         if size > rest.len() {
-            return Err(AppendError::CorruptMessage(format!(
+            return Err(AppendError::InvalidRecord(format!(
                 "batch length {} runs past the end of the payload at position {pos}",
                 h.batch_length
             )));
@@ -242,16 +382,22 @@ pub fn validate_payload(
         // Kafka's LogValidator rejects client batches with no records: a batch must
         // occupy at least one offset, otherwise offsets would not be contiguous.
         if h.record_count <= 0 {
-            return Err(AppendError::CorruptMessage(format!(
+            return Err(AppendError::InvalidRecord(format!(
                 "invalid record count {}",
                 h.record_count
             )));
         }
         if h.last_offset_delta != h.record_count - 1 {
-            return Err(AppendError::CorruptMessage(format!(
+            return Err(AppendError::InvalidRecord(format!(
                 "last offset delta {} inconsistent with record count {}",
                 h.last_offset_delta, h.record_count
             )));
+        }
+        if h.compression() == 0 {
+            check_uncompressed_records(&rest[RECORD_BATCH_OVERHEAD..size], h.record_count)
+                .map_err(|why| {
+                    AppendError::InvalidRecord(format!("batch at position {pos}: {why}"))
+                })?;
         }
         out.push(ValidBatch {
             start: pos,

@@ -7,12 +7,16 @@
 /// back before the error is returned when possible).
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
-    /// Kafka CORRUPT_MESSAGE: bad length, CRC, offset delta or empty payload.
+    /// Kafka CORRUPT_MESSAGE: the bytes are damaged (CRC mismatch, a batch length
+    /// too small to be a batch, an unknown magic).
     #[error("corrupt message: {0}")]
     CorruptMessage(String),
-    /// Kafka UNSUPPORTED_FOR_MESSAGE_FORMAT: magic 0/1 (or unknown) batches.
-    #[error("unsupported message format: magic {0}")]
-    UnsupportedForMessageFormat(i8),
+    /// Kafka INVALID_RECORD: well-formed bytes that are not a valid v2 batch (old magic
+    /// 0/1, a batch length past the payload, record counts or record lengths that do
+    /// not add up, an empty payload). Kafka answers these with INVALID_RECORD, which
+    /// producers do not retry, rather than the retriable CORRUPT_MESSAGE.
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
     /// Kafka MESSAGE_TOO_LARGE: one batch exceeds `max.message.bytes`.
     #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
     MessageTooLarge { size: usize, max: u32 },

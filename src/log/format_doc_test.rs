@@ -47,6 +47,30 @@ fn hexdump(name: &str, b: &[u8]) -> String {
     s
 }
 
+const DOC: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/storage-format.md"));
+
+/// Bytes of the hexdump under the heading "### `name` (...)" of the worked example.
+fn doc_hexdump(name: &str) -> Vec<u8> {
+    let heading = format!("### `{name}`");
+    let at = DOC
+        .find(&heading)
+        .unwrap_or_else(|| panic!("no section for {name}"));
+    let block = &DOC[at..];
+    let start = block.find("```\n").expect("code block") + 4;
+    let end = start + block[start..].find("```").expect("end of code block");
+    let mut out = Vec::new();
+    for line in block[start..end].lines() {
+        let hex: String = line[10..50]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        for i in (0..hex.len()).step_by(2) {
+            out.push(u8::from_str_radix(&hex[i..i + 2], 16).unwrap());
+        }
+    }
+    out
+}
+
 struct DocBatch {
     base_offset: i64,
     position: usize,
@@ -200,6 +224,15 @@ fn format_doc_matches_files() {
             "recovery-point.checkpoint",
         ]
     );
+
+    // The worked example in the document is exactly what the code writes.
+    for n in &names {
+        assert_eq!(
+            doc_hexdump(n),
+            read(n),
+            "storage-format.md hexdump of {n} is stale"
+        );
+    }
 
     if std::env::var_os("SLUICE_PRINT_FORMAT_EXAMPLE").is_some() {
         for n in &names {

@@ -54,12 +54,30 @@ impl IndexFile {
     }
 
     fn remap(&mut self) -> io::Result<()> {
-        self.mmap = None;
         let len = self.capacity * self.entry_size;
-        if len > 0 {
+        self.mmap = if len > 0 {
             // SAFETY: the file is private to this index (only this process, through
             // this struct, maps or resizes it) and is at least `len` bytes long.
-            self.mmap = Some(unsafe { MmapOptions::new().len(len).map_mut(&*self.file)? });
+            Some(unsafe { MmapOptions::new().len(len).map_mut(&*self.file)? })
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    /// Changes the file length to `cap` entries and maps it. On failure the old
+    /// length and mapping are kept (growing first, mapping second).
+    fn set_capacity(&mut self, cap: usize) -> io::Result<()> {
+        if let Some(m) = &self.mmap {
+            m.flush()?;
+        }
+        let old = self.capacity;
+        self.file.set_len((cap * self.entry_size) as u64)?;
+        self.capacity = cap;
+        if let Err(e) = self.remap() {
+            self.capacity = old;
+            let _ = self.file.set_len((old * self.entry_size) as u64);
+            return Err(e);
         }
         Ok(())
     }
@@ -71,29 +89,16 @@ impl IndexFile {
         if cap == self.capacity {
             return Ok(());
         }
-        if let Some(m) = &self.mmap {
-            m.flush()?;
-        }
-        self.mmap = None;
-        self.capacity = cap;
-        self.file.set_len((cap * self.entry_size) as u64)?;
-        self.remap()
+        self.set_capacity(cap)
     }
 
     /// Cuts the preallocated tail so the file length equals the used entries
     /// (done on roll and close; the length is how the next open counts entries).
     pub fn trim(&mut self) -> io::Result<()> {
-        let used = (self.entries * self.entry_size) as u32;
         if self.capacity == self.entries {
             return Ok(());
         }
-        if let Some(m) = &self.mmap {
-            m.flush()?;
-        }
-        self.mmap = None;
-        self.capacity = self.entries;
-        self.file.set_len(used as u64)?;
-        self.remap()
+        self.set_capacity(self.entries)
     }
 
     pub fn entries(&self) -> usize {

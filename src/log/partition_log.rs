@@ -81,7 +81,6 @@ pub struct PartitionLog {
     /// `now_ms` of the first append after the last flush (for `flush.ms`).
     first_unflushed_ms: Option<i64>,
     last_checkpoint: Option<Instant>,
-    checkpointed: Option<Checkpoint>,
     /// `close` ran: the marker exists and the active indexes are trimmed.
     closed: bool,
 }
@@ -104,7 +103,6 @@ impl PartitionLog {
             unflushed_messages: 0,
             first_unflushed_ms: None,
             last_checkpoint: None,
-            checkpointed: None,
             closed: false,
         })
     }
@@ -173,7 +171,9 @@ impl PartitionLog {
         }
         let base_offset = headers[0].base_offset;
         let last_offset = next - 1;
-        self.maybe_roll(buf.len() as u64, last_offset, now_ms)?;
+        if self.should_roll(buf.len() as u64, last_offset, max_timestamp, now_ms) {
+            self.roll()?;
+        }
         let cfg = self.config.clone();
         self.active_mut().append(&buf, &headers, &cfg, now_ms)?;
         self.unflushed_messages += record_count;
@@ -190,8 +190,14 @@ impl PartitionLog {
     }
 
     /// Kafka's `shouldRoll`: size, age (`segment.ms`), full index, or offsets that
-    /// would not fit the u32 relative offsets of the indexes.
-    fn should_roll(&self, incoming: u64, last_offset: i64, now_ms: i64) -> bool {
+    /// would not fit the relative offsets of the indexes. Never rolls an empty segment.
+    fn should_roll(
+        &self,
+        incoming: u64,
+        last_offset: i64,
+        incoming_max_ts: i64,
+        now_ms: i64,
+    ) -> bool {
         let seg = self.active();
         if seg.size() == 0 {
             return false;
@@ -200,16 +206,7 @@ impl PartitionLog {
         seg.size() + incoming > max_bytes
             || seg.indexes_full()
             || last_offset - seg.base_offset > i32::MAX as i64
-            || seg
-                .rolling_timestamp()
-                .is_some_and(|t| now_ms - t > self.config.segment_ms)
-    }
-
-    fn maybe_roll(&mut self, incoming: u64, last_offset: i64, now_ms: i64) -> io::Result<()> {
-        if self.should_roll(incoming, last_offset, now_ms) {
-            self.roll()?;
-        }
-        Ok(())
+            || seg.time_waited_for_roll(Some(incoming_max_ts), now_ms) > self.config.segment_ms
     }
 
     /// Closes the active segment and starts a new one at the log end offset.
@@ -219,8 +216,12 @@ impl PartitionLog {
         let seg = LogSegment::create(&self.dir, new_base, &self.config)?;
         tracing::debug!(dir = %self.dir.display(), base = new_base, "rolled new segment");
         self.segments.push(seg);
-        // Persist the recovery point (and the new segment's directory entry).
-        self.write_checkpoint()
+        // Persist the recovery point (and the new segment's directory entry). A
+        // failure only means a longer scan after a crash, so the append goes on.
+        if let Err(e) = self.write_checkpoint() {
+            tracing::warn!(dir = %self.dir.display(), "cannot write recovery point checkpoint: {e}");
+        }
+        Ok(())
     }
 
     fn write_checkpoint(&mut self) -> io::Result<()> {
@@ -229,7 +230,6 @@ impl PartitionLog {
             recovery_point: self.recovery_point,
         };
         checkpoint::write_checkpoint(&self.dir, &cp)?;
-        self.checkpointed = Some(cp);
         self.last_checkpoint = Some(Instant::now());
         Ok(())
     }
@@ -241,8 +241,13 @@ impl PartitionLog {
             .saturating_sub(1)
     }
 
-    /// Whole batches from the one containing `fetch_offset`; see the module doc of
-    /// the API for the `max_bytes`/`max_offset`/`min_one_batch` rules (KIP-74).
+    /// Whole batches starting with the one containing `fetch_offset`, at most
+    /// `max_bytes` in total, none whose base offset is >= `max_offset` (high
+    /// watermark, later last stable offset). With `min_one_batch` a first batch
+    /// larger than `max_bytes` is returned whole anyway (KIP-74). Like Kafka, a
+    /// read never spans two segments. `fetch_offset == log_end_offset` gives an
+    /// empty result; outside `[log_start_offset, log_end_offset]` is
+    /// `OffsetOutOfRange`.
     pub fn read(
         &self,
         fetch_offset: i64,
@@ -272,7 +277,6 @@ impl PartitionLog {
             }
             idx += 1;
         };
-        // Like Kafka, one read never spans two segments.
         let mut end = start;
         let mut h = first;
         loop {
@@ -318,9 +322,9 @@ impl PartitionLog {
         self.recovery_point
     }
 
-    /// First record (from the batch holding `from_offset` on) of segment `idx`
-    /// whose timestamp satisfies `pred`, decoding at most the batches whose header
-    /// max timestamp passes `header_pred`.
+    /// First record of `seg`, scanning batches from position `from_pos`, whose
+    /// timestamp satisfies `pred`. Only batches whose header passes `header_pred`
+    /// are decoded (through `kafka_protocol`, which also decompresses).
     fn find_record(
         &self,
         seg: &LogSegment,
@@ -482,10 +486,7 @@ impl PartitionLog {
     /// Periodic work: time-based roll, retention, `flush.ms`. Returns the number of
     /// segments deleted.
     pub fn housekeeping(&mut self, now_ms: i64) -> io::Result<usize> {
-        let aged = self
-            .active()
-            .rolling_timestamp()
-            .is_some_and(|t| now_ms - t > self.config.segment_ms);
+        let aged = self.active().time_waited_for_roll(None, now_ms) > self.config.segment_ms;
         if self.active().size() > 0 && aged {
             self.reopen_after_close()?;
             self.roll()?;

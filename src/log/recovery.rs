@@ -113,7 +113,7 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
         let mut seg = LogSegment::open_existing(dir, base, !trusted)?;
         let mut must_scan = !trusted;
         if trusted {
-            if let Err(why) = seg.load_trusted(next_base, now_ms) {
+            if let Err(why) = seg.load_trusted(next_base, config.index_interval_bytes, now_ms) {
                 tracing::warn!(dir = %dir.display(), base, "rebuilding segment: {why}");
                 must_scan = true;
             } else if next_base.is_none() {

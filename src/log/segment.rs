@@ -32,6 +32,16 @@ pub fn segment_file_name(base_offset: i64, ext: &str) -> String {
     format!("{base_offset:020}.{ext}")
 }
 
+/// Creation time of a segment found at open: its first batch's timestamp if it has
+/// one (not in the future), else the time of the open.
+fn estimated_creation(first_batch_timestamp: i64, now_ms: i64) -> i64 {
+    if first_batch_timestamp >= 0 {
+        first_batch_timestamp.min(now_ms)
+    } else {
+        now_ms
+    }
+}
+
 /// Keeps a mapping alive for as long as any `Bytes` handed out of it exists.
 struct MmapSlice {
     map: Arc<Mmap>,
@@ -59,8 +69,10 @@ pub struct LogSegment {
     max_timestamp: i64,
     /// Last offset of the first batch that reached `max_timestamp`.
     offset_of_max_timestamp: i64,
-    /// Timestamp that `segment.ms` is measured from (first batch's max timestamp).
-    rolling_timestamp: Option<i64>,
+    /// Max timestamp of the first batch (Kafka's `rollingBasedTimestamp`), -1 if none.
+    first_batch_timestamp: i64,
+    /// Wall-clock time of the first append (estimated for segments found at open).
+    created_ms: Option<i64>,
     /// Offset after the last batch of this segment.
     pub next_offset: i64,
     /// `next_offset` as of the last completed fdatasync of the `.log`.
@@ -97,7 +109,8 @@ impl LogSegment {
             bytes_since_last_index_entry: 0,
             max_timestamp: -1,
             offset_of_max_timestamp: -1,
-            rolling_timestamp: None,
+            first_batch_timestamp: -1,
+            created_ms: None,
             next_offset: base_offset,
             synced_next_offset: base_offset,
         };
@@ -126,7 +139,8 @@ impl LogSegment {
             bytes_since_last_index_entry: 0,
             max_timestamp: -1,
             offset_of_max_timestamp: -1,
-            rolling_timestamp: None,
+            first_batch_timestamp: -1,
+            created_ms: None,
             next_offset: base_offset,
             synced_next_offset: base_offset,
         };
@@ -134,13 +148,17 @@ impl LogSegment {
         Ok(seg)
     }
 
+    /// Replaces the mapping; on failure the old one stays, so published bytes
+    /// remain readable.
     fn remap(&mut self, len: u64) -> io::Result<()> {
-        self.map = None;
-        if len > 0 {
+        if len == 0 {
+            self.map = None;
+        } else {
             // SAFETY: the mapping is read-only and we only ever dereference bytes
-            // below the published size, which the file always covers (`.log` files
-            // are only shrunk in `recover`, before any reader exists). Pages past EOF
-            // in an over-sized mapping are never touched.
+            // below the published size, which the file always covers (a `.log` is
+            // only shrunk below its published size in `recover`, before any reader
+            // exists; a failed append only cuts unpublished bytes). Pages past EOF in
+            // an over-sized mapping are never touched.
             let m = unsafe { MmapOptions::new().len(len as usize).map(&*self.file)? };
             self.map = Some(Arc::new(m));
         }
@@ -198,8 +216,24 @@ impl LogSegment {
         self.offset_of_max_timestamp
     }
 
-    pub fn rolling_timestamp(&self) -> Option<i64> {
-        self.rolling_timestamp
+    /// Kafka's `timeWaitedForRoll`: on append, how far the incoming batch's
+    /// timestamp is past the first batch's (client clocks, so a producer sending old
+    /// timestamps does not roll on every append); without an incoming timestamp
+    /// (housekeeping) or a first-batch timestamp, the wall-clock age of the segment.
+    pub fn time_waited_for_roll(&self, incoming_max_timestamp: Option<i64>, now_ms: i64) -> i64 {
+        match incoming_max_timestamp {
+            Some(ts) if self.first_batch_timestamp >= 0 => ts - self.first_batch_timestamp,
+            _ => self.created_ms.map_or(0, |c| now_ms - c),
+        }
+    }
+
+    /// Records the first batch's timestamp; `created_ms` is exact for appends and an
+    /// estimate (the batch's timestamp, or now) for segments found at open.
+    fn note_first_batch(&mut self, max_timestamp: i64, created_ms: i64) {
+        if self.created_ms.is_none() {
+            self.first_batch_timestamp = max_timestamp;
+            self.created_ms = Some(created_ms);
+        }
     }
 
     pub fn log_file(&self) -> &Arc<File> {
@@ -302,12 +336,20 @@ impl LogSegment {
         config: &LogConfig,
         now_ms: i64,
     ) -> io::Result<()> {
-        self.file.write_all_at(buf, self.size)?;
-        self.ensure_mapped(self.size + buf.len() as u64, config)?;
-        if self.rolling_timestamp.is_none() {
-            let first = headers.first().map_or(-1, |h| h.max_timestamp);
-            self.rolling_timestamp = Some(if first >= 0 { first } else { now_ms });
+        let written = self
+            .file
+            .write_all_at(buf, self.size)
+            .and_then(|()| self.ensure_mapped(self.size + buf.len() as u64, config));
+        if let Err(e) = written {
+            // Cut the unpublished tail so a later crash recovery cannot take a
+            // stale, never-acknowledged batch for data. Safe with live readers:
+            // they only ever touch bytes below the published size.
+            if let Err(e2) = self.file.set_len(self.size) {
+                tracing::warn!(path = %self.log_path.display(), "cannot cut failed append: {e2}");
+            }
+            return Err(e);
         }
+        self.note_first_batch(headers.first().map_or(-1, |h| h.max_timestamp), now_ms);
         let mut pos = self.size;
         for h in headers {
             self.index_batch(h, pos, config.index_interval_bytes);
@@ -334,7 +376,8 @@ impl LogSegment {
         self.max_timestamp = -1;
         self.offset_of_max_timestamp = -1;
         self.next_offset = self.base_offset;
-        self.rolling_timestamp = None;
+        self.first_batch_timestamp = -1;
+        self.created_ms = None;
         let file_size = self.size;
         let mut pos = 0u64;
         let mut stop = None;
@@ -371,18 +414,13 @@ impl LogSegment {
                 stop = Some(format!("batch at position {pos} does not fit the segment"));
                 break;
             }
-            if self.rolling_timestamp.is_none() {
-                self.rolling_timestamp = Some(if h.max_timestamp >= 0 {
-                    h.max_timestamp
-                } else {
-                    now_ms
-                });
-            }
+            self.note_first_batch(h.max_timestamp, estimated_creation(h.max_timestamp, now_ms));
             self.index_batch(&h, pos, config.index_interval_bytes);
             pos += h.total_size() as u64;
         }
         if pos < file_size {
             self.map = None;
+            // Recovery only: nothing outside this struct can have the file mapped.
             self.file.set_len(pos)?;
             self.size = pos;
             self.remap(pos)?;
@@ -397,7 +435,12 @@ impl LogSegment {
     /// last offset-index entry and must meet `next_base` (the following segment's
     /// base offset), so a segment that lost its tail is noticed. `Err` means:
     /// recover (scan) instead.
-    pub fn load_trusted(&mut self, next_base: Option<i64>, now_ms: i64) -> Result<(), String> {
+    pub fn load_trusted(
+        &mut self,
+        next_base: Option<i64>,
+        index_interval_bytes: u32,
+        now_ms: i64,
+    ) -> Result<(), String> {
         self.offset_index.sanity_check(self.size)?;
         self.time_index.sanity_check()?;
         if let Some((ts, off)) = self.time_index.last_entry() {
@@ -411,11 +454,7 @@ impl LogSegment {
                     h.base_offset, self.base_offset
                 ));
             }
-            self.rolling_timestamp = Some(if h.max_timestamp >= 0 {
-                h.max_timestamp
-            } else {
-                now_ms
-            });
+            self.note_first_batch(h.max_timestamp, estimated_creation(h.max_timestamp, now_ms));
         }
         // Scan the tail after the last index entry (at most about one index interval):
         // it yields the end offset and catches a `.log` that lost its tail.
@@ -426,7 +465,12 @@ impl LogSegment {
             None => self.base_offset,
         };
         let all = self.bytes();
+        let no_entries = self.offset_index.entries() == 0;
         while pos < self.size {
+            if no_entries && pos > index_interval_bytes as u64 {
+                // Appends would have indexed this batch: the index file was lost.
+                return Err("offset index is missing entries".into());
+            }
             let h = check_stored_batch(&all[pos as usize..])
                 .map_err(|e| format!("batch at position {pos}: {e:?}"))?;
             if next >= 0 && h.base_offset != next {

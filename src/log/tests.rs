@@ -48,13 +48,11 @@ fn validation_errors() {
     let good = batch(3, 100, 10);
     let err = |log: &mut PartitionLog, p: &[u8]| log.append(p, 1).unwrap_err();
 
-    assert!(matches!(err(&mut log, &[]), AppendError::CorruptMessage(_)));
+    assert!(matches!(err(&mut log, &[]), AppendError::InvalidRecord(_)));
     for magic in [0u8, 1] {
         let mut b = good.clone();
         b[16] = magic;
-        assert!(
-            matches!(err(&mut log, &b), AppendError::UnsupportedForMessageFormat(m) if m == magic as i8)
-        );
+        assert!(matches!(err(&mut log, &b), AppendError::InvalidRecord(_)));
     }
     let mut b = good.clone();
     b[16] = 3;
@@ -64,14 +62,14 @@ fn validation_errors() {
     assert!(matches!(err(&mut log, &b), AppendError::CorruptMessage(_)));
     let mut b = good.clone();
     b[8..12].copy_from_slice(&(good.len() as i32).to_be_bytes());
-    assert!(matches!(err(&mut log, &b), AppendError::CorruptMessage(_)));
+    assert!(matches!(err(&mut log, &b), AppendError::InvalidRecord(_)));
     assert!(matches!(
         err(&mut log, &good[..good.len() - 1]),
-        AppendError::CorruptMessage(_)
+        AppendError::InvalidRecord(_)
     ));
     assert!(matches!(
         err(&mut log, &good[..10]),
-        AppendError::CorruptMessage(_)
+        AppendError::InvalidRecord(_)
     ));
     assert!(matches!(
         err(&mut log, &corrupt_crc(good.clone())),
@@ -88,13 +86,24 @@ fn validation_errors() {
     b[57..61].copy_from_slice(&0i32.to_be_bytes());
     assert!(matches!(
         err(&mut log, &recrc(b)),
-        AppendError::CorruptMessage(_)
+        AppendError::InvalidRecord(_)
     ));
     let mut b = good.clone();
     b[23..27].copy_from_slice(&5i32.to_be_bytes());
     assert!(matches!(
         err(&mut log, &recrc(b)),
-        AppendError::CorruptMessage(_)
+        AppendError::InvalidRecord(_)
+    ));
+    // Header says 3 records (consistent delta) but the body holds 4: caught by the
+    // record walk of uncompressed batches.
+    let four = batch(4, 100, 10);
+    let mut b = good[..RECORD_BATCH_OVERHEAD].to_vec();
+    b.extend_from_slice(&four[RECORD_BATCH_OVERHEAD..]);
+    let len = (b.len() - 12) as i32;
+    b[8..12].copy_from_slice(&len.to_be_bytes());
+    assert!(matches!(
+        err(&mut log, &recrc(b)),
+        AppendError::InvalidRecord(_)
     ));
 
     log.set_config(LogConfig {
@@ -293,6 +302,14 @@ fn rolls_on_size_index_full_and_age() {
         3,
         "an empty active segment never rolls"
     );
+    // Old client timestamps alone do not roll on every append (Kafka compares the
+    // incoming batch's timestamp with the first batch's).
+    log3.append(&batch(1, 10, 10), 5_000).unwrap();
+    log3.append(&batch(1, 20, 10), 5_001).unwrap();
+    log3.append(&batch(1, 30, 10), 5_002).unwrap();
+    assert_eq!(log3.segment_count(), 3);
+    log3.append(&batch(1, 200, 10), 5_003).unwrap();
+    assert_eq!(log3.segment_count(), 4);
 }
 
 #[test]
@@ -603,4 +620,35 @@ fn recovery_after_corrupting_a_byte_mid_file() {
     assert!(log.log_end_offset() >= segs.len() as i64 - 1);
     let base: i64 = last.file_stem().unwrap().to_str().unwrap().parse().unwrap();
     assert!(log.log_end_offset() >= base);
+}
+
+#[test]
+fn partition_log_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<PartitionLog>();
+    assert_send_sync::<SyncHandle>();
+    assert_send_sync::<ReadInfo>();
+}
+
+#[test]
+fn lost_index_files_are_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config());
+    for i in 0..12 {
+        log.append(&batch(2, i, 100), 1).unwrap();
+    }
+    let before = read_all(&log);
+    log.close().unwrap();
+    drop(log);
+    fs::remove_file(dir.path().join(format!("{:020}.index", 0))).unwrap();
+    fs::write(dir.path().join(format!("{:020}.timeindex", 0)), [0u8; 24]).unwrap();
+    let log = open(dir.path(), small_config());
+    assert_eq!(read_all(&log), before);
+    assert!(
+        fs::metadata(dir.path().join(format!("{:020}.index", 0)))
+            .unwrap()
+            .len()
+            > 0
+    );
+    assert_eq!(log.offset_for_timestamp(3).unwrap(), Some((5, 3)));
 }
