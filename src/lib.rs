@@ -11,6 +11,7 @@
 pub mod api;
 pub mod broker;
 pub mod config;
+pub mod coordinator;
 pub mod error;
 pub mod log;
 pub mod server;
@@ -48,8 +49,10 @@ pub async fn run(
     );
     on_ready(local);
     let housekeeping = broker::housekeeping::spawn(broker.clone());
+    let group_timers = coordinator::spawn_timers(broker.clone());
     server::serve(listener, broker.clone(), shutdown).await;
     housekeeping.abort();
+    group_timers.abort();
     tracing::info!("shutting down: flushing and closing logs");
     tokio::task::spawn_blocking(move || broker.shutdown()).await?;
     tracing::info!("shutdown complete");

@@ -72,6 +72,7 @@ public class SluiceClient {
             case "offsets-for-times": offsetsForTimes(a[0], Integer.parseInt(a[1]), Long.parseLong(a[2])); break;
             case "list-offsets": listOffsets(a[0], Integer.parseInt(a[1])); break;
             case "produce-sync": produceSync(a[0], Integer.parseInt(a[1]), Integer.parseInt(a[2]), a[3]); break;
+            case "produce-default": produceDefault(a[0], Integer.parseInt(a[1]), Integer.parseInt(a[2]), a[3]); break;
             default: throw new IllegalArgumentException("unknown command " + cmd);
         }
         System.out.flush();
@@ -198,6 +199,22 @@ public class SluiceClient {
             }
         } finally {
             producer.close(Duration.ofSeconds(5));
+        }
+    }
+
+    /** A producer with nothing but the defaults: since Kafka 3.0 that is idempotent, acks=all. */
+    static void produceDefault(String topic, int partitions, int n, String tag) throws Exception {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        List<Future<RecordMetadata>> futures = new ArrayList<>();
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+            for (int i = 0; i < n; i++) futures.add(producer.send(record(topic, i % partitions, null, tag, i)));
+            for (int i = 0; i < n; i++) {
+                RecordMetadata m = futures.get(i).get(30, TimeUnit.SECONDS);
+                out("ACK", i, m.partition(), m.offset());
+            }
         }
     }
 

@@ -19,7 +19,8 @@ use uuid::Uuid;
 
 use super::{sb, RequestContext};
 use crate::broker::fetch_session::{FetchItem, FetchKey, FetchOutcome, SessionMode};
-use crate::broker::{Broker, LEADER_EPOCH};
+use crate::broker::partition::check_current_leader_epoch;
+use crate::broker::Broker;
 use crate::error::ResponseError;
 use crate::log::LogError;
 
@@ -236,12 +237,8 @@ fn read_all(
                 });
                 return result;
             };
-            if item.current_leader_epoch > LEADER_EPOCH {
-                result.error = Some(ResponseError::UnknownLeaderEpoch);
-                return result;
-            }
-            if item.current_leader_epoch >= 0 && item.current_leader_epoch < LEADER_EPOCH {
-                result.error = Some(ResponseError::FencedLeaderEpoch);
+            if let Some(e) = check_current_leader_epoch(item.current_leader_epoch) {
+                result.error = Some(e);
                 return result;
             }
             let remaining = response_max_bytes.saturating_sub(total);

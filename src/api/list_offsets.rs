@@ -13,6 +13,7 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::RequestContext;
+use crate::broker::partition::check_current_leader_epoch;
 use crate::broker::{Broker, Partition, LEADER_EPOCH};
 use crate::error::{KafkaError, ResponseError};
 
@@ -43,15 +44,10 @@ pub async fn handle(
             } else {
                 -1
             };
-            let outcome = match partition {
-                None => Err(ResponseError::UnknownTopicOrPartition.into()),
-                Some(_) if current_epoch > LEADER_EPOCH => {
-                    Err(ResponseError::UnknownLeaderEpoch.into())
-                }
-                Some(_) if current_epoch >= 0 && current_epoch < LEADER_EPOCH => {
-                    Err(ResponseError::FencedLeaderEpoch.into())
-                }
-                Some(partition) => lookup(partition, p.timestamp, read_committed),
+            let outcome = match (partition, check_current_leader_epoch(current_epoch)) {
+                (None, _) => Err(ResponseError::UnknownTopicOrPartition.into()),
+                (Some(_), Some(epoch_error)) => Err(epoch_error.into()),
+                (Some(partition), None) => lookup(partition, p.timestamp, read_committed),
             };
             match outcome {
                 Ok((offset, timestamp)) => {

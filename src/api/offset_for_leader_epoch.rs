@@ -13,6 +13,7 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
 use super::RequestContext;
+use crate::broker::partition::check_current_leader_epoch;
 use crate::broker::{Broker, LEADER_EPOCH};
 use crate::error::ResponseError;
 
@@ -29,19 +30,18 @@ pub async fn handle(
         for p in t.partitions {
             let mut e = EpochEndOffset::default();
             e.partition = p.partition;
-            match topic.as_ref().and_then(|t| t.partition(p.partition)) {
-                None => e.error_code = ResponseError::UnknownTopicOrPartition.code(),
-                Some(_) if p.current_leader_epoch > LEADER_EPOCH => {
-                    e.error_code = ResponseError::UnknownLeaderEpoch.code()
-                }
-                Some(_) if p.current_leader_epoch >= 0 && p.current_leader_epoch < LEADER_EPOCH => {
-                    e.error_code = ResponseError::FencedLeaderEpoch.code()
-                }
-                Some(partition) if p.leader_epoch == LEADER_EPOCH => {
+            let partition = topic.as_ref().and_then(|t| t.partition(p.partition));
+            match (
+                partition,
+                check_current_leader_epoch(p.current_leader_epoch),
+            ) {
+                (None, _) => e.error_code = ResponseError::UnknownTopicOrPartition.code(),
+                (Some(_), Some(epoch_error)) => e.error_code = epoch_error.code(),
+                (Some(partition), None) if p.leader_epoch == LEADER_EPOCH => {
                     e.leader_epoch = LEADER_EPOCH;
                     e.end_offset = partition.watermarks().high_watermark;
                 }
-                Some(_) => {
+                (Some(_), None) => {
                     e.leader_epoch = -1;
                     e.end_offset = -1;
                 }

@@ -170,7 +170,7 @@ fn append(
         // counts as a second batch; anything else is left to the log's checks.
         let rest = records.len().saturating_sub(header.total_size());
         if header.batch_length >= crate::log::batch::MIN_BATCH_LENGTH
-            && rest >= crate::log::batch::MAGIC_OFFSET + 1
+            && rest > crate::log::batch::MAGIC_OFFSET
         {
             return Err(KafkaError::new(
                 ResponseError::InvalidRecord,
@@ -198,6 +198,12 @@ fn append_error(partition: &Partition) -> impl Fn(AppendError) -> KafkaError + '
     move |e| match e {
         AppendError::CorruptMessage(m) => KafkaError::new(ResponseError::CorruptMessage, m),
         AppendError::InvalidRecord(m) => KafkaError::new(ResponseError::InvalidRecord, m),
+        AppendError::OutOfOrderSequence(m) => {
+            KafkaError::new(ResponseError::OutOfOrderSequenceNumber, m)
+        }
+        AppendError::InvalidProducerEpoch(m) => {
+            KafkaError::new(ResponseError::InvalidProducerEpoch, m)
+        }
         AppendError::MessageTooLarge { size, max } => KafkaError::new(
             ResponseError::MessageTooLarge,
             format!("record batch of {size} bytes exceeds max.message.bytes ({max})"),

@@ -434,3 +434,111 @@ async fn api_versions_advertises_produce_from_v0_for_librdkafka() {
     // A Produce v2 body cannot be decoded (message format v1); the connection closes.
     assert!(Command::decode(ApiKey::Produce, 2, &mut Bytes::from_static(&[0; 16])).is_err());
 }
+
+fn idempotent_batch(values: &[&str], producer_id: i64, epoch: i16, first_seq: i32) -> Bytes {
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: first_seq + i as i32,
+            timestamp: 1000,
+            key: None,
+            value: Some(Bytes::copy_from_slice(v.as_bytes())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, records.iter(), &options).unwrap();
+    buf.freeze()
+}
+
+#[tokio::test]
+async fn idempotent_retries_are_written_once_and_gaps_refused_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    let init = init_producer_id::handle(InitProducerIdRequest::default(), &ctx(4), &b)
+        .await
+        .unwrap();
+    assert_eq!((init.error_code, init.producer_epoch), (0, 0));
+    let pid = init.producer_id.0;
+    let first = idempotent_batch(&["a", "b"], pid, 0, 0);
+    let r = produce(&b, "idem", 0, first.clone(), -1).await.unwrap();
+    assert_eq!(r.responses[0].partition_responses[0].base_offset, 0);
+    produce(&b, "other", 0, batch(&["unrelated"], 1), 1)
+        .await
+        .unwrap();
+    // The same batch again (a retry after a lost answer): original offsets, no copy.
+    let r = produce(&b, "idem", 0, first.clone(), -1).await.unwrap();
+    let pr = &r.responses[0].partition_responses[0];
+    assert_eq!((pr.error_code, pr.base_offset), (0, 0));
+    assert_eq!(
+        b.topics.get("idem").unwrap().partitions[0]
+            .watermarks()
+            .high_watermark,
+        2
+    );
+    // A gap in the sequence is refused.
+    let r = produce(&b, "idem", 0, idempotent_batch(&["x"], pid, 0, 5), -1)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ResponseError::OutOfOrderSequenceNumber.code()
+    );
+
+    // Clean restart: the snapshot keeps the state.
+    b.shutdown();
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    let r = produce(&b, "idem", 0, first.clone(), -1).await.unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].base_offset, 0,
+        "retry after restart is still a duplicate"
+    );
+    let r = produce(&b, "idem", 0, idempotent_batch(&["c"], pid, 0, 2), -1)
+        .await
+        .unwrap();
+    assert_eq!(r.responses[0].partition_responses[0].base_offset, 2);
+    // An older epoch is fenced.
+    let r = produce(&b, "idem", 0, idempotent_batch(&["old"], pid, -1, 3), -1)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ResponseError::InvalidProducerEpoch.code()
+    );
+
+    // Unclean restart (no close, no snapshot at the end): state is rebuilt from the log.
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    let r = produce(&b, "idem", 0, idempotent_batch(&["c"], pid, 0, 2), -1)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].base_offset, 2,
+        "rebuilt from the log after a crash"
+    );
+    assert_eq!(
+        b.topics.get("idem").unwrap().partitions[0]
+            .watermarks()
+            .high_watermark,
+        3
+    );
+    // A new producer id after the restart is never one handed out before.
+    let init2 = init_producer_id::handle(InitProducerIdRequest::default(), &ctx(4), &b)
+        .await
+        .unwrap();
+    assert!(init2.producer_id.0 > pid);
+}

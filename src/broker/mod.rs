@@ -8,6 +8,7 @@
 pub mod fetch_session;
 pub mod housekeeping;
 pub mod partition;
+pub mod producer_ids;
 pub mod topic_name;
 pub mod topic_registry;
 pub mod topic_store;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::config::BrokerConfig;
+use crate::coordinator::GroupCoordinator;
 use fetch_session::FetchSessionCache;
 use topic_registry::TopicRegistry;
 
@@ -29,6 +31,10 @@ pub struct Broker {
     pub cluster_id: String,
     pub topics: TopicRegistry,
     pub fetch_sessions: FetchSessionCache,
+    /// Producer ids for InitProducerId, never reused.
+    pub producer_ids: producer_ids::ProducerIdManager,
+    /// Consumer groups and committed offsets (state in `__consumer_offsets`).
+    pub groups: GroupCoordinator,
 }
 
 impl Broker {
@@ -40,8 +46,12 @@ impl Broker {
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let cluster_id = topic_store::load_or_create_meta(&config.data_dir, config.node_id)?;
         let topics = TopicRegistry::load(config.clone())?;
+        let groups = GroupCoordinator::load(&config, &topics)
+            .context("loading consumer groups from __consumer_offsets")?;
         Ok(Arc::new(Broker {
+            groups,
             fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots),
+            producer_ids: producer_ids::ProducerIdManager::open(&config.data_dir)?,
             config,
             cluster_id,
             topics,

@@ -141,3 +141,19 @@ fn watermarks(log: &PartitionLog) -> Watermarks {
         last_stable_offset: high_watermark,
     }
 }
+
+/// Kafka's check of a request's `current_leader_epoch` (KIP-320): -1 means the client
+/// did not say; a newer epoch than ours is UNKNOWN_LEADER_EPOCH (we are behind), an
+/// older one FENCED_LEADER_EPOCH (the client is behind).
+pub fn check_current_leader_epoch(epoch: i32) -> Option<crate::error::ResponseError> {
+    use crate::error::ResponseError;
+    use std::cmp::Ordering;
+    if epoch < 0 {
+        return None;
+    }
+    match epoch.cmp(&LEADER_EPOCH) {
+        Ordering::Greater => Some(ResponseError::UnknownLeaderEpoch),
+        Ordering::Less => Some(ResponseError::FencedLeaderEpoch),
+        Ordering::Equal => None,
+    }
+}

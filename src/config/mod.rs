@@ -43,6 +43,17 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
     pub acks_all_fsync: bool,
+    /// Consumer groups (`group.*`, `offsets.*`, `offset.metadata.max.bytes`).
+    pub group_min_session_timeout_ms: i32,
+    pub group_max_session_timeout_ms: i32,
+    pub group_initial_rebalance_delay_ms: i32,
+    pub group_max_size: i32,
+    /// `offsets.retention.minutes`, in milliseconds.
+    pub offsets_retention_ms: i64,
+    pub offsets_retention_check_interval_ms: u64,
+    pub offsets_topic_num_partitions: i32,
+    pub offsets_topic_segment_bytes: i32,
+    pub offset_metadata_max_bytes: usize,
     /// Every broker-level setting given explicitly (file or flags), by its broker name,
     /// already validated.
     explicit: BTreeMap<String, String>,
@@ -135,6 +146,16 @@ impl BrokerConfig {
             retention_check_interval_ms: get("log.retention.check.interval.ms").parse()?,
             flush_scheduler_interval_ms: get("log.flush.scheduler.interval.ms").parse()?,
             acks_all_fsync: get("sluice.acks.all.fsync") == "true",
+            group_min_session_timeout_ms: get("group.min.session.timeout.ms").parse()?,
+            group_max_session_timeout_ms: get("group.max.session.timeout.ms").parse()?,
+            group_initial_rebalance_delay_ms: get("group.initial.rebalance.delay.ms").parse()?,
+            group_max_size: get("group.max.size").parse()?,
+            offsets_retention_ms: get("offsets.retention.minutes").parse::<i64>()? * 60_000,
+            offsets_retention_check_interval_ms: get("offsets.retention.check.interval.ms")
+                .parse()?,
+            offsets_topic_num_partitions: get("offsets.topic.num.partitions").parse()?,
+            offsets_topic_segment_bytes: get("offsets.topic.segment.bytes").parse()?,
+            offset_metadata_max_bytes: get("offset.metadata.max.bytes").parse::<i32>()? as usize,
             explicit,
         })
     }
@@ -212,6 +233,10 @@ impl BrokerConfig {
             },
             flush_messages: num("flush.messages"),
             flush_ms: num("flush.ms"),
+            producer_id_expiration_ms: self
+                .broker_value("producer.id.expiration.ms")
+                .and_then(|(v, _)| v.parse().ok())
+                .unwrap_or(86_400_000),
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct LogConfig {
     pub flush_messages: i64,
     /// `flush.ms`: housekeeping fsyncs data that has been unflushed this long.
     pub flush_ms: i64,
+    /// `producer.id.expiration.ms` (a broker setting): forget an idempotent producer
+    /// whose last batch is older than this.
+    pub producer_id_expiration_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -41,6 +44,7 @@ impl Default for LogConfig {
             message_timestamp_type: TimestampType::CreateTime,
             flush_messages: i64::MAX,
             flush_ms: 1000,
+            producer_id_expiration_ms: 86400000,
         }
     }
 }

@@ -17,6 +17,13 @@ pub enum AppendError {
     /// producers do not retry, rather than the retriable CORRUPT_MESSAGE.
     #[error("invalid record: {0}")]
     InvalidRecord(String),
+    /// Kafka OUT_OF_ORDER_SEQUENCE_NUMBER: an idempotent producer skipped sequence
+    /// numbers (or started a new epoch at a sequence other than 0).
+    #[error("out of order sequence: {0}")]
+    OutOfOrderSequence(String),
+    /// Kafka INVALID_PRODUCER_EPOCH: a batch from an older epoch of a producer.
+    #[error("invalid producer epoch: {0}")]
+    InvalidProducerEpoch(String),
     /// Kafka MESSAGE_TOO_LARGE: one batch exceeds `max.message.bytes`.
     #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
     MessageTooLarge { size: usize, max: u32 },

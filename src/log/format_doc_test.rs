@@ -209,6 +209,15 @@ fn format_doc_matches_files() {
     assert_eq!(be64(&m, 24) as usize, log_bytes.len());
     assert_eq!(be32(&m, 32) as u32, crc32fast::hash(&m[..32]));
 
+    // 00000000000000000003.snapshot (written at close, named by the log end offset):
+    // version i16, CRC-32 (IEEE) of everything after it, producer count i32, then the
+    // producers. The example's batches are not idempotent, so there are none.
+    let snap = read("00000000000000000003.snapshot");
+    assert_eq!(snap.len(), 10);
+    assert_eq!(be16(&snap, 0), 1);
+    assert_eq!(be32(&snap, 2) as u32, crc32fast::hash(&snap[6..]));
+    assert_eq!(be32(&snap, 6), 0, "no idempotent producers");
+
     let mut names: Vec<String> = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -220,6 +229,7 @@ fn format_doc_matches_files() {
             "00000000000000000000.index",
             "00000000000000000000.log",
             "00000000000000000000.timeindex",
+            "00000000000000000003.snapshot",
             "clean-shutdown.marker",
             "recovery-point.checkpoint",
         ]

@@ -18,6 +18,7 @@ pub mod error;
 pub mod index_file;
 pub mod offset_index;
 pub mod partition_log;
+pub mod producer_state;
 pub mod recovery;
 pub mod segment;
 pub mod time_index;

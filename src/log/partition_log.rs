@@ -20,6 +20,7 @@ use crate::log::batch::{assign_offset_and_time, validate_payload, BatchHeader, T
 use crate::log::checkpoint::{self, Checkpoint, CleanShutdown};
 use crate::log::config::LogConfig;
 use crate::log::error::{AppendError, LogError};
+use crate::log::producer_state::{self, ProducerStateManager, SequenceCheck};
 use crate::log::recovery;
 use crate::log::segment::{LogSegment, MAX_SEGMENT_BYTES};
 
@@ -39,6 +40,9 @@ pub struct AppendInfo {
     pub batches: Vec<BatchHeader>,
     /// The `flush.messages` threshold was crossed: the caller should flush.
     pub flush_needed: bool,
+    /// The batch was a retry of one already in the log (same producer, epoch and
+    /// sequence range): nothing was written and the offsets are the original ones.
+    pub duplicate: bool,
 }
 
 /// Result of a read: whole batches, zero-copy out of the segment mapping.
@@ -83,6 +87,8 @@ pub struct PartitionLog {
     last_checkpoint: Option<Instant>,
     /// `close` ran: the marker exists and the active indexes are trimmed.
     closed: bool,
+    /// Idempotent producers' epochs and last batches (Kafka's ProducerStateManager).
+    producer_state: ProducerStateManager,
 }
 
 impl PartitionLog {
@@ -94,7 +100,7 @@ impl PartitionLog {
     ) -> Result<PartitionLog, LogError> {
         let dir = dir.into();
         let loaded = recovery::load(&dir, &config, now_ms)?;
-        Ok(PartitionLog {
+        let mut log = PartitionLog {
             dir,
             config,
             segments: loaded.segments,
@@ -104,7 +110,44 @@ impl PartitionLog {
             first_unflushed_ms: None,
             last_checkpoint: None,
             closed: false,
-        })
+            producer_state: ProducerStateManager::new(),
+        };
+        log.rebuild_producer_state()?;
+        Ok(log)
+    }
+
+    /// Loads the newest producer snapshot at or below the log end and replays the
+    /// batch headers after it (after a clean close that is nothing; after a crash, at
+    /// most the segments written since the last roll).
+    fn rebuild_producer_state(&mut self) -> Result<(), LogError> {
+        let end = self.log_end_offset();
+        let (from, mut state) = match producer_state::load_latest_snapshot(&self.dir, end)? {
+            Some((offset, state)) => (offset, state),
+            None => (self.log_start_offset, ProducerStateManager::new()),
+        };
+        for seg in self.segments.iter().filter(|s| s.next_offset > from) {
+            let mut pos = if from > seg.base_offset {
+                match seg.find_batch(from) {
+                    Some((pos, _)) => pos,
+                    None => continue,
+                }
+            } else {
+                0
+            };
+            while let Some(h) = seg.batch_at(pos) {
+                if h.last_offset() >= from {
+                    state.update(&h);
+                }
+                pos += h.total_size() as u64;
+            }
+        }
+        self.producer_state = state;
+        Ok(())
+    }
+
+    /// The producer state, for DescribeProducers and tests.
+    pub fn producer_state(&self) -> &ProducerStateManager {
+        &self.producer_state
     }
 
     pub fn dir(&self) -> &Path {
@@ -149,6 +192,31 @@ impl PartitionLog {
     /// All-or-nothing: nothing is written unless every batch is valid.
     pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
         let valid = validate_payload(records, self.config.max_message_bytes)?;
+        for vb in &valid {
+            if let SequenceCheck::Duplicate(original) = self.producer_state.check(&vb.header)? {
+                if valid.len() > 1 {
+                    // Clients send one batch per request; a retried batch inside a
+                    // larger payload cannot be answered with one set of offsets.
+                    return Err(AppendError::OutOfOrderSequence(
+                        "duplicate batch inside a multi-batch append".into(),
+                    ));
+                }
+                let log_append_time = match self.config.message_timestamp_type {
+                    TimestampType::LogAppendTime => original.timestamp,
+                    TimestampType::CreateTime => -1,
+                };
+                return Ok(AppendInfo {
+                    base_offset: original.first_offset,
+                    last_offset: original.last_offset,
+                    log_append_time,
+                    max_timestamp: original.timestamp,
+                    record_count: 0,
+                    batches: Vec::new(),
+                    flush_needed: false,
+                    duplicate: true,
+                });
+            }
+        }
         self.reopen_after_close()?;
         let log_append_time = match self.config.message_timestamp_type {
             TimestampType::LogAppendTime => Some(now_ms),
@@ -176,6 +244,9 @@ impl PartitionLog {
         }
         let cfg = self.config.clone();
         self.active_mut().append(&buf, &headers, &cfg, now_ms)?;
+        for h in &headers {
+            self.producer_state.update(h);
+        }
         self.unflushed_messages += record_count;
         self.first_unflushed_ms.get_or_insert(now_ms);
         Ok(AppendInfo {
@@ -186,6 +257,7 @@ impl PartitionLog {
             record_count,
             batches: headers,
             flush_needed: self.unflushed_messages >= self.config.flush_messages,
+            duplicate: false,
         })
     }
 
@@ -216,6 +288,11 @@ impl PartitionLog {
         let seg = LogSegment::create(&self.dir, new_base, &self.config)?;
         tracing::debug!(dir = %self.dir.display(), base = new_base, "rolled new segment");
         self.segments.push(seg);
+        // Kafka snapshots producer state at every roll, so recovery after a crash
+        // replays at most the active segment's batches.
+        if let Err(e) = producer_state::write_snapshot(&self.dir, new_base, &self.producer_state) {
+            tracing::warn!(dir = %self.dir.display(), "cannot write producer state snapshot: {e}");
+        }
         // Persist the recovery point (and the new segment's directory entry). A
         // failure only means a longer scan after a crash, so the append goes on.
         if let Err(e) = self.write_checkpoint() {
@@ -492,6 +569,11 @@ impl PartitionLog {
             self.roll()?;
         }
         let deleted = self.delete_retained_segments(now_ms)?;
+        if deleted > 0 {
+            producer_state::delete_snapshots_before(&self.dir, self.log_start_offset)?;
+        }
+        self.producer_state
+            .expire(now_ms, self.config.producer_id_expiration_ms);
         if self
             .first_unflushed_ms
             .is_some_and(|t| now_ms - t >= self.config.flush_ms)
@@ -547,6 +629,7 @@ impl PartitionLog {
         }
         self.flush()?;
         self.active_mut().become_inactive()?;
+        producer_state::write_snapshot(&self.dir, self.log_end_offset(), &self.producer_state)?;
         self.write_checkpoint()?;
         let active = self.active();
         let marker = CleanShutdown {

@@ -1,0 +1,57 @@
+//! ListGroups (key 16): every group this coordinator knows, with its protocol type;
+//! v4+ its state and a (case-insensitive) state filter, v5+ its type ("classic") and a
+//! type filter.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
+
+use super::{sb, RequestContext};
+use crate::broker::Broker;
+
+/// Every group here speaks the classic protocol (KIP-848 groups are not served).
+const GROUP_TYPE: &str = "classic";
+
+pub async fn handle(
+    request: ListGroupsRequest,
+    ctx: &RequestContext,
+    broker: &Arc<Broker>,
+) -> Option<ListGroupsResponse> {
+    let v = ctx.api_version;
+    let states: Vec<String> = request
+        .states_filter
+        .iter()
+        .map(|s| s.to_lowercase())
+        .collect();
+    let types: Vec<String> = request
+        .types_filter
+        .iter()
+        .map(|s| s.to_lowercase())
+        .collect();
+    let mut r = ListGroupsResponse::default();
+    if v >= 5 && !types.is_empty() && !types.iter().any(|t| t == GROUP_TYPE) {
+        return Some(r);
+    }
+    r.groups = broker
+        .groups
+        .list_groups()
+        .into_iter()
+        .filter(|g| {
+            v < 4 || states.is_empty() || states.contains(&g.state.name().to_lowercase())
+        })
+        .map(|g| {
+            let mut lg = ListedGroup::default();
+            lg.group_id = GroupId(sb(g.group_id));
+            lg.protocol_type = sb(g.protocol_type);
+            if v >= 4 {
+                lg.group_state = sb(g.state.name());
+            }
+            if v >= 5 {
+                lg.group_type = sb(GROUP_TYPE);
+            }
+            lg
+        })
+        .collect();
+    Some(r)
+}

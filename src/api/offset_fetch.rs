@@ -1,0 +1,118 @@
+//! OffsetFetch (key 9): committed offsets of one group (v1-v7) or several (v8+).
+//!
+//! A group or partition without a commit answers offset -1 with empty metadata, not an
+//! error. Null topics (v2+) mean every partition the group has a commit for.
+//! require_stable (v7+) needs no waiting: there are no transactional commits yet.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
+
+use super::{sb, RequestContext};
+use crate::broker::Broker;
+use crate::coordinator::group::records::OffsetAndMetadata;
+use crate::coordinator::TopicPartition;
+
+type Fetched = Vec<(TopicPartition, Option<OffsetAndMetadata>)>;
+
+pub async fn handle(
+    request: OffsetFetchRequest,
+    ctx: &RequestContext,
+    broker: &Arc<Broker>,
+) -> Option<OffsetFetchResponse> {
+    let v = ctx.api_version;
+    let mut r = OffsetFetchResponse::default();
+    if v >= 8 {
+        r.groups = request
+            .groups
+            .iter()
+            .map(|g| {
+                let wanted: Option<Vec<TopicPartition>> = g.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.to_string(), *p)))
+                        .collect()
+                });
+                let fetched = broker.groups.fetch_offsets(&g.group_id, wanted.as_deref());
+                let mut gr = OffsetFetchResponseGroup::default();
+                gr.group_id = g.group_id.clone();
+                gr.topics = by_topic(fetched)
+                    .into_iter()
+                    .map(|(name, parts)| {
+                        let mut tr = OffsetFetchResponseTopics::default();
+                        tr.name = TopicName(sb(name));
+                        tr.partitions = parts
+                            .into_iter()
+                            .map(|(p, o)| {
+                                let mut pr = OffsetFetchResponsePartitions::default();
+                                pr.partition_index = p;
+                                let (offset, epoch, metadata) = values(o);
+                                pr.committed_offset = offset;
+                                pr.committed_leader_epoch = epoch;
+                                pr.metadata = Some(sb(metadata));
+                                pr
+                            })
+                            .collect();
+                        tr
+                    })
+                    .collect();
+                gr
+            })
+            .collect();
+        return Some(r);
+    }
+    let wanted: Option<Vec<TopicPartition>> = request.topics.as_ref().map(|ts| {
+        ts.iter()
+            .flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.to_string(), *p)))
+            .collect()
+    });
+    let fetched = broker
+        .groups
+        .fetch_offsets(&request.group_id, wanted.as_deref());
+    r.topics = by_topic(fetched)
+        .into_iter()
+        .map(|(name, parts)| {
+            let mut tr = OffsetFetchResponseTopic::default();
+            tr.name = TopicName(sb(name));
+            tr.partitions = parts
+                .into_iter()
+                .map(|(p, o)| {
+                    let mut pr = OffsetFetchResponsePartition::default();
+                    pr.partition_index = p;
+                    let (offset, epoch, metadata) = values(o);
+                    pr.committed_offset = offset;
+                    if v >= 5 {
+                        pr.committed_leader_epoch = epoch;
+                    }
+                    pr.metadata = Some(sb(metadata));
+                    pr
+                })
+                .collect();
+            tr
+        })
+        .collect();
+    Some(r)
+}
+
+/// Groups partitions by topic, keeping the order topics first appear in.
+fn by_topic(fetched: Fetched) -> Vec<(String, Vec<(i32, Option<OffsetAndMetadata>)>)> {
+    let mut out: Vec<(String, Vec<(i32, Option<OffsetAndMetadata>)>)> = Vec::new();
+    for ((topic, partition), o) in fetched {
+        match out.iter_mut().find(|(t, _)| *t == topic) {
+            Some((_, parts)) => parts.push((partition, o)),
+            None => out.push((topic, vec![(partition, o)])),
+        }
+    }
+    out
+}
+
+/// (offset, leader epoch, metadata); -1, -1, "" without a commit, as Kafka answers.
+fn values(o: Option<OffsetAndMetadata>) -> (i64, i32, String) {
+    match o {
+        Some(o) => (o.offset, o.leader_epoch, o.metadata),
+        None => (-1, -1, String::new()),
+    }
+}

@@ -1,0 +1,237 @@
+//! `__consumer_offsets` on the project's own log engine: which partition a group lives
+//! in, appending a group's records as one record batch, and replaying every partition
+//! at start-up to rebuild the groups.
+//!
+//! The topic is created on first write with cleanup.policy=compact and retention.ms=-1.
+//! Compaction does not exist yet, so the log keeps every record and replay reads all of
+//! it; retention must never delete it (that would lose live commits). This module
+//! never interprets group semantics beyond applying records in log order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
+    TimestampType,
+};
+
+use super::records::{self, OffsetAndMetadata, RecordKey, StoredGroup};
+use super::{Env, GroupConfig};
+use crate::broker::topic_registry::TopicRegistry;
+use crate::broker::Partition;
+use crate::error::{KafkaError, ResponseError};
+
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Kafka's partitionFor: `Utils.abs(groupId.hashCode) % partitions`, with Java's
+/// String.hashCode over UTF-16 code units.
+pub fn partition_for(group_id: &str, partitions: i32) -> i32 {
+    let mut h: i32 = 0;
+    for unit in group_id.encode_utf16() {
+        h = h.wrapping_mul(31).wrapping_add(unit as i32);
+    }
+    let abs = if h == i32::MIN { 0 } else { h.abs() };
+    abs % partitions.max(1)
+}
+
+/// A write that reached the page cache; `durable` waits for its fsync.
+pub struct Appended {
+    partition: Arc<Partition>,
+    end_offset: i64,
+}
+
+impl Appended {
+    pub async fn durable(self) -> Result<(), KafkaError> {
+        self.partition
+            .wait_durable(self.end_offset)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "fsync of __consumer_offsets failed");
+                KafkaError::new(ResponseError::KafkaStorageError, e.to_string())
+            })
+    }
+}
+
+/// Appends `(key, value)` records (value `None` = tombstone) for `group_id` as one
+/// uncompressed record batch.
+pub fn append(
+    env: &Env,
+    group_id: &str,
+    entries: Vec<(Bytes, Option<Bytes>)>,
+) -> Result<Appended, KafkaError> {
+    let topic = offsets_topic(env.topics, env.config)?;
+    let index = partition_for(group_id, topic.partitions.len() as i32);
+    let partition = topic
+        .partition(index)
+        .cloned()
+        .ok_or(ResponseError::CoordinatorNotAvailable)?;
+    let records: Vec<Record> = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, (key, value))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: -1,
+            timestamp: env.now_ms,
+            key: Some(key),
+            value,
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, &records, &options)
+        .map_err(|e| KafkaError::new(ResponseError::UnknownServerError, e.to_string()))?;
+    let info = partition.append(&buf, env.now_ms).map_err(|e| {
+        tracing::error!(group = group_id, error = %e, "appending to __consumer_offsets failed");
+        KafkaError::new(ResponseError::CoordinatorNotAvailable, e.to_string())
+    })?;
+    Ok(Appended {
+        partition,
+        end_offset: info.last_offset + 1,
+    })
+}
+
+fn offsets_topic(
+    topics: &TopicRegistry,
+    config: &GroupConfig,
+) -> Result<Arc<crate::broker::Topic>, KafkaError> {
+    let mut configs = BTreeMap::new();
+    configs.insert("cleanup.policy".to_string(), "compact".to_string());
+    configs.insert("retention.ms".to_string(), "-1".to_string());
+    configs.insert(
+        "segment.bytes".to_string(),
+        config.offsets_topic_segment_bytes.to_string(),
+    );
+    topics.get_or_create_internal(OFFSETS_TOPIC, config.offsets_topic_num_partitions, configs)
+}
+
+/// What replaying `__consumer_offsets` found, per group, after applying every record
+/// and tombstone in log order.
+#[derive(Default)]
+pub struct Replayed {
+    pub groups: HashMap<String, StoredGroup>,
+    pub offsets: HashMap<String, HashMap<(String, i32), OffsetAndMetadata>>,
+    pub records: u64,
+}
+
+/// Reads every partition of `__consumer_offsets` (if the topic exists) from its log
+/// start to its end.
+pub fn replay(topics: &TopicRegistry) -> Result<Replayed> {
+    let mut out = Replayed::default();
+    let Some(topic) = topics.get(OFFSETS_TOPIC) else {
+        return Ok(out);
+    };
+    for partition in &topic.partitions {
+        replay_partition(partition, &mut out)
+            .with_context(|| format!("replaying {}-{}", OFFSETS_TOPIC, partition.index))?;
+    }
+    Ok(out)
+}
+
+fn replay_partition(partition: &Partition, out: &mut Replayed) -> Result<()> {
+    let mut offset = partition.watermarks().log_start_offset;
+    loop {
+        let (info, marks) = partition.read(offset, 4 << 20, None, true)?;
+        if info.records.is_empty() || offset >= marks.high_watermark {
+            return Ok(());
+        }
+        let mut buf = info.records.clone();
+        let sets = RecordBatchDecoder::decode_all(&mut buf)?;
+        let mut next = offset;
+        for set in sets {
+            for record in set.records {
+                next = next.max(record.offset + 1);
+                if record.control {
+                    continue;
+                }
+                apply(&record, out);
+            }
+        }
+        if next <= offset {
+            anyhow::bail!("no progress replaying at offset {offset}");
+        }
+        offset = next;
+    }
+}
+
+fn apply(record: &Record, out: &mut Replayed) {
+    let Some(key) = &record.key else {
+        return;
+    };
+    let key = match records::decode_key(key) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!(offset = record.offset, error = %e, "skipping undecodable __consumer_offsets key");
+            return;
+        }
+    };
+    out.records += 1;
+    match key {
+        RecordKey::Offset {
+            group,
+            topic,
+            partition,
+        } => match &record.value {
+            None => {
+                if let Some(o) = out.offsets.get_mut(&group) {
+                    o.remove(&(topic, partition));
+                }
+            }
+            Some(v) => match records::decode_offset_value(v) {
+                Ok(value) => {
+                    out.offsets
+                        .entry(group)
+                        .or_default()
+                        .insert((topic, partition), value);
+                }
+                Err(e) => {
+                    tracing::warn!(offset = record.offset, error = %e, "skipping undecodable offset commit")
+                }
+            },
+        },
+        RecordKey::Group { group } => match &record.value {
+            None => {
+                out.groups.remove(&group);
+            }
+            Some(v) => match records::decode_group_value(v) {
+                Ok(value) => {
+                    out.groups.insert(group, value);
+                }
+                Err(e) => {
+                    tracing::warn!(offset = record.offset, error = %e, "skipping undecodable group metadata")
+                }
+            },
+        },
+        RecordKey::Other(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_for_matches_java_string_hash_code() {
+        // "group".hashCode() == 98629247 in Java; 98629247 % 50 == 47.
+        assert_eq!(partition_for("group", 50), 47);
+        // "".hashCode() == 0.
+        assert_eq!(partition_for("", 50), 0);
+        // Negative hash: "polygenelubricants".hashCode() == Integer.MIN_VALUE -> abs 0.
+        assert_eq!(partition_for("polygenelubricants", 50), 0);
+        // "Aa" and "BB" collide in Java (2112).
+        assert_eq!(partition_for("Aa", 50), partition_for("BB", 50));
+        assert_eq!(partition_for("Aa", 50), 2112 % 50);
+    }
+}

@@ -1,0 +1,379 @@
+//! Unit tests of the group state machine, offsets and replay, on a broker in a
+//! temporary directory, with the clock driven by hand.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::membership::{JoinOutcome, JoinRequest, SyncOutcome, SyncRequest};
+use super::records::OffsetAndMetadata;
+use super::*;
+use crate::broker::Broker;
+use crate::config::{BrokerConfig, Overrides};
+
+fn broker(dir: &std::path::Path, sets: &[(&str, &str)]) -> Arc<Broker> {
+    let overrides = Overrides {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.to_path_buf()),
+        sets: sets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain([("offsets.topic.num.partitions".to_string(), "3".to_string())])
+            .collect(),
+        ..Default::default()
+    };
+    Broker::open(BrokerConfig::load(None, &overrides).unwrap()).unwrap()
+}
+
+struct Clock<'a> {
+    broker: &'a Broker,
+    start: Instant,
+    elapsed_ms: u64,
+}
+
+impl<'a> Clock<'a> {
+    fn new(broker: &'a Broker) -> Clock<'a> {
+        Clock {
+            broker,
+            start: Instant::now(),
+            elapsed_ms: 0,
+        }
+    }
+    fn env(&self) -> Env<'a> {
+        Env {
+            topics: &self.broker.topics,
+            config: self.broker.groups.config(),
+            now: self.start + Duration::from_millis(self.elapsed_ms),
+            now_ms: 1_000_000 + self.elapsed_ms as i64,
+        }
+    }
+    fn advance(&mut self, ms: u64) {
+        self.elapsed_ms += ms;
+    }
+}
+
+fn join_req(member_id: &str, instance: Option<&str>, protocols: &[&str]) -> JoinRequest {
+    JoinRequest {
+        member_id: member_id.into(),
+        group_instance_id: instance.map(String::from),
+        require_known_member_id: true,
+        client_id: "c".into(),
+        client_host: "/127.0.0.1".into(),
+        rebalance_timeout_ms: 10_000,
+        session_timeout_ms: 6_000,
+        protocol_type: "consumer".into(),
+        protocols: protocols
+            .iter()
+            .map(|p| (p.to_string(), Bytes::from_static(b"meta")))
+            .collect(),
+    }
+}
+
+fn ready(o: JoinOutcome) -> JoinResult {
+    match o {
+        JoinOutcome::Ready(r) => r,
+        JoinOutcome::Wait(mut rx) => rx.try_recv().expect("join should be complete"),
+    }
+}
+
+fn waiting(o: JoinOutcome) -> tokio::sync::oneshot::Receiver<JoinResult> {
+    match o {
+        JoinOutcome::Wait(rx) => rx,
+        JoinOutcome::Ready(r) => panic!("expected to wait, got {r:?}"),
+    }
+}
+
+fn sync_req(member: &str, generation: i32, assignments: &[(&str, &str)]) -> SyncRequest {
+    SyncRequest {
+        member_id: member.into(),
+        group_instance_id: None,
+        generation_id: generation,
+        protocol_type: None,
+        protocol_name: None,
+        assignments: assignments
+            .iter()
+            .map(|(m, a)| (m.to_string(), Bytes::copy_from_slice(a.as_bytes())))
+            .collect::<HashMap<_, _>>(),
+    }
+}
+
+fn synced(o: SyncOutcome) -> SyncResult {
+    match o {
+        SyncOutcome::Ready(r) => r,
+        SyncOutcome::Wait(mut rx, _) => rx.try_recv().expect("sync should be complete"),
+    }
+}
+
+/// Joins a dynamic member the v4+ way: MEMBER_ID_REQUIRED, then rejoin with the id.
+fn join_dynamic(g: &mut GroupMetadata, env: &Env, protocols: &[&str]) -> (String, JoinOutcome) {
+    let r = ready(g.join(env, join_req("", None, protocols)));
+    assert_eq!(r.error, Some(ResponseError::MemberIdRequired));
+    let id = r.member_id.clone();
+    let o = g.join(env, join_req(&id, None, protocols));
+    (id, o)
+}
+
+#[test]
+fn two_members_rebalance_sync_and_leave() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]);
+    let mut clock = Clock::new(&b);
+    let mut g = GroupMetadata::new("g", 0);
+    let (m1, o) = join_dynamic(&mut g, &clock.env(), &["range", "roundrobin"]);
+    let r = ready(o);
+    assert_eq!((r.error, r.generation_id), (None, 1));
+    assert_eq!(r.leader_id, m1);
+    assert_eq!(r.members.len(), 1);
+    assert_eq!(r.protocol_name.as_deref(), Some("range"));
+    let s = synced(g.sync(&clock.env(), sync_req(&m1, 1, &[(&m1, "a1")])));
+    assert_eq!((s.error, &s.assignment[..]), (None, &b"a1"[..]));
+    assert!(g.is(GroupState::Stable));
+
+    // A second member (preferring roundrobin) joins: the group rebalances, and m1
+    // learns it from its heartbeat.
+    clock.advance(100);
+    let (m2, o) = join_dynamic(&mut g, &clock.env(), &["roundrobin", "range"]);
+    let mut rx2 = waiting(o);
+    assert!(g.is(GroupState::PreparingRebalance));
+    assert_eq!(
+        g.heartbeat(&clock.env(), &m1, None, 1),
+        Some(ResponseError::RebalanceInProgress)
+    );
+    let r1 = ready(g.join(&clock.env(), join_req(&m1, None, &["range", "roundrobin"])));
+    let r2 = rx2.try_recv().unwrap();
+    assert_eq!((r1.generation_id, r2.generation_id), (2, 2));
+    assert_eq!(r1.members.len(), 2, "the leader gets every member");
+    assert!(r2.members.is_empty());
+    // One vote each: the tie goes to the first member's preference.
+    assert_eq!(r1.protocol_name.as_deref(), Some("range"));
+    // Follower syncs first and waits for the leader.
+    let mut srx = match g.sync(&clock.env(), sync_req(&m2, 2, &[])) {
+        SyncOutcome::Wait(rx, None) => rx,
+        _ => panic!("follower should wait"),
+    };
+    assert_eq!(
+        synced(g.sync(&clock.env(), sync_req(&m1, 1, &[]))).error,
+        Some(ResponseError::IllegalGeneration)
+    );
+    let s1 = synced(g.sync(&clock.env(), sync_req(&m1, 2, &[(&m1, "x"), (&m2, "y")])));
+    assert_eq!(&s1.assignment[..], b"x");
+    assert_eq!(&srx.try_recv().unwrap().assignment[..], b"y");
+    assert_eq!(g.heartbeat(&clock.env(), &m2, None, 2), None);
+
+    // m1 leaves: m2 must rejoin, then it is alone in generation 3.
+    assert_eq!(
+        g.leave(&clock.env(), &[(m1.clone(), None)]).unwrap(),
+        vec![None]
+    );
+    assert_eq!(
+        g.heartbeat(&clock.env(), &m2, None, 2),
+        Some(ResponseError::RebalanceInProgress)
+    );
+    let r = ready(g.join(&clock.env(), join_req(&m2, None, &["roundrobin", "range"])));
+    assert_eq!((r.generation_id, r.leader_id.as_str()), (3, m2.as_str()));
+    assert_eq!(r.protocol_name.as_deref(), Some("roundrobin"));
+}
+
+#[test]
+fn protocol_checks_max_size_and_session_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(
+        dir.path(),
+        &[
+            ("group.initial.rebalance.delay.ms", "0"),
+            ("group.max.size", "1"),
+        ],
+    );
+    let mut clock = Clock::new(&b);
+    let mut g = GroupMetadata::new("g", 0);
+    let (m1, o) = join_dynamic(&mut g, &clock.env(), &["range"]);
+    assert_eq!(ready(o).generation_id, 1);
+    synced(g.sync(&clock.env(), sync_req(&m1, 1, &[])));
+    let r = ready(g.join(&clock.env(), join_req("", None, &["other"])));
+    assert_eq!(r.error, Some(ResponseError::GroupMaxSizeReached));
+    let mut other = join_req("", None, &["range"]);
+    other.protocol_type = "connect".into();
+    assert!(!g.supports_protocols(&other.protocol_type, &other.protocols));
+
+    // No heartbeat for the session timeout: the member is removed, the group empties.
+    clock.advance(5_000);
+    g.tick(&clock.env());
+    assert!(g.is(GroupState::Stable));
+    clock.advance(1_100);
+    g.tick(&clock.env());
+    assert!(g.is(GroupState::Empty));
+    assert_eq!(g.generation_id, 2);
+    assert_eq!(
+        g.heartbeat(&clock.env(), &m1, None, 1),
+        Some(ResponseError::UnknownMemberId)
+    );
+}
+
+#[test]
+fn initial_delay_waits_for_more_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[("group.initial.rebalance.delay.ms", "3000")]);
+    let mut clock = Clock::new(&b);
+    let mut g = GroupMetadata::new("g", 0);
+    let (_m1, o) = join_dynamic(&mut g, &clock.env(), &["range"]);
+    let mut rx1 = waiting(o);
+    clock.advance(2_000);
+    g.tick(&clock.env());
+    let (_m2, o) = join_dynamic(&mut g, &clock.env(), &["range"]);
+    let mut rx2 = waiting(o);
+    clock.advance(1_100);
+    g.tick(&clock.env());
+    // A member arrived during the delay: it is extended once more.
+    assert!(rx1.try_recv().is_err());
+    clock.advance(3_000);
+    g.tick(&clock.env());
+    let (r1, r2) = (rx1.try_recv().unwrap(), rx2.try_recv().unwrap());
+    assert_eq!((r1.generation_id, r2.generation_id), (1, 1));
+}
+
+#[test]
+fn static_member_restart_keeps_assignment_and_fences_old_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]);
+    let clock = Clock::new(&b);
+    let mut g = GroupMetadata::new("g", 0);
+    let r = ready(g.join(&clock.env(), join_req("", Some("i1"), &["range"])));
+    assert_eq!(r.error, None, "static members need no MEMBER_ID_REQUIRED round");
+    let old = r.member_id.clone();
+    synced(g.sync(&clock.env(), sync_req(&old, 1, &[(&old, "mine")])));
+    let r = ready(g.join(&clock.env(), join_req("", Some("i1"), &["range"])));
+    assert_eq!(r.error, None);
+    assert_ne!(r.member_id, old);
+    assert_eq!(r.generation_id, 1, "no rebalance");
+    assert!(g.is(GroupState::Stable));
+    let mut s = sync_req(&r.member_id, 1, &[]);
+    s.group_instance_id = Some("i1".into());
+    assert_eq!(&synced(g.sync(&clock.env(), s)).assignment[..], b"mine");
+    assert_eq!(
+        g.heartbeat(&clock.env(), &old, Some("i1"), 1),
+        Some(ResponseError::FencedInstanceId)
+    );
+    // Leaving by instance id only.
+    let out = g.leave(&clock.env(), &[(String::new(), Some("i1".into()))]);
+    assert_eq!(out.unwrap(), vec![None]);
+    assert!(g.is(GroupState::Empty));
+}
+
+#[test]
+fn offset_commit_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]);
+    let clock = Clock::new(&b);
+    let mut g = GroupMetadata::new("g", 0);
+    assert_eq!(g.validate_offset_commit("", None, -1), Ok(()));
+    let (m1, o) = join_dynamic(&mut g, &clock.env(), &["range"]);
+    ready(o);
+    assert_eq!(
+        g.validate_offset_commit(&m1, None, 1),
+        Err(ResponseError::RebalanceInProgress)
+    );
+    synced(g.sync(&clock.env(), sync_req(&m1, 1, &[])));
+    assert_eq!(g.validate_offset_commit(&m1, None, 1), Ok(()));
+    assert_eq!(
+        g.validate_offset_commit(&m1, None, 0),
+        Err(ResponseError::IllegalGeneration)
+    );
+    assert_eq!(
+        g.validate_offset_commit("nobody", None, 1),
+        Err(ResponseError::UnknownMemberId)
+    );
+    assert_eq!(
+        g.validate_offset_commit("", None, -1),
+        Err(ResponseError::UnknownMemberId)
+    );
+}
+
+fn commit(offset: i64, metadata: &str) -> OffsetAndMetadata {
+    OffsetAndMetadata {
+        offset,
+        leader_epoch: -1,
+        metadata: metadata.into(),
+        commit_timestamp: 1,
+        expire_timestamp: None,
+    }
+}
+
+#[tokio::test]
+async fn commits_and_groups_survive_restart_and_delete_writes_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = [("group.initial.rebalance.delay.ms", "0")];
+    let member;
+    {
+        let b = broker(dir.path(), &sets);
+        let t = &b.topics;
+        b.groups
+            .commit_offsets(
+                t,
+                "simple",
+                "",
+                None,
+                -1,
+                vec![(("t".into(), 0), commit(5, "meta"))],
+                8,
+            )
+            .await
+            .unwrap();
+        b.groups
+            .commit_offsets(t, "gone", "", None, -1, vec![(("t".into(), 1), commit(9, ""))], 8)
+            .await
+            .unwrap();
+        assert_eq!(b.groups.delete_groups(t, &["gone".into()]), vec![None]);
+        let r = b.groups.join_group(t, "live", join_req("", Some("i"), &["range"])).await;
+        member = r.member_id;
+        let s = b.groups.sync_group(t, "live", sync_req(&member, 1, &[(&member, "asg")])).await;
+        assert_eq!(s.error, None);
+        b.groups
+            .commit_offsets(t, "live", &member, None, 1, vec![(("t".into(), 0), commit(7, "x"))], 8)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.groups.delete_groups(t, &["live".into(), "nope".into()]),
+            vec![
+                Some(ResponseError::NonEmptyGroup),
+                Some(ResponseError::GroupIdNotFound)
+            ]
+        );
+        b.shutdown();
+    }
+    let b = broker(dir.path(), &sets);
+    let got = b.groups.fetch_offsets("simple", None);
+    assert_eq!(got, vec![(("t".to_string(), 0), Some(commit(5, "meta")))]);
+    assert_eq!(b.groups.fetch_offsets("gone", None), vec![]);
+    let d = b.groups.describe_group("live").unwrap();
+    assert_eq!(d.state, GroupState::Stable);
+    assert_eq!(d.members[0].member_id, member);
+    assert_eq!(&d.members[0].assignment[..], b"asg");
+    assert_eq!(
+        b.groups.heartbeat(&b.topics, "live", &member, Some("i"), 1),
+        None
+    );
+    let live = b.groups.fetch_offsets("live", Some(&[("t".into(), 0), ("t".into(), 1)]));
+    assert_eq!(live[0].1.as_ref().unwrap().offset, 7);
+    assert_eq!(live[1].1, None);
+    let names: Vec<String> = b.groups.list_groups().into_iter().map(|g| g.group_id).collect();
+    assert_eq!(names, vec!["live".to_string(), "simple".to_string()]);
+}
+
+#[test]
+fn empty_group_offsets_expire_after_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[("offsets.retention.minutes", "1")]);
+    let mut clock = Clock::new(&b);
+    let mut g = GroupMetadata::new("g", 0);
+    g.commit_offsets(&clock.env(), "", vec![(("t".into(), 0), commit(1, ""))])
+        .unwrap();
+    g.offsets.get_mut(&("t".into(), 0)).unwrap().commit_timestamp = clock.env().now_ms;
+    clock.advance(30_000);
+    assert!(!g.expire_offsets(&clock.env()));
+    assert_eq!(g.offsets.len(), 1);
+    clock.advance(31_000);
+    assert!(g.expire_offsets(&clock.env()), "empty group with no offsets is removed");
+    assert!(g.is(GroupState::Dead));
+}

@@ -1,0 +1,496 @@
+//! Coordinators: the group coordinator (Kafka's classic consumer group protocol and
+//! committed offsets). Later the transaction coordinator joins here.
+//!
+//! [`GroupCoordinator`] owns every group, each behind its own lock; the map lock is held
+//! only to find or insert a group, never while a group's state changes. API handlers
+//! call it with plain values (never wire types); waiting (JoinGroup until the rebalance
+//! completes, SyncGroup until the leader's assignment, OffsetCommit until its fsync)
+//! happens outside every lock. State is rebuilt at start-up by replaying
+//! `__consumer_offsets`, before the listener accepts connections, so there is no
+//! COORDINATOR_LOAD_IN_PROGRESS window. This module never parses Kafka requests and
+//! never touches sockets.
+
+pub mod group;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::broker::topic_registry::TopicRegistry;
+use crate::broker::{now_ms, Broker};
+use crate::config::BrokerConfig;
+use crate::error::ResponseError;
+use group::membership::{JoinOutcome, JoinRequest, SyncOutcome, SyncRequest};
+use group::records::OffsetAndMetadata;
+use group::{Env, GroupConfig, GroupMetadata, GroupState, JoinResult, SyncResult};
+
+/// How often group timers (sessions, rebalance and sync timeouts) are checked.
+const TIMER_TICK: Duration = Duration::from_millis(100);
+
+/// A partition of a topic, as offsets are keyed.
+pub type TopicPartition = (String, i32);
+
+/// A group as ListGroups shows it.
+pub struct GroupListing {
+    pub group_id: String,
+    pub protocol_type: String,
+    pub state: GroupState,
+}
+
+/// A member as DescribeGroups shows it.
+pub struct MemberDescription {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub metadata: Bytes,
+    pub assignment: Bytes,
+}
+
+/// A group as DescribeGroups shows it (Kafka's GroupSummary).
+pub struct GroupDescription {
+    pub state: GroupState,
+    pub protocol_type: String,
+    pub protocol: String,
+    pub members: Vec<MemberDescription>,
+}
+
+type GroupRef = Arc<Mutex<GroupMetadata>>;
+
+pub struct GroupCoordinator {
+    config: GroupConfig,
+    groups: Mutex<HashMap<String, GroupRef>>,
+}
+
+impl GroupCoordinator {
+    /// Rebuilds every group from `__consumer_offsets` (if it exists).
+    pub fn load(config: &BrokerConfig, topics: &TopicRegistry) -> Result<GroupCoordinator> {
+        let started = Instant::now();
+        let replayed = group::store::replay(topics)?;
+        let now = Instant::now();
+        let mut groups: HashMap<String, GroupMetadata> = HashMap::new();
+        for (id, stored) in replayed.groups {
+            groups.insert(id.clone(), GroupMetadata::from_stored(&id, stored, now));
+        }
+        for (id, offsets) in replayed.offsets {
+            if offsets.is_empty() && !groups.contains_key(&id) {
+                continue;
+            }
+            let g = groups.entry(id.clone()).or_insert_with(|| {
+                let mut g = GroupMetadata::new(&id, 0);
+                g.state_timestamp_ms = None;
+                g
+            });
+            g.offsets = offsets;
+        }
+        if replayed.records > 0 {
+            tracing::info!(
+                groups = groups.len(),
+                records = replayed.records,
+                ms = started.elapsed().as_millis() as u64,
+                "loaded consumer groups from __consumer_offsets"
+            );
+        }
+        Ok(GroupCoordinator {
+            config: GroupConfig::from_broker(config),
+            groups: Mutex::new(
+                groups
+                    .into_iter()
+                    .map(|(k, v)| (k, Arc::new(Mutex::new(v))))
+                    .collect(),
+            ),
+        })
+    }
+
+    pub fn config(&self) -> &GroupConfig {
+        &self.config
+    }
+
+    fn env<'a>(&'a self, topics: &'a TopicRegistry) -> Env<'a> {
+        Env {
+            topics,
+            config: &self.config,
+            now: Instant::now(),
+            now_ms: now_ms(),
+        }
+    }
+
+    fn group(&self, group_id: &str) -> Option<GroupRef> {
+        self.groups.lock().get(group_id).cloned()
+    }
+
+    fn group_or_create(&self, group_id: &str) -> GroupRef {
+        self.groups
+            .lock()
+            .entry(group_id.to_string())
+            .or_insert_with(|| Arc::new(Mutex::new(GroupMetadata::new(group_id, now_ms()))))
+            .clone()
+    }
+
+    /// Drops a group that became Dead from the map (if it is still the same group).
+    fn forget(&self, group_id: &str, group: &GroupRef) {
+        let mut groups = self.groups.lock();
+        if groups.get(group_id).is_some_and(|g| Arc::ptr_eq(g, group)) {
+            groups.remove(group_id);
+        }
+    }
+
+    fn all_groups(&self) -> Vec<(String, GroupRef)> {
+        self.groups
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    // ---- membership -----------------------------------------------------------------
+
+    pub async fn join_group(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        req: JoinRequest,
+    ) -> JoinResult {
+        if group_id.is_empty() {
+            return JoinResult::error(&req.member_id, ResponseError::InvalidGroupId);
+        }
+        if req.session_timeout_ms < self.config.min_session_timeout_ms
+            || req.session_timeout_ms > self.config.max_session_timeout_ms
+        {
+            return JoinResult::error(&req.member_id, ResponseError::InvalidSessionTimeout);
+        }
+        let group = if req.member_id.is_empty() {
+            self.group_or_create(group_id)
+        } else {
+            match self.group(group_id) {
+                Some(g) => g,
+                None => return JoinResult::error(&req.member_id, ResponseError::UnknownMemberId),
+            }
+        };
+        let member_id = req.member_id.clone();
+        let outcome = {
+            let env = self.env(topics);
+            group.lock().join(&env, req)
+        };
+        match outcome {
+            JoinOutcome::Ready(r) => r,
+            JoinOutcome::Wait(rx) => rx.await.unwrap_or_else(|_| {
+                JoinResult::error(&member_id, ResponseError::RebalanceInProgress)
+            }),
+        }
+    }
+
+    pub async fn sync_group(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        req: SyncRequest,
+    ) -> SyncResult {
+        if group_id.is_empty() {
+            return SyncResult::error(ResponseError::InvalidGroupId);
+        }
+        let Some(group) = self.group(group_id) else {
+            return SyncResult::error(ResponseError::UnknownMemberId);
+        };
+        let outcome = {
+            let env = self.env(topics);
+            group.lock().sync(&env, req)
+        };
+        match outcome {
+            SyncOutcome::Ready(r) => r,
+            SyncOutcome::Wait(rx, appended) => {
+                if let Some(a) = appended {
+                    if let Err(e) = a.durable().await {
+                        return SyncResult::error(e.error);
+                    }
+                }
+                rx.await
+                    .unwrap_or_else(|_| SyncResult::error(ResponseError::RebalanceInProgress))
+            }
+        }
+    }
+
+    pub fn heartbeat(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+    ) -> Option<ResponseError> {
+        if group_id.is_empty() {
+            return Some(ResponseError::InvalidGroupId);
+        }
+        let Some(group) = self.group(group_id) else {
+            return Some(ResponseError::UnknownMemberId);
+        };
+        let env = self.env(topics);
+        let r = group
+            .lock()
+            .heartbeat(&env, member_id, instance_id, generation_id);
+        r
+    }
+
+    /// Per leaving member, its error; `Err` is a group-level error.
+    pub fn leave_group(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        leaving: &[(String, Option<String>)],
+    ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
+        if group_id.is_empty() {
+            return Err(ResponseError::InvalidGroupId);
+        }
+        let Some(group) = self.group(group_id) else {
+            return Ok(vec![Some(ResponseError::UnknownMemberId); leaving.len()]);
+        };
+        let env = self.env(topics);
+        let r = group.lock().leave(&env, leaving);
+        r
+    }
+
+    // ---- offsets --------------------------------------------------------------------
+
+    /// Validates and stores commits, waiting until they are durable. One error for all
+    /// partitions, as Kafka answers group-level failures.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit_offsets(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+        commits: Vec<(TopicPartition, OffsetAndMetadata)>,
+        api_version: i16,
+    ) -> Result<(), ResponseError> {
+        let group = match self.group(group_id) {
+            Some(g) => g,
+            None if generation_id < 0 => self.group_or_create(group_id),
+            // v9+ says so; older versions keep Kafka's historical ILLEGAL_GENERATION.
+            None if api_version >= 9 => return Err(ResponseError::GroupIdNotFound),
+            None => return Err(ResponseError::IllegalGeneration),
+        };
+        let appended = {
+            let env = self.env(topics);
+            let mut g = group.lock();
+            g.validate_offset_commit(member_id, instance_id, generation_id)?;
+            if commits.is_empty() {
+                return Ok(());
+            }
+            g.commit_offsets(&env, member_id, commits)
+                .map_err(|e| e.error)?
+        };
+        appended.durable().await.map_err(|e| e.error)
+    }
+
+    /// The committed offsets of the given partitions (`None`: every partition with a
+    /// commit). A group or partition without a commit answers `None`, not an error.
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        partitions: Option<&[TopicPartition]>,
+    ) -> Vec<(TopicPartition, Option<OffsetAndMetadata>)> {
+        let group = self.group(group_id);
+        let group = group.as_ref().map(|g| g.lock());
+        match partitions {
+            Some(list) => list
+                .iter()
+                .map(|tp| {
+                    let o = group.as_ref().and_then(|g| g.offsets.get(tp).cloned());
+                    (tp.clone(), o)
+                })
+                .collect(),
+            None => {
+                let mut all: Vec<_> = group
+                    .map(|g| {
+                        g.offsets
+                            .iter()
+                            .map(|(k, v)| (k.clone(), Some(v.clone())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                all.sort_by(|a: &(TopicPartition, _), b| a.0.cmp(&b.0));
+                all
+            }
+        }
+    }
+
+    /// OffsetDelete: per partition, its error; `Err` is a group-level error.
+    pub fn delete_offsets(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
+        if group_id.is_empty() {
+            return Err(ResponseError::InvalidGroupId);
+        }
+        let Some(group) = self.group(group_id) else {
+            return Err(ResponseError::GroupIdNotFound);
+        };
+        let env = self.env(topics);
+        let mut g = group.lock();
+        if g.is(GroupState::Dead) {
+            return Err(ResponseError::GroupIdNotFound);
+        }
+        let consumer = g.protocol_type.as_deref() == Some(group::CONSUMER_PROTOCOL_TYPE);
+        if !consumer && !g.is(GroupState::Empty) {
+            return Err(ResponseError::NonEmptyGroup);
+        }
+        let mut errors = Vec::with_capacity(partitions.len());
+        let mut doomed = Vec::new();
+        for (topic, partition) in partitions {
+            if consumer && !g.is(GroupState::Empty) && g.is_subscribed_to(topic) {
+                errors.push(Some(ResponseError::GroupSubscribedToTopic));
+            } else {
+                errors.push(None);
+                doomed.push((topic.clone(), *partition));
+            }
+        }
+        g.delete_offsets(&env, &doomed).map_err(|e| e.error)?;
+        Ok(errors)
+    }
+
+    // ---- admin ----------------------------------------------------------------------
+
+    pub fn list_groups(&self) -> Vec<GroupListing> {
+        let mut out: Vec<GroupListing> = self
+            .all_groups()
+            .into_iter()
+            .filter_map(|(id, g)| {
+                let g = g.lock();
+                (!g.is(GroupState::Dead)).then(|| GroupListing {
+                    group_id: id,
+                    protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                    state: g.state,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        out
+    }
+
+    /// Kafka's GroupSummary: member metadata and assignments only while Stable.
+    pub fn describe_group(&self, group_id: &str) -> Option<GroupDescription> {
+        let group = self.group(group_id)?;
+        let g = group.lock();
+        if g.is(GroupState::Dead) {
+            return None;
+        }
+        let stable = g.is(GroupState::Stable);
+        let protocol = if stable {
+            g.protocol_name.clone().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let members = g
+            .members
+            .values()
+            .map(|m| MemberDescription {
+                member_id: m.member_id.clone(),
+                group_instance_id: m.group_instance_id.clone(),
+                client_id: m.client_id.clone(),
+                client_host: m.client_host.clone(),
+                metadata: if stable {
+                    m.metadata(&protocol)
+                } else {
+                    Bytes::new()
+                },
+                assignment: if stable {
+                    m.assignment.clone()
+                } else {
+                    Bytes::new()
+                },
+            })
+            .collect();
+        Some(GroupDescription {
+            state: g.state,
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            protocol,
+            members,
+        })
+    }
+
+    /// DeleteGroups: only empty groups; per group, its error.
+    pub fn delete_groups(
+        &self,
+        topics: &TopicRegistry,
+        group_ids: &[String],
+    ) -> Vec<Option<ResponseError>> {
+        group_ids
+            .iter()
+            .map(|id| {
+                let Some(group) = self.group(id) else {
+                    return Some(ResponseError::GroupIdNotFound);
+                };
+                let env = self.env(topics);
+                let mut g = group.lock();
+                match g.state {
+                    GroupState::Dead => Some(ResponseError::GroupIdNotFound),
+                    GroupState::Empty => match g.delete_group(&env) {
+                        Ok(()) => {
+                            drop(g);
+                            self.forget(id, &group);
+                            tracing::info!(group = %id, "deleted group");
+                            None
+                        }
+                        Err(e) => Some(e.error),
+                    },
+                    _ => Some(ResponseError::NonEmptyGroup),
+                }
+            })
+            .collect()
+    }
+
+    // ---- timers ---------------------------------------------------------------------
+
+    /// Fires the expired group timers of every group.
+    pub fn tick(&self, topics: &TopicRegistry) {
+        let env = self.env(topics);
+        for (_, group) in self.all_groups() {
+            group.lock().tick(&env);
+        }
+    }
+
+    /// Expires old offsets and removes groups left empty with nothing committed.
+    pub fn expire_offsets(&self, topics: &TopicRegistry) {
+        let env = self.env(topics);
+        for (id, group) in self.all_groups() {
+            let remove = group.lock().expire_offsets(&env);
+            if remove {
+                self.forget(&id, &group);
+            }
+        }
+    }
+}
+
+/// Runs the group timers and offset expiry until the returned task is aborted.
+pub fn spawn_timers(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let check = Duration::from_millis(
+            broker
+                .config
+                .offsets_retention_check_interval_ms
+                .max(1),
+        );
+        let mut next_expiry = tokio::time::Instant::now() + check;
+        let mut ticker = tokio::time::interval(TIMER_TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            broker.groups.tick(&broker.topics);
+            if tokio::time::Instant::now() >= next_expiry {
+                next_expiry = tokio::time::Instant::now() + check;
+                let b = broker.clone();
+                // Expiry may append tombstones to many groups: keep it off the workers.
+                let _ =
+                    tokio::task::spawn_blocking(move || b.groups.expire_offsets(&b.topics)).await;
+            }
+        }
+    })
+}

@@ -1,0 +1,450 @@
+//! Producer state of one partition (Kafka's `ProducerStateManager`): for each
+//! idempotent producer id, its epoch and the sequence ranges and offsets of its last
+//! five batches, so a retried batch is recognised and answered with its original
+//! offsets instead of being appended twice, and a gap or a stale epoch is refused.
+//!
+//! State is snapshotted to `<offset>.snapshot` files beside the segments (at roll and
+//! close) and rebuilt at open from the newest snapshot plus the batch headers after it.
+//! This module only reads batch headers; it never decodes records, and it never
+//! touches sockets or Kafka request types.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::log::batch::BatchHeader;
+use crate::log::error::AppendError;
+use crate::log::segment::segment_file_name;
+
+/// Kafka keeps this many batches per producer, which is why idempotent producers may
+/// have at most five requests in flight.
+pub const NUM_BATCHES_TO_RETAIN: usize = 5;
+pub const SNAPSHOT_SUFFIX: &str = "snapshot";
+const SNAPSHOT_VERSION: i16 = 1;
+/// version (2) + crc (4) + producer count (4)
+const SNAPSHOT_HEADER: usize = 10;
+/// producer id (8) + epoch (2) + last timestamp (8) + batch count (1)
+const PRODUCER_FIXED: usize = 19;
+/// first seq (4) + last seq (4) + first offset (8) + last offset (8) + timestamp (8)
+const BATCH_ENTRY: usize = 32;
+
+/// Where one of a producer's batches landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchMetadata {
+    pub first_seq: i32,
+    pub last_seq: i32,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub timestamp: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerEntry {
+    pub producer_epoch: i16,
+    /// Oldest first, at most [`NUM_BATCHES_TO_RETAIN`].
+    pub batches: VecDeque<BatchMetadata>,
+    /// Max timestamp of the producer's last batch (Kafka expires producers by it).
+    pub last_timestamp: i64,
+}
+
+/// What to do with an incoming batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SequenceCheck {
+    /// Not idempotent, or in sequence: append it.
+    Append,
+    /// A retry of a batch already in the log: answer with these offsets.
+    Duplicate(BatchMetadata),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProducerStateManager {
+    producers: HashMap<i64, ProducerEntry>,
+}
+
+/// The sequence number of a batch's last record; sequences wrap to 0 after i32::MAX.
+pub fn last_sequence(h: &BatchHeader) -> i32 {
+    if h.base_sequence < 0 {
+        return h.base_sequence;
+    }
+    let last = h.base_sequence as i64 + h.last_offset_delta as i64;
+    if last > i32::MAX as i64 {
+        (last - i32::MAX as i64 - 1) as i32
+    } else {
+        last as i32
+    }
+}
+
+fn in_sequence(last_seq: i32, next_seq: i32) -> bool {
+    next_seq as i64 == last_seq as i64 + 1 || (next_seq == 0 && last_seq == i32::MAX)
+}
+
+fn is_idempotent(h: &BatchHeader) -> bool {
+    h.producer_id >= 0 && !h.is_control()
+}
+
+impl ProducerStateManager {
+    pub fn new() -> ProducerStateManager {
+        ProducerStateManager::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.producers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.producers.is_empty()
+    }
+
+    pub fn entry(&self, producer_id: i64) -> Option<&ProducerEntry> {
+        self.producers.get(&producer_id)
+    }
+
+    /// Checks a batch against the producer's state (Kafka's duplicate check, then
+    /// `ProducerAppendInfo.checkProducerEpoch` and `checkSequence`).
+    pub fn check(&self, h: &BatchHeader) -> Result<SequenceCheck, AppendError> {
+        if !is_idempotent(h) {
+            return Ok(SequenceCheck::Append);
+        }
+        let Some(entry) = self.producers.get(&h.producer_id) else {
+            // Unknown producer: its state may have expired or been removed with old
+            // segments, so any sequence is accepted (KIP-360, Kafka 2.5+).
+            return Ok(SequenceCheck::Append);
+        };
+        if h.producer_epoch < entry.producer_epoch {
+            return Err(AppendError::InvalidProducerEpoch(format!(
+                "epoch {} of producer {} is older than the current epoch {}",
+                h.producer_epoch, h.producer_id, entry.producer_epoch
+            )));
+        }
+        let last_seq = last_sequence(h);
+        if h.producer_epoch > entry.producer_epoch {
+            if h.base_sequence != 0 {
+                return Err(AppendError::OutOfOrderSequence(format!(
+                    "invalid sequence number {} for new epoch {} of producer {} (a new epoch starts at 0)",
+                    h.base_sequence, h.producer_epoch, h.producer_id
+                )));
+            }
+            return Ok(SequenceCheck::Append);
+        }
+        if let Some(dup) = entry
+            .batches
+            .iter()
+            .find(|b| b.first_seq == h.base_sequence && b.last_seq == last_seq)
+        {
+            return Ok(SequenceCheck::Duplicate(*dup));
+        }
+        match entry.batches.back() {
+            None => Ok(SequenceCheck::Append),
+            Some(prev) if in_sequence(prev.last_seq, h.base_sequence) => Ok(SequenceCheck::Append),
+            Some(prev) => Err(AppendError::OutOfOrderSequence(format!(
+                "out of order sequence number for producer {} epoch {}: {} (incoming seq. number), {} (current end sequence number)",
+                h.producer_id, h.producer_epoch, h.base_sequence, prev.last_seq
+            ))),
+        }
+    }
+
+    /// Records a batch as written (offsets assigned).
+    pub fn update(&mut self, h: &BatchHeader) {
+        if !is_idempotent(h) {
+            return;
+        }
+        let entry = self
+            .producers
+            .entry(h.producer_id)
+            .or_insert_with(|| ProducerEntry {
+                producer_epoch: h.producer_epoch,
+                batches: VecDeque::new(),
+                last_timestamp: h.max_timestamp,
+            });
+        if h.producer_epoch > entry.producer_epoch {
+            entry.producer_epoch = h.producer_epoch;
+            entry.batches.clear();
+        }
+        entry.batches.push_back(BatchMetadata {
+            first_seq: h.base_sequence,
+            last_seq: last_sequence(h),
+            first_offset: h.base_offset,
+            last_offset: h.last_offset(),
+            timestamp: h.max_timestamp,
+        });
+        while entry.batches.len() > NUM_BATCHES_TO_RETAIN {
+            entry.batches.pop_front();
+        }
+        entry.last_timestamp = h.max_timestamp;
+    }
+
+    /// Forgets producers whose last batch is older than `expiration_ms`
+    /// (`producer.id.expiration.ms`). Returns how many were removed.
+    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        let before = self.producers.len();
+        self.producers
+            .retain(|_, e| now_ms.saturating_sub(e.last_timestamp) < expiration_ms);
+        before - self.producers.len()
+    }
+
+    /// Serialises the state; see storage-format.md, "`<offset>.snapshot`".
+    pub fn encode(&self) -> Vec<u8> {
+        let mut ids: Vec<_> = self.producers.keys().copied().collect();
+        ids.sort_unstable();
+        let mut out =
+            Vec::with_capacity(SNAPSHOT_HEADER + ids.len() * (PRODUCER_FIXED + BATCH_ENTRY));
+        out.extend_from_slice(&SNAPSHOT_VERSION.to_be_bytes());
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&(ids.len() as i32).to_be_bytes());
+        for id in ids {
+            let e = &self.producers[&id];
+            out.extend_from_slice(&id.to_be_bytes());
+            out.extend_from_slice(&e.producer_epoch.to_be_bytes());
+            out.extend_from_slice(&e.last_timestamp.to_be_bytes());
+            out.push(e.batches.len() as u8);
+            for b in &e.batches {
+                out.extend_from_slice(&b.first_seq.to_be_bytes());
+                out.extend_from_slice(&b.last_seq.to_be_bytes());
+                out.extend_from_slice(&b.first_offset.to_be_bytes());
+                out.extend_from_slice(&b.last_offset.to_be_bytes());
+                out.extend_from_slice(&b.timestamp.to_be_bytes());
+            }
+        }
+        let crc = crc32fast::hash(&out[6..]);
+        out[2..6].copy_from_slice(&crc.to_be_bytes());
+        out
+    }
+
+    /// Parses a snapshot; `None` if it is torn, corrupt or of an unknown version.
+    pub fn decode(bytes: &[u8]) -> Option<ProducerStateManager> {
+        if bytes.len() < SNAPSHOT_HEADER {
+            return None;
+        }
+        let version = i16::from_be_bytes(bytes[0..2].try_into().ok()?);
+        let crc = u32::from_be_bytes(bytes[2..6].try_into().ok()?);
+        if version != SNAPSHOT_VERSION || crc32fast::hash(&bytes[6..]) != crc {
+            return None;
+        }
+        let count = i32::from_be_bytes(bytes[6..10].try_into().ok()?);
+        let mut at = SNAPSHOT_HEADER;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let s = bytes.get(at..at + n)?;
+            at += n;
+            Some(s)
+        };
+        let mut producers = HashMap::new();
+        for _ in 0..count.max(0) {
+            let fixed = take(PRODUCER_FIXED)?;
+            let id = i64::from_be_bytes(fixed[0..8].try_into().ok()?);
+            let producer_epoch = i16::from_be_bytes(fixed[8..10].try_into().ok()?);
+            let last_timestamp = i64::from_be_bytes(fixed[10..18].try_into().ok()?);
+            let n = fixed[18] as usize;
+            if n > NUM_BATCHES_TO_RETAIN {
+                return None;
+            }
+            let mut batches = VecDeque::with_capacity(n);
+            for _ in 0..n {
+                let b = take(BATCH_ENTRY)?;
+                batches.push_back(BatchMetadata {
+                    first_seq: i32::from_be_bytes(b[0..4].try_into().ok()?),
+                    last_seq: i32::from_be_bytes(b[4..8].try_into().ok()?),
+                    first_offset: i64::from_be_bytes(b[8..16].try_into().ok()?),
+                    last_offset: i64::from_be_bytes(b[16..24].try_into().ok()?),
+                    timestamp: i64::from_be_bytes(b[24..32].try_into().ok()?),
+                });
+            }
+            producers.insert(
+                id,
+                ProducerEntry {
+                    producer_epoch,
+                    batches,
+                    last_timestamp,
+                },
+            );
+        }
+        if at != bytes.len() {
+            return None;
+        }
+        Some(ProducerStateManager { producers })
+    }
+}
+
+pub fn snapshot_path(dir: &Path, offset: i64) -> PathBuf {
+    dir.join(segment_file_name(offset, SNAPSHOT_SUFFIX))
+}
+
+/// Writes `<offset>.snapshot` (temp file, fsync, rename, directory fsync).
+pub fn write_snapshot(dir: &Path, offset: i64, state: &ProducerStateManager) -> io::Result<()> {
+    let path = snapshot_path(dir, offset);
+    let tmp = path.with_extension("snapshot.tmp");
+    {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&state.encode())?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, &path)?;
+    fs::File::open(dir)?.sync_all()
+}
+
+/// Offsets of the snapshot files in `dir`, ascending.
+pub fn list_snapshots(dir: &Path) -> io::Result<Vec<i64>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(stem) = name.strip_suffix(".snapshot") {
+            if let Ok(offset) = stem.parse::<i64>() {
+                out.push(offset);
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Loads the newest valid snapshot at or below `log_end_offset`, deleting snapshots
+/// past the log end (their batches were truncated away) and unreadable ones. Returns
+/// the snapshot's offset and state, or `None` if there is none.
+pub fn load_latest_snapshot(
+    dir: &Path,
+    log_end_offset: i64,
+) -> io::Result<Option<(i64, ProducerStateManager)>> {
+    let offsets = list_snapshots(dir)?;
+    for &offset in offsets.iter().rev() {
+        let path = snapshot_path(dir, offset);
+        if offset > log_end_offset {
+            tracing::warn!(path = %path.display(), log_end_offset, "deleting producer snapshot past the log end");
+            fs::remove_file(&path)?;
+            continue;
+        }
+        match ProducerStateManager::decode(&fs::read(&path)?) {
+            Some(state) => return Ok(Some((offset, state))),
+            None => {
+                tracing::warn!(path = %path.display(), "deleting unreadable producer snapshot");
+                fs::remove_file(&path)?;
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Deletes snapshots below `offset` except the newest of them (still needed to rebuild
+/// state for the segment that starts at or after it).
+pub fn delete_snapshots_before(dir: &Path, offset: i64) -> io::Result<()> {
+    let offsets = list_snapshots(dir)?;
+    let older: Vec<i64> = offsets.into_iter().filter(|o| *o < offset).collect();
+    for o in older.iter().take(older.len().saturating_sub(1)) {
+        fs::remove_file(snapshot_path(dir, *o))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(pid: i64, epoch: i16, seq: i32, count: i32, offset: i64) -> BatchHeader {
+        BatchHeader {
+            base_offset: offset,
+            batch_length: 100,
+            partition_leader_epoch: 0,
+            magic: 2,
+            crc: 0,
+            attributes: 0,
+            last_offset_delta: count - 1,
+            base_timestamp: 1000,
+            max_timestamp: 1000 + offset,
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: seq,
+            record_count: count,
+        }
+    }
+
+    #[test]
+    fn retries_are_duplicates_and_gaps_are_refused() {
+        let mut s = ProducerStateManager::new();
+        let b0 = header(7, 0, 0, 3, 0);
+        assert_eq!(s.check(&b0).unwrap(), SequenceCheck::Append);
+        s.update(&b0);
+        let b1 = header(7, 0, 3, 2, 3);
+        assert_eq!(s.check(&b1).unwrap(), SequenceCheck::Append);
+        s.update(&b1);
+        // The retry of b0 is recognised with its original offsets.
+        match s.check(&header(7, 0, 0, 3, 99)).unwrap() {
+            SequenceCheck::Duplicate(m) => assert_eq!((m.first_offset, m.last_offset), (0, 2)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            s.check(&header(7, 0, 9, 1, 5)),
+            Err(AppendError::OutOfOrderSequence(_))
+        ));
+        assert!(matches!(
+            s.check(&header(7, -1, 5, 1, 5)),
+            Err(AppendError::InvalidProducerEpoch(_))
+        ));
+        // A new epoch restarts at 0; anything else is out of order.
+        assert!(matches!(
+            s.check(&header(7, 1, 5, 1, 5)),
+            Err(AppendError::OutOfOrderSequence(_))
+        ));
+        assert_eq!(
+            s.check(&header(7, 1, 0, 1, 5)).unwrap(),
+            SequenceCheck::Append
+        );
+        // Unknown producers and non-idempotent batches are always appended.
+        assert_eq!(
+            s.check(&header(8, 0, 42, 1, 5)).unwrap(),
+            SequenceCheck::Append
+        );
+        assert_eq!(
+            s.check(&header(-1, -1, -1, 1, 5)).unwrap(),
+            SequenceCheck::Append
+        );
+    }
+
+    #[test]
+    fn only_five_batches_are_kept_and_sequences_wrap() {
+        let mut s = ProducerStateManager::new();
+        for i in 0..7 {
+            s.update(&header(1, 0, i, 1, i as i64));
+        }
+        let e = s.entry(1).unwrap();
+        assert_eq!(e.batches.len(), NUM_BATCHES_TO_RETAIN);
+        assert_eq!(e.batches.front().unwrap().first_seq, 2);
+        assert_eq!(last_sequence(&header(1, 0, i32::MAX, 2, 0)), 0);
+        let mut s = ProducerStateManager::new();
+        s.update(&header(1, 0, i32::MAX - 1, 2, 0));
+        assert_eq!(
+            s.check(&header(1, 0, 0, 1, 2)).unwrap(),
+            SequenceCheck::Append
+        );
+    }
+
+    #[test]
+    fn snapshots_round_trip_and_reject_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = ProducerStateManager::new();
+        for i in 0..3 {
+            s.update(&header(i, 2, 0, 4, i * 10));
+        }
+        write_snapshot(dir.path(), 30, &s).unwrap();
+        write_snapshot(dir.path(), 50, &s).unwrap();
+        let (offset, loaded) = load_latest_snapshot(dir.path(), 40).unwrap().unwrap();
+        assert_eq!((offset, &loaded), (30, &s));
+        assert_eq!(
+            list_snapshots(dir.path()).unwrap(),
+            vec![30],
+            "snapshot past the log end is gone"
+        );
+        let mut bytes = s.encode();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(ProducerStateManager::decode(&bytes).is_none());
+        assert!(ProducerStateManager::decode(&s.encode()[..20]).is_none());
+    }
+
+    #[test]
+    fn idle_producers_expire() {
+        let mut s = ProducerStateManager::new();
+        s.update(&header(1, 0, 0, 1, 0));
+        assert_eq!(s.expire(1000 + 10, 5), 1);
+        assert!(s.is_empty());
+    }
+}
