@@ -12,8 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -33,6 +35,8 @@ struct PartitionResult {
     last_stable_offset: i64,
     log_start_offset: i64,
     records: Bytes,
+    /// read_committed only: aborted transactions overlapping `records`.
+    aborted: Vec<crate::log::txn_index::AbortedTxn>,
 }
 
 pub async fn handle(
@@ -198,7 +202,18 @@ pub async fn handle(
         p.last_stable_offset = result.last_stable_offset;
         p.log_start_offset = result.log_start_offset;
         p.aborted_transactions = if read_committed {
-            Some(Vec::new())
+            Some(
+                result
+                    .aborted
+                    .iter()
+                    .map(|a| {
+                        let mut t = AbortedTransaction::default();
+                        t.producer_id = ProducerId(a.producer_id);
+                        t.first_offset = a.first_offset;
+                        t
+                    })
+                    .collect(),
+            )
         } else {
             None
         };
@@ -227,6 +242,7 @@ fn read_all(
                 last_stable_offset: -1,
                 log_start_offset: -1,
                 records: Bytes::new(),
+                aborted: Vec::new(),
             };
             let topic = broker.topics.get(&item.key.topic).filter(|t| t.id == item.key.topic_id || !by_id);
             let Some(partition) = topic.as_ref().and_then(|t| t.partition(item.key.partition)) else {
@@ -256,6 +272,11 @@ fn read_all(
             match partition.read(item.fetch_offset, max_bytes, Some(bound), min_one_batch) {
                 Ok((info, marks)) => {
                     total += info.records.len();
+                    if read_committed && !info.records.is_empty() {
+                        let end = end_offset_of(&info.records);
+                        result.aborted = partition
+                            .with_log(|log| log.aborted_transactions(item.fetch_offset, end));
+                    }
                     result.records = info.records;
                     result.high_watermark = marks.high_watermark;
                     result.last_stable_offset = marks.last_stable_offset;
@@ -275,6 +296,20 @@ fn read_all(
             result
         })
         .collect()
+}
+
+/// The offset after the last batch in `records` (whole batches, as the log returns).
+fn end_offset_of(records: &Bytes) -> i64 {
+    let mut at = 0;
+    let mut end = -1;
+    while let Some(h) = crate::log::BatchHeader::parse(&records[at..]) {
+        end = h.last_offset() + 1;
+        at += h.total_size();
+        if at >= records.len() {
+            break;
+        }
+    }
+    end
 }
 
 fn code(error: Option<ResponseError>) -> i16 {

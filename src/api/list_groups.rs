@@ -37,9 +37,7 @@ pub async fn handle(
         .groups
         .list_groups()
         .into_iter()
-        .filter(|g| {
-            v < 4 || states.is_empty() || states.contains(&g.state.name().to_lowercase())
-        })
+        .filter(|g| v < 4 || states.is_empty() || states.contains(&g.state.name().to_lowercase()))
         .map(|g| {
             let mut lg = ListedGroup::default();
             lg.group_id = GroupId(sb(g.group_id));

@@ -67,10 +67,7 @@ pub async fn handle(
         }
         errors.push(row);
     }
-    let instance = request
-        .group_instance_id
-        .as_deref()
-        .filter(|_| v >= 7);
+    let instance = request.group_instance_id.as_deref().filter(|_| v >= 7);
     let result = broker
         .groups
         .commit_offsets(

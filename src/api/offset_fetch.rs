@@ -18,6 +18,8 @@ use crate::coordinator::group::records::OffsetAndMetadata;
 use crate::coordinator::TopicPartition;
 
 type Fetched = Vec<(TopicPartition, Option<OffsetAndMetadata>)>;
+/// Partitions of one topic with their commits.
+type ByTopic = Vec<(String, Vec<(i32, Option<OffsetAndMetadata>)>)>;
 
 pub async fn handle(
     request: OffsetFetchRequest,
@@ -98,8 +100,8 @@ pub async fn handle(
 }
 
 /// Groups partitions by topic, keeping the order topics first appear in.
-fn by_topic(fetched: Fetched) -> Vec<(String, Vec<(i32, Option<OffsetAndMetadata>)>)> {
-    let mut out: Vec<(String, Vec<(i32, Option<OffsetAndMetadata>)>)> = Vec::new();
+fn by_topic(fetched: Fetched) -> ByTopic {
+    let mut out: ByTopic = Vec::new();
     for ((topic, partition), o) in fetched {
         match out.iter_mut().find(|(t, _)| *t == topic) {
             Some((_, parts)) => parts.push((partition, o)),

@@ -542,3 +542,99 @@ async fn idempotent_retries_are_written_once_and_gaps_refused_across_restarts() 
         .unwrap();
     assert!(init2.producer_id.0 > pid);
 }
+
+fn transactional_batch(values: &[&str], producer_id: i64, first_seq: i32) -> Bytes {
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: true,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch: 0,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: first_seq + i as i32,
+            timestamp: 1000,
+            key: None,
+            value: Some(Bytes::copy_from_slice(v.as_bytes())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, records.iter(), &options).unwrap();
+    buf.freeze()
+}
+
+async fn fetch_isolated(
+    b: &Arc<Broker>,
+    topic: &str,
+    read_committed: bool,
+) -> kafka_protocol::messages::fetch_response::PartitionData {
+    let mut req = fetch_request(topic, 0, 0, (0, -1));
+    req.isolation_level = read_committed as i8;
+    let resp = fetch::handle(req, &ctx(12), b).await.unwrap();
+    resp.responses[0].partitions[0].clone()
+}
+
+#[tokio::test]
+async fn open_transactions_hold_the_last_stable_offset_and_aborts_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    produce(&b, "tx", 0, batch(&["plain"], 1), 1).await.unwrap(); // offset 0
+    produce(&b, "tx", 0, transactional_batch(&["t1", "t2"], 77, 0), -1)
+        .await
+        .unwrap(); // 1..2
+    let p = fetch_isolated(&b, "tx", true).await;
+    assert_eq!((p.high_watermark, p.last_stable_offset), (3, 1));
+    assert_eq!(
+        values(p.records.as_ref().unwrap()),
+        ["plain"],
+        "read_committed stops at the LSO"
+    );
+    let p = fetch_isolated(&b, "tx", false).await;
+    assert_eq!(values(p.records.as_ref().unwrap()), ["plain", "t1", "t2"]);
+
+    // An open transaction survives a clean restart (producer snapshot).
+    b.shutdown();
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    let partition = b.topics.get("tx").unwrap().partitions[0].clone();
+    assert_eq!(partition.watermarks().last_stable_offset, 1);
+    assert_eq!(partition.ongoing_transactions(), vec![(77, 0, 1)]);
+
+    let marker = partition.write_txn_marker(77, 0, false, 3, 2000).unwrap();
+    assert_eq!(marker, 3);
+    let p = fetch_isolated(&b, "tx", true).await;
+    assert_eq!((p.high_watermark, p.last_stable_offset), (4, 4));
+    let aborted = p.aborted_transactions.clone().unwrap();
+    assert_eq!(aborted.len(), 1);
+    assert_eq!((aborted[0].producer_id.0, aborted[0].first_offset), (77, 1));
+
+    // After a crash (no close), the abort is derived again from the marker in the log.
+    drop(b);
+    std::fs::remove_file(dir.path().join("tx-0/00000000000000000000.txnindex")).unwrap();
+    let b = broker(dir.path(), &[]);
+    let p = fetch_isolated(&b, "tx", true).await;
+    assert_eq!(p.last_stable_offset, 4);
+    assert_eq!(
+        p.aborted_transactions.unwrap().len(),
+        1,
+        "rebuilt from the abort marker"
+    );
+    // A committed transaction is not listed.
+    let partition = b.topics.get("tx").unwrap().partitions[0].clone();
+    produce(&b, "tx", 0, transactional_batch(&["t3"], 78, 0), -1)
+        .await
+        .unwrap();
+    partition.write_txn_marker(78, 0, true, 3, 3000).unwrap();
+    let p = fetch_isolated(&b, "tx", true).await;
+    assert_eq!(p.aborted_transactions.unwrap().len(), 1);
+    assert_eq!(p.last_stable_offset, 6);
+}

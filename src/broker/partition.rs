@@ -23,7 +23,8 @@ pub const LEADER_EPOCH: i32 = 0;
 pub struct Watermarks {
     pub log_start_offset: i64,
     pub high_watermark: i64,
-    /// Equal to the high watermark until transactions exist.
+    /// The high watermark held back by the oldest open transaction; read_committed
+    /// consumers read up to here.
     pub last_stable_offset: i64,
 }
 
@@ -117,6 +118,37 @@ impl Partition {
         watermarks(&self.log.lock())
     }
 
+    /// Writes a COMMIT or ABORT marker for `producer_id` (called by the transaction
+    /// coordinator), completing its open transaction here, and wakes waiting fetches
+    /// (the last stable offset may have moved). Returns the marker's offset; the caller
+    /// awaits `wait_durable(offset + 1)` before treating it as written.
+    pub fn write_txn_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<i64, AppendError> {
+        let mut log = self.log.lock();
+        let offset = log.write_txn_marker(
+            producer_id,
+            producer_epoch,
+            commit,
+            coordinator_epoch,
+            now_ms,
+        )?;
+        let end = log.log_end_offset();
+        drop(log);
+        self.end_offset_tx.send_replace(end);
+        Ok(offset)
+    }
+
+    /// Open transactions here: (producer id, epoch, first offset).
+    pub fn ongoing_transactions(&self) -> Vec<(i64, i16, i64)> {
+        self.log.lock().ongoing_transactions()
+    }
+
     /// A receiver that changes whenever this partition's log end offset moves.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.end_offset_tx.subscribe()
@@ -134,11 +166,10 @@ impl Partition {
 }
 
 fn watermarks(log: &PartitionLog) -> Watermarks {
-    let high_watermark = log.high_watermark();
     Watermarks {
         log_start_offset: log.log_start_offset(),
-        high_watermark,
-        last_stable_offset: high_watermark,
+        high_watermark: log.high_watermark(),
+        last_stable_offset: log.last_stable_offset(),
     }
 }
 

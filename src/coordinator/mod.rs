@@ -472,12 +472,7 @@ impl GroupCoordinator {
 /// Runs the group timers and offset expiry until the returned task is aborted.
 pub fn spawn_timers(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let check = Duration::from_millis(
-            broker
-                .config
-                .offsets_retention_check_interval_ms
-                .max(1),
-        );
+        let check = Duration::from_millis(broker.config.offsets_retention_check_interval_ms.max(1));
         let mut next_expiry = tokio::time::Instant::now() + check;
         let mut ticker = tokio::time::interval(TIMER_TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -285,6 +285,72 @@ pub fn check_compressed_records(batch: &bytes::Bytes) -> Result<(), AppendError>
     }
 }
 
+/// The marker type of a control batch (Kafka's `ControlRecordType` in the first
+/// record's key: version i16, type i16; 0 = ABORT, 1 = COMMIT). Control batches are
+/// never compressed. `None` for anything else.
+pub fn control_record_type(batch: &[u8]) -> Option<crate::log::producer_state::ControlType> {
+    use crate::log::producer_state::ControlType;
+    let h = BatchHeader::parse(batch)?;
+    if !h.is_control() || h.compression() != 0 {
+        return None;
+    }
+    let mut rec = batch.get(RECORD_BATCH_OVERHEAD..h.total_size().min(batch.len()))?;
+    read_varint(&mut rec)?; // record length
+    take(&mut rec, 1)?; // attributes
+    read_varlong(&mut rec)?;
+    read_varint(&mut rec)?;
+    let key_len = read_varint(&mut rec)?;
+    if key_len < 4 {
+        return None;
+    }
+    let key = take(&mut rec, 4)?;
+    match i16::from_be_bytes([key[2], key[3]]) {
+        0 => Some(ControlType::Abort),
+        1 => Some(ControlType::Commit),
+        _ => None,
+    }
+}
+
+/// An end-transaction marker batch as Kafka writes it: transactional + control
+/// attributes, no sequence, one record whose key is (version 0, type) and whose value
+/// is (version 0, coordinator epoch). Base offset 0; `append` assigns the real one.
+pub fn end_txn_marker_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    commit: bool,
+    coordinator_epoch: i32,
+    timestamp: i64,
+) -> Vec<u8> {
+    let mut record = vec![0u8, 0, 0]; // attributes, timestamp delta 0, offset delta 0
+    record.push(8); // key length 4 (zigzag)
+    record.extend_from_slice(&0i16.to_be_bytes());
+    record.extend_from_slice(&(commit as i16).to_be_bytes());
+    record.push(12); // value length 6 (zigzag)
+    record.extend_from_slice(&0i16.to_be_bytes());
+    record.extend_from_slice(&coordinator_epoch.to_be_bytes());
+    record.push(0); // no headers
+    let mut b = Vec::with_capacity(RECORD_BATCH_OVERHEAD + 1 + record.len());
+    b.extend_from_slice(&0i64.to_be_bytes());
+    let batch_length = (RECORD_BATCH_OVERHEAD - LOG_OVERHEAD + 1 + record.len()) as i32;
+    b.extend_from_slice(&batch_length.to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes()); // partition leader epoch
+    b.push(2); // magic
+    b.extend_from_slice(&[0; 4]); // crc, below
+    b.extend_from_slice(&0x30i16.to_be_bytes()); // transactional | control
+    b.extend_from_slice(&0i32.to_be_bytes()); // last offset delta
+    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&producer_id.to_be_bytes());
+    b.extend_from_slice(&producer_epoch.to_be_bytes());
+    b.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
+    b.extend_from_slice(&1i32.to_be_bytes()); // record count
+    b.push((record.len() as u8) << 1); // record length (zigzag varint, < 64)
+    b.extend_from_slice(&record);
+    let crc = BatchHeader::compute_crc(&b);
+    b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
 fn take<'a>(buf: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     if buf.len() < n {
         return None;

@@ -22,6 +22,7 @@ pub mod producer_state;
 pub mod recovery;
 pub mod segment;
 pub mod time_index;
+pub mod txn_index;
 
 pub use batch::{BatchHeader, TimestampType, RECORD_BATCH_OVERHEAD};
 pub use config::LogConfig;

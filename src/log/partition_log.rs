@@ -17,12 +17,14 @@ use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::log::batch::{assign_offset_and_time, validate_payload, BatchHeader, TimestampType};
+use crate::log::batch::{control_record_type, end_txn_marker_batch};
 use crate::log::checkpoint::{self, Checkpoint, CleanShutdown};
 use crate::log::config::LogConfig;
 use crate::log::error::{AppendError, LogError};
 use crate::log::producer_state::{self, ProducerStateManager, SequenceCheck};
 use crate::log::recovery;
 use crate::log::segment::{LogSegment, MAX_SEGMENT_BYTES};
+use crate::log::txn_index::{self, AbortedTxn};
 
 /// Minimum time between two recovery-point checkpoints written by flushes.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
@@ -89,6 +91,9 @@ pub struct PartitionLog {
     closed: bool,
     /// Idempotent producers' epochs and last batches (Kafka's ProducerStateManager).
     producer_state: ProducerStateManager,
+    /// Every aborted transaction still in the log, by marker offset (the `.txnindex`
+    /// files, kept in memory: 34 bytes each).
+    aborted: Vec<AbortedTxn>,
 }
 
 impl PartitionLog {
@@ -111,6 +116,7 @@ impl PartitionLog {
             last_checkpoint: None,
             closed: false,
             producer_state: ProducerStateManager::new(),
+            aborted: Vec::new(),
         };
         log.rebuild_producer_state()?;
         Ok(log)
@@ -118,13 +124,44 @@ impl PartitionLog {
 
     /// Loads the newest producer snapshot at or below the log end and replays the
     /// batch headers after it (after a clean close that is nothing; after a crash, at
-    /// most the segments written since the last roll).
+    /// most the segments written since the last roll). The aborted-transaction entries
+    /// of the replayed range are derived again from the markers in the log, so a
+    /// `.txnindex` entry lost in a crash comes back.
     fn rebuild_producer_state(&mut self) -> Result<(), LogError> {
         let end = self.log_end_offset();
-        let (from, mut state) = match producer_state::load_latest_snapshot(&self.dir, end)? {
+        let mut aborted = Vec::new();
+        let mut damaged = false;
+        for seg in &self.segments {
+            match txn_index::read(&self.dir, seg.base_offset)? {
+                Some(entries) => aborted.extend(entries),
+                None => {
+                    tracing::warn!(dir = %self.dir.display(), base = seg.base_offset, "damaged transaction index; replaying the whole log");
+                    damaged = true;
+                }
+            }
+        }
+        let snapshot = if damaged {
+            None
+        } else {
+            producer_state::load_latest_snapshot(&self.dir, end)?
+        };
+        let (from, mut state) = match snapshot {
             Some((offset, state)) => (offset, state),
             None => (self.log_start_offset, ProducerStateManager::new()),
         };
+        aborted.retain(|a| a.last_offset < from);
+        for seg in self
+            .segments
+            .iter()
+            .filter(|s| s.next_offset > from || s.size() == 0)
+        {
+            let keep: Vec<AbortedTxn> = aborted
+                .iter()
+                .filter(|a| a.last_offset >= seg.base_offset && a.last_offset < seg.next_offset)
+                .copied()
+                .collect();
+            txn_index::rewrite(&self.dir, seg.base_offset, &keep)?;
+        }
         for seg in self.segments.iter().filter(|s| s.next_offset > from) {
             let mut pos = if from > seg.base_offset {
                 match seg.find_batch(from) {
@@ -136,13 +173,81 @@ impl PartitionLog {
             };
             while let Some(h) = seg.batch_at(pos) {
                 if h.last_offset() >= from {
-                    state.update(&h);
+                    let control = if h.is_control() {
+                        control_record_type(&seg.slice(pos, pos + h.total_size() as u64))
+                    } else {
+                        None
+                    };
+                    if let Some(done) = state.update(&h, control) {
+                        if done.aborted {
+                            let entry = AbortedTxn {
+                                producer_id: done.producer_id,
+                                first_offset: done.first_offset,
+                                last_offset: done.last_offset,
+                                last_stable_offset: state
+                                    .first_unstable_offset()
+                                    .unwrap_or(done.last_offset + 1),
+                            };
+                            txn_index::append(&self.dir, seg.base_offset, &entry)?;
+                            aborted.push(entry);
+                        }
+                    }
                 }
                 pos += h.total_size() as u64;
             }
         }
         self.producer_state = state;
+        self.aborted = aborted;
         Ok(())
+    }
+
+    /// The last stable offset: the high watermark, held back by the first offset of
+    /// the oldest open transaction. read_committed consumers read up to here.
+    pub fn last_stable_offset(&self) -> i64 {
+        let hw = self.high_watermark();
+        self.producer_state
+            .first_unstable_offset()
+            .map_or(hw, |first| first.min(hw))
+    }
+
+    /// Aborted transactions a read_committed fetch of `[fetch_offset, upper_bound)`
+    /// must report: those whose marker is at or after `fetch_offset` and whose first
+    /// offset is below `upper_bound`.
+    pub fn aborted_transactions(&self, fetch_offset: i64, upper_bound: i64) -> Vec<AbortedTxn> {
+        let start = self
+            .aborted
+            .partition_point(|a| a.last_offset < fetch_offset);
+        self.aborted[start..]
+            .iter()
+            .filter(|a| a.first_offset < upper_bound)
+            .copied()
+            .collect()
+    }
+
+    /// Appends a COMMIT or ABORT marker for the producer (Kafka's
+    /// `appendAsLeader(..., origin = Coordinator)`), completing its open transaction.
+    /// Returns the marker's offset.
+    pub fn write_txn_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<i64, AppendError> {
+        let marker = end_txn_marker_batch(
+            producer_id,
+            producer_epoch,
+            commit,
+            coordinator_epoch,
+            now_ms,
+        );
+        Ok(self.append(&marker, now_ms)?.base_offset)
+    }
+
+    /// Open transactions here: (producer id, epoch, first offset).
+    pub fn ongoing_transactions(&self) -> Vec<(i64, i16, i64)> {
+        self.producer_state.ongoing_transactions()
     }
 
     /// The producer state, for DescribeProducers and tests.
@@ -244,8 +349,17 @@ impl PartitionLog {
         }
         let cfg = self.config.clone();
         self.active_mut().append(&buf, &headers, &cfg, now_ms)?;
-        for h in &headers {
-            self.producer_state.update(h);
+        for (vb, h) in valid.iter().zip(&headers) {
+            let control = if h.is_control() {
+                control_record_type(&buf[vb.start..vb.start + h.total_size()])
+            } else {
+                None
+            };
+            if let Some(done) = self.producer_state.update(h, control) {
+                if done.aborted {
+                    self.record_abort(done.producer_id, done.first_offset, done.last_offset)?;
+                }
+            }
         }
         self.unflushed_messages += record_count;
         self.first_unflushed_ms.get_or_insert(now_ms);
@@ -259,6 +373,24 @@ impl PartitionLog {
             flush_needed: self.unflushed_messages >= self.config.flush_messages,
             duplicate: false,
         })
+    }
+
+    /// Adds an aborted transaction to the active segment's `.txnindex`.
+    fn record_abort(
+        &mut self,
+        producer_id: i64,
+        first_offset: i64,
+        last_offset: i64,
+    ) -> io::Result<()> {
+        let entry = AbortedTxn {
+            producer_id,
+            first_offset,
+            last_offset,
+            last_stable_offset: self.last_stable_offset(),
+        };
+        txn_index::append(&self.dir, self.active().base_offset, &entry)?;
+        self.aborted.push(entry);
+        Ok(())
     }
 
     /// Kafka's `shouldRoll`: size, age (`segment.ms`), full index, or offsets that
@@ -285,6 +417,9 @@ impl PartitionLog {
     fn roll(&mut self) -> io::Result<()> {
         let new_base = self.log_end_offset();
         self.active_mut().become_inactive()?;
+        // The snapshot written below makes the next recovery start here, so the
+        // closed segment's aborted-transaction entries must be on disk first.
+        txn_index::sync(&self.dir, self.active().base_offset)?;
         let seg = LogSegment::create(&self.dir, new_base, &self.config)?;
         tracing::debug!(dir = %self.dir.display(), base = new_base, "rolled new segment");
         self.segments.push(seg);
@@ -571,6 +706,8 @@ impl PartitionLog {
         let deleted = self.delete_retained_segments(now_ms)?;
         if deleted > 0 {
             producer_state::delete_snapshots_before(&self.dir, self.log_start_offset)?;
+            let start = self.log_start_offset;
+            self.aborted.retain(|a| a.last_offset >= start);
         }
         self.producer_state
             .expire(now_ms, self.config.producer_id_expiration_ms);
@@ -629,6 +766,7 @@ impl PartitionLog {
         }
         self.flush()?;
         self.active_mut().become_inactive()?;
+        txn_index::sync(&self.dir, self.active().base_offset)?;
         producer_state::write_snapshot(&self.dir, self.log_end_offset(), &self.producer_state)?;
         self.write_checkpoint()?;
         let active = self.active();

@@ -8,7 +8,7 @@
 //! This module only reads batch headers; it never decodes records, and it never
 //! touches sockets or Kafka request types.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -24,8 +24,9 @@ pub const SNAPSHOT_SUFFIX: &str = "snapshot";
 const SNAPSHOT_VERSION: i16 = 1;
 /// version (2) + crc (4) + producer count (4)
 const SNAPSHOT_HEADER: usize = 10;
-/// producer id (8) + epoch (2) + last timestamp (8) + batch count (1)
-const PRODUCER_FIXED: usize = 19;
+/// producer id (8) + epoch (2) + last timestamp (8) + coordinator epoch (4) +
+/// current transaction's first offset (8) + batch count (1)
+const PRODUCER_FIXED: usize = 31;
 /// first seq (4) + last seq (4) + first offset (8) + last offset (8) + timestamp (8)
 const BATCH_ENTRY: usize = 32;
 
@@ -46,6 +47,28 @@ pub struct ProducerEntry {
     pub batches: VecDeque<BatchMetadata>,
     /// Max timestamp of the producer's last batch (Kafka expires producers by it).
     pub last_timestamp: i64,
+    /// Epoch of the transaction coordinator that wrote this producer's last marker.
+    pub coordinator_epoch: i32,
+    /// First offset of the producer's open transaction in this partition, if any:
+    /// the last stable offset cannot pass it until a marker completes it.
+    pub current_txn_first_offset: Option<i64>,
+}
+
+/// The kind of an end-transaction marker (Kafka's `ControlRecordType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlType {
+    Abort,
+    Commit,
+}
+
+/// A transaction completed by a marker (Kafka's `CompletedTxn`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    /// The marker's offset.
+    pub last_offset: i64,
+    pub aborted: bool,
 }
 
 /// What to do with an incoming batch.
@@ -60,6 +83,9 @@ pub enum SequenceCheck {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
+    /// (first offset, producer id) of every open transaction, to find the first
+    /// unstable offset without scanning all producers.
+    ongoing: BTreeSet<(i64, i64)>,
 }
 
 /// The sequence number of a batch's last record; sequences wrap to 0 after i32::MAX.
@@ -103,6 +129,19 @@ impl ProducerStateManager {
     /// Checks a batch against the producer's state (Kafka's duplicate check, then
     /// `ProducerAppendInfo.checkProducerEpoch` and `checkSequence`).
     pub fn check(&self, h: &BatchHeader) -> Result<SequenceCheck, AppendError> {
+        if h.is_control() && h.producer_id >= 0 {
+            // A marker from an older epoch than the producer's is from a fenced
+            // coordinator round; Kafka refuses it.
+            return match self.producers.get(&h.producer_id) {
+                Some(e) if h.producer_epoch < e.producer_epoch => {
+                    Err(AppendError::InvalidProducerEpoch(format!(
+                        "marker epoch {} of producer {} is older than the current epoch {}",
+                        h.producer_epoch, h.producer_id, e.producer_epoch
+                    )))
+                }
+                _ => Ok(SequenceCheck::Append),
+            };
+        }
         if !is_idempotent(h) {
             return Ok(SequenceCheck::Append);
         }
@@ -144,10 +183,15 @@ impl ProducerStateManager {
         }
     }
 
-    /// Records a batch as written (offsets assigned).
-    pub fn update(&mut self, h: &BatchHeader) {
-        if !is_idempotent(h) {
-            return;
+    /// Records a batch as written (offsets assigned). `control` is the marker type of
+    /// a control batch. Returns the transaction a marker completed, if any.
+    pub fn update(
+        &mut self,
+        h: &BatchHeader,
+        control: Option<ControlType>,
+    ) -> Option<CompletedTxn> {
+        if h.producer_id < 0 {
+            return None;
         }
         let entry = self
             .producers
@@ -156,10 +200,28 @@ impl ProducerStateManager {
                 producer_epoch: h.producer_epoch,
                 batches: VecDeque::new(),
                 last_timestamp: h.max_timestamp,
+                coordinator_epoch: -1,
+                current_txn_first_offset: None,
             });
         if h.producer_epoch > entry.producer_epoch {
             entry.producer_epoch = h.producer_epoch;
             entry.batches.clear();
+        }
+        entry.last_timestamp = entry.last_timestamp.max(h.max_timestamp);
+        if h.is_control() {
+            let kind = control?;
+            let first = entry.current_txn_first_offset.take()?;
+            self.ongoing.remove(&(first, h.producer_id));
+            return Some(CompletedTxn {
+                producer_id: h.producer_id,
+                first_offset: first,
+                last_offset: h.base_offset,
+                aborted: kind == ControlType::Abort,
+            });
+        }
+        if h.is_transactional() && entry.current_txn_first_offset.is_none() {
+            entry.current_txn_first_offset = Some(h.base_offset);
+            self.ongoing.insert((h.base_offset, h.producer_id));
         }
         entry.batches.push_back(BatchMetadata {
             first_seq: h.base_sequence,
@@ -171,15 +233,37 @@ impl ProducerStateManager {
         while entry.batches.len() > NUM_BATCHES_TO_RETAIN {
             entry.batches.pop_front();
         }
-        entry.last_timestamp = h.max_timestamp;
+        None
+    }
+
+    /// The first offset of the oldest open transaction: the last stable offset is the
+    /// smaller of this and the high watermark.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.ongoing.first().map(|(offset, _)| *offset)
+    }
+
+    /// Open transactions: (producer id, epoch, first offset).
+    pub fn ongoing_transactions(&self) -> Vec<(i64, i16, i64)> {
+        self.ongoing
+            .iter()
+            .map(|(offset, pid)| (*pid, self.producers[pid].producer_epoch, *offset))
+            .collect()
+    }
+
+    /// Every producer, for DescribeProducers: (id, entry).
+    pub fn producers(&self) -> impl Iterator<Item = (&i64, &ProducerEntry)> {
+        self.producers.iter()
     }
 
     /// Forgets producers whose last batch is older than `expiration_ms`
     /// (`producer.id.expiration.ms`). Returns how many were removed.
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        // A producer with an open transaction is kept: the coordinator will end it.
         let before = self.producers.len();
-        self.producers
-            .retain(|_, e| now_ms.saturating_sub(e.last_timestamp) < expiration_ms);
+        self.producers.retain(|_, e| {
+            e.current_txn_first_offset.is_some()
+                || now_ms.saturating_sub(e.last_timestamp) < expiration_ms
+        });
         before - self.producers.len()
     }
 
@@ -197,6 +281,8 @@ impl ProducerStateManager {
             out.extend_from_slice(&id.to_be_bytes());
             out.extend_from_slice(&e.producer_epoch.to_be_bytes());
             out.extend_from_slice(&e.last_timestamp.to_be_bytes());
+            out.extend_from_slice(&e.coordinator_epoch.to_be_bytes());
+            out.extend_from_slice(&e.current_txn_first_offset.unwrap_or(-1).to_be_bytes());
             out.push(e.batches.len() as u8);
             for b in &e.batches {
                 out.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -229,12 +315,15 @@ impl ProducerStateManager {
             Some(s)
         };
         let mut producers = HashMap::new();
+        let mut ongoing = BTreeSet::new();
         for _ in 0..count.max(0) {
             let fixed = take(PRODUCER_FIXED)?;
             let id = i64::from_be_bytes(fixed[0..8].try_into().ok()?);
             let producer_epoch = i16::from_be_bytes(fixed[8..10].try_into().ok()?);
             let last_timestamp = i64::from_be_bytes(fixed[10..18].try_into().ok()?);
-            let n = fixed[18] as usize;
+            let coordinator_epoch = i32::from_be_bytes(fixed[18..22].try_into().ok()?);
+            let txn_first = i64::from_be_bytes(fixed[22..30].try_into().ok()?);
+            let n = fixed[30] as usize;
             if n > NUM_BATCHES_TO_RETAIN {
                 return None;
             }
@@ -249,19 +338,25 @@ impl ProducerStateManager {
                     timestamp: i64::from_be_bytes(b[24..32].try_into().ok()?),
                 });
             }
+            let current_txn_first_offset = (txn_first >= 0).then_some(txn_first);
+            if let Some(first) = current_txn_first_offset {
+                ongoing.insert((first, id));
+            }
             producers.insert(
                 id,
                 ProducerEntry {
                     producer_epoch,
                     batches,
                     last_timestamp,
+                    coordinator_epoch,
+                    current_txn_first_offset,
                 },
             );
         }
         if at != bytes.len() {
             return None;
         }
-        Some(ProducerStateManager { producers })
+        Some(ProducerStateManager { producers, ongoing })
     }
 }
 
@@ -362,10 +457,10 @@ mod tests {
         let mut s = ProducerStateManager::new();
         let b0 = header(7, 0, 0, 3, 0);
         assert_eq!(s.check(&b0).unwrap(), SequenceCheck::Append);
-        s.update(&b0);
+        s.update(&b0, None);
         let b1 = header(7, 0, 3, 2, 3);
         assert_eq!(s.check(&b1).unwrap(), SequenceCheck::Append);
-        s.update(&b1);
+        s.update(&b1, None);
         // The retry of b0 is recognised with its original offsets.
         match s.check(&header(7, 0, 0, 3, 99)).unwrap() {
             SequenceCheck::Duplicate(m) => assert_eq!((m.first_offset, m.last_offset), (0, 2)),
@@ -403,14 +498,14 @@ mod tests {
     fn only_five_batches_are_kept_and_sequences_wrap() {
         let mut s = ProducerStateManager::new();
         for i in 0..7 {
-            s.update(&header(1, 0, i, 1, i as i64));
+            s.update(&header(1, 0, i, 1, i as i64), None);
         }
         let e = s.entry(1).unwrap();
         assert_eq!(e.batches.len(), NUM_BATCHES_TO_RETAIN);
         assert_eq!(e.batches.front().unwrap().first_seq, 2);
         assert_eq!(last_sequence(&header(1, 0, i32::MAX, 2, 0)), 0);
         let mut s = ProducerStateManager::new();
-        s.update(&header(1, 0, i32::MAX - 1, 2, 0));
+        s.update(&header(1, 0, i32::MAX - 1, 2, 0), None);
         assert_eq!(
             s.check(&header(1, 0, 0, 1, 2)).unwrap(),
             SequenceCheck::Append
@@ -422,7 +517,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = ProducerStateManager::new();
         for i in 0..3 {
-            s.update(&header(i, 2, 0, 4, i * 10));
+            s.update(&header(i, 2, 0, 4, i * 10), None);
         }
         write_snapshot(dir.path(), 30, &s).unwrap();
         write_snapshot(dir.path(), 50, &s).unwrap();
@@ -441,9 +536,35 @@ mod tests {
     }
 
     #[test]
+    fn markers_complete_transactions_and_bound_the_last_stable_offset() {
+        let mut s = ProducerStateManager::new();
+        let mut t = header(5, 0, 0, 2, 10);
+        t.attributes = 0x10; // transactional
+        s.update(&t, None);
+        let mut u = header(6, 0, 0, 1, 12);
+        u.attributes = 0x10;
+        s.update(&u, None);
+        assert_eq!(s.first_unstable_offset(), Some(10));
+        let mut marker = header(5, 0, -1, 1, 13);
+        marker.attributes = 0x30; // transactional + control
+        let done = s.update(&marker, Some(ControlType::Abort)).unwrap();
+        assert_eq!(
+            (done.first_offset, done.last_offset, done.aborted),
+            (10, 13, true)
+        );
+        assert_eq!(s.first_unstable_offset(), Some(12));
+        // The open transaction survives a snapshot round trip.
+        let back = ProducerStateManager::decode(&s.encode()).unwrap();
+        assert_eq!(back.first_unstable_offset(), Some(12));
+        assert_eq!(back, s);
+        // A marker with no open transaction completes nothing.
+        assert!(s.update(&marker, Some(ControlType::Commit)).is_none());
+    }
+
+    #[test]
     fn idle_producers_expire() {
         let mut s = ProducerStateManager::new();
-        s.update(&header(1, 0, 0, 1, 0));
+        s.update(&header(1, 0, 0, 1, 0), None);
         assert_eq!(s.expire(1000 + 10, 5), 1);
         assert!(s.is_empty());
     }

@@ -52,7 +52,7 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
             Some((base, "log")) => {
                 logs.insert(base);
             }
-            Some((base, "index" | "timeindex")) => indexes.push((base, entry.path())),
+            Some((base, "index" | "timeindex" | "txnindex")) => indexes.push((base, entry.path())),
             _ => {}
         }
     }

@@ -524,8 +524,10 @@ impl LogSegment {
         let idx = self.offset_index.file().path().to_path_buf();
         let tidx = self.time_index.file().path().to_path_buf();
         let log = self.log_path.clone();
+        // The aborted-transaction index lives and dies with its segment.
+        let txn = log.with_extension("txnindex");
         drop(self);
-        for p in [log, idx, tidx] {
+        for p in [log, idx, tidx, txn] {
             match std::fs::remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

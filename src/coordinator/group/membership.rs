@@ -121,10 +121,7 @@ impl GroupMetadata {
         if req.require_known_member_id {
             self.pending_members
                 .insert(new_id.clone(), env.now + ms(req.session_timeout_ms));
-            return JoinOutcome::Ready(JoinResult::error(
-                &new_id,
-                ResponseError::MemberIdRequired,
-            ));
+            return JoinOutcome::Ready(JoinResult::error(&new_id, ResponseError::MemberIdRequired));
         }
         JoinOutcome::Wait(self.add_member_and_rebalance(env, new_id, req))
     }
@@ -689,8 +686,8 @@ impl GroupMetadata {
         {
             match self.initial_delay {
                 Some(d) if self.new_member_added && d.remaining_ms > 0 => {
-                    let delay = (env.config.initial_rebalance_delay_ms.max(0) as i64)
-                        .min(d.remaining_ms);
+                    let delay =
+                        (env.config.initial_rebalance_delay_ms.max(0) as i64).min(d.remaining_ms);
                     self.new_member_added = false;
                     self.initial_delay = Some(InitialDelay {
                         remaining_ms: d.remaining_ms - delay,

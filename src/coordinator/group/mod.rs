@@ -320,7 +320,10 @@ impl GroupMetadata {
                     client_host: m.client_host.clone(),
                     rebalance_timeout_ms: m.rebalance_timeout_ms,
                     session_timeout_ms: m.session_timeout_ms,
-                    subscription: protocol.as_deref().map(|p| m.metadata(p)).unwrap_or_default(),
+                    subscription: protocol
+                        .as_deref()
+                        .map(|p| m.metadata(p))
+                        .unwrap_or_default(),
                     assignment: m.assignment.clone(),
                 })
                 .collect(),
@@ -449,7 +452,9 @@ impl GroupMetadata {
             generation_id: self.generation_id,
             protocol_type: self.protocol_type.clone(),
             protocol_name: self.protocol_name.clone(),
-            leader_id: leader_id.or_else(|| self.leader_id.clone()).unwrap_or_default(),
+            leader_id: leader_id
+                .or_else(|| self.leader_id.clone())
+                .unwrap_or_default(),
             members,
         }
     }

@@ -234,7 +234,10 @@ fn put_bytes(b: &mut BytesMut, v: &[u8]) {
 
 fn need(b: &[u8], n: usize) -> Result<(), String> {
     if b.remaining() < n {
-        Err(format!("record truncated: need {n} bytes, {} left", b.len()))
+        Err(format!(
+            "record truncated: need {n} bytes, {} left",
+            b.len()
+        ))
     } else {
         Ok(())
     }

@@ -240,7 +240,10 @@ fn static_member_restart_keeps_assignment_and_fences_old_id() {
     let clock = Clock::new(&b);
     let mut g = GroupMetadata::new("g", 0);
     let r = ready(g.join(&clock.env(), join_req("", Some("i1"), &["range"])));
-    assert_eq!(r.error, None, "static members need no MEMBER_ID_REQUIRED round");
+    assert_eq!(
+        r.error, None,
+        "static members need no MEMBER_ID_REQUIRED round"
+    );
     let old = r.member_id.clone();
     synced(g.sync(&clock.env(), sync_req(&old, 1, &[(&old, "mine")])));
     let r = ready(g.join(&clock.env(), join_req("", Some("i1"), &["range"])));
@@ -321,16 +324,38 @@ async fn commits_and_groups_survive_restart_and_delete_writes_tombstones() {
             .await
             .unwrap();
         b.groups
-            .commit_offsets(t, "gone", "", None, -1, vec![(("t".into(), 1), commit(9, ""))], 8)
+            .commit_offsets(
+                t,
+                "gone",
+                "",
+                None,
+                -1,
+                vec![(("t".into(), 1), commit(9, ""))],
+                8,
+            )
             .await
             .unwrap();
         assert_eq!(b.groups.delete_groups(t, &["gone".into()]), vec![None]);
-        let r = b.groups.join_group(t, "live", join_req("", Some("i"), &["range"])).await;
+        let r = b
+            .groups
+            .join_group(t, "live", join_req("", Some("i"), &["range"]))
+            .await;
         member = r.member_id;
-        let s = b.groups.sync_group(t, "live", sync_req(&member, 1, &[(&member, "asg")])).await;
+        let s = b
+            .groups
+            .sync_group(t, "live", sync_req(&member, 1, &[(&member, "asg")]))
+            .await;
         assert_eq!(s.error, None);
         b.groups
-            .commit_offsets(t, "live", &member, None, 1, vec![(("t".into(), 0), commit(7, "x"))], 8)
+            .commit_offsets(
+                t,
+                "live",
+                &member,
+                None,
+                1,
+                vec![(("t".into(), 0), commit(7, "x"))],
+                8,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -354,10 +379,17 @@ async fn commits_and_groups_survive_restart_and_delete_writes_tombstones() {
         b.groups.heartbeat(&b.topics, "live", &member, Some("i"), 1),
         None
     );
-    let live = b.groups.fetch_offsets("live", Some(&[("t".into(), 0), ("t".into(), 1)]));
+    let live = b
+        .groups
+        .fetch_offsets("live", Some(&[("t".into(), 0), ("t".into(), 1)]));
     assert_eq!(live[0].1.as_ref().unwrap().offset, 7);
     assert_eq!(live[1].1, None);
-    let names: Vec<String> = b.groups.list_groups().into_iter().map(|g| g.group_id).collect();
+    let names: Vec<String> = b
+        .groups
+        .list_groups()
+        .into_iter()
+        .map(|g| g.group_id)
+        .collect();
     assert_eq!(names, vec!["live".to_string(), "simple".to_string()]);
 }
 
@@ -369,11 +401,201 @@ fn empty_group_offsets_expire_after_retention() {
     let mut g = GroupMetadata::new("g", 0);
     g.commit_offsets(&clock.env(), "", vec![(("t".into(), 0), commit(1, ""))])
         .unwrap();
-    g.offsets.get_mut(&("t".into(), 0)).unwrap().commit_timestamp = clock.env().now_ms;
+    g.offsets
+        .get_mut(&("t".into(), 0))
+        .unwrap()
+        .commit_timestamp = clock.env().now_ms;
     clock.advance(30_000);
     assert!(!g.expire_offsets(&clock.env()));
     assert_eq!(g.offsets.len(), 1);
     clock.advance(31_000);
-    assert!(g.expire_offsets(&clock.env()), "empty group with no offsets is removed");
+    assert!(
+        g.expire_offsets(&clock.env()),
+        "empty group with no offsets is removed"
+    );
     assert!(g.is(GroupState::Dead));
+}
+
+/// Every group API at every served version, through the handlers, with the answers
+/// encoded at the request's version (the codec refuses fields a version lacks).
+#[tokio::test]
+async fn every_version_of_every_group_api_encodes() {
+    use crate::api::{self, RequestContext, Response};
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::StrBytes;
+
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]);
+    b.topics
+        .create(
+            crate::broker::NewTopic {
+                name: "t".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                configs: Default::default(),
+            },
+            false,
+        )
+        .unwrap();
+    let ctx =
+        |v: i16| RequestContext::new(1, "127.0.0.1:1".parse().unwrap(), v, 1, Some("c".into()));
+    let s = |x: &str| StrBytes::from_string(x.to_string());
+    let encode = |r: Response, v: i16| {
+        let mut buf = bytes::BytesMut::new();
+        r.encode(&mut buf, v)
+            .unwrap_or_else(|e| panic!("v{v}: {e}"));
+    };
+    for v in 0..=9i16 {
+        let group = GroupId(s(&format!("g{v}")));
+        let mut join = JoinGroupRequest::default();
+        join.group_id = group.clone();
+        join.session_timeout_ms = 10_000;
+        join.rebalance_timeout_ms = 10_000;
+        join.protocol_type = s("consumer");
+        let mut p = join_group_request::JoinGroupRequestProtocol::default();
+        p.name = s("range");
+        p.metadata = Bytes::from_static(b"\0\0\0\0\0\x01\0\x01t\xff\xff\xff\xff");
+        join.protocols = vec![p];
+        let mut r = api::join_group::handle(join.clone(), &ctx(v), &b)
+            .await
+            .unwrap();
+        if v >= 4 {
+            assert_eq!(r.error_code, ResponseError::MemberIdRequired.code());
+            join.member_id = r.member_id.clone();
+            r = api::join_group::handle(join, &ctx(v), &b).await.unwrap();
+        }
+        assert_eq!(r.error_code, 0, "JoinGroup v{v}");
+        let member = r.member_id.clone();
+        encode(Response::JoinGroup(r), v);
+
+        let sv = v.min(5);
+        let mut sync = SyncGroupRequest::default();
+        sync.group_id = group.clone();
+        sync.generation_id = 1;
+        sync.member_id = member.clone();
+        if sv >= 5 {
+            sync.protocol_type = Some(s("consumer"));
+            sync.protocol_name = Some(s("range"));
+        }
+        let mut a = sync_group_request::SyncGroupRequestAssignment::default();
+        a.member_id = member.clone();
+        a.assignment = Bytes::from_static(b"asg");
+        sync.assignments = vec![a];
+        let r = api::sync_group::handle(sync, &ctx(sv), &b).await.unwrap();
+        assert_eq!(
+            (r.error_code, &r.assignment[..]),
+            (0, &b"asg"[..]),
+            "SyncGroup v{sv}"
+        );
+        encode(Response::SyncGroup(r), sv);
+
+        let hv = v.min(4);
+        let mut hb = HeartbeatRequest::default();
+        hb.group_id = group.clone();
+        hb.generation_id = 1;
+        hb.member_id = member.clone();
+        let r = api::heartbeat::handle(hb, &ctx(hv), &b).await.unwrap();
+        assert_eq!(r.error_code, 0);
+        encode(Response::Heartbeat(r), hv);
+
+        let cv = v.max(2);
+        let mut oc = OffsetCommitRequest::default();
+        oc.group_id = group.clone();
+        oc.generation_id_or_member_epoch = 1;
+        oc.member_id = member.clone();
+        let mut t = offset_commit_request::OffsetCommitRequestTopic::default();
+        t.name = TopicName(s("t"));
+        let mut pp = offset_commit_request::OffsetCommitRequestPartition::default();
+        pp.committed_offset = 42;
+        pp.committed_metadata = Some(s("meta"));
+        t.partitions = vec![pp.clone(), {
+            pp.partition_index = 7;
+            pp
+        }];
+        oc.topics = vec![t];
+        let r = api::offset_commit::handle(oc, &ctx(cv), &b).await.unwrap();
+        let codes: Vec<i16> = r.topics[0]
+            .partitions
+            .iter()
+            .map(|p| p.error_code)
+            .collect();
+        assert_eq!(
+            codes,
+            vec![0, ResponseError::UnknownTopicOrPartition.code()]
+        );
+        encode(Response::OffsetCommit(r), cv);
+
+        let fv = v.max(1);
+        let mut of = OffsetFetchRequest::default();
+        if fv >= 8 {
+            let mut g = offset_fetch_request::OffsetFetchRequestGroup::default();
+            g.group_id = group.clone();
+            g.topics = None;
+            of.groups = vec![g];
+        } else {
+            of.group_id = group.clone();
+            let mut t = offset_fetch_request::OffsetFetchRequestTopic::default();
+            t.name = TopicName(s("t"));
+            t.partition_indexes = vec![0];
+            of.topics = Some(vec![t]);
+        }
+        let r = api::offset_fetch::handle(of, &ctx(fv), &b).await.unwrap();
+        let offset = if fv >= 8 {
+            r.groups[0].topics[0].partitions[0].committed_offset
+        } else {
+            r.topics[0].partitions[0].committed_offset
+        };
+        assert_eq!(offset, 42, "OffsetFetch v{fv}");
+        encode(Response::OffsetFetch(r), fv);
+
+        let dv = v.min(6);
+        let mut dg = DescribeGroupsRequest::default();
+        dg.groups = vec![group.clone(), GroupId(s("unknown"))];
+        let r = api::describe_groups::handle(dg, &ctx(dv), &b)
+            .await
+            .unwrap();
+        assert_eq!(r.groups[0].group_state.as_str(), "Stable");
+        assert_eq!(&r.groups[0].members[0].member_assignment[..], b"asg");
+        encode(Response::DescribeGroups(r), dv);
+
+        let lv = v.min(5);
+        let mut lg = ListGroupsRequest::default();
+        if lv >= 4 {
+            lg.states_filter = vec![s("stable")];
+        }
+        let r = api::list_groups::handle(lg, &ctx(lv), &b).await.unwrap();
+        assert!(r.groups.iter().any(|g| g.group_id == group));
+        encode(Response::ListGroups(r), lv);
+
+        let lvv = v.min(5);
+        let mut lr = LeaveGroupRequest::default();
+        lr.group_id = group.clone();
+        if lvv >= 3 {
+            let mut m = leave_group_request::MemberIdentity::default();
+            m.member_id = member.clone();
+            lr.members = vec![m];
+        } else {
+            lr.member_id = member.clone();
+        }
+        let r = api::leave_group::handle(lr, &ctx(lvv), &b).await.unwrap();
+        assert_eq!(r.error_code, 0);
+        encode(Response::LeaveGroup(r), lvv);
+
+        let mut od = OffsetDeleteRequest::default();
+        od.group_id = group.clone();
+        let mut t = offset_delete_request::OffsetDeleteRequestTopic::default();
+        t.name = TopicName(s("t"));
+        t.partitions = vec![offset_delete_request::OffsetDeleteRequestPartition::default()];
+        od.topics = vec![t];
+        let r = api::offset_delete::handle(od, &ctx(0), &b).await.unwrap();
+        assert_eq!((r.error_code, r.topics[0].partitions[0].error_code), (0, 0));
+        encode(Response::OffsetDelete(r), 0);
+
+        let gv = v.min(2);
+        let mut del = DeleteGroupsRequest::default();
+        del.groups_names = vec![group.clone()];
+        let r = api::delete_groups::handle(del, &ctx(gv), &b).await.unwrap();
+        assert_eq!(r.results[0].error_code, 0, "DeleteGroups v{gv}");
+        encode(Response::DeleteGroups(r), gv);
+    }
 }
