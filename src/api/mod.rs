@@ -12,6 +12,7 @@ pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_producers;
 pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
@@ -137,6 +138,7 @@ commands! {
     DescribeConfigs(DescribeConfigsRequest => DescribeConfigsResponse) = describe_configs::handle;
     DescribeCluster(DescribeClusterRequest => DescribeClusterResponse) = describe_cluster::handle;
     InitProducerId(InitProducerIdRequest => InitProducerIdResponse) = init_producer_id::handle;
+    DescribeProducers(DescribeProducersRequest => DescribeProducersResponse) = describe_producers::handle;
     OffsetCommit(OffsetCommitRequest => OffsetCommitResponse) = offset_commit::handle;
     OffsetFetch(OffsetFetchRequest => OffsetFetchResponse) = offset_fetch::handle;
     JoinGroup(JoinGroupRequest => JoinGroupResponse) = join_group::handle;

@@ -285,10 +285,11 @@ pub fn check_compressed_records(batch: &bytes::Bytes) -> Result<(), AppendError>
     }
 }
 
-/// The marker type of a control batch (Kafka's `ControlRecordType` in the first
-/// record's key: version i16, type i16; 0 = ABORT, 1 = COMMIT). Control batches are
-/// never compressed. `None` for anything else.
-pub fn control_record_type(batch: &[u8]) -> Option<crate::log::producer_state::ControlType> {
+/// The marker type and coordinator epoch of a control batch (Kafka's
+/// `ControlRecordType` in the first record's key: version i16, type i16, 0 = ABORT,
+/// 1 = COMMIT; the value holds version i16 and the coordinator epoch i32). Control
+/// batches are never compressed. `None` for anything else.
+pub fn control_record_type(batch: &[u8]) -> Option<(crate::log::producer_state::ControlType, i32)> {
     use crate::log::producer_state::ControlType;
     let h = BatchHeader::parse(batch)?;
     if !h.is_control() || h.compression() != 0 {
@@ -303,12 +304,18 @@ pub fn control_record_type(batch: &[u8]) -> Option<crate::log::producer_state::C
     if key_len < 4 {
         return None;
     }
-    let key = take(&mut rec, 4)?;
-    match i16::from_be_bytes([key[2], key[3]]) {
-        0 => Some(ControlType::Abort),
-        1 => Some(ControlType::Commit),
-        _ => None,
-    }
+    let key = take(&mut rec, key_len as usize)?;
+    let kind = match i16::from_be_bytes([key[2], key[3]]) {
+        0 => ControlType::Abort,
+        1 => ControlType::Commit,
+        _ => return None,
+    };
+    let value_len = read_varint(&mut rec)?;
+    let coordinator_epoch = match take(&mut rec, value_len.max(0) as usize) {
+        Some(v) if v.len() >= 6 => i32::from_be_bytes([v[2], v[3], v[4], v[5]]),
+        _ => -1,
+    };
+    Some((kind, coordinator_epoch))
 }
 
 /// An end-transaction marker batch as Kafka writes it: transactional + control

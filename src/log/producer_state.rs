@@ -188,7 +188,7 @@ impl ProducerStateManager {
     pub fn update(
         &mut self,
         h: &BatchHeader,
-        control: Option<ControlType>,
+        control: Option<(ControlType, i32)>,
     ) -> Option<CompletedTxn> {
         if h.producer_id < 0 {
             return None;
@@ -209,7 +209,8 @@ impl ProducerStateManager {
         }
         entry.last_timestamp = entry.last_timestamp.max(h.max_timestamp);
         if h.is_control() {
-            let kind = control?;
+            let (kind, coordinator_epoch) = control?;
+            entry.coordinator_epoch = coordinator_epoch;
             let first = entry.current_txn_first_offset.take()?;
             self.ongoing.remove(&(first, h.producer_id));
             return Some(CompletedTxn {
@@ -547,7 +548,7 @@ mod tests {
         assert_eq!(s.first_unstable_offset(), Some(10));
         let mut marker = header(5, 0, -1, 1, 13);
         marker.attributes = 0x30; // transactional + control
-        let done = s.update(&marker, Some(ControlType::Abort)).unwrap();
+        let done = s.update(&marker, Some((ControlType::Abort, 4))).unwrap();
         assert_eq!(
             (done.first_offset, done.last_offset, done.aborted),
             (10, 13, true)
@@ -558,7 +559,8 @@ mod tests {
         assert_eq!(back.first_unstable_offset(), Some(12));
         assert_eq!(back, s);
         // A marker with no open transaction completes nothing.
-        assert!(s.update(&marker, Some(ControlType::Commit)).is_none());
+        assert!(s.update(&marker, Some((ControlType::Commit, 4))).is_none());
+        assert_eq!(s.entry(5).unwrap().coordinator_epoch, 4);
     }
 
     #[test]
