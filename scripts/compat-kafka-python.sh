@@ -77,9 +77,14 @@ for f in "${FILES[@]}"; do
   fdir="$OUT/$f"
   mkdir -p "$fdir/kafka-root"
   port=$(free_port)
-  broker_start "$fdir/data" "$port" "$fdir/broker.log" \
+  # The settings kafka-python's own broker fixture writes into kafka.properties
+  # (servers/resources/*/kafka.properties in its repository): 4 partitions, auto-create on, a static
+  # advertised listener, group.min.session.timeout.ms=1000 (test_group uses 3000 ms sessions),
+  # group.initial.rebalance.delay.ms=0, 2 partitions for __consumer_offsets.
+  broker_start "$fdir/data" "$port" "$fdir/broker.log" --advertised-listener "127.0.0.1:$port" \
     --set auto.create.topics.enable=true --set num.partitions=4 \
-    --set group.initial.rebalance.delay.ms=0 || { echo "$f: broker did not start" >"$fdir/pytest.log"; continue; }
+    --set group.min.session.timeout.ms=1000 --set group.initial.rebalance.delay.ms=0 \
+    --set offsets.topic.num.partitions=2 || { echo "$f: broker did not start" >"$fdir/pytest.log"; continue; }
   t=$(date +%s)
   # shellcheck disable=SC2086
   (cd "$SDIST_DIR" && KAFKA_URI="PLAINTEXT://127.0.0.1:$port" KAFKA_VERSION=4.0.0 KAFKA_ROOT="$fdir/kafka-root" \

@@ -6,9 +6,12 @@
 //! Handlers translate between wire types and `crate::broker`; they never touch sockets
 //! or files directly. Adding an API means adding a file and one line to `commands!`.
 
+pub mod alter_configs;
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -17,6 +20,7 @@ pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
@@ -139,6 +143,10 @@ commands! {
     DescribeCluster(DescribeClusterRequest => DescribeClusterResponse) = describe_cluster::handle;
     InitProducerId(InitProducerIdRequest => InitProducerIdResponse) = init_producer_id::handle;
     DescribeProducers(DescribeProducersRequest => DescribeProducersResponse) = describe_producers::handle;
+    DeleteRecords(DeleteRecordsRequest => DeleteRecordsResponse) = delete_records::handle;
+    CreatePartitions(CreatePartitionsRequest => CreatePartitionsResponse) = create_partitions::handle;
+    AlterConfigs(AlterConfigsRequest => AlterConfigsResponse) = alter_configs::handle;
+    IncrementalAlterConfigs(IncrementalAlterConfigsRequest => IncrementalAlterConfigsResponse) = incremental_alter_configs::handle;
     OffsetCommit(OffsetCommitRequest => OffsetCommitResponse) = offset_commit::handle;
     OffsetFetch(OffsetFetchRequest => OffsetFetchResponse) = offset_fetch::handle;
     JoinGroup(JoinGroupRequest => JoinGroupResponse) = join_group::handle;

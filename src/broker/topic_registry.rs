@@ -257,6 +257,113 @@ impl TopicRegistry {
         Ok(topic)
     }
 
+    /// CreatePartitions: grows a topic to `new_count` partitions (Kafka never shrinks).
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        new_count: i32,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, KafkaError> {
+        let _admin = self.admin_lock.lock();
+        let Some(topic) = self.get(name) else {
+            return Err(KafkaError::new(
+                ResponseError::UnknownTopicOrPartition,
+                format!("The topic '{name}' does not exist."),
+            ));
+        };
+        let current = topic.partitions.len() as i32;
+        if new_count == current {
+            return Err(KafkaError::new(
+                ResponseError::InvalidPartitions,
+                format!("Topic already has {current} partitions."),
+            ));
+        }
+        if new_count < current {
+            return Err(KafkaError::new(
+                ResponseError::InvalidPartitions,
+                format!("Topic currently has {current} partitions, which is higher than the requested {new_count}."),
+            ));
+        }
+        if validate_only {
+            return Ok(topic);
+        }
+        let record = TopicRecord {
+            version: 1,
+            name: name.to_string(),
+            topic_id: topic.id,
+            partitions: new_count,
+            configs: topic.configs.clone(),
+        };
+        let storage =
+            |e: anyhow::Error| KafkaError::new(ResponseError::KafkaStorageError, format!("{e:#}"));
+        let log_config = self.config.log_config(&topic.configs);
+        let mut partitions = topic.partitions.clone();
+        for p in current..new_count {
+            let dir = topic_store::partition_dir(&self.data_dir, name, p);
+            let log = PartitionLog::open(dir, log_config.clone(), now_ms())
+                .map_err(|e| storage(anyhow::anyhow!(e)))?;
+            partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log)));
+        }
+        topic_store::write_topic(&self.data_dir, &record).map_err(storage)?;
+        let grown = Arc::new(Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            partitions,
+            configs: topic.configs.clone(),
+        });
+        self.insert(grown.clone());
+        tracing::info!(
+            topic = name,
+            from = current,
+            to = new_count,
+            "added partitions"
+        );
+        Ok(grown)
+    }
+
+    /// Replaces a topic's config overrides (validated), persists them and applies them
+    /// to every partition log at once: no restart needed.
+    pub fn set_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), KafkaError> {
+        validate_topic_configs(&configs)
+            .map_err(|m| KafkaError::new(ResponseError::InvalidConfig, m))?;
+        let _admin = self.admin_lock.lock();
+        let Some(topic) = self.get(name) else {
+            return Err(KafkaError::new(
+                ResponseError::UnknownTopicOrPartition,
+                format!("Topic {name} does not exist"),
+            ));
+        };
+        if validate_only {
+            return Ok(());
+        }
+        let record = TopicRecord {
+            version: 1,
+            name: name.to_string(),
+            topic_id: topic.id,
+            partitions: topic.partitions.len() as i32,
+            configs: configs.clone(),
+        };
+        topic_store::write_topic(&self.data_dir, &record)
+            .map_err(|e| KafkaError::new(ResponseError::KafkaStorageError, format!("{e:#}")))?;
+        let log_config = self.config.log_config(&configs);
+        for p in &topic.partitions {
+            p.with_log(|log| log.set_config(log_config.clone()));
+        }
+        self.insert(Arc::new(Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            partitions: topic.partitions.clone(),
+            configs,
+        }));
+        tracing::info!(topic = name, "topic configs changed");
+        Ok(())
+    }
+
     /// Kafka refuses topics whose names differ only by '.' vs '_' (metric name clash).
     fn colliding_topic(&self, name: &str) -> Option<String> {
         let norm = |s: &str| s.replace('.', "_");

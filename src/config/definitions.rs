@@ -136,6 +136,16 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "segment.bytes of the internal __consumer_offsets topic, used when it is created. The topic is not compacted yet, so it grows with every commit."),
     broker("offset.metadata.max.bytes", Int, "4096", false,
         "The largest metadata string an offset commit may carry (OFFSET_METADATA_TOO_LARGE above it)."),
+    broker("transaction.max.timeout.ms", Int, "900000", false,
+        "The largest transaction.timeout.ms a transactional producer may ask for (INVALID_TRANSACTION_TIMEOUT above it)."),
+    broker("transactional.id.expiration.ms", Int, "604800000", false,
+        "A transactional id with no transaction for this long is forgotten (a tombstone is written to __transaction_state)."),
+    broker("transaction.state.log.num.partitions", Int, "50", false,
+        "Partition count of the internal __transaction_state topic, used when it is created (on the first transactional InitProducerId). An existing topic keeps its count."),
+    broker("transaction.state.log.segment.bytes", Int, "104857600", false,
+        "segment.bytes of the internal __transaction_state topic, used when it is created. The topic is not compacted yet, so it grows with every transaction."),
+    broker("transaction.abort.timed.out.transaction.cleanup.interval.ms", Int, "10000", false,
+        "How often transactions older than their transaction.timeout.ms are looked for (and aborted, fencing their producer), and idle transactional ids expired."),
 ];
 
 /// Topic settings with the broker setting that supplies their default.
@@ -285,6 +295,9 @@ fn check_range(name: &str, v: i64) -> Result<(), std::string::String> {
         "group.initial.rebalance.delay.ms" | "offset.metadata.max.bytes" => 0,
         "group.max.size" | "offsets.retention.minutes" | "offsets.topic.num.partitions" => 1,
         "offsets.topic.segment.bytes" | "offsets.retention.check.interval.ms" => 1,
+        "transaction.max.timeout.ms" | "transactional.id.expiration.ms" => 1,
+        "transaction.state.log.num.partitions" | "transaction.state.log.segment.bytes" => 1,
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms" => 1,
         _ => i64::MIN,
     };
     if v < min {

@@ -54,6 +54,12 @@ pub struct BrokerConfig {
     pub offsets_topic_num_partitions: i32,
     pub offsets_topic_segment_bytes: i32,
     pub offset_metadata_max_bytes: usize,
+    /// Transactions (`transaction.*`, `transactional.id.expiration.ms`).
+    pub transaction_max_timeout_ms: i32,
+    pub transactional_id_expiration_ms: i64,
+    pub transaction_state_log_num_partitions: i32,
+    pub transaction_state_log_segment_bytes: i32,
+    pub transaction_abort_timed_out_check_interval_ms: u64,
     /// Every broker-level setting given explicitly (file or flags), by its broker name,
     /// already validated.
     explicit: BTreeMap<String, String>,
@@ -156,6 +162,16 @@ impl BrokerConfig {
             offsets_topic_num_partitions: get("offsets.topic.num.partitions").parse()?,
             offsets_topic_segment_bytes: get("offsets.topic.segment.bytes").parse()?,
             offset_metadata_max_bytes: get("offset.metadata.max.bytes").parse::<i32>()? as usize,
+            transaction_max_timeout_ms: get("transaction.max.timeout.ms").parse()?,
+            transactional_id_expiration_ms: get("transactional.id.expiration.ms").parse()?,
+            transaction_state_log_num_partitions: get("transaction.state.log.num.partitions")
+                .parse()?,
+            transaction_state_log_segment_bytes: get("transaction.state.log.segment.bytes")
+                .parse()?,
+            transaction_abort_timed_out_check_interval_ms: get(
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            )
+            .parse()?,
             explicit,
         })
     }

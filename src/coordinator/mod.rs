@@ -1,5 +1,5 @@
 //! Coordinators: the group coordinator (Kafka's classic consumer group protocol and
-//! committed offsets). Later the transaction coordinator joins here.
+//! committed offsets) and, in [`transaction`], the transaction coordinator.
 //!
 //! [`GroupCoordinator`] owns every group, each behind its own lock; the map lock is held
 //! only to find or insert a group, never while a group's state changes. API handlers

@@ -720,6 +720,40 @@ impl PartitionLog {
         Ok(deleted)
     }
 
+    /// DeleteRecords: moves the log start offset up to `new_start` (at most the high
+    /// watermark), persists it, and deletes the segments wholly below it. Fetches below
+    /// the new start get OFFSET_OUT_OF_RANGE; ListOffsets earliest returns it. Returns
+    /// the log start offset after the call (Kafka's low watermark).
+    pub fn delete_records_before(&mut self, new_start: i64) -> Result<i64, LogError> {
+        let hw = self.high_watermark();
+        if new_start < 0 || new_start > hw {
+            return Err(LogError::OffsetOutOfRange {
+                requested: new_start,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: hw,
+            });
+        }
+        if new_start <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        self.reopen_after_close()?;
+        self.log_start_offset = new_start;
+        self.recovery_point = self.recovery_point.max(new_start);
+        // Persist first: a crash during the unlinks must not bring the records back.
+        self.write_checkpoint()?;
+        let below = self.segments[..self.segments.len() - 1]
+            .iter()
+            .take_while(|s| s.next_offset <= new_start)
+            .count();
+        for seg in self.segments.drain(..below) {
+            tracing::info!(dir = %self.dir.display(), base = seg.base_offset, "deleting segment below the log start offset (DeleteRecords)");
+            seg.delete()?;
+        }
+        producer_state::delete_snapshots_before(&self.dir, new_start)?;
+        self.aborted.retain(|a| a.last_offset >= new_start);
+        Ok(new_start)
+    }
+
     /// Kafka's `deleteRetentionMsBreachedSegments` + `deleteRetentionSizeBreachedSegments`,
     /// never touching the active segment.
     fn delete_retained_segments(&mut self, now_ms: i64) -> io::Result<usize> {

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/bench.sh: physical references, start-up timing, percentiles, RSS.
+
+  bench_refs.py loopback SECONDS            one TCP stream over 127.0.0.1, 1 MiB sends -> MB/s
+  bench_refs.py diskwrite DIR MIB           sequential 1 MiB writes to DIR, fsync at the end -> MB/s
+  bench_refs.py fsyncrate DIR SECONDS       4 KiB append + fdatasync loop in DIR -> fsyncs/s
+  bench_refs.py startup PORT LOG -- CMD...  spawns CMD, polls 127.0.0.1:PORT every 0.5 ms; prints
+                                            "<ms> <pid>" once it accepts (the broker keeps running)
+  bench_refs.py percentiles FILE            one latency (microseconds) a line -> "p50 p99 p99.9" in ms
+  bench_refs.py rss PID                     "<VmRSS MiB> <VmHWM MiB>"
+
+Only the standard library; every figure is printed, never judged.
+"""
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+MIB = 1 << 20
+
+
+def loopback(seconds):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    got = [0]
+
+    def sink():
+        conn, _ = srv.accept()
+        buf = bytearray(MIB)
+        view = memoryview(buf)
+        while True:
+            n = conn.recv_into(view)
+            if not n:
+                break
+            got[0] += n
+        conn.close()
+
+    t = threading.Thread(target=sink)
+    t.start()
+    cli = socket.create_connection(("127.0.0.1", port))
+    payload = b"\0" * MIB
+    # warm up, then measure what the receiver got in `seconds`
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        cli.sendall(payload)
+    start_bytes, t0 = got[0], time.monotonic()
+    end = t0 + seconds
+    while time.monotonic() < end:
+        cli.sendall(payload)
+    t1, end_bytes = time.monotonic(), got[0]
+    cli.close()
+    t.join()
+    srv.close()
+    print(f"{(end_bytes - start_bytes) / (t1 - t0) / 1e6:.1f}")
+
+
+def diskwrite(d, mib):
+    path = os.path.join(d, ".bench-diskwrite")
+    buf = os.urandom(MIB)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        t0 = time.monotonic()
+        for _ in range(mib):
+            os.write(fd, buf)
+        os.fsync(fd)
+        dt = time.monotonic() - t0
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    print(f"{mib * MIB / dt / 1e6:.1f}")
+
+
+def fsyncrate(d, seconds):
+    path = os.path.join(d, ".bench-fsyncrate")
+    buf = b"x" * 4096
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    n = 0
+    try:
+        t0 = time.monotonic()
+        end = t0 + seconds
+        while time.monotonic() < end:
+            os.write(fd, buf)
+            os.fdatasync(fd)
+            n += 1
+        dt = time.monotonic() - t0
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    print(f"{n / dt:.0f}")
+
+
+def startup(port, logf, cmd):
+    with open(logf, "ab") as log:
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=False)
+        while True:
+            if p.poll() is not None:
+                print(f"broker exited with {p.returncode} during start-up", file=sys.stderr)
+                sys.exit(1)
+            s = socket.socket()
+            try:
+                s.connect(("127.0.0.1", port))
+                break
+            except OSError:
+                time.sleep(0.0005)
+            finally:
+                s.close()
+            if time.monotonic() - t0 > 120:
+                print("broker not accepting after 120 s", file=sys.stderr)
+                sys.exit(1)
+        print(f"{(time.monotonic() - t0) * 1000:.1f} {p.pid}")
+
+
+def percentiles(path):
+    vals = sorted(int(x) for x in open(path) if x.strip())
+    if not vals:
+        print("- - -")
+        return
+    def pct(q):
+        return vals[min(len(vals) - 1, int(q * len(vals)))] / 1000.0
+    print(f"{pct(0.50):.2f} {pct(0.99):.2f} {pct(0.999):.2f}")
+
+
+def rss(pid):
+    vals = {}
+    for line in open(f"/proc/{pid}/status"):
+        k, _, v = line.partition(":")
+        if k in ("VmRSS", "VmHWM"):
+            vals[k] = int(v.split()[0]) / 1024
+    print(f"{vals.get('VmRSS', 0):.1f} {vals.get('VmHWM', 0):.1f}")
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "loopback":
+        loopback(float(argv[2]))
+    elif cmd == "diskwrite":
+        diskwrite(argv[2], int(argv[3]))
+    elif cmd == "fsyncrate":
+        fsyncrate(argv[2], float(argv[3]))
+    elif cmd == "startup":
+        i = argv.index("--")
+        startup(int(argv[2]), argv[3], argv[i + 1:])
+    elif cmd == "percentiles":
+        percentiles(argv[2])
+    elif cmd == "rss":
+        rss(argv[2])
+    else:
+        sys.exit(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
