@@ -17,6 +17,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_producers;
 pub mod describe_groups;
+pub mod describe_log_dirs;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -144,6 +145,7 @@ commands! {
     InitProducerId(InitProducerIdRequest => InitProducerIdResponse) = init_producer_id::handle;
     DescribeProducers(DescribeProducersRequest => DescribeProducersResponse) = describe_producers::handle;
     DeleteRecords(DeleteRecordsRequest => DeleteRecordsResponse) = delete_records::handle;
+    DescribeLogDirs(DescribeLogDirsRequest => DescribeLogDirsResponse) = describe_log_dirs::handle;
     CreatePartitions(CreatePartitionsRequest => CreatePartitionsResponse) = create_partitions::handle;
     AlterConfigs(AlterConfigsRequest => AlterConfigsResponse) = alter_configs::handle;
     IncrementalAlterConfigs(IncrementalAlterConfigsRequest => IncrementalAlterConfigsResponse) = incremental_alter_configs::handle;

@@ -638,3 +638,60 @@ async fn open_transactions_hold_the_last_stable_offset_and_aborts_are_listed() {
     assert_eq!(p.aborted_transactions.unwrap().len(), 1);
     assert_eq!(p.last_stable_offset, 6);
 }
+
+#[tokio::test]
+async fn legacy_alter_configs_replaces_the_whole_set_and_applies_at_once() {
+    use kafka_protocol::messages::alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    let mut t = kafka_protocol::messages::create_topics_request::CreatableTopic::default();
+    t.name = TopicName(sb("cfg"));
+    t.num_partitions = 1;
+    t.replication_factor = 1;
+    let mut c = kafka_protocol::messages::create_topics_request::CreatableTopicConfig::default();
+    c.name = sb("retention.ms");
+    c.value = Some(sb("1000"));
+    t.configs = vec![c];
+    let mut req = CreateTopicsRequest::default();
+    req.topics = vec![t];
+    create_topics::handle(req, &ctx(7), &b).await.unwrap();
+
+    let mut entry = AlterableConfig::default();
+    entry.name = sb("max.message.bytes");
+    entry.value = Some(sb("100"));
+    let mut res = AlterConfigsResource::default();
+    res.resource_type = 2;
+    res.resource_name = sb("cfg");
+    res.configs = vec![entry];
+    let mut req = AlterConfigsRequest::default();
+    req.resources = vec![res];
+    let r = alter_configs::handle(req, &ctx(2), &b).await.unwrap();
+    assert_eq!(r.responses[0].error_code, 0);
+    let topic = b.topics.get("cfg").unwrap();
+    assert_eq!(
+        topic.configs.get("retention.ms"),
+        None,
+        "replaced, not merged"
+    );
+    assert_eq!(
+        topic.configs.get("max.message.bytes").map(String::as_str),
+        Some("100")
+    );
+    // Applied to the running log at once.
+    let r = produce(
+        &b,
+        "cfg",
+        0,
+        batch(
+            &["a value longer than one hundred bytes once the batch header is counted in"],
+            1,
+        ),
+        1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ResponseError::MessageTooLarge.code()
+    );
+}
