@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod broker;
+pub mod cli;
 pub mod config;
 pub mod coordinator;
 pub mod error;

@@ -1,5 +1,5 @@
-//! The `sluice` command line. `sluice serve` runs the broker; later subcommands
-//! (topic, produce, consume, group, dump-log) will live beside it.
+//! The `sluice` command line. `sluice serve` runs the broker; the client subcommands
+//! (topic, produce, consume, group, dump-log) beside it are `sluice::cli`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Run the broker (defaults: 127.0.0.1:9092, data in ./sluice-data).
     Serve(ServeArgs),
+    #[command(flatten)]
+    Client(sluice::cli::ClientCommand),
 }
 
 #[derive(Args)]
@@ -59,6 +61,14 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => match serve(args) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sluice: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Client(command) => match sluice::cli::run(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if sluice::cli::output::is_broken_pipe(&e) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("sluice: {e:#}");
                 ExitCode::FAILURE

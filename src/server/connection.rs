@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::frame::{take_frame, FrameError};
+use super::response_buf::{zero_copy_candidates, OutQueue, ResponseBuf};
 use crate::api::{self, Command, RequestContext, Response};
 use crate::broker::Broker;
 
@@ -82,7 +83,7 @@ impl Connection {
     async fn serve(&mut self) -> Close {
         let max = self.broker.config.socket_request_max_bytes;
         let mut input = BytesMut::with_capacity(READ_CHUNK);
-        let mut output = BytesMut::new();
+        let mut output = OutQueue::default();
         loop {
             loop {
                 let frame = match take_frame(&mut input, max) {
@@ -100,21 +101,19 @@ impl Connection {
                     _ = stop.wait_for(|s| *s) => return Close::Shutdown,
                 };
                 if let Err(close) = handled {
-                    let _ = self.stream.write_all(&output).await;
+                    let _ = output.write_to(&mut self.stream).await;
                     return close;
                 }
                 if output.len() >= FLUSH_THRESHOLD {
-                    if let Err(e) = self.stream.write_all(&output).await {
+                    if let Err(e) = output.write_to(&mut self.stream).await {
                         return Close::Io(e);
                     }
-                    output.clear();
                 }
             }
             if !output.is_empty() {
-                if let Err(e) = self.stream.write_all(&output).await {
+                if let Err(e) = output.write_to(&mut self.stream).await {
                     return Close::Io(e);
                 }
-                output.clear();
             }
             if input.capacity() - input.len() < READ_CHUNK / 4 {
                 input.reserve(READ_CHUNK);
@@ -132,7 +131,7 @@ impl Connection {
     }
 
     /// Decodes and answers one request, appending the framed answer (if any) to `out`.
-    async fn handle_frame(&self, mut frame: Bytes, out: &mut BytesMut) -> Result<(), Close> {
+    async fn handle_frame(&self, mut frame: Bytes, out: &mut OutQueue) -> Result<(), Close> {
         if frame.len() < 8 {
             return Err(Close::Protocol(format!(
                 "request of {} bytes is too short for a request header",
@@ -199,29 +198,46 @@ impl Connection {
     }
 }
 
-/// Appends `[size][response header][body]` to `out`.
+/// Appends `[size][response header][body]` to `out`. Large record sets of a Fetch
+/// answer are queued by reference (see `response_buf`), everything else is copied.
 fn encode_response(
-    out: &mut BytesMut,
+    out: &mut OutQueue,
     key: ApiKey,
     version: i16,
     correlation_id: i32,
     response: &Response,
 ) -> Result<(), Close> {
-    let start = out.len();
-    out.put_i32(0);
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
-    let result = header
-        .encode(out, key.response_header_version(version))
-        .and_then(|_| response.encode(out, version));
-    if let Err(e) = result {
-        out.truncate(start);
+    let header_version = key.response_header_version(version);
+    let failed = |e: anyhow::Error| {
         tracing::error!(?key, version, error = %e, "failed to encode response; this is a broker bug");
-        return Err(Close::Protocol(format!(
-            "could not encode {key:?} v{version} response: {e}"
-        )));
+        Close::Protocol(format!("could not encode {key:?} v{version} response: {e}"))
+    };
+    let candidates = zero_copy_candidates(response);
+    if !candidates.is_empty() {
+        let mut buf = ResponseBuf::new(&candidates);
+        header
+            .encode(&mut buf, header_version)
+            .and_then(|_| response.encode(&mut buf, version))
+            .map_err(failed)?;
+        if let Some(chunks) = buf.finish() {
+            let size: usize = chunks.iter().map(Bytes::len).sum();
+            out.push_slice(&(size as i32).to_be_bytes());
+            for chunk in chunks {
+                out.push(chunk);
+            }
+            return Ok(());
+        }
     }
-    let size = (out.len() - start - 4) as i32;
-    out[start..start + 4].copy_from_slice(&size.to_be_bytes());
+    let mut buf = BytesMut::new();
+    buf.put_i32(0);
+    header
+        .encode(&mut buf, header_version)
+        .and_then(|_| response.encode(&mut buf, version))
+        .map_err(failed)?;
+    let size = (buf.len() - 4) as i32;
+    buf[0..4].copy_from_slice(&size.to_be_bytes());
+    out.push_slice(&buf);
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 pub mod connection;
 pub mod frame;
+pub mod response_buf;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
