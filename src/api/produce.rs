@@ -15,7 +15,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use super::{sb, RequestContext};
 use crate::broker::{now_ms, Broker, Partition, Topic};
 use crate::error::{KafkaError, ResponseError};
-use crate::log::batch::check_compressed_records;
+use crate::log::batch::check_compressed_records_keyed;
 use crate::log::AppendError;
 use bytes::Bytes;
 
@@ -184,7 +184,9 @@ fn append(
             && header.total_size() == records.len()
             && header.crc == crate::log::BatchHeader::compute_crc(records)
         {
-            check_compressed_records(records).map_err(&to_kafka)?;
+            // Log compaction: a compacted topic refuses keyless records.
+            let require_key = partition.with_log(|l| l.config().cleanup_compact);
+            check_compressed_records_keyed(records, require_key).map_err(&to_kafka)?;
         }
     }
     match partition.append(records, now) {

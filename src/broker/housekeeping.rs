@@ -1,5 +1,6 @@
 //! Periodic background work on every partition: time-based segment rolls, the flush.ms
-//! fsync, and retention.
+//! fsync, and retention (only for cleanup.policy containing delete); the log cleaner's
+//! loop (`super::cleaner`) runs in the same task.
 //!
 //! It runs on a timer (log.flush.scheduler.interval.ms) and goes partition by partition,
 //! holding one partition's lock at a time, so it never stalls the whole broker. An idle
@@ -13,15 +14,21 @@ use super::{now_ms, Broker};
 /// Runs until the returned task is aborted.
 pub fn spawn(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
     let period = Duration::from_millis(broker.config.flush_scheduler_interval_ms.max(10));
+    // The log cleaner runs beside it in the same task, so aborting this task at
+    // shutdown stops both (see `super::cleaner`).
+    let cleaner = super::cleaner::run(broker.clone());
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(period);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let b = broker.clone();
-            // The log work does file I/O (fsync, unlink): keep it off the async workers.
-            let _ = tokio::task::spawn_blocking(move || run_once(&b)).await;
-        }
+        let timers = async move {
+            let mut ticker = tokio::time::interval(period);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let b = broker.clone();
+                // The log work does file I/O (fsync, unlink): keep it off the async workers.
+                let _ = tokio::task::spawn_blocking(move || run_once(&b)).await;
+            }
+        };
+        tokio::join!(timers, cleaner);
     })
 }
 

@@ -5,6 +5,7 @@
 //! Nothing in this module parses or encodes Kafka wire messages; the API handlers in
 //! `crate::api` translate between requests and these types.
 
+pub mod cleaner;
 pub mod fetch_session;
 pub mod housekeeping;
 pub mod partition;

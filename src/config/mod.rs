@@ -60,6 +60,11 @@ pub struct BrokerConfig {
     pub transaction_state_log_num_partitions: i32,
     pub transaction_state_log_segment_bytes: i32,
     pub transaction_abort_timed_out_check_interval_ms: u64,
+    /// Log compaction (`log.cleaner.*`).
+    pub cleaner_enable: bool,
+    pub cleaner_backoff_ms: u64,
+    pub cleaner_dedupe_buffer_size: usize,
+    pub cleaner_io_buffer_load_factor: f64,
     /// Every broker-level setting given explicitly (file or flags), by its broker name,
     /// already validated.
     explicit: BTreeMap<String, String>,
@@ -172,6 +177,11 @@ impl BrokerConfig {
                 "transaction.abort.timed.out.transaction.cleanup.interval.ms",
             )
             .parse()?,
+            cleaner_enable: get("log.cleaner.enable") == "true",
+            cleaner_backoff_ms: get("log.cleaner.backoff.ms").parse()?,
+            cleaner_dedupe_buffer_size: get("log.cleaner.dedupe.buffer.size").parse::<i64>()?
+                as usize,
+            cleaner_io_buffer_load_factor: get("log.cleaner.io.buffer.load.factor").parse()?,
             explicit,
         })
     }
@@ -253,6 +263,27 @@ impl BrokerConfig {
                 .broker_value("producer.id.expiration.ms")
                 .and_then(|(v, _)| v.parse().ok())
                 .unwrap_or(86_400_000),
+            cleanup_delete: value("cleanup.policy")
+                .split(',')
+                .any(|p| p.trim() == "delete"),
+            cleanup_compact: value("cleanup.policy")
+                .split(',')
+                .any(|p| p.trim() == "compact"),
+            min_cleanable_dirty_ratio: value("min.cleanable.dirty.ratio")
+                .trim()
+                .parse()
+                .unwrap_or(0.5),
+            min_compaction_lag_ms: num("min.compaction.lag.ms"),
+            max_compaction_lag_ms: num("max.compaction.lag.ms"),
+            delete_retention_ms: num("delete.retention.ms"),
+        }
+    }
+
+    /// The log cleaner's broker-wide settings.
+    pub fn cleaner_config(&self) -> crate::log::cleaner::CleanerConfig {
+        crate::log::cleaner::CleanerConfig {
+            dedupe_buffer_size: self.cleaner_dedupe_buffer_size,
+            load_factor: self.cleaner_io_buffer_load_factor,
         }
     }
 }

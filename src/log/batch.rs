@@ -190,7 +190,20 @@ pub struct ValidBatch {
 /// `DefaultRecord.readFrom` and `LogValidator` check). Compressed batches are only
 /// checked by header and CRC: decompressing every batch on the produce path would cost
 /// more than the broker's whole write path (see docs/bad-input.md).
-pub fn check_uncompressed_records(mut records: &[u8], record_count: i32) -> Result<(), String> {
+pub fn check_uncompressed_records(records: &[u8], record_count: i32) -> Result<(), String> {
+    check_uncompressed_records_keyed(records, record_count, false)
+}
+
+/// Kafka's refusal of a keyless record in a compacted topic (`LogValidator`).
+pub const COMPACTED_TOPIC_NEEDS_KEY: &str = "Compacted topic cannot accept message without key";
+
+/// [`check_uncompressed_records`], and with `require_key` (a `cleanup.policy=compact`
+/// topic) every record must have a key.
+pub fn check_uncompressed_records_keyed(
+    mut records: &[u8],
+    record_count: i32,
+    require_key: bool,
+) -> Result<(), String> {
     for index in 0..record_count {
         let length = read_varint(&mut records).ok_or("truncated record length")?;
         if length < 0 || length as usize > records.len() {
@@ -212,6 +225,8 @@ pub fn check_uncompressed_records(mut records: &[u8], record_count: i32) -> Resu
             let len = read_varint(&mut body).ok_or_else(|| bad(field))?;
             if len >= 0 {
                 take(&mut body, len as usize).ok_or_else(|| bad(field))?;
+            } else if len == -1 && require_key && field == "key" {
+                return Err(format!("record {index}: {COMPACTED_TOPIC_NEEDS_KEY}"));
             } else if len != -1 {
                 return Err(format!("record {index}: {field} length {len}"));
             }
@@ -252,6 +267,15 @@ pub fn check_uncompressed_records(mut records: &[u8], record_count: i32) -> Resu
 /// produce time, as Kafka's `LogValidator` refuses it. `batch` is one whole batch.
 /// Callers run this outside the partition lock: it costs a decompression.
 pub fn check_compressed_records(batch: &bytes::Bytes) -> Result<(), AppendError> {
+    check_compressed_records_keyed(batch, false)
+}
+
+/// [`check_compressed_records`], refusing keyless records when `require_key` (a
+/// compacted topic).
+pub fn check_compressed_records_keyed(
+    batch: &bytes::Bytes,
+    require_key: bool,
+) -> Result<(), AppendError> {
     use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
     let header = BatchHeader::parse(batch)
         .ok_or_else(|| AppendError::InvalidRecord("truncated batch header".into()))?;
@@ -262,7 +286,11 @@ pub fn check_compressed_records(batch: &bytes::Bytes) -> Result<(), AppendError>
     let mut body = batch.slice(RECORD_BATCH_OVERHEAD..end);
     let count = header.record_count;
     let walk = |records: &mut bytes::Bytes| -> anyhow::Result<Result<(), String>> {
-        Ok(check_uncompressed_records(records, count))
+        Ok(check_uncompressed_records_keyed(
+            records,
+            count,
+            require_key,
+        ))
     };
     let outcome = match header.compression() {
         0 => return Ok(()),
@@ -397,6 +425,17 @@ pub fn validate_payload(
     payload: &[u8],
     max_message_bytes: u32,
 ) -> Result<Vec<ValidBatch>, AppendError> {
+    validate_payload_keyed(payload, max_message_bytes, false)
+}
+
+/// [`validate_payload`]; with `require_key` (a compacted topic) every record of an
+/// uncompressed batch must have a key (compressed batches are checked by
+/// [`check_compressed_records_keyed`] before the partition lock is taken).
+pub fn validate_payload_keyed(
+    payload: &[u8],
+    max_message_bytes: u32,
+    require_key: bool,
+) -> Result<Vec<ValidBatch>, AppendError> {
     if payload.is_empty() {
         return Err(AppendError::InvalidRecord(
             "a produce must carry at least one record batch".into(),
@@ -467,10 +506,14 @@ pub fn validate_payload(
             )));
         }
         if h.compression() == 0 {
-            check_uncompressed_records(&rest[RECORD_BATCH_OVERHEAD..size], h.record_count)
-                .map_err(|why| {
-                    AppendError::InvalidRecord(format!("batch at position {pos}: {why}"))
-                })?;
+            // Control batches (transaction markers) always carry their key.
+            let require_key = require_key && !h.is_control();
+            check_uncompressed_records_keyed(
+                &rest[RECORD_BATCH_OVERHEAD..size],
+                h.record_count,
+                require_key,
+            )
+            .map_err(|why| AppendError::InvalidRecord(format!("batch at position {pos}: {why}")))?;
         }
         out.push(ValidBatch {
             start: pos,

@@ -1,5 +1,5 @@
 //! Per-partition log configuration (Kafka's topic-level `segment.*`, `retention.*`,
-//! `flush.*` settings). Plain data only: it must never read files or the environment.
+//! `flush.*`, `cleanup.policy` and compaction settings). Plain data only: it must never read files or the environment.
 
 use crate::log::batch::TimestampType;
 
@@ -29,6 +29,21 @@ pub struct LogConfig {
     /// `producer.id.expiration.ms` (a broker setting): forget an idempotent producer
     /// whose last batch is older than this.
     pub producer_id_expiration_ms: i64,
+    /// `cleanup.policy` contains `delete`: retention (time/size) deletes old segments.
+    pub cleanup_delete: bool,
+    /// `cleanup.policy` contains `compact`: the log cleaner keeps the latest record per
+    /// key, and produce refuses records without a key.
+    pub cleanup_compact: bool,
+    /// `min.cleanable.dirty.ratio`: clean when dirty bytes / all cleanable bytes >= this.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: a segment whose newest record is younger is not cleaned.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: clean whatever the dirty ratio once the oldest dirty
+    /// segment's newest record is older than this.
+    pub max_compaction_lag_ms: i64,
+    /// `delete.retention.ms`: how long tombstones (and removable transaction markers)
+    /// are kept by the cleaner, measured from their record timestamp.
+    pub delete_retention_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -45,6 +60,12 @@ impl Default for LogConfig {
             flush_messages: i64::MAX,
             flush_ms: 1000,
             producer_id_expiration_ms: 86400000,
+            cleanup_delete: true,
+            cleanup_compact: false,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            delete_retention_ms: 86400000,
         }
     }
 }

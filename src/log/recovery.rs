@@ -7,15 +7,20 @@
 //! segment is scanned batch by batch, its indexes rebuilt, and the `.log` cut at
 //! the first torn or invalid batch, deleting every later segment. Valid batches
 //! before the first bad one are never dropped, and nothing is guessed. Stray
-//! `*.tmp` files and orphan index files are deleted; `.cleaned`, `.swap` and
-//! `.deleted` files (compaction, later) are left alone. This module never runs
-//! after `open` returns.
+//! `*.tmp` files and orphan index files are deleted. Log compaction: an interrupted
+//! segment swap is finished or rolled back first (`cleaner::swap::recover_dir`:
+//! `.cleaned` files are deleted, committed `.swap` files complete the swap), and
+//! segments that may have been cleaned (base below the cleaner checkpoint's
+//! `gaps_below`, or every closed segment of a compacted log without a valid cleaner
+//! checkpoint) are checked for increasing rather than contiguous offsets. This module
+//! never runs after `open` returns.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
 use crate::log::checkpoint::{self, Checkpoint};
+use crate::log::cleaner::{swap as cleaner_swap, CleanerCheckpoint};
 use crate::log::config::LogConfig;
 use crate::log::error::LogError;
 use crate::log::segment::LogSegment;
@@ -24,6 +29,8 @@ pub struct LoadedLog {
     pub segments: Vec<LogSegment>,
     pub log_start_offset: i64,
     pub recovery_point: i64,
+    /// The cleaner checkpoint, if valid.
+    pub cleaner: Option<CleanerCheckpoint>,
 }
 
 /// Parses `00000000000000000042.log` style names.
@@ -37,6 +44,10 @@ fn parse_segment_name(name: &str) -> Option<(i64, &str)> {
 
 pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, LogError> {
     fs::create_dir_all(dir)?;
+    // Log compaction: finish or roll back a swap interrupted by a crash, so the
+    // segment files below are either all old or all new for each base offset.
+    cleaner_swap::recover_dir(dir)?;
+    let cleaner = cleaner_swap::read_checkpoint(dir)?;
     let mut logs = BTreeSet::new();
     let mut indexes = Vec::new();
     for entry in fs::read_dir(dir)? {
@@ -74,6 +85,7 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
             segments: vec![seg],
             log_start_offset: start,
             recovery_point: start,
+            cleaner,
         });
     }
 
@@ -111,6 +123,11 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
         let next_base = bases.get(i + 1).copied();
         let trusted = clean || next_base.is_some_and(|nb| nb <= recovery_point);
         let mut seg = LogSegment::open_existing(dir, base, !trusted)?;
+        // Segments the cleaner may have rewritten have offset gaps (log compaction).
+        seg.allow_gaps = match cleaner {
+            Some(c) => base < c.gaps_below,
+            None => config.cleanup_compact && next_base.is_some(),
+        };
         let mut must_scan = !trusted;
         if trusted {
             if let Err(why) = seg.load_trusted(next_base, config.index_interval_bytes, now_ms) {
@@ -144,7 +161,7 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
                 }
                 // Without compaction offsets are contiguous: a segment that ends
                 // short of the next one lost its tail, so the log ends here.
-                if !cut && seg.next_offset < nb {
+                if !cut && seg.next_offset < nb && !seg.allow_gaps {
                     tracing::warn!(
                         dir = %dir.display(), base,
                         "segment ends at offset {} but the next one starts at {nb}",
@@ -211,5 +228,6 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
         segments,
         log_start_offset,
         recovery_point,
+        cleaner,
     })
 }

@@ -32,6 +32,16 @@ pub fn segment_file_name(base_offset: i64, ext: &str) -> String {
     format!("{base_offset:020}.{ext}")
 }
 
+/// The recovery check of one stored batch: the strict one, or log compaction's (offset
+/// gaps inside the batch allowed) for a segment that may have been cleaned.
+fn check_batch(buf: &[u8], allow_gaps: bool) -> Result<BatchHeader, ScanStop> {
+    if allow_gaps {
+        crate::log::cleaner::check_cleaned_batch(buf)
+    } else {
+        check_stored_batch(buf)
+    }
+}
+
 /// Creation time of a segment found at open: its first batch's timestamp if it has
 /// one (not in the future), else the time of the open.
 fn estimated_creation(first_batch_timestamp: i64, now_ms: i64) -> i64 {
@@ -77,6 +87,10 @@ pub struct LogSegment {
     pub next_offset: i64,
     /// `next_offset` as of the last completed fdatasync of the `.log`.
     pub synced_next_offset: i64,
+    /// Log compaction: this segment may have been cleaned, so offsets may jump between
+    /// batches, a batch may hold fewer records than its offset span, and the segment may
+    /// end before the next one starts. Recovery checks only that offsets increase.
+    pub allow_gaps: bool,
 }
 
 impl LogSegment {
@@ -113,6 +127,7 @@ impl LogSegment {
             created_ms: None,
             next_offset: base_offset,
             synced_next_offset: base_offset,
+            allow_gaps: false,
         };
         seg.become_active(config)?;
         Ok(seg)
@@ -126,6 +141,18 @@ impl LogSegment {
         fresh_indexes: bool,
     ) -> io::Result<LogSegment> {
         let (log, idx, tidx) = Self::paths(dir, base_offset);
+        Self::open_files(base_offset, log, &idx, &tidx, fresh_indexes)
+    }
+
+    /// `open_existing` with explicit file names (log compaction builds the indexes of
+    /// a `<base>.log.cleaned` this way, before the swap gives them their final names).
+    pub fn open_files(
+        base_offset: i64,
+        log: PathBuf,
+        idx: &Path,
+        tidx: &Path,
+        fresh_indexes: bool,
+    ) -> io::Result<LogSegment> {
         let file = OpenOptions::new().read(true).write(true).open(&log)?;
         let size = file.metadata()?.len();
         let mut seg = LogSegment {
@@ -134,8 +161,8 @@ impl LogSegment {
             file: Arc::new(file),
             size,
             map: None,
-            offset_index: OffsetIndex::open(&idx, base_offset, fresh_indexes)?,
-            time_index: TimeIndex::open(&tidx, base_offset, fresh_indexes)?,
+            offset_index: OffsetIndex::open(idx, base_offset, fresh_indexes)?,
+            time_index: TimeIndex::open(tidx, base_offset, fresh_indexes)?,
             bytes_since_last_index_entry: 0,
             max_timestamp: -1,
             offset_of_max_timestamp: -1,
@@ -143,6 +170,7 @@ impl LogSegment {
             created_ms: None,
             next_offset: base_offset,
             synced_next_offset: base_offset,
+            allow_gaps: false,
         };
         seg.remap(size)?;
         Ok(seg)
@@ -387,7 +415,7 @@ impl LogSegment {
                     Some(m) => &m[..file_size as usize],
                     None => &[][..],
                 };
-                check_stored_batch(&all[pos as usize..])
+                check_batch(&all[pos as usize..], self.allow_gaps)
             };
             let h = match res {
                 Ok(h) => h,
@@ -400,8 +428,11 @@ impl LogSegment {
                     break;
                 }
             };
-            // The base offset is outside the CRC, so continuity is what protects it.
-            if h.base_offset != self.next_offset {
+            // The base offset is outside the CRC, so continuity is what protects it
+            // (a cleaned segment only promises increasing offsets).
+            if h.base_offset != self.next_offset
+                && !(self.allow_gaps && h.base_offset > self.next_offset)
+            {
                 stop = Some(format!(
                     "batch at position {pos} has base offset {} but {} was expected",
                     h.base_offset, self.next_offset
@@ -448,7 +479,9 @@ impl LogSegment {
             self.offset_of_max_timestamp = off;
         }
         if let Some(h) = self.batch_at(0) {
-            if h.base_offset != self.base_offset {
+            if h.base_offset != self.base_offset
+                && !(self.allow_gaps && h.base_offset > self.base_offset)
+            {
                 return Err(format!(
                     "first batch has base offset {} in segment {}",
                     h.base_offset, self.base_offset
@@ -471,9 +504,10 @@ impl LogSegment {
                 // Appends would have indexed this batch: the index file was lost.
                 return Err("offset index is missing entries".into());
             }
-            let h = check_stored_batch(&all[pos as usize..])
+            let h = check_batch(&all[pos as usize..], self.allow_gaps)
                 .map_err(|e| format!("batch at position {pos}: {e:?}"))?;
-            if next >= 0 && h.base_offset != next {
+            let gap_ok = self.allow_gaps && h.base_offset > next;
+            if next >= 0 && h.base_offset != next && !gap_ok {
                 return Err(format!("batch at position {pos} is not contiguous"));
             }
             next = h.last_offset() + 1;
@@ -483,7 +517,9 @@ impl LogSegment {
             return Err("no batch at the last offset index entry".into());
         }
         if let Some(nb) = next_base {
-            if next != nb {
+            // A cleaned segment may end before the next one starts (its last records
+            // were compacted away), never after.
+            if next != nb && !(self.allow_gaps && next < nb) {
                 return Err(format!(
                     "segment ends at offset {next}, next segment starts at {nb}"
                 ));

@@ -1,0 +1,96 @@
+//! The log cleaner's background task: one loop that compacts, one partition at a time,
+//! every partition whose cleanup.policy contains compact and whose dirty ratio calls for
+//! it (Kafka's `LogCleaner` with `log.cleaner.threads=1`).
+//!
+//! Each pass takes the partition lock twice, briefly: to plan (zero-copy views of the
+//! closed segments) and to swap the cleaned segments in (renames). The copy in between
+//! runs on a blocking thread without the lock, so produce and fetch never wait for it.
+//! It must never hold a partition lock while reading or writing record data, and it
+//! stops at the next batch when the broker shuts down.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{now_ms, Broker};
+use crate::log::cleaner::{self, CrashAfter};
+
+/// Sets the flag when the loop's future is dropped (the housekeeping task is aborted at
+/// shutdown), so a pass running on a blocking thread gives up at its next batch.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs until dropped. Returns at once when `log.cleaner.enable` is false.
+pub async fn run(broker: Arc<Broker>) {
+    if !broker.config.cleaner_enable {
+        return;
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let _guard = CancelOnDrop(cancel.clone());
+    let backoff = Duration::from_millis(broker.config.cleaner_backoff_ms.max(1));
+    loop {
+        let b = broker.clone();
+        let c = cancel.clone();
+        let worked = tokio::task::spawn_blocking(move || run_once(&b, &c))
+            .await
+            .unwrap_or(false);
+        if !worked {
+            tokio::time::sleep(backoff).await;
+        }
+    }
+}
+
+/// One round over every partition. Returns whether any segment was replaced (then the
+/// loop goes again at once; otherwise it sleeps `log.cleaner.backoff.ms`).
+pub fn run_once(broker: &Broker, cancel: &AtomicBool) -> bool {
+    let config = broker.config.cleaner_config();
+    let mut worked = false;
+    for partition in broker.topics.all_partitions() {
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        let now = now_ms();
+        let Some(plan) = partition.with_log(|log| log.cleaning_plan(now)) else {
+            continue;
+        };
+        let started = std::time::Instant::now();
+        let out = match cleaner::clean(&plan, &config, cancel) {
+            Ok(out) => out,
+            Err(e) => {
+                if !cancel.load(Ordering::Relaxed) {
+                    tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "log cleaning failed");
+                }
+                continue;
+            }
+        };
+        match partition.with_log(|log| log.install_cleaned(&out, CrashAfter::default())) {
+            Ok(0) => {}
+            Ok(swapped) => {
+                worked = true;
+                let before: u64 = out.segments.iter().map(|s| s.old_size).sum();
+                let after: u64 = out.segments.iter().map(|s| s.new_size).sum();
+                tracing::info!(
+                    topic = %partition.topic,
+                    partition = partition.index,
+                    segments = swapped,
+                    dirty_ratio = format!("{:.2}", plan.dirty_ratio),
+                    keys = out.keys,
+                    bytes_before = before,
+                    bytes_after = after,
+                    first_dirty_offset = out.clean_end,
+                    ms = started.elapsed().as_millis() as u64,
+                    "log cleaner compacted segments"
+                );
+            }
+            Err(e) => {
+                tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "installing cleaned segments failed")
+            }
+        }
+    }
+    worked
+}
