@@ -197,3 +197,25 @@ def kw_tp(topic):
     from kafka import TopicPartition as KpTp
 
     return KpTp(topic, 0)
+
+
+def test_retention_moves_the_log_start_offset(broker):
+    """retention.bytes with small segments: housekeeping (every second) deletes the
+    oldest closed segments and ListOffsets earliest follows."""
+    import time
+
+    a = admin(broker)
+    t = create(a, 1, {"segment.bytes": "1024", "retention.bytes": "2048"})
+    assert produce(broker, t, 40, size=200) == []
+    tp = TopicPartition(t, 0)
+    deadline = time.time() + 20
+    earliest = 0
+    while time.time() < deadline:
+        earliest = list(a.list_offsets({tp: OffsetSpec.earliest()}).values())[0].result(TIMEOUT).offset
+        if earliest > 0:
+            break
+        time.sleep(0.2)
+    assert earliest > 0, "retention never advanced the log start offset"
+    latest = list(a.list_offsets({tp: OffsetSpec.latest()}).values())[0].result(TIMEOUT).offset
+    assert latest == 40
+    assert len(segment_files(broker.data_dir, t, 0)) <= 4
