@@ -42,22 +42,50 @@ fn ctx(version: i16) -> RequestContext {
     )
 }
 
-fn batch(values: &[&str], timestamp: i64) -> Bytes {
+/// How a test batch is built; see [`encode`].
+#[derive(Clone, Copy)]
+struct BatchSpec {
+    producer_id: i64,
+    producer_epoch: i16,
+    first_seq: i32,
+    transactional: bool,
+    compression: Compression,
+    timestamp: i64,
+    /// Added per record, so records of one batch have distinct timestamps.
+    timestamp_step: i64,
+}
+
+impl Default for BatchSpec {
+    fn default() -> Self {
+        BatchSpec {
+            producer_id: -1,
+            producer_epoch: -1,
+            first_seq: 0,
+            transactional: false,
+            compression: Compression::Lz4,
+            timestamp: 1000,
+            timestamp_step: 1,
+        }
+    }
+}
+
+/// One v2 batch holding `values`. Sequences run from `first_seq` even for plain
+/// batches, because the encoder starts a new batch whenever offset - sequence changes.
+fn encode(values: &[&str], spec: BatchSpec) -> Bytes {
     let records: Vec<Record> = values
         .iter()
         .enumerate()
         .map(|(i, v)| Record {
-            transactional: false,
+            transactional: spec.transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id: spec.producer_id,
+            producer_epoch: spec.producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            // One batch: the encoder starts a new batch when offset - sequence changes.
-            sequence: i as i32,
-            timestamp: timestamp + i as i64,
+            sequence: spec.first_seq + i as i32,
+            timestamp: spec.timestamp + spec.timestamp_step * i as i64,
             key: None,
             value: Some(Bytes::copy_from_slice(v.as_bytes())),
             headers: Default::default(),
@@ -66,10 +94,21 @@ fn batch(values: &[&str], timestamp: i64) -> Bytes {
     let mut buf = BytesMut::new();
     let options = RecordEncodeOptions {
         version: 2,
-        compression: Compression::Lz4,
+        compression: spec.compression,
     };
     RecordBatchEncoder::encode(&mut buf, records.iter(), &options).unwrap();
     buf.freeze()
+}
+
+/// A plain (non-idempotent) lz4 batch whose records are `timestamp`, `timestamp + 1`, ...
+fn batch(values: &[&str], timestamp: i64) -> Bytes {
+    encode(
+        values,
+        BatchSpec {
+            timestamp,
+            ..BatchSpec::default()
+        },
+    )
 }
 
 async fn produce(
@@ -436,32 +475,17 @@ async fn api_versions_advertises_produce_from_v0_for_librdkafka() {
 }
 
 fn idempotent_batch(values: &[&str], producer_id: i64, epoch: i16, first_seq: i32) -> Bytes {
-    let records: Vec<Record> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
+    encode(
+        values,
+        BatchSpec {
             producer_id,
             producer_epoch: epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: first_seq + i as i32,
-            timestamp: 1000,
-            key: None,
-            value: Some(Bytes::copy_from_slice(v.as_bytes())),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut buf, records.iter(), &options).unwrap();
-    buf.freeze()
+            first_seq,
+            compression: Compression::None,
+            timestamp_step: 0,
+            ..BatchSpec::default()
+        },
+    )
 }
 
 #[tokio::test]
@@ -544,32 +568,18 @@ async fn idempotent_retries_are_written_once_and_gaps_refused_across_restarts() 
 }
 
 fn transactional_batch(values: &[&str], producer_id: i64, first_seq: i32) -> Bytes {
-    let records: Vec<Record> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Record {
-            transactional: true,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
+    encode(
+        values,
+        BatchSpec {
             producer_id,
             producer_epoch: 0,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: first_seq + i as i32,
-            timestamp: 1000,
-            key: None,
-            value: Some(Bytes::copy_from_slice(v.as_bytes())),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut buf, records.iter(), &options).unwrap();
-    buf.freeze()
+            first_seq,
+            transactional: true,
+            compression: Compression::None,
+            timestamp_step: 0,
+            ..BatchSpec::default()
+        },
+    )
 }
 
 async fn fetch_isolated(
