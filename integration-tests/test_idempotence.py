@@ -2,8 +2,8 @@
 
 A retried batch (same producer id, epoch and sequence range) must be stored once and
 answered with its original offsets; each client's idempotent producer must deliver
-every record exactly once; the state must survive a restart. Transactions are not
-built yet (issue 5): transactional producers are refused cleanly.
+every record exactly once; the state must survive a restart. Transactions are
+tested in test_transactions_*.py.
 """
 
 from __future__ import annotations
@@ -123,14 +123,3 @@ def test_java_default_producer_is_idempotent_and_works(java, broker):  # noqa: F
     assert len(acks) == 300, lines[-5:]
     assert [int(l[3]) for l in acks] == list(range(300))
     assert all(b.producer_id >= 0 for b in partition_batches(broker.data_dir, topic, 0))
-
-
-def test_transactional_producer_is_refused_cleanly(broker):
-    from confluent_kafka import KafkaException, Producer
-
-    p = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "tx-1"})
-    try:
-        p.init_transactions(10)
-        raise AssertionError("transactions are not built yet; init_transactions must fail")
-    except KafkaException as e:
-        assert e.args[0].fatal() or not e.args[0].retriable(), e

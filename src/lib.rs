@@ -37,6 +37,8 @@ pub async fn run(
         let config = config.clone();
         tokio::task::spawn_blocking(move || Broker::open(config)).await??
     };
+    // Transactions decided before a crash get their markers before clients connect.
+    broker.transactions.complete_prepared(&broker).await;
     let listener = server::bind(&config.listen).await?;
     let local = listener.local_addr()?;
     tracing::info!(
@@ -51,9 +53,11 @@ pub async fn run(
     on_ready(local);
     let housekeeping = broker::housekeeping::spawn(broker.clone());
     let group_timers = coordinator::spawn_timers(broker.clone());
+    let txn_timers = coordinator::transaction::spawn_timers(broker.clone());
     server::serve(listener, broker.clone(), shutdown).await;
     housekeeping.abort();
     group_timers.abort();
+    txn_timers.abort();
     tracing::info!("shutting down: flushing and closing logs");
     tokio::task::spawn_blocking(move || broker.shutdown()).await?;
     tracing::info!("shutdown complete");

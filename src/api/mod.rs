@@ -34,6 +34,12 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
+pub mod describe_transactions;
+pub mod end_txn;
+pub mod list_transactions;
+pub mod txn_offset_commit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -144,6 +150,12 @@ commands! {
     DescribeCluster(DescribeClusterRequest => DescribeClusterResponse) = describe_cluster::handle;
     InitProducerId(InitProducerIdRequest => InitProducerIdResponse) = init_producer_id::handle;
     DescribeProducers(DescribeProducersRequest => DescribeProducersResponse) = describe_producers::handle;
+    AddPartitionsToTxn(AddPartitionsToTxnRequest => AddPartitionsToTxnResponse) = add_partitions_to_txn::handle;
+    AddOffsetsToTxn(AddOffsetsToTxnRequest => AddOffsetsToTxnResponse) = add_offsets_to_txn::handle;
+    EndTxn(EndTxnRequest => EndTxnResponse) = end_txn::handle;
+    DescribeTransactions(DescribeTransactionsRequest => DescribeTransactionsResponse) = describe_transactions::handle;
+    ListTransactions(ListTransactionsRequest => ListTransactionsResponse) = list_transactions::handle;
+    TxnOffsetCommit(TxnOffsetCommitRequest => TxnOffsetCommitResponse) = txn_offset_commit::handle;
     DeleteRecords(DeleteRecordsRequest => DeleteRecordsResponse) = delete_records::handle;
     DescribeLogDirs(DescribeLogDirsRequest => DescribeLogDirsResponse) = describe_log_dirs::handle;
     CreatePartitions(CreatePartitionsRequest => CreatePartitionsResponse) = create_partitions::handle;
@@ -183,6 +195,17 @@ pub fn supported_versions(key: ApiKey) -> Option<VersionRange> {
         ApiKey::OffsetCommit | ApiKey::OffsetFetch => VersionRange {
             min: range.min,
             max: range.max.min(9),
+        },
+        // v5 of EndTxn and TxnOffsetCommit is KIP-890's transaction version 2, which
+        // needs the transaction.version feature this broker does not advertise.
+        ApiKey::EndTxn | ApiKey::TxnOffsetCommit => VersionRange {
+            min: range.min,
+            max: range.max.min(4),
+        },
+        // v2 adds a regular-expression filter, not supported.
+        ApiKey::ListTransactions => VersionRange {
+            min: range.min,
+            max: range.max.min(1),
         },
         _ => range,
     })

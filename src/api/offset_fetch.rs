@@ -2,7 +2,8 @@
 //!
 //! A group or partition without a commit answers offset -1 with empty metadata, not an
 //! error. Null topics (v2+) mean every partition the group has a commit for.
-//! require_stable (v7+) needs no waiting: there are no transactional commits yet.
+//! With require_stable (v7+), a partition whose offset is held by an undecided
+//! transaction answers UNSTABLE_OFFSET_COMMIT (the client retries), as in Kafka.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use super::{sb, RequestContext};
 use crate::broker::Broker;
 use crate::coordinator::group::records::OffsetAndMetadata;
 use crate::coordinator::TopicPartition;
+use crate::error::ResponseError;
 
 type Fetched = Vec<(TopicPartition, Option<OffsetAndMetadata>)>;
 /// Partitions of one topic with their commits.
@@ -45,7 +47,7 @@ pub async fn handle(
                     .into_iter()
                     .map(|(name, parts)| {
                         let mut tr = OffsetFetchResponseTopics::default();
-                        tr.name = TopicName(sb(name));
+                        tr.name = TopicName(sb(name.clone()));
                         tr.partitions = parts
                             .into_iter()
                             .map(|(p, o)| {
@@ -55,6 +57,10 @@ pub async fn handle(
                                 pr.committed_offset = offset;
                                 pr.committed_leader_epoch = epoch;
                                 pr.metadata = Some(sb(metadata));
+                                if unstable(broker, request.require_stable, &g.group_id, &name, p) {
+                                    pr.error_code = ResponseError::UnstableOffsetCommit.code();
+                                    pr.committed_offset = -1;
+                                }
                                 pr
                             })
                             .collect();
@@ -78,7 +84,7 @@ pub async fn handle(
         .into_iter()
         .map(|(name, parts)| {
             let mut tr = OffsetFetchResponseTopic::default();
-            tr.name = TopicName(sb(name));
+            tr.name = TopicName(sb(name.clone()));
             tr.partitions = parts
                 .into_iter()
                 .map(|(p, o)| {
@@ -90,6 +96,11 @@ pub async fn handle(
                         pr.committed_leader_epoch = epoch;
                     }
                     pr.metadata = Some(sb(metadata));
+                    let stable = v >= 7 && request.require_stable;
+                    if unstable(broker, stable, &request.group_id, &name, p) {
+                        pr.error_code = ResponseError::UnstableOffsetCommit.code();
+                        pr.committed_offset = -1;
+                    }
                     pr
                 })
                 .collect();
@@ -97,6 +108,15 @@ pub async fn handle(
         })
         .collect();
     Some(r)
+}
+
+/// require_stable (v7+): a partition with a transactional commit waiting for its
+/// marker answers UNSTABLE_OFFSET_COMMIT, and the client retries (KIP-447).
+fn unstable(broker: &Broker, require_stable: bool, group: &str, topic: &str, p: i32) -> bool {
+    require_stable
+        && broker
+            .groups
+            .has_pending_txn_offset(group, &(topic.to_string(), p))
 }
 
 /// Groups partitions by topic, keeping the order topics first appear in.

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::config::BrokerConfig;
+use crate::coordinator::transaction::TransactionCoordinator;
 use crate::coordinator::GroupCoordinator;
 use fetch_session::FetchSessionCache;
 use topic_registry::TopicRegistry;
@@ -36,6 +37,8 @@ pub struct Broker {
     pub producer_ids: producer_ids::ProducerIdManager,
     /// Consumer groups and committed offsets (state in `__consumer_offsets`).
     pub groups: GroupCoordinator,
+    /// Transactions (state in `__transaction_state`).
+    pub transactions: TransactionCoordinator,
 }
 
 impl Broker {
@@ -49,8 +52,11 @@ impl Broker {
         let topics = TopicRegistry::load(config.clone())?;
         let groups = GroupCoordinator::load(&config, &topics)
             .context("loading consumer groups from __consumer_offsets")?;
+        let transactions = TransactionCoordinator::load(&config, &topics)
+            .context("loading transactions from __transaction_state")?;
         Ok(Arc::new(Broker {
             groups,
+            transactions,
             fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots),
             producer_ids: producer_ids::ProducerIdManager::open(&config.data_dir)?,
             config,

@@ -11,6 +11,7 @@
 //! never touches sockets.
 
 pub mod group;
+pub mod transaction;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -86,6 +87,19 @@ impl GroupCoordinator {
                 g
             });
             g.offsets = offsets;
+        }
+        for (producer_id, by_group) in replayed.pending {
+            for (id, offsets) in by_group {
+                let g = groups.entry(id.clone()).or_insert_with(|| {
+                    let mut g = GroupMetadata::new(&id, 0);
+                    g.state_timestamp_ms = None;
+                    g
+                });
+                g.pending_txn_offsets
+                    .entry(producer_id)
+                    .or_default()
+                    .extend(offsets);
+            }
         }
         if replayed.records > 0 {
             tracing::info!(
@@ -286,6 +300,68 @@ impl GroupCoordinator {
                 .map_err(|e| e.error)?
         };
         appended.durable().await.map_err(|e| e.error)
+    }
+
+    /// TxnOffsetCommit: validates and stages a transaction's commits, waiting until
+    /// they are durable; they become visible when the transaction commits
+    /// ([`GroupCoordinator::complete_txn_offsets`]). The group is created if missing, as
+    /// Kafka does for transactional commits.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn txn_commit_offsets(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        commits: Vec<(TopicPartition, OffsetAndMetadata)>,
+    ) -> Result<(), ResponseError> {
+        let group = self.group_or_create(group_id);
+        let appended = {
+            let env = self.env(topics);
+            let mut g = group.lock();
+            g.validate_txn_offset_commit(member_id, instance_id, generation_id)?;
+            if commits.is_empty() {
+                return Ok(());
+            }
+            g.txn_commit_offsets(&env, producer_id, producer_epoch, commits)
+                .map_err(|e| e.error)?
+        };
+        appended.durable().await.map_err(|e| e.error)
+    }
+
+    /// The transaction coordinator's marker for `producer_id` in `__consumer_offsets`
+    /// partition `offsets_partition` is durable: apply (commit) or drop (abort) the
+    /// producer's staged offsets of the groups in that partition.
+    pub fn complete_txn_offsets(
+        &self,
+        topics: &TopicRegistry,
+        offsets_partition: i32,
+        producer_id: i64,
+        commit: bool,
+    ) {
+        let count = topics
+            .get(group::store::OFFSETS_TOPIC)
+            .map(|t| t.partitions.len() as i32)
+            .unwrap_or(self.config.offsets_topic_num_partitions);
+        for (id, group) in self.all_groups() {
+            if group::store::partition_for(&id, count) != offsets_partition {
+                continue;
+            }
+            let applied = group.lock().complete_txn_offsets(producer_id, commit);
+            if applied > 0 {
+                tracing::debug!(group = %id, producer_id, applied, "transactional offsets committed");
+            }
+        }
+    }
+
+    /// Whether a transaction holds an uncommitted offset for the partition (OffsetFetch
+    /// with require_stable answers UNSTABLE_OFFSET_COMMIT then).
+    pub fn has_pending_txn_offset(&self, group_id: &str, tp: &TopicPartition) -> bool {
+        self.group(group_id)
+            .is_some_and(|g| g.lock().has_pending_txn_offset(tp))
     }
 
     /// The committed offsets of the given partitions (`None`: every partition with a

@@ -12,6 +12,7 @@ pub mod membership;
 pub mod offsets;
 pub mod records;
 pub mod store;
+pub mod txn_offsets;
 
 #[cfg(test)]
 mod tests;
@@ -232,6 +233,9 @@ pub struct GroupMetadata {
     /// Topics the members subscribe to (consumer protocol only; `None` if unknown).
     pub subscribed_topics: Option<HashSet<String>>,
     pub offsets: HashMap<(String, i32), OffsetAndMetadata>,
+    /// Transactional offset commits (TxnOffsetCommit) waiting for their transaction's
+    /// marker, by producer id: applied on commit, dropped on abort (`txn_offsets`).
+    pub pending_txn_offsets: HashMap<i64, HashMap<(String, i32), OffsetAndMetadata>>,
 }
 
 impl GroupMetadata {
@@ -254,6 +258,7 @@ impl GroupMetadata {
             new_member_added: false,
             subscribed_topics: None,
             offsets: HashMap::new(),
+            pending_txn_offsets: HashMap::new(),
         }
     }
 

@@ -159,6 +159,7 @@ impl GroupMetadata {
         }
         if self.is(GroupState::Empty)
             && self.offsets.is_empty()
+            && self.pending_txn_offsets.is_empty()
             && self.members.is_empty()
             && self.pending_members.is_empty()
         {

@@ -60,25 +60,67 @@ pub fn append(
     group_id: &str,
     entries: Vec<(Bytes, Option<Bytes>)>,
 ) -> Result<Appended, KafkaError> {
+    append_batch(env, group_id, entries, None)
+}
+
+/// Appends transactional offset commits (TxnOffsetCommit) as one transactional batch of
+/// `producer_id`/`producer_epoch`, so the transaction's marker in the same partition
+/// decides them. The batch carries the producer's next sequence number in this
+/// partition (the partition checks sequences of every batch with a producer id); an
+/// older epoch than the partition knows is INVALID_PRODUCER_EPOCH.
+pub fn append_transactional(
+    env: &Env,
+    group_id: &str,
+    producer_id: i64,
+    producer_epoch: i16,
+    entries: Vec<(Bytes, Option<Bytes>)>,
+) -> Result<Appended, KafkaError> {
+    append_batch(env, group_id, entries, Some((producer_id, producer_epoch)))
+}
+
+fn append_batch(
+    env: &Env,
+    group_id: &str,
+    entries: Vec<(Bytes, Option<Bytes>)>,
+    producer: Option<(i64, i16)>,
+) -> Result<Appended, KafkaError> {
     let topic = offsets_topic(env.topics, env.config)?;
     let index = partition_for(group_id, topic.partitions.len() as i32);
     let partition = topic
         .partition(index)
         .cloned()
         .ok_or(ResponseError::CoordinatorNotAvailable)?;
+    let (producer_id, producer_epoch, base_sequence) = match producer {
+        None => (-1, -1, -1),
+        Some((pid, epoch)) => {
+            let next = partition.with_log(|log| {
+                log.producer_state().entry(pid).and_then(|e| {
+                    (e.producer_epoch == epoch)
+                        .then(|| e.batches.back().map(|b| b.last_seq.wrapping_add(1)))
+                        .flatten()
+                })
+            });
+            (pid, epoch, next.unwrap_or(0).max(0))
+        }
+    };
     let records: Vec<Record> = entries
         .into_iter()
         .enumerate()
         .map(|(i, (key, value))| Record {
-            transactional: false,
+            transactional: producer.is_some(),
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            // One batch: the encoder starts a new batch when offset - sequence changes.
+            sequence: if base_sequence < 0 {
+                -1
+            } else {
+                base_sequence.wrapping_add(i as i32)
+            },
             timestamp: env.now_ms,
             key: Some(key),
             value,
@@ -93,6 +135,9 @@ pub fn append(
     RecordBatchEncoder::encode(&mut buf, &records, &options)
         .map_err(|e| KafkaError::new(ResponseError::UnknownServerError, e.to_string()))?;
     let info = partition.append(&buf, env.now_ms).map_err(|e| {
+        if let crate::log::AppendError::InvalidProducerEpoch(m) = &e {
+            return KafkaError::new(ResponseError::InvalidProducerEpoch, m.clone());
+        }
         tracing::error!(group = group_id, error = %e, "appending to __consumer_offsets failed");
         KafkaError::new(ResponseError::CoordinatorNotAvailable, e.to_string())
     })?;
@@ -122,8 +167,13 @@ fn offsets_topic(
 pub struct Replayed {
     pub groups: HashMap<String, StoredGroup>,
     pub offsets: HashMap<String, HashMap<(String, i32), OffsetAndMetadata>>,
+    /// Transactional offset commits with no marker yet: producer id -> group -> offsets.
+    pub pending: PendingTxnOffsets,
     pub records: u64,
 }
+
+/// producer id -> group -> transactional offsets waiting for a marker.
+pub type PendingTxnOffsets = HashMap<i64, HashMap<String, HashMap<(String, i32), OffsetAndMetadata>>>;
 
 /// Reads every partition of `__consumer_offsets` (if the topic exists) from its log
 /// start to its end.
@@ -140,10 +190,18 @@ pub fn replay(topics: &TopicRegistry) -> Result<Replayed> {
 }
 
 fn replay_partition(partition: &Partition, out: &mut Replayed) -> Result<()> {
+    // Transactional commits of this partition wait for a marker in this partition.
+    let mut pending = PendingTxnOffsets::new();
     let mut offset = partition.watermarks().log_start_offset;
     loop {
         let (info, marks) = partition.read(offset, 4 << 20, None, true)?;
         if info.records.is_empty() || offset >= marks.high_watermark {
+            for (pid, groups) in pending {
+                let entry = out.pending.entry(pid).or_default();
+                for (group, offsets) in groups {
+                    entry.entry(group).or_default().extend(offsets);
+                }
+            }
             return Ok(());
         }
         let mut buf = info.records.clone();
@@ -152,7 +210,15 @@ fn replay_partition(partition: &Partition, out: &mut Replayed) -> Result<()> {
         for set in sets {
             for record in set.records {
                 next = next.max(record.offset + 1);
+                if record.offset < offset {
+                    continue;
+                }
                 if record.control {
+                    apply_marker(&record, &mut pending, out);
+                    continue;
+                }
+                if record.transactional && record.producer_id >= 0 {
+                    stage_transactional(&record, &mut pending);
                     continue;
                 }
                 apply(&record, out);
@@ -162,6 +228,47 @@ fn replay_partition(partition: &Partition, out: &mut Replayed) -> Result<()> {
             anyhow::bail!("no progress replaying at offset {offset}");
         }
         offset = next;
+    }
+}
+
+/// A transactional offset commit: kept aside until its transaction's marker.
+fn stage_transactional(record: &Record, pending: &mut PendingTxnOffsets) {
+    let (Some(key), Some(value)) = (&record.key, &record.value) else {
+        return;
+    };
+    if let (
+        Ok(RecordKey::Offset {
+            group,
+            topic,
+            partition,
+        }),
+        Ok(value),
+    ) = (records::decode_key(key), records::decode_offset_value(value))
+    {
+        pending
+            .entry(record.producer_id)
+            .or_default()
+            .entry(group)
+            .or_default()
+            .insert((topic, partition), value);
+    }
+}
+
+/// An end-transaction marker (key: int16 version, int16 type; 0 abort, 1 commit):
+/// the producer's staged commits in this partition are applied or dropped.
+fn apply_marker(record: &Record, pending: &mut PendingTxnOffsets, out: &mut Replayed) {
+    let Some(staged) = pending.remove(&record.producer_id) else {
+        return;
+    };
+    let commit = record
+        .key
+        .as_ref()
+        .filter(|k| k.len() >= 4)
+        .is_some_and(|k| i16::from_be_bytes([k[2], k[3]]) == 1);
+    if commit {
+        for (group, offsets) in staged {
+            out.offsets.entry(group).or_default().extend(offsets);
+        }
     }
 }
 

@@ -1,0 +1,135 @@
+//! TxnOffsetCommit (key 28): a transactional producer's offset commits for a consumer
+//! group (`send_offsets_to_transaction`). They become the group's committed offsets only
+//! when the transaction commits (the COMMIT marker in the group's `__consumer_offsets`
+//! partition), and are dropped if it aborts.
+//!
+//! The transaction coordinator first checks that the producer owns an ongoing
+//! transaction that includes that partition (AddOffsetsToTxn); the group coordinator
+//! then validates the member and generation (v3+, KIP-447) and stages the commits,
+//! answering once they are durable. Served up to v4 (v5 is KIP-890's transaction
+//! version 2). PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v3.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+
+use super::RequestContext;
+use crate::broker::{now_ms, Broker};
+use crate::coordinator::group::records::OffsetAndMetadata;
+use crate::coordinator::transaction::error_for_version;
+use crate::error::ResponseError;
+
+pub async fn handle(
+    request: TxnOffsetCommitRequest,
+    ctx: &RequestContext,
+    broker: &Arc<Broker>,
+) -> Option<TxnOffsetCommitResponse> {
+    let v = ctx.api_version;
+    let now = now_ms();
+    let max_metadata = broker.groups.config().offset_metadata_max_bytes;
+    let mut errors: Vec<Vec<Option<ResponseError>>> = Vec::new();
+    let mut commits = Vec::new();
+    let mut valid = Vec::new();
+    for (ti, t) in request.topics.iter().enumerate() {
+        let topic = broker.topics.get(&t.name);
+        let mut row = Vec::new();
+        for (pi, p) in t.partitions.iter().enumerate() {
+            let metadata = p
+                .committed_metadata
+                .as_ref()
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            if topic
+                .as_ref()
+                .and_then(|t| t.partition(p.partition_index))
+                .is_none()
+            {
+                row.push(Some(ResponseError::UnknownTopicOrPartition));
+            } else if metadata.len() > max_metadata {
+                row.push(Some(ResponseError::OffsetMetadataTooLarge));
+            } else {
+                row.push(None);
+                valid.push((ti, pi));
+                commits.push((
+                    (t.name.to_string(), p.partition_index),
+                    OffsetAndMetadata {
+                        offset: p.committed_offset,
+                        leader_epoch: if v >= 2 { p.committed_leader_epoch } else { -1 },
+                        metadata,
+                        commit_timestamp: now,
+                        expire_timestamp: None,
+                    },
+                ));
+            }
+        }
+        errors.push(row);
+    }
+    let txn_id = request.transactional_id.as_str();
+    let group_id = request.group_id.as_str();
+    let pid = request.producer_id.0;
+    let epoch = request.producer_epoch;
+    let mut result = broker
+        .transactions
+        .check_txn_offset_commit(broker, txn_id, pid, epoch, group_id);
+    if result.is_ok() {
+        let (member, generation, instance) = if v >= 3 {
+            (
+                request.member_id.as_str(),
+                request.generation_id,
+                request.group_instance_id.as_deref(),
+            )
+        } else {
+            ("", -1, None)
+        };
+        result = broker
+            .groups
+            .txn_commit_offsets(
+                &broker.topics,
+                group_id,
+                member,
+                instance,
+                generation,
+                pid,
+                epoch,
+                commits,
+            )
+            .await;
+    }
+    if let Err(e) = result {
+        let e = match e {
+            ResponseError::InvalidProducerEpoch => ResponseError::ProducerFenced,
+            e => e,
+        };
+        tracing::debug!(transactional_id = txn_id, group = group_id, error = ?e, "TxnOffsetCommit refused");
+        let e = error_for_version(e, v, 3);
+        for (ti, pi) in valid {
+            errors[ti][pi] = Some(e);
+        }
+    }
+    let mut r = TxnOffsetCommitResponse::default();
+    r.topics = request
+        .topics
+        .iter()
+        .zip(errors)
+        .map(|(t, row)| {
+            let mut tr = TxnOffsetCommitResponseTopic::default();
+            tr.name = t.name.clone();
+            tr.partitions = t
+                .partitions
+                .iter()
+                .zip(row)
+                .map(|(p, e)| {
+                    let mut pr = TxnOffsetCommitResponsePartition::default();
+                    pr.partition_index = p.partition_index;
+                    pr.error_code = e.map(|e| e.code()).unwrap_or(0);
+                    pr
+                })
+                .collect();
+            tr
+        })
+        .collect();
+    Some(r)
+}

@@ -1,0 +1,707 @@
+//! The transaction coordinator (Kafka's `TransactionCoordinator`, classic protocol:
+//! KIP-98 with KIP-360 and KIP-588 error handling): InitProducerId for transactional
+//! ids, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, the check TxnOffsetCommit makes,
+//! transaction timeouts, transactional id expiry, DescribeTransactions and
+//! ListTransactions.
+//!
+//! Every state change is written to `__transaction_state` and fsync'd before it is
+//! applied or answered (two-phase: `metadata::prepare_*`, write, `complete_transition`);
+//! while a write or the markers of a decided transaction are in flight, other requests
+//! for the id get CONCURRENT_TRANSACTIONS. EndTxn writes PrepareCommit/PrepareAbort,
+//! then the markers (`marker_channel`), then CompleteCommit/CompleteAbort, and answers
+//! once the markers are durable (Kafka answers after the Prepare write; the outcome is
+//! the same, and a client that reads right after its commit sees its data). At
+//! start-up the state is replayed before the listener opens, and transactions found in
+//! PrepareCommit/PrepareAbort are completed by [`spawn_timers`].
+//!
+//! Locks: the map lock and each id's lock are plain mutexes held only for in-memory
+//! work, never across an await or a write. This module never parses Kafka requests
+//! (handlers in `crate::api` translate) and never touches sockets.
+
+pub mod log;
+pub mod marker_channel;
+pub mod metadata;
+pub mod state_manager;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::broker::topic_registry::TopicRegistry;
+use crate::broker::{now_ms, Broker};
+use crate::config::BrokerConfig;
+use crate::coordinator::group::store::{partition_for, OFFSETS_TOPIC};
+use crate::error::ResponseError;
+use marker_channel::{TransactionMarkerChannelManager, TxnOutcome};
+use metadata::{is_epoch_exhausted, TransactionMetadata, TransactionState, TxnTransitMetadata};
+use state_manager::{TransactionStateManager, TxnLogConfig, TxnRef};
+
+pub use state_manager::TRANSACTION_STATE_TOPIC;
+
+/// How long EndTxn waits for its markers before answering anyway (the outcome is
+/// already durable; the markers keep being retried in the background).
+const MARKER_WAIT: Duration = Duration::from_secs(10);
+
+/// A partition of a topic.
+pub type TopicPartition = (String, i32);
+
+#[derive(Clone, Debug)]
+pub struct TransactionConfig {
+    /// `transaction.max.timeout.ms`
+    pub max_timeout_ms: i32,
+    /// `transactional.id.expiration.ms`
+    pub id_expiration_ms: i64,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`
+    pub abort_check_interval_ms: u64,
+    /// `offsets.topic.num.partitions`, for AddOffsetsToTxn before the topic exists.
+    pub offsets_topic_num_partitions: i32,
+}
+
+/// A transaction as DescribeTransactions shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnDescription {
+    pub state: TransactionState,
+    pub timeout_ms: i32,
+    pub start_timestamp_ms: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub partitions: BTreeSet<TopicPartition>,
+}
+
+/// A transaction as ListTransactions shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnListing {
+    pub transactional_id: String,
+    pub producer_id: i64,
+    pub state: TransactionState,
+}
+
+pub struct TransactionCoordinator {
+    config: TransactionConfig,
+    state: TransactionStateManager,
+}
+
+enum InitStep {
+    Done(i64, i16),
+    Write(TxnTransitMetadata),
+    FenceAbort(TxnTransitMetadata),
+}
+
+impl TransactionCoordinator {
+    /// Rebuilds every transactional id from `__transaction_state` (if it exists).
+    pub fn load(config: &BrokerConfig, topics: &TopicRegistry) -> Result<TransactionCoordinator> {
+        let log_config = TxnLogConfig {
+            num_partitions: config.transaction_state_log_num_partitions,
+            segment_bytes: config.transaction_state_log_segment_bytes,
+        };
+        Ok(TransactionCoordinator {
+            config: TransactionConfig {
+                max_timeout_ms: config.transaction_max_timeout_ms,
+                id_expiration_ms: config.transactional_id_expiration_ms,
+                abort_check_interval_ms: config.transaction_abort_timed_out_check_interval_ms,
+                offsets_topic_num_partitions: config.offsets_topic_num_partitions,
+            },
+            state: TransactionStateManager::load(log_config, topics)?,
+        })
+    }
+
+    pub fn config(&self) -> &TransactionConfig {
+        &self.config
+    }
+
+    /// Writes a prepared transition, waits for its fsync and applies it; on failure the
+    /// transition is forgotten.
+    async fn write_transition(
+        &self,
+        broker: &Broker,
+        transactional_id: &str,
+        entry: &TxnRef,
+        t: TxnTransitMetadata,
+    ) -> Result<(), ResponseError> {
+        let value = (t.state != TransactionState::Dead).then_some(&t);
+        let written = match self
+            .state
+            .append(&broker.topics, transactional_id, value, now_ms())
+        {
+            Ok(appended) => appended.durable().await,
+            Err(e) => Err(e),
+        };
+        let mut m = entry.lock();
+        match written {
+            Ok(()) => {
+                m.complete_transition(t);
+                Ok(())
+            }
+            Err(e) => {
+                m.abort_transition();
+                Err(e)
+            }
+        }
+    }
+
+    // ---- InitProducerId ---------------------------------------------------------
+
+    /// InitProducerId with a transactional id: a producer id and a bumped epoch. An
+    /// ongoing transaction of the previous producer is aborted first (fencing it).
+    /// `expected` is the producer's current id and epoch (KIP-360, v3+), if it sent one.
+    pub async fn init_producer_id(
+        &self,
+        broker: &Arc<Broker>,
+        transactional_id: &str,
+        timeout_ms: i32,
+        expected: Option<(i64, i16)>,
+    ) -> Result<(i64, i16), ResponseError> {
+        if transactional_id.is_empty() {
+            return Err(ResponseError::InvalidRequest);
+        }
+        if timeout_ms <= 0 || timeout_ms > self.config.max_timeout_ms {
+            return Err(ResponseError::InvalidTransactionTimeout);
+        }
+        // Twice at most: an ongoing transaction is aborted first, then the epoch bumped.
+        for _ in 0..2 {
+            let entry = match self.state.get(transactional_id) {
+                Some(e) => e,
+                None => {
+                    let producer_id = broker.producer_ids.next_id().map_err(|e| {
+                        tracing::error!(error = %format!("{e:#}"), "cannot allocate a producer id");
+                        ResponseError::KafkaStorageError
+                    })?;
+                    self.state.get_or_insert(transactional_id, || {
+                        TransactionMetadata::new(
+                            transactional_id,
+                            producer_id,
+                            timeout_ms,
+                            now_ms(),
+                        )
+                    })
+                }
+            };
+            let step = self.prepare_init(broker, &entry, timeout_ms, expected)?;
+            match step {
+                InitStep::Done(pid, epoch) => return Ok((pid, epoch)),
+                InitStep::Write(t) => {
+                    let answer = (t.producer_id, t.producer_epoch);
+                    self.write_transition(broker, transactional_id, &entry, t)
+                        .await?;
+                    tracing::debug!(
+                        transactional_id,
+                        producer_id = answer.0,
+                        epoch = answer.1,
+                        "initialised transactional producer"
+                    );
+                    return Ok(answer);
+                }
+                InitStep::FenceAbort(t) => {
+                    tracing::info!(
+                        transactional_id,
+                        producer_id = t.producer_id,
+                        "aborting the ongoing transaction of a fenced producer"
+                    );
+                    self.write_transition(broker, transactional_id, &entry, t)
+                        .await?;
+                    self.complete_in_background(broker, transactional_id, entry)
+                        .await;
+                }
+            }
+        }
+        Err(ResponseError::ConcurrentTransactions)
+    }
+
+    fn prepare_init(
+        &self,
+        broker: &Broker,
+        entry: &TxnRef,
+        timeout_ms: i32,
+        expected: Option<(i64, i16)>,
+    ) -> Result<InitStep, ResponseError> {
+        let now = now_ms();
+        let mut m = entry.lock();
+        if let Some((pid, epoch)) = expected {
+            // Kafka's isValidProducerId.
+            let valid = m.producer_epoch == metadata::NO_PRODUCER_EPOCH
+                || pid == m.producer_id
+                || (pid == m.last_producer_id && is_epoch_exhausted(epoch));
+            if !valid {
+                return Err(ResponseError::ProducerFenced);
+            }
+        }
+        if m.pending_state.is_some() {
+            return Err(ResponseError::ConcurrentTransactions);
+        }
+        match m.state {
+            TransactionState::PrepareCommit | TransactionState::PrepareAbort => {
+                Err(ResponseError::ConcurrentTransactions)
+            }
+            TransactionState::Dead | TransactionState::PrepareEpochFence => {
+                Err(ResponseError::ConcurrentTransactions)
+            }
+            TransactionState::Ongoing => Ok(InitStep::FenceAbort(
+                m.prepare_abort_or_commit(false, true, now)?,
+            )),
+            TransactionState::Empty
+            | TransactionState::CompleteCommit
+            | TransactionState::CompleteAbort => {
+                if let Some((pid, epoch)) = expected {
+                    // A retry after a rotation the producer never heard of.
+                    if pid == m.last_producer_id && m.producer_epoch == 0 && epoch != 0 {
+                        return Ok(InitStep::Done(m.producer_id, m.producer_epoch));
+                    }
+                }
+                if is_epoch_exhausted(m.producer_epoch) {
+                    let new_id = broker.producer_ids.next_id().map_err(|e| {
+                        tracing::error!(error = %format!("{e:#}"), "cannot allocate a producer id");
+                        ResponseError::KafkaStorageError
+                    })?;
+                    Ok(InitStep::Write(m.prepare_producer_id_rotation(
+                        new_id,
+                        timeout_ms,
+                        now,
+                        expected.is_some(),
+                    )?))
+                } else {
+                    Ok(InitStep::Write(m.prepare_increment_epoch(
+                        timeout_ms,
+                        expected.map(|e| e.1),
+                        now,
+                    )?))
+                }
+            }
+        }
+    }
+
+    // ---- AddPartitionsToTxn / AddOffsetsToTxn -----------------------------------
+
+    /// Adds partitions to the producer's transaction (starting it if needed). The
+    /// caller has checked that the partitions exist.
+    pub async fn add_partitions(
+        &self,
+        broker: &Arc<Broker>,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: BTreeSet<TopicPartition>,
+    ) -> Result<(), ResponseError> {
+        if transactional_id.is_empty() {
+            return Err(ResponseError::InvalidRequest);
+        }
+        let entry = self
+            .state
+            .get(transactional_id)
+            .ok_or(ResponseError::InvalidProducerIdMapping)?;
+        let t = {
+            let mut m = entry.lock();
+            check_producer(&m, producer_id, producer_epoch)?;
+            if m.pending_state.is_some() {
+                return Err(ResponseError::ConcurrentTransactions);
+            }
+            match m.state {
+                TransactionState::PrepareCommit | TransactionState::PrepareAbort => {
+                    return Err(ResponseError::ConcurrentTransactions)
+                }
+                TransactionState::Dead | TransactionState::PrepareEpochFence => {
+                    return Err(ResponseError::InvalidProducerIdMapping)
+                }
+                TransactionState::Ongoing if partitions.is_subset(&m.partitions) => return Ok(()),
+                _ => {}
+            }
+            m.prepare_add_partitions(&partitions, now_ms())?
+        };
+        self.write_transition(broker, transactional_id, &entry, t)
+            .await
+    }
+
+    /// The `__consumer_offsets` partition that holds `group_id`'s offsets.
+    pub fn offsets_partition(&self, broker: &Broker, group_id: &str) -> TopicPartition {
+        let count = broker
+            .topics
+            .get(OFFSETS_TOPIC)
+            .map(|t| t.partitions.len() as i32)
+            .unwrap_or(self.config.offsets_topic_num_partitions);
+        (OFFSETS_TOPIC.to_string(), partition_for(group_id, count))
+    }
+
+    /// AddOffsetsToTxn: adds the group's `__consumer_offsets` partition.
+    pub async fn add_offsets(
+        &self,
+        broker: &Arc<Broker>,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        group_id: &str,
+    ) -> Result<(), ResponseError> {
+        let tp = self.offsets_partition(broker, group_id);
+        self.add_partitions(
+            broker,
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            [tp].into_iter().collect(),
+        )
+        .await
+    }
+
+    /// TxnOffsetCommit's check: the producer owns an ongoing transaction that includes
+    /// the group's offsets partition (added by AddOffsetsToTxn), so a marker will land
+    /// there.
+    pub fn check_txn_offset_commit(
+        &self,
+        broker: &Broker,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        group_id: &str,
+    ) -> Result<(), ResponseError> {
+        let entry = self
+            .state
+            .get(transactional_id)
+            .ok_or(ResponseError::InvalidProducerIdMapping)?;
+        let tp = self.offsets_partition(broker, group_id);
+        let m = entry.lock();
+        check_producer(&m, producer_id, producer_epoch)?;
+        if m.pending_state
+            .is_some_and(|s| s != TransactionState::Ongoing)
+        {
+            return Err(ResponseError::ConcurrentTransactions);
+        }
+        if m.state != TransactionState::Ongoing || !m.partitions.contains(&tp) {
+            return Err(ResponseError::InvalidTxnState);
+        }
+        Ok(())
+    }
+
+    /// KIP-890 verification (AddPartitionsToTxn v4+ with verify_only): per partition,
+    /// whether it is part of the producer's ongoing transaction.
+    pub fn verify_partitions(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: &[TopicPartition],
+    ) -> Vec<Option<ResponseError>> {
+        let Some(entry) = self.state.get(transactional_id) else {
+            return vec![Some(ResponseError::InvalidProducerIdMapping); partitions.len()];
+        };
+        let m = entry.lock();
+        if let Err(e) = check_producer(&m, producer_id, producer_epoch) {
+            return vec![Some(e); partitions.len()];
+        }
+        partitions
+            .iter()
+            .map(|tp| {
+                (m.state != TransactionState::Ongoing || !m.partitions.contains(tp))
+                    .then_some(ResponseError::InvalidTxnState)
+            })
+            .collect()
+    }
+
+    // ---- EndTxn -----------------------------------------------------------------
+
+    /// EndTxn from a client: decide, write the markers, complete.
+    pub async fn end_txn(
+        &self,
+        broker: &Arc<Broker>,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> Result<(), ResponseError> {
+        if transactional_id.is_empty() {
+            return Err(ResponseError::InvalidRequest);
+        }
+        let entry = self
+            .state
+            .get(transactional_id)
+            .ok_or(ResponseError::InvalidProducerIdMapping)?;
+        let t = {
+            let mut m = entry.lock();
+            check_producer(&m, producer_id, producer_epoch)?;
+            if m.pending_state.is_some() {
+                return Err(ResponseError::ConcurrentTransactions);
+            }
+            use TransactionState::*;
+            match (m.state, commit) {
+                (Ongoing, _) => m.prepare_abort_or_commit(commit, false, now_ms())?,
+                // A retry of an EndTxn that completed.
+                (CompleteCommit, true) | (CompleteAbort, false) => return Ok(()),
+                // A retry of an EndTxn whose markers are still being written.
+                (PrepareCommit, true) | (PrepareAbort, false) => {
+                    return Err(ResponseError::ConcurrentTransactions)
+                }
+                (state, _) => {
+                    tracing::info!(
+                        transactional_id,
+                        state = state.name(),
+                        commit,
+                        "EndTxn in an invalid state"
+                    );
+                    return Err(ResponseError::InvalidTxnState);
+                }
+            }
+        };
+        self.write_transition(broker, transactional_id, &entry, t)
+            .await?;
+        self.complete_in_background(broker, transactional_id, entry)
+            .await;
+        Ok(())
+    }
+
+    /// Writes the markers of a transaction in PrepareCommit/PrepareAbort and then its
+    /// Complete state, in a task of its own (a client that disconnects cannot cut it
+    /// short); waits for it up to [`MARKER_WAIT`].
+    async fn complete_in_background(
+        &self,
+        broker: &Arc<Broker>,
+        transactional_id: &str,
+        entry: TxnRef,
+    ) {
+        let b = broker.clone();
+        let id = transactional_id.to_string();
+        let task = tokio::spawn(async move { complete_transaction(&b, &id, &entry).await });
+        if tokio::time::timeout(MARKER_WAIT, task).await.is_err() {
+            tracing::warn!(
+                transactional_id,
+                "transaction markers are taking long; they keep being retried"
+            );
+        }
+    }
+
+    // ---- timers -----------------------------------------------------------------
+
+    /// Aborts (and fences) every transaction that has been ongoing longer than its
+    /// timeout. Returns how many were aborted.
+    pub async fn abort_timed_out(&self, broker: &Arc<Broker>) -> usize {
+        let now = now_ms();
+        let mut aborted = 0;
+        for (id, entry) in self.state.all() {
+            let t = {
+                let mut m = entry.lock();
+                if m.state != TransactionState::Ongoing
+                    || m.pending_state.is_some()
+                    || m.txn_start_timestamp + m.txn_timeout_ms as i64 > now
+                {
+                    continue;
+                }
+                match m.prepare_abort_or_commit(false, true, now) {
+                    Ok(t) => t,
+                    Err(_) => continue,
+                }
+            };
+            tracing::info!(
+                transactional_id = %id,
+                producer_id = t.producer_id,
+                epoch = t.producer_epoch,
+                "aborting a transaction that timed out"
+            );
+            if self.write_transition(broker, &id, &entry, t).await.is_ok() {
+                self.complete_in_background(broker, &id, entry).await;
+                aborted += 1;
+            }
+        }
+        aborted
+    }
+
+    /// Forgets transactional ids idle (no transaction) for transactional.id.expiration.ms.
+    pub async fn expire_transactional_ids(&self, broker: &Arc<Broker>) -> usize {
+        let now = now_ms();
+        let mut expired = 0;
+        for (id, entry) in self.state.all() {
+            let t = {
+                let mut m = entry.lock();
+                let idle = matches!(
+                    m.state,
+                    TransactionState::Empty
+                        | TransactionState::CompleteCommit
+                        | TransactionState::CompleteAbort
+                );
+                if !idle
+                    || m.pending_state.is_some()
+                    || m.txn_last_update_timestamp + self.config.id_expiration_ms > now
+                {
+                    continue;
+                }
+                match m.prepare_dead(now) {
+                    Ok(t) => t,
+                    Err(_) => continue,
+                }
+            };
+            if self.write_transition(broker, &id, &entry, t).await.is_ok() {
+                self.state.remove(&id, &entry);
+                tracing::info!(transactional_id = %id, "expired transactional id");
+                expired += 1;
+            }
+        }
+        expired
+    }
+
+    /// Completes transactions found in PrepareCommit/PrepareAbort (after a restart).
+    pub async fn complete_prepared(&self, broker: &Arc<Broker>) -> usize {
+        let mut n = 0;
+        for (id, entry) in self.state.all() {
+            let prepared = {
+                let m = entry.lock();
+                m.pending_state.is_none()
+                    && matches!(
+                        m.state,
+                        TransactionState::PrepareCommit | TransactionState::PrepareAbort
+                    )
+            };
+            if prepared {
+                tracing::info!(transactional_id = %id, "completing a transaction decided before the restart");
+                complete_transaction(broker, &id, &entry).await;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    // ---- admin ------------------------------------------------------------------
+
+    pub fn describe(&self, transactional_id: &str) -> Result<TxnDescription, ResponseError> {
+        let entry = self
+            .state
+            .get(transactional_id)
+            .ok_or(ResponseError::TransactionalIdNotFound)?;
+        let m = entry.lock();
+        if m.state == TransactionState::Dead {
+            return Err(ResponseError::TransactionalIdNotFound);
+        }
+        Ok(TxnDescription {
+            state: m.state,
+            timeout_ms: m.txn_timeout_ms,
+            start_timestamp_ms: m.txn_start_timestamp,
+            producer_id: m.producer_id,
+            producer_epoch: m.producer_epoch,
+            partitions: m.partitions.clone(),
+        })
+    }
+
+    /// ListTransactions: empty filters match everything; `min_duration_ms` < 0 too.
+    pub fn list(
+        &self,
+        states: &[TransactionState],
+        producer_ids: &[i64],
+        min_duration_ms: i64,
+    ) -> Vec<TxnListing> {
+        let now = now_ms();
+        self.state
+            .all()
+            .into_iter()
+            .filter_map(|(id, entry)| {
+                let m = entry.lock();
+                let keep = m.state != TransactionState::Dead
+                    && (states.is_empty() || states.contains(&m.state))
+                    && (producer_ids.is_empty() || producer_ids.contains(&m.producer_id))
+                    && (min_duration_ms < 0
+                        || (m.txn_start_timestamp >= 0
+                            && now - m.txn_start_timestamp >= min_duration_ms));
+                keep.then(|| TxnListing {
+                    transactional_id: id,
+                    producer_id: m.producer_id,
+                    state: m.state,
+                })
+            })
+            .collect()
+    }
+}
+
+/// KIP-588: clients of API versions before `fenced_since` know INVALID_PRODUCER_EPOCH,
+/// not PRODUCER_FENCED (Kafka converts the same way).
+pub fn error_for_version(e: ResponseError, version: i16, fenced_since: i16) -> ResponseError {
+    if e == ResponseError::ProducerFenced && version < fenced_since {
+        ResponseError::InvalidProducerEpoch
+    } else {
+        e
+    }
+}
+
+/// Kafka's producer id and epoch checks for AddPartitions/AddOffsets/EndTxn/TxnOffsetCommit.
+fn check_producer(
+    m: &TransactionMetadata,
+    producer_id: i64,
+    producer_epoch: i16,
+) -> Result<(), ResponseError> {
+    if m.producer_id != producer_id {
+        Err(ResponseError::InvalidProducerIdMapping)
+    } else if m.producer_epoch != producer_epoch {
+        Err(ResponseError::ProducerFenced)
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes the markers of a decided transaction, then its Complete state (retrying the
+/// state write until it succeeds: the markers are already out).
+async fn complete_transaction(broker: &Arc<Broker>, transactional_id: &str, entry: &TxnRef) {
+    let (outcome, partitions) = {
+        let m = entry.lock();
+        let commit = match m.state {
+            TransactionState::PrepareCommit => true,
+            TransactionState::PrepareAbort => false,
+            _ => return,
+        };
+        (
+            TxnOutcome {
+                producer_id: m.producer_id,
+                producer_epoch: m.producer_epoch,
+                commit,
+            },
+            m.partitions.clone(),
+        )
+    };
+    TransactionMarkerChannelManager::write_markers(broker, transactional_id, outcome, &partitions)
+        .await;
+    let coordinator = &broker.transactions;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let t = entry.lock().prepare_complete(now_ms());
+        let t = match t {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(transactional_id, error = ?e, "cannot complete transaction");
+                return;
+            }
+        };
+        match coordinator
+            .write_transition(broker, transactional_id, entry, t)
+            .await
+        {
+            Ok(()) => {
+                tracing::debug!(
+                    transactional_id,
+                    commit = outcome.commit,
+                    partitions = partitions.len(),
+                    "transaction complete"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::error!(transactional_id, error = ?e, "writing the Complete state failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// Completes transactions decided before a restart, then aborts timed-out transactions
+/// and expires idle transactional ids every
+/// `transaction.abort.timed.out.transaction.cleanup.interval.ms`, until aborted.
+pub fn spawn_timers(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        broker.transactions.complete_prepared(&broker).await;
+        let period =
+            Duration::from_millis(broker.transactions.config.abort_check_interval_ms.max(1));
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            broker.transactions.abort_timed_out(&broker).await;
+            broker.transactions.expire_transactional_ids(&broker).await;
+        }
+    })
+}
