@@ -178,6 +178,14 @@ impl Connection {
                 supported.min, supported.max
             )));
         }
+        tracing::debug!(
+            conn = self.id,
+            api = ?key,
+            version = api_version,
+            correlation_id = header.correlation_id,
+            client = ?header.client_id,
+            "request"
+        );
         let command = Command::decode(key, api_version, &mut frame).map_err(|e| {
             Close::Protocol(format!("malformed {key:?} v{api_version} request: {e:#}"))
         })?;
