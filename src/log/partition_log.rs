@@ -29,6 +29,10 @@ use crate::log::recovery;
 use crate::log::segment::{LogSegment, MAX_SEGMENT_BYTES};
 use crate::log::txn_index::{self, AbortedTxn};
 
+/// Bytes at the start of a batch that the broker rewrites (base offset, batch
+/// length, partition leader epoch): all outside the CRC.
+const PREFIX: usize = 16;
+
 /// Minimum time between two recovery-point checkpoints written by flushes.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -343,16 +347,36 @@ impl PartitionLog {
             TimestampType::LogAppendTime => Some(now_ms),
             TimestampType::CreateTime => None,
         };
-        // The payload has to be copied anyway to rewrite the broker-owned fields.
-        let mut buf = records.to_vec();
+        // The broker owns two header fields outside the CRC (base offset, partition
+        // leader epoch: the first 16 bytes of each batch), so for CreateTime topics
+        // only a patched 16-byte prefix per batch is built and the rest is written
+        // straight from the request. LogAppendTime rewrites timestamps inside the CRC,
+        // which needs a private copy.
         let mut next = self.log_end_offset();
         let mut headers = Vec::with_capacity(valid.len());
         let mut max_timestamp = -1i64;
         let mut record_count = 0i64;
+        let owned: Option<Vec<u8>> = log_append_time.map(|_| records.to_vec());
+        let mut owned = owned;
+        let mut prefixes: Vec<[u8; PREFIX]> = Vec::with_capacity(valid.len());
         for vb in &valid {
             let range = vb.start..vb.start + vb.header.total_size();
-            assign_offset_and_time(&mut buf[range.clone()], next, log_append_time);
-            let h = BatchHeader::parse(&buf[range]).expect("validated header");
+            let h = match owned.as_mut() {
+                Some(buf) => {
+                    assign_offset_and_time(&mut buf[range.clone()], next, log_append_time);
+                    BatchHeader::parse(&buf[range]).expect("validated header")
+                }
+                None => {
+                    let mut prefix = [0u8; PREFIX];
+                    prefix.copy_from_slice(&records[vb.start..vb.start + PREFIX]);
+                    assign_offset_and_time(&mut prefix, next, None);
+                    prefixes.push(prefix);
+                    let mut h = vb.header;
+                    h.base_offset = next;
+                    h.partition_leader_epoch = 0;
+                    h
+                }
+            };
             next = h.last_offset() + 1;
             max_timestamp = max_timestamp.max(h.max_timestamp);
             record_count += h.record_count as i64;
@@ -360,14 +384,26 @@ impl PartitionLog {
         }
         let base_offset = headers[0].base_offset;
         let last_offset = next - 1;
-        if self.should_roll(buf.len() as u64, last_offset, max_timestamp, now_ms) {
+        let total_len: usize = headers.iter().map(|h| h.total_size()).sum();
+        if self.should_roll(total_len as u64, last_offset, max_timestamp, now_ms) {
             self.roll()?;
         }
         let cfg = self.config.clone();
-        self.active_mut().append(&buf, &headers, &cfg, now_ms)?;
+        match &owned {
+            Some(buf) => self.active_mut().append(buf, &headers, &cfg, now_ms)?,
+            None => {
+                let mut parts: Vec<&[u8]> = Vec::with_capacity(valid.len() * 2);
+                for (vb, prefix) in valid.iter().zip(&prefixes) {
+                    parts.push(prefix);
+                    parts.push(&records[vb.start + PREFIX..vb.start + vb.header.total_size()]);
+                }
+                self.active_mut()
+                    .append_vectored(&parts, &headers, &cfg, now_ms)?
+            }
+        }
         for (vb, h) in valid.iter().zip(&headers) {
             let control = if h.is_control() {
-                control_record_type(&buf[vb.start..vb.start + h.total_size()])
+                control_record_type(&records[vb.start..vb.start + h.total_size()])
             } else {
                 None
             };

@@ -10,7 +10,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -364,10 +363,21 @@ impl LogSegment {
         config: &LogConfig,
         now_ms: i64,
     ) -> io::Result<()> {
-        let written = self
-            .file
-            .write_all_at(buf, self.size)
-            .and_then(|()| self.ensure_mapped(self.size + buf.len() as u64, config));
+        self.append_vectored(&[buf], headers, config, now_ms)
+    }
+
+    /// `append` from several slices laid end to end (one `pwritev`), so a produce
+    /// request's bytes reach the file without being copied into one buffer first.
+    pub fn append_vectored(
+        &mut self,
+        parts: &[&[u8]],
+        headers: &[BatchHeader],
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> io::Result<()> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let written = write_all_vectored_at(&self.file, parts, self.size)
+            .and_then(|()| self.ensure_mapped(self.size + len as u64, config));
         if let Err(e) = written {
             // Cut the unpublished tail so a later crash recovery cannot take a
             // stale, never-acknowledged batch for data. Safe with live readers:
@@ -572,4 +582,57 @@ impl LogSegment {
         }
         Ok(())
     }
+}
+
+/// `pwritev` until every byte of `parts` is written at `offset` (a short write is
+/// resumed where it stopped, as `write_all_at` does for one buffer).
+fn write_all_vectored_at(file: &File, parts: &[&[u8]], mut offset: u64) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    // At most this many iovecs per call (Linux's IOV_MAX is 1024).
+    const MAX_IOV: usize = 512;
+    let mut parts: Vec<&[u8]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+    let mut first = 0;
+    while first < parts.len() {
+        let batch = &parts[first..parts.len().min(first + MAX_IOV)];
+        let iov: Vec<libc::iovec> = batch
+            .iter()
+            .map(|p| libc::iovec {
+                iov_base: p.as_ptr() as *mut libc::c_void,
+                iov_len: p.len(),
+            })
+            .collect();
+        // SAFETY: every iovec points into a live slice borrowed for this call, and the
+        // descriptor belongs to `file`, which outlives the call.
+        let n = unsafe {
+            libc::pwritev(
+                file.as_raw_fd(),
+                iov.as_ptr(),
+                iov.len() as libc::c_int,
+                offset as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let mut n = n as usize;
+        offset += n as u64;
+        while n > 0 {
+            let head = parts[first];
+            if n >= head.len() {
+                n -= head.len();
+                first += 1;
+            } else {
+                parts[first] = &head[n..];
+                n = 0;
+            }
+        }
+    }
+    Ok(())
 }
