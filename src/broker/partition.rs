@@ -56,10 +56,14 @@ impl Partition {
         }
     }
 
-    /// Appends a produce payload and wakes waiting fetches.
+    /// Appends a produce payload and wakes waiting fetches. The CRC check and record
+    /// walk run before the lock is taken, so producers to one partition serialise only
+    /// on the write itself.
     pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        let limits = self.log.lock().validation_limits();
+        let valid = crate::log::partition_log::validate(records, limits)?;
         let mut log = self.log.lock();
-        let info = log.append(records, now_ms)?;
+        let info = log.append_validated(records, valid, limits, now_ms)?;
         let end = log.log_end_offset();
         drop(log);
         self.end_offset_tx.send_replace(end);

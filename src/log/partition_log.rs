@@ -19,7 +19,7 @@ use kafka_protocol::records::RecordBatchDecoder;
 use crate::log::batch::{
     assign_offset_and_time, validate_payload_keyed, BatchHeader, TimestampType,
 };
-use crate::log::batch::{control_record_type, end_txn_marker_batch};
+use crate::log::batch::{control_record_type, end_txn_marker_batch, ValidBatch};
 use crate::log::checkpoint::{self, Checkpoint, CleanShutdown};
 use crate::log::cleaner::{self, CleanOutput, CleanPlan, CleanerCheckpoint, CrashAfter};
 use crate::log::config::LogConfig;
@@ -28,6 +28,20 @@ use crate::log::producer_state::{self, ProducerStateManager, SequenceCheck};
 use crate::log::recovery;
 use crate::log::segment::{LogSegment, MAX_SEGMENT_BYTES};
 use crate::log::txn_index::{self, AbortedTxn};
+
+/// See [`PartitionLog::validation_limits`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValidationLimits {
+    pub max_message_bytes: u32,
+    pub require_key: bool,
+}
+
+/// Validates a produce payload (headers, CRC-32C, uncompressed records; Kafka's
+/// "Compacted topic cannot accept message without key" when `require_key`) without
+/// touching the log, so it can run outside the partition lock.
+pub fn validate(records: &[u8], limits: ValidationLimits) -> Result<Vec<ValidBatch>, AppendError> {
+    validate_payload_keyed(records, limits.max_message_bytes, limits.require_key)
+}
 
 /// Bytes at the start of a batch that the broker rewrites (base offset, batch
 /// length, partition leader epoch): all outside the CRC.
@@ -310,13 +324,35 @@ impl PartitionLog {
     /// Validates, assigns offsets and appends `records` (one or more v2 batches).
     /// All-or-nothing: nothing is written unless every batch is valid.
     pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
-        // Log compaction: a compacted topic refuses records without a key (Kafka's
-        // "Compacted topic cannot accept message without key").
-        let valid = validate_payload_keyed(
-            records,
-            self.config.max_message_bytes,
-            self.config.cleanup_compact,
-        )?;
+        let limits = self.validation_limits();
+        let valid = validate(records, limits)?;
+        self.append_validated(records, valid, limits, now_ms)
+    }
+
+    /// What batch validation depends on: `max.message.bytes` and whether records need
+    /// a key (compacted topics). Callers validate with these outside the partition
+    /// lock and hand the result to [`PartitionLog::append_validated`].
+    pub fn validation_limits(&self) -> ValidationLimits {
+        ValidationLimits {
+            max_message_bytes: self.config.max_message_bytes,
+            require_key: self.config.cleanup_compact,
+        }
+    }
+
+    /// `append` for batches already checked by [`validate`] with `limits`. If the
+    /// topic's config changed since, they are checked again here.
+    pub fn append_validated(
+        &mut self,
+        records: &[u8],
+        valid: Vec<ValidBatch>,
+        limits: ValidationLimits,
+        now_ms: i64,
+    ) -> Result<AppendInfo, AppendError> {
+        let valid = if limits == self.validation_limits() {
+            valid
+        } else {
+            validate(records, self.validation_limits())?
+        };
         for vb in &valid {
             if let SequenceCheck::Duplicate(original) = self.producer_state.check(&vb.header)? {
                 if valid.len() > 1 {
