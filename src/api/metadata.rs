@@ -59,7 +59,7 @@ pub async fn handle(
             .topics
             .list()
             .iter()
-            .map(|t| describe(t, version, want_ops))
+            .map(|t| describe(t, version, want_ops, config.node_id))
             .collect(),
         Some(wanted) => wanted
             .into_iter()
@@ -68,7 +68,7 @@ pub async fn handle(
                     lookup_by_name(broker, &name, allow_auto_create, version, want_ops)
                 }
                 (None, id) => match broker.topics.get_by_id(&id) {
-                    Some(t) => describe(&t, version, want_ops),
+                    Some(t) => describe(&t, version, want_ops, config.node_id),
                     None => error_topic(None, id, ResponseError::UnknownTopicId),
                 },
             })
@@ -90,7 +90,7 @@ fn lookup_by_name(
         Ok(broker.topics.get(name))
     };
     match found {
-        Ok(Some(t)) => describe(&t, version, want_ops),
+        Ok(Some(t)) => describe(&t, version, want_ops, broker.config.node_id),
         Ok(None) => error_topic(
             Some(name.clone()),
             Uuid::nil(),
@@ -108,8 +108,8 @@ fn error_topic(name: Option<TopicName>, id: Uuid, error: ResponseError) -> Metad
     t
 }
 
-fn describe(topic: &Topic, version: i16, want_ops: bool) -> MetadataResponseTopic {
-    let node = BrokerId(1);
+fn describe(topic: &Topic, version: i16, want_ops: bool, node_id: i32) -> MetadataResponseTopic {
+    let node = BrokerId(node_id);
     let mut t = MetadataResponseTopic::default();
     t.name = Some(TopicName(sb(topic.name.to_string())));
     t.topic_id = topic.id;

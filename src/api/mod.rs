@@ -186,9 +186,13 @@ pub fn supported_versions(key: ApiKey) -> Option<VersionRange> {
     }
     let range = key.valid_versions();
     Some(match key {
-        ApiKey::Produce => VersionRange {
-            min: 0,
-            max: range.max,
+        // Produce v13 and Fetch v18 are Kafka 4.1's; serving Kafka 4.0's ranges makes
+        // clients that infer the broker version from them (kafka-python) read 4.0,
+        // whose behaviour this broker implements.
+        ApiKey::Produce => VersionRange { min: 0, max: 12 },
+        ApiKey::Fetch => VersionRange {
+            min: range.min,
+            max: range.max.min(17),
         },
         // ApiKey's range includes OffsetCommit/OffsetFetch v10 (topic ids, Kafka 4.1),
         // which the codec's request types cannot decode: advertise up to v9.
