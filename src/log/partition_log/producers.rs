@@ -1,0 +1,159 @@
+//! Producer and transaction state of a partition log: rebuilding it at open from the
+//! newest producer snapshot plus the batch headers after it, the last stable offset,
+//! the aborted-transaction list served to read_committed fetches, and end-transaction
+//! markers. It never reads records beyond control batches' marker types.
+
+use super::*;
+
+impl PartitionLog {
+    /// Loads the newest producer snapshot at or below the log end and replays the
+    /// batch headers after it (after a clean close that is nothing; after a crash, at
+    /// most the segments written since the last roll). The aborted-transaction entries
+    /// of the replayed range are derived again from the markers in the log, so a
+    /// `.txnindex` entry lost in a crash comes back.
+    pub(super) fn rebuild_producer_state(&mut self) -> Result<(), LogError> {
+        let end = self.log_end_offset();
+        let mut aborted = Vec::new();
+        let mut damaged = false;
+        for seg in &self.segments {
+            match txn_index::read(&self.dir, seg.base_offset)? {
+                Some(entries) => aborted.extend(entries),
+                None => {
+                    tracing::warn!(dir = %self.dir.display(), base = seg.base_offset, "damaged transaction index; replaying the whole log");
+                    damaged = true;
+                }
+            }
+        }
+        let snapshot = if damaged {
+            None
+        } else {
+            producer_state::load_latest_snapshot(&self.dir, end)?
+        };
+        let (from, mut state) = match snapshot {
+            Some((offset, state)) => (offset, state),
+            None => (self.log_start_offset, ProducerStateManager::new()),
+        };
+        aborted.retain(|a| a.last_offset < from);
+        for seg in self
+            .segments
+            .iter()
+            .filter(|s| s.next_offset > from || s.size() == 0)
+        {
+            let keep: Vec<AbortedTxn> = aborted
+                .iter()
+                .filter(|a| a.last_offset >= seg.base_offset && a.last_offset < seg.next_offset)
+                .copied()
+                .collect();
+            txn_index::rewrite(&self.dir, seg.base_offset, &keep)?;
+        }
+        for seg in self.segments.iter().filter(|s| s.next_offset > from) {
+            let mut pos = if from > seg.base_offset {
+                match seg.find_batch(from) {
+                    Some((pos, _)) => pos,
+                    None => continue,
+                }
+            } else {
+                0
+            };
+            while let Some(h) = seg.batch_at(pos) {
+                if h.last_offset() >= from {
+                    let control = if h.is_control() {
+                        control_record_type(&seg.slice(pos, pos + h.total_size() as u64))
+                    } else {
+                        None
+                    };
+                    if let Some(done) = state.update(&h, control) {
+                        if done.aborted {
+                            let entry = AbortedTxn {
+                                producer_id: done.producer_id,
+                                first_offset: done.first_offset,
+                                last_offset: done.last_offset,
+                                last_stable_offset: state
+                                    .first_unstable_offset()
+                                    .unwrap_or(done.last_offset + 1),
+                            };
+                            txn_index::append(&self.dir, seg.base_offset, &entry)?;
+                            aborted.push(entry);
+                        }
+                    }
+                }
+                pos += h.total_size() as u64;
+            }
+        }
+        self.producer_state = state;
+        self.aborted = aborted;
+        Ok(())
+    }
+
+    /// The last stable offset: the high watermark, held back by the first offset of
+    /// the oldest open transaction. read_committed consumers read up to here.
+    pub fn last_stable_offset(&self) -> i64 {
+        let hw = self.high_watermark();
+        self.producer_state
+            .first_unstable_offset()
+            .map_or(hw, |first| first.min(hw))
+    }
+
+    /// Aborted transactions a read_committed fetch of `[fetch_offset, upper_bound)`
+    /// must report: those whose marker is at or after `fetch_offset` and whose first
+    /// offset is below `upper_bound`.
+    pub fn aborted_transactions(&self, fetch_offset: i64, upper_bound: i64) -> Vec<AbortedTxn> {
+        let start = self
+            .aborted
+            .partition_point(|a| a.last_offset < fetch_offset);
+        self.aborted[start..]
+            .iter()
+            .filter(|a| a.first_offset < upper_bound)
+            .copied()
+            .collect()
+    }
+
+    /// Appends a COMMIT or ABORT marker for the producer (Kafka's
+    /// `appendAsLeader(..., origin = Coordinator)`), completing its open transaction.
+    /// Returns the marker's offset.
+    pub fn write_txn_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<i64, AppendError> {
+        let marker = end_txn_marker_batch(
+            producer_id,
+            producer_epoch,
+            commit,
+            coordinator_epoch,
+            now_ms,
+        );
+        Ok(self.append(&marker, now_ms)?.base_offset)
+    }
+
+    /// Open transactions here: (producer id, epoch, first offset).
+    pub fn ongoing_transactions(&self) -> Vec<(i64, i16, i64)> {
+        self.producer_state.ongoing_transactions()
+    }
+
+    /// The producer state, for DescribeProducers and tests.
+    pub fn producer_state(&self) -> &ProducerStateManager {
+        &self.producer_state
+    }
+
+    /// Adds an aborted transaction to the active segment's `.txnindex`.
+    pub(super) fn record_abort(
+        &mut self,
+        producer_id: i64,
+        first_offset: i64,
+        last_offset: i64,
+    ) -> io::Result<()> {
+        let entry = AbortedTxn {
+            producer_id,
+            first_offset,
+            last_offset,
+            last_stable_offset: self.last_stable_offset(),
+        };
+        txn_index::append(&self.dir, self.active().base_offset, &entry)?;
+        self.aborted.push(entry);
+        Ok(())
+    }
+}
