@@ -2,16 +2,18 @@
 # Throughput, latency, start-up and memory figures for Sluice, with the machine's physical
 # references measured in the same run. Figures only: nothing here passes or fails.
 #
-#   scripts/bench.sh                 default run (about 10 minutes on 2 cores; 1 GiB crash log)
-#   scripts/bench.sh --full          start-up after kill -9 with a 4 GiB log, 5 runs per figure
+#   scripts/bench.sh                 default run: 5 runs per figure, 1 GiB crash log (about 8 minutes on 2 cores)
+#   scripts/bench.sh --full          start-up after kill -9 with a 4 GiB log, 7 runs per figure
 #   scripts/bench.sh --quick         1 run each, 1/10 of the record counts (a smoke test)
 #   scripts/bench.sh --runs N --crash-gib G
 #
 # Load generator: librdkafka 2.12.1's examples/rdkafka_performance, built from the Rust crate
 # rdkafka-sys (scripts/lib/librdkafka.sh; cached in ${XDG_CACHE_HOME:-$HOME/.cache}/sluice-compat).
-# Producer settings are rdkafka_performance's own (linger.ms=1000, batches up to 10000 records or
-# 1 MB), plus enable.idempotence=false. Each figure is the median of the runs; a fresh broker
-# (fresh data dir under $BENCH_DIR) serves each configuration.
+# Producer settings are rdkafka_performance's own (batches up to 10000 records or 1 MB) with
+# linger.ms=5 (librdkafka's default; rdkafka_performance's 1000 ms would dominate short runs) and
+# enable.idempotence=false. Latency runs use linger.ms=0 at a fixed rate, one producer connection.
+# Each figure is the median of the runs; a fresh broker (fresh data dir under $BENCH_DIR) serves
+# each configuration.
 #
 # Environment:
 #   SLUICE_BIN   broker binary (default target/release/sluice, built if missing)
@@ -27,10 +29,10 @@ source "$ROOT/scripts/lib/broker.sh"
 source "$ROOT/scripts/lib/librdkafka.sh"
 REFS="python3 $ROOT/scripts/lib/bench_refs.py"
 
-RUNS=3 CRASH_GIB=1 SCALE=1
+RUNS=5 CRASH_GIB=1 SCALE=1
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --full) RUNS=5 CRASH_GIB=4 ;;
+    --full) RUNS=7 CRASH_GIB=4 ;;
     --quick) RUNS=1 SCALE=10 CRASH_GIB=1 ;;
     --runs) RUNS=$2; shift ;;
     --crash-gib) CRASH_GIB=$2; shift ;;
@@ -89,7 +91,7 @@ log "loopback ${LOOP} MB/s, disk ${DISK} MB/s, ${FSYNCS} fsyncs/s"
 perf_produce() {
   local out
   out=$("$PERF" -P -t "$1" -b "127.0.0.1:$PORT" -s "$2" -c "$3" -a "$4" -q \
-    -X enable.idempotence=false 2>&1 | tee -a "$LOGDIR/perf.log" | grep 'messages produced' | tail -1)
+    -X enable.idempotence=false -X linger.ms=5 2>&1 | tee -a "$LOGDIR/perf.log" | grep 'messages produced' | tail -1)
   # "% 200000 messages produced (20000000 bytes), 200000 delivered (...) in 1254ms: 159391 msgs/s and 15.94 MB/s, ..."
   local delivered ms bytes
   delivered=$(sed -E 's/.*, ([0-9]+) delivered.*/\1/' <<<"$out")
@@ -133,7 +135,10 @@ for spec in "100 1000000" "1024 200000"; do
       PEAK_RSS=$(awk -v a="$PEAK_RSS" -v b="$rss_now" 'BEGIN {print (b > a) ? b : a}')
       mps=$(printf '%s\n' "${rs[@]}" | grep -v '^-$' | median)
       mbs=$(printf '%s\n' "${ms[@]}" | grep -v '^-$' | median)
-      PROWS+=("| produce | ${count} x ${size} B | acks=$acks | $parts | $mps | $mbs | $(awk -v m="$mbs" -v l="$LOOP" 'BEGIN {if (m=="-") print "-"; else printf "%.0f%%", 100*m/l}') | $(awk -v m="$mbs" -v l="$DISK" 'BEGIN {if (m=="-") print "-"; else printf "%.0f%%", 100*m/l}') | $(IFS=/; echo "${ms[*]}") |")
+      # "of disk" only for acks=all: acks=1 is answered from the page cache
+      ofdisk="-"
+      [[ $acks == all ]] && ofdisk=$(awk -v m="$mbs" -v l="$DISK" 'BEGIN {if (m=="-") print "-"; else printf "%.0f%%", 100*m/l}')
+      PROWS+=("| produce | ${count} x ${size} B | acks=$acks | $parts | $mps | $mbs | $(awk -v m="$mbs" -v l="$LOOP" 'BEGIN {if (m=="-") print "-"; else printf "%.0f%%", 100*m/l}') | $ofdisk | $(IFS=/; echo "${ms[*]}") |")
     done
     # replay: read one of the acks=1 topics back from offset 0, RUNS times
     log "consume ${count} x ${size} B from offset 0, $parts partition(s), $RUNS runs"
@@ -149,18 +154,24 @@ for spec in "100 1000000" "1024 200000"; do
 done
 
 # --- latency at a fixed rate ---------------------------------------------------------------------------
-LAT_RATE=5000 LAT_COUNT=$((50000 / SCALE))
+LAT_SECONDS=$((10 / SCALE < 2 ? 2 : 10 / SCALE))
 declare -a LROWS=()
 fresh_broker latency 1
-for acks in 1 all; do
+for spec in "1 1000" "all 1000" "1 5000" "all 5000"; do
+  read -r acks LAT_RATE <<<"$spec"
+  LAT_COUNT=$((LAT_RATE * LAT_SECONDS))
   a=$acks; [[ $acks == all ]] && a=-1
   log "latency: ${LAT_COUNT} x 100 B at ${LAT_RATE}/s, acks=$acks, linger.ms=0, $RUNS runs"
   p50s=() p99s=() p999s=()
   for r in $(seq "$RUNS"); do
     f="$LOGDIR/latency-$acks-$r.txt"
-    "$PERF" -P -t "lat-$acks-$r" -b "127.0.0.1:$PORT" -s 100 -c "$LAT_COUNT" -a "$a" -r "$LAT_RATE" -l -A "$f" -q \
+    # warm-up: create the topic and its segment first, so the measured run sees neither
+    "$PERF" -P -t "lat-$acks-$LAT_RATE-$r" -b "127.0.0.1:$PORT" -s 100 -c 100 -a "$a" -q \
+      -X enable.idempotence=false >>"$LOGDIR/perf.log" 2>&1
+    "$PERF" -P -t "lat-$acks-$LAT_RATE-$r" -b "127.0.0.1:$PORT" -s 100 -c "$LAT_COUNT" -a "$a" -r "$LAT_RATE" -l -A "$f" -q \
       -X enable.idempotence=false -X linger.ms=0 >>"$LOGDIR/perf.log" 2>&1
-    read -r p50 p99 p999 < <($REFS percentiles "$f")
+    # leave out the first half second of records (the client's connection set-up)
+    read -r p50 p99 p999 < <($REFS percentiles "$f" $((LAT_RATE / 2)))
     p50s+=("$p50"); p99s+=("$p99"); p999s+=("$p999")
   done
   LROWS+=("| acks=$acks | $LAT_RATE/s x 100 B | $(printf '%s\n' "${p50s[@]}" | median) | $(printf '%s\n' "${p99s[@]}" | median) | $(printf '%s\n' "${p999s[@]}" | median) |")
@@ -169,17 +180,21 @@ IDLE_RSS_AFTER=$($REFS rss "$BROKER_PID" | awk '{print $1}')
 broker_stop
 
 # --- start-up and memory ---------------------------------------------------------------------------------
-# timed_start NAME DATADIR : prints start-up ms (spawn -> port accepts); leaves the broker running in BROKER_PID
+# timed_start NAME DATADIR : sets STARTUP_MS (spawn -> port accepts, "-" on failure), PORT and
+# BROKER_PID; the broker keeps running. (No $(...) here: a subshell would lose PORT and BROKER_PID.)
 timed_start() {
   PORT=$(free_port)
+  STARTUP_MS="-" BROKER_PID=""
+  $REFS startup "$PORT" "$LOGDIR/broker-$1.log" -- "$SLUICE_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$2" \
+    --set auto.create.topics.enable=true --set num.partitions=1 >"$LOGDIR/startup.out" || return 1
   local r
-  r=$($REFS startup "$PORT" "$LOGDIR/broker-$1.log" -- "$SLUICE_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$2" \
-    --set auto.create.topics.enable=true --set num.partitions=1) || { echo "-"; return; }
+  r=$(cat "$LOGDIR/startup.out")
   BROKER_PID=${r#* }
-  echo "${r%% *}"
+  STARTUP_MS=${r%% *}
 }
 stop_pid() {  # the broker started by timed_start is not our child: poll instead of wait
   local sig=$1 i
+  [[ -n "$BROKER_PID" ]] || return 0
   kill "-$sig" "$BROKER_PID" 2>/dev/null
   for ((i = 0; i < 400; i++)); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.025; done
   kill -KILL "$BROKER_PID" 2>/dev/null; BROKER_PID=""
@@ -189,7 +204,8 @@ log "start-up on an empty data dir, $((RUNS + 2)) runs; idle RSS"
 EMPTY_MS=() IDLE_RSS=()
 for r in $(seq $((RUNS + 2))); do
   d="$BENCH_DIR/data-empty"; rm -rf "$d"; mkdir -p "$d"
-  EMPTY_MS+=("$(timed_start empty "$d")")
+  timed_start empty "$d"
+  EMPTY_MS+=("$STARTUP_MS")
   sleep 1
   IDLE_RSS+=("$($REFS rss "$BROKER_PID" | awk '{print $1}')")
   stop_pid TERM
@@ -197,7 +213,7 @@ done
 
 log "start-up after kill -9 with ${CRASH_GIB} GiB of 1 KiB records (acks=1), $RUNS crashes"
 d="$BENCH_DIR/data-crash"; rm -rf "$d"; mkdir -p "$d"
-ms=$(timed_start crash-fill "$d")
+timed_start crash-fill "$d" || exit 1
 n_total=$((CRASH_GIB * 1024 * 1024))   # 1 KiB records per GiB
 chunk=$((n_total / 4))
 for i in 1 2 3 4; do
@@ -207,7 +223,8 @@ stop_pid KILL
 CRASH_SIZE=$(du -sh "$d" | cut -f1)
 CRASH_MS=() CRASH_LOGGED=()
 for r in $(seq "$RUNS"); do
-  CRASH_MS+=("$(timed_start crash "$d")")
+  timed_start crash "$d"
+  CRASH_MS+=("$STARTUP_MS")
   CRASH_LOGGED+=("$(grep -o 'startup_ms=[0-9]*' "$LOGDIR/broker-crash.log" | tail -1 | cut -d= -f2)")
   # write a little more, then crash again right away (inside the flush window)
   "$PERF" -P -t crash -b "127.0.0.1:$PORT" -s 1024 -c 100000 -a 1 -q -X enable.idempotence=false >>"$LOGDIR/perf.log" 2>&1

@@ -78,13 +78,19 @@ for f in "${FILES[@]}"; do
   mkdir -p "$fdir/kafka-root"
   port=$(free_port)
   # The settings kafka-python's own broker fixture writes into kafka.properties
-  # (servers/resources/*/kafka.properties in its repository): 4 partitions, auto-create on, a static
-  # advertised listener, group.min.session.timeout.ms=1000 (test_group uses 3000 ms sessions),
+  # (servers/resources/*/kafka.properties in its repository): broker id 0 (test_create_partitions
+  # assigns new partitions to broker 0), 4 partitions, auto-create on, a static advertised
+  # listener, group.min.session.timeout.ms=1000 (test_group uses 3000 ms sessions),
   # group.initial.rebalance.delay.ms=0, 2 partitions for __consumer_offsets.
-  broker_start "$fdir/data" "$port" "$fdir/broker.log" --advertised-listener "127.0.0.1:$port" \
-    --set auto.create.topics.enable=true --set num.partitions=4 \
-    --set group.min.session.timeout.ms=1000 --set group.initial.rebalance.delay.ms=0 \
-    --set offsets.topic.num.partitions=2 || { echo "$f: broker did not start" >"$fdir/pytest.log"; continue; }
+  settings=(--advertised-listener "127.0.0.1:$port"
+    --set auto.create.topics.enable=true --set num.partitions=4
+    --set group.min.session.timeout.ms=1000 --set group.initial.rebalance.delay.ms=0
+    --set offsets.topic.num.partitions=2)
+  if ! broker_start "$fdir/data" "$port" "$fdir/broker.log" --set node.id=0 "${settings[@]}" 2>/dev/null; then
+    log "$f: the broker refuses node.id=0 ($(grep -m1 -i 'node.id' "$fdir/broker.log" | cut -c1-150)); using its default id"
+    broker_start "$fdir/data" "$port" "$fdir/broker.log" "${settings[@]}" \
+      || { echo "$f: broker did not start" >"$fdir/pytest.log"; continue; }
+  fi
   t=$(date +%s)
   # shellcheck disable=SC2086
   (cd "$SDIST_DIR" && KAFKA_URI="PLAINTEXT://127.0.0.1:$port" KAFKA_VERSION=4.0.0 KAFKA_ROOT="$fdir/kafka-root" \

@@ -6,7 +6,8 @@
   bench_refs.py fsyncrate DIR SECONDS       4 KiB append + fdatasync loop in DIR -> fsyncs/s
   bench_refs.py startup PORT LOG -- CMD...  spawns CMD, polls 127.0.0.1:PORT every 0.5 ms; prints
                                             "<ms> <pid>" once it accepts (the broker keeps running)
-  bench_refs.py percentiles FILE            one latency (microseconds) a line -> "p50 p99 p99.9" in ms
+  bench_refs.py percentiles FILE [SKIP]     one latency (microseconds) a line -> "p50 p99 p99.9" in ms,
+                                            leaving out the first SKIP lines (connection set-up)
   bench_refs.py rss PID                     "<VmRSS MiB> <VmHWM MiB>"
 
 Only the standard library; every figure is printed, never judged.
@@ -115,8 +116,8 @@ def startup(port, logf, cmd):
         print(f"{(time.monotonic() - t0) * 1000:.1f} {p.pid}")
 
 
-def percentiles(path):
-    vals = sorted(int(x) for x in open(path) if x.strip())
+def percentiles(path, skip=0):
+    vals = sorted([int(x) for x in open(path) if x.strip()][skip:])
     if not vals:
         print("- - -")
         return
@@ -146,7 +147,7 @@ def main(argv):
         i = argv.index("--")
         startup(int(argv[2]), argv[3], argv[i + 1:])
     elif cmd == "percentiles":
-        percentiles(argv[2])
+        percentiles(argv[2], int(argv[3]) if len(argv) > 3 else 0)
     elif cmd == "rss":
         rss(argv[2])
     else:

@@ -9,13 +9,15 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 
 use super::{sb, RequestContext};
 use crate::broker::{now_ms, Broker, Partition, Topic};
 use crate::error::{KafkaError, ResponseError};
-use crate::log::batch::check_compressed_records_keyed;
+use crate::log::batch::{check_compressed_records_keyed, COMPACTED_TOPIC_NEEDS_KEY};
 use crate::log::AppendError;
 use bytes::Bytes;
 
@@ -91,6 +93,15 @@ pub async fn handle(
                     }
                     pr.error_code = e.code();
                     if version >= 8 {
+                        let keyless = e
+                            .message
+                            .as_deref()
+                            .is_some_and(|m| m.contains(COMPACTED_TOPIC_NEEDS_KEY));
+                        if keyless {
+                            // KIP-467: name every rejected record, so clients fail those
+                            // and may retry the rest (as Kafka's LogValidator reports).
+                            pr.record_errors = keyless_records(partition_data.records.as_ref());
+                        }
                         pr.error_message = e.message.map(sb);
                     }
                 }
@@ -193,6 +204,29 @@ fn append(
         Ok(info) => Ok((partition.clone(), info)),
         Err(e) => Err(to_kafka(e)),
     }
+}
+
+/// The indexes of the records without a key in a batch refused by a compacted topic,
+/// as KIP-467 record errors. Runs only on that error path (it decodes the records).
+fn keyless_records(records: Option<&Bytes>) -> Vec<BatchIndexAndErrorMessage> {
+    let Some(records) = records else {
+        return Vec::new();
+    };
+    let mut buf = records.clone();
+    let Ok(sets) = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut buf) else {
+        return Vec::new();
+    };
+    sets.iter()
+        .flat_map(|set| set.records.iter())
+        .enumerate()
+        .filter(|(_, r)| r.key.is_none())
+        .map(|(i, _)| {
+            let mut e = BatchIndexAndErrorMessage::default();
+            e.batch_index = i as i32;
+            e.batch_index_error_message = Some(sb(COMPACTED_TOPIC_NEEDS_KEY));
+            e
+        })
+        .collect()
 }
 
 /// Kafka's error code for each way an append can fail.

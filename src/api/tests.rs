@@ -705,3 +705,23 @@ async fn legacy_alter_configs_replaces_the_whole_set_and_applies_at_once() {
         ResponseError::MessageTooLarge.code()
     );
 }
+
+#[tokio::test]
+async fn keyless_records_on_a_compacted_topic_are_each_named_kip_467() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[("log.cleanup.policy", "compact")]);
+    // `batch` builds records without keys.
+    let r = produce(&b, "compacted", 0, batch(&["a", "b", "c"], 1), 1)
+        .await
+        .unwrap();
+    let pr = &r.responses[0].partition_responses[0];
+    assert_eq!(pr.error_code, ResponseError::InvalidRecord.code());
+    let indexes: Vec<i32> = pr.record_errors.iter().map(|e| e.batch_index).collect();
+    assert_eq!(indexes, [0, 1, 2]);
+    assert_eq!(
+        b.topics.get("compacted").unwrap().partitions[0]
+            .watermarks()
+            .high_watermark,
+        0
+    );
+}
