@@ -6,6 +6,8 @@
 //! Handlers translate between wire types and `crate::broker`; they never touch sockets
 //! or files directly. Adding an API means adding a file and one line to `commands!`.
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
@@ -15,9 +17,11 @@ pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
-pub mod describe_producers;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
+pub mod describe_transactions;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -27,6 +31,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -34,11 +39,6 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
-pub mod add_offsets_to_txn;
-pub mod add_partitions_to_txn;
-pub mod describe_transactions;
-pub mod end_txn;
-pub mod list_transactions;
 pub mod txn_offset_commit;
 
 use std::net::SocketAddr;

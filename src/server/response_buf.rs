@@ -199,7 +199,10 @@ impl OutQueue {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
             while written > 0 {
-                let front = self.chunks.front_mut().expect("written bytes came from a chunk");
+                let front = self
+                    .chunks
+                    .front_mut()
+                    .expect("written bytes came from a chunk");
                 if written >= front.len() {
                     written -= front.len();
                     self.chunks.pop_front();
@@ -230,7 +233,11 @@ mod tests {
         assert_eq!(buf.offset(), 4 + records.len() + 10);
         let chunks = buf.finish().unwrap();
         assert_eq!(chunks.len(), 3);
-        assert_eq!(chunks[1].as_ptr(), records.as_ptr(), "the record set is shared, not copied");
+        assert_eq!(
+            chunks[1].as_ptr(),
+            records.as_ptr(),
+            "the record set is shared, not copied"
+        );
         let flat: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
         let mut expected = 42i32.to_be_bytes().to_vec();
         expected.extend_from_slice(&records);

@@ -173,7 +173,8 @@ pub struct Replayed {
 }
 
 /// producer id -> group -> transactional offsets waiting for a marker.
-pub type PendingTxnOffsets = HashMap<i64, HashMap<String, HashMap<(String, i32), OffsetAndMetadata>>>;
+pub type PendingTxnOffsets =
+    HashMap<i64, HashMap<String, HashMap<(String, i32), OffsetAndMetadata>>>;
 
 /// Reads every partition of `__consumer_offsets` (if the topic exists) from its log
 /// start to its end.
@@ -243,8 +244,10 @@ fn stage_transactional(record: &Record, pending: &mut PendingTxnOffsets) {
             partition,
         }),
         Ok(value),
-    ) = (records::decode_key(key), records::decode_offset_value(value))
-    {
+    ) = (
+        records::decode_key(key),
+        records::decode_offset_value(value),
+    ) {
         pending
             .entry(record.producer_id)
             .or_default()
