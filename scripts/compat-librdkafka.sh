@@ -24,6 +24,8 @@
 #   SLUICE_COMPAT_OUT      where logs go (default target/compat/librdkafka-<time>)
 #   COMPAT_TIMEOUT         default per-test timeout in seconds (default 240)
 #   COMPAT_LIST            the test list (default integration-tests/compat/librdkafka-tests.txt)
+#   LRK_IDEMPOTENCE=1      force enable.idempotence=true on every producer the tests create, e.g.
+#                          LRK_IDEMPOTENCE=1 scripts/compat-librdkafka.sh 0001 0005 0012 0017 0090
 #
 # Prints a table (PASS, FAIL, TIMEOUT, XFAIL, XPASS, SKIP) and totals. Exits 1 on any unexpected
 # failure (FAIL or TIMEOUT of a test not marked xfail); XPASS is reported loudly but does not fail
@@ -104,6 +106,9 @@ for i in "${RUN[@]}"; do
     status=FAIL; secs=0; why="broker did not start"
   else
     printf 'bootstrap.servers=127.0.0.1:%s\n' "$port" >"$tdir/test.conf"
+    # LRK_IDEMPOTENCE=1: every producer the tests create is idempotent (issue 5 asks for the
+    # producer tests to pass that way too); test.conf applies to every client they make.
+    [[ ${LRK_IDEMPOTENCE:-0} == 1 ]] && printf 'enable.idempotence=true\n' >>"$tdir/test.conf"
     t=$(date +%s)
     (cd "$TESTS_DIR" && RDKAFKA_TEST_CONF="$tdir/test.conf" TEST_KAFKA_VERSION=3.9.0 TESTS="$id" TEST_SCENARIO="$scenario" \
       timeout -k 10 "$timeout_s" ./run-test.sh -L -E -p1) >"$tdir/test.log" 2>&1
