@@ -144,6 +144,17 @@ pub enum ScanStop {
 /// Checks one stored batch at the start of `buf` (recovery's view: only
 /// structure and CRC, no size limits). Returns the header on success.
 pub fn check_stored_batch(buf: &[u8]) -> Result<BatchHeader, ScanStop> {
+    check_batch(buf, false)
+}
+
+/// Recovery's check of a stored batch in a segment that may have been cleaned: like
+/// [`check_stored_batch`], except that a batch may hold fewer records than its offset
+/// span (`lastOffsetDelta >= recordCount - 1`), as a batch the cleaner filtered does.
+pub fn check_cleaned_batch(buf: &[u8]) -> Result<BatchHeader, ScanStop> {
+    check_batch(buf, true)
+}
+
+fn check_batch(buf: &[u8], allow_gaps: bool) -> Result<BatchHeader, ScanStop> {
     let h = BatchHeader::parse(buf).ok_or(ScanStop::Truncated)?;
     if h.batch_length < MIN_BATCH_LENGTH {
         return Err(ScanStop::Invalid(format!(
@@ -157,7 +168,12 @@ pub fn check_stored_batch(buf: &[u8]) -> Result<BatchHeader, ScanStop> {
     if h.magic != 2 {
         return Err(ScanStop::Invalid(format!("magic {}", h.magic)));
     }
-    if h.record_count <= 0 || h.last_offset_delta != h.record_count - 1 {
+    let span_ok = if allow_gaps {
+        h.last_offset_delta >= h.record_count - 1
+    } else {
+        h.last_offset_delta == h.record_count - 1
+    };
+    if h.record_count <= 0 || !span_ok {
         return Err(ScanStop::Invalid(format!(
             "record count {} with last offset delta {}",
             h.record_count, h.last_offset_delta

@@ -28,8 +28,7 @@ use super::offset_map::OffsetMap;
 use super::records::{rebuild, records_of, walk, RawRecord};
 use super::swap::{self, CLEANED_SUFFIX};
 use super::{CleanOutput, CleanPlan, CleanedSegment, CleanerConfig, PlanSegment};
-use crate::log::batch::{check_stored_batch, control_record_type, BatchHeader};
-use crate::log::cleaner::records::check_cleaned_batch;
+use crate::log::batch::{check_cleaned_batch, control_record_type, BatchHeader};
 use crate::log::error::LogError;
 use crate::log::segment::LogSegment;
 use crate::log::txn_index::AbortedTxn;
@@ -72,11 +71,10 @@ fn batches(seg: &PlanSegment) -> Result<Vec<(usize, BatchHeader)>, LogError> {
     let mut pos = 0usize;
     while pos < seg.bytes.len() {
         let rest = &seg.bytes[pos..];
-        let h = check_stored_batch(rest)
-            .or_else(|_| check_cleaned_batch(rest))
-            .map_err(|e| {
-                LogError::Corrupt(format!("segment {} position {pos}: {e:?}", seg.base_offset))
-            })?;
+        // The looser check accepts every batch the strict one does (and cleaned ones).
+        let h = check_cleaned_batch(rest).map_err(|e| {
+            LogError::Corrupt(format!("segment {} position {pos}: {e:?}", seg.base_offset))
+        })?;
         out.push((pos, h));
         pos += h.total_size();
     }

@@ -28,8 +28,8 @@ use bytes::Bytes;
 use crate::log::config::LogConfig;
 use crate::log::txn_index::AbortedTxn;
 
+pub use crate::log::batch::check_cleaned_batch;
 pub use clean::clean;
-pub use records::check_cleaned_batch;
 pub use swap::{CleanerCheckpoint, CrashAfter};
 
 /// Broker-wide cleaner settings (`log.cleaner.*`).

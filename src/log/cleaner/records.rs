@@ -12,8 +12,8 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::log::batch::{
-    BatchHeader, ScanStop, BATCH_LENGTH_OFFSET, CRC_OFFSET, LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET,
-    MIN_BATCH_LENGTH, RECORDS_COUNT_OFFSET, RECORD_BATCH_OVERHEAD,
+    BatchHeader, BATCH_LENGTH_OFFSET, CRC_OFFSET, LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET,
+    RECORDS_COUNT_OFFSET, RECORD_BATCH_OVERHEAD,
 };
 use crate::log::TimestampType;
 
@@ -176,37 +176,4 @@ pub fn rebuild(batch: &[u8], h: &BatchHeader, kept: &[RawRecord<'_>]) -> Result<
     let crc = BatchHeader::compute_crc(&b);
     b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     Ok(b)
-}
-
-/// Recovery's check of a stored batch in a segment that may have been cleaned: like
-/// `check_stored_batch`, except that a batch may hold fewer records than its offset
-/// span (`lastOffsetDelta >= recordCount - 1`), as a batch the cleaner filtered does.
-pub fn check_cleaned_batch(buf: &[u8]) -> Result<BatchHeader, ScanStop> {
-    let h = BatchHeader::parse(buf).ok_or(ScanStop::Truncated)?;
-    if h.batch_length < MIN_BATCH_LENGTH {
-        return Err(ScanStop::Invalid(format!(
-            "batch length {}",
-            h.batch_length
-        )));
-    }
-    if h.total_size() > buf.len() {
-        return Err(ScanStop::Truncated);
-    }
-    if h.magic != 2 {
-        return Err(ScanStop::Invalid(format!("magic {}", h.magic)));
-    }
-    if h.record_count <= 0 || h.last_offset_delta < h.record_count - 1 {
-        return Err(ScanStop::Invalid(format!(
-            "record count {} with last offset delta {}",
-            h.record_count, h.last_offset_delta
-        )));
-    }
-    let crc = BatchHeader::compute_crc(&buf[..h.total_size()]);
-    if crc != h.crc {
-        return Err(ScanStop::Invalid(format!(
-            "crc {:08x} != stored {:08x}",
-            crc, h.crc
-        )));
-    }
-    Ok(h)
 }
