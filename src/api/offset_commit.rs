@@ -17,6 +17,7 @@ use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use super::RequestContext;
 use crate::broker::{now_ms, Broker};
 use crate::coordinator::group::records::OffsetAndMetadata;
+use crate::coordinator::TopicPartition;
 use crate::error::ResponseError;
 
 pub async fn handle(
@@ -26,47 +27,23 @@ pub async fn handle(
 ) -> Option<OffsetCommitResponse> {
     let v = ctx.api_version;
     let now = now_ms();
-    let max_metadata = broker.groups.config().offset_metadata_max_bytes;
     let expire = (v <= 4 && request.retention_time_ms != -1)
         .then(|| now.saturating_add(request.retention_time_ms));
-    // (topic index, partition index) -> error, filled in below.
-    let mut errors: Vec<Vec<Option<ResponseError>>> = Vec::new();
-    let mut commits = Vec::new();
-    let mut valid = Vec::new();
-    for (ti, t) in request.topics.iter().enumerate() {
-        let topic = broker.topics.get(&t.name);
-        let mut row = Vec::new();
-        for (pi, p) in t.partitions.iter().enumerate() {
-            let metadata = p
-                .committed_metadata
-                .as_ref()
-                .map(|m| m.to_string())
-                .unwrap_or_default();
-            if topic
-                .as_ref()
-                .and_then(|t| t.partition(p.partition_index))
-                .is_none()
-            {
-                row.push(Some(ResponseError::UnknownTopicOrPartition));
-            } else if metadata.len() > max_metadata {
-                row.push(Some(ResponseError::OffsetMetadataTooLarge));
-            } else {
-                row.push(None);
-                valid.push((ti, pi));
-                commits.push((
-                    (t.name.to_string(), p.partition_index),
-                    OffsetAndMetadata {
-                        offset: p.committed_offset,
-                        leader_epoch: if v >= 6 { p.committed_leader_epoch } else { -1 },
-                        metadata,
-                        commit_timestamp: now,
-                        expire_timestamp: expire,
-                    },
-                ));
-            }
-        }
-        errors.push(row);
-    }
+    let mut plan = CommitPlan::new(
+        broker,
+        request.topics.iter().map(|t| {
+            let entries = t.partitions.iter().map(|p| CommitEntry {
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: if v >= 6 { p.committed_leader_epoch } else { -1 },
+                metadata: p.committed_metadata.as_deref(),
+            });
+            (t.name.as_str(), entries.collect())
+        }),
+        now,
+        expire,
+    );
+    let commits = std::mem::take(&mut plan.commits);
     let instance = request.group_instance_id.as_deref().filter(|_| v >= 7);
     let result = broker
         .groups
@@ -81,15 +58,13 @@ pub async fn handle(
         )
         .await;
     if let Err(e) = result {
-        for (ti, pi) in valid {
-            errors[ti][pi] = Some(e);
-        }
+        plan.fail_valid(e);
     }
     let mut r = OffsetCommitResponse::default();
     r.topics = request
         .topics
         .iter()
-        .zip(errors)
+        .zip(plan.errors)
         .map(|(t, row)| {
             let mut tr = OffsetCommitResponseTopic::default();
             tr.name = t.name.clone();
@@ -108,4 +83,78 @@ pub async fn handle(
         })
         .collect();
     Some(r)
+}
+
+/// One partition of an OffsetCommit or TxnOffsetCommit, reduced to what both check.
+pub(super) struct CommitEntry<'a> {
+    pub partition: i32,
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: Option<&'a str>,
+}
+
+/// The per-partition checks OffsetCommit and TxnOffsetCommit share, as Kafka makes
+/// them: the partition must exist (UNKNOWN_TOPIC_OR_PARTITION) and the metadata must
+/// fit `offset.metadata.max.bytes` (OFFSET_METADATA_TOO_LARGE). Partitions that pass
+/// become `commits`; a group-level failure of the commit is then applied to them.
+pub(super) struct CommitPlan {
+    /// One row per request topic, one entry per partition, in request order.
+    pub errors: Vec<Vec<Option<ResponseError>>>,
+    pub commits: Vec<(TopicPartition, OffsetAndMetadata)>,
+    /// (topic index, partition index) of every partition in `commits`.
+    valid: Vec<(usize, usize)>,
+}
+
+impl CommitPlan {
+    pub(super) fn new<'a>(
+        broker: &Broker,
+        topics: impl Iterator<Item = (&'a str, Vec<CommitEntry<'a>>)>,
+        now: i64,
+        expire_timestamp: Option<i64>,
+    ) -> CommitPlan {
+        let max_metadata = broker.groups.config().offset_metadata_max_bytes;
+        let mut plan = CommitPlan {
+            errors: Vec::new(),
+            commits: Vec::new(),
+            valid: Vec::new(),
+        };
+        for (ti, (name, entries)) in topics.enumerate() {
+            let topic = broker.topics.get(name);
+            let mut row = Vec::with_capacity(entries.len());
+            for (pi, e) in entries.into_iter().enumerate() {
+                let metadata = e.metadata.unwrap_or_default();
+                if topic
+                    .as_ref()
+                    .and_then(|t| t.partition(e.partition))
+                    .is_none()
+                {
+                    row.push(Some(ResponseError::UnknownTopicOrPartition));
+                } else if metadata.len() > max_metadata {
+                    row.push(Some(ResponseError::OffsetMetadataTooLarge));
+                } else {
+                    row.push(None);
+                    plan.valid.push((ti, pi));
+                    plan.commits.push((
+                        (name.to_string(), e.partition),
+                        OffsetAndMetadata {
+                            offset: e.offset,
+                            leader_epoch: e.leader_epoch,
+                            metadata: metadata.to_string(),
+                            commit_timestamp: now,
+                            expire_timestamp,
+                        },
+                    ));
+                }
+            }
+            plan.errors.push(row);
+        }
+        plan
+    }
+
+    /// Applies the commit's own failure to every partition that passed the checks.
+    pub(super) fn fail_valid(&mut self, error: ResponseError) {
+        for &(ti, pi) in &self.valid {
+            self.errors[ti][pi] = Some(error);
+        }
+    }
 }

@@ -16,9 +16,9 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
+use super::offset_commit::{CommitEntry, CommitPlan};
 use super::RequestContext;
 use crate::broker::{now_ms, Broker};
-use crate::coordinator::group::records::OffsetAndMetadata;
 use crate::coordinator::transaction::error_for_version;
 use crate::error::ResponseError;
 
@@ -29,44 +29,21 @@ pub async fn handle(
 ) -> Option<TxnOffsetCommitResponse> {
     let v = ctx.api_version;
     let now = now_ms();
-    let max_metadata = broker.groups.config().offset_metadata_max_bytes;
-    let mut errors: Vec<Vec<Option<ResponseError>>> = Vec::new();
-    let mut commits = Vec::new();
-    let mut valid = Vec::new();
-    for (ti, t) in request.topics.iter().enumerate() {
-        let topic = broker.topics.get(&t.name);
-        let mut row = Vec::new();
-        for (pi, p) in t.partitions.iter().enumerate() {
-            let metadata = p
-                .committed_metadata
-                .as_ref()
-                .map(|m| m.to_string())
-                .unwrap_or_default();
-            if topic
-                .as_ref()
-                .and_then(|t| t.partition(p.partition_index))
-                .is_none()
-            {
-                row.push(Some(ResponseError::UnknownTopicOrPartition));
-            } else if metadata.len() > max_metadata {
-                row.push(Some(ResponseError::OffsetMetadataTooLarge));
-            } else {
-                row.push(None);
-                valid.push((ti, pi));
-                commits.push((
-                    (t.name.to_string(), p.partition_index),
-                    OffsetAndMetadata {
-                        offset: p.committed_offset,
-                        leader_epoch: if v >= 2 { p.committed_leader_epoch } else { -1 },
-                        metadata,
-                        commit_timestamp: now,
-                        expire_timestamp: None,
-                    },
-                ));
-            }
-        }
-        errors.push(row);
-    }
+    let mut plan = CommitPlan::new(
+        broker,
+        request.topics.iter().map(|t| {
+            let entries = t.partitions.iter().map(|p| CommitEntry {
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: if v >= 2 { p.committed_leader_epoch } else { -1 },
+                metadata: p.committed_metadata.as_deref(),
+            });
+            (t.name.as_str(), entries.collect())
+        }),
+        now,
+        None,
+    );
+    let commits = std::mem::take(&mut plan.commits);
     let txn_id = request.transactional_id.as_str();
     let group_id = request.group_id.as_str();
     let pid = request.producer_id.0;
@@ -104,16 +81,13 @@ pub async fn handle(
             e => e,
         };
         tracing::debug!(transactional_id = txn_id, group = group_id, error = ?e, "TxnOffsetCommit refused");
-        let e = error_for_version(e, v, 3);
-        for (ti, pi) in valid {
-            errors[ti][pi] = Some(e);
-        }
+        plan.fail_valid(error_for_version(e, v, 3));
     }
     let mut r = TxnOffsetCommitResponse::default();
     r.topics = request
         .topics
         .iter()
-        .zip(errors)
+        .zip(plan.errors)
         .map(|(t, row)| {
             let mut tr = TxnOffsetCommitResponseTopic::default();
             tr.name = t.name.clone();
