@@ -10,6 +10,7 @@
 //! COORDINATOR_LOAD_IN_PROGRESS window. This module never parses Kafka requests and
 //! never touches sockets.
 
+pub(crate) mod classic_codec;
 pub mod group;
 pub mod transaction;
 

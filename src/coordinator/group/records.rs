@@ -11,7 +11,8 @@
 //!
 //! This module only turns values into bytes and back: it never touches a log or a group.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use crate::coordinator::classic_codec::*;
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// Key versions (record types) Kafka uses in `__consumer_offsets`.
 pub const OFFSET_COMMIT_KEY_V0: i16 = 0;
@@ -213,75 +214,6 @@ pub fn decode_group_value(mut b: &[u8]) -> Result<StoredGroup, String> {
         current_state_timestamp,
         members,
     })
-}
-
-fn put_str(b: &mut BytesMut, s: &str) {
-    b.put_i16(s.len() as i16);
-    b.put_slice(s.as_bytes());
-}
-
-fn put_nullable_str(b: &mut BytesMut, s: Option<&str>) {
-    match s {
-        Some(s) => put_str(b, s),
-        None => b.put_i16(-1),
-    }
-}
-
-fn put_bytes(b: &mut BytesMut, v: &[u8]) {
-    b.put_i32(v.len() as i32);
-    b.put_slice(v);
-}
-
-fn need(b: &[u8], n: usize) -> Result<(), String> {
-    if b.remaining() < n {
-        Err(format!(
-            "record truncated: need {n} bytes, {} left",
-            b.len()
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-fn get_i16(b: &mut &[u8]) -> Result<i16, String> {
-    need(b, 2)?;
-    Ok(b.get_i16())
-}
-
-fn get_i32(b: &mut &[u8]) -> Result<i32, String> {
-    need(b, 4)?;
-    Ok(b.get_i32())
-}
-
-fn get_i64(b: &mut &[u8]) -> Result<i64, String> {
-    need(b, 8)?;
-    Ok(b.get_i64())
-}
-
-fn get_nullable_str(b: &mut &[u8]) -> Result<Option<String>, String> {
-    let len = get_i16(b)?;
-    if len < 0 {
-        return Ok(None);
-    }
-    need(b, len as usize)?;
-    let s = String::from_utf8(b[..len as usize].to_vec()).map_err(|e| e.to_string())?;
-    b.advance(len as usize);
-    Ok(Some(s))
-}
-
-fn get_str(b: &mut &[u8]) -> Result<String, String> {
-    get_nullable_str(b)?.ok_or_else(|| "null string in a non-nullable field".to_string())
-}
-
-fn get_bytes(b: &mut &[u8]) -> Result<Bytes, String> {
-    let len = get_i32(b)?;
-    if len < 0 {
-        return Ok(Bytes::new());
-    }
-    need(b, len as usize)?;
-    let v = Bytes::copy_from_slice(&b[..len as usize]);
-    b.advance(len as usize);
-    Ok(v)
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use crate::coordinator::classic_codec::{get_i16, get_i32, get_i64, get_str, need, put_str};
+
 use super::metadata::{TransactionState, TxnTransitMetadata};
 
 pub const KEY_VERSION: i16 = 0;
@@ -121,48 +123,6 @@ pub fn decode_value(mut b: &[u8]) -> Result<TransactionLogValue, String> {
         last_update_timestamp_ms,
         start_timestamp_ms,
     })
-}
-
-fn put_str(b: &mut BytesMut, s: &str) {
-    b.put_i16(s.len() as i16);
-    b.put_slice(s.as_bytes());
-}
-
-fn need(b: &[u8], n: usize) -> Result<(), String> {
-    if b.len() < n {
-        Err(format!(
-            "truncated record: need {n} bytes, have {}",
-            b.len()
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-fn get_i16(b: &mut &[u8]) -> Result<i16, String> {
-    need(b, 2)?;
-    Ok(b.get_i16())
-}
-
-fn get_i32(b: &mut &[u8]) -> Result<i32, String> {
-    need(b, 4)?;
-    Ok(b.get_i32())
-}
-
-fn get_i64(b: &mut &[u8]) -> Result<i64, String> {
-    need(b, 8)?;
-    Ok(b.get_i64())
-}
-
-fn get_str(b: &mut &[u8]) -> Result<String, String> {
-    let len = get_i16(b)?;
-    if len < 0 {
-        return Err("null string where a string is required".into());
-    }
-    need(b, len as usize)?;
-    let s = String::from_utf8(b[..len as usize].to_vec()).map_err(|e| e.to_string())?;
-    b.advance(len as usize);
-    Ok(s)
 }
 
 #[cfg(test)]
