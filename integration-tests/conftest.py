@@ -6,11 +6,22 @@ The fixtures (``broker``, ``broker_factory``, ``sluice_binary``) are documented 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 
 import pytest
 
 from harness import Broker, LogTail, cleanup_all_brokers, sluice_bin
+
+
+def pytest_configure(config):
+    # A SIGTERM (a CI timeout, `timeout`, a user's kill) would end pytest without running the
+    # tests' finally blocks or fixture teardown, leaving brokers and client processes behind.
+    # As a KeyboardInterrupt it unwinds like Ctrl-C: every test cleans up, then pytest exits.
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_report_header(config):
