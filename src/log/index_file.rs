@@ -115,6 +115,22 @@ impl IndexFile {
         &m[i * self.entry_size..(i + 1) * self.entry_size]
     }
 
+    /// How many leading entries satisfy `at_or_before` (which must hold for a prefix of
+    /// the entries and fail for the rest, as for keys that ascend): the binary search
+    /// both indexes use to find the last entry at or before a target.
+    pub fn partition_point(&self, at_or_before: impl Fn(usize) -> bool) -> usize {
+        let (mut lo, mut hi) = (0usize, self.entries());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if at_or_before(mid) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
     /// Appends one entry; the caller checked `entries < capacity`.
     pub fn push(&mut self, bytes: &[u8]) {
         debug_assert_eq!(bytes.len(), self.entry_size);

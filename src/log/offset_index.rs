@@ -66,16 +66,7 @@ impl OffsetIndex {
 
     /// The entry with the largest offset <= `target`, or `(base_offset, 0)`.
     pub fn lookup(&self, target: i64) -> (i64, u32) {
-        // partition_point: number of entries with offset <= target (offsets ascend).
-        let (mut lo, mut hi) = (0usize, self.entries());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self.entry(mid).0 <= target {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
+        let lo = self.file.partition_point(|i| self.entry(i).0 <= target);
         if lo == 0 {
             (self.base_offset, 0)
         } else {

@@ -73,15 +73,7 @@ impl TimeIndex {
 
     /// The entry with the largest timestamp <= `target`, if any.
     pub fn lookup(&self, target: i64) -> Option<(i64, i64)> {
-        let (mut lo, mut hi) = (0usize, self.entries());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self.entry(mid).0 <= target {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
+        let lo = self.file.partition_point(|i| self.entry(i).0 <= target);
         lo.checked_sub(1).map(|i| self.entry(i))
     }
 
