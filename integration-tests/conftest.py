@@ -72,6 +72,26 @@ def broker(broker_factory) -> Broker:
     return broker_factory()
 
 
+# Group tests: no initial rebalance delay, and session timeouts short enough to remove a
+# killed member within seconds.
+GROUP_SETTINGS = {"group.initial.rebalance.delay.ms": 0, "group.min.session.timeout.ms": 1000}
+
+
+@pytest.fixture
+def gbroker(broker_factory) -> Broker:
+    """A started broker with GROUP_SETTINGS, for the consumer group tests."""
+    return broker_factory(settings=GROUP_SETTINGS)
+
+
+@pytest.fixture
+def workers():
+    """A list the test appends its ``groups_common.Worker`` processes to; all are cleaned up."""
+    made = []
+    yield made
+    for w in made:
+        w.cleanup()
+
+
 @pytest.fixture
 def client_log(request) -> LogTail:
     """A bounded client log, attached to the report when the test fails."""

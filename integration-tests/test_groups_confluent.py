@@ -18,7 +18,6 @@ import time
 import pytest
 
 # Broker settings for every group test: quick first rebalance, short sessions allowed.
-GROUP_SETTINGS = {"group.initial.rebalance.delay.ms": 0, "group.min.session.timeout.ms": 1000}
 MEMBER_CONF = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 300, "max.poll.interval.ms": 30000}
 
 
@@ -97,19 +96,6 @@ from confluent_kafka import OFFSET_INVALID, Consumer, ConsumerGroupState, KafkaE
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec  # noqa: E402
 
 from groups_common import Worker, assert_exactly_once, produce, wait_consumed  # noqa: E402
-
-
-@pytest.fixture
-def gbroker(broker_factory):
-    return broker_factory(settings=GROUP_SETTINGS)
-
-
-@pytest.fixture
-def workers():
-    made = []
-    yield made
-    for w in made:
-        w.cleanup()
 
 
 def spawn(workers, broker, group, topic, strategy, instance=None):

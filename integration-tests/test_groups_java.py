@@ -17,7 +17,6 @@ from groups_common import Worker, assert_exactly_once, produce, wait_consumed
 from harness import INTEGRATION_DIR, run
 from test_java_client import JARS, JAVA_LIB_DIR, JVM_FLAGS
 
-GROUP_SETTINGS = {"group.initial.rebalance.delay.ms": 0, "group.min.session.timeout.ms": 1000}
 
 
 @pytest.fixture(scope="session")
@@ -33,24 +32,11 @@ def group_classpath(tmp_path_factory):
 
 
 @pytest.fixture
-def gbroker(broker_factory):
-    return broker_factory(settings=GROUP_SETTINGS)
-
-
-@pytest.fixture
 def java(group_classpath, tmp_path):
     def cmd(*args):
         return ["java", *JVM_FLAGS, f"-Djava.io.tmpdir={tmp_path}", "-cp", group_classpath, "GroupWorker",
                 *map(str, args)]
     return cmd
-
-
-@pytest.fixture
-def workers():
-    made = []
-    yield made
-    for w in made:
-        w.cleanup()
 
 
 @pytest.mark.parametrize("strategy", ["range", "cooperative-sticky"])

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 
-GROUP_SETTINGS = {"group.initial.rebalance.delay.ms": 0, "group.min.session.timeout.ms": 1000}
 MEMBER_CONF = dict(session_timeout_ms=3000, heartbeat_interval_ms=300, max_poll_interval_ms=30000,
                    request_timeout_ms=31000)
 
@@ -78,19 +77,6 @@ from kafka.admin import KafkaAdminClient, MemberToRemove, NewTopic  # noqa: E402
 from kafka.structs import OffsetAndMetadata  # noqa: E402
 
 from groups_common import Worker, assert_exactly_once, produce, wait_consumed  # noqa: E402
-
-
-@pytest.fixture
-def gbroker(broker_factory):
-    return broker_factory(settings=GROUP_SETTINGS)
-
-
-@pytest.fixture
-def workers():
-    made = []
-    yield made
-    for w in made:
-        w.cleanup()
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from harness import INTEGRATION_DIR, run
 
 SCRIPT = INTEGRATION_DIR / "groups" / "kafkajs_worker.js"
 NODE_MODULES = INTEGRATION_DIR / "node" / "node_modules"
-GROUP_SETTINGS = {"group.initial.rebalance.delay.ms": 0, "group.min.session.timeout.ms": 1000}
 ENV = {"NODE_PATH": str(NODE_MODULES)}
 
 
@@ -29,19 +28,6 @@ def node():
     assert exe, "node is not installed"
     assert (NODE_MODULES / "kafkajs").is_dir(), "kafkajs missing: run scripts/install-test-deps.sh"
     return exe
-
-
-@pytest.fixture
-def gbroker(broker_factory):
-    return broker_factory(settings=GROUP_SETTINGS)
-
-
-@pytest.fixture
-def workers():
-    made = []
-    yield made
-    for w in made:
-        w.cleanup()
 
 
 def spawn(node, workers, broker, group, topic):
