@@ -1,6 +1,8 @@
 """Log compaction with real clients against the real broker: a compacted topic with many
 updates and tombstones replays to the latest state per key, keyless records are refused,
-and a kill -9 in the middle of cleaning still replays correctly after a restart.
+a kill -9 in the middle of cleaning still replays correctly after a restart, and the
+compacted internal topics (__consumer_offsets, __transaction_state) rebuild the same
+committed offsets and transaction state after cleaning and a kill -9.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from harness import wait_until
+from transactions_common import describe_transaction
 
 TIMEOUT = 60
 COMPACT = {
@@ -169,3 +172,91 @@ def test_kill9_during_cleaning_still_replays_latest_state(broker_factory):
     state, records, _ = replay(broker, topic)
     assert state == want
     print(f"kills during cleaning files: {caught_mid_swap}, records after cleaning: {records}")
+
+
+def internal_passes(broker, topic: str) -> int:
+    return sum(1 for line in broker.log_text().splitlines()
+               if "log cleaner compacted segments" in line and f"topic={topic}" in line)
+
+
+def test_internal_topics_are_compacted_and_replay_to_the_same_state(broker_factory):
+    """__consumer_offsets and __transaction_state are compacted topics: after the cleaner has
+    rewritten their closed segments, a restart (kill -9) still rebuilds the same committed
+    offsets (plain commits and transactional ones, aborted ones never applied) and the same
+    transaction state."""
+    from confluent_kafka import Consumer
+
+    broker = broker_factory(settings={
+        **FAST_CLEANER,
+        "offsets.topic.num.partitions": 1, "offsets.topic.segment.bytes": 8192,
+        "transaction.state.log.num.partitions": 1, "transaction.state.log.segment.bytes": 8192,
+        "log.cleaner.min.cleanable.ratio": 0.01,
+    })
+    topic = create(broker, {})
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic(f"{topic}-3p", 3, 1)])[f"{topic}-3p"].result(TIMEOUT)
+
+    # Plain commits: 600 commits of the same three partitions by a simple (unsubscribed) consumer.
+    plain = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "plain-group",
+                      "enable.auto.commit": False})
+    for i in range(1, 201):
+        plain.commit(offsets=[TopicPartition(f"{topic}-3p", p, i * 10 + p) for p in range(3)],
+                     asynchronous=False)
+    plain.close()
+
+    # Transactional commits: 150 transactions, every third one aborted.
+    txn_group = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "txn-group",
+                          "enable.auto.commit": False})
+    p = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "compaction-tx",
+                  "metadata.recovery.strategy": "none"})
+    p.init_transactions(TIMEOUT)
+    committed = None
+    for i in range(1, 151):
+        p.begin_transaction()
+        p.produce(topic, value=f"txn-{i}".encode(), partition=0)
+        p.send_offsets_to_transaction([TopicPartition(f"{topic}-3p", 0, i)],
+                                      txn_group.consumer_group_metadata(), TIMEOUT)
+        if i % 3 == 0:
+            p.abort_transaction(TIMEOUT)
+        else:
+            p.commit_transaction(TIMEOUT)
+            committed = i
+    assert committed == 149
+
+    def offsets(group: str, partitions: int) -> list[int]:
+        c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
+                      "enable.auto.commit": False, "isolation.level": "read_committed"})
+        try:
+            got = c.committed([TopicPartition(f"{topic}-3p", q) for q in range(partitions)], timeout=TIMEOUT)
+            return [tp.offset for tp in got]
+        finally:
+            c.close()
+
+    want_plain, want_txn = [2000, 2001, 2002], [committed]
+    assert offsets("plain-group", 3) == want_plain
+    assert offsets("txn-group", 1) == want_txn
+
+    wait_until(lambda: internal_passes(broker, "__consumer_offsets") >= 1, timeout=TIMEOUT,
+               message="a cleaning pass over __consumer_offsets")
+    wait_until(lambda: internal_passes(broker, "__transaction_state") >= 1, timeout=TIMEOUT,
+               message="a cleaning pass over __transaction_state")
+    before = describe_transaction(broker.bootstrap, "compaction-tx")
+    assert before["state"] == "CompleteAbort", before
+    broker.kill9()
+    broker.start()
+    # The last transaction was aborted: a pending offset left over from it would make these
+    # read_committed (require_stable) lookups time out on UNSTABLE_OFFSET_COMMIT.
+    assert offsets("plain-group", 3) == want_plain
+    assert offsets("txn-group", 1) == want_txn
+    after = describe_transaction(broker.bootstrap, "compaction-tx")
+    assert (after["state"], after["producer_id"], after["epoch"]) == (
+        "CompleteAbort", before["producer_id"], before["epoch"]), after
+    # A new instance of the producer keeps the producer id and bumps the epoch.
+    p2 = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "compaction-tx",
+                   "metadata.recovery.strategy": "none"})
+    p2.init_transactions(TIMEOUT)
+    p2.begin_transaction()
+    p2.produce(topic, value=b"after-restart", partition=0)
+    p2.commit_transaction(TIMEOUT)
+    final = describe_transaction(broker.bootstrap, "compaction-tx")
+    assert (final["producer_id"], final["epoch"]) == (before["producer_id"], before["epoch"] + 1), final
