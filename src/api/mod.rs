@@ -3,6 +3,9 @@
 //! `Command::decode` turns a request body into the typed request for its (API key,
 //! version); `Command::apply` runs the API's handler against the broker state and
 //! returns the typed answer (`None` when Kafka sends none, as for acks=0 produce).
+//! `Command::start` is what a connection calls: the same, except that a Produce waiting
+//! only for its fsync hands that wait back as an [`Answer::Deferred`], so the
+//! connection can handle later requests meanwhile.
 //! Handlers translate between wire types and `crate::broker`; they never touch sockets
 //! or files directly. Adding an API means adding a file and one line to `commands!`.
 
@@ -45,6 +48,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::buf::ByteBufMut;
 use kafka_protocol::protocol::{Decodable, Encodable, VersionRange};
@@ -173,6 +177,36 @@ commands! {
     OffsetDelete(OffsetDeleteRequest => OffsetDeleteResponse) = offset_delete::handle;
 }
 
+/// What handling a request leaves for the connection to send.
+pub enum Answer {
+    /// Nothing is sent (acks=0 produce).
+    None,
+    Ready(Response),
+    /// The answer once its data is durable. The request's side effects are done; the
+    /// future owns what it needs (`'static`), so it can be polled after later requests.
+    Deferred(BoxFuture<'static, Response>),
+}
+
+impl Command {
+    /// Runs the handler like [`Command::apply`], but returns a Produce's wait for
+    /// fsync instead of awaiting it.
+    pub async fn start(self, ctx: &RequestContext, broker: &Arc<Broker>) -> Answer {
+        match self {
+            Command::Produce(request) => match produce::prepare(request, ctx, broker).await {
+                produce::Prepared::Done(Some(r)) => Answer::Ready(Response::Produce(r)),
+                produce::Prepared::Done(None) => Answer::None,
+                produce::Prepared::Durable(wait) => {
+                    Answer::Deferred(Box::pin(async move { Response::Produce(wait.await) }))
+                }
+            },
+            other => match other.apply(ctx, broker).await {
+                Some(r) => Answer::Ready(r),
+                None => Answer::None,
+            },
+        }
+    }
+}
+
 /// The version range advertised for an API, or `None` if it is not served.
 ///
 /// The ranges are what the codec supports (Kafka 4.x's message definitions), with one
@@ -220,5 +254,6 @@ pub(crate) fn sb(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
     kafka_protocol::protocol::StrBytes::from_string(s.into())
 }
 
+/// Handler tests; their broker and batch builders serve the connection tests too.
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

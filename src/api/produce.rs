@@ -6,6 +6,12 @@
 //! with group commit so concurrent producers share fsyncs. Every partition gets its own
 //! error code; one bad partition never fails the others. Batches are validated by
 //! header and CRC only; records are never decoded here.
+//!
+//! [`prepare`] appends synchronously and hands the wait for fsync back as an owned
+//! future, so a connection can handle its next requests meanwhile (their appends then
+//! share that fsync, group commit within one connection) while answers stay in order.
+//! The appends themselves are never deferred or reordered: the handler has finished
+//! writing to the log before the connection reads on.
 
 use std::sync::Arc;
 
@@ -20,19 +26,68 @@ use crate::error::{KafkaError, ResponseError};
 use crate::log::batch::{check_compressed_records_keyed, COMPACTED_TOPIC_NEEDS_KEY};
 use crate::log::AppendError;
 use bytes::Bytes;
+use futures::future::BoxFuture;
 
+/// What is left of a Produce once its batches are appended.
+pub enum Prepared {
+    /// The answer, or `None` for acks=0.
+    Done(Option<ProduceResponse>),
+    /// The answer once the appended data is fsync'd. It owns everything it needs, so
+    /// the connection may handle its next requests while it waits: their appends join
+    /// the same group-commit fsync.
+    Durable(BoxFuture<'static, ProduceResponse>),
+}
+
+/// Appends and answers a Produce, waiting for its fsyncs (if any) before returning.
 pub async fn handle(
     request: ProduceRequest,
     ctx: &RequestContext,
     broker: &Arc<Broker>,
 ) -> Option<ProduceResponse> {
+    match prepare(request, ctx, broker).await {
+        Prepared::Done(response) => response,
+        Prepared::Durable(wait) => Some(wait.await),
+    }
+}
+
+/// Appends every batch, in request order, and returns the answer or the wait for
+/// durability that precedes it. acks=0 is never deferred: its only possible answer
+/// is closing the connection, which must happen before the next request is read.
+pub async fn prepare(
+    request: ProduceRequest,
+    ctx: &RequestContext,
+    broker: &Arc<Broker>,
+) -> Prepared {
+    let mut appended = append_all(request, ctx, broker);
+    if appended.acks == 0 {
+        appended.wait_durable().await;
+        appended.close_if_failed(ctx);
+        return Prepared::Done(None);
+    }
+    if appended.pending_sync.is_empty() {
+        return Prepared::Done(Some(appended.into_response()));
+    }
+    Prepared::Durable(Box::pin(async move {
+        appended.wait_durable().await;
+        appended.into_response()
+    }))
+}
+
+/// The per-partition outcomes of one Produce, some awaiting fsync.
+struct Appended {
+    version: i16,
+    acks: i16,
+    responses: Vec<TopicProduceResponse>,
+    /// (topic index, partition index, partition, end offset) awaiting fsync.
+    pending_sync: Vec<(usize, usize, Arc<Partition>, i64)>,
+}
+
+fn append_all(request: ProduceRequest, ctx: &RequestContext, broker: &Arc<Broker>) -> Appended {
     let version = ctx.api_version;
     let acks = request.acks;
     let now = now_ms();
     let mut responses = Vec::with_capacity(request.topic_data.len());
-    // (topic index, partition index, partition, end offset) awaiting fsync.
-    let mut pending_sync: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
-
+    let mut pending_sync = Vec::new();
     for topic_data in request.topic_data {
         let resolved: Result<Arc<Topic>, KafkaError> = if version >= 13 {
             broker
@@ -111,28 +166,44 @@ pub async fn handle(
         responses.push(topic_response);
     }
 
-    if !pending_sync.is_empty() {
-        let waits = pending_sync
+    Appended {
+        version,
+        acks,
+        responses,
+        pending_sync,
+    }
+}
+
+impl Appended {
+    /// Waits until every partition that needs it is fsync'd; a failed fsync turns that
+    /// partition's answer into KAFKA_STORAGE_ERROR.
+    async fn wait_durable(&mut self) {
+        let pending = std::mem::take(&mut self.pending_sync);
+        if pending.is_empty() {
+            return;
+        }
+        let waits = pending
             .iter()
             .map(|(_, _, partition, end)| partition.wait_durable(*end));
         let results = futures::future::join_all(waits).await;
-        for ((t, p, partition, _), result) in pending_sync.iter().zip(results) {
+        for ((t, p, partition, _), result) in pending.iter().zip(results) {
             if let Err(e) = result {
                 tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "fsync failed; produce not acknowledged");
-                let pr = &mut responses[*t].partition_responses[*p];
+                let pr = &mut self.responses[*t].partition_responses[*p];
                 pr.error_code = ResponseError::KafkaStorageError.code();
                 pr.base_offset = -1;
-                if version >= 8 {
+                if self.version >= 8 {
                     pr.error_message = Some(sb(format!("fsync failed: {e}")));
                 }
             }
         }
     }
 
-    if acks == 0 {
-        // Kafka closes the connection when an acks=0 produce fails: with no answer
-        // coming, a disconnect is the only way the client learns and refreshes metadata.
-        let failed = responses
+    /// acks=0: Kafka closes the connection when such a produce fails: with no answer
+    /// coming, a disconnect is the only way the client learns and refreshes metadata.
+    fn close_if_failed(&self, ctx: &RequestContext) {
+        let failed = self
+            .responses
             .iter()
             .flat_map(|t| t.partition_responses.iter().map(move |p| (t, p)))
             .find(|(_, p)| p.error_code != 0);
@@ -142,20 +213,23 @@ pub async fn handle(
                 &*t.name, p.index, p.error_code
             ));
         }
-        return None;
     }
-    let mut r = ProduceResponse::default();
-    if version < 13 {
-        for t in &mut responses {
-            t.topic_id = uuid::Uuid::nil();
+
+    fn into_response(self) -> ProduceResponse {
+        let mut responses = self.responses;
+        if self.version < 13 {
+            for t in &mut responses {
+                t.topic_id = uuid::Uuid::nil();
+            }
+        } else {
+            for t in &mut responses {
+                t.name = TopicName::default();
+            }
         }
-    } else {
-        for t in &mut responses {
-            t.name = TopicName::default();
-        }
+        let mut r = ProduceResponse::default();
+        r.responses = responses;
+        r
     }
-    r.responses = responses;
-    Some(r)
 }
 
 fn append(

@@ -19,7 +19,7 @@ use crate::broker::Broker;
 use crate::config::{BrokerConfig, Overrides};
 use crate::error::ResponseError;
 
-fn broker(dir: &std::path::Path, sets: &[(&str, &str)]) -> Arc<Broker> {
+pub(crate) fn broker(dir: &std::path::Path, sets: &[(&str, &str)]) -> Arc<Broker> {
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(dir.to_path_buf()),
@@ -101,7 +101,7 @@ fn encode(values: &[&str], spec: BatchSpec) -> Bytes {
 }
 
 /// A plain (non-idempotent) lz4 batch whose records are `timestamp`, `timestamp + 1`, ...
-fn batch(values: &[&str], timestamp: i64) -> Bytes {
+pub(crate) fn batch(values: &[&str], timestamp: i64) -> Bytes {
     encode(
         values,
         BatchSpec {
@@ -149,7 +149,7 @@ fn fetch_request(topic: &str, offset: i64, max_wait_ms: i32, session: (i32, i32)
     req
 }
 
-fn values(records: &Bytes) -> Vec<String> {
+pub(crate) fn values(records: &Bytes) -> Vec<String> {
     let mut buf = records.clone();
     RecordBatchDecoder::decode_all(&mut buf)
         .unwrap()

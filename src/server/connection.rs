@@ -1,44 +1,53 @@
 //! One client connection: reads frames, decodes the request header, hands the request
 //! to `crate::api`, and writes answers back strictly in request order.
 //!
-//! Like a Kafka broker, a connection processes one request at a time (Kafka mutes the
-//! channel until the answer is sent), so pipelined requests are answered in order and
-//! a produce is visible to the next fetch on the same connection. Requests already in
-//! the read buffer are handled before answers are flushed, so pipelined clients get
-//! their answers in as few writes as possible. Anything that cannot be parsed closes
-//! this one connection with a log line; it never panics or affects other connections.
+//! Like a Kafka broker, a connection runs one handler at a time, in request order, so a
+//! produce is appended before the next request on the connection is even decoded and
+//! is visible to a following fetch. Only the wait for durability is overlapped: a
+//! Produce waiting for its fsync leaves a deferred answer (`api::Answer::Deferred`) and
+//! the connection reads on, so the appends of its next requests share that fsync (group
+//! commit within one connection). Answers still go out in request order (see
+//! `answers`); they are driven next to the running handler, so a long-polling Fetch
+//! never holds back an earlier produce's answer. Requests already in the read buffer
+//! are handled before answers are flushed, so pipelined clients get their answers in as
+//! few writes as possible. Anything that cannot be parsed closes this one connection
+//! with a log line; it never panics or affects other connections.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::Decodable;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::WriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::answers::{Answers, Slot};
 use super::frame::{take_frame, FrameError};
-use super::response_buf::{zero_copy_candidates, OutQueue, ResponseBuf};
-use crate::api::{self, Command, RequestContext, Response};
+use crate::api::{self, Answer, Command, RequestContext, Response};
 use crate::broker::Broker;
 
 const READ_CHUNK: usize = 64 * 1024;
-/// Flush answers early once this much is queued, so one pipelined burst of fetches
-/// does not hold many megabytes in memory.
-const FLUSH_THRESHOLD: usize = 1024 * 1024;
 
 pub struct Connection {
+    state: State,
+    stream: TcpStream,
+    stop: watch::Receiver<bool>,
+}
+
+/// What handlers need of the connection. The running handler borrows it immutably
+/// while the socket and the answer queue are driven next to it.
+struct State {
     id: u64,
     peer: SocketAddr,
-    stream: TcpStream,
     broker: Arc<Broker>,
-    stop: watch::Receiver<bool>,
 }
 
 /// Why a connection was closed by the broker.
 #[derive(Debug)]
-enum Close {
+pub(super) enum Close {
     /// The peer went away or the socket failed; not worth more than a debug line.
     Io(std::io::Error),
     Eof,
@@ -56,82 +65,126 @@ impl Connection {
         stop: watch::Receiver<bool>,
     ) -> Connection {
         Connection {
-            id,
-            peer,
+            state: State { id, peer, broker },
             stream,
-            broker,
             stop,
         }
     }
 
     pub async fn run(mut self) {
-        tracing::debug!(conn = self.id, peer = %self.peer, "connection opened");
+        let (id, peer) = (self.state.id, self.state.peer);
+        tracing::debug!(conn = id, peer = %peer, "connection opened");
         match self.serve().await {
             Close::Protocol(reason) => {
-                tracing::warn!(conn = self.id, peer = %self.peer, "closing connection: {reason}")
+                tracing::warn!(conn = id, peer = %peer, "closing connection: {reason}")
             }
             Close::Io(e) => {
-                tracing::debug!(conn = self.id, peer = %self.peer, error = %e, "connection failed")
+                tracing::debug!(conn = id, peer = %peer, error = %e, "connection failed")
             }
             Close::Eof | Close::Shutdown => {
-                tracing::debug!(conn = self.id, peer = %self.peer, "connection closed")
+                tracing::debug!(conn = id, peer = %peer, "connection closed")
             }
         }
         let _ = self.stream.shutdown().await;
     }
 
     async fn serve(&mut self) -> Close {
-        let max = self.broker.config.socket_request_max_bytes;
+        let max = self.state.broker.config.socket_request_max_bytes;
+        let state = &self.state;
+        let stop = &mut self.stop;
+        let (mut rd, mut wr) = self.stream.split();
         let mut input = BytesMut::with_capacity(READ_CHUNK);
-        let mut output = OutQueue::default();
+        let mut answers = Answers::default();
         loop {
-            loop {
+            // Backpressure: with too many answers waiting, take no new request (and
+            // read no more) until the oldest is out.
+            if !answers.is_full() {
                 let frame = match take_frame(&mut input, max) {
-                    Ok(Some(frame)) => frame,
-                    Ok(None) => break,
+                    Ok(frame) => frame,
                     Err(FrameError::TooLarge { size, max }) => {
                         return Close::Protocol(format!(
                             "request size {size} is outside 0..={max} (socket.request.max.bytes)"
                         ))
                     }
                 };
-                let mut stop = self.stop.clone();
-                let handled = tokio::select! {
-                    r = self.handle_frame(frame, &mut output) => r,
-                    _ = stop.wait_for(|s| *s) => return Close::Shutdown,
-                };
-                if let Err(close) = handled {
-                    let _ = output.write_to(&mut self.stream).await;
-                    return close;
-                }
-                if output.len() >= FLUSH_THRESHOLD {
-                    if let Err(e) = output.write_to(&mut self.stream).await {
-                        return Close::Io(e);
+                if let Some(frame) = frame {
+                    let handler = state.handle_frame(frame);
+                    tokio::pin!(handler);
+                    let handled = loop {
+                        tokio::select! {
+                            biased;
+                            _ = stopped(stop) => return Close::Shutdown,
+                            r = &mut handler => break r,
+                            stepped = answers.step(&mut wr), if answers.is_busy() => {
+                                if let Err(close) = stepped {
+                                    return close;
+                                }
+                            }
+                        }
+                    };
+                    if let Err(close) = handled.and_then(|(slot, a)| answers.push(slot, a)) {
+                        return finish(&mut answers, &mut wr, stop, close).await;
                     }
-                }
-            }
-            if !output.is_empty() {
-                if let Err(e) = output.write_to(&mut self.stream).await {
-                    return Close::Io(e);
+                    continue;
                 }
             }
             if input.capacity() - input.len() < READ_CHUNK / 4 {
                 input.reserve(READ_CHUNK);
             }
+            let reading = !answers.is_full();
             tokio::select! {
-                read = self.stream.read_buf(&mut input) => match read {
-                    Ok(0) if input.is_empty() => return Close::Eof,
-                    Ok(0) => return Close::Protocol(format!("peer closed in the middle of a request ({} bytes pending)", input.len())),
+                biased;
+                _ = stopped(stop) => return Close::Shutdown,
+                stepped = answers.step(&mut wr), if answers.is_busy() => {
+                    if let Err(close) = stepped {
+                        return close;
+                    }
+                }
+                read = rd.read_buf(&mut input), if reading => match read {
+                    Ok(0) if input.is_empty() => {
+                        return finish(&mut answers, &mut wr, stop, Close::Eof).await
+                    }
+                    Ok(0) => {
+                        let close = Close::Protocol(format!(
+                            "peer closed in the middle of a request ({} bytes pending)",
+                            input.len()
+                        ));
+                        return finish(&mut answers, &mut wr, stop, close).await;
+                    }
                     Ok(_) => {}
                     Err(e) => return Close::Io(e),
                 },
-                _ = self.stop.wait_for(|s| *s) => return Close::Shutdown,
             }
         }
     }
+}
 
-    /// Decodes and answers one request, appending the framed answer (if any) to `out`.
-    async fn handle_frame(&self, mut frame: Bytes, out: &mut OutQueue) -> Result<(), Close> {
+/// Completes when the server shuts down. (The `Ref` that `wait_for` returns would keep
+/// `stop` borrowed for every arm of a `select!`.)
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Writes every answer still due before the connection closes for `close`, as the
+/// answers of earlier requests were written before a bad request was read; gives up
+/// on shutdown or a write error (the connection closes either way).
+async fn finish(
+    answers: &mut Answers,
+    wr: &mut WriteHalf<'_>,
+    stop: &mut watch::Receiver<bool>,
+    close: Close,
+) -> Close {
+    tokio::select! {
+        _ = stopped(stop) => {}
+        _ = answers.finish(wr) => {}
+    }
+    close
+}
+
+impl State {
+    /// Decodes and runs one request; returns its answer (ready, deferred or none) with
+    /// what is needed to frame it.
+    async fn handle_frame(&self, mut frame: Bytes) -> Result<(Slot, Answer), Close> {
         if frame.len() < 8 {
             return Err(Close::Protocol(format!(
                 "request of {} bytes is too short for a request header",
@@ -165,13 +218,12 @@ impl Connection {
                     "ApiVersions version not supported; answering with v0"
                 );
                 let response = api::api_versions::unsupported_version_response();
-                return encode_response(
-                    out,
+                let slot = Slot {
                     key,
-                    0,
-                    header.correlation_id,
-                    &Response::ApiVersions(response),
-                );
+                    version: 0,
+                    correlation_id: header.correlation_id,
+                };
+                return Ok((slot, Answer::Ready(Response::ApiVersions(response))));
             }
             return Err(Close::Protocol(format!(
                 "{key:?} v{api_version} is not supported (supported: v{}..=v{})",
@@ -196,56 +248,228 @@ impl Connection {
             header.correlation_id,
             header.client_id.as_ref().map(|c| c.to_string()),
         );
-        if let Some(response) = command.apply(&ctx, &self.broker).await {
-            encode_response(out, key, api_version, header.correlation_id, &response)?;
-        }
+        let answer = command.start(&ctx, &self.broker).await;
         match ctx.take_close_reason() {
             Some(reason) => Err(Close::Protocol(reason)),
-            None => Ok(()),
+            None => {
+                let slot = Slot {
+                    key,
+                    version: api_version,
+                    correlation_id: header.correlation_id,
+                };
+                Ok((slot, answer))
+            }
         }
     }
 }
 
-/// Appends `[size][response header][body]` to `out`. Large record sets of a Fetch
-/// answer are queued by reference (see `response_buf`), everything else is copied.
-fn encode_response(
-    out: &mut OutQueue,
-    key: ApiKey,
-    version: i16,
-    correlation_id: i32,
-    response: &Response,
-) -> Result<(), Close> {
-    let mut header = ResponseHeader::default();
-    header.correlation_id = correlation_id;
-    let header_version = key.response_header_version(version);
-    let failed = |e: anyhow::Error| {
-        tracing::error!(?key, version, error = %e, "failed to encode response; this is a broker bug");
-        Close::Protocol(format!("could not encode {key:?} v{version} response: {e}"))
-    };
-    let candidates = zero_copy_candidates(response);
-    if !candidates.is_empty() {
-        let mut buf = ResponseBuf::new(&candidates);
-        header
-            .encode(&mut buf, header_version)
-            .and_then(|_| response.encode(&mut buf, version))
-            .map_err(failed)?;
-        if let Some(chunks) = buf.finish() {
-            let size: usize = chunks.iter().map(Bytes::len).sum();
-            out.push_slice(&(size as i32).to_be_bytes());
-            for chunk in chunks {
-                out.push(chunk);
-            }
-            return Ok(());
-        }
+#[cfg(test)]
+mod tests {
+    //! A real socket against a `Connection` on a broker in a temporary directory. Every
+    //! wait is for an answer that must come; none depends on how fast the disk is.
+
+    use std::time::Duration;
+
+    use bytes::{Buf, BufMut};
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+    use crate::api::tests::{batch, broker, values};
+
+    /// Fails a test that would otherwise hang; never reached when the broker is right.
+    const HANG: Duration = Duration::from_secs(60);
+
+    /// A client socket served by one `Connection` task.
+    async fn connect(broker: &Arc<Broker>) -> (TcpStream, watch::Sender<bool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let broker = broker.clone();
+        tokio::spawn(async move {
+            let (stream, peer) = listener.accept().await.unwrap();
+            Connection::new(1, peer, stream, broker, stop_rx)
+                .run()
+                .await;
+        });
+        (TcpStream::connect(addr).await.unwrap(), stop_tx)
     }
-    let mut buf = BytesMut::new();
-    buf.put_i32(0);
-    header
-        .encode(&mut buf, header_version)
-        .and_then(|_| response.encode(&mut buf, version))
-        .map_err(failed)?;
-    let size = (buf.len() - 4) as i32;
-    buf[0..4].copy_from_slice(&size.to_be_bytes());
-    out.push_slice(&buf);
-    Ok(())
+
+    fn frame<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Vec<u8> {
+        let mut header = RequestHeader::default();
+        header.request_api_key = key as i16;
+        header.request_api_version = version;
+        header.correlation_id = correlation_id;
+        header.client_id = Some(StrBytes::from_static_str("test"));
+        let mut buf = BytesMut::new();
+        buf.put_i32(0);
+        header
+            .encode(&mut buf, key.request_header_version(version))
+            .unwrap();
+        body.encode(&mut buf, version).unwrap();
+        let size = (buf.len() - 4) as i32;
+        buf[0..4].copy_from_slice(&size.to_be_bytes());
+        buf.to_vec()
+    }
+
+    fn produce(topic: &str, partition: i32, acks: i16, value: &str) -> ProduceRequest {
+        let mut p = PartitionProduceData::default();
+        p.index = partition;
+        p.records = Some(batch(&[value], 1000));
+        let mut t = TopicProduceData::default();
+        t.name = TopicName(StrBytes::from_string(topic.into()));
+        t.partition_data = vec![p];
+        let mut req = ProduceRequest::default();
+        req.acks = acks;
+        req.timeout_ms = 30_000;
+        req.topic_data = vec![t];
+        req
+    }
+
+    /// The next answer's correlation id and body, or `None` at end of stream.
+    async fn answer(client: &mut TcpStream) -> Option<(i32, Bytes)> {
+        let size = match tokio::time::timeout(HANG, client.read_i32()).await.unwrap() {
+            Ok(size) => size,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
+            Err(e) => panic!("reading an answer: {e}"),
+        };
+        let mut buf = vec![0; size as usize];
+        client.read_exact(&mut buf).await.unwrap();
+        let mut buf = Bytes::from(buf);
+        let correlation_id = buf.get_i32();
+        Some((correlation_id, buf))
+    }
+
+    fn produce_answer(mut body: Bytes) -> ProduceResponse {
+        // Produce v9 has a flexible response header: skip its empty tagged fields.
+        assert_eq!(body.get_u8(), 0);
+        ProduceResponse::decode(&mut body, 9).unwrap()
+    }
+
+    #[tokio::test]
+    async fn pipelined_requests_are_answered_in_order_with_their_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path(), &[]);
+        let (mut client, _stop) = connect(&b).await;
+
+        // More acks=all produces than the deferred-answer bound, with other requests
+        // between them, all sent before reading anything; then end of input, which must
+        // not lose the answers still due.
+        let mut sent = Vec::new();
+        let mut bytes = frame(ApiKey::ApiVersions, 3, 0, &ApiVersionsRequest::default());
+        sent.push(0);
+        for i in 1..=40 {
+            if i % 7 == 0 {
+                bytes.extend(frame(ApiKey::Metadata, 12, i, &MetadataRequest::default()));
+            } else {
+                let req = produce("pipelined", 0, -1, &format!("v{i}"));
+                bytes.extend(frame(ApiKey::Produce, 9, i, &req));
+            }
+            sent.push(i);
+        }
+        client.write_all(&bytes).await.unwrap();
+        client.shutdown().await.unwrap();
+
+        let mut received = Vec::new();
+        let mut next_offset = 0;
+        while let Some((correlation_id, body)) = answer(&mut client).await {
+            received.push(correlation_id);
+            if correlation_id > 0 && correlation_id % 7 != 0 {
+                let r = produce_answer(body);
+                let p = &r.responses[0].partition_responses[0];
+                assert_eq!(p.error_code, 0, "produce {correlation_id}");
+                assert_eq!(p.base_offset, next_offset, "appended in request order");
+                next_offset += 1;
+            }
+        }
+        assert_eq!(received, sent);
+
+        let partition = b
+            .topics
+            .get("pipelined")
+            .unwrap()
+            .partition(0)
+            .unwrap()
+            .clone();
+        let (read, _) = partition.read(0, 1 << 20, None, true).unwrap();
+        let expected: Vec<String> = (1..=40)
+            .filter(|i| i % 7 != 0)
+            .map(|i| format!("v{i}"))
+            .collect();
+        assert_eq!(values(&read.records), expected);
+    }
+
+    #[tokio::test]
+    async fn a_long_poll_does_not_hold_back_an_earlier_produce_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path(), &[]);
+        b.topics.get_or_auto_create("quiet").unwrap().unwrap();
+        let (mut client, _stop) = connect(&b).await;
+
+        // A fetch that can only end when "quiet" gets data, which happens below only
+        // after the produce answer has arrived.
+        let mut p = FetchPartition::default();
+        p.partition = 0;
+        p.partition_max_bytes = 1 << 20;
+        let mut t = FetchTopic::default();
+        t.topic = TopicName(StrBytes::from_static_str("quiet"));
+        t.partitions = vec![p];
+        let mut fetch = FetchRequest::default();
+        fetch.max_wait_ms = i32::MAX;
+        fetch.min_bytes = 1;
+        fetch.max_bytes = 1 << 20;
+        fetch.session_epoch = -1;
+        fetch.topics = vec![t];
+
+        let mut bytes = frame(ApiKey::Produce, 9, 1, &produce("busy", 0, -1, "first"));
+        bytes.extend(frame(ApiKey::Fetch, 12, 2, &fetch));
+        client.write_all(&bytes).await.unwrap();
+
+        let (correlation_id, body) = answer(&mut client).await.unwrap();
+        assert_eq!(correlation_id, 1);
+        assert_eq!(
+            produce_answer(body).responses[0].partition_responses[0].error_code,
+            0
+        );
+
+        let ctx = RequestContext::new(2, "127.0.0.1:1".parse().unwrap(), 9, 1, None);
+        api::produce::handle(produce("quiet", 0, 1, "wake"), &ctx, &b)
+            .await
+            .unwrap();
+        let (correlation_id, _) = answer(&mut client).await.unwrap();
+        assert_eq!(correlation_id, 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_acks0_produce_closes_after_the_answers_due_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path(), &[]);
+        let (mut client, _stop) = connect(&b).await;
+
+        let mut bytes = frame(ApiKey::Produce, 9, 1, &produce("t", 0, -1, "kept"));
+        // "t" has one partition: this acks=0 produce fails, so Kafka disconnects.
+        bytes.extend(frame(ApiKey::Produce, 9, 2, &produce("t", 5, 0, "refused")));
+        bytes.extend(frame(
+            ApiKey::ApiVersions,
+            3,
+            3,
+            &ApiVersionsRequest::default(),
+        ));
+        client.write_all(&bytes).await.unwrap();
+
+        let (correlation_id, body) = answer(&mut client).await.unwrap();
+        assert_eq!(correlation_id, 1);
+        assert_eq!(
+            produce_answer(body).responses[0].partition_responses[0].error_code,
+            0
+        );
+        assert!(
+            answer(&mut client).await.is_none(),
+            "no answer after the failed acks=0 produce"
+        );
+    }
 }

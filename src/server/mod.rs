@@ -3,6 +3,7 @@
 //! It owns sockets, framing and the request header; it hands each decoded request to
 //! `crate::api` and writes the answer back. It never opens a file or touches a log.
 
+mod answers;
 pub mod connection;
 pub mod frame;
 pub mod response_buf;

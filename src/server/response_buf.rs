@@ -14,8 +14,7 @@ use std::io::IoSlice;
 use bytes::buf::UninitSlice;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::protocol::buf::ByteBufMut;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::api::Response;
 
@@ -178,6 +177,14 @@ impl OutQueue {
         self.current.extend_from_slice(bytes);
     }
 
+    /// Appends everything queued in `other`, in order.
+    pub fn append(&mut self, mut other: OutQueue) {
+        other.seal();
+        for chunk in other.chunks {
+            self.push(chunk);
+        }
+    }
+
     fn seal(&mut self) {
         if !self.current.is_empty() {
             self.chunks.push_back(self.current.split().freeze());
@@ -185,7 +192,10 @@ impl OutQueue {
     }
 
     /// Writes everything queued, with as few `writev` calls as the socket allows.
-    pub async fn write_to(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+    ///
+    /// Cancel-safe: the queue is updated after every `writev`, so dropping the future
+    /// (a connection does, when another answer becomes ready) loses and repeats nothing.
+    pub async fn write_to<W: AsyncWrite + Unpin>(&mut self, stream: &mut W) -> std::io::Result<()> {
         self.seal();
         while !self.chunks.is_empty() {
             let slices: Vec<IoSlice<'_>> = self
@@ -198,6 +208,7 @@ impl OutQueue {
             if written == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
+            self.len -= written;
             while written > 0 {
                 let front = self
                     .chunks
@@ -212,7 +223,7 @@ impl OutQueue {
                 }
             }
         }
-        self.len = 0;
+        debug_assert_eq!(self.len, 0);
         Ok(())
     }
 }
