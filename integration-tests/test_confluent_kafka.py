@@ -413,3 +413,38 @@ def test_kill9_during_acks_all_produce(broker):
     after = _produce_sync(broker, "crash", [b"after-crash"], partition=0)
     n0 = sum(1 for m in msgs if m.partition() == 0)
     assert after[0][1] == n0
+
+
+def test_timestamps_outside_the_topic_window_are_refused(broker):
+    """message.timestamp.before/after.max.ms (KIP-937): a record whose CreateTime timestamp is
+    outside the window fails with INVALID_TIMESTAMP and is not stored; others go through; the
+    window changes at run time with IncrementalAlterConfigs."""
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+
+    a = AdminClient({"bootstrap.servers": broker.bootstrap})
+    topic = "ts-window"
+    a.create_topics([NewTopic(topic, 1, 1, config={"message.timestamp.before.max.ms": "3600000",
+                                                      "message.timestamp.after.max.ms": "3600000"})])[topic].result(30)
+
+    def send(timestamp_ms: int):
+        p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0, "retries": 0})
+        outcome = []
+        p.produce(topic, value=str(timestamp_ms).encode(), partition=0, timestamp=timestamp_ms,
+                  on_delivery=lambda err, _m: outcome.append(err))
+        assert p.flush(30) == 0
+        return outcome[0]
+
+    now = int(time.time() * 1000)
+    day = 24 * 3600 * 1000
+    assert send(now) is None
+    for bad in (now - day, now + day):
+        err = send(bad)
+        assert err is not None and err.code() == KafkaError.INVALID_TIMESTAMP, (bad, err)
+    # Widen the past side at run time: a day-old record is accepted now.
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("message.timestamp.before.max.ms", str(2 * day),
+                    incremental_operation=AlterConfigOpType.SET)])
+    a.incremental_alter_configs([res])[res].result(30)
+    assert send(now - day) is None
+    stored = [int(m.value()) for m in consume(broker, topic, [0])]
+    assert stored == [now, now - day]

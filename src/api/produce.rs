@@ -23,7 +23,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use super::{sb, RequestContext};
 use crate::broker::{now_ms, Broker, Partition, Topic};
 use crate::error::{KafkaError, ResponseError};
-use crate::log::batch::{check_compressed_records_keyed, COMPACTED_TOPIC_NEEDS_KEY};
+use crate::log::batch::{check_compressed_records_with, COMPACTED_TOPIC_NEEDS_KEY};
 use crate::log::AppendError;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -148,14 +148,31 @@ fn append_all(request: ProduceRequest, ctx: &RequestContext, broker: &Arc<Broker
                     }
                     pr.error_code = e.code();
                     if version >= 8 {
+                        // KIP-467: name every rejected record, so clients fail those
+                        // and may retry the rest (as Kafka's LogValidator reports).
+                        let records = partition_data.records.as_ref();
                         let keyless = e
                             .message
                             .as_deref()
                             .is_some_and(|m| m.contains(COMPACTED_TOPIC_NEEDS_KEY));
                         if keyless {
-                            // KIP-467: name every rejected record, so clients fail those
-                            // and may retry the rest (as Kafka's LogValidator reports).
-                            pr.record_errors = keyless_records(partition_data.records.as_ref());
+                            pr.record_errors = record_errors(records, |r| {
+                                r.key
+                                    .is_none()
+                                    .then(|| COMPACTED_TOPIC_NEEDS_KEY.to_string())
+                            });
+                        } else if e.error == ResponseError::InvalidTimestamp {
+                            let partition = resolved
+                                .as_ref()
+                                .ok()
+                                .and_then(|t| t.partition(partition_data.index));
+                            if let Some(partition) = partition {
+                                let rules =
+                                    partition.with_log(|l| l.validation_limits()).rules(now);
+                                pr.record_errors = record_errors(records, |r| {
+                                    rules.timestamp_error(r.timestamp, r.offset as i32)
+                                });
+                            }
                         }
                         pr.error_message = e.message.map(sb);
                     }
@@ -269,9 +286,10 @@ fn append(
             && header.total_size() == records.len()
             && header.crc == crate::log::BatchHeader::compute_crc(records)
         {
-            // Log compaction: a compacted topic refuses keyless records.
-            let require_key = partition.with_log(|l| l.config().cleanup_compact);
-            check_compressed_records_keyed(records, require_key).map_err(&to_kafka)?;
+            // A compacted topic refuses keyless records; CreateTime topics may bound
+            // record timestamps.
+            let rules = partition.with_log(|l| l.validation_limits()).rules(now);
+            check_compressed_records_with(records, rules).map_err(&to_kafka)?;
         }
     }
     match partition.append(records, now) {
@@ -280,9 +298,12 @@ fn append(
     }
 }
 
-/// The indexes of the records without a key in a batch refused by a compacted topic,
-/// as KIP-467 record errors. Runs only on that error path (it decodes the records).
-fn keyless_records(records: Option<&Bytes>) -> Vec<BatchIndexAndErrorMessage> {
+/// KIP-467 record errors: the index and message of every record `refuse` names in a
+/// refused batch. Runs only on the error path (it decodes the records).
+fn record_errors(
+    records: Option<&Bytes>,
+    refuse: impl Fn(&kafka_protocol::records::Record) -> Option<String>,
+) -> Vec<BatchIndexAndErrorMessage> {
     let Some(records) = records else {
         return Vec::new();
     };
@@ -293,11 +314,11 @@ fn keyless_records(records: Option<&Bytes>) -> Vec<BatchIndexAndErrorMessage> {
     sets.iter()
         .flat_map(|set| set.records.iter())
         .enumerate()
-        .filter(|(_, r)| r.key.is_none())
-        .map(|(i, _)| {
+        .filter_map(|(i, r)| refuse(r).map(|why| (i, why)))
+        .map(|(i, why)| {
             let mut e = BatchIndexAndErrorMessage::default();
             e.batch_index = i as i32;
-            e.batch_index_error_message = Some(sb(COMPACTED_TOPIC_NEEDS_KEY));
+            e.batch_index_error_message = Some(sb(why));
             e
         })
         .collect()
@@ -308,6 +329,7 @@ fn append_error(partition: &Partition) -> impl Fn(AppendError) -> KafkaError + '
     move |e| match e {
         AppendError::CorruptMessage(m) => KafkaError::new(ResponseError::CorruptMessage, m),
         AppendError::InvalidRecord(m) => KafkaError::new(ResponseError::InvalidRecord, m),
+        AppendError::InvalidTimestamp(m) => KafkaError::new(ResponseError::InvalidTimestamp, m),
         AppendError::OutOfOrderSequence(m) => {
             KafkaError::new(ResponseError::OutOfOrderSequenceNumber, m)
         }

@@ -725,3 +725,77 @@ async fn keyless_records_on_a_compacted_topic_are_each_named_kip_467() {
         0
     );
 }
+
+#[tokio::test]
+async fn record_timestamps_outside_the_topic_window_get_invalid_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(
+        dir.path(),
+        &[
+            ("log.message.timestamp.before.max.ms", "3600000"),
+            ("log.message.timestamp.after.max.ms", "60000"),
+        ],
+    );
+    let now = crate::broker::now_ms();
+    // In the window: accepted (lz4, so the compressed walk checks it).
+    let ok = produce(&b, "window", 0, batch(&["now"], now), -1)
+        .await
+        .unwrap();
+    assert_eq!(ok.responses[0].partition_responses[0].error_code, 0);
+    // Two hours old, then ten minutes ahead: refused, naming every record outside.
+    let half_hour = 1_800_000;
+    for (timestamp, step) in [
+        (now - 7_200_000, 1),
+        (now - 3_600_100, half_hour),
+        (now + 600_000, 1),
+    ] {
+        let spec = BatchSpec {
+            timestamp,
+            timestamp_step: step,
+            ..BatchSpec::default()
+        };
+        let r = produce(&b, "window", 0, encode(&["a", "b"], spec), -1)
+            .await
+            .unwrap();
+        let pr = &r.responses[0].partition_responses[0];
+        assert_eq!(
+            pr.error_code,
+            ResponseError::InvalidTimestamp.code(),
+            "{timestamp}"
+        );
+        let bad: Vec<i32> = pr.record_errors.iter().map(|e| e.batch_index).collect();
+        // Half an hour later, the second record of the middle batch is inside the window.
+        let want = if step == half_hour {
+            vec![0]
+        } else {
+            vec![0, 1]
+        };
+        assert_eq!(bad, want, "{timestamp}");
+        assert!(pr
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("out of range"));
+    }
+    // Nothing refused was stored.
+    let resp = fetch::handle(fetch_request("window", 0, 0, (0, -1)), &ctx(12), &b)
+        .await
+        .unwrap();
+    assert_eq!(resp.responses[0].partitions[0].high_watermark, 1);
+}
+
+#[tokio::test]
+async fn log_append_time_topics_ignore_the_timestamp_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(
+        dir.path(),
+        &[
+            ("log.message.timestamp.type", "LogAppendTime"),
+            ("log.message.timestamp.before.max.ms", "1000"),
+        ],
+    );
+    let r = produce(&b, "stamped", 0, batch(&["old"], 1000), -1)
+        .await
+        .unwrap();
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+}

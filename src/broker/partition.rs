@@ -61,7 +61,7 @@ impl Partition {
     /// on the write itself.
     pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
         let limits = self.log.lock().validation_limits();
-        let valid = crate::log::partition_log::validate(records, limits)?;
+        let valid = crate::log::partition_log::validate(records, limits, now_ms)?;
         let mut log = self.log.lock();
         let info = log.append_validated(records, valid, limits, now_ms)?;
         let end = log.log_end_offset();

@@ -198,10 +198,10 @@ pub const TOPIC_CONFIGS: &[ConfigDef] = &[
         "Accepted for compatibility; Sluice unlinks deleted segments at once (readers keep their mappings)."),
     topic("preallocate", "log.preallocate", Boolean, "false", true,
         "Accepted for compatibility; Sluice never preallocates .log files (indexes are always preallocated)."),
-    topic("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", Long, "9223372036854775807", true,
-        "Accepted; timestamps are not range-checked yet."),
-    topic("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", Long, "9223372036854775807", true,
-        "Accepted; timestamps are not range-checked yet."),
+    topic("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", Long, "9223372036854775807", false,
+        "CreateTime topics: a produce whose record timestamps are more than this many ms before the broker's clock is refused with INVALID_TIMESTAMP."),
+    topic("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", Long, "9223372036854775807", false,
+        "CreateTime topics: a produce whose record timestamps are more than this many ms after the broker's clock is refused with INVALID_TIMESTAMP."),
 ];
 
 /// Looks a topic setting up by its topic-level name.
@@ -296,6 +296,7 @@ fn check_range(name: &str, v: i64) -> Result<(), std::string::String> {
         "segment.bytes" => 14,
         "segment.ms" | "flush.messages" | "flush.ms" | "segment.index.bytes" => 1,
         "max.message.bytes" | "index.interval.bytes" => 0,
+        "message.timestamp.before.max.ms" | "message.timestamp.after.max.ms" => 0,
         "num.partitions" => 1,
         "node.id" | "broker.id" => 0,
         "socket.request.max.bytes" | "message.max.bytes" | "fetch.max.bytes" => 1,

@@ -257,6 +257,8 @@ impl BrokerConfig {
             } else {
                 TimestampType::CreateTime
             },
+            message_timestamp_before_max_ms: num("message.timestamp.before.max.ms"),
+            message_timestamp_after_max_ms: num("message.timestamp.after.max.ms"),
             flush_messages: num("flush.messages"),
             flush_ms: num("flush.ms"),
             producer_id_expiration_ms: self

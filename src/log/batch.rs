@@ -197,64 +197,148 @@ pub struct ValidBatch {
     pub header: BatchHeader,
 }
 
-/// Validates a produce payload without writing anything (Kafka's
-/// `analyzeAndValidateRecords` + the v2 checks of `LogValidator`), so an append is
-/// all-or-nothing. Checks in Kafka's order: framing, magic, size, CRC, counts.
+/// What Kafka's `LogValidator` checks of each record of a client's batch beyond its
+/// framing, from the topic's configs at the time of the produce.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordRules {
+    /// A compacted topic: every record must have a key.
+    pub require_key: bool,
+    /// A CreateTime topic with `message.timestamp.before.max.ms` /
+    /// `message.timestamp.after.max.ms` set: the allowed `[earliest, latest]` record
+    /// timestamp (KIP-937). `None` when both are unbounded.
+    pub timestamp_range: Option<(i64, i64)>,
+}
+
+impl RecordRules {
+    /// The rules for a topic: `before_max_ms`/`after_max_ms` are its
+    /// `message.timestamp.before.max.ms`/`after.max.ms`; they apply only to CreateTime.
+    pub fn new(
+        require_key: bool,
+        create_time: bool,
+        before_max_ms: i64,
+        after_max_ms: i64,
+        now_ms: i64,
+    ) -> RecordRules {
+        let bounded = before_max_ms != i64::MAX || after_max_ms != i64::MAX;
+        RecordRules {
+            require_key,
+            timestamp_range: (create_time && bounded).then(|| {
+                (
+                    now_ms.saturating_sub(before_max_ms.max(0)),
+                    now_ms.saturating_add(after_max_ms.max(0)),
+                )
+            }),
+        }
+    }
+
+    /// Kafka's message for a record timestamp outside the range, if it is.
+    pub fn timestamp_error(&self, timestamp: i64, offset_delta: i32) -> Option<String> {
+        let (earliest, latest) = self.timestamp_range?;
+        // -1 means "no timestamp" (Kafka's RecordBatch.NO_TIMESTAMP), never refused.
+        (timestamp != -1 && !(earliest..=latest).contains(&timestamp)).then(|| {
+            format!(
+                "Timestamp {timestamp} of message with offset delta {offset_delta} is out of range. \
+                 The timestamp should be within [{earliest}, {latest}]"
+            )
+        })
+    }
+}
+
+/// Why a record walk refused a batch.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RecordProblem {
+    /// Kafka INVALID_RECORD: framing, counts, lengths, or a keyless record in a
+    /// compacted topic.
+    Invalid(String),
+    /// Kafka INVALID_TIMESTAMP: a record timestamp outside [`RecordRules::timestamp_range`].
+    Timestamp(String),
+}
+
+impl From<String> for RecordProblem {
+    fn from(why: String) -> Self {
+        RecordProblem::Invalid(why)
+    }
+}
+
+impl From<&str> for RecordProblem {
+    fn from(why: &str) -> Self {
+        RecordProblem::Invalid(why.to_string())
+    }
+}
+
+impl RecordProblem {
+    /// The matching append error; `context` says which batch.
+    pub fn into_append_error(self, context: &str) -> AppendError {
+        match self {
+            RecordProblem::Invalid(why) => AppendError::InvalidRecord(format!("{context}{why}")),
+            RecordProblem::Timestamp(why) => AppendError::InvalidTimestamp(why),
+        }
+    }
+}
+
 /// Walks the records of an uncompressed batch by their length prefixes, without
 /// copying or allocating, and checks that they are exactly `record_count` records whose
 /// fields fit their lengths, with offset deltas 0, 1, 2, ... (what Kafka's
-/// `DefaultRecord.readFrom` and `LogValidator` check). Compressed batches are only
-/// checked by header and CRC: decompressing every batch on the produce path would cost
-/// more than the broker's whole write path (see docs/bad-input.md).
+/// `DefaultRecord.readFrom` and `LogValidator` check). Compressed batches go through
+/// [`check_compressed_records`], which decompresses them first.
 pub fn check_uncompressed_records(records: &[u8], record_count: i32) -> Result<(), String> {
-    check_uncompressed_records_keyed(records, record_count, false)
+    match check_records(records, record_count, 0, RecordRules::default()) {
+        Ok(()) => Ok(()),
+        Err(RecordProblem::Invalid(why) | RecordProblem::Timestamp(why)) => Err(why),
+    }
 }
 
 /// Kafka's refusal of a keyless record in a compacted topic (`LogValidator`).
 pub const COMPACTED_TOPIC_NEEDS_KEY: &str = "Compacted topic cannot accept message without key";
 
-/// [`check_uncompressed_records`], and with `require_key` (a `cleanup.policy=compact`
-/// topic) every record must have a key.
-pub fn check_uncompressed_records_keyed(
+/// [`check_uncompressed_records`] with the topic's [`RecordRules`]; `base_timestamp` is
+/// the batch header's, to which each record's timestamp delta is added.
+pub fn check_records(
     mut records: &[u8],
     record_count: i32,
-    require_key: bool,
-) -> Result<(), String> {
+    base_timestamp: i64,
+    rules: RecordRules,
+) -> Result<(), RecordProblem> {
     for index in 0..record_count {
         let length = read_varint(&mut records).ok_or("truncated record length")?;
         if length < 0 || length as usize > records.len() {
             return Err(format!(
                 "record {index} claims {length} bytes but {} remain",
                 records.len()
-            ));
+            )
+            .into());
         }
         let (mut body, rest) = records.split_at(length as usize);
         records = rest;
         let bad = |what: &str| format!("record {index}: {what} runs past its {length}-byte record");
         let _attributes = take(&mut body, 1).ok_or_else(|| bad("attributes"))?;
-        read_varlong(&mut body).ok_or_else(|| bad("timestamp delta"))?;
+        let timestamp_delta = read_varlong(&mut body).ok_or_else(|| bad("timestamp delta"))?;
         let offset_delta = read_varint(&mut body).ok_or_else(|| bad("offset delta"))?;
         if offset_delta != index {
-            return Err(format!("record {index} has offset delta {offset_delta}"));
+            return Err(format!("record {index} has offset delta {offset_delta}").into());
+        }
+        let timestamp = base_timestamp.wrapping_add(timestamp_delta);
+        if let Some(why) = rules.timestamp_error(timestamp, offset_delta) {
+            return Err(RecordProblem::Timestamp(why));
         }
         for field in ["key", "value"] {
             let len = read_varint(&mut body).ok_or_else(|| bad(field))?;
             if len >= 0 {
                 take(&mut body, len as usize).ok_or_else(|| bad(field))?;
-            } else if len == -1 && require_key && field == "key" {
-                return Err(format!("record {index}: {COMPACTED_TOPIC_NEEDS_KEY}"));
+            } else if len == -1 && rules.require_key && field == "key" {
+                return Err(format!("record {index}: {COMPACTED_TOPIC_NEEDS_KEY}").into());
             } else if len != -1 {
-                return Err(format!("record {index}: {field} length {len}"));
+                return Err(format!("record {index}: {field} length {len}").into());
             }
         }
         let headers = read_varint(&mut body).ok_or_else(|| bad("header count"))?;
         if headers < 0 {
-            return Err(format!("record {index}: header count {headers}"));
+            return Err(format!("record {index}: header count {headers}").into());
         }
         for _ in 0..headers {
             let key_len = read_varint(&mut body).ok_or_else(|| bad("header key"))?;
             if key_len < 0 {
-                return Err(format!("record {index}: header key length {key_len}"));
+                return Err(format!("record {index}: header key length {key_len}").into());
             }
             take(&mut body, key_len as usize).ok_or_else(|| bad("header key"))?;
             let value_len = read_varint(&mut body).ok_or_else(|| bad("header value"))?;
@@ -266,14 +350,16 @@ pub fn check_uncompressed_records_keyed(
             return Err(format!(
                 "record {index} has {} bytes left over after its fields",
                 body.len()
-            ));
+            )
+            .into());
         }
     }
     if !records.is_empty() {
         return Err(format!(
             "{} bytes follow the {record_count} records the header counts",
             records.len()
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -283,14 +369,13 @@ pub fn check_uncompressed_records_keyed(
 /// produce time, as Kafka's `LogValidator` refuses it. `batch` is one whole batch.
 /// Callers run this outside the partition lock: it costs a decompression.
 pub fn check_compressed_records(batch: &bytes::Bytes) -> Result<(), AppendError> {
-    check_compressed_records_keyed(batch, false)
+    check_compressed_records_with(batch, RecordRules::default())
 }
 
-/// [`check_compressed_records`], refusing keyless records when `require_key` (a
-/// compacted topic).
-pub fn check_compressed_records_keyed(
+/// [`check_compressed_records`] with the topic's [`RecordRules`].
+pub fn check_compressed_records_with(
     batch: &bytes::Bytes,
-    require_key: bool,
+    rules: RecordRules,
 ) -> Result<(), AppendError> {
     use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
     let header = BatchHeader::parse(batch)
@@ -301,12 +386,9 @@ pub fn check_compressed_records_keyed(
     }
     let mut body = batch.slice(RECORD_BATCH_OVERHEAD..end);
     let count = header.record_count;
-    let walk = |records: &mut bytes::Bytes| -> anyhow::Result<Result<(), String>> {
-        Ok(check_uncompressed_records_keyed(
-            records,
-            count,
-            require_key,
-        ))
+    let base_timestamp = header.base_timestamp;
+    let walk = |records: &mut bytes::Bytes| -> anyhow::Result<Result<(), RecordProblem>> {
+        Ok(check_records(records, count, base_timestamp, rules))
     };
     let outcome = match header.compression() {
         0 => return Ok(()),
@@ -322,7 +404,7 @@ pub fn check_compressed_records_keyed(
     };
     match outcome {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(why)) => Err(AppendError::InvalidRecord(why)),
+        Ok(Err(problem)) => Err(problem.into_append_error("")),
         Err(e) => Err(AppendError::InvalidRecord(format!(
             "cannot decompress the batch's records: {e:#}"
         ))),
@@ -441,16 +523,16 @@ pub fn validate_payload(
     payload: &[u8],
     max_message_bytes: u32,
 ) -> Result<Vec<ValidBatch>, AppendError> {
-    validate_payload_keyed(payload, max_message_bytes, false)
+    validate_payload_with(payload, max_message_bytes, RecordRules::default())
 }
 
-/// [`validate_payload`]; with `require_key` (a compacted topic) every record of an
-/// uncompressed batch must have a key (compressed batches are checked by
-/// [`check_compressed_records_keyed`] before the partition lock is taken).
-pub fn validate_payload_keyed(
+/// [`validate_payload`] with the topic's [`RecordRules`] for the records of
+/// uncompressed batches (compressed batches are checked by
+/// [`check_compressed_records_with`] before the partition lock is taken).
+pub fn validate_payload_with(
     payload: &[u8],
     max_message_bytes: u32,
-    require_key: bool,
+    rules: RecordRules,
 ) -> Result<Vec<ValidBatch>, AppendError> {
     if payload.is_empty() {
         return Err(AppendError::InvalidRecord(
@@ -522,14 +604,20 @@ pub fn validate_payload_keyed(
             )));
         }
         if h.compression() == 0 {
-            // Control batches (transaction markers) always carry their key.
-            let require_key = require_key && !h.is_control();
-            check_uncompressed_records_keyed(
+            // Control batches (transaction markers, written by the coordinators, never
+            // by clients) always carry their key and the coordinator's clock.
+            let rules = if h.is_control() {
+                RecordRules::default()
+            } else {
+                rules
+            };
+            check_records(
                 &rest[RECORD_BATCH_OVERHEAD..size],
                 h.record_count,
-                require_key,
+                h.base_timestamp,
+                rules,
             )
-            .map_err(|why| AppendError::InvalidRecord(format!("batch at position {pos}: {why}")))?;
+            .map_err(|p| p.into_append_error(&format!("batch at position {pos}: ")))?;
         }
         out.push(ValidBatch {
             start: pos,
@@ -554,5 +642,36 @@ pub fn assign_offset_and_time(buf: &mut [u8], base_offset: i64, log_append_time:
         buf[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&now.to_be_bytes());
         let crc = BatchHeader::compute_crc(buf);
         buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod record_rules_tests {
+    use super::*;
+
+    #[test]
+    fn the_timestamp_window_applies_to_create_time_topics_only() {
+        let now = 10_000_000;
+        assert_eq!(
+            RecordRules::new(false, true, i64::MAX, i64::MAX, now).timestamp_range,
+            None
+        );
+        assert_eq!(
+            RecordRules::new(false, false, 1000, 1000, now).timestamp_range,
+            None
+        );
+        let rules = RecordRules::new(false, true, 1000, 50, now);
+        assert_eq!(rules.timestamp_range, Some((now - 1000, now + 50)));
+        assert!(rules.timestamp_error(now - 1000, 0).is_none());
+        assert!(rules.timestamp_error(now + 50, 0).is_none());
+        assert!(rules.timestamp_error(now - 1001, 0).is_some());
+        assert!(rules
+            .timestamp_error(now + 51, 3)
+            .unwrap()
+            .contains("offset delta 3"));
+        // -1 is "no timestamp", never refused; i64::MAX windows do not overflow.
+        assert!(rules.timestamp_error(-1, 0).is_none());
+        let wide = RecordRules::new(false, true, i64::MAX, 0, now);
+        assert_eq!(wide.timestamp_range, Some((now - i64::MAX, now)));
     }
 }

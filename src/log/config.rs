@@ -22,6 +22,12 @@ pub struct LogConfig {
     pub max_message_bytes: u32,
     /// `message.timestamp.type`.
     pub message_timestamp_type: TimestampType,
+    /// `message.timestamp.before.max.ms`: CreateTime records older than now minus this
+    /// are refused with INVALID_TIMESTAMP (`i64::MAX`: never).
+    pub message_timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms`: CreateTime records newer than now plus this
+    /// are refused with INVALID_TIMESTAMP (`i64::MAX`: never).
+    pub message_timestamp_after_max_ms: i64,
     /// `flush.messages`: ask for an fsync after this many unflushed messages.
     pub flush_messages: i64,
     /// `flush.ms`: housekeeping fsyncs data that has been unflushed this long.
@@ -57,6 +63,8 @@ impl Default for LogConfig {
             retention_bytes: -1,
             max_message_bytes: 1048588,
             message_timestamp_type: TimestampType::CreateTime,
+            message_timestamp_before_max_ms: i64::MAX,
+            message_timestamp_after_max_ms: i64::MAX,
             flush_messages: i64::MAX,
             flush_ms: 1000,
             producer_id_expiration_ms: 86400000,

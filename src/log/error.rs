@@ -17,6 +17,10 @@ pub enum AppendError {
     /// producers do not retry, rather than the retriable CORRUPT_MESSAGE.
     #[error("invalid record: {0}")]
     InvalidRecord(String),
+    /// Kafka INVALID_TIMESTAMP: a record's CreateTime timestamp lies outside the
+    /// topic's `message.timestamp.before.max.ms`/`after.max.ms` window.
+    #[error("invalid timestamp: {0}")]
+    InvalidTimestamp(String),
     /// Kafka OUT_OF_ORDER_SEQUENCE_NUMBER: an idempotent producer skipped sequence
     /// numbers (or started a new epoch at a sequence other than 0).
     #[error("out of order sequence: {0}")]

@@ -273,8 +273,13 @@ fn keyless_records_are_refused_by_a_compacted_topic() {
         Compression::Gzip,
         None,
     ));
-    assert!(crate::log::batch::check_compressed_records_keyed(&gz, true).is_err());
-    assert!(crate::log::batch::check_compressed_records_keyed(&gz, false).is_ok());
+    use crate::log::batch::{check_compressed_records_with, RecordRules};
+    let keyed = RecordRules {
+        require_key: true,
+        ..RecordRules::default()
+    };
+    assert!(check_compressed_records_with(&gz, keyed).is_err());
+    assert!(check_compressed_records_with(&gz, RecordRules::default()).is_ok());
     let mut cfg = compact_config();
     cfg.cleanup_compact = false;
     log.set_config(cfg);

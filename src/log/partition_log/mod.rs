@@ -18,7 +18,7 @@ use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::log::batch::{
-    assign_offset_and_time, validate_payload_keyed, BatchHeader, TimestampType,
+    assign_offset_and_time, validate_payload_with, BatchHeader, RecordRules, TimestampType,
 };
 use crate::log::batch::{control_record_type, end_txn_marker_batch, ValidBatch};
 use crate::log::checkpoint::{self, Checkpoint, CleanShutdown};
@@ -39,13 +39,34 @@ mod retention;
 pub struct ValidationLimits {
     pub max_message_bytes: u32,
     pub require_key: bool,
+    pub create_time: bool,
+    pub timestamp_before_max_ms: i64,
+    pub timestamp_after_max_ms: i64,
+}
+
+impl ValidationLimits {
+    /// The per-record rules these limits set for a produce at `now_ms`.
+    pub fn rules(&self, now_ms: i64) -> RecordRules {
+        RecordRules::new(
+            self.require_key,
+            self.create_time,
+            self.timestamp_before_max_ms,
+            self.timestamp_after_max_ms,
+            now_ms,
+        )
+    }
 }
 
 /// Validates a produce payload (headers, CRC-32C, uncompressed records; Kafka's
-/// "Compacted topic cannot accept message without key" when `require_key`) without
-/// touching the log, so it can run outside the partition lock.
-pub fn validate(records: &[u8], limits: ValidationLimits) -> Result<Vec<ValidBatch>, AppendError> {
-    validate_payload_keyed(records, limits.max_message_bytes, limits.require_key)
+/// "Compacted topic cannot accept message without key" when `require_key`, and the
+/// CreateTime timestamp window at `now_ms`) without touching the log, so it can run
+/// outside the partition lock.
+pub fn validate(
+    records: &[u8],
+    limits: ValidationLimits,
+    now_ms: i64,
+) -> Result<Vec<ValidBatch>, AppendError> {
+    validate_payload_with(records, limits.max_message_bytes, limits.rules(now_ms))
 }
 
 /// Bytes at the start of a batch that the broker rewrites (base offset, batch
@@ -197,17 +218,21 @@ impl PartitionLog {
     /// All-or-nothing: nothing is written unless every batch is valid.
     pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
         let limits = self.validation_limits();
-        let valid = validate(records, limits)?;
+        let valid = validate(records, limits, now_ms)?;
         self.append_validated(records, valid, limits, now_ms)
     }
 
-    /// What batch validation depends on: `max.message.bytes` and whether records need
-    /// a key (compacted topics). Callers validate with these outside the partition
-    /// lock and hand the result to [`PartitionLog::append_validated`].
+    /// What batch validation depends on: `max.message.bytes`, whether records need a
+    /// key (compacted topics) and the CreateTime timestamp window. Callers validate
+    /// with these outside the partition lock and hand the result to
+    /// [`PartitionLog::append_validated`].
     pub fn validation_limits(&self) -> ValidationLimits {
         ValidationLimits {
             max_message_bytes: self.config.max_message_bytes,
             require_key: self.config.cleanup_compact,
+            create_time: self.config.message_timestamp_type == TimestampType::CreateTime,
+            timestamp_before_max_ms: self.config.message_timestamp_before_max_ms,
+            timestamp_after_max_ms: self.config.message_timestamp_after_max_ms,
         }
     }
 
@@ -223,7 +248,7 @@ impl PartitionLog {
         let valid = if limits == self.validation_limits() {
             valid
         } else {
-            validate(records, self.validation_limits())?
+            validate(records, self.validation_limits(), now_ms)?
         };
         for vb in &valid {
             if let SequenceCheck::Duplicate(original) = self.producer_state.check(&vb.header)? {
