@@ -448,3 +448,31 @@ def test_timestamps_outside_the_topic_window_are_refused(broker):
     assert send(now - day) is None
     stored = [int(m.value()) for m in consume(broker, topic, [0])]
     assert stored == [now, now - day]
+
+
+def test_topic_compression_type_rebuilds_batches(broker):
+    """compression.type on a topic: batches sent with lz4 by an idempotent producer are stored
+    as zstd, read back unchanged, and the codec can be changed at run time (uncompressed)."""
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+
+    a = AdminClient({"bootstrap.servers": broker.bootstrap})
+    topic = "recompressed"
+    a.create_topics([NewTopic(topic, 1, 1, config={"compression.type": "zstd"})])[topic].result(30)
+    values = [f"value-{i}-{'x' * (i % 50)}".encode() for i in range(500)]
+
+    def send(batch):
+        p = Producer({"bootstrap.servers": broker.bootstrap, "compression.type": "lz4",
+                      "enable.idempotence": True, "linger.ms": 5})
+        for v in batch:
+            p.produce(topic, value=v, partition=0)
+        assert p.flush(30) == 0
+
+    send(values[:250])
+    assert {b.codec_name for b in partition_batches(broker.data_dir, topic, 0)} == {"zstd"}
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("compression.type", "uncompressed", incremental_operation=AlterConfigOpType.SET)])
+    a.incremental_alter_configs([res])[res].result(30)
+    send(values[250:])
+    codecs = [b.codec_name for b in partition_batches(broker.data_dir, topic, 0)]
+    assert set(codecs) == {"zstd", "none"} and codecs[-1] == "none", codecs
+    assert [m.value() for m in consume(broker, topic, [0])] == values

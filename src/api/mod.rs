@@ -254,6 +254,8 @@ pub(crate) fn sb(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
     kafka_protocol::protocol::StrBytes::from_string(s.into())
 }
 
+#[cfg(test)]
+mod produce_tests;
 /// Handler tests; their broker and batch builders serve the connection tests too.
 #[cfg(test)]
 pub(crate) mod tests;

@@ -24,6 +24,7 @@ use super::{sb, RequestContext};
 use crate::broker::{now_ms, Broker, Partition, Topic};
 use crate::error::{KafkaError, ResponseError};
 use crate::log::batch::{check_compressed_records_with, COMPACTED_TOPIC_NEEDS_KEY};
+use crate::log::recompress::{needs_recompression, recompress};
 use crate::log::AppendError;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -265,6 +266,7 @@ fn append(
         ));
     };
     let to_kafka = append_error(partition);
+    let mut rebuilt = None;
     if let Some(header) = crate::log::BatchHeader::parse(records) {
         // Kafka (ProduceRequest.validateRecords) accepts exactly one batch per
         // partition from v3 on; every client sends one. Like Kafka's batch iterator,
@@ -291,7 +293,17 @@ fn append(
             let rules = partition.with_log(|l| l.validation_limits()).rules(now);
             check_compressed_records_with(records, rules).map_err(&to_kafka)?;
         }
+        // A topic whose compression.type is not `producer` stores batches with its own
+        // codec, rebuilt as Kafka's LogValidator does. The batch as sent is checked
+        // first, so a rebuilt batch never launders a corrupt one.
+        let target = partition.with_log(|l| l.config().compression_type);
+        if let Some(codec) = target.filter(|c| needs_recompression(&header, *c)) {
+            let limits = partition.with_log(|l| l.validation_limits());
+            crate::log::partition_log::validate(records, limits, now).map_err(&to_kafka)?;
+            rebuilt = Some(recompress(records, codec).map_err(&to_kafka)?);
+        }
     }
+    let records = rebuilt.as_ref().unwrap_or(records);
     match partition.append(records, now) {
         Ok(info) => Ok((partition.clone(), info)),
         Err(e) => Err(to_kafka(e)),

@@ -32,7 +32,7 @@ pub(crate) fn broker(dir: &std::path::Path, sets: &[(&str, &str)]) -> Arc<Broker
     Broker::open(BrokerConfig::load(None, &overrides).unwrap()).unwrap()
 }
 
-fn ctx(version: i16) -> RequestContext {
+pub(crate) fn ctx(version: i16) -> RequestContext {
     RequestContext::new(
         1,
         "127.0.0.1:1".parse().unwrap(),
@@ -44,15 +44,15 @@ fn ctx(version: i16) -> RequestContext {
 
 /// How a test batch is built; see [`encode`].
 #[derive(Clone, Copy)]
-struct BatchSpec {
-    producer_id: i64,
-    producer_epoch: i16,
-    first_seq: i32,
-    transactional: bool,
-    compression: Compression,
-    timestamp: i64,
+pub(crate) struct BatchSpec {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub first_seq: i32,
+    pub transactional: bool,
+    pub compression: Compression,
+    pub timestamp: i64,
     /// Added per record, so records of one batch have distinct timestamps.
-    timestamp_step: i64,
+    pub timestamp_step: i64,
 }
 
 impl Default for BatchSpec {
@@ -71,7 +71,7 @@ impl Default for BatchSpec {
 
 /// One v2 batch holding `values`. Sequences run from `first_seq` even for plain
 /// batches, because the encoder starts a new batch whenever offset - sequence changes.
-fn encode(values: &[&str], spec: BatchSpec) -> Bytes {
+pub(crate) fn encode(values: &[&str], spec: BatchSpec) -> Bytes {
     let records: Vec<Record> = values
         .iter()
         .enumerate()
@@ -111,7 +111,7 @@ pub(crate) fn batch(values: &[&str], timestamp: i64) -> Bytes {
     )
 }
 
-async fn produce(
+pub(crate) async fn produce(
     b: &Arc<Broker>,
     topic: &str,
     partition: i32,
@@ -131,7 +131,12 @@ async fn produce(
     produce::handle(req, &ctx(9), b).await
 }
 
-fn fetch_request(topic: &str, offset: i64, max_wait_ms: i32, session: (i32, i32)) -> FetchRequest {
+pub(crate) fn fetch_request(
+    topic: &str,
+    offset: i64,
+    max_wait_ms: i32,
+    session: (i32, i32),
+) -> FetchRequest {
     let mut p = FetchPartition::default();
     p.partition = 0;
     p.fetch_offset = offset;
@@ -474,7 +479,12 @@ async fn api_versions_advertises_produce_from_v0_for_librdkafka() {
     assert!(Command::decode(ApiKey::Produce, 2, &mut Bytes::from_static(&[0; 16])).is_err());
 }
 
-fn idempotent_batch(values: &[&str], producer_id: i64, epoch: i16, first_seq: i32) -> Bytes {
+pub(crate) fn idempotent_batch(
+    values: &[&str],
+    producer_id: i64,
+    epoch: i16,
+    first_seq: i32,
+) -> Bytes {
     encode(
         values,
         BatchSpec {
@@ -724,78 +734,4 @@ async fn keyless_records_on_a_compacted_topic_are_each_named_kip_467() {
             .high_watermark,
         0
     );
-}
-
-#[tokio::test]
-async fn record_timestamps_outside_the_topic_window_get_invalid_timestamp() {
-    let dir = tempfile::tempdir().unwrap();
-    let b = broker(
-        dir.path(),
-        &[
-            ("log.message.timestamp.before.max.ms", "3600000"),
-            ("log.message.timestamp.after.max.ms", "60000"),
-        ],
-    );
-    let now = crate::broker::now_ms();
-    // In the window: accepted (lz4, so the compressed walk checks it).
-    let ok = produce(&b, "window", 0, batch(&["now"], now), -1)
-        .await
-        .unwrap();
-    assert_eq!(ok.responses[0].partition_responses[0].error_code, 0);
-    // Two hours old, then ten minutes ahead: refused, naming every record outside.
-    let half_hour = 1_800_000;
-    for (timestamp, step) in [
-        (now - 7_200_000, 1),
-        (now - 3_600_100, half_hour),
-        (now + 600_000, 1),
-    ] {
-        let spec = BatchSpec {
-            timestamp,
-            timestamp_step: step,
-            ..BatchSpec::default()
-        };
-        let r = produce(&b, "window", 0, encode(&["a", "b"], spec), -1)
-            .await
-            .unwrap();
-        let pr = &r.responses[0].partition_responses[0];
-        assert_eq!(
-            pr.error_code,
-            ResponseError::InvalidTimestamp.code(),
-            "{timestamp}"
-        );
-        let bad: Vec<i32> = pr.record_errors.iter().map(|e| e.batch_index).collect();
-        // Half an hour later, the second record of the middle batch is inside the window.
-        let want = if step == half_hour {
-            vec![0]
-        } else {
-            vec![0, 1]
-        };
-        assert_eq!(bad, want, "{timestamp}");
-        assert!(pr
-            .error_message
-            .as_deref()
-            .unwrap()
-            .contains("out of range"));
-    }
-    // Nothing refused was stored.
-    let resp = fetch::handle(fetch_request("window", 0, 0, (0, -1)), &ctx(12), &b)
-        .await
-        .unwrap();
-    assert_eq!(resp.responses[0].partitions[0].high_watermark, 1);
-}
-
-#[tokio::test]
-async fn log_append_time_topics_ignore_the_timestamp_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let b = broker(
-        dir.path(),
-        &[
-            ("log.message.timestamp.type", "LogAppendTime"),
-            ("log.message.timestamp.before.max.ms", "1000"),
-        ],
-    );
-    let r = produce(&b, "stamped", 0, batch(&["old"], 1000), -1)
-        .await
-        .unwrap();
-    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
 }

@@ -22,6 +22,9 @@ pub struct LogConfig {
     pub max_message_bytes: u32,
     /// `message.timestamp.type`.
     pub message_timestamp_type: TimestampType,
+    /// `compression.type`: the codec batches are stored with; `None` (`producer`) keeps
+    /// the producer's.
+    pub compression_type: Option<kafka_protocol::records::Compression>,
     /// `message.timestamp.before.max.ms`: CreateTime records older than now minus this
     /// are refused with INVALID_TIMESTAMP (`i64::MAX`: never).
     pub message_timestamp_before_max_ms: i64,
@@ -63,6 +66,7 @@ impl Default for LogConfig {
             retention_bytes: -1,
             max_message_bytes: 1048588,
             message_timestamp_type: TimestampType::CreateTime,
+            compression_type: None,
             message_timestamp_before_max_ms: i64::MAX,
             message_timestamp_after_max_ms: i64::MAX,
             flush_messages: i64::MAX,

@@ -2,9 +2,9 @@
 //!
 //! Owns everything that lives inside one partition directory (`<topic>-<partition>`):
 //! the segment files (`.log`, `.index`, `.timeindex`), the recovery-point checkpoint
-//! and the clean-shutdown marker. It assigns offsets, validates record batches
-//! without decompressing them, serves zero-copy reads, rolls segments, enforces
-//! retention, and recovers after a crash.
+//! and the clean-shutdown marker. It assigns offsets, validates record batches,
+//! rebuilds them for a topic's `compression.type`, serves zero-copy reads, rolls
+//! segments, enforces retention, and recovers after a crash.
 //!
 //! It must never know about sockets, Kafka request/response types or other
 //! partitions: callers hand it raw record-batch bytes and get offsets and bytes
@@ -20,6 +20,7 @@ pub mod index_file;
 pub mod offset_index;
 pub mod partition_log;
 pub mod producer_state;
+pub mod recompress;
 pub mod recovery;
 pub mod segment;
 pub mod time_index;
