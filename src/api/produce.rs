@@ -24,6 +24,7 @@ use super::{sb, RequestContext};
 use crate::broker::{now_ms, Broker, Partition, Topic};
 use crate::error::{KafkaError, ResponseError};
 use crate::log::batch::{check_compressed_records_with, COMPACTED_TOPIC_NEEDS_KEY};
+use crate::log::partition_log::validate;
 use crate::log::recompress::{needs_recompression, recompress};
 use crate::log::AppendError;
 use bytes::Bytes;
@@ -266,7 +267,6 @@ fn append(
         ));
     };
     let to_kafka = append_error(partition);
-    let mut rebuilt = None;
     if let Some(header) = crate::log::BatchHeader::parse(records) {
         // Kafka (ProduceRequest.validateRecords) accepts exactly one batch per
         // partition from v3 on; every client sends one. Like Kafka's batch iterator,
@@ -281,30 +281,33 @@ fn append(
                 "Produce requests with version 3 or above are only allowed to contain exactly one record batch per partition",
             ));
         }
-        // Decompress and walk a compressed batch before taking the partition lock. The
-        // log checks the header, the CRC and uncompressed records itself, under the
-        // lock, so only batches whose CRC holds are worth decompressing here.
-        if header.compression() != 0
-            && header.total_size() == records.len()
-            && header.crc == crate::log::BatchHeader::compute_crc(records)
-        {
-            // A compacted topic refuses keyless records; CreateTime topics may bound
-            // record timestamps.
-            let rules = partition.with_log(|l| l.validation_limits()).rules(now);
-            check_compressed_records_with(records, rules).map_err(&to_kafka)?;
-        }
-        // A topic whose compression.type is not `producer` stores batches with its own
-        // codec, rebuilt as Kafka's LogValidator does. The batch as sent is checked
-        // first, so a rebuilt batch never launders a corrupt one.
-        let target = partition.with_log(|l| l.config().compression_type);
-        if let Some(codec) = target.filter(|c| needs_recompression(&header, *c)) {
-            let limits = partition.with_log(|l| l.validation_limits());
-            crate::log::partition_log::validate(records, limits, now).map_err(&to_kafka)?;
-            rebuilt = Some(recompress(records, codec).map_err(&to_kafka)?);
+    }
+    // Everything below runs before the partition lock is taken: the header, size and
+    // CRC checks and the walk of uncompressed records (`validate`), then the walk of
+    // compressed records (a decompression; a compacted topic refuses keyless records
+    // and CreateTime topics may bound record timestamps), each once per batch.
+    let (limits, target) =
+        partition.with_log(|l| (l.validation_limits(), l.config().compression_type));
+    let mut valid = validate(records, limits, now).map_err(&to_kafka)?;
+    for vb in &valid {
+        if vb.header.compression() != 0 {
+            let batch = records.slice(vb.start..vb.start + vb.header.total_size());
+            check_compressed_records_with(&batch, limits.rules(now)).map_err(&to_kafka)?;
         }
     }
-    let records = rebuilt.as_ref().unwrap_or(records);
-    match partition.append(records, now) {
+    // A topic whose compression.type is not `producer` stores batches with its own
+    // codec, rebuilt as Kafka's LogValidator does, from the batch as sent once it has
+    // passed every check above (a rebuilt batch never launders a corrupt one).
+    let rebuilt;
+    let mut records = records;
+    if let Some(codec) =
+        target.filter(|c| valid.iter().any(|vb| needs_recompression(&vb.header, *c)))
+    {
+        rebuilt = recompress(records, codec).map_err(&to_kafka)?;
+        valid = validate(&rebuilt, limits, now).map_err(&to_kafka)?;
+        records = &rebuilt;
+    }
+    match partition.append_validated(records, valid, limits, now) {
         Ok(info) => Ok((partition.clone(), info)),
         Err(e) => Err(to_kafka(e)),
     }

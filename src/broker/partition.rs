@@ -12,6 +12,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
+use crate::log::batch::ValidBatch;
+use crate::log::partition_log::ValidationLimits;
 use crate::log::{AppendError, AppendInfo, LogError, PartitionLog, ReadInfo};
 
 /// Leader epoch of every partition: Sluice is a single, permanent leader, so the epoch
@@ -62,6 +64,19 @@ impl Partition {
     pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
         let limits = self.log.lock().validation_limits();
         let valid = crate::log::partition_log::validate(records, limits, now_ms)?;
+        self.append_validated(records, valid, limits, now_ms)
+    }
+
+    /// [`Partition::append`] for a payload the caller already checked with
+    /// `partition_log::validate` and `limits` (the produce path, which also walks
+    /// compressed records and may rebuild the batch, all outside the lock).
+    pub fn append_validated(
+        &self,
+        records: &[u8],
+        valid: Vec<ValidBatch>,
+        limits: ValidationLimits,
+        now_ms: i64,
+    ) -> Result<AppendInfo, AppendError> {
         let mut log = self.log.lock();
         let info = log.append_validated(records, valid, limits, now_ms)?;
         let end = log.log_end_offset();
