@@ -43,6 +43,26 @@ pub struct TopicInfo {
     pub partitions: Vec<PartitionInfo>,
 }
 
+impl TopicInfo {
+    /// `partitions` grouped by their leader's node id, so each leader gets one request.
+    pub fn by_leader(
+        &self,
+        partitions: impl IntoIterator<Item = i32>,
+    ) -> Result<BTreeMap<i32, Vec<i32>>> {
+        let mut out: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+        for p in partitions {
+            let leader = self
+                .partitions
+                .iter()
+                .find(|i| i.partition == p)
+                .map(|i| i.leader)
+                .ok_or_else(|| anyhow!("topic `{}` has no partition {p}", self.name))?;
+            out.entry(leader).or_default().push(p);
+        }
+        Ok(out)
+    }
+}
+
 pub struct Cluster {
     bootstrap: Connection,
     /// node id -> HOST:PORT, from the last Metadata answer.
@@ -189,18 +209,8 @@ impl Cluster {
         timestamp: i64,
         committed: bool,
     ) -> Result<BTreeMap<i32, (i64, i64)>> {
-        let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-        for p in partitions {
-            let leader = topic
-                .partitions
-                .iter()
-                .find(|i| i.partition == *p)
-                .map(|i| i.leader)
-                .ok_or_else(|| anyhow!("topic `{}` has no partition {p}", topic.name))?;
-            by_leader.entry(leader).or_default().push(*p);
-        }
         let mut out = BTreeMap::new();
-        for (leader, parts) in by_leader {
+        for (leader, parts) in topic.by_leader(partitions.iter().copied())? {
             let request = ListOffsetsRequest::default()
                 .with_replica_id(BrokerId(-1))
                 .with_isolation_level(committed as i8)

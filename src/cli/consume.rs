@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use clap::Args;
 use kafka_protocol::error::ResponseError;
@@ -274,17 +274,7 @@ struct Consumer {
 impl Consumer {
     /// One Fetch per leader for every assigned partition; returns the records.
     async fn fetch(&mut self, wait: Duration) -> Result<Vec<(i32, Record)>> {
-        let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-        for p in self.positions.keys() {
-            let leader = self
-                .topic
-                .partitions
-                .iter()
-                .find(|i| i.partition == *p)
-                .map(|i| i.leader)
-                .ok_or_else(|| anyhow!("topic `{}` has no partition {p}", self.topic.name))?;
-            by_leader.entry(leader).or_default().push(*p);
-        }
+        let by_leader = self.topic.by_leader(self.positions.keys().copied())?;
         let mut out = Vec::new();
         let mut refresh = false;
         for (leader, parts) in by_leader {

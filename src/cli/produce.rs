@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use bytes::{Bytes, BytesMut};
 use clap::Args;
 use indexmap::IndexMap;
@@ -214,17 +214,7 @@ impl Producer {
         let mut attempt = 0;
         while !pending.is_empty() {
             attempt += 1;
-            let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-            for p in pending.keys() {
-                let leader = self
-                    .topic
-                    .partitions
-                    .iter()
-                    .find(|i| i.partition == *p)
-                    .map(|i| i.leader)
-                    .ok_or_else(|| anyhow!("topic `{}` has no partition {p}", self.topic.name))?;
-                by_leader.entry(leader).or_default().push(*p);
-            }
+            let by_leader = self.topic.by_leader(pending.keys().copied())?;
             let mut retry: Option<String> = None;
             for (leader, parts) in by_leader {
                 let request = ProduceRequest::default()
