@@ -198,15 +198,22 @@ impl TransactionMetadata {
             }
             Some(_) => return Err(ResponseError::ProducerFenced),
         };
-        let mut t = self.transit();
+        let mut t = self.transit_to_empty(timeout_ms, now);
         t.producer_epoch = epoch;
         t.last_producer_epoch = last_epoch;
+        self.prepare(t)
+    }
+
+    /// What both InitProducerId transitions start from: state Empty with no partitions
+    /// and no running transaction, the producer's requested timeout, updated now.
+    fn transit_to_empty(&self, timeout_ms: i32, now: i64) -> TxnTransitMetadata {
+        let mut t = self.transit();
         t.txn_timeout_ms = timeout_ms;
         t.state = TransactionState::Empty;
         t.partitions.clear();
         t.txn_start_timestamp = -1;
         t.txn_last_update_timestamp = now;
-        self.prepare(t)
+        t
     }
 
     /// InitProducerId when the epoch is exhausted: a new producer id at epoch 0.
@@ -217,7 +224,7 @@ impl TransactionMetadata {
         now: i64,
         remember_last: bool,
     ) -> Result<TxnTransitMetadata, ResponseError> {
-        let mut t = self.transit();
+        let mut t = self.transit_to_empty(timeout_ms, now);
         t.last_producer_id = if remember_last {
             self.producer_id
         } else {
@@ -226,11 +233,6 @@ impl TransactionMetadata {
         t.producer_id = new_producer_id;
         t.producer_epoch = 0;
         t.last_producer_epoch = NO_PRODUCER_EPOCH;
-        t.txn_timeout_ms = timeout_ms;
-        t.state = TransactionState::Empty;
-        t.partitions.clear();
-        t.txn_start_timestamp = -1;
-        t.txn_last_update_timestamp = now;
         self.prepare(t)
     }
 

@@ -276,6 +276,17 @@ impl TransactionCoordinator {
 
     // ---- AddPartitionsToTxn / AddOffsetsToTxn -----------------------------------
 
+    /// The metadata of `transactional_id` for AddPartitionsToTxn or EndTxn:
+    /// INVALID_REQUEST for an empty id, INVALID_PRODUCER_ID_MAPPING for an unknown one.
+    fn entry_for_request(&self, transactional_id: &str) -> Result<TxnRef, ResponseError> {
+        if transactional_id.is_empty() {
+            return Err(ResponseError::InvalidRequest);
+        }
+        self.state
+            .get(transactional_id)
+            .ok_or(ResponseError::InvalidProducerIdMapping)
+    }
+
     /// Adds partitions to the producer's transaction (starting it if needed). The
     /// caller has checked that the partitions exist.
     pub async fn add_partitions(
@@ -286,19 +297,10 @@ impl TransactionCoordinator {
         producer_epoch: i16,
         partitions: BTreeSet<TopicPartition>,
     ) -> Result<(), ResponseError> {
-        if transactional_id.is_empty() {
-            return Err(ResponseError::InvalidRequest);
-        }
-        let entry = self
-            .state
-            .get(transactional_id)
-            .ok_or(ResponseError::InvalidProducerIdMapping)?;
+        let entry = self.entry_for_request(transactional_id)?;
         let t = {
             let mut m = entry.lock();
-            check_producer(&m, producer_id, producer_epoch)?;
-            if m.pending_state.is_some() {
-                return Err(ResponseError::ConcurrentTransactions);
-            }
+            check_idle_producer(&m, producer_id, producer_epoch)?;
             match m.state {
                 TransactionState::PrepareCommit | TransactionState::PrepareAbort => {
                     return Err(ResponseError::ConcurrentTransactions)
@@ -410,19 +412,10 @@ impl TransactionCoordinator {
         producer_epoch: i16,
         commit: bool,
     ) -> Result<(), ResponseError> {
-        if transactional_id.is_empty() {
-            return Err(ResponseError::InvalidRequest);
-        }
-        let entry = self
-            .state
-            .get(transactional_id)
-            .ok_or(ResponseError::InvalidProducerIdMapping)?;
+        let entry = self.entry_for_request(transactional_id)?;
         let t = {
             let mut m = entry.lock();
-            check_producer(&m, producer_id, producer_epoch)?;
-            if m.pending_state.is_some() {
-                return Err(ResponseError::ConcurrentTransactions);
-            }
+            check_idle_producer(&m, producer_id, producer_epoch)?;
             use TransactionState::*;
             match (m.state, commit) {
                 (Ongoing, _) => m.prepare_abort_or_commit(commit, false, now_ms())?,
@@ -620,6 +613,20 @@ pub fn error_for_version(e: ResponseError, version: i16, fenced_since: i16) -> R
 }
 
 /// Kafka's producer id and epoch checks for AddPartitions/AddOffsets/EndTxn/TxnOffsetCommit.
+/// [`check_producer`], and no state change of the transactional id may be in flight
+/// (AddPartitionsToTxn and EndTxn are refused with CONCURRENT_TRANSACTIONS then).
+fn check_idle_producer(
+    m: &TransactionMetadata,
+    producer_id: i64,
+    producer_epoch: i16,
+) -> Result<(), ResponseError> {
+    check_producer(m, producer_id, producer_epoch)?;
+    if m.pending_state.is_some() {
+        return Err(ResponseError::ConcurrentTransactions);
+    }
+    Ok(())
+}
+
 fn check_producer(
     m: &TransactionMetadata,
     producer_id: i64,
