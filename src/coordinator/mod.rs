@@ -12,6 +12,7 @@
 
 pub(crate) mod classic_codec;
 pub mod group;
+pub(crate) mod replay;
 pub mod transaction;
 
 use std::collections::HashMap;

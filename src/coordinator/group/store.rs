@@ -13,13 +13,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
 use super::records::{self, OffsetAndMetadata, RecordKey, StoredGroup};
 use super::{Env, GroupConfig};
 use crate::broker::topic_registry::TopicRegistry;
 use crate::broker::Partition;
+use crate::coordinator::replay::for_each_record;
 use crate::error::{KafkaError, ResponseError};
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -193,43 +194,22 @@ pub fn replay(topics: &TopicRegistry) -> Result<Replayed> {
 fn replay_partition(partition: &Partition, out: &mut Replayed) -> Result<()> {
     // Transactional commits of this partition wait for a marker in this partition.
     let mut pending = PendingTxnOffsets::new();
-    let mut offset = partition.watermarks().log_start_offset;
-    loop {
-        let (info, marks) = partition.read(offset, 4 << 20, None, true)?;
-        if info.records.is_empty() || offset >= marks.high_watermark {
-            for (pid, groups) in pending {
-                let entry = out.pending.entry(pid).or_default();
-                for (group, offsets) in groups {
-                    entry.entry(group).or_default().extend(offsets);
-                }
-            }
-            return Ok(());
+    for_each_record(partition, |record| {
+        if record.control {
+            apply_marker(&record, &mut pending, out);
+        } else if record.transactional && record.producer_id >= 0 {
+            stage_transactional(&record, &mut pending);
+        } else {
+            apply(&record, out);
         }
-        let mut buf = info.records.clone();
-        let sets = RecordBatchDecoder::decode_all(&mut buf)?;
-        let mut next = offset;
-        for set in sets {
-            for record in set.records {
-                next = next.max(record.offset + 1);
-                if record.offset < offset {
-                    continue;
-                }
-                if record.control {
-                    apply_marker(&record, &mut pending, out);
-                    continue;
-                }
-                if record.transactional && record.producer_id >= 0 {
-                    stage_transactional(&record, &mut pending);
-                    continue;
-                }
-                apply(&record, out);
-            }
+    })?;
+    for (pid, groups) in pending {
+        let entry = out.pending.entry(pid).or_default();
+        for (group, offsets) in groups {
+            entry.entry(group).or_default().extend(offsets);
         }
-        if next <= offset {
-            anyhow::bail!("no progress replaying at offset {offset}");
-        }
-        offset = next;
     }
+    Ok(())
 }
 
 /// A transactional offset commit: kept aside until its transaction's marker.

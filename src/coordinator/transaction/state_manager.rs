@@ -5,8 +5,9 @@
 //! partition at start-up.
 //!
 //! The topic is created on first write with cleanup.policy=compact and retention.ms=-1.
-//! Compaction does not exist yet, so the log keeps every record and replay reads all of
-//! it (the last record of each id wins; a null value forgets the id). The map lock is
+//! The topic is compacted, so its closed segments keep the latest record per id;
+//! replay reads what is there (the last record of each id wins; a null value forgets
+//! the id). The map lock is
 //! held only to find, insert or remove an entry, never during I/O. This module never
 //! decides transitions (that is `metadata` and the coordinator) and never writes
 //! markers.
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use parking_lot::Mutex;
 
@@ -26,6 +27,7 @@ use super::metadata::{TransactionMetadata, TxnTransitMetadata};
 use crate::broker::topic_registry::TopicRegistry;
 use crate::broker::{Partition, Topic};
 use crate::coordinator::group::store::partition_for;
+use crate::coordinator::replay::for_each_record;
 use crate::error::ResponseError;
 
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
@@ -213,48 +215,31 @@ fn replay_partition(
     latest: &mut HashMap<String, Option<TransactionLogValue>>,
     records: &mut u64,
 ) -> Result<()> {
-    let mut offset = partition.watermarks().log_start_offset;
-    loop {
-        let (info, marks) = partition.read(offset, 4 << 20, None, true)?;
-        if info.records.is_empty() || offset >= marks.high_watermark {
-            return Ok(());
+    for_each_record(partition, |record| {
+        if record.control {
+            return;
         }
-        let mut buf = info.records.clone();
-        let sets = RecordBatchDecoder::decode_all(&mut buf)?;
-        let mut next = offset;
-        for set in sets {
-            for record in set.records {
-                next = next.max(record.offset + 1);
-                if record.control || record.offset < offset {
-                    continue;
-                }
-                let Some(key) = &record.key else { continue };
-                let id = match txn_log::decode_key(key) {
-                    Ok(id) => id,
-                    Err(e) => {
-                        tracing::warn!(offset = record.offset, error = %e, "skipping undecodable __transaction_state key");
-                        continue;
-                    }
-                };
-                *records += 1;
-                match &record.value {
-                    None => {
-                        latest.insert(id, None);
-                    }
-                    Some(v) => match txn_log::decode_value(v) {
-                        Ok(value) => {
-                            latest.insert(id, Some(value));
-                        }
-                        Err(e) => {
-                            tracing::warn!(offset = record.offset, transactional_id = %id, error = %e, "skipping undecodable __transaction_state value")
-                        }
-                    },
-                }
+        let Some(key) = &record.key else { return };
+        let id = match txn_log::decode_key(key) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::warn!(offset = record.offset, error = %e, "skipping undecodable __transaction_state key");
+                return;
             }
+        };
+        *records += 1;
+        match &record.value {
+            None => {
+                latest.insert(id, None);
+            }
+            Some(v) => match txn_log::decode_value(v) {
+                Ok(value) => {
+                    latest.insert(id, Some(value));
+                }
+                Err(e) => {
+                    tracing::warn!(offset = record.offset, transactional_id = %id, error = %e, "skipping undecodable __transaction_state value")
+                }
+            },
         }
-        if next <= offset {
-            anyhow::bail!("no progress replaying at offset {offset}");
-        }
-        offset = next;
-    }
+    })
 }
