@@ -484,7 +484,9 @@ pub fn end_txn_marker_batch(
     b
 }
 
-fn take<'a>(buf: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+/// The next `n` bytes of a record being walked (the record readers below serve the
+/// produce checks here and the cleaner's record walk).
+pub(crate) fn take<'a>(buf: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     if buf.len() < n {
         return None;
     }
@@ -494,14 +496,14 @@ fn take<'a>(buf: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
 }
 
 /// Zigzag varint (Kafka's `ByteUtils.readVarint`), at most 5 bytes.
-fn read_varint(buf: &mut &[u8]) -> Option<i32> {
+pub(crate) fn read_varint(buf: &mut &[u8]) -> Option<i32> {
     let raw = read_unsigned(buf, 5)?;
     let raw = u32::try_from(raw).ok()?;
     Some(((raw >> 1) as i32) ^ -((raw & 1) as i32))
 }
 
 /// Zigzag varlong, at most 10 bytes.
-fn read_varlong(buf: &mut &[u8]) -> Option<i64> {
+pub(crate) fn read_varlong(buf: &mut &[u8]) -> Option<i64> {
     let raw = read_unsigned(buf, 10)?;
     Some(((raw >> 1) as i64) ^ -((raw & 1) as i64))
 }

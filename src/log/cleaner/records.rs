@@ -12,8 +12,8 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::log::batch::{
-    BatchHeader, BATCH_LENGTH_OFFSET, CRC_OFFSET, LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET,
-    RECORDS_COUNT_OFFSET, RECORD_BATCH_OVERHEAD,
+    read_varint, read_varlong, take, BatchHeader, BATCH_LENGTH_OFFSET, CRC_OFFSET, LOG_OVERHEAD,
+    MAX_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET, RECORD_BATCH_OVERHEAD,
 };
 use crate::log::TimestampType;
 
@@ -27,38 +27,6 @@ pub struct RawRecord<'a> {
     pub key: Option<&'a [u8]>,
     /// False for a tombstone (null value).
     pub has_value: bool,
-}
-
-fn take<'a>(buf: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-    if buf.len() < n {
-        return None;
-    }
-    let (head, tail) = buf.split_at(n);
-    *buf = tail;
-    Some(head)
-}
-
-fn read_unsigned(buf: &mut &[u8], max_bytes: usize) -> Option<u64> {
-    let mut value = 0u64;
-    for i in 0..max_bytes {
-        let byte = *buf.get(i)?;
-        value |= ((byte & 0x7f) as u64) << (7 * i);
-        if byte & 0x80 == 0 {
-            *buf = &buf[i + 1..];
-            return Some(value);
-        }
-    }
-    None
-}
-
-fn read_varint(buf: &mut &[u8]) -> Option<i32> {
-    let raw = u32::try_from(read_unsigned(buf, 5)?).ok()?;
-    Some(((raw >> 1) as i32) ^ -((raw & 1) as i32))
-}
-
-fn read_varlong(buf: &mut &[u8]) -> Option<i64> {
-    let raw = read_unsigned(buf, 10)?;
-    Some(((raw >> 1) as i64) ^ -((raw & 1) as i64))
 }
 
 fn parse_record<'a>(buf: &mut &'a [u8]) -> Option<RawRecord<'a>> {
