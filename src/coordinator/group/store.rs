@@ -116,12 +116,9 @@ fn append_batch(
             producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            // One batch: the encoder starts a new batch when offset - sequence changes.
-            sequence: if base_sequence < 0 {
-                -1
-            } else {
-                base_sequence.wrapping_add(i as i32)
-            },
+            // One batch: the encoder starts a new batch when offset - sequence changes,
+            // and takes the first record's sequence as the base (-1 without a producer).
+            sequence: base_sequence.wrapping_add(i as i32),
             timestamp: env.now_ms,
             key: Some(key),
             value,

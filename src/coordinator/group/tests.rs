@@ -599,3 +599,34 @@ async fn every_version_of_every_group_api_encodes() {
         encode(Response::DeleteGroups(r), gv);
     }
 }
+
+#[tokio::test]
+async fn a_commit_of_several_partitions_is_one_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    let commits = (0..3)
+        .map(|p| (("t".into(), p), commit(p as i64, "")))
+        .collect();
+    b.groups
+        .commit_offsets(&b.topics, "g", "", None, -1, commits, 8)
+        .await
+        .unwrap();
+    let topic = b.topics.get(store::OFFSETS_TOPIC).unwrap();
+    let partition =
+        &topic.partitions[store::partition_for("g", topic.partitions.len() as i32) as usize];
+    let (info, _) = partition.read(0, 1 << 20, None, true).unwrap();
+    let header = crate::log::BatchHeader::parse(&info.records).unwrap();
+    assert_eq!(
+        (
+            header.record_count,
+            header.base_sequence,
+            header.producer_id
+        ),
+        (3, -1, -1)
+    );
+    assert_eq!(
+        header.total_size(),
+        info.records.len(),
+        "one batch holds all three"
+    );
+}
