@@ -138,8 +138,9 @@ pub fn split_line(line: &[u8], separator: Option<&[u8]>) -> (Option<Bytes>, Byte
 }
 
 /// Encodes `records` (key, value) as exactly one v2 batch without a producer id.
-/// Records get offset = sequence = their index so the encoder keeps them in one batch;
-/// the base sequence is then reset to -1 (no producer) and the CRC recomputed.
+/// Records get offset = their index and sequence = index - 1: the encoder keeps records
+/// with a constant offset - sequence in one batch and takes the first record's
+/// sequence, -1 (no producer), as the base sequence.
 pub fn encode_batch(
     records: &[(Option<Bytes>, Bytes)],
     headers: &IndexMap<StrBytes, Option<Bytes>>,
@@ -158,7 +159,7 @@ pub fn encode_batch(
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: i as i32,
+            sequence: i as i32 - 1,
             timestamp,
             key: key.clone(),
             value: Some(value.clone()),
@@ -174,15 +175,6 @@ pub fn encode_batch(
             compression,
         },
     )?;
-    const BASE_SEQUENCE: usize = 53;
-    const CRC: usize = 17;
-    const ATTRIBUTES: usize = 21;
-    if buf.len() < 61 {
-        bail!("record batch encoding produced {} bytes", buf.len());
-    }
-    buf[BASE_SEQUENCE..BASE_SEQUENCE + 4].copy_from_slice(&(-1i32).to_be_bytes());
-    let crc = crc32c::crc32c(&buf[ATTRIBUTES..]);
-    buf[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
     Ok(buf.freeze())
 }
 
