@@ -1,21 +1,32 @@
 //! Sluice: a Kafka-protocol-compatible event log broker in one binary.
 //!
 //! The crate is the broker as a library, so the CLI and tests start it the same way.
-//! Layers, from the socket down, each knowing only the one below:
+//! Layers, from the socket down; each imports only the ones below it:
 //! - [`server`]: listener, framing, request headers, in-order answers;
-//! - [`api`]: one handler per Kafka API, translating wire messages to broker calls;
-//! - [`broker`]: topics, partitions, fetch sessions, housekeeping (later: coordinators);
-//! - [`log`]: the storage engine, one segmented log per partition;
-//! - [`config`]: settings under their Kafka names.
+//! - [`api`]: one handler per Kafka API, translating wire messages to calls on the
+//!   broker's parts;
+//! - [`broker`]: the composition root that opens and wires the parts below, owns their
+//!   background tasks and shutdown, and keeps the fetch-session cache;
+//! - [`coordinator`]: the group and transaction coordinators and producer ids;
+//! - [`topics`]: the topic registry and each partition (locking, group commit, fetch
+//!   wake-ups);
+//! - [`log`]: the storage engine, one segmented log per partition.
+//!
+//! Beside them, used by all: [`config`] (settings under their Kafka names), [`clock`]
+//! (time, injectable in tests) and [`error`] (Kafka's error codes). [`cli`] is the
+//! command-line client; it speaks the Kafka protocol to a broker and reads segment
+//! files offline, never the broker's in-memory state.
 
 pub mod api;
 pub mod broker;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod coordinator;
 pub mod error;
 pub mod log;
 pub mod server;
+pub mod topics;
 
 use std::future::Future;
 use std::time::Instant;
@@ -38,7 +49,7 @@ pub async fn run(
         tokio::task::spawn_blocking(move || Broker::open(config)).await??
     };
     // Transactions decided before a crash get their markers before clients connect.
-    broker.transactions.complete_prepared(&broker).await;
+    broker.complete_recovery().await;
     let listener = server::bind(&config.listen).await?;
     let local = listener.local_addr()?;
     tracing::info!(
@@ -51,13 +62,9 @@ pub async fn run(
         "sluice is ready"
     );
     on_ready(local);
-    let housekeeping = broker::housekeeping::spawn(broker.clone());
-    let group_timers = coordinator::spawn_timers(broker.clone());
-    let txn_timers = coordinator::transaction::spawn_timers(broker.clone());
+    let background = broker.spawn_background_tasks();
     server::serve(listener, broker.clone(), shutdown).await;
-    housekeeping.abort();
-    group_timers.abort();
-    txn_timers.abort();
+    background.abort();
     tracing::info!("shutting down: flushing and closing logs");
     tokio::task::spawn_blocking(move || broker.shutdown()).await?;
     tracing::info!("shutdown complete");

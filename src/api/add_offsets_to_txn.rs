@@ -20,7 +20,6 @@ pub async fn handle(
     if let Err(e) = broker
         .transactions
         .add_offsets(
-            broker,
             request.transactional_id.as_str(),
             request.producer_id.0,
             request.producer_epoch,

@@ -19,8 +19,9 @@ use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResp
 
 use super::RequestContext;
 use crate::broker::Broker;
-use crate::coordinator::transaction::{error_for_version, TopicPartition};
+use crate::coordinator::transaction::error_for_version;
 use crate::error::ResponseError;
+use crate::topics::TopicPartition;
 
 pub async fn handle(
     request: AddPartitionsToTxnRequest,
@@ -105,7 +106,7 @@ async fn add_one(
         let set: BTreeSet<TopicPartition> = requested.iter().cloned().collect();
         let e = broker
             .transactions
-            .add_partitions(broker, transactional_id, producer_id, producer_epoch, set)
+            .add_partitions(transactional_id, producer_id, producer_epoch, set)
             .await
             .err();
         if let Some(e) = e {

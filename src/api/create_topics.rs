@@ -13,8 +13,9 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::describe_configs::topic_config_entries;
 use super::{sb, RequestContext};
-use crate::broker::{Broker, NewTopic};
+use crate::broker::Broker;
 use crate::error::{KafkaError, ResponseError};
+use crate::topics::NewTopic;
 
 pub async fn handle(
     request: CreateTopicsRequest,

@@ -16,7 +16,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
 ) -> Option<DeleteGroupsResponse> {
     let ids: Vec<String> = request.groups_names.iter().map(|g| g.to_string()).collect();
-    let errors = broker.groups.delete_groups(&broker.topics, &ids);
+    let errors = broker.groups.delete_groups(&ids);
     let mut r = DeleteGroupsResponse::default();
     r.results = request
         .groups_names

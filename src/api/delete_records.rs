@@ -35,14 +35,8 @@ pub async fn handle(
             match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
                 None => pr.error_code = ResponseError::UnknownTopicOrPartition.code(),
                 Some(partition) => {
-                    let outcome = partition.with_log(|log| {
-                        let target = if p.offset == HIGH_WATERMARK {
-                            log.high_watermark()
-                        } else {
-                            p.offset
-                        };
-                        log.delete_records_before(target)
-                    });
+                    let target = (p.offset != HIGH_WATERMARK).then_some(p.offset);
+                    let outcome = partition.delete_records_before(target);
                     match outcome {
                         Ok(low) => {
                             pr.low_watermark = low;

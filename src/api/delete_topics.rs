@@ -44,7 +44,7 @@ pub async fn handle(
         result.topic_id = id;
         result.name = name.clone();
         match resolved {
-            Ok(n) if crate::broker::topic_name::is_internal(&n) => {
+            Ok(n) if crate::topics::name::is_internal(&n) => {
                 result.error_code = ResponseError::TopicDeletionDisabled.code();
             }
             Ok(n) => match broker.topics.delete(&n) {

@@ -44,7 +44,7 @@ pub async fn handle(
             };
             let mut p = DescribeLogDirsPartition::default();
             p.partition_index = index;
-            p.partition_size = partition.with_log(|log| log.size_bytes()) as i64;
+            p.partition_size = partition.size_bytes() as i64;
             p.offset_lag = 0;
             t.partitions.push(p);
         }

@@ -29,25 +29,20 @@ pub async fn handle(
             match topic.as_ref().and_then(|t| t.partition(index)) {
                 None => pr.error_code = ResponseError::UnknownTopicOrPartition.code(),
                 Some(partition) => {
-                    pr.active_producers = partition.with_log(|log| {
-                        let mut producers: Vec<ProducerState> = log
-                            .producer_state()
-                            .producers()
-                            .map(|(id, e)| {
-                                let mut p = ProducerState::default();
-                                p.producer_id = ProducerId(*id);
-                                p.producer_epoch = e.producer_epoch as i32;
-                                p.last_sequence = e.batches.back().map_or(-1, |b| b.last_seq);
-                                p.last_timestamp = e.last_timestamp;
-                                p.coordinator_epoch = e.coordinator_epoch;
-                                p.current_txn_start_offset =
-                                    e.current_txn_first_offset.unwrap_or(-1);
-                                p
-                            })
-                            .collect();
-                        producers.sort_by_key(|p| p.producer_id.0);
-                        producers
-                    });
+                    pr.active_producers = partition
+                        .active_producers()
+                        .into_iter()
+                        .map(|a| {
+                            let mut p = ProducerState::default();
+                            p.producer_id = ProducerId(a.producer_id);
+                            p.producer_epoch = a.producer_epoch as i32;
+                            p.last_sequence = a.last_sequence;
+                            p.last_timestamp = a.last_timestamp;
+                            p.coordinator_epoch = a.coordinator_epoch;
+                            p.current_txn_start_offset = a.current_txn_start_offset;
+                            p
+                        })
+                        .collect();
                 }
             }
             tr.partitions.push(pr);

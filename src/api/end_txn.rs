@@ -25,7 +25,6 @@ pub async fn handle(
     if let Err(e) = broker
         .transactions
         .end_txn(
-            broker,
             request.transactional_id.as_str(),
             request.producer_id.0,
             request.producer_epoch,

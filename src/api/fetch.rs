@@ -21,10 +21,10 @@ use uuid::Uuid;
 
 use super::{sb, RequestContext};
 use crate::broker::fetch_session::{FetchItem, FetchKey, FetchOutcome, SessionMode};
-use crate::broker::partition::check_current_leader_epoch;
 use crate::broker::Broker;
 use crate::error::ResponseError;
 use crate::log::LogError;
+use crate::topics::check_current_leader_epoch;
 
 const READ_COMMITTED: i8 = 1;
 
@@ -274,8 +274,7 @@ fn read_all(
                     total += info.records.len();
                     if read_committed && !info.records.is_empty() {
                         let end = end_offset_of(&info.records);
-                        result.aborted = partition
-                            .with_log(|log| log.aborted_transactions(item.fetch_offset, end));
+                        result.aborted = partition.aborted_transactions(item.fetch_offset, end);
                     }
                     result.records = info.records;
                     result.high_watermark = marks.high_watermark;

@@ -18,7 +18,6 @@ pub async fn handle(
         .as_deref()
         .filter(|_| ctx.api_version >= 3);
     let error = broker.groups.heartbeat(
-        &broker.topics,
         &request.group_id,
         &request.member_id,
         instance,

@@ -33,12 +33,7 @@ pub async fn handle(
             (request.producer_id.0 >= 0).then_some((request.producer_id.0, request.producer_epoch));
         match broker
             .transactions
-            .init_producer_id(
-                broker,
-                txn_id.as_str(),
-                request.transaction_timeout_ms,
-                expected,
-            )
+            .init_producer_id(txn_id.as_str(), request.transaction_timeout_ms, expected)
             .await
         {
             Ok((id, epoch)) => {

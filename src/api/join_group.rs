@@ -45,10 +45,7 @@ pub async fn handle(
             .map(|p| (p.name.to_string(), p.metadata.clone()))
             .collect(),
     };
-    let result = broker
-        .groups
-        .join_group(&broker.topics, &request.group_id, req)
-        .await;
+    let result = broker.groups.join_group(&request.group_id, req).await;
     let mut r = JoinGroupResponse::default();
     r.error_code = result.error.map(|e| e.code()).unwrap_or(0);
     r.generation_id = result.generation_id;

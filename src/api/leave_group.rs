@@ -30,9 +30,7 @@ pub async fn handle(
     } else {
         vec![(request.member_id.to_string(), None)]
     };
-    let result = broker
-        .groups
-        .leave_group(&broker.topics, &request.group_id, &leaving);
+    let result = broker.groups.leave_group(&request.group_id, &leaving);
     let mut r = LeaveGroupResponse::default();
     match result {
         Err(e) => r.error_code = e.code(),

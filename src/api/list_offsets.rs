@@ -13,9 +13,10 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::RequestContext;
-use crate::broker::partition::check_current_leader_epoch;
-use crate::broker::{Broker, Partition, LEADER_EPOCH};
+use crate::broker::Broker;
 use crate::error::{KafkaError, ResponseError};
+use crate::topics::check_current_leader_epoch;
+use crate::topics::{Partition, LEADER_EPOCH};
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -88,9 +89,7 @@ fn lookup(
         LATEST => Ok((visible_end, -1)),
         EARLIEST | EARLIEST_LOCAL => Ok((marks.log_start_offset, -1)),
         MAX_TIMESTAMP => {
-            let found = partition
-                .with_log(|log| log.max_timestamp_and_offset())
-                .map_err(storage)?;
+            let found = partition.max_timestamp_and_offset().map_err(storage)?;
             Ok(match found {
                 Some((offset, ts)) if offset < visible_end => (offset, ts),
                 _ => (-1, -1),
@@ -101,9 +100,7 @@ fn lookup(
             format!("unsupported special timestamp {ts}"),
         )),
         ts => {
-            let found = partition
-                .with_log(|log| log.offset_for_timestamp(ts))
-                .map_err(storage)?;
+            let found = partition.offset_for_timestamp(ts).map_err(storage)?;
             Ok(match found {
                 Some((offset, found_ts)) if offset < visible_end => (offset, found_ts),
                 _ => (-1, -1),

@@ -15,8 +15,9 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use uuid::Uuid;
 
 use super::{sb, RequestContext};
-use crate::broker::{Broker, Topic, LEADER_EPOCH};
+use crate::broker::Broker;
 use crate::error::ResponseError;
+use crate::topics::{Topic, LEADER_EPOCH};
 
 /// Kafka's "authorized operations not requested" marker.
 const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;

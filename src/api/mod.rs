@@ -255,6 +255,8 @@ pub(crate) fn sb(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
 }
 
 #[cfg(test)]
+mod group_tests;
+#[cfg(test)]
 mod produce_tests;
 /// Handler tests; their broker and batch builders serve the connection tests too.
 #[cfg(test)]

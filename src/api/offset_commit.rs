@@ -15,10 +15,10 @@ use kafka_protocol::messages::offset_commit_response::{
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use super::RequestContext;
-use crate::broker::{now_ms, Broker};
+use crate::broker::Broker;
 use crate::coordinator::group::records::OffsetAndMetadata;
-use crate::coordinator::TopicPartition;
 use crate::error::ResponseError;
+use crate::topics::TopicPartition;
 
 pub async fn handle(
     request: OffsetCommitRequest,
@@ -26,7 +26,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
 ) -> Option<OffsetCommitResponse> {
     let v = ctx.api_version;
-    let now = now_ms();
+    let now = broker.clock.now_ms();
     let expire = (v <= 4 && request.retention_time_ms != -1)
         .then(|| now.saturating_add(request.retention_time_ms));
     let mut plan = CommitPlan::new(
@@ -48,7 +48,6 @@ pub async fn handle(
     let result = broker
         .groups
         .commit_offsets(
-            &broker.topics,
             &request.group_id,
             &request.member_id,
             instance,

@@ -42,10 +42,7 @@ pub async fn handle(
         errors.push(row);
     }
     let mut r = OffsetDeleteResponse::default();
-    match broker
-        .groups
-        .delete_offsets(&broker.topics, &request.group_id, &known)
-    {
+    match broker.groups.delete_offsets(&request.group_id, &known) {
         Err(e) => {
             r.error_code = e.code();
             return Some(r);

@@ -16,8 +16,8 @@ use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicNam
 use super::{sb, RequestContext};
 use crate::broker::Broker;
 use crate::coordinator::group::records::OffsetAndMetadata;
-use crate::coordinator::TopicPartition;
 use crate::error::ResponseError;
+use crate::topics::TopicPartition;
 
 type Fetched = Vec<(TopicPartition, Option<OffsetAndMetadata>)>;
 /// Partitions of one topic with their commits.

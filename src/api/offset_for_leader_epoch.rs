@@ -13,9 +13,10 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
 use super::RequestContext;
-use crate::broker::partition::check_current_leader_epoch;
-use crate::broker::{Broker, LEADER_EPOCH};
+use crate::broker::Broker;
 use crate::error::ResponseError;
+use crate::topics::check_current_leader_epoch;
+use crate::topics::LEADER_EPOCH;
 
 pub async fn handle(
     request: OffsetForLeaderEpochRequest,

@@ -21,12 +21,13 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 
 use super::{sb, RequestContext};
-use crate::broker::{now_ms, Broker, Partition, Topic};
+use crate::broker::Broker;
 use crate::error::{KafkaError, ResponseError};
 use crate::log::batch::{check_compressed_records_with, COMPACTED_TOPIC_NEEDS_KEY};
 use crate::log::partition_log::validate;
 use crate::log::recompress::{needs_recompression, recompress};
 use crate::log::AppendError;
+use crate::topics::{Partition, Topic};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 
@@ -87,7 +88,7 @@ struct Appended {
 fn append_all(request: ProduceRequest, ctx: &RequestContext, broker: &Arc<Broker>) -> Appended {
     let version = ctx.api_version;
     let acks = request.acks;
-    let now = now_ms();
+    let now = broker.clock.now_ms();
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mut pending_sync = Vec::new();
     for topic_data in request.topic_data {
@@ -169,8 +170,7 @@ fn append_all(request: ProduceRequest, ctx: &RequestContext, broker: &Arc<Broker
                                 .ok()
                                 .and_then(|t| t.partition(partition_data.index));
                             if let Some(partition) = partition {
-                                let rules =
-                                    partition.with_log(|l| l.validation_limits()).rules(now);
+                                let rules = partition.produce_settings().0.rules(now);
                                 pr.record_errors = record_errors(records, |r| {
                                     rules.timestamp_error(r.timestamp, r.offset as i32)
                                 });
@@ -286,8 +286,7 @@ fn append(
     // CRC checks and the walk of uncompressed records (`validate`), then the walk of
     // compressed records (a decompression; a compacted topic refuses keyless records
     // and CreateTime topics may bound record timestamps), each once per batch.
-    let (limits, target) =
-        partition.with_log(|l| (l.validation_limits(), l.config().compression_type));
+    let (limits, target) = partition.produce_settings();
     let mut valid = validate(records, limits, now).map_err(&to_kafka)?;
     for vb in &valid {
         if vb.header.compression() != 0 {

@@ -18,7 +18,7 @@ async fn record_timestamps_outside_the_topic_window_get_invalid_timestamp() {
             ("log.message.timestamp.after.max.ms", "60000"),
         ],
     );
-    let now = crate::broker::now_ms();
+    let now = crate::clock::system_now_ms();
     // In the window: accepted (lz4, so the compressed walk checks it).
     let ok = produce(&b, "window", 0, batch(&["now"], now), -1)
         .await

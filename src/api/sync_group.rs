@@ -43,10 +43,7 @@ pub async fn handle(
             .map(|a| (a.member_id.to_string(), a.assignment.clone()))
             .collect::<HashMap<_, _>>(),
     };
-    let result = broker
-        .groups
-        .sync_group(&broker.topics, &request.group_id, req)
-        .await;
+    let result = broker.groups.sync_group(&request.group_id, req).await;
     let mut r = SyncGroupResponse::default();
     r.error_code = result.error.map(|e| e.code()).unwrap_or(0);
     r.assignment = result.assignment;

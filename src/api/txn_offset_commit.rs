@@ -18,7 +18,7 @@ use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
 use super::offset_commit::{CommitEntry, CommitPlan};
 use super::RequestContext;
-use crate::broker::{now_ms, Broker};
+use crate::broker::Broker;
 use crate::coordinator::transaction::error_for_version;
 use crate::error::ResponseError;
 
@@ -28,7 +28,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
 ) -> Option<TxnOffsetCommitResponse> {
     let v = ctx.api_version;
-    let now = now_ms();
+    let now = broker.clock.now_ms();
     let mut plan = CommitPlan::new(
         broker,
         request.topics.iter().map(|t| {
@@ -50,7 +50,7 @@ pub async fn handle(
     let epoch = request.producer_epoch;
     let mut result = broker
         .transactions
-        .check_txn_offset_commit(broker, txn_id, pid, epoch, group_id);
+        .check_txn_offset_commit(txn_id, pid, epoch, group_id);
     if result.is_ok() {
         let (member, generation, instance) = if v >= 3 {
             (
@@ -63,16 +63,7 @@ pub async fn handle(
         };
         result = broker
             .groups
-            .txn_commit_offsets(
-                &broker.topics,
-                group_id,
-                member,
-                instance,
-                generation,
-                pid,
-                epoch,
-                commits,
-            )
+            .txn_commit_offsets(group_id, member, instance, generation, pid, epoch, commits)
             .await;
     }
     if let Err(e) = result {

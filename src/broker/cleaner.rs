@@ -12,8 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{now_ms, Broker};
-use crate::log::cleaner::{self, CrashAfter};
+use crate::clock::Clock;
+use crate::config::BrokerConfig;
+use crate::log::cleaner::{self, CleanerConfig};
+use crate::topics::TopicRegistry;
 
 /// Sets the flag when the loop's future is dropped (the housekeeping task is aborted at
 /// shutdown), so a pass running on a blocking thread gives up at its next batch.
@@ -26,19 +28,22 @@ impl Drop for CancelOnDrop {
 }
 
 /// Runs until dropped. Returns at once when `log.cleaner.enable` is false.
-pub async fn run(broker: Arc<Broker>) {
-    if !broker.config.cleaner_enable {
+pub async fn run(config: Arc<BrokerConfig>, topics: Arc<TopicRegistry>, clock: Clock) {
+    if !config.cleaner_enable {
         return;
     }
+    let cleaner_config = config.cleaner_config();
     let cancel = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(cancel.clone());
-    let backoff = Duration::from_millis(broker.config.cleaner_backoff_ms.max(1));
+    let backoff = Duration::from_millis(config.cleaner_backoff_ms.max(1));
     loop {
-        let b = broker.clone();
+        let (topics, clock, cleaner_config) =
+            (topics.clone(), clock.clone(), cleaner_config.clone());
         let c = cancel.clone();
-        let worked = tokio::task::spawn_blocking(move || run_once(&b, &c))
-            .await
-            .unwrap_or(false);
+        let worked =
+            tokio::task::spawn_blocking(move || run_once(&topics, &clock, &cleaner_config, &c))
+                .await
+                .unwrap_or(false);
         if !worked {
             tokio::time::sleep(backoff).await;
         }
@@ -47,19 +52,23 @@ pub async fn run(broker: Arc<Broker>) {
 
 /// One round over every partition. Returns whether any segment was replaced (then the
 /// loop goes again at once; otherwise it sleeps `log.cleaner.backoff.ms`).
-pub fn run_once(broker: &Broker, cancel: &AtomicBool) -> bool {
-    let config = broker.config.cleaner_config();
+pub fn run_once(
+    topics: &TopicRegistry,
+    clock: &Clock,
+    config: &CleanerConfig,
+    cancel: &AtomicBool,
+) -> bool {
     let mut worked = false;
-    for partition in broker.topics.all_partitions() {
+    for partition in topics.all_partitions() {
         if cancel.load(Ordering::Relaxed) {
             break;
         }
-        let now = now_ms();
-        let Some(plan) = partition.with_log(|log| log.cleaning_plan(now)) else {
+        let now = clock.now_ms();
+        let Some(plan) = partition.cleaning_plan(now) else {
             continue;
         };
         let started = std::time::Instant::now();
-        let out = match cleaner::clean(&plan, &config, cancel) {
+        let out = match cleaner::clean(&plan, config, cancel) {
             Ok(out) => out,
             Err(e) => {
                 if !cancel.load(Ordering::Relaxed) {
@@ -68,7 +77,7 @@ pub fn run_once(broker: &Broker, cancel: &AtomicBool) -> bool {
                 continue;
             }
         };
-        match partition.with_log(|log| log.install_cleaned(&out, CrashAfter::default())) {
+        match partition.install_cleaned(&out) {
             Ok(0) => {}
             Ok(swapped) => {
                 worked = true;

@@ -9,33 +9,39 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{now_ms, Broker};
+use crate::clock::Clock;
+use crate::config::BrokerConfig;
+use crate::topics::TopicRegistry;
 
 /// Runs until the returned task is aborted.
-pub fn spawn(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
-    let period = Duration::from_millis(broker.config.flush_scheduler_interval_ms.max(10));
+pub fn spawn(
+    config: Arc<BrokerConfig>,
+    topics: Arc<TopicRegistry>,
+    clock: Clock,
+) -> tokio::task::JoinHandle<()> {
+    let period = Duration::from_millis(config.flush_scheduler_interval_ms.max(10));
     // The log cleaner runs beside it in the same task, so aborting this task at
     // shutdown stops both (see `super::cleaner`).
-    let cleaner = super::cleaner::run(broker.clone());
+    let cleaner = super::cleaner::run(config, topics.clone(), clock.clone());
     tokio::spawn(async move {
         let timers = async move {
             let mut ticker = tokio::time::interval(period);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
-                let b = broker.clone();
+                let (topics, clock) = (topics.clone(), clock.clone());
                 // The log work does file I/O (fsync, unlink): keep it off the async workers.
-                let _ = tokio::task::spawn_blocking(move || run_once(&b)).await;
+                let _ = tokio::task::spawn_blocking(move || run_once(&topics, &clock)).await;
             }
         };
         tokio::join!(timers, cleaner);
     })
 }
 
-fn run_once(broker: &Broker) {
-    let now = now_ms();
-    for partition in broker.topics.all_partitions() {
-        match partition.with_log(|log| log.housekeeping(now)) {
+fn run_once(topics: &TopicRegistry, clock: &Clock) {
+    let now = clock.now_ms();
+    for partition in topics.all_partitions() {
+        match partition.housekeeping(now) {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(
                 topic = %partition.topic,

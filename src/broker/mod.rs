@@ -1,68 +1,115 @@
-//! The broker's state between the network front end and the storage engine: topics and
-//! their partitions, fetch sessions, and background housekeeping. Later the
-//! coordinators (groups, transactions, producer state) join here.
+//! The composition root: [`Broker`] opens the data directory, builds each part from
+//! exactly what it needs (topics, coordinators, producer ids, a clock), hands the API
+//! handlers one shared set of those parts, and owns every lifecycle (background tasks,
+//! shutdown).
 //!
-//! Nothing in this module parses or encodes Kafka wire messages; the API handlers in
-//! `crate::api` translate between requests and these types.
+//! Nothing below this module knows it exists: coordinators get the topic registry and
+//! a clock, never `&Broker`. It holds no logic of its own beyond wiring; the parts it
+//! holds are the same public interfaces any other front end (an HTTP side, an embedded
+//! broker) uses. It never parses Kafka requests or touches sockets. Beside it live the
+//! broker-wide services that are neither a coordinator nor a topic: incremental fetch
+//! sessions ([`fetch_session`]), and the housekeeping and log-cleaner tasks.
 
 pub mod cleaner;
 pub mod fetch_session;
 pub mod housekeeping;
-pub mod partition;
-pub mod producer_ids;
-pub mod topic_name;
-pub mod topic_registry;
-pub mod topic_store;
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
+use crate::clock::Clock;
 use crate::config::BrokerConfig;
-use crate::coordinator::transaction::TransactionCoordinator;
-use crate::coordinator::GroupCoordinator;
+use crate::coordinator::producer_ids::ProducerIdManager;
+use crate::coordinator::{group, transaction, GroupCoordinator, TransactionCoordinator};
+use crate::topics::{store, TopicRegistry};
 use fetch_session::FetchSessionCache;
-use topic_registry::TopicRegistry;
 
-pub use partition::{Partition, Watermarks, LEADER_EPOCH};
-pub use topic_registry::{now_ms, NewTopic, Topic};
-
-/// Everything a request handler may need, shared by all connections.
+/// The broker's parts, shared by every connection and background task.
 pub struct Broker {
     pub config: Arc<BrokerConfig>,
     pub cluster_id: String,
-    pub topics: TopicRegistry,
+    pub clock: Clock,
+    pub topics: Arc<TopicRegistry>,
     pub fetch_sessions: FetchSessionCache,
     /// Producer ids for InitProducerId, never reused.
-    pub producer_ids: producer_ids::ProducerIdManager,
+    pub producer_ids: Arc<ProducerIdManager>,
     /// Consumer groups and committed offsets (state in `__consumer_offsets`).
-    pub groups: GroupCoordinator,
+    pub groups: Arc<GroupCoordinator>,
     /// Transactions (state in `__transaction_state`).
-    pub transactions: TransactionCoordinator,
+    pub transactions: Arc<TransactionCoordinator>,
+}
+
+/// The background tasks a running broker owns; aborted at shutdown.
+pub struct BackgroundTasks {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl BackgroundTasks {
+    pub fn abort(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
 }
 
 impl Broker {
-    /// Opens the data directory (creating it on first start) and recovers every
-    /// partition log in it.
+    /// Opens the data directory (creating it on first start), recovers every partition
+    /// log in it and rebuilds the coordinators' state, on the system clock.
     pub fn open(config: BrokerConfig) -> Result<Arc<Broker>> {
+        Broker::open_with_clock(config, Clock::system())
+    }
+
+    /// [`Broker::open`] with the clock every part will read (tests move a manual one).
+    pub fn open_with_clock(config: BrokerConfig, clock: Clock) -> Result<Arc<Broker>> {
         let config = Arc::new(config);
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-        let cluster_id = topic_store::load_or_create_meta(&config.data_dir, config.node_id)?;
-        let topics = TopicRegistry::load(config.clone())?;
-        let groups = GroupCoordinator::load(&config, &topics)
-            .context("loading consumer groups from __consumer_offsets")?;
-        let transactions = TransactionCoordinator::load(&config, &topics)
-            .context("loading transactions from __transaction_state")?;
+        let cluster_id = store::load_or_create_meta(&config.data_dir, config.node_id)?;
+        let topics = Arc::new(TopicRegistry::load(config.clone(), clock.clone())?);
+        let producer_ids = Arc::new(ProducerIdManager::open(&config.data_dir)?);
+        let groups = Arc::new(
+            GroupCoordinator::load(&config, topics.clone(), clock.clone())
+                .context("loading consumer groups from __consumer_offsets")?,
+        );
+        let transactions = Arc::new(
+            TransactionCoordinator::load(
+                &config,
+                topics.clone(),
+                producer_ids.clone(),
+                clock.clone(),
+                groups.clone(),
+            )
+            .context("loading transactions from __transaction_state")?,
+        );
         Ok(Arc::new(Broker {
             groups,
             transactions,
             fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots),
-            producer_ids: producer_ids::ProducerIdManager::open(&config.data_dir)?,
+            producer_ids,
             config,
             cluster_id,
+            clock,
             topics,
         }))
+    }
+
+    /// Completes transactions decided before a crash, so their markers are written
+    /// before clients connect.
+    pub async fn complete_recovery(&self) {
+        self.transactions.complete_prepared().await;
+    }
+
+    /// Starts housekeeping (rolls, flushes, retention, the log cleaner) and the
+    /// coordinators' timers. Must run inside a tokio runtime.
+    pub fn spawn_background_tasks(self: &Arc<Self>) -> BackgroundTasks {
+        BackgroundTasks {
+            tasks: vec![
+                housekeeping::spawn(self.config.clone(), self.topics.clone(), self.clock.clone()),
+                group::coordinator::spawn_timers(self.groups.clone()),
+                transaction::spawn_timers(self.transactions.clone()),
+            ],
+        }
     }
 
     /// Flushes and closes every log. Called once, after the listener stopped.

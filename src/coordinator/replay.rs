@@ -9,7 +9,7 @@
 use anyhow::Result;
 use kafka_protocol::records::{Record, RecordBatchDecoder};
 
-use crate::broker::Partition;
+use crate::topics::Partition;
 
 /// Calls `visit` with every record of `partition` (control records included), in
 /// offset order.

@@ -8,6 +8,7 @@
 //! the group's own (non-async) lock: it must never await, never block on I/O other than
 //! the page-cache append of its own records, and never touch another group.
 
+pub mod coordinator;
 pub mod membership;
 pub mod offsets;
 pub mod records;
@@ -26,10 +27,12 @@ use kafka_protocol::messages::ConsumerProtocolSubscription;
 use kafka_protocol::protocol::Decodable;
 use tokio::sync::oneshot;
 
-use crate::broker::topic_registry::TopicRegistry;
 use crate::config::BrokerConfig;
 use crate::error::ResponseError;
+use crate::topics::TopicRegistry;
 use records::{OffsetAndMetadata, StoredGroup, StoredMember};
+
+pub use coordinator::{GroupCoordinator, GroupDescription, GroupListing, MemberDescription};
 
 /// The protocol type of Kafka consumers; only their subscriptions are understood.
 pub const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
@@ -68,6 +71,7 @@ pub struct GroupConfig {
     pub initial_rebalance_delay_ms: i32,
     pub max_size: i32,
     pub offsets_retention_ms: i64,
+    pub offsets_retention_check_interval_ms: u64,
     pub offsets_topic_num_partitions: i32,
     pub offsets_topic_segment_bytes: i32,
     pub offset_metadata_max_bytes: usize,
@@ -81,6 +85,7 @@ impl GroupConfig {
             initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
             max_size: c.group_max_size,
             offsets_retention_ms: c.offsets_retention_ms,
+            offsets_retention_check_interval_ms: c.offsets_retention_check_interval_ms,
             offsets_topic_num_partitions: c.offsets_topic_num_partitions,
             offsets_topic_segment_bytes: c.offsets_topic_segment_bytes,
             offset_metadata_max_bytes: c.offset_metadata_max_bytes,

@@ -18,10 +18,10 @@ use kafka_protocol::records::{
 
 use super::records::{self, OffsetAndMetadata, RecordKey, StoredGroup};
 use super::{Env, GroupConfig};
-use crate::broker::topic_registry::TopicRegistry;
-use crate::broker::Partition;
 use crate::coordinator::replay::for_each_record;
 use crate::error::{KafkaError, ResponseError};
+use crate::topics::Partition;
+use crate::topics::TopicRegistry;
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
@@ -94,13 +94,7 @@ fn append_batch(
     let (producer_id, producer_epoch, base_sequence) = match producer {
         None => (-1, -1, -1),
         Some((pid, epoch)) => {
-            let next = partition.with_log(|log| {
-                log.producer_state().entry(pid).and_then(|e| {
-                    (e.producer_epoch == epoch)
-                        .then(|| e.batches.back().map(|b| b.last_seq.wrapping_add(1)))
-                        .flatten()
-                })
-            });
+            let next = partition.next_sequence(pid, epoch);
             (pid, epoch, next.unwrap_or(0).max(0))
         }
     };
@@ -148,7 +142,7 @@ fn append_batch(
 fn offsets_topic(
     topics: &TopicRegistry,
     config: &GroupConfig,
-) -> Result<Arc<crate::broker::Topic>, KafkaError> {
+) -> Result<Arc<crate::topics::Topic>, KafkaError> {
     let mut configs = BTreeMap::new();
     configs.insert("cleanup.policy".to_string(), "compact".to_string());
     configs.insert("retention.ms".to_string(), "-1".to_string());

@@ -32,23 +32,22 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::broker::topic_registry::TopicRegistry;
-use crate::broker::{now_ms, Broker};
+use crate::clock::Clock;
 use crate::config::BrokerConfig;
 use crate::coordinator::group::store::{partition_for, OFFSETS_TOPIC};
+use crate::coordinator::producer_ids::ProducerIdManager;
 use crate::error::ResponseError;
+use crate::topics::{TopicPartition, TopicRegistry};
 use marker_channel::{TransactionMarkerChannelManager, TxnOutcome};
 use metadata::{is_epoch_exhausted, TransactionMetadata, TransactionState, TxnTransitMetadata};
 use state_manager::{TransactionStateManager, TxnLogConfig, TxnRef};
 
+pub use marker_channel::TxnOffsetsListener;
 pub use state_manager::TRANSACTION_STATE_TOPIC;
 
 /// How long EndTxn waits for its markers before answering anyway (the outcome is
 /// already durable; the markers keep being retried in the background).
 const MARKER_WAIT: Duration = Duration::from_secs(10);
-
-/// A partition of a topic.
-pub type TopicPartition = (String, i32);
 
 #[derive(Clone, Debug)]
 pub struct TransactionConfig {
@@ -84,6 +83,10 @@ pub struct TxnListing {
 pub struct TransactionCoordinator {
     config: TransactionConfig,
     state: TransactionStateManager,
+    topics: Arc<TopicRegistry>,
+    producer_ids: Arc<ProducerIdManager>,
+    clock: Clock,
+    markers: TransactionMarkerChannelManager,
 }
 
 enum InitStep {
@@ -94,7 +97,13 @@ enum InitStep {
 
 impl TransactionCoordinator {
     /// Rebuilds every transactional id from `__transaction_state` (if it exists).
-    pub fn load(config: &BrokerConfig, topics: &TopicRegistry) -> Result<TransactionCoordinator> {
+    pub fn load(
+        config: &BrokerConfig,
+        topics: Arc<TopicRegistry>,
+        producer_ids: Arc<ProducerIdManager>,
+        clock: Clock,
+        offsets_listener: Arc<dyn TxnOffsetsListener>,
+    ) -> Result<TransactionCoordinator> {
         let log_config = TxnLogConfig {
             num_partitions: config.transaction_state_log_num_partitions,
             segment_bytes: config.transaction_state_log_segment_bytes,
@@ -106,7 +115,15 @@ impl TransactionCoordinator {
                 abort_check_interval_ms: config.transaction_abort_timed_out_check_interval_ms,
                 offsets_topic_num_partitions: config.offsets_topic_num_partitions,
             },
-            state: TransactionStateManager::load(log_config, topics)?,
+            state: TransactionStateManager::load(log_config, &topics)?,
+            markers: TransactionMarkerChannelManager::new(
+                topics.clone(),
+                clock.clone(),
+                offsets_listener,
+            ),
+            topics,
+            producer_ids,
+            clock,
         })
     }
 
@@ -118,19 +135,19 @@ impl TransactionCoordinator {
     /// transition is forgotten.
     async fn write_transition(
         &self,
-        broker: &Broker,
         transactional_id: &str,
         entry: &TxnRef,
         t: TxnTransitMetadata,
     ) -> Result<(), ResponseError> {
         let value = (t.state != TransactionState::Dead).then_some(&t);
-        let written = match self
-            .state
-            .append(&broker.topics, transactional_id, value, now_ms())
-        {
-            Ok(appended) => appended.durable().await,
-            Err(e) => Err(e),
-        };
+        let written =
+            match self
+                .state
+                .append(&self.topics, transactional_id, value, self.clock.now_ms())
+            {
+                Ok(appended) => appended.durable().await,
+                Err(e) => Err(e),
+            };
         let mut m = entry.lock();
         match written {
             Ok(()) => {
@@ -150,8 +167,7 @@ impl TransactionCoordinator {
     /// ongoing transaction of the previous producer is aborted first (fencing it).
     /// `expected` is the producer's current id and epoch (KIP-360, v3+), if it sent one.
     pub async fn init_producer_id(
-        &self,
-        broker: &Arc<Broker>,
+        self: &Arc<Self>,
         transactional_id: &str,
         timeout_ms: i32,
         expected: Option<(i64, i16)>,
@@ -167,7 +183,7 @@ impl TransactionCoordinator {
             let entry = match self.state.get(transactional_id) {
                 Some(e) => e,
                 None => {
-                    let producer_id = broker.producer_ids.next_id().map_err(|e| {
+                    let producer_id = self.producer_ids.next_id().map_err(|e| {
                         tracing::error!(error = %format!("{e:#}"), "cannot allocate a producer id");
                         ResponseError::KafkaStorageError
                     })?;
@@ -176,18 +192,17 @@ impl TransactionCoordinator {
                             transactional_id,
                             producer_id,
                             timeout_ms,
-                            now_ms(),
+                            self.clock.now_ms(),
                         )
                     })
                 }
             };
-            let step = self.prepare_init(broker, &entry, timeout_ms, expected)?;
+            let step = self.prepare_init(&entry, timeout_ms, expected)?;
             match step {
                 InitStep::Done(pid, epoch) => return Ok((pid, epoch)),
                 InitStep::Write(t) => {
                     let answer = (t.producer_id, t.producer_epoch);
-                    self.write_transition(broker, transactional_id, &entry, t)
-                        .await?;
+                    self.write_transition(transactional_id, &entry, t).await?;
                     tracing::debug!(
                         transactional_id,
                         producer_id = answer.0,
@@ -202,10 +217,8 @@ impl TransactionCoordinator {
                         producer_id = t.producer_id,
                         "aborting the ongoing transaction of a fenced producer"
                     );
-                    self.write_transition(broker, transactional_id, &entry, t)
-                        .await?;
-                    self.complete_in_background(broker, transactional_id, entry)
-                        .await;
+                    self.write_transition(transactional_id, &entry, t).await?;
+                    self.complete_in_background(transactional_id, entry).await;
                 }
             }
         }
@@ -214,12 +227,11 @@ impl TransactionCoordinator {
 
     fn prepare_init(
         &self,
-        broker: &Broker,
         entry: &TxnRef,
         timeout_ms: i32,
         expected: Option<(i64, i16)>,
     ) -> Result<InitStep, ResponseError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut m = entry.lock();
         if let Some((pid, epoch)) = expected {
             // Kafka's isValidProducerId.
@@ -253,7 +265,7 @@ impl TransactionCoordinator {
                     }
                 }
                 if is_epoch_exhausted(m.producer_epoch) {
-                    let new_id = broker.producer_ids.next_id().map_err(|e| {
+                    let new_id = self.producer_ids.next_id().map_err(|e| {
                         tracing::error!(error = %format!("{e:#}"), "cannot allocate a producer id");
                         ResponseError::KafkaStorageError
                     })?;
@@ -290,8 +302,7 @@ impl TransactionCoordinator {
     /// Adds partitions to the producer's transaction (starting it if needed). The
     /// caller has checked that the partitions exist.
     pub async fn add_partitions(
-        &self,
-        broker: &Arc<Broker>,
+        self: &Arc<Self>,
         transactional_id: &str,
         producer_id: i64,
         producer_epoch: i16,
@@ -311,15 +322,14 @@ impl TransactionCoordinator {
                 TransactionState::Ongoing if partitions.is_subset(&m.partitions) => return Ok(()),
                 _ => {}
             }
-            m.prepare_add_partitions(&partitions, now_ms())?
+            m.prepare_add_partitions(&partitions, self.clock.now_ms())?
         };
-        self.write_transition(broker, transactional_id, &entry, t)
-            .await
+        self.write_transition(transactional_id, &entry, t).await
     }
 
     /// The `__consumer_offsets` partition that holds `group_id`'s offsets.
-    pub fn offsets_partition(&self, broker: &Broker, group_id: &str) -> TopicPartition {
-        let count = broker
+    pub fn offsets_partition(&self, group_id: &str) -> TopicPartition {
+        let count = self
             .topics
             .get(OFFSETS_TOPIC)
             .map(|t| t.partitions.len() as i32)
@@ -329,16 +339,14 @@ impl TransactionCoordinator {
 
     /// AddOffsetsToTxn: adds the group's `__consumer_offsets` partition.
     pub async fn add_offsets(
-        &self,
-        broker: &Arc<Broker>,
+        self: &Arc<Self>,
         transactional_id: &str,
         producer_id: i64,
         producer_epoch: i16,
         group_id: &str,
     ) -> Result<(), ResponseError> {
-        let tp = self.offsets_partition(broker, group_id);
+        let tp = self.offsets_partition(group_id);
         self.add_partitions(
-            broker,
             transactional_id,
             producer_id,
             producer_epoch,
@@ -352,7 +360,6 @@ impl TransactionCoordinator {
     /// there.
     pub fn check_txn_offset_commit(
         &self,
-        broker: &Broker,
         transactional_id: &str,
         producer_id: i64,
         producer_epoch: i16,
@@ -362,7 +369,7 @@ impl TransactionCoordinator {
             .state
             .get(transactional_id)
             .ok_or(ResponseError::InvalidProducerIdMapping)?;
-        let tp = self.offsets_partition(broker, group_id);
+        let tp = self.offsets_partition(group_id);
         let m = entry.lock();
         check_producer(&m, producer_id, producer_epoch)?;
         if m.pending_state
@@ -405,8 +412,7 @@ impl TransactionCoordinator {
 
     /// EndTxn from a client: decide, write the markers, complete.
     pub async fn end_txn(
-        &self,
-        broker: &Arc<Broker>,
+        self: &Arc<Self>,
         transactional_id: &str,
         producer_id: i64,
         producer_epoch: i16,
@@ -418,7 +424,7 @@ impl TransactionCoordinator {
             check_idle_producer(&m, producer_id, producer_epoch)?;
             use TransactionState::*;
             match (m.state, commit) {
-                (Ongoing, _) => m.prepare_abort_or_commit(commit, false, now_ms())?,
+                (Ongoing, _) => m.prepare_abort_or_commit(commit, false, self.clock.now_ms())?,
                 // A retry of an EndTxn that completed.
                 (CompleteCommit, true) | (CompleteAbort, false) => return Ok(()),
                 // A retry of an EndTxn whose markers are still being written.
@@ -436,25 +442,18 @@ impl TransactionCoordinator {
                 }
             }
         };
-        self.write_transition(broker, transactional_id, &entry, t)
-            .await?;
-        self.complete_in_background(broker, transactional_id, entry)
-            .await;
+        self.write_transition(transactional_id, &entry, t).await?;
+        self.complete_in_background(transactional_id, entry).await;
         Ok(())
     }
 
     /// Writes the markers of a transaction in PrepareCommit/PrepareAbort and then its
     /// Complete state, in a task of its own (a client that disconnects cannot cut it
     /// short); waits for it up to [`MARKER_WAIT`].
-    async fn complete_in_background(
-        &self,
-        broker: &Arc<Broker>,
-        transactional_id: &str,
-        entry: TxnRef,
-    ) {
-        let b = broker.clone();
+    async fn complete_in_background(self: &Arc<Self>, transactional_id: &str, entry: TxnRef) {
+        let coordinator = self.clone();
         let id = transactional_id.to_string();
-        let task = tokio::spawn(async move { complete_transaction(&b, &id, &entry).await });
+        let task = tokio::spawn(async move { coordinator.complete_transaction(&id, &entry).await });
         if tokio::time::timeout(MARKER_WAIT, task).await.is_err() {
             tracing::warn!(
                 transactional_id,
@@ -467,8 +466,8 @@ impl TransactionCoordinator {
 
     /// Aborts (and fences) every transaction that has been ongoing longer than its
     /// timeout. Returns how many were aborted.
-    pub async fn abort_timed_out(&self, broker: &Arc<Broker>) -> usize {
-        let now = now_ms();
+    pub async fn abort_timed_out(self: &Arc<Self>) -> usize {
+        let now = self.clock.now_ms();
         let mut aborted = 0;
         for (id, entry) in self.state.all() {
             let t = {
@@ -490,8 +489,8 @@ impl TransactionCoordinator {
                 epoch = t.producer_epoch,
                 "aborting a transaction that timed out"
             );
-            if self.write_transition(broker, &id, &entry, t).await.is_ok() {
-                self.complete_in_background(broker, &id, entry).await;
+            if self.write_transition(&id, &entry, t).await.is_ok() {
+                self.complete_in_background(&id, entry).await;
                 aborted += 1;
             }
         }
@@ -499,8 +498,8 @@ impl TransactionCoordinator {
     }
 
     /// Forgets transactional ids idle (no transaction) for transactional.id.expiration.ms.
-    pub async fn expire_transactional_ids(&self, broker: &Arc<Broker>) -> usize {
-        let now = now_ms();
+    pub async fn expire_transactional_ids(self: &Arc<Self>) -> usize {
+        let now = self.clock.now_ms();
         let mut expired = 0;
         for (id, entry) in self.state.all() {
             let t = {
@@ -522,7 +521,7 @@ impl TransactionCoordinator {
                     Err(_) => continue,
                 }
             };
-            if self.write_transition(broker, &id, &entry, t).await.is_ok() {
+            if self.write_transition(&id, &entry, t).await.is_ok() {
                 self.state.remove(&id, &entry);
                 tracing::info!(transactional_id = %id, "expired transactional id");
                 expired += 1;
@@ -532,7 +531,7 @@ impl TransactionCoordinator {
     }
 
     /// Completes transactions found in PrepareCommit/PrepareAbort (after a restart).
-    pub async fn complete_prepared(&self, broker: &Arc<Broker>) -> usize {
+    pub async fn complete_prepared(self: &Arc<Self>) -> usize {
         let mut n = 0;
         for (id, entry) in self.state.all() {
             let prepared = {
@@ -545,11 +544,62 @@ impl TransactionCoordinator {
             };
             if prepared {
                 tracing::info!(transactional_id = %id, "completing a transaction decided before the restart");
-                complete_transaction(broker, &id, &entry).await;
+                self.complete_transaction(&id, &entry).await;
                 n += 1;
             }
         }
         n
+    }
+
+    /// Writes the markers of a decided transaction, then its Complete state (retrying the
+    /// state write until it succeeds: the markers are already out).
+    async fn complete_transaction(&self, transactional_id: &str, entry: &TxnRef) {
+        let (outcome, partitions) = {
+            let m = entry.lock();
+            let commit = match m.state {
+                TransactionState::PrepareCommit => true,
+                TransactionState::PrepareAbort => false,
+                _ => return,
+            };
+            (
+                TxnOutcome {
+                    producer_id: m.producer_id,
+                    producer_epoch: m.producer_epoch,
+                    commit,
+                },
+                m.partitions.clone(),
+            )
+        };
+        self.markers
+            .write_markers(transactional_id, outcome, &partitions)
+            .await;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let t = entry.lock().prepare_complete(self.clock.now_ms());
+            let t = match t {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(transactional_id, error = ?e, "cannot complete transaction");
+                    return;
+                }
+            };
+            match self.write_transition(transactional_id, entry, t).await {
+                Ok(()) => {
+                    tracing::debug!(
+                        transactional_id,
+                        commit = outcome.commit,
+                        partitions = partitions.len(),
+                        "transaction complete"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(transactional_id, error = ?e, "writing the Complete state failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
     }
 
     // ---- admin ------------------------------------------------------------------
@@ -580,7 +630,7 @@ impl TransactionCoordinator {
         producer_ids: &[i64],
         min_duration_ms: i64,
     ) -> Vec<TxnListing> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         self.state
             .all()
             .into_iter()
@@ -641,74 +691,19 @@ fn check_producer(
     }
 }
 
-/// Writes the markers of a decided transaction, then its Complete state (retrying the
-/// state write until it succeeds: the markers are already out).
-async fn complete_transaction(broker: &Arc<Broker>, transactional_id: &str, entry: &TxnRef) {
-    let (outcome, partitions) = {
-        let m = entry.lock();
-        let commit = match m.state {
-            TransactionState::PrepareCommit => true,
-            TransactionState::PrepareAbort => false,
-            _ => return,
-        };
-        (
-            TxnOutcome {
-                producer_id: m.producer_id,
-                producer_epoch: m.producer_epoch,
-                commit,
-            },
-            m.partitions.clone(),
-        )
-    };
-    TransactionMarkerChannelManager::write_markers(broker, transactional_id, outcome, &partitions)
-        .await;
-    let coordinator = &broker.transactions;
-    let mut backoff = Duration::from_millis(50);
-    loop {
-        let t = entry.lock().prepare_complete(now_ms());
-        let t = match t {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(transactional_id, error = ?e, "cannot complete transaction");
-                return;
-            }
-        };
-        match coordinator
-            .write_transition(broker, transactional_id, entry, t)
-            .await
-        {
-            Ok(()) => {
-                tracing::debug!(
-                    transactional_id,
-                    commit = outcome.commit,
-                    partitions = partitions.len(),
-                    "transaction complete"
-                );
-                return;
-            }
-            Err(e) => {
-                tracing::error!(transactional_id, error = ?e, "writing the Complete state failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
-            }
-        }
-    }
-}
-
 /// Completes transactions decided before a restart, then aborts timed-out transactions
 /// and expires idle transactional ids every
 /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`, until aborted.
-pub fn spawn_timers(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_timers(coordinator: Arc<TransactionCoordinator>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        broker.transactions.complete_prepared(&broker).await;
-        let period =
-            Duration::from_millis(broker.transactions.config.abort_check_interval_ms.max(1));
+        coordinator.complete_prepared().await;
+        let period = Duration::from_millis(coordinator.config.abort_check_interval_ms.max(1));
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            broker.transactions.abort_timed_out(&broker).await;
-            broker.transactions.expire_transactional_ids(&broker).await;
+            coordinator.abort_timed_out().await;
+            coordinator.expire_transactional_ids().await;
         }
     })
 }

@@ -24,11 +24,11 @@ use parking_lot::Mutex;
 
 use super::log::{self as txn_log, TransactionLogValue};
 use super::metadata::{TransactionMetadata, TxnTransitMetadata};
-use crate::broker::topic_registry::TopicRegistry;
-use crate::broker::{Partition, Topic};
 use crate::coordinator::group::store::partition_for;
 use crate::coordinator::replay::for_each_record;
 use crate::error::ResponseError;
+use crate::topics::TopicRegistry;
+use crate::topics::{Partition, Topic};
 
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
 

@@ -11,10 +11,24 @@ use kafka_protocol::records::{
 
 use super::metadata::TransactionState;
 use super::*;
-use crate::broker::{Broker, NewTopic};
+use crate::clock::system_now_ms as now_ms;
 use crate::config::{BrokerConfig, Overrides};
+use crate::coordinator::GroupCoordinator;
+use crate::topics::{NewTopic, Partition};
 
-fn broker(dir: &std::path::Path) -> Arc<Broker> {
+/// The parts the transaction coordinator works with, wired as the broker wires them.
+struct Parts {
+    topics: Arc<TopicRegistry>,
+    transactions: Arc<TransactionCoordinator>,
+}
+
+impl Parts {
+    fn shutdown(&self) {
+        self.topics.close_all();
+    }
+}
+
+fn broker(dir: &std::path::Path) -> Parts {
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(dir.to_path_buf()),
@@ -24,10 +38,21 @@ fn broker(dir: &std::path::Path) -> Arc<Broker> {
         ],
         ..Default::default()
     };
-    Broker::open(BrokerConfig::load(None, &overrides).unwrap()).unwrap()
+    let config = Arc::new(BrokerConfig::load(None, &overrides).unwrap());
+    let clock = Clock::system();
+    let topics = Arc::new(TopicRegistry::load(config.clone(), clock.clone()).unwrap());
+    let producer_ids = Arc::new(ProducerIdManager::open(&config.data_dir).unwrap());
+    let groups = Arc::new(GroupCoordinator::load(&config, topics.clone(), clock.clone()).unwrap());
+    let transactions = Arc::new(
+        TransactionCoordinator::load(&config, topics.clone(), producer_ids, clock, groups).unwrap(),
+    );
+    Parts {
+        topics,
+        transactions,
+    }
 }
 
-fn create_topic(b: &Broker, name: &str, partitions: i32) {
+fn create_topic(b: &Parts, name: &str, partitions: i32) {
     b.topics
         .create(
             NewTopic {
@@ -70,7 +95,7 @@ fn tps(list: &[(&str, i32)]) -> BTreeSet<TopicPartition> {
     list.iter().map(|(t, p)| (t.to_string(), *p)).collect()
 }
 
-fn partition(b: &Broker, topic: &str, p: i32) -> Arc<crate::broker::Partition> {
+fn partition(b: &Parts, topic: &str, p: i32) -> Arc<Partition> {
     b.topics.get(topic).unwrap().partition(p).unwrap().clone()
 }
 
@@ -80,9 +105,9 @@ async fn commit_writes_markers_and_completes() {
     let b = broker(dir.path());
     create_topic(&b, "t", 2);
     let tc = &b.transactions;
-    let (pid, epoch) = tc.init_producer_id(&b, "tx", 60_000, None).await.unwrap();
+    let (pid, epoch) = tc.init_producer_id("tx", 60_000, None).await.unwrap();
     assert_eq!(epoch, 0);
-    tc.add_partitions(&b, "tx", pid, epoch, tps(&[("t", 0), ("t", 1)]))
+    tc.add_partitions("tx", pid, epoch, tps(&[("t", 0), ("t", 1)]))
         .await
         .unwrap();
     let d = tc.describe("tx").unwrap();
@@ -93,7 +118,7 @@ async fn commit_writes_markers_and_completes() {
     p0.append(&txn_batch(pid, epoch, 0, "a"), now_ms()).unwrap();
     assert_eq!(p0.ongoing_transactions().len(), 1);
     assert_eq!(p0.watermarks().last_stable_offset, 0);
-    tc.end_txn(&b, "tx", pid, epoch, true).await.unwrap();
+    tc.end_txn("tx", pid, epoch, true).await.unwrap();
     // Answered after the markers: the data is stable already.
     assert!(p0.ongoing_transactions().is_empty());
     let marks = p0.watermarks();
@@ -104,9 +129,9 @@ async fn commit_writes_markers_and_completes() {
     assert_eq!(d.state, TransactionState::CompleteCommit);
     assert!(d.partitions.is_empty());
     // A retried commit succeeds; an abort now is an invalid state.
-    tc.end_txn(&b, "tx", pid, epoch, true).await.unwrap();
+    tc.end_txn("tx", pid, epoch, true).await.unwrap();
     assert_eq!(
-        tc.end_txn(&b, "tx", pid, epoch, false).await.unwrap_err(),
+        tc.end_txn("tx", pid, epoch, false).await.unwrap_err(),
         ResponseError::InvalidTxnState
     );
 }
@@ -117,8 +142,8 @@ async fn reinit_fences_the_old_producer_and_aborts_its_transaction() {
     let b = broker(dir.path());
     create_topic(&b, "t", 1);
     let tc = &b.transactions;
-    let (pid, e0) = tc.init_producer_id(&b, "tx", 60_000, None).await.unwrap();
-    tc.add_partitions(&b, "tx", pid, e0, tps(&[("t", 0)]))
+    let (pid, e0) = tc.init_producer_id("tx", 60_000, None).await.unwrap();
+    tc.add_partitions("tx", pid, e0, tps(&[("t", 0)]))
         .await
         .unwrap();
     let p0 = partition(&b, "t", 0);
@@ -126,30 +151,28 @@ async fn reinit_fences_the_old_producer_and_aborts_its_transaction() {
         .unwrap();
     // The new producer: the old transaction is aborted with a fencing epoch, then the
     // epoch is bumped again for the new producer.
-    let (pid2, e2) = tc.init_producer_id(&b, "tx", 60_000, None).await.unwrap();
+    let (pid2, e2) = tc.init_producer_id("tx", 60_000, None).await.unwrap();
     assert_eq!((pid2, e2), (pid, e0 + 2));
     assert!(p0.ongoing_transactions().is_empty());
     // The zombie is fenced at the coordinator and at the partition.
     assert_eq!(
-        tc.end_txn(&b, "tx", pid, e0, true).await.unwrap_err(),
+        tc.end_txn("tx", pid, e0, true).await.unwrap_err(),
         ResponseError::ProducerFenced
     );
     assert_eq!(
-        tc.add_partitions(&b, "tx", pid, e0, tps(&[("t", 0)]))
+        tc.add_partitions("tx", pid, e0, tps(&[("t", 0)]))
             .await
             .unwrap_err(),
         ResponseError::ProducerFenced
     );
     assert!(p0.append(&txn_batch(pid, e0, 1, "late"), now_ms()).is_err());
     assert_eq!(
-        tc.end_txn(&b, "tx", pid + 1000, e2, true)
-            .await
-            .unwrap_err(),
+        tc.end_txn("tx", pid + 1000, e2, true).await.unwrap_err(),
         ResponseError::InvalidProducerIdMapping
     );
     // Nothing to end yet for the new producer.
     assert_eq!(
-        tc.end_txn(&b, "tx", pid, e2, true).await.unwrap_err(),
+        tc.end_txn("tx", pid, e2, true).await.unwrap_err(),
         ResponseError::InvalidTxnState
     );
 }
@@ -161,31 +184,29 @@ async fn timeouts_and_limits() {
     create_topic(&b, "t", 1);
     let tc = &b.transactions;
     assert_eq!(
-        tc.init_producer_id(&b, "tx", 900_001, None)
-            .await
-            .unwrap_err(),
+        tc.init_producer_id("tx", 900_001, None).await.unwrap_err(),
         ResponseError::InvalidTransactionTimeout
     );
     assert_eq!(
-        tc.init_producer_id(&b, "", 1000, None).await.unwrap_err(),
+        tc.init_producer_id("", 1000, None).await.unwrap_err(),
         ResponseError::InvalidRequest
     );
-    let (pid, e) = tc.init_producer_id(&b, "tx", 1, None).await.unwrap();
-    tc.add_partitions(&b, "tx", pid, e, tps(&[("t", 0)]))
+    let (pid, e) = tc.init_producer_id("tx", 1, None).await.unwrap();
+    tc.add_partitions("tx", pid, e, tps(&[("t", 0)]))
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    assert_eq!(tc.abort_timed_out(&b).await, 1);
+    assert_eq!(tc.abort_timed_out().await, 1);
     let d = tc.describe("tx").unwrap();
     assert_eq!(
         (d.state, d.producer_epoch),
         (TransactionState::CompleteAbort, e + 1)
     );
     assert_eq!(
-        tc.end_txn(&b, "tx", pid, e, true).await.unwrap_err(),
+        tc.end_txn("tx", pid, e, true).await.unwrap_err(),
         ResponseError::ProducerFenced
     );
-    assert_eq!(tc.abort_timed_out(&b).await, 0);
+    assert_eq!(tc.abort_timed_out().await, 0);
 }
 
 #[tokio::test]
@@ -195,8 +216,8 @@ async fn state_survives_a_restart_and_prepared_transactions_complete() {
         let b = broker(dir.path());
         create_topic(&b, "t", 1);
         let tc = &b.transactions;
-        let (pid, epoch) = tc.init_producer_id(&b, "tx", 60_000, None).await.unwrap();
-        tc.add_partitions(&b, "tx", pid, epoch, tps(&[("t", 0)]))
+        let (pid, epoch) = tc.init_producer_id("tx", 60_000, None).await.unwrap();
+        tc.add_partitions("tx", pid, epoch, tps(&[("t", 0)]))
             .await
             .unwrap();
         partition(&b, "t", 0)
@@ -208,7 +229,7 @@ async fn state_survives_a_restart_and_prepared_transactions_complete() {
             .lock()
             .prepare_abort_or_commit(true, false, now_ms())
             .unwrap();
-        tc.write_transition(&b, "tx", &entry, t).await.unwrap();
+        tc.write_transition("tx", &entry, t).await.unwrap();
         b.shutdown();
         (pid, epoch)
     };
@@ -222,12 +243,12 @@ async fn state_survives_a_restart_and_prepared_transactions_complete() {
     assert_eq!(d.partitions, tps(&[("t", 0)]));
     // Requests wait while the markers are pending.
     assert_eq!(
-        tc.add_partitions(&b, "tx", pid, epoch, tps(&[("t", 0)]))
+        tc.add_partitions("tx", pid, epoch, tps(&[("t", 0)]))
             .await
             .unwrap_err(),
         ResponseError::ConcurrentTransactions
     );
-    assert_eq!(tc.complete_prepared(&b).await, 1);
+    assert_eq!(tc.complete_prepared().await, 1);
     assert_eq!(
         tc.describe("tx").unwrap().state,
         TransactionState::CompleteCommit
@@ -236,9 +257,9 @@ async fn state_survives_a_restart_and_prepared_transactions_complete() {
     assert!(p0.ongoing_transactions().is_empty());
     assert_eq!(p0.watermarks().last_stable_offset, 2);
     // Completing again (a second restart) writes nothing more.
-    assert_eq!(tc.complete_prepared(&b).await, 0);
+    assert_eq!(tc.complete_prepared().await, 0);
     // The next init bumps the epoch from the replayed state.
-    let (pid2, e2) = tc.init_producer_id(&b, "tx", 60_000, None).await.unwrap();
+    let (pid2, e2) = tc.init_producer_id("tx", 60_000, None).await.unwrap();
     assert_eq!((pid2, e2), (pid, epoch + 1));
 }
 
@@ -248,9 +269,9 @@ async fn admin_views_and_expiry() {
     let b = broker(dir.path());
     create_topic(&b, "t", 1);
     let tc = &b.transactions;
-    let (p1, e1) = tc.init_producer_id(&b, "a", 60_000, None).await.unwrap();
-    let (p2, _) = tc.init_producer_id(&b, "b", 60_000, None).await.unwrap();
-    tc.add_partitions(&b, "a", p1, e1, tps(&[("t", 0)]))
+    let (p1, e1) = tc.init_producer_id("a", 60_000, None).await.unwrap();
+    let (p2, _) = tc.init_producer_id("b", 60_000, None).await.unwrap();
+    tc.add_partitions("a", p1, e1, tps(&[("t", 0)]))
         .await
         .unwrap();
     let all = tc.list(&[], &[], -1);
@@ -265,7 +286,7 @@ async fn admin_views_and_expiry() {
         ResponseError::TransactionalIdNotFound
     );
     // Nothing is idle long enough with the default expiration.
-    assert_eq!(tc.expire_transactional_ids(&b).await, 0);
+    assert_eq!(tc.expire_transactional_ids().await, 0);
 }
 
 #[test]

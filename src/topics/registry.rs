@@ -15,9 +15,10 @@ use anyhow::{Context, Result};
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
+use super::name as topic_name;
 use super::partition::Partition;
-use super::topic_name;
-use super::topic_store::{self, TopicRecord, DELETE_SUFFIX};
+use super::store::{self as topic_store, TopicRecord, DELETE_SUFFIX};
+use crate::clock::Clock;
 use crate::config::{validate_topic_configs, BrokerConfig};
 use crate::error::{KafkaError, ResponseError};
 use crate::log::PartitionLog;
@@ -53,6 +54,7 @@ pub struct NewTopic {
 pub struct TopicRegistry {
     data_dir: PathBuf,
     config: Arc<BrokerConfig>,
+    clock: Clock,
     topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
     by_id: RwLock<HashMap<Uuid, Arc<Topic>>>,
     /// Serialises create and delete (they write files and must not interleave).
@@ -62,17 +64,18 @@ pub struct TopicRegistry {
 impl TopicRegistry {
     /// Opens every topic recorded in the data directory, recovering each partition log,
     /// and removes directories left over from deletions.
-    pub fn load(config: Arc<BrokerConfig>) -> Result<TopicRegistry> {
+    pub fn load(config: Arc<BrokerConfig>, clock: Clock) -> Result<TopicRegistry> {
         let data_dir = config.data_dir.clone();
         remove_deleted_dirs(&data_dir);
         let registry = TopicRegistry {
             data_dir: data_dir.clone(),
             config,
+            clock,
             topics: RwLock::new(HashMap::new()),
             by_id: RwLock::new(HashMap::new()),
             admin_lock: Mutex::new(()),
         };
-        let now = now_ms();
+        let now = registry.clock.now_ms();
         for record in topic_store::read_topics(&data_dir)? {
             let topic = registry
                 .open_topic(&record, now)
@@ -251,7 +254,9 @@ impl TopicRegistry {
         };
         // Partition directories first, then the topic file: the topic file is the
         // commit point, and directories without one are ignored at start-up.
-        let topic = self.open_topic(&record, now_ms()).map_err(storage)?;
+        let topic = self
+            .open_topic(&record, self.clock.now_ms())
+            .map_err(storage)?;
         topic_store::write_topic(&self.data_dir, &record).map_err(storage)?;
         self.insert(topic.clone());
         Ok(topic)
@@ -300,7 +305,7 @@ impl TopicRegistry {
         let mut partitions = topic.partitions.clone();
         for p in current..new_count {
             let dir = topic_store::partition_dir(&self.data_dir, name, p);
-            let log = PartitionLog::open(dir, log_config.clone(), now_ms())
+            let log = PartitionLog::open(dir, log_config.clone(), self.clock.now_ms())
                 .map_err(|e| storage(anyhow::anyhow!(e)))?;
             partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log)));
         }
@@ -352,7 +357,7 @@ impl TopicRegistry {
             .map_err(|e| KafkaError::new(ResponseError::KafkaStorageError, format!("{e:#}")))?;
         let log_config = self.config.log_config(&configs);
         for p in &topic.partitions {
-            p.with_log(|log| log.set_config(log_config.clone()));
+            p.set_config(log_config.clone());
         }
         self.insert(Arc::new(Topic {
             name: topic.name.clone(),
@@ -440,11 +445,4 @@ fn remove_deleted_dirs(data_dir: &Path) {
             }
         }
     }
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use parking_lot::Mutex;
 
-use super::topic_store::write_atomically;
+use crate::topics::store::write_atomically;
 
 pub const FILE_NAME: &str = "producer-ids";
 /// Kafka's controller also hands out blocks of 1000.

@@ -13,8 +13,10 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use crate::log::batch::ValidBatch;
+use crate::log::cleaner::{CleanOutput, CleanPlan, CrashAfter};
 use crate::log::partition_log::ValidationLimits;
-use crate::log::{AppendError, AppendInfo, LogError, PartitionLog, ReadInfo};
+use crate::log::txn_index::AbortedTxn;
+use crate::log::{AppendError, AppendInfo, LogConfig, LogError, PartitionLog, ReadInfo};
 
 /// Leader epoch of every partition: Sluice is a single, permanent leader, so the epoch
 /// never changes. Clients see it in Metadata, Fetch and OffsetForLeaderEpoch.
@@ -28,6 +30,18 @@ pub struct Watermarks {
     /// The high watermark held back by the oldest open transaction; read_committed
     /// consumers read up to here.
     pub last_stable_offset: i64,
+}
+
+/// A producer as DescribeProducers shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveProducer {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub last_sequence: i32,
+    pub last_timestamp: i64,
+    pub coordinator_epoch: i32,
+    /// -1 without an open transaction.
+    pub current_txn_start_offset: i64,
 }
 
 pub struct Partition {
@@ -173,10 +187,100 @@ impl Partition {
         self.end_offset_tx.subscribe()
     }
 
-    /// Runs `f` with the log locked, for the rarer operations (timestamp lookups,
-    /// housekeeping, config changes) that have no dedicated method here.
-    pub fn with_log<R>(&self, f: impl FnOnce(&mut PartitionLog) -> R) -> R {
-        f(&mut self.log.lock())
+    /// The aborted transactions a read_committed fetch of `[fetch_offset, upper_bound)`
+    /// must be told about.
+    pub fn aborted_transactions(&self, fetch_offset: i64, upper_bound: i64) -> Vec<AbortedTxn> {
+        self.log
+            .lock()
+            .aborted_transactions(fetch_offset, upper_bound)
+    }
+
+    /// The producers this partition remembers, by producer id (DescribeProducers).
+    pub fn active_producers(&self) -> Vec<ActiveProducer> {
+        let log = self.log.lock();
+        let mut producers: Vec<ActiveProducer> = log
+            .producer_state()
+            .producers()
+            .map(|(id, e)| ActiveProducer {
+                producer_id: *id,
+                producer_epoch: e.producer_epoch,
+                last_sequence: e.batches.back().map_or(-1, |b| b.last_seq),
+                last_timestamp: e.last_timestamp,
+                coordinator_epoch: e.coordinator_epoch,
+                current_txn_start_offset: e.current_txn_first_offset.unwrap_or(-1),
+            })
+            .collect();
+        producers.sort_by_key(|p| p.producer_id);
+        producers
+    }
+
+    /// The sequence number `producer_id` at `producer_epoch` must use next here, if
+    /// this partition remembers a batch of it at that epoch.
+    pub fn next_sequence(&self, producer_id: i64, producer_epoch: i16) -> Option<i32> {
+        let log = self.log.lock();
+        let entry = log.producer_state().entry(producer_id)?;
+        (entry.producer_epoch == producer_epoch)
+            .then(|| entry.batches.back().map(|b| b.last_seq.wrapping_add(1)))
+            .flatten()
+    }
+
+    /// The first offset whose batch has a timestamp at or after `timestamp_ms`, with
+    /// that timestamp (ListOffsets by time).
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
+        self.log.lock().offset_for_timestamp(timestamp_ms)
+    }
+
+    /// The offset and timestamp of the record with the largest timestamp (ListOffsets
+    /// MAX_TIMESTAMP).
+    pub fn max_timestamp_and_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
+        self.log.lock().max_timestamp_and_offset()
+    }
+
+    /// DeleteRecords: moves the log start offset to `offset`, or to the high watermark
+    /// when `None` (read under the same lock). Returns the new log start offset.
+    pub fn delete_records_before(&self, offset: Option<i64>) -> Result<i64, LogError> {
+        let mut log = self.log.lock();
+        let target = offset.unwrap_or_else(|| log.high_watermark());
+        log.delete_records_before(target)
+    }
+
+    /// Bytes on disk in this partition's segments (DescribeLogDirs).
+    pub fn size_bytes(&self) -> u64 {
+        self.log.lock().size_bytes()
+    }
+
+    /// The limits a produce payload is validated against, and the topic's
+    /// `compression.type`, read under one lock.
+    pub fn produce_settings(
+        &self,
+    ) -> (
+        ValidationLimits,
+        Option<kafka_protocol::records::Compression>,
+    ) {
+        let log = self.log.lock();
+        (log.validation_limits(), log.config().compression_type)
+    }
+
+    /// Applies changed topic configs at once (AlterConfigs).
+    pub fn set_config(&self, config: LogConfig) {
+        self.log.lock().set_config(config)
+    }
+
+    /// Time-based rolls, the flush.ms fsync and retention. Returns how many segments
+    /// retention deleted.
+    pub fn housekeeping(&self, now_ms: i64) -> io::Result<usize> {
+        self.log.lock().housekeeping(now_ms)
+    }
+
+    /// What the log cleaner should compact now, if anything (zero-copy views of the
+    /// closed segments; the copy runs without the lock).
+    pub fn cleaning_plan(&self, now_ms: i64) -> Option<CleanPlan> {
+        self.log.lock().cleaning_plan(now_ms)
+    }
+
+    /// Swaps cleaned segments in. Returns how many were replaced.
+    pub fn install_cleaned(&self, out: &CleanOutput) -> Result<usize, LogError> {
+        self.log.lock().install_cleaned(out, CrashAfter::default())
     }
 
     pub fn close(&self) -> io::Result<()> {
