@@ -29,7 +29,7 @@ use super::consume_group::GroupMember;
 use super::output::{json_string, push_bytes_field, Progress};
 use super::BootstrapArgs;
 use crate::log::batch::control_record_type;
-use crate::log::producer_state::ControlType;
+use crate::log::batch::ControlType;
 use crate::log::{BatchHeader, RECORD_BATCH_OVERHEAD};
 
 #[derive(Args, Debug)]

@@ -22,9 +22,11 @@ use clap::Args;
 use kafka_protocol::records::RecordBatchDecoder;
 
 use super::output::{base64, json_string};
+use crate::log::batch::ControlType;
 use crate::log::batch::{check_stored_batch, control_record_type, ScanStop};
+use crate::log::file_names::{LOG_EXT, OFFSET_INDEX_EXT, TIME_INDEX_EXT};
 use crate::log::offset_index::OFFSET_INDEX_ENTRY_SIZE;
-use crate::log::producer_state::{last_sequence, ControlType};
+use crate::log::producer_state::last_sequence;
 use crate::log::time_index::TIME_INDEX_ENTRY_SIZE;
 use crate::log::{BatchHeader, TimestampType, RECORD_BATCH_OVERHEAD};
 
@@ -73,7 +75,7 @@ pub fn run(args: DumpLogArgs) -> Result<()> {
             let mut logs: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("reading {}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "log"))
+                .filter(|f| f.extension().is_some_and(|x| x == LOG_EXT))
                 .collect();
             logs.sort();
             files.extend(logs);
@@ -85,18 +87,18 @@ pub fn run(args: DumpLogArgs) -> Result<()> {
     for f in &files {
         let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
         match (ext, args.verify) {
-            ("log", false) => dump_segment(f, args.print_data_log, &mut report)?,
-            ("log", true) => {
+            (LOG_EXT, false) => dump_segment(f, args.print_data_log, &mut report)?,
+            (LOG_EXT, true) => {
                 let batches = scan_segment(f, None, &mut report)?;
                 verify_indexes(f, &batches, &mut report)?;
             }
-            ("index", _) | ("timeindex", _) if args.verify => {
-                let log = f.with_extension("log");
+            (OFFSET_INDEX_EXT, _) | (TIME_INDEX_EXT, _) if args.verify => {
+                let log = f.with_extension(LOG_EXT);
                 let batches = scan_segment(&log, None, &mut report)?;
                 verify_indexes(&log, &batches, &mut report)?;
             }
-            ("index", _) => dump_index(f, false)?,
-            ("timeindex", _) => dump_index(f, true)?,
+            (OFFSET_INDEX_EXT, _) => dump_index(f, false)?,
+            (TIME_INDEX_EXT, _) => dump_index(f, true)?,
             _ => bail!("{}: not a .log, .index or .timeindex file", f.display()),
         }
     }
@@ -393,7 +395,7 @@ fn verify_indexes(log: &Path, batches: &[BatchPos], report: &mut Report) -> Resu
     let Some(base) = base_offset_of(log) else {
         return Ok(());
     };
-    let index = log.with_extension("index");
+    let index = log.with_extension(OFFSET_INDEX_EXT);
     if let Some((entries, _, torn)) = read_entries(&index, OFFSET_INDEX_ENTRY_SIZE)? {
         if torn > 0 {
             report.problem(
@@ -429,7 +431,7 @@ fn verify_indexes(log: &Path, batches: &[BatchPos], report: &mut Report) -> Resu
             }
         }
     }
-    let time_index = log.with_extension("timeindex");
+    let time_index = log.with_extension(TIME_INDEX_EXT);
     if let Some((entries, _, torn)) = read_entries(&time_index, TIME_INDEX_ENTRY_SIZE)? {
         if torn > 0 {
             report.problem(

@@ -291,6 +291,14 @@ pub fn check_uncompressed_records(records: &[u8], record_count: i32) -> Result<(
 /// Kafka's refusal of a keyless record in a compacted topic (`LogValidator`).
 pub const COMPACTED_TOPIC_NEEDS_KEY: &str = "Compacted topic cannot accept message without key";
 
+/// The kind of an end-transaction marker (Kafka's `ControlRecordType`), as the key of
+/// a control batch's one record says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlType {
+    Abort,
+    Commit,
+}
+
 /// [`check_uncompressed_records`] with the topic's [`RecordRules`]; `base_timestamp` is
 /// the batch header's, to which each record's timestamp delta is added.
 pub fn check_records(
@@ -415,8 +423,7 @@ pub fn check_compressed_records_with(
 /// `ControlRecordType` in the first record's key: version i16, type i16, 0 = ABORT,
 /// 1 = COMMIT; the value holds version i16 and the coordinator epoch i32). Control
 /// batches are never compressed. `None` for anything else.
-pub fn control_record_type(batch: &[u8]) -> Option<(crate::log::producer_state::ControlType, i32)> {
-    use crate::log::producer_state::ControlType;
+pub fn control_record_type(batch: &[u8]) -> Option<(ControlType, i32)> {
     let h = BatchHeader::parse(batch)?;
     if !h.is_control() || h.compression() != 0 {
         return None;

@@ -11,8 +11,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
-pub const CHECKPOINT_FILE: &str = "recovery-point.checkpoint";
-pub const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown.marker";
+pub use crate::log::file_names::{
+    CLEAN_SHUTDOWN_MARKER as CLEAN_SHUTDOWN_FILE, RECOVERY_CHECKPOINT as CHECKPOINT_FILE,
+};
 
 const CHECKPOINT_MAGIC: &[u8; 4] = b"SLRP";
 const MARKER_MAGIC: &[u8; 4] = b"SLCS";
@@ -111,7 +112,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// Atomically replaces `dir/name` with `bytes` (tmp + fsync + rename + dir fsync).
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let tmp = dir.join(format!("{name}.tmp"));
+    let tmp = dir.join(format!("{name}.{}", crate::log::file_names::TMP_SUFFIX));
     {
         let mut f = OpenOptions::new()
             .write(true)

@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub mod cleaner;
 pub mod config;
 pub mod error;
+pub mod file_names;
 pub mod index_file;
 pub mod offset_index;
 pub mod partition_log;

@@ -14,13 +14,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::log::batch::BatchHeader;
+use crate::log::batch::ControlType;
 use crate::log::error::AppendError;
-use crate::log::segment::segment_file_name;
+use crate::log::file_names::segment_file_name;
 
 /// Kafka keeps this many batches per producer, which is why idempotent producers may
 /// have at most five requests in flight.
 pub const NUM_BATCHES_TO_RETAIN: usize = 5;
-pub const SNAPSHOT_SUFFIX: &str = "snapshot";
+pub use crate::log::file_names::SNAPSHOT_EXT as SNAPSHOT_SUFFIX;
 const SNAPSHOT_VERSION: i16 = 1;
 /// version (2) + crc (4) + producer count (4)
 const SNAPSHOT_HEADER: usize = 10;
@@ -52,13 +53,6 @@ pub struct ProducerEntry {
     /// First offset of the producer's open transaction in this partition, if any:
     /// the last stable offset cannot pass it until a marker completes it.
     pub current_txn_first_offset: Option<i64>,
-}
-
-/// The kind of an end-transaction marker (Kafka's `ControlRecordType`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ControlType {
-    Abort,
-    Commit,
 }
 
 /// A transaction completed by a marker (Kafka's `CompletedTxn`).
@@ -368,7 +362,10 @@ pub fn snapshot_path(dir: &Path, offset: i64) -> PathBuf {
 /// Writes `<offset>.snapshot` (temp file, fsync, rename, directory fsync).
 pub fn write_snapshot(dir: &Path, offset: i64, state: &ProducerStateManager) -> io::Result<()> {
     let path = snapshot_path(dir, offset);
-    let tmp = path.with_extension("snapshot.tmp");
+    let tmp = path.with_extension(format!(
+        "{SNAPSHOT_SUFFIX}.{}",
+        crate::log::file_names::TMP_SUFFIX
+    ));
     {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(&state.encode())?;
@@ -384,7 +381,7 @@ pub fn list_snapshots(dir: &Path) -> io::Result<Vec<i64>> {
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(stem) = name.strip_suffix(".snapshot") {
+        if let Some(stem) = name.strip_suffix(&format!(".{SNAPSHOT_SUFFIX}")) {
             if let Ok(offset) = stem.parse::<i64>() {
                 out.push(offset);
             }

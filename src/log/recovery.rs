@@ -23,6 +23,10 @@ use crate::log::checkpoint::{self, Checkpoint};
 use crate::log::cleaner::{swap as cleaner_swap, CleanerCheckpoint};
 use crate::log::config::LogConfig;
 use crate::log::error::LogError;
+use crate::log::file_names::{
+    parse_segment_name, segment_path, LOG_EXT, OFFSET_INDEX_EXT, TIME_INDEX_EXT, TMP_SUFFIX,
+    TXN_INDEX_EXT,
+};
 use crate::log::segment::LogSegment;
 
 pub struct LoadedLog {
@@ -31,15 +35,6 @@ pub struct LoadedLog {
     pub recovery_point: i64,
     /// The cleaner checkpoint, if valid.
     pub cleaner: Option<CleanerCheckpoint>,
-}
-
-/// Parses `00000000000000000042.log` style names.
-fn parse_segment_name(name: &str) -> Option<(i64, &str)> {
-    let (stem, ext) = name.split_once('.')?;
-    if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((stem.parse().ok()?, ext))
 }
 
 pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, LogError> {
@@ -54,16 +49,18 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.ends_with(".tmp") {
+        if name.ends_with(&format!(".{TMP_SUFFIX}")) {
             tracing::info!(file = %entry.path().display(), "deleting stray temporary file");
             fs::remove_file(entry.path())?;
             continue;
         }
         match parse_segment_name(name) {
-            Some((base, "log")) => {
+            Some((base, LOG_EXT)) => {
                 logs.insert(base);
             }
-            Some((base, "index" | "timeindex" | "txnindex")) => indexes.push((base, entry.path())),
+            Some((base, OFFSET_INDEX_EXT | TIME_INDEX_EXT | TXN_INDEX_EXT)) => {
+                indexes.push((base, entry.path()))
+            }
             _ => {}
         }
     }
@@ -102,9 +99,7 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
     let last_base = *bases.last().expect("non-empty");
     let clean = match (marker, cp) {
         (Some(m), Some(_)) => {
-            let size =
-                fs::metadata(dir.join(crate::log::segment::segment_file_name(last_base, "log")))?
-                    .len();
+            let size = fs::metadata(segment_path(dir, last_base, LOG_EXT))?.len();
             m.active_base_offset == last_base && m.active_log_size == size
         }
         _ => false,

@@ -18,6 +18,9 @@ use memmap2::{Mmap, MmapOptions};
 
 use crate::log::batch::{check_stored_batch, BatchHeader, ScanStop};
 use crate::log::config::LogConfig;
+use crate::log::file_names::{
+    segment_path, LOG_EXT, OFFSET_INDEX_EXT, TIME_INDEX_EXT, TXN_INDEX_EXT,
+};
 use crate::log::offset_index::OffsetIndex;
 use crate::log::time_index::TimeIndex;
 
@@ -26,16 +29,11 @@ pub const MAX_SEGMENT_BYTES: u64 = i32::MAX as u64;
 /// Granularity of the active segment's over-sized mapping.
 const MAP_CHUNK: u64 = 1 << 20;
 
-/// `00000000000000000042.log` etc.: 20 digits so names sort like offsets.
-pub fn segment_file_name(base_offset: i64, ext: &str) -> String {
-    format!("{base_offset:020}.{ext}")
-}
-
 /// The recovery check of one stored batch: the strict one, or log compaction's (offset
 /// gaps inside the batch allowed) for a segment that may have been cleaned.
 fn check_batch(buf: &[u8], allow_gaps: bool) -> Result<BatchHeader, ScanStop> {
     if allow_gaps {
-        crate::log::cleaner::check_cleaned_batch(buf)
+        crate::log::batch::check_cleaned_batch(buf)
     } else {
         check_stored_batch(buf)
     }
@@ -95,9 +93,9 @@ pub struct LogSegment {
 impl LogSegment {
     fn paths(dir: &Path, base: i64) -> (PathBuf, PathBuf, PathBuf) {
         (
-            dir.join(segment_file_name(base, "log")),
-            dir.join(segment_file_name(base, "index")),
-            dir.join(segment_file_name(base, "timeindex")),
+            segment_path(dir, base, LOG_EXT),
+            segment_path(dir, base, OFFSET_INDEX_EXT),
+            segment_path(dir, base, TIME_INDEX_EXT),
         )
     }
 
@@ -571,7 +569,7 @@ impl LogSegment {
         let tidx = self.time_index.file().path().to_path_buf();
         let log = self.log_path.clone();
         // The aborted-transaction index lives and dies with its segment.
-        let txn = log.with_extension("txnindex");
+        let txn = log.with_extension(TXN_INDEX_EXT);
         drop(self);
         for p in [log, idx, tidx, txn] {
             match std::fs::remove_file(&p) {

@@ -11,7 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::log::segment::segment_file_name;
+use crate::log::file_names::{segment_file_name, TXN_INDEX_EXT};
 
 /// version (2) + producer id (8) + first offset (8) + last offset (8) + last stable offset (8)
 pub const ENTRY_SIZE: usize = 34;
@@ -55,7 +55,7 @@ impl AbortedTxn {
 }
 
 pub fn path(dir: &Path, base_offset: i64) -> PathBuf {
-    dir.join(segment_file_name(base_offset, "txnindex"))
+    dir.join(segment_file_name(base_offset, TXN_INDEX_EXT))
 }
 
 /// Entries of one segment's index, or `None` if the file is damaged (a torn last

@@ -30,6 +30,7 @@ use super::swap::{self, CLEANED_SUFFIX};
 use super::{CleanOutput, CleanPlan, CleanedSegment, CleanerConfig, PlanSegment};
 use crate::log::batch::{check_cleaned_batch, control_record_type, BatchHeader};
 use crate::log::error::LogError;
+use crate::log::file_names::{LOG_EXT, OFFSET_INDEX_EXT, TIME_INDEX_EXT, TXN_INDEX_EXT};
 use crate::log::segment::LogSegment;
 use crate::log::txn_index::AbortedTxn;
 use crate::log::TimestampType;
@@ -163,9 +164,7 @@ impl Pass<'_> {
             if !removable {
                 return Ok(Some(batch.to_vec()));
             }
-            if let Some((crate::log::producer_state::ControlType::Abort, _)) =
-                control_record_type(batch)
-            {
+            if let Some((crate::log::batch::ControlType::Abort, _)) = control_record_type(batch) {
                 self.dropped_abort_markers.push(h.base_offset);
             }
             return Ok(None);
@@ -211,7 +210,7 @@ impl Pass<'_> {
     fn clean_segment(&mut self, seg: &PlanSegment, cancel: &AtomicBool) -> Result<u64, LogError> {
         let dir = &self.plan.dir;
         let base = seg.base_offset;
-        let log_path = swap::path(dir, base, "log", CLEANED_SUFFIX);
+        let log_path = swap::path(dir, base, LOG_EXT, CLEANED_SUFFIX);
         let mut out = BufWriter::with_capacity(1 << 20, File::create(&log_path)?);
         let mut size = 0u64;
         for (pos, h) in batches(seg)? {
@@ -231,8 +230,8 @@ impl Pass<'_> {
         let mut cleaned = LogSegment::open_files(
             base,
             log_path,
-            &swap::path(dir, base, "index", CLEANED_SUFFIX),
-            &swap::path(dir, base, "timeindex", CLEANED_SUFFIX),
+            &swap::path(dir, base, OFFSET_INDEX_EXT, CLEANED_SUFFIX),
+            &swap::path(dir, base, TIME_INDEX_EXT, CLEANED_SUFFIX),
             true,
         )?;
         cleaned.allow_gaps = true;
@@ -256,7 +255,7 @@ impl Pass<'_> {
 }
 
 fn write_txn_index(dir: &Path, base: i64, entries: &[AbortedTxn]) -> io::Result<()> {
-    let mut f = File::create(swap::path(dir, base, "txnindex", CLEANED_SUFFIX))?;
+    let mut f = File::create(swap::path(dir, base, TXN_INDEX_EXT, CLEANED_SUFFIX))?;
     for e in entries {
         f.write_all(&e.encode())?;
     }

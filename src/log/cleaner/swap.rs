@@ -22,19 +22,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::log::checkpoint;
-use crate::log::segment::segment_file_name;
-
-pub const CLEANED_SUFFIX: &str = "cleaned";
-pub const SWAP_SUFFIX: &str = "swap";
-/// The index files, renamed before the `.log` (whose `.swap` is the commit point).
-pub const INDEX_EXTS: [&str; 3] = ["index", "timeindex", "txnindex"];
-pub const CLEANER_CHECKPOINT: &str = "cleaner-offset.checkpoint";
+use crate::log::file_names::{segment_path, suffixed_path, LOG_EXT};
+pub use crate::log::file_names::{CLEANED_SUFFIX, CLEANER_CHECKPOINT, INDEX_EXTS, SWAP_SUFFIX};
 const CHECKPOINT_MAGIC: &[u8; 4] = b"SLCO";
 const CHECKPOINT_LEN: usize = 28;
 
 /// `<base>.<ext>.<suffix>`, e.g. `00000000000000000042.log.cleaned`.
 pub fn path(dir: &Path, base: i64, ext: &str, suffix: &str) -> PathBuf {
-    dir.join(format!("{}.{suffix}", segment_file_name(base, ext)))
+    suffixed_path(dir, base, ext, suffix)
 }
 
 /// A test hook standing for a crash: `install` stops (with an error) once this many
@@ -73,8 +68,8 @@ pub fn install(dir: &Path, base: i64, crash: &mut CrashAfter) -> io::Result<()> 
     }
     crash.step()?;
     fs::rename(
-        path(dir, base, "log", CLEANED_SUFFIX),
-        path(dir, base, "log", SWAP_SUFFIX),
+        path(dir, base, LOG_EXT, CLEANED_SUFFIX),
+        path(dir, base, LOG_EXT, SWAP_SUFFIX),
     )?;
     checkpoint::sync_dir(dir)?;
     complete(dir, base, crash)
@@ -86,20 +81,20 @@ fn complete(dir: &Path, base: i64, crash: &mut CrashAfter) -> io::Result<()> {
         let swap = path(dir, base, ext, SWAP_SUFFIX);
         if swap.exists() {
             crash.step()?;
-            fs::rename(&swap, dir.join(segment_file_name(base, ext)))?;
+            fs::rename(&swap, segment_path(dir, base, ext))?;
         }
     }
     crash.step()?;
     fs::rename(
-        path(dir, base, "log", SWAP_SUFFIX),
-        dir.join(segment_file_name(base, "log")),
+        path(dir, base, LOG_EXT, SWAP_SUFFIX),
+        segment_path(dir, base, LOG_EXT),
     )?;
     checkpoint::sync_dir(dir)
 }
 
 /// Deletes the `.cleaned` files of segment `base` (a cleaning that will not be used).
 pub fn discard(dir: &Path, base: i64) -> io::Result<()> {
-    for ext in ["log"].into_iter().chain(INDEX_EXTS) {
+    for ext in [LOG_EXT].into_iter().chain(INDEX_EXTS) {
         remove_if_exists(&path(dir, base, ext, CLEANED_SUFFIX))?;
     }
     Ok(())
@@ -219,9 +214,9 @@ mod tests {
     fn open_completes_committed_swaps_and_drops_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let final_name = |base, ext| d.join(segment_file_name(base, ext));
+        let final_name = |base, ext| crate::log::file_names::segment_path(d, base, ext);
         for base in [0, 10] {
-            for ext in ["log"].into_iter().chain(INDEX_EXTS) {
+            for ext in [LOG_EXT].into_iter().chain(INDEX_EXTS) {
                 fs::write(final_name(base, ext), b"old").unwrap();
                 fs::write(path(d, base, ext, CLEANED_SUFFIX), b"new").unwrap();
             }
@@ -230,7 +225,7 @@ mod tests {
         install(d, 0, &mut CrashAfter(Some(5))).unwrap_err();
         install(d, 10, &mut CrashAfter(Some(2))).unwrap_err();
         recover_dir(d).unwrap();
-        for ext in ["log"].into_iter().chain(INDEX_EXTS) {
+        for ext in [LOG_EXT].into_iter().chain(INDEX_EXTS) {
             assert_eq!(fs::read(final_name(0, ext)).unwrap(), b"new", "{ext}");
             assert_eq!(fs::read(final_name(10, ext)).unwrap(), b"old", "{ext}");
         }

@@ -521,10 +521,10 @@ fn check_crash_at(step: usize, seed: u64) -> bool {
     // Every segment is wholly old or wholly new, and new ones form a prefix.
     let mut old_seen = false;
     for c in &out.segments {
-        let size = std::fs::metadata(
-            dir.path()
-                .join(crate::log::segment::segment_file_name(c.base_offset, "log")),
-        )
+        let size = std::fs::metadata(dir.path().join(crate::log::file_names::segment_file_name(
+            c.base_offset,
+            "log",
+        )))
         .unwrap()
         .len();
         assert!(size == c.old_size || size == c.new_size);
