@@ -28,6 +28,9 @@ pub mod log;
 pub mod server;
 pub mod topics;
 
+#[cfg(test)]
+mod layering_test;
+
 use std::future::Future;
 use std::time::Instant;
 

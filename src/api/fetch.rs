@@ -5,7 +5,8 @@
 //! max_bytes, with Kafka's rule that the first partition with data may exceed them by
 //! one batch so a large batch never blocks a consumer (KIP-74). Fetch sessions (KIP-227)
 //! decide which partitions an answer carries. read_committed reads stop at the last
-//! stable offset and carry an (empty, until transactions exist) aborted list.
+//! stable offset and carry the aborted transactions overlapping the records returned,
+//! so the consumer can drop aborted records.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -6,8 +6,10 @@
 //! `Command::start` is what a connection calls: the same, except that a Produce waiting
 //! only for its fsync hands that wait back as an [`Answer::Deferred`], so the
 //! connection can handle later requests meanwhile.
-//! Handlers translate between wire types and `crate::broker`; they never touch sockets
-//! or files directly. Adding an API means adding a file and one line to `commands!`.
+//! Handlers translate between wire types and the broker's parts (`crate::broker::Broker`
+//! holds the topic registry, the coordinators and the fetch sessions); they never touch
+//! sockets, files or a partition's locked log. Adding an API means adding a file and
+//! one line to `commands!`.
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
