@@ -20,6 +20,8 @@ use crate::topics::{NewTopic, Partition};
 struct Parts {
     topics: Arc<TopicRegistry>,
     transactions: Arc<TransactionCoordinator>,
+    /// A manual clock: time moves only when a test advances it.
+    clock: Clock,
 }
 
 impl Parts {
@@ -39,16 +41,18 @@ fn broker(dir: &std::path::Path) -> Parts {
         ..Default::default()
     };
     let config = Arc::new(BrokerConfig::load(None, &overrides).unwrap());
-    let clock = Clock::system();
+    let clock = Clock::manual(now_ms());
     let topics = Arc::new(TopicRegistry::load(config.clone(), clock.clone()).unwrap());
     let producer_ids = Arc::new(ProducerIdManager::open(&config.data_dir).unwrap());
     let groups = Arc::new(GroupCoordinator::load(&config, topics.clone(), clock.clone()).unwrap());
     let transactions = Arc::new(
-        TransactionCoordinator::load(&config, topics.clone(), producer_ids, clock, groups).unwrap(),
+        TransactionCoordinator::load(&config, topics.clone(), producer_ids, clock.clone(), groups)
+            .unwrap(),
     );
     Parts {
         topics,
         transactions,
+        clock,
     }
 }
 
@@ -191,11 +195,13 @@ async fn timeouts_and_limits() {
         tc.init_producer_id("", 1000, None).await.unwrap_err(),
         ResponseError::InvalidRequest
     );
-    let (pid, e) = tc.init_producer_id("tx", 1, None).await.unwrap();
+    let (pid, e) = tc.init_producer_id("tx", 60_000, None).await.unwrap();
     tc.add_partitions("tx", pid, e, tps(&[("t", 0)]))
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    b.clock.advance(std::time::Duration::from_millis(59_999));
+    assert_eq!(tc.abort_timed_out().await, 0, "not timed out yet");
+    b.clock.advance(std::time::Duration::from_millis(1));
     assert_eq!(tc.abort_timed_out().await, 1);
     let d = tc.describe("tx").unwrap();
     assert_eq!(
@@ -285,8 +291,19 @@ async fn admin_views_and_expiry() {
         tc.describe("nope").unwrap_err(),
         ResponseError::TransactionalIdNotFound
     );
-    // Nothing is idle long enough with the default expiration.
+    // Nothing is idle long enough with the default expiration (7 days)...
     assert_eq!(tc.expire_transactional_ids().await, 0);
+    // ...until it is: "b" is idle; "a" is in a transaction (which times out first).
+    b.clock
+        .advance(std::time::Duration::from_millis(604_800_000));
+    assert_eq!(tc.abort_timed_out().await, 1);
+    b.clock
+        .advance(std::time::Duration::from_millis(604_800_000));
+    assert_eq!(tc.expire_transactional_ids().await, 2);
+    assert_eq!(
+        tc.describe("b").unwrap_err(),
+        ResponseError::TransactionalIdNotFound
+    );
 }
 
 #[test]
