@@ -11,6 +11,7 @@
 //! sessions ([`fetch_session`]), and the housekeeping and log-cleaner tasks.
 
 pub mod cleaner;
+pub mod data_dir_lock;
 pub mod fetch_session;
 pub mod housekeeping;
 
@@ -23,6 +24,7 @@ use crate::config::BrokerConfig;
 use crate::coordinator::producer_ids::ProducerIdManager;
 use crate::coordinator::{group, transaction, GroupCoordinator, TransactionCoordinator};
 use crate::topics::{store, TopicRegistry};
+use data_dir_lock::DataDirLock;
 use fetch_session::FetchSessionCache;
 
 /// The broker's parts, shared by every connection and background task.
@@ -38,6 +40,9 @@ pub struct Broker {
     pub groups: Arc<GroupCoordinator>,
     /// Transactions (state in `__transaction_state`).
     pub transactions: Arc<TransactionCoordinator>,
+    /// This process's ownership of the data directory, held until the broker is
+    /// dropped.
+    _data_dir_lock: DataDirLock,
 }
 
 /// The background tasks a running broker owns; aborted at shutdown.
@@ -65,6 +70,9 @@ impl Broker {
         let config = Arc::new(config);
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        // Before anything is read or written: a second broker must not recover (and
+        // rewrite) logs that the first is appending to.
+        let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
         let cluster_id = store::load_or_create_meta(&config.data_dir, config.node_id)?;
         let topics = Arc::new(TopicRegistry::load(config.clone(), clock.clone())?);
         let producer_ids = Arc::new(ProducerIdManager::open(&config.data_dir)?);
@@ -91,6 +99,7 @@ impl Broker {
             cluster_id,
             clock,
             topics,
+            _data_dir_lock: data_dir_lock,
         }))
     }
 
