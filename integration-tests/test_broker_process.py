@@ -1,12 +1,16 @@
 """The broker as a process: start-up, SIGTERM, kill -9, restart, advertised listener, one
-owner per data directory."""
+owner per data directory, topic creation that runs out of descriptors."""
 
 from __future__ import annotations
 
+import os
+import resource
 import subprocess
 import time
 
-from confluent_kafka.admin import AdminClient
+import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from harness import free_port, sluice_bin, wait_for_port
 
@@ -59,3 +63,43 @@ def test_a_second_broker_on_the_same_data_dir_refuses_to_start(broker):
     broker.start()
     md = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=10)
     assert set(md.brokers) == {1}
+
+
+def _set_nofile(pid: int, soft: int, hard: int) -> None:
+    subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={soft}:{hard}"], check=True, timeout=10)
+
+
+def test_create_topics_out_of_descriptors_leaves_no_trace_and_the_broker_keeps_serving(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.list_topics(timeout=10)  # the admin connection is open before the limit drops
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = len(os.listdir(f"/proc/{broker.pid}/fd"))
+    # Room for a few partitions (each holds its segment and index files open), not 300.
+    _set_nofile(broker.pid, in_use + 30, hard)
+    try:
+        fut = admin.create_topics([NewTopic("too-big", 300, 1)], operation_timeout=30)["too-big"]
+        with pytest.raises(KafkaException) as raised:
+            fut.result(timeout=60)
+        assert raised.value.args[0].code() == KafkaError.KAFKA_STORAGE_ERROR, raised.value
+    finally:
+        _set_nofile(broker.pid, soft, hard)
+    left = [p.name for p in broker.data_dir.iterdir() if p.name.startswith("too-big-")]
+    assert left == [], f"partition directories left behind: {left[:5]}"
+    assert "too-big" not in admin.list_topics(timeout=10).topics
+    # The same name can be created now, and the broker serves it.
+    admin.create_topics([NewTopic("too-big", 3, 1)])["too-big"].result(timeout=30)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    producer.produce("too-big", b"after", partition=2)
+    assert producer.flush(30) == 0
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "g", "enable.auto.commit": False})
+    consumer.assign([TopicPartition("too-big", 2, 0)])
+    msg = None
+    deadline = time.monotonic() + 30
+    while msg is None and time.monotonic() < deadline:
+        msg = consumer.poll(1)
+    consumer.close()
+    assert msg is not None and msg.error() is None and msg.value() == b"after"
+    # And after a restart the failed creation has not come back half-made.
+    broker.restart()
+    md = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=10)
+    assert len(md.topics["too-big"].partitions) == 3

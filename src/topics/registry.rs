@@ -76,7 +76,9 @@ impl TopicRegistry {
             admin_lock: Mutex::new(()),
         };
         let now = registry.clock.now_ms();
-        for record in topic_store::read_topics(&data_dir)? {
+        let records = topic_store::read_topics(&data_dir)?;
+        remove_uncommitted_partition_dirs(&data_dir, &records);
+        for record in records {
             let topic = registry
                 .open_topic(&record, now)
                 .with_context(|| format!("opening topic {}", record.name))?;
@@ -253,11 +255,18 @@ impl TopicRegistry {
             KafkaError::new(ResponseError::KafkaStorageError, format!("{e:#}"))
         };
         // Partition directories first, then the topic file: the topic file is the
-        // commit point, and directories without one are ignored at start-up.
+        // commit point. A failure at any step before it removes every directory this
+        // call made (a crash does the same at the next start-up), so a topic is either
+        // all there or not there at all.
+        let created = 0..record.partitions;
         let topic = self
             .open_topic(&record, self.clock.now_ms())
+            .map_err(|e| self.undo_partition_dirs(&record.name, created.clone(), e))
             .map_err(storage)?;
-        topic_store::write_topic(&self.data_dir, &record).map_err(storage)?;
+        if let Err(e) = topic_store::write_topic(&self.data_dir, &record) {
+            drop(topic);
+            return Err(storage(self.undo_partition_dirs(&record.name, created, e)));
+        }
         self.insert(topic.clone());
         Ok(topic)
     }
@@ -303,13 +312,24 @@ impl TopicRegistry {
             |e: anyhow::Error| KafkaError::new(ResponseError::KafkaStorageError, format!("{e:#}"));
         let log_config = self.config.log_config(&topic.configs);
         let mut partitions = topic.partitions.clone();
-        for p in current..new_count {
+        // As in `create`: the rewritten topic file is the commit point, and every
+        // directory made before a failure is removed again.
+        let added = current..new_count;
+        for p in added.clone() {
             let dir = topic_store::partition_dir(&self.data_dir, name, p);
-            let log = PartitionLog::open(dir, log_config.clone(), self.clock.now_ms())
-                .map_err(|e| storage(anyhow::anyhow!(e)))?;
-            partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log)));
+            match PartitionLog::open(&dir, log_config.clone(), self.clock.now_ms()) {
+                Ok(log) => partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log))),
+                Err(e) => {
+                    partitions.truncate(current as usize);
+                    let e = anyhow::Error::new(e).context(format!("opening {}", dir.display()));
+                    return Err(storage(self.undo_partition_dirs(name, added, e)));
+                }
+            }
         }
-        topic_store::write_topic(&self.data_dir, &record).map_err(storage)?;
+        if let Err(e) = topic_store::write_topic(&self.data_dir, &record) {
+            partitions.truncate(current as usize);
+            return Err(storage(self.undo_partition_dirs(name, added, e)));
+        }
         let grown = Arc::new(Topic {
             name: topic.name.clone(),
             id: topic.id,
@@ -367,6 +387,29 @@ impl TopicRegistry {
         }));
         tracing::info!(topic = name, "topic configs changed");
         Ok(())
+    }
+
+    /// Removes the directories of partitions `range` of `topic` after a creation that
+    /// failed before its commit point (their logs are already closed: dropped by the
+    /// caller), and returns the creation's error for the caller to report.
+    fn undo_partition_dirs(
+        &self,
+        topic: &str,
+        range: std::ops::Range<i32>,
+        error: anyhow::Error,
+    ) -> anyhow::Error {
+        for p in range {
+            let dir = topic_store::partition_dir(&self.data_dir, topic, p);
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(dir = %dir.display(), error = %e, "could not remove the directory of a partition whose creation failed; it is removed at the next start")
+                }
+            }
+        }
+        let _ = topic_store::sync_dir(&self.data_dir);
+        error
     }
 
     /// Kafka refuses topics whose names differ only by '.' vs '_' (metric name clash).
@@ -428,6 +471,71 @@ impl TopicRegistry {
     }
 }
 
+/// Start-up half of atomic creation: a partition directory that no topic file covers
+/// (`<topic>-<p>` with no topic of that name, or `p` at or past its partition count)
+/// was made by a CreateTopics or CreatePartitions that never reached its commit point
+/// (a crash, or a removal that failed). It holds no data, since no produce can reach a
+/// partition before its topic is committed, and is removed. One that does hold data
+/// does not fit that story (a lost topic file?): it is left alone, with an error line,
+/// rather than deleted on a guess.
+fn remove_uncommitted_partition_dirs(data_dir: &Path, records: &[TopicRecord]) {
+    let counts: HashMap<&str, i32> = records
+        .iter()
+        .map(|r| (r.name.as_str(), r.partitions))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    let mut removed = false;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some((topic, index)) = name.rsplit_once('-') else {
+            continue;
+        };
+        let Ok(index) = index.parse::<i32>() else {
+            continue;
+        };
+        if !path.is_dir() || topic_name::validate(topic).is_err() {
+            continue;
+        }
+        if counts.get(topic).is_some_and(|&n| index < n) {
+            continue;
+        }
+        if holds_records(&path) {
+            tracing::error!(dir = %path.display(), "partition directory with records but no topic file: left alone");
+            continue;
+        }
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => {
+                removed = true;
+                tracing::info!(dir = %path.display(), "removed the directory of a partition whose creation never completed");
+            }
+            Err(e) => {
+                tracing::warn!(dir = %path.display(), error = %e, "could not remove an uncommitted partition directory")
+            }
+        }
+    }
+    if removed {
+        let _ = topic_store::sync_dir(data_dir);
+    }
+}
+
+/// Whether a partition directory has any non-empty `.log` segment.
+fn holds_records(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return true; // cannot tell: keep it
+    };
+    entries.flatten().any(|e| {
+        let p = e.path();
+        p.extension()
+            .is_some_and(|x| x == crate::log::file_names::LOG_EXT)
+            && e.metadata().map_or(true, |m| m.len() > 0)
+    })
+}
+
 fn remove_deleted_dirs(data_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(data_dir) else {
         return;
@@ -444,5 +552,114 @@ fn remove_deleted_dirs(data_dir: &Path) {
                 tracing::warn!(dir = %path.display(), error = %e, "could not remove deleted partition directory");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Overrides;
+
+    fn registry(dir: &Path) -> TopicRegistry {
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.to_path_buf()),
+            ..Default::default()
+        };
+        let config = Arc::new(BrokerConfig::load(None, &overrides).unwrap());
+        TopicRegistry::load(config, Clock::system()).unwrap()
+    }
+
+    fn new_topic(name: &str, partitions: i32) -> NewTopic {
+        NewTopic {
+            name: name.into(),
+            num_partitions: partitions,
+            replication_factor: 1,
+            configs: BTreeMap::new(),
+        }
+    }
+
+    fn dirs_of(dir: &Path, topic: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&format!("{topic}-")))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_creation_that_fails_half_way_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let topics = registry(dir.path());
+        // A file where partition 2's directory must go makes its creation fail after
+        // partitions 0 and 1 were made.
+        std::fs::write(dir.path().join("t-2"), b"in the way").unwrap();
+        let Err(err) = topics.create(new_topic("t", 4), false) else {
+            panic!("creation should fail")
+        };
+        assert_eq!(err.error, ResponseError::KafkaStorageError);
+        assert_eq!(
+            dirs_of(dir.path(), "t"),
+            ["t-2"],
+            "only the obstacle is left"
+        );
+        assert!(topics.get("t").is_none());
+        assert!(topic_store::read_topics(dir.path()).unwrap().is_empty());
+        std::fs::remove_file(dir.path().join("t-2")).unwrap();
+        topics.create(new_topic("t", 4), false).unwrap();
+        assert_eq!(dirs_of(dir.path(), "t"), ["t-0", "t-1", "t-2", "t-3"]);
+    }
+
+    #[test]
+    fn adding_partitions_that_fails_half_way_keeps_the_old_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let topics = registry(dir.path());
+        topics.create(new_topic("t", 1), false).unwrap();
+        std::fs::write(dir.path().join("t-3"), b"in the way").unwrap();
+        let Err(err) = topics.add_partitions("t", 5, false) else {
+            panic!("adding partitions should fail")
+        };
+        assert_eq!(err.error, ResponseError::KafkaStorageError);
+        assert_eq!(dirs_of(dir.path(), "t"), ["t-0", "t-3"]);
+        assert_eq!(topics.get("t").unwrap().partitions.len(), 1);
+        topics.close_all();
+        drop(topics);
+        std::fs::remove_file(dir.path().join("t-3")).unwrap();
+        let topics = registry(dir.path());
+        assert_eq!(topics.get("t").unwrap().partitions.len(), 1);
+    }
+
+    #[test]
+    fn start_up_removes_partition_dirs_no_topic_file_covers_but_keeps_data() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let topics = registry(dir.path());
+            topics.create(new_topic("kept", 2), false).unwrap();
+            topics.close_all();
+        }
+        // What a crash before the commit point leaves: directories of a topic never
+        // committed, and one past a committed topic's partition count.
+        for name in ["half-0", "half-1", "kept-2"] {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+            std::fs::write(dir.path().join(name).join("00000000000000000000.log"), b"").unwrap();
+        }
+        // A directory with records but no topic file is not debris: it stays.
+        std::fs::create_dir(dir.path().join("mystery-0")).unwrap();
+        std::fs::write(
+            dir.path()
+                .join("mystery-0")
+                .join("00000000000000000000.log"),
+            b"not empty",
+        )
+        .unwrap();
+        let topics = registry(dir.path());
+        assert!(dirs_of(dir.path(), "half").is_empty());
+        assert_eq!(dirs_of(dir.path(), "kept"), ["kept-0", "kept-1"]);
+        assert_eq!(dirs_of(dir.path(), "mystery"), ["mystery-0"]);
+        assert_eq!(topics.get("kept").unwrap().partitions.len(), 2);
+        assert!(topics.get("half").is_none());
     }
 }
