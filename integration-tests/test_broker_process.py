@@ -103,3 +103,22 @@ def test_create_topics_out_of_descriptors_leaves_no_trace_and_the_broker_keeps_s
     broker.restart()
     md = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=10)
     assert len(md.topics["too-big"].partitions) == 3
+
+
+def test_kill9_in_the_middle_of_creating_a_topic_leaves_all_or_nothing(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("half", 1000, 1)], operation_timeout=60)
+    # Kill as soon as the first partition directories exist, while the rest are being made.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(p.name.startswith("half-") for p in broker.data_dir.iterdir()):
+        time.sleep(0.001)
+    broker.kill9()
+    made = sum(1 for p in broker.data_dir.iterdir() if p.name.startswith("half-"))
+    assert made > 0, "no partition directory appeared before the kill"
+    broker.start()
+    md = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=10)
+    dirs = sum(1 for p in broker.data_dir.iterdir() if p.name.startswith("half-"))
+    if "half" in md.topics:
+        assert (len(md.topics["half"].partitions), dirs) == (1000, 1000)
+    else:
+        assert dirs == 0, f"{dirs} directories of an uncommitted topic survived the restart ({made} at the kill)"
