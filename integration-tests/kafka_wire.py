@@ -845,8 +845,11 @@ class ConnectionClosed(Exception):
 class KafkaConn:
     """One TCP connection speaking raw Kafka frames. Not thread-safe."""
 
-    def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT, client_id="sluice-bad-input"):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT, client_id="sluice-bad-input",
+                 source_address: tuple[str, int] | None = None):
+        """``source_address`` (host, port) binds the local end first, e.g. ("127.0.0.2", 0) to
+        connect from another loopback address (Linux routes all of 127/8 to loopback)."""
+        self.sock = socket.create_connection((host, port), timeout=timeout, source_address=source_address)
         self.sock.settimeout(timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout = timeout

@@ -102,6 +102,14 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "Replication factor reported for new topics. Sluice keeps one replica; CreateTopics accepts 1 or -1 only."),
     broker("socket.request.max.bytes", Int, "104857600", false,
         "The largest request frame accepted. A bigger frame closes the connection, as Kafka does."),
+    broker("max.connections", Int, "2147483647", true,
+        "The most client connections the broker holds at once. A connection accepted beyond it is closed at once, before any request is read, with a warning naming the peer; the connections already open are served as before. (Kafka instead leaves it waiting in the listen backlog until a connection closes.)"),
+    broker("max.connections.per.ip", Int, "2147483647", true,
+        "The most connections from one IP address. A new connection from an address that already has this many is closed at once with a warning, as Kafka drops it. 0 is allowed only with max.connections.per.ip.overrides, so that only the addresses listed there may connect."),
+    broker("max.connections.per.ip.overrides", String, "", true,
+        "Per-address exceptions to max.connections.per.ip, as IP:COUNT pairs separated by commas, e.g. \"127.0.0.1:200,::1:200\". Unlike Kafka, hosts must be IP addresses, not host names."),
+    broker("connections.max.idle.ms", Long, "600000", true,
+        "Close a connection that has had no request and no answer traffic for this long. A connection with a request in progress (a long-polling Fetch, a Produce waiting for its fsync) or answers still being written is never idle. A negative value keeps idle connections open for good."),
     broker("message.max.bytes", Int, "1048588", false,
         "Broker default of max.message.bytes: the largest record batch a Produce may carry."),
     broker("fetch.max.bytes", Int, "57671680", false,
@@ -281,6 +289,10 @@ pub fn validate(def: &ConfigDef, value: &str) -> Result<(), std::string::String>
                     bad("Invalid value for cleanup.policy, expected delete and/or compact")
                 }
             }
+            "max.connections.per.ip.overrides" => match super::parse_ip_overrides(value) {
+                Ok(_) => Ok(()),
+                Err(why) => bad(&why),
+            },
             "compression.type" => match value {
                 "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd" => Ok(()),
                 _ => bad("String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"),
@@ -310,6 +322,7 @@ fn check_range(name: &str, v: i64) -> Result<(), std::string::String> {
         "transaction.abort.timed.out.transaction.cleanup.interval.ms" => 1,
         "log.cleaner.backoff.ms" | "log.cleaner.dedupe.buffer.size" => 1,
         "delete.retention.ms" | "min.compaction.lag.ms" | "max.compaction.lag.ms" => 0,
+        "max.connections" | "max.connections.per.ip" => 0,
         _ => i64::MIN,
     };
     if v < min {

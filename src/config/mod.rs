@@ -9,6 +9,7 @@
 pub mod definitions;
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -40,6 +41,13 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     pub fetch_max_bytes: i32,
     pub fetch_session_cache_slots: usize,
+    /// Connection limits (`max.connections`, `max.connections.per.ip` and its overrides).
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub max_connections_per_ip_overrides: BTreeMap<IpAddr, usize>,
+    /// `connections.max.idle.ms`; `None` (a negative value) never closes an idle
+    /// connection.
+    pub connections_max_idle_ms: Option<u64>,
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
     pub acks_all_fsync: bool,
@@ -136,6 +144,17 @@ impl BrokerConfig {
         };
         let (advertised_host, advertised_port) =
             split_host_port(&advertised).context("advertised.listeners")?;
+        let max_connections_per_ip = get("max.connections.per.ip").parse::<i32>()? as usize;
+        let max_connections_per_ip_overrides =
+            parse_ip_overrides(&get("max.connections.per.ip.overrides"))
+                .map_err(anyhow::Error::msg)
+                .context("max.connections.per.ip.overrides")?;
+        if max_connections_per_ip == 0 && max_connections_per_ip_overrides.is_empty() {
+            // As Kafka: 0 with no exceptions would refuse every client.
+            bail!(
+                "max.connections.per.ip can be 0 only if max.connections.per.ip.overrides is set"
+            );
+        }
         let node_id: i32 = match explicit
             .get("node.id")
             .or_else(|| explicit.get("broker.id"))
@@ -154,6 +173,11 @@ impl BrokerConfig {
             socket_request_max_bytes: get("socket.request.max.bytes").parse::<i32>()? as usize,
             fetch_max_bytes: get("fetch.max.bytes").parse()?,
             fetch_session_cache_slots: get("max.incremental.fetch.session.cache.slots").parse()?,
+            max_connections: get("max.connections").parse::<i32>()? as usize,
+            max_connections_per_ip,
+            max_connections_per_ip_overrides,
+            connections_max_idle_ms: u64::try_from(get("connections.max.idle.ms").parse::<i64>()?)
+                .ok(),
             retention_check_interval_ms: get("log.retention.check.interval.ms").parse()?,
             flush_scheduler_interval_ms: get("log.flush.scheduler.interval.ms").parse()?,
             acks_all_fsync: get("sluice.acks.all.fsync") == "true",
@@ -318,6 +342,38 @@ pub fn is_read_only_broker(name: &str) -> bool {
     BROKER_CONFIGS.iter().any(|d| d.name == name && d.read_only)
 }
 
+/// Parses `max.connections.per.ip.overrides`: Kafka's `host:count,host:count`, where a
+/// host here must be an IP address (IPv6 bare or in brackets; the count follows the
+/// last colon, as Kafka splits it). Empty means no overrides.
+pub fn parse_ip_overrides(value: &str) -> Result<BTreeMap<IpAddr, usize>, String> {
+    let mut overrides = BTreeMap::new();
+    if value.trim().is_empty() {
+        return Ok(overrides);
+    }
+    for entry in value.split(',').map(str::trim) {
+        let Some((host, count)) = entry.rsplit_once(':') else {
+            return Err(format!("`{entry}` is not IP:COUNT"));
+        };
+        let host = host.trim();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let ip: IpAddr = host
+            .parse()
+            .map_err(|_| format!("`{host}` in `{entry}` is not an IP address"))?;
+        let count: i32 = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{count}` in `{entry}` is not a connection count"))?;
+        let count = usize::try_from(count)
+            .map_err(|_| format!("`{entry}`: the connection count must be at least 0"))?;
+        // A peer arriving over IPv4 on an IPv6 socket is seen as ::ffff:a.b.c.d.
+        overrides.insert(ip.to_canonical(), count);
+    }
+    Ok(overrides)
+}
+
 fn strip_scheme(s: &str) -> &str {
     s.trim().strip_prefix("PLAINTEXT://").unwrap_or(s.trim())
 }
@@ -421,6 +477,75 @@ mod tests {
             );
         }
         BrokerConfig::load(Some(&path), &Overrides::default()).unwrap();
+    }
+
+    fn load_sets(sets: &[(&str, &str)]) -> Result<BrokerConfig> {
+        let o = Overrides {
+            sets: sets
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        BrokerConfig::load(None, &o)
+    }
+
+    #[test]
+    fn connection_limits_default_to_kafkas_and_resolve() {
+        let c = BrokerConfig::defaults();
+        assert_eq!(c.max_connections, i32::MAX as usize);
+        assert_eq!(c.max_connections_per_ip, i32::MAX as usize);
+        assert!(c.max_connections_per_ip_overrides.is_empty());
+        assert_eq!(c.connections_max_idle_ms, Some(600_000));
+
+        let c = load_sets(&[
+            ("max.connections", "3"),
+            ("max.connections.per.ip", "0"),
+            (
+                "max.connections.per.ip.overrides",
+                " 127.0.0.2:5 , [::1]:7,::ffff:10.0.0.1:1",
+            ),
+            ("connections.max.idle.ms", "-1"),
+        ])
+        .unwrap();
+        assert_eq!(c.max_connections, 3);
+        assert_eq!(c.max_connections_per_ip, 0);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            c.max_connections_per_ip_overrides,
+            BTreeMap::from([(ip("127.0.0.2"), 5), (ip("::1"), 7), (ip("10.0.0.1"), 1)])
+        );
+        assert_eq!(c.connections_max_idle_ms, None);
+    }
+
+    #[test]
+    fn bad_connection_limits_stop_start_up_with_one_line() {
+        for (sets, says) in [
+            (vec![("max.connections", "-1")], "at least 0"),
+            (vec![("max.connections.per.ip", "many")], "INT"),
+            (
+                vec![("max.connections.per.ip.overrides", "localhost:5")],
+                "not an IP address",
+            ),
+            (
+                vec![("max.connections.per.ip.overrides", "127.0.0.1")],
+                "not IP:COUNT",
+            ),
+            (
+                vec![("max.connections.per.ip.overrides", "127.0.0.1:-2")],
+                "at least 0",
+            ),
+            (
+                vec![("max.connections.per.ip.overrides", "127.0.0.1:5,")],
+                "not IP:COUNT",
+            ),
+            (vec![("max.connections.per.ip", "0")], "overrides is set"),
+            (vec![("connections.max.idle.ms", "10m")], "LONG"),
+        ] {
+            let e = format!("{:#}", load_sets(&sets).unwrap_err());
+            assert!(e.contains(says), "{sets:?}: {e}");
+            assert!(!e.contains('\n'), "{sets:?}: {e}");
+        }
     }
 
     #[test]

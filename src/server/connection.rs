@@ -12,9 +12,14 @@
 //! are handled before answers are flushed, so pipelined clients get their answers in as
 //! few writes as possible. Anything that cannot be parsed closes this one connection
 //! with a log line; it never panics or affects other connections.
+//!
+//! A connection with no request and no answer traffic for `connections.max.idle.ms`
+//! is closed. One timer per connection, re-armed only when it fires early: traffic
+//! just moves a timestamp, so a busy connection pays no timer updates per read.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader};
@@ -23,6 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::WriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::answers::{Answers, Slot};
 use super::frame::{take_frame, FrameError};
@@ -30,6 +36,9 @@ use crate::api::{self, Answer, Command, RequestContext, Response};
 use crate::broker::Broker;
 
 const READ_CHUNK: usize = 64 * 1024;
+/// Longer idle times are this: far enough to mean never, near enough that adding it
+/// to an `Instant` cannot overflow (`connections.max.idle.ms` may be i64::MAX).
+const MAX_IDLE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 pub struct Connection {
     state: State,
@@ -52,6 +61,10 @@ pub(super) enum Close {
     Io(std::io::Error),
     Eof,
     Shutdown,
+    /// No request and no answer traffic for `connections.max.idle.ms`.
+    Idle {
+        idle_ms: u64,
+    },
     /// The client sent something Kafka would refuse by disconnecting.
     Protocol(String),
 }
@@ -84,17 +97,29 @@ impl Connection {
             Close::Eof | Close::Shutdown => {
                 tracing::debug!(conn = id, peer = %peer, "connection closed")
             }
+            Close::Idle { idle_ms } => tracing::info!(
+                conn = id,
+                peer = %peer,
+                "closing idle connection: no request or answer for {idle_ms} ms (connections.max.idle.ms)"
+            ),
         }
         let _ = self.stream.shutdown().await;
     }
 
     async fn serve(&mut self) -> Close {
         let max = self.state.broker.config.socket_request_max_bytes;
+        let idle_ms = self.state.broker.config.connections_max_idle_ms;
+        let idle = Duration::from_millis(idle_ms.unwrap_or(u64::MAX)).min(MAX_IDLE);
         let state = &self.state;
         let stop = &mut self.stop;
         let (mut rd, mut wr) = self.stream.split();
         let mut input = BytesMut::with_capacity(READ_CHUNK);
         let mut answers = Answers::default();
+        let mut last_traffic = Instant::now();
+        // Fires no later than `last_traffic + idle`; when traffic came after it was set,
+        // it fires early and is pushed on to the real deadline.
+        let idle_timer = tokio::time::sleep_until(last_traffic + idle);
+        tokio::pin!(idle_timer);
         loop {
             // Backpressure: with too many answers waiting, take no new request (and
             // read no more) until the oldest is out.
@@ -122,6 +147,9 @@ impl Connection {
                             }
                         }
                     };
+                    // The idle time counts from the end of a request, however long it
+                    // ran (a long poll, an acks=0 produce that has no answer).
+                    last_traffic = Instant::now();
                     if let Err(close) = handled.and_then(|(slot, a)| answers.push(slot, a)) {
                         return finish(&mut answers, &mut wr, stop, close).await;
                     }
@@ -132,13 +160,24 @@ impl Connection {
                 input.reserve(READ_CHUNK);
             }
             let reading = !answers.is_full();
+            // Answers still due (a deferred produce, bytes not yet written) are traffic
+            // in progress, not idleness.
+            let may_idle = idle_ms.is_some() && !answers.is_busy();
             tokio::select! {
                 biased;
                 _ = stopped(stop) => return Close::Shutdown,
                 stepped = answers.step(&mut wr), if answers.is_busy() => {
+                    last_traffic = Instant::now();
                     if let Err(close) = stepped {
                         return close;
                     }
+                }
+                _ = &mut idle_timer, if may_idle => {
+                    let deadline = last_traffic + idle;
+                    if Instant::now() >= deadline {
+                        return Close::Idle { idle_ms: idle_ms.unwrap_or(0) };
+                    }
+                    idle_timer.as_mut().reset(deadline);
                 }
                 read = rd.read_buf(&mut input), if reading => match read {
                     Ok(0) if input.is_empty() => {
@@ -151,7 +190,7 @@ impl Connection {
                         ));
                         return finish(&mut answers, &mut wr, stop, close).await;
                     }
-                    Ok(_) => {}
+                    Ok(_) => last_traffic = Instant::now(),
                     Err(e) => return Close::Io(e),
                 },
             }
@@ -412,18 +451,7 @@ mod tests {
 
         // A fetch that can only end when "quiet" gets data, which happens below only
         // after the produce answer has arrived.
-        let mut p = FetchPartition::default();
-        p.partition = 0;
-        p.partition_max_bytes = 1 << 20;
-        let mut t = FetchTopic::default();
-        t.topic = TopicName(StrBytes::from_static_str("quiet"));
-        t.partitions = vec![p];
-        let mut fetch = FetchRequest::default();
-        fetch.max_wait_ms = i32::MAX;
-        fetch.min_bytes = 1;
-        fetch.max_bytes = 1 << 20;
-        fetch.session_epoch = -1;
-        fetch.topics = vec![t];
+        let fetch = long_poll("quiet", i32::MAX);
 
         let mut bytes = frame(ApiKey::Produce, 9, 1, &produce("busy", 0, -1, "first"));
         bytes.extend(frame(ApiKey::Fetch, 12, 2, &fetch));
@@ -442,6 +470,74 @@ mod tests {
             .unwrap();
         let (correlation_id, _) = answer(&mut client).await.unwrap();
         assert_eq!(correlation_id, 2);
+    }
+
+    fn long_poll(topic: &'static str, max_wait_ms: i32) -> FetchRequest {
+        let mut p = FetchPartition::default();
+        p.partition = 0;
+        p.partition_max_bytes = 1 << 20;
+        let mut t = FetchTopic::default();
+        t.topic = TopicName(StrBytes::from_static_str(topic));
+        t.partitions = vec![p];
+        let mut fetch = FetchRequest::default();
+        fetch.max_wait_ms = max_wait_ms;
+        fetch.min_bytes = 1;
+        fetch.max_bytes = 1 << 20;
+        fetch.session_epoch = -1;
+        fetch.topics = vec![t];
+        fetch
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_is_closed_after_connections_max_idle_ms() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path(), &[("connections.max.idle.ms", "200")]);
+        let (mut client, _stop) = connect(&b).await;
+        client
+            .write_all(&frame(
+                ApiKey::ApiVersions,
+                3,
+                1,
+                &ApiVersionsRequest::default(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(answer(&mut client).await.unwrap().0, 1);
+        assert!(answer(&mut client).await.is_none(), "closed once idle");
+    }
+
+    #[tokio::test]
+    async fn a_long_poll_longer_than_the_idle_time_is_not_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path(), &[("connections.max.idle.ms", "300")]);
+        b.topics.get_or_auto_create("quiet").unwrap().unwrap();
+        let (mut client, _stop) = connect(&b).await;
+        // Nothing will arrive on "quiet": the fetch ends by its max wait, several idle
+        // times later, and its answer must find the connection open.
+        client
+            .write_all(&frame(ApiKey::Fetch, 12, 7, &long_poll("quiet", 2000)))
+            .await
+            .unwrap();
+        assert_eq!(answer(&mut client).await.map(|(c, _)| c), Some(7));
+        assert!(answer(&mut client).await.is_none(), "closed once idle");
+    }
+
+    #[tokio::test]
+    async fn a_negative_idle_time_never_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path(), &[("connections.max.idle.ms", "-1")]);
+        let (mut client, _stop) = connect(&b).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        client
+            .write_all(&frame(
+                ApiKey::ApiVersions,
+                3,
+                1,
+                &ApiVersionsRequest::default(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(answer(&mut client).await.unwrap().0, 1);
     }
 
     #[tokio::test]

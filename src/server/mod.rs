@@ -5,6 +5,7 @@
 
 mod answers;
 pub mod connection;
+pub mod connection_quotas;
 pub mod frame;
 pub mod response_buf;
 
@@ -17,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::broker::Broker;
+use connection_quotas::ConnectionQuotas;
 
 /// Binds the listener. Separate from [`serve`] so callers know the port is accepting
 /// connections (the broker is "ready") before they start waiting on shutdown.
@@ -28,7 +30,9 @@ pub async fn bind(listen: &str) -> Result<TcpListener> {
 
 /// Accepts connections until `shutdown` completes, then stops accepting, tells every
 /// connection to finish its current request and waits (bounded) for them to close.
+/// A connection beyond the connection limits is closed as soon as it is accepted.
 pub async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Future<Output = ()>) {
+    let quotas = ConnectionQuotas::from_config(&broker.config);
     let (stop_tx, stop_rx) = watch::channel(false);
     let next_id = AtomicU64::new(1);
     let tracker = tokio_util_tracker::Tracker::default();
@@ -38,11 +42,24 @@ pub async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Fu
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let slot = match quotas.try_acquire(peer.ip()) {
+                        Ok(slot) => slot,
+                        Err(refused) => {
+                            // Closed before anything is read: a client that sent its
+                            // first request already gets a reset, the others an EOF.
+                            tracing::warn!("refusing connection from {peer}: {refused}");
+                            drop(stream);
+                            continue;
+                        }
+                    };
                     let _ = stream.set_nodelay(true);
                     let id = next_id.fetch_add(1, Ordering::Relaxed);
                     let conn = connection::Connection::new(id, peer, stream, broker.clone(), stop_rx.clone());
                     let guard = tracker.guard();
                     tokio::spawn(async move {
+                        // Moved in, so the slot is given back however the task ends,
+                        // a panic included.
+                        let _slot = slot;
                         conn.run().await;
                         drop(guard);
                     });
