@@ -148,7 +148,6 @@ fn offset_and_time_index_lookup() {
     assert_eq!(idx.lookup(150), (100, 0));
     assert!(idx.append(110, 50));
     assert!(idx.append(120, 90));
-    assert!(!idx.append(120, 95), "offsets must grow");
     assert_eq!(idx.lookup(109), (100, 0));
     assert_eq!(idx.lookup(110), (110, 50));
     assert_eq!(idx.lookup(119), (110, 50));
@@ -171,6 +170,19 @@ fn offset_and_time_index_lookup() {
     assert_eq!(t.lookup(999), None);
     assert_eq!(t.lookup(1500), Some((1000, 105)));
     assert_eq!(t.lookup(9999), Some((3000, 120)));
+}
+
+/// Kafka's `OffsetIndex.append` throws for an offset that does not grow; Sluice's
+/// skips it in release builds and asserts in debug builds (a caller bug).
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "does not ascend")]
+fn a_non_ascending_offset_index_entry_is_a_bug() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut idx = OffsetIndex::open(&dir.path().join("a.index"), 100, true).unwrap();
+    idx.file_mut().resize(64).unwrap();
+    assert!(idx.append(120, 90));
+    idx.append(120, 95);
 }
 
 #[test]

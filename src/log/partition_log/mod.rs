@@ -270,7 +270,8 @@ impl PartitionLog {
         // only a patched 16-byte prefix per batch is built and the rest is written
         // straight from the request. LogAppendTime rewrites timestamps inside the CRC,
         // which needs a private copy.
-        let mut next = self.log_end_offset();
+        let end_before = self.log_end_offset();
+        let mut next = end_before;
         let mut headers = Vec::with_capacity(valid.len());
         let mut max_timestamp = -1i64;
         let mut record_count = 0i64;
@@ -295,6 +296,7 @@ impl PartitionLog {
                     h
                 }
             };
+            debug_assert_eq!(h.base_offset, next, "offsets are assigned contiguously");
             next = h.last_offset() + 1;
             max_timestamp = max_timestamp.max(h.max_timestamp);
             record_count += h.record_count as i64;
@@ -306,6 +308,11 @@ impl PartitionLog {
         if self.should_roll(total_len as u64, last_offset, max_timestamp, now_ms) {
             self.roll()?;
         }
+        debug_assert_eq!(
+            self.active().next_offset,
+            base_offset,
+            "an append starts where the active segment ends"
+        );
         let cfg = self.config.clone();
         match &owned {
             Some(buf) => self.active_mut().append(buf, &headers, &cfg, now_ms)?,
@@ -333,6 +340,16 @@ impl PartitionLog {
         }
         self.unflushed_messages += record_count;
         self.first_unflushed_ms.get_or_insert(now_ms);
+        debug_assert_eq!(
+            self.log_end_offset(),
+            end_before
+                + valid
+                    .iter()
+                    .map(|vb| vb.header.last_offset_delta as i64 + 1)
+                    .sum::<i64>(),
+            "the log end offset advances by exactly the appended offset spans"
+        );
+        self.debug_assert_offsets();
         Ok(AppendInfo {
             base_offset,
             last_offset,
@@ -480,6 +497,18 @@ impl PartitionLog {
     /// Single replica: everything appended is "replicated".
     pub fn high_watermark(&self) -> i64 {
         self.log_end_offset()
+    }
+
+    /// The order of the offsets a fetch is bounded by: last stable offset <= high
+    /// watermark <= log end offset. Checked where they move (appends and markers).
+    fn debug_assert_offsets(&self) {
+        let (hw, leo) = (self.high_watermark(), self.log_end_offset());
+        debug_assert!(hw <= leo, "high watermark {hw} past log end offset {leo}");
+        let lso = self.last_stable_offset();
+        debug_assert!(
+            lso <= hw,
+            "last stable offset {lso} past high watermark {hw}"
+        );
     }
 
     pub fn recovery_point(&self) -> i64 {
