@@ -4,8 +4,14 @@
 //! page cache, which survives a crash of the broker process); acks=-1 (all) is
 //! answered once they are fsync'd when `sluice.acks.all.fsync` is on (the default),
 //! with group commit so concurrent producers share fsyncs. Every partition gets its own
-//! error code; one bad partition never fails the others. Batches are validated by
-//! header and CRC only; records are never decoded here.
+//! error code; one bad partition never fails the others.
+//!
+//! This handler only translates: each partition's records go once through the log's
+//! validator (`crate::log::validator`, Kafka's `LogValidator`: size, header, CRC, the
+//! one-batch rule, the record walk, the `compression.type` rebuild), outside the
+//! partition lock, and its result to [`Partition::append_validated`]. What comes back is
+//! mapped to Kafka's error codes, with the per-record errors of KIP-467 for v8+.
+//! Records are never decoded here.
 //!
 //! [`prepare`] appends synchronously and hands the wait for fsync back as an owned
 //! future, so a connection can handle its next requests meanwhile (their appends then
@@ -23,10 +29,8 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use super::{sb, RequestContext};
 use crate::broker::Broker;
 use crate::error::{KafkaError, ResponseError};
-use crate::log::batch::{check_compressed_records_with, COMPACTED_TOPIC_NEEDS_KEY};
-use crate::log::partition_log::validate;
-use crate::log::recompress::{needs_recompression, recompress};
-use crate::log::AppendError;
+use crate::log::validator::RecordError;
+use crate::log::{AppendError, AppendInfo, AppendOrigin, ValidationError};
 use crate::topics::{Partition, Topic};
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -115,19 +119,14 @@ fn append_all(request: ProduceRequest, ctx: &RequestContext, broker: &Arc<Broker
             pr.log_append_time_ms = -1;
             pr.log_start_offset = -1;
             let outcome = if !matches!(acks, -1..=1) {
-                Err(KafkaError::new(
+                Err(Refused::from(KafkaError::new(
                     ResponseError::InvalidRequiredAcks,
                     format!("acks must be -1, 0 or 1, not {acks}"),
-                ))
+                )))
             } else {
                 match &resolved {
-                    Err(e) => Err(e.clone()),
-                    Ok(topic) => append(
-                        topic,
-                        partition_data.index,
-                        partition_data.records.as_ref(),
-                        now,
-                    ),
+                    Err(e) => Err(Refused::from(e.clone())),
+                    Ok(topic) => append(topic, partition_data.index, partition_data.records, now),
                 }
             };
             match outcome {
@@ -145,7 +144,10 @@ fn append_all(request: ProduceRequest, ctx: &RequestContext, broker: &Arc<Broker
                         ));
                     }
                 }
-                Err(e) => {
+                Err(Refused {
+                    error: e,
+                    record_errors,
+                }) => {
                     if e.error != ResponseError::UnknownTopicOrPartition {
                         tracing::info!(topic = %&*topic_data.name, partition = partition_data.index, client = ?ctx.client_id, "produce refused: {e}");
                     }
@@ -153,29 +155,8 @@ fn append_all(request: ProduceRequest, ctx: &RequestContext, broker: &Arc<Broker
                     if version >= 8 {
                         // KIP-467: name every rejected record, so clients fail those
                         // and may retry the rest (as Kafka's LogValidator reports).
-                        let records = partition_data.records.as_ref();
-                        let keyless = e
-                            .message
-                            .as_deref()
-                            .is_some_and(|m| m.contains(COMPACTED_TOPIC_NEEDS_KEY));
-                        if keyless {
-                            pr.record_errors = record_errors(records, |r| {
-                                r.key
-                                    .is_none()
-                                    .then(|| COMPACTED_TOPIC_NEEDS_KEY.to_string())
-                            });
-                        } else if e.error == ResponseError::InvalidTimestamp {
-                            let partition = resolved
-                                .as_ref()
-                                .ok()
-                                .and_then(|t| t.partition(partition_data.index));
-                            if let Some(partition) = partition {
-                                let rules = partition.produce_settings().0.rules(now);
-                                pr.record_errors = record_errors(records, |r| {
-                                    rules.timestamp_error(r.timestamp, r.offset as i32)
-                                });
-                            }
-                        }
+                        pr.record_errors =
+                            record_errors.into_iter().map(wire_record_error).collect();
                         pr.error_message = e.message.map(sb);
                     }
                 }
@@ -251,96 +232,63 @@ impl Appended {
     }
 }
 
+/// A partition's refusal: its Kafka error and, when a record rule refused the batch,
+/// the records it names (KIP-467).
+struct Refused {
+    error: KafkaError,
+    record_errors: Vec<RecordError>,
+}
+
+impl From<KafkaError> for Refused {
+    fn from(error: KafkaError) -> Self {
+        Refused {
+            error,
+            record_errors: Vec::new(),
+        }
+    }
+}
+
+/// Validates one partition's records (outside the partition lock) and appends them.
 fn append(
     topic: &Topic,
     index: i32,
-    records: Option<&Bytes>,
+    records: Option<Bytes>,
     now: i64,
-) -> Result<(Arc<Partition>, crate::log::AppendInfo), KafkaError> {
+) -> Result<(Arc<Partition>, AppendInfo), Refused> {
     let Some(partition) = topic.partition(index) else {
-        return Err(ResponseError::UnknownTopicOrPartition.into());
+        return Err(KafkaError::from(ResponseError::UnknownTopicOrPartition).into());
     };
     let Some(records) = records else {
         return Err(KafkaError::new(
             ResponseError::InvalidRecord,
             "produce request carries no records",
-        ));
+        )
+        .into());
     };
-    let to_kafka = append_error(partition);
-    if let Some(header) = crate::log::BatchHeader::parse(records) {
-        // Kafka (ProduceRequest.validateRecords) accepts exactly one batch per
-        // partition from v3 on; every client sends one. Like Kafka's batch iterator,
-        // only a remainder long enough to hold a batch header up to its magic byte
-        // counts as a second batch; anything else is left to the log's checks.
-        let rest = records.len().saturating_sub(header.total_size());
-        if header.batch_length >= crate::log::batch::MIN_BATCH_LENGTH
-            && rest > crate::log::batch::MAGIC_OFFSET
-        {
-            return Err(KafkaError::new(
-                ResponseError::InvalidRecord,
-                "Produce requests with version 3 or above are only allowed to contain exactly one record batch per partition",
-            ));
-        }
-    }
-    // Everything below runs before the partition lock is taken: the header, size and
-    // CRC checks and the walk of uncompressed records (`validate`), then the walk of
-    // compressed records (a decompression; a compacted topic refuses keyless records
-    // and CreateTime topics may bound record timestamps), each once per batch.
-    let (limits, target) = partition.produce_settings();
-    let mut valid = validate(records, limits, now).map_err(&to_kafka)?;
-    for vb in &valid {
-        if vb.header.compression() != 0 {
-            let batch = records.slice(vb.start..vb.start + vb.header.total_size());
-            check_compressed_records_with(&batch, limits.rules(now)).map_err(&to_kafka)?;
-        }
-    }
-    // A topic whose compression.type is not `producer` stores batches with its own
-    // codec, rebuilt as Kafka's LogValidator does, from the batch as sent once it has
-    // passed every check above (a rebuilt batch never launders a corrupt one).
-    let rebuilt;
-    let mut records = records;
-    if let Some(codec) =
-        target.filter(|c| valid.iter().any(|vb| needs_recompression(&vb.header, *c)))
-    {
-        rebuilt = recompress(records, codec).map_err(&to_kafka)?;
-        valid = validate(&rebuilt, limits, now).map_err(&to_kafka)?;
-        records = &rebuilt;
-    }
-    match partition.append_validated(records, valid, limits, now) {
-        Ok(info) => Ok((partition.clone(), info)),
-        Err(e) => Err(to_kafka(e)),
-    }
+    let refused = |e: ValidationError| Refused {
+        error: append_error(partition, e.error),
+        record_errors: e.record_errors,
+    };
+    let validated = partition
+        .validator(now, AppendOrigin::Client)
+        .validate(records)
+        .map_err(refused)?;
+    let info = partition
+        .append_validated(validated, now)
+        .map_err(refused)?;
+    Ok((partition.clone(), info))
 }
 
-/// KIP-467 record errors: the index and message of every record `refuse` names in a
-/// refused batch. Runs only on the error path (it decodes the records).
-fn record_errors(
-    records: Option<&Bytes>,
-    refuse: impl Fn(&kafka_protocol::records::Record) -> Option<String>,
-) -> Vec<BatchIndexAndErrorMessage> {
-    let Some(records) = records else {
-        return Vec::new();
-    };
-    let mut buf = records.clone();
-    let Ok(sets) = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut buf) else {
-        return Vec::new();
-    };
-    sets.iter()
-        .flat_map(|set| set.records.iter())
-        .enumerate()
-        .filter_map(|(i, r)| refuse(r).map(|why| (i, why)))
-        .map(|(i, why)| {
-            let mut e = BatchIndexAndErrorMessage::default();
-            e.batch_index = i as i32;
-            e.batch_index_error_message = Some(sb(why));
-            e
-        })
-        .collect()
+fn wire_record_error(e: RecordError) -> BatchIndexAndErrorMessage {
+    let mut wire = BatchIndexAndErrorMessage::default();
+    wire.batch_index = e.batch_index;
+    wire.batch_index_error_message = Some(sb(e.message));
+    wire
 }
 
 /// Kafka's error code for each way an append can fail.
-fn append_error(partition: &Partition) -> impl Fn(AppendError) -> KafkaError + '_ {
-    move |e| match e {
+fn append_error(partition: &Partition, e: AppendError) -> KafkaError {
+    match e {
         AppendError::CorruptMessage(m) => KafkaError::new(ResponseError::CorruptMessage, m),
         AppendError::InvalidRecord(m) => KafkaError::new(ResponseError::InvalidRecord, m),
         AppendError::InvalidTimestamp(m) => KafkaError::new(ResponseError::InvalidTimestamp, m),

@@ -411,9 +411,14 @@ mod tests {
             ];
             let batch = encode_batch(&recs, &headers, 1_700_000_000_000, compression).unwrap();
             // The broker's own validation accepts it as exactly one batch.
-            let valid = crate::log::batch::validate_payload(&batch, 1 << 20).unwrap();
-            assert_eq!(valid.len(), 1);
-            let h = valid[0].header;
+            let validator = crate::log::LogValidator::new(
+                crate::log::ValidationConfig::default(),
+                1_700_000_000_000,
+                crate::log::AppendOrigin::Client,
+            );
+            let validated = validator.validate(batch.clone()).unwrap();
+            assert_eq!(validated.batches().len(), 1);
+            let h = validated.batches()[0].header;
             assert_eq!(h.record_count, 3);
             assert_eq!(h.producer_id, -1);
             assert_eq!(h.base_sequence, -1);

@@ -281,7 +281,7 @@ impl BrokerConfig {
             } else {
                 TimestampType::CreateTime
             },
-            compression_type: crate::log::recompress::target_codec(&value("compression.type")),
+            compression_type: crate::log::validator::target_codec(&value("compression.type")),
             message_timestamp_before_max_ms: num("message.timestamp.before.max.ms"),
             message_timestamp_after_max_ms: num("message.timestamp.after.max.ms"),
             flush_messages: num("flush.messages"),

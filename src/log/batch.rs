@@ -1,12 +1,13 @@
-//! Kafka v2 record-batch headers: parsing, validation on append, and the few
-//! in-place rewrites the broker is allowed to do (base offset, partition leader
-//! epoch, LogAppendTime timestamps + CRC).
+//! Kafka v2 record-batch headers: parsing, the structure and CRC check of a stored
+//! batch (recovery, the cleaner, `dump-log --verify`), the few in-place rewrites the
+//! broker is allowed to do (base offset, partition leader epoch, LogAppendTime
+//! timestamps + CRC), end-transaction marker batches, and the varint readers record
+//! walks share.
 //!
-//! This module only ever looks at the fixed 61-byte header and the CRC; it must
-//! never decompress or decode records (that is done once, lazily, by timestamp
-//! lookups through `kafka_protocol`).
-
-use crate::log::error::AppendError;
+//! This module only ever looks at the fixed 61-byte header, the CRC and the one
+//! record of a control batch; it must never decompress or walk a batch's records.
+//! Deciding whether a produced payload may be appended is the validator's job
+//! (`crate::log::validator`); reading records lazily is `kafka_protocol`'s.
 
 /// Size of the v2 batch header (`DefaultRecordBatch.RECORD_BATCH_OVERHEAD`).
 pub const RECORD_BATCH_OVERHEAD: usize = 61;
@@ -189,234 +190,12 @@ fn check_batch(buf: &[u8], allow_gaps: bool) -> Result<BatchHeader, ScanStop> {
     Ok(h)
 }
 
-/// A batch of an incoming produce payload that passed validation.
-#[derive(Clone, Copy, Debug)]
-pub struct ValidBatch {
-    /// Byte range inside the payload.
-    pub start: usize,
-    pub header: BatchHeader,
-}
-
-/// What Kafka's `LogValidator` checks of each record of a client's batch beyond its
-/// framing, from the topic's configs at the time of the produce.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RecordRules {
-    /// A compacted topic: every record must have a key.
-    pub require_key: bool,
-    /// A CreateTime topic with `message.timestamp.before.max.ms` /
-    /// `message.timestamp.after.max.ms` set: the allowed `[earliest, latest]` record
-    /// timestamp (KIP-937). `None` when both are unbounded.
-    pub timestamp_range: Option<(i64, i64)>,
-}
-
-impl RecordRules {
-    /// The rules for a topic: `before_max_ms`/`after_max_ms` are its
-    /// `message.timestamp.before.max.ms`/`after.max.ms`; they apply only to CreateTime.
-    pub fn new(
-        require_key: bool,
-        create_time: bool,
-        before_max_ms: i64,
-        after_max_ms: i64,
-        now_ms: i64,
-    ) -> RecordRules {
-        let bounded = before_max_ms != i64::MAX || after_max_ms != i64::MAX;
-        RecordRules {
-            require_key,
-            timestamp_range: (create_time && bounded).then(|| {
-                (
-                    now_ms.saturating_sub(before_max_ms.max(0)),
-                    now_ms.saturating_add(after_max_ms.max(0)),
-                )
-            }),
-        }
-    }
-
-    /// Kafka's message for a record timestamp outside the range, if it is.
-    pub fn timestamp_error(&self, timestamp: i64, offset_delta: i32) -> Option<String> {
-        let (earliest, latest) = self.timestamp_range?;
-        // -1 means "no timestamp" (Kafka's RecordBatch.NO_TIMESTAMP), never refused.
-        (timestamp != -1 && !(earliest..=latest).contains(&timestamp)).then(|| {
-            format!(
-                "Timestamp {timestamp} of message with offset delta {offset_delta} is out of range. \
-                 The timestamp should be within [{earliest}, {latest}]"
-            )
-        })
-    }
-}
-
-/// Why a record walk refused a batch.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RecordProblem {
-    /// Kafka INVALID_RECORD: framing, counts, lengths, or a keyless record in a
-    /// compacted topic.
-    Invalid(String),
-    /// Kafka INVALID_TIMESTAMP: a record timestamp outside [`RecordRules::timestamp_range`].
-    Timestamp(String),
-}
-
-impl From<String> for RecordProblem {
-    fn from(why: String) -> Self {
-        RecordProblem::Invalid(why)
-    }
-}
-
-impl From<&str> for RecordProblem {
-    fn from(why: &str) -> Self {
-        RecordProblem::Invalid(why.to_string())
-    }
-}
-
-impl RecordProblem {
-    /// The matching append error; `context` says which batch.
-    pub fn into_append_error(self, context: &str) -> AppendError {
-        match self {
-            RecordProblem::Invalid(why) => AppendError::InvalidRecord(format!("{context}{why}")),
-            RecordProblem::Timestamp(why) => AppendError::InvalidTimestamp(why),
-        }
-    }
-}
-
-/// Walks the records of an uncompressed batch by their length prefixes, without
-/// copying or allocating, and checks that they are exactly `record_count` records whose
-/// fields fit their lengths, with offset deltas 0, 1, 2, ... (what Kafka's
-/// `DefaultRecord.readFrom` and `LogValidator` check). Compressed batches go through
-/// [`check_compressed_records`], which decompresses them first.
-pub fn check_uncompressed_records(records: &[u8], record_count: i32) -> Result<(), String> {
-    match check_records(records, record_count, 0, RecordRules::default()) {
-        Ok(()) => Ok(()),
-        Err(RecordProblem::Invalid(why) | RecordProblem::Timestamp(why)) => Err(why),
-    }
-}
-
-/// Kafka's refusal of a keyless record in a compacted topic (`LogValidator`).
-pub const COMPACTED_TOPIC_NEEDS_KEY: &str = "Compacted topic cannot accept message without key";
-
 /// The kind of an end-transaction marker (Kafka's `ControlRecordType`), as the key of
 /// a control batch's one record says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ControlType {
     Abort,
     Commit,
-}
-
-/// [`check_uncompressed_records`] with the topic's [`RecordRules`]; `base_timestamp` is
-/// the batch header's, to which each record's timestamp delta is added.
-pub fn check_records(
-    mut records: &[u8],
-    record_count: i32,
-    base_timestamp: i64,
-    rules: RecordRules,
-) -> Result<(), RecordProblem> {
-    for index in 0..record_count {
-        let length = read_varint(&mut records).ok_or("truncated record length")?;
-        if length < 0 || length as usize > records.len() {
-            return Err(format!(
-                "record {index} claims {length} bytes but {} remain",
-                records.len()
-            )
-            .into());
-        }
-        let (mut body, rest) = records.split_at(length as usize);
-        records = rest;
-        let bad = |what: &str| format!("record {index}: {what} runs past its {length}-byte record");
-        let _attributes = take(&mut body, 1).ok_or_else(|| bad("attributes"))?;
-        let timestamp_delta = read_varlong(&mut body).ok_or_else(|| bad("timestamp delta"))?;
-        let offset_delta = read_varint(&mut body).ok_or_else(|| bad("offset delta"))?;
-        if offset_delta != index {
-            return Err(format!("record {index} has offset delta {offset_delta}").into());
-        }
-        let timestamp = base_timestamp.wrapping_add(timestamp_delta);
-        if let Some(why) = rules.timestamp_error(timestamp, offset_delta) {
-            return Err(RecordProblem::Timestamp(why));
-        }
-        for field in ["key", "value"] {
-            let len = read_varint(&mut body).ok_or_else(|| bad(field))?;
-            if len >= 0 {
-                take(&mut body, len as usize).ok_or_else(|| bad(field))?;
-            } else if len == -1 && rules.require_key && field == "key" {
-                return Err(format!("record {index}: {COMPACTED_TOPIC_NEEDS_KEY}").into());
-            } else if len != -1 {
-                return Err(format!("record {index}: {field} length {len}").into());
-            }
-        }
-        let headers = read_varint(&mut body).ok_or_else(|| bad("header count"))?;
-        if headers < 0 {
-            return Err(format!("record {index}: header count {headers}").into());
-        }
-        for _ in 0..headers {
-            let key_len = read_varint(&mut body).ok_or_else(|| bad("header key"))?;
-            if key_len < 0 {
-                return Err(format!("record {index}: header key length {key_len}").into());
-            }
-            take(&mut body, key_len as usize).ok_or_else(|| bad("header key"))?;
-            let value_len = read_varint(&mut body).ok_or_else(|| bad("header value"))?;
-            if value_len >= 0 {
-                take(&mut body, value_len as usize).ok_or_else(|| bad("header value"))?;
-            }
-        }
-        if !body.is_empty() {
-            return Err(format!(
-                "record {index} has {} bytes left over after its fields",
-                body.len()
-            )
-            .into());
-        }
-    }
-    if !records.is_empty() {
-        return Err(format!(
-            "{} bytes follow the {record_count} records the header counts",
-            records.len()
-        )
-        .into());
-    }
-    Ok(())
-}
-
-/// Decompresses a compressed batch's records and walks them like
-/// [`check_uncompressed_records`], so a batch that no consumer could read is refused at
-/// produce time, as Kafka's `LogValidator` refuses it. `batch` is one whole batch.
-/// Callers run this outside the partition lock: it costs a decompression.
-pub fn check_compressed_records(batch: &bytes::Bytes) -> Result<(), AppendError> {
-    check_compressed_records_with(batch, RecordRules::default())
-}
-
-/// [`check_compressed_records`] with the topic's [`RecordRules`].
-pub fn check_compressed_records_with(
-    batch: &bytes::Bytes,
-    rules: RecordRules,
-) -> Result<(), AppendError> {
-    use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
-    let header = BatchHeader::parse(batch)
-        .ok_or_else(|| AppendError::InvalidRecord("truncated batch header".into()))?;
-    let end = header.total_size().min(batch.len());
-    if end < RECORD_BATCH_OVERHEAD {
-        return Err(AppendError::InvalidRecord("truncated batch".into()));
-    }
-    let mut body = batch.slice(RECORD_BATCH_OVERHEAD..end);
-    let count = header.record_count;
-    let base_timestamp = header.base_timestamp;
-    let walk = |records: &mut bytes::Bytes| -> anyhow::Result<Result<(), RecordProblem>> {
-        Ok(check_records(records, count, base_timestamp, rules))
-    };
-    let outcome = match header.compression() {
-        0 => return Ok(()),
-        1 => Gzip::decompress(&mut body, walk),
-        2 => Snappy::decompress(&mut body, walk),
-        3 => Lz4::decompress(&mut body, walk),
-        4 => Zstd::decompress(&mut body, walk),
-        other => {
-            return Err(AppendError::CorruptMessage(format!(
-                "unknown compression codec {other}"
-            )))
-        }
-    };
-    match outcome {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(problem)) => Err(problem.into_append_error("")),
-        Err(e) => Err(AppendError::InvalidRecord(format!(
-            "cannot decompress the batch's records: {e:#}"
-        ))),
-    }
 }
 
 /// The marker type and coordinator epoch of a control batch (Kafka's
@@ -492,7 +271,7 @@ pub fn end_txn_marker_batch(
 }
 
 /// The next `n` bytes of a record being walked (the record readers below serve the
-/// produce checks here and the cleaner's record walk).
+/// validator's and the cleaner's record walks).
 pub(crate) fn take<'a>(buf: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     if buf.len() < n {
         return None;
@@ -528,115 +307,6 @@ fn read_unsigned(buf: &mut &[u8], max_bytes: usize) -> Option<u64> {
     None
 }
 
-pub fn validate_payload(
-    payload: &[u8],
-    max_message_bytes: u32,
-) -> Result<Vec<ValidBatch>, AppendError> {
-    validate_payload_with(payload, max_message_bytes, RecordRules::default())
-}
-
-/// [`validate_payload`] with the topic's [`RecordRules`] for the records of
-/// uncompressed batches (compressed batches are checked by
-/// [`check_compressed_records_with`] before the partition lock is taken).
-pub fn validate_payload_with(
-    payload: &[u8],
-    max_message_bytes: u32,
-    rules: RecordRules,
-) -> Result<Vec<ValidBatch>, AppendError> {
-    if payload.is_empty() {
-        return Err(AppendError::InvalidRecord(
-            "a produce must carry at least one record batch".into(),
-        ));
-    }
-    let mut out = Vec::new();
-    let mut pos = 0usize;
-    while pos < payload.len() {
-        let rest = &payload[pos..];
-        if rest.len() <= MAGIC_OFFSET {
-            return Err(AppendError::InvalidRecord(format!(
-                "{} trailing bytes at position {pos} are not a record batch",
-                rest.len()
-            )));
-        }
-        let magic = rest[MAGIC_OFFSET] as i8;
-        if magic == 0 || magic == 1 {
-            return Err(AppendError::InvalidRecord(format!(
-                "record batches with magic {magic} are not accepted; only magic 2 (Kafka 0.11+) is"
-            )));
-        }
-        if magic != 2 {
-            return Err(AppendError::CorruptMessage(format!(
-                "unknown magic {magic} at position {pos}"
-            )));
-        }
-        let h = BatchHeader::parse(rest).ok_or_else(|| {
-            AppendError::InvalidRecord(format!("truncated batch header at position {pos}"))
-        })?;
-        if h.batch_length < MIN_BATCH_LENGTH {
-            return Err(AppendError::CorruptMessage(format!(
-                "batch length {} below minimum {MIN_BATCH_LENGTH} at position {pos}",
-                h.batch_length
-            )));
-        }
-        let size = h.total_size();
-        if size > rest.len() {
-            return Err(AppendError::InvalidRecord(format!(
-                "batch length {} runs past the end of the payload at position {pos}",
-                h.batch_length
-            )));
-        }
-        if size > max_message_bytes as usize {
-            return Err(AppendError::MessageTooLarge {
-                size,
-                max: max_message_bytes,
-            });
-        }
-        let crc = BatchHeader::compute_crc(&rest[..size]);
-        if crc != h.crc {
-            return Err(AppendError::CorruptMessage(format!(
-                "record batch crc {crc:08x} does not match stored {:08x}",
-                h.crc
-            )));
-        }
-        // Kafka's LogValidator rejects client batches with no records: a batch must
-        // occupy at least one offset, otherwise offsets would not be contiguous.
-        if h.record_count <= 0 {
-            return Err(AppendError::InvalidRecord(format!(
-                "invalid record count {}",
-                h.record_count
-            )));
-        }
-        if h.last_offset_delta != h.record_count - 1 {
-            return Err(AppendError::InvalidRecord(format!(
-                "last offset delta {} inconsistent with record count {}",
-                h.last_offset_delta, h.record_count
-            )));
-        }
-        if h.compression() == 0 {
-            // Control batches (transaction markers, written by the coordinators, never
-            // by clients) always carry their key and the coordinator's clock.
-            let rules = if h.is_control() {
-                RecordRules::default()
-            } else {
-                rules
-            };
-            check_records(
-                &rest[RECORD_BATCH_OVERHEAD..size],
-                h.record_count,
-                h.base_timestamp,
-                rules,
-            )
-            .map_err(|p| p.into_append_error(&format!("batch at position {pos}: ")))?;
-        }
-        out.push(ValidBatch {
-            start: pos,
-            header: h,
-        });
-        pos += size;
-    }
-    Ok(out)
-}
-
 /// Rewrites the broker-owned fields of a batch copy in `buf` (one whole batch).
 /// `base_offset` and the leader epoch are outside the CRC; a LogAppendTime
 /// rewrite changes covered fields, so the CRC is recomputed then.
@@ -651,36 +321,5 @@ pub fn assign_offset_and_time(buf: &mut [u8], base_offset: i64, log_append_time:
         buf[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&now.to_be_bytes());
         let crc = BatchHeader::compute_crc(buf);
         buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
-    }
-}
-
-#[cfg(test)]
-mod record_rules_tests {
-    use super::*;
-
-    #[test]
-    fn the_timestamp_window_applies_to_create_time_topics_only() {
-        let now = 10_000_000;
-        assert_eq!(
-            RecordRules::new(false, true, i64::MAX, i64::MAX, now).timestamp_range,
-            None
-        );
-        assert_eq!(
-            RecordRules::new(false, false, 1000, 1000, now).timestamp_range,
-            None
-        );
-        let rules = RecordRules::new(false, true, 1000, 50, now);
-        assert_eq!(rules.timestamp_range, Some((now - 1000, now + 50)));
-        assert!(rules.timestamp_error(now - 1000, 0).is_none());
-        assert!(rules.timestamp_error(now + 50, 0).is_none());
-        assert!(rules.timestamp_error(now - 1001, 0).is_some());
-        assert!(rules
-            .timestamp_error(now + 51, 3)
-            .unwrap()
-            .contains("offset delta 3"));
-        // -1 is "no timestamp", never refused; i64::MAX windows do not overflow.
-        assert!(rules.timestamp_error(-1, 0).is_none());
-        let wide = RecordRules::new(false, true, i64::MAX, 0, now);
-        assert_eq!(wide.timestamp_range, Some((now - i64::MAX, now)));
     }
 }

@@ -131,9 +131,16 @@ impl IndexFile {
         lo
     }
 
-    /// Appends one entry; the caller checked `entries < capacity`.
+    /// Appends one entry; the caller checked `entries < capacity`. Entries ascend as
+    /// byte strings (both indexes put their big-endian, non-negative key first), which
+    /// [`IndexFile::partition_point`] relies on.
     pub fn push(&mut self, bytes: &[u8]) {
         debug_assert_eq!(bytes.len(), self.entry_size);
+        debug_assert!(self.entries < self.capacity, "index file is full");
+        debug_assert!(
+            self.entries == 0 || bytes > self.entry(self.entries - 1),
+            "index entries must ascend"
+        );
         let at = self.entries * self.entry_size;
         let m = self.mmap.as_mut().expect("index with capacity is mapped");
         m[at..at + self.entry_size].copy_from_slice(bytes);

@@ -2,9 +2,15 @@
 //!
 //! Owns everything that lives inside one partition directory (`<topic>-<partition>`):
 //! the segment files (`.log`, `.index`, `.timeindex`), the recovery-point checkpoint
-//! and the clean-shutdown marker. It assigns offsets, validates record batches,
-//! rebuilds them for a topic's `compression.type`, serves zero-copy reads, rolls
-//! segments, enforces retention, and recovers after a crash.
+//! and the clean-shutdown marker. It serves zero-copy reads, rolls segments, enforces
+//! retention, compacts, and recovers after a crash.
+//!
+//! An append has two halves. [`validator`] (Kafka's `LogValidator`) decides whether a
+//! payload may be appended and in what form: size, header and CRC checks, the
+//! one-batch rule for producers, the record walk, the `compression.type` rebuild. It
+//! needs only a snapshot of the topic's configs, so callers run it outside the
+//! partition lock. [`PartitionLog::append_validated`] then takes its result and only
+//! assigns offsets and writes, under the lock.
 //!
 //! It must never know about sockets, Kafka request/response types or other
 //! partitions: callers hand it raw record-batch bytes and get offsets and bytes
@@ -21,22 +27,25 @@ pub mod index_file;
 pub mod offset_index;
 pub mod partition_log;
 pub mod producer_state;
-pub mod recompress;
 pub mod recovery;
 pub mod segment;
 pub mod time_index;
 pub mod txn_index;
+pub mod validator;
 
 pub use batch::{BatchHeader, TimestampType, RECORD_BATCH_OVERHEAD};
 pub use config::LogConfig;
 pub use error::{AppendError, LogError};
 pub use partition_log::{AppendInfo, PartitionLog, ReadInfo, SyncHandle};
+pub use validator::{
+    AppendOrigin, LogValidator, ValidatedRecords, ValidationConfig, ValidationError,
+};
 
 #[cfg(test)]
 mod format_doc_test;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;
 #[cfg(test)]
 mod tests;

@@ -45,14 +45,21 @@ impl OffsetIndex {
         self.file.entries() >= self.file.capacity()
     }
 
-    /// Appends `(offset, position)` if there is room and both grow strictly;
-    /// otherwise skips it (the index is sparse, a missing entry only costs scanning).
+    /// Appends `(offset, position)` if there is room; the index is sparse, so a skipped
+    /// entry only costs scanning. Both must grow strictly (debug builds assert it;
+    /// release builds skip such an entry).
     pub fn append(&mut self, offset: i64, position: u32) -> bool {
         let rel = offset - self.base_offset;
         if self.is_full() || !(0..=u32::MAX as i64).contains(&rel) {
             return false;
         }
         if let Some((last_off, last_pos)) = self.last_entry() {
+            // Kafka's `OffsetIndex.append` throws here: callers index batches in log
+            // order, so a non-ascending entry is a bug (skipped in release builds).
+            debug_assert!(
+                offset > last_off && position > last_pos,
+                "offset index entry ({offset}, {position}) does not ascend past ({last_off}, {last_pos})"
+            );
             if offset <= last_off || position <= last_pos {
                 return false;
             }

@@ -337,6 +337,17 @@ impl LogSegment {
     /// `LogSegment.append` bookkeeping); shared by append and recovery so a rebuilt
     /// index is identical to the one written live.
     fn index_batch(&mut self, h: &BatchHeader, position: u64, interval: u32) {
+        // Offsets are contiguous, except that a cleaned segment only promises that they
+        // increase; positions fit the index's u32.
+        debug_assert!(
+            h.base_offset == self.next_offset
+                || (self.allow_gaps && h.base_offset > self.next_offset),
+            "batch at position {position} has base offset {}, segment {} ends at {}",
+            h.base_offset,
+            self.base_offset,
+            self.next_offset
+        );
+        debug_assert!(position + h.total_size() as u64 <= MAX_SEGMENT_BYTES);
         if h.max_timestamp > self.max_timestamp {
             self.max_timestamp = h.max_timestamp;
             self.offset_of_max_timestamp = h.last_offset();
@@ -391,6 +402,14 @@ impl LogSegment {
             self.index_batch(h, pos, config.index_interval_bytes);
             pos += h.total_size() as u64;
         }
+        // Each batch starts where the previous one ended, from the published size on,
+        // and the headers describe exactly the bytes written: the size only grows.
+        debug_assert_eq!(
+            pos,
+            self.size + len as u64,
+            "headers do not match the bytes"
+        );
+        debug_assert!(pos > self.size || headers.is_empty());
         self.size = pos;
         Ok(())
     }

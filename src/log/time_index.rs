@@ -48,7 +48,7 @@ impl TimeIndex {
     }
 
     /// Kafka's `maybeAppend`: only when `timestamp` beats the last entry. `final_entry`
-    /// may use the reserved last slot.
+    /// may use the reserved last slot. Timestamps and offsets never go back.
     pub fn maybe_append(&mut self, timestamp: i64, offset: i64, final_entry: bool) -> bool {
         let rel = offset - self.base_offset;
         let room = if final_entry {
@@ -60,6 +60,13 @@ impl TimeIndex {
             return false;
         }
         if let Some((last_ts, last_off)) = self.last_entry() {
+            // Kafka's `TimeIndex.maybeAppend` throws for a smaller timestamp or offset:
+            // callers pass the segment's running maximum, which never goes back (debug
+            // builds assert it; release builds skip). An equal timestamp is no news.
+            debug_assert!(
+                timestamp >= last_ts && offset >= last_off,
+                "time index entry ({timestamp}, {offset}) goes back from ({last_ts}, {last_off})"
+            );
             if timestamp <= last_ts || offset < last_off {
                 return false;
             }

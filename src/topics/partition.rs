@@ -3,20 +3,25 @@
 //!
 //! No lock here is shared with any other partition. The log lock is a plain
 //! (non-async) mutex held only for in-memory work and page-cache writes; fsyncs run
-//! outside it on the blocking pool. This module never sees Kafka request types.
+//! outside it on the blocking pool, and so does validation: an append reads the
+//! validator's config snapshot under the lock ([`Partition::validator`]), validates
+//! without it, and takes it again only to write ([`Partition::append_validated`]).
+//! This module never sees Kafka request types.
 
 use std::io;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use crate::log::batch::ValidBatch;
 use crate::log::cleaner::{CleanOutput, CleanPlan, CrashAfter};
-use crate::log::partition_log::ValidationLimits;
 use crate::log::txn_index::AbortedTxn;
-use crate::log::{AppendError, AppendInfo, LogConfig, LogError, PartitionLog, ReadInfo};
+use crate::log::{
+    AppendError, AppendInfo, AppendOrigin, LogConfig, LogError, LogValidator, PartitionLog,
+    ReadInfo, ValidatedRecords, ValidationError,
+};
 
 /// Leader epoch of every partition: Sluice is a single, permanent leader, so the epoch
 /// never changes. Clients see it in Metadata, Fetch and OffsetForLeaderEpoch.
@@ -72,27 +77,47 @@ impl Partition {
         }
     }
 
-    /// Appends a produce payload and wakes waiting fetches. The CRC check and record
-    /// walk run before the lock is taken, so producers to one partition serialise only
-    /// on the write itself.
-    pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
-        let limits = self.log.lock().validation_limits();
-        let valid = crate::log::partition_log::validate(records, limits, now_ms)?;
-        self.append_validated(records, valid, limits, now_ms)
+    /// A validator for appends here at `now_ms`, with the topic's configs as they are
+    /// now (read under one lock). Validating takes no lock.
+    pub fn validator(&self, now_ms: i64, origin: AppendOrigin) -> LogValidator {
+        let config = self.log.lock().validation_config();
+        LogValidator::new(config, now_ms, origin)
     }
 
-    /// [`Partition::append`] for a payload the caller already checked with
-    /// `partition_log::validate` and `limits` (the produce path, which also walks
-    /// compressed records and may rebuild the batch, all outside the lock).
-    pub fn append_validated(
+    /// Validates and appends a batch the broker built itself (the coordinators' own
+    /// records), and wakes waiting fetches. Validation runs before the lock is taken.
+    pub fn append(
         &self,
-        records: &[u8],
-        valid: Vec<ValidBatch>,
-        limits: ValidationLimits,
+        records: impl Into<Bytes>,
         now_ms: i64,
     ) -> Result<AppendInfo, AppendError> {
+        let validated = self
+            .validator(now_ms, AppendOrigin::Coordinator)
+            .validate(records.into())?;
+        Ok(self.append_validated(validated, now_ms)?)
+    }
+
+    /// Appends records [`Partition::validator`]'s validator accepted and wakes waiting
+    /// fetches; the lock is held only for the offset assignment and the write. Should
+    /// the topic's configs have changed since the validation, the records are validated
+    /// again with the new ones, outside the lock (so a refusal may name records, as the
+    /// validator's does).
+    pub fn append_validated(
+        &self,
+        validated: ValidatedRecords,
+        now_ms: i64,
+    ) -> Result<AppendInfo, ValidationError> {
         let mut log = self.log.lock();
-        let info = log.append_validated(records, valid, limits, now_ms)?;
+        let current = log.validation_config();
+        let validated = if *validated.config() == current {
+            validated
+        } else {
+            drop(log);
+            let again = validated.revalidate(current)?;
+            log = self.log.lock();
+            again // (a further change meanwhile is caught by the log, under the lock)
+        };
+        let info = log.append_validated(validated, now_ms)?;
         let end = log.log_end_offset();
         drop(log);
         self.end_offset_tx.send_replace(end);
@@ -249,18 +274,6 @@ impl Partition {
         self.log.lock().size_bytes()
     }
 
-    /// The limits a produce payload is validated against, and the topic's
-    /// `compression.type`, read under one lock.
-    pub fn produce_settings(
-        &self,
-    ) -> (
-        ValidationLimits,
-        Option<kafka_protocol::records::Compression>,
-    ) {
-        let log = self.log.lock();
-        (log.validation_limits(), log.config().compression_type)
-    }
-
     /// Applies changed topic configs at once (AlterConfigs).
     pub fn set_config(&self, config: LogConfig) {
         self.log.lock().set_config(config)
@@ -309,5 +322,55 @@ pub fn check_current_leader_epoch(epoch: i32) -> Option<crate::error::ResponseEr
         Ordering::Greater => Some(ResponseError::UnknownLeaderEpoch),
         Ordering::Less => Some(ResponseError::FencedLeaderEpoch),
         Ordering::Equal => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::log::test_util::batch;
+
+    fn partition(dir: &std::path::Path) -> Partition {
+        let log = PartitionLog::open(dir, LogConfig::default(), 1_000).unwrap();
+        Partition::new("t".into(), 0, log)
+    }
+
+    #[test]
+    fn appends_validated_under_older_configs_are_validated_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = partition(dir.path());
+        let payload = Bytes::from(batch(2, 1_000, 10));
+        let validated = p
+            .validator(1_000, AppendOrigin::Client)
+            .validate(payload.clone())
+            .unwrap();
+        // max.message.bytes shrinks between the validation and the append.
+        p.set_config(LogConfig {
+            max_message_bytes: 10,
+            ..LogConfig::default()
+        });
+        let e = p.append_validated(validated, 1_000).unwrap_err();
+        assert!(matches!(e.error, AppendError::MessageTooLarge { .. }));
+        assert_eq!(p.watermarks().high_watermark, 0);
+        p.set_config(LogConfig::default());
+        let validated = p
+            .validator(1_000, AppendOrigin::Client)
+            .validate(payload)
+            .unwrap();
+        let info = p.append_validated(validated, 1_000).unwrap();
+        assert_eq!((info.base_offset, info.last_offset), (0, 1));
+        assert_eq!(*p.subscribe().borrow(), 2, "fetches are woken");
+    }
+
+    #[test]
+    fn the_coordinators_append_takes_several_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = partition(dir.path());
+        let mut two = batch(1, 1_000, 10);
+        two.extend_from_slice(&batch(2, 1_001, 10));
+        let info = p.append(two, 1_000).unwrap();
+        assert_eq!((info.base_offset, info.last_offset), (0, 2));
     }
 }

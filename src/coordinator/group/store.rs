@@ -126,7 +126,7 @@ fn append_batch(
     };
     RecordBatchEncoder::encode(&mut buf, &records, &options)
         .map_err(|e| KafkaError::new(ResponseError::UnknownServerError, e.to_string()))?;
-    let info = partition.append(&buf, env.now_ms).map_err(|e| {
+    let info = partition.append(buf.freeze(), env.now_ms).map_err(|e| {
         if let crate::log::AppendError::InvalidProducerEpoch(m) = &e {
             return KafkaError::new(ResponseError::InvalidProducerEpoch, m.clone());
         }

@@ -155,7 +155,7 @@ impl TransactionStateManager {
             .ok_or(ResponseError::CoordinatorNotAvailable)?;
         let value = transit.map(|t| txn_log::encode_value(&TransactionLogValue::from_transit(t)));
         let batch = encode_batch(txn_log::encode_key(transactional_id), value, now_ms)?;
-        let info = partition.append(&batch, now_ms).map_err(|e| {
+        let info = partition.append(batch, now_ms).map_err(|e| {
             tracing::error!(transactional_id, error = %e, "appending to __transaction_state failed");
             ResponseError::CoordinatorNotAvailable
         })?;

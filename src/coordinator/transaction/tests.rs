@@ -119,7 +119,7 @@ async fn commit_writes_markers_and_completes() {
     assert!(d.start_timestamp_ms > 0);
     assert_eq!(d.partitions.len(), 2);
     let p0 = partition(&b, "t", 0);
-    p0.append(&txn_batch(pid, epoch, 0, "a"), now_ms()).unwrap();
+    p0.append(txn_batch(pid, epoch, 0, "a"), now_ms()).unwrap();
     assert_eq!(p0.ongoing_transactions().len(), 1);
     assert_eq!(p0.watermarks().last_stable_offset, 0);
     tc.end_txn("tx", pid, epoch, true).await.unwrap();
@@ -151,7 +151,7 @@ async fn reinit_fences_the_old_producer_and_aborts_its_transaction() {
         .await
         .unwrap();
     let p0 = partition(&b, "t", 0);
-    p0.append(&txn_batch(pid, e0, 0, "zombie"), now_ms())
+    p0.append(txn_batch(pid, e0, 0, "zombie"), now_ms())
         .unwrap();
     // The new producer: the old transaction is aborted with a fencing epoch, then the
     // epoch is bumped again for the new producer.
@@ -169,7 +169,7 @@ async fn reinit_fences_the_old_producer_and_aborts_its_transaction() {
             .unwrap_err(),
         ResponseError::ProducerFenced
     );
-    assert!(p0.append(&txn_batch(pid, e0, 1, "late"), now_ms()).is_err());
+    assert!(p0.append(txn_batch(pid, e0, 1, "late"), now_ms()).is_err());
     assert_eq!(
         tc.end_txn("tx", pid + 1000, e2, true).await.unwrap_err(),
         ResponseError::InvalidProducerIdMapping
@@ -227,7 +227,7 @@ async fn state_survives_a_restart_and_prepared_transactions_complete() {
             .await
             .unwrap();
         partition(&b, "t", 0)
-            .append(&txn_batch(pid, epoch, 0, "a"), now_ms())
+            .append(txn_batch(pid, epoch, 0, "a"), now_ms())
             .unwrap();
         // Decide the commit, then "crash" before any marker.
         let entry = tc.state.get("tx").unwrap();

@@ -14,7 +14,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::log::test_util::small_config;
-use crate::log::{AppendError, PartitionLog};
+use crate::log::PartitionLog;
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -257,33 +257,6 @@ fn tombstones_go_after_delete_retention_and_stay_before() {
         0,
         "old tombstones are removed: {gone:?}"
     );
-}
-
-#[test]
-fn keyless_records_are_refused_by_a_compacted_topic() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut log = PartitionLog::open(dir.path(), compact_config(), NOW).unwrap();
-    let b = keyed_batch(&[(None, Some("v"), NOW)], Compression::None, None);
-    match log.append(&b, NOW) {
-        Err(AppendError::InvalidRecord(m)) => assert!(m.contains("without key"), "{m}"),
-        other => panic!("{other:?}"),
-    }
-    let gz = Bytes::from(keyed_batch(
-        &[(None, Some("v"), NOW)],
-        Compression::Gzip,
-        None,
-    ));
-    use crate::log::batch::{check_compressed_records_with, RecordRules};
-    let keyed = RecordRules {
-        require_key: true,
-        ..RecordRules::default()
-    };
-    assert!(check_compressed_records_with(&gz, keyed).is_err());
-    assert!(check_compressed_records_with(&gz, RecordRules::default()).is_ok());
-    let mut cfg = compact_config();
-    cfg.cleanup_compact = false;
-    log.set_config(cfg);
-    log.append(&b, NOW).unwrap();
 }
 
 #[test]

@@ -3,10 +3,13 @@
 //! transaction state, retention and the compaction hooks live in the child modules.
 //!
 //! It owns the ordered list of segments and the three offsets that matter
-//! (log start offset, log end offset, recovery point). It must never block on
-//! anything but this partition's files, never copy record bytes on read, and never
-//! know about sockets or Kafka request types. Callers serialise access (one lock per
-//! partition); `SyncHandle` lets them fsync outside that lock.
+//! (log start offset, log end offset, recovery point). An append takes records the
+//! validator (`crate::log::validator`) already checked and brought into the form to
+//! store; here they only get offsets (and LogAppendTime timestamps), the idempotence
+//! check and the write. It must never block on anything but this partition's files,
+//! never copy record bytes on read, never walk records on append, and never know about
+//! sockets or Kafka request types. Callers serialise access (one lock per partition);
+//! `SyncHandle` lets them fsync outside that lock.
 
 use std::fs::File;
 use std::io;
@@ -17,10 +20,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
 
-use crate::log::batch::{
-    assign_offset_and_time, validate_payload_with, BatchHeader, RecordRules, TimestampType,
-};
-use crate::log::batch::{control_record_type, end_txn_marker_batch, ValidBatch};
+use crate::log::batch::{assign_offset_and_time, BatchHeader, TimestampType};
+use crate::log::batch::{control_record_type, end_txn_marker_batch};
 use crate::log::checkpoint::{self, Checkpoint, CleanShutdown};
 use crate::log::cleaner::{self, CleanOutput, CleanPlan, CleanerCheckpoint, CrashAfter};
 use crate::log::config::LogConfig;
@@ -29,45 +30,13 @@ use crate::log::producer_state::{self, ProducerStateManager, SequenceCheck};
 use crate::log::recovery;
 use crate::log::segment::{LogSegment, MAX_SEGMENT_BYTES};
 use crate::log::txn_index::{self, AbortedTxn};
+use crate::log::validator::{
+    AppendOrigin, LogValidator, ValidatedRecords, ValidationConfig, ValidationError,
+};
 
 mod cleaning;
 mod producers;
 mod retention;
-
-/// See [`PartitionLog::validation_limits`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ValidationLimits {
-    pub max_message_bytes: u32,
-    pub require_key: bool,
-    pub create_time: bool,
-    pub timestamp_before_max_ms: i64,
-    pub timestamp_after_max_ms: i64,
-}
-
-impl ValidationLimits {
-    /// The per-record rules these limits set for a produce at `now_ms`.
-    pub fn rules(&self, now_ms: i64) -> RecordRules {
-        RecordRules::new(
-            self.require_key,
-            self.create_time,
-            self.timestamp_before_max_ms,
-            self.timestamp_after_max_ms,
-            now_ms,
-        )
-    }
-}
-
-/// Validates a produce payload (headers, CRC-32C, uncompressed records; Kafka's
-/// "Compacted topic cannot accept message without key" when `require_key`, and the
-/// CreateTime timestamp window at `now_ms`) without touching the log, so it can run
-/// outside the partition lock.
-pub fn validate(
-    records: &[u8],
-    limits: ValidationLimits,
-    now_ms: i64,
-) -> Result<Vec<ValidBatch>, AppendError> {
-    validate_payload_with(records, limits.max_message_bytes, limits.rules(now_ms))
-}
 
 /// Bytes at the start of a batch that the broker rewrites (base offset, batch
 /// length, partition leader epoch): all outside the CRC.
@@ -214,43 +183,59 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Validates, assigns offsets and appends `records` (one or more v2 batches).
-    /// All-or-nothing: nothing is written unless every batch is valid.
-    pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
-        let limits = self.validation_limits();
-        let valid = validate(records, limits, now_ms)?;
-        self.append_validated(records, valid, limits, now_ms)
-    }
-
-    /// What batch validation depends on: `max.message.bytes`, whether records need a
-    /// key (compacted topics) and the CreateTime timestamp window. Callers validate
-    /// with these outside the partition lock and hand the result to
+    /// Validates (as the broker's own writes: any number of batches, stored as built),
+    /// assigns offsets and appends `records`. All-or-nothing: nothing is written unless
+    /// every batch is valid. For tests, tools and the broker's small internal batches:
+    /// it copies `records` and validates with `&mut self` held; the produce path
+    /// validates outside the partition lock and calls
     /// [`PartitionLog::append_validated`].
-    pub fn validation_limits(&self) -> ValidationLimits {
-        ValidationLimits {
-            max_message_bytes: self.config.max_message_bytes,
-            require_key: self.config.cleanup_compact,
-            create_time: self.config.message_timestamp_type == TimestampType::CreateTime,
-            timestamp_before_max_ms: self.config.message_timestamp_before_max_ms,
-            timestamp_after_max_ms: self.config.message_timestamp_after_max_ms,
-        }
+    pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        self.append_owned(Bytes::copy_from_slice(records), now_ms)
     }
 
-    /// `append` for batches already checked by [`validate`] with `limits`. If the
-    /// topic's config changed since, they are checked again here.
+    /// [`PartitionLog::append`] without the copy.
+    fn append_owned(&mut self, records: Bytes, now_ms: i64) -> Result<AppendInfo, AppendError> {
+        let validator =
+            LogValidator::new(self.validation_config(), now_ms, AppendOrigin::Coordinator);
+        let validated = validator.validate(records)?;
+        Ok(self.append_validated(validated, now_ms)?)
+    }
+
+    /// The topic configs the validator needs (`max.message.bytes`, compaction, the
+    /// timestamp type and window, `compression.type`). Callers take this snapshot under
+    /// the partition lock, validate without the lock, and hand the result to
+    /// [`PartitionLog::append_validated`].
+    pub fn validation_config(&self) -> ValidationConfig {
+        ValidationConfig::new(&self.config)
+    }
+
+    /// Assigns offsets to and appends records the validator accepted. They are not
+    /// checked again, unless the topic's configs changed since they were validated
+    /// (then they are validated again, from the bytes as sent, with the current ones).
     pub fn append_validated(
         &mut self,
-        records: &[u8],
-        valid: Vec<ValidBatch>,
-        limits: ValidationLimits,
+        validated: ValidatedRecords,
+        now_ms: i64,
+    ) -> Result<AppendInfo, ValidationError> {
+        let current = self.validation_config();
+        let validated = if *validated.config() == current {
+            validated
+        } else {
+            validated.revalidate(current)?
+        };
+        Ok(self.assign_offsets_and_write(&validated, now_ms)?)
+    }
+
+    /// The append proper: the idempotence check, offsets (and LogAppendTime
+    /// timestamps), the write, producer and transaction state.
+    fn assign_offsets_and_write(
+        &mut self,
+        validated: &ValidatedRecords,
         now_ms: i64,
     ) -> Result<AppendInfo, AppendError> {
-        let valid = if limits == self.validation_limits() {
-            valid
-        } else {
-            validate(records, self.validation_limits(), now_ms)?
-        };
-        for vb in &valid {
+        let records: &[u8] = validated.records();
+        let valid = validated.batches();
+        for vb in valid {
             if let SequenceCheck::Duplicate(original) = self.producer_state.check(&vb.header)? {
                 if valid.len() > 1 {
                     // Clients send one batch per request; a retried batch inside a
@@ -285,14 +270,15 @@ impl PartitionLog {
         // only a patched 16-byte prefix per batch is built and the rest is written
         // straight from the request. LogAppendTime rewrites timestamps inside the CRC,
         // which needs a private copy.
-        let mut next = self.log_end_offset();
+        let end_before = self.log_end_offset();
+        let mut next = end_before;
         let mut headers = Vec::with_capacity(valid.len());
         let mut max_timestamp = -1i64;
         let mut record_count = 0i64;
         let owned: Option<Vec<u8>> = log_append_time.map(|_| records.to_vec());
         let mut owned = owned;
         let mut prefixes: Vec<[u8; PREFIX]> = Vec::with_capacity(valid.len());
-        for vb in &valid {
+        for vb in valid {
             let range = vb.start..vb.start + vb.header.total_size();
             let h = match owned.as_mut() {
                 Some(buf) => {
@@ -310,6 +296,7 @@ impl PartitionLog {
                     h
                 }
             };
+            debug_assert_eq!(h.base_offset, next, "offsets are assigned contiguously");
             next = h.last_offset() + 1;
             max_timestamp = max_timestamp.max(h.max_timestamp);
             record_count += h.record_count as i64;
@@ -321,6 +308,11 @@ impl PartitionLog {
         if self.should_roll(total_len as u64, last_offset, max_timestamp, now_ms) {
             self.roll()?;
         }
+        debug_assert_eq!(
+            self.active().next_offset,
+            base_offset,
+            "an append starts where the active segment ends"
+        );
         let cfg = self.config.clone();
         match &owned {
             Some(buf) => self.active_mut().append(buf, &headers, &cfg, now_ms)?,
@@ -348,6 +340,16 @@ impl PartitionLog {
         }
         self.unflushed_messages += record_count;
         self.first_unflushed_ms.get_or_insert(now_ms);
+        debug_assert_eq!(
+            self.log_end_offset(),
+            end_before
+                + valid
+                    .iter()
+                    .map(|vb| vb.header.last_offset_delta as i64 + 1)
+                    .sum::<i64>(),
+            "the log end offset advances by exactly the appended offset spans"
+        );
+        self.debug_assert_offsets();
         Ok(AppendInfo {
             base_offset,
             last_offset,
@@ -495,6 +497,18 @@ impl PartitionLog {
     /// Single replica: everything appended is "replicated".
     pub fn high_watermark(&self) -> i64 {
         self.log_end_offset()
+    }
+
+    /// The order of the offsets a fetch is bounded by: last stable offset <= high
+    /// watermark <= log end offset. Checked where they move (appends and markers).
+    fn debug_assert_offsets(&self) {
+        let (hw, leo) = (self.high_watermark(), self.log_end_offset());
+        debug_assert!(hw <= leo, "high watermark {hw} past log end offset {leo}");
+        let lso = self.last_stable_offset();
+        debug_assert!(
+            lso <= hw,
+            "last stable offset {lso} past high watermark {hw}"
+        );
     }
 
     pub fn recovery_point(&self) -> i64 {

@@ -126,7 +126,7 @@ impl PartitionLog {
             coordinator_epoch,
             now_ms,
         );
-        Ok(self.append(&marker, now_ms)?.base_offset)
+        Ok(self.append_owned(marker.into(), now_ms)?.base_offset)
     }
 
     /// Open transactions here: (producer id, epoch, first offset).

@@ -5,8 +5,9 @@
 //! Owns the decode and re-encode of one client batch: every record keeps its key,
 //! value, headers and timestamp, and the batch keeps its producer id, epoch, base
 //! sequence, transactional flag and record count, so idempotence and transactions
-//! see the same batch. It never touches the log and never rebuilds a batch whose CRC
-//! or records were not checked first (callers validate the original).
+//! see the same batch. It never touches the log, and only the validator calls
+//! [`recompress`], with a batch that passed every check (a rebuild never launders a
+//! corrupt batch).
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
@@ -33,7 +34,7 @@ pub fn needs_recompression(header: &BatchHeader, codec: Compression) -> bool {
     header.compression() != codec as u8 && !header.is_control()
 }
 
-/// Rebuilds one whole, already validated v2 client batch with `codec`.
+/// Rebuilds one whole v2 client batch, already validated, with `codec`.
 pub fn recompress(batch: &Bytes, codec: Compression) -> Result<Bytes, AppendError> {
     let mut buf = batch.clone();
     let sets = RecordBatchDecoder::decode_all(&mut buf)
@@ -57,7 +58,7 @@ mod tests {
     use kafka_protocol::records::{Record, TimestampType};
 
     use super::*;
-    use crate::log::batch::validate_payload;
+    use crate::log::validator::{AppendOrigin, LogValidator, ValidationConfig};
 
     fn batch(
         codec: Compression,
@@ -144,7 +145,10 @@ mod tests {
                 "only the codec bits change"
             );
             // One valid batch with a correct CRC, holding the same records.
-            assert_eq!(validate_payload(&rebuilt, 1 << 20).unwrap().len(), 1);
+            let validator = LogValidator::new(ValidationConfig::default(), 0, AppendOrigin::Client);
+            let validated = validator.validate(rebuilt.clone()).unwrap();
+            assert_eq!(validated.batches().len(), 1);
+            assert!(!validated.rebuilt());
             assert_eq!(decoded(&rebuilt), decoded(&original), "{from:?} -> {to:?}");
         }
     }
