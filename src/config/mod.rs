@@ -48,6 +48,8 @@ pub struct BrokerConfig {
     pub group_max_session_timeout_ms: i32,
     pub group_initial_rebalance_delay_ms: i32,
     pub group_max_size: i32,
+    /// `sluice.group.max.groups`
+    pub group_max_groups: usize,
     /// `offsets.retention.minutes`, in milliseconds.
     pub offsets_retention_ms: i64,
     pub offsets_retention_check_interval_ms: u64,
@@ -161,6 +163,7 @@ impl BrokerConfig {
             group_max_session_timeout_ms: get("group.max.session.timeout.ms").parse()?,
             group_initial_rebalance_delay_ms: get("group.initial.rebalance.delay.ms").parse()?,
             group_max_size: get("group.max.size").parse()?,
+            group_max_groups: get("sluice.group.max.groups").parse::<i32>()? as usize,
             offsets_retention_ms: get("offsets.retention.minutes").parse::<i64>()? * 60_000,
             offsets_retention_check_interval_ms: get("offsets.retention.check.interval.ms")
                 .parse()?,
