@@ -265,10 +265,13 @@ impl BrokerConfig {
             message_timestamp_after_max_ms: num("message.timestamp.after.max.ms"),
             flush_messages: num("flush.messages"),
             flush_ms: num("flush.ms"),
-            producer_id_expiration_ms: self
-                .broker_value("producer.id.expiration.ms")
-                .and_then(|(v, _)| v.parse().ok())
-                .unwrap_or(86_400_000),
+            producer_id_expiration_ms: self.broker_number("producer.id.expiration.ms"),
+            max_producers: self.broker_number("sluice.producer.state.max.producers") as usize,
+            max_ongoing_transactions: self
+                .broker_number("sluice.producer.state.max.ongoing.transactions")
+                as usize,
+            aborted_txns_in_memory: self.broker_number("sluice.log.aborted.txn.memory.entries")
+                as usize,
             cleanup_delete: value("cleanup.policy")
                 .split(',')
                 .any(|p| p.trim() == "delete"),
@@ -283,6 +286,15 @@ impl BrokerConfig {
             max_compaction_lag_ms: num("max.compaction.lag.ms"),
             delete_retention_ms: num("delete.retention.ms"),
         }
+    }
+
+    /// A numeric broker setting as resolved (validated at load, so it parses; the
+    /// table's default otherwise).
+    fn broker_number(&self, name: &str) -> i64 {
+        self.broker_value(name)
+            .and_then(|(v, _)| v.trim().parse().ok())
+            .or_else(|| broker_config(name).and_then(|(d, _)| d.default.parse().ok()))
+            .unwrap_or(0)
     }
 
     /// The log cleaner's broker-wide settings.

@@ -33,6 +33,8 @@ pub use error::{AppendError, LogError};
 pub use partition_log::{AppendInfo, PartitionLog, ReadInfo, SyncHandle};
 
 #[cfg(test)]
+mod bounds_tests;
+#[cfg(test)]
 mod format_doc_test;
 #[cfg(test)]
 mod proptests;
