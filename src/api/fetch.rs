@@ -275,7 +275,14 @@ fn read_all(
                     total += info.records.len();
                     if read_committed && !info.records.is_empty() {
                         let end = end_offset_of(&info.records);
-                        result.aborted = partition.aborted_transactions(item.fetch_offset, end);
+                        match partition.aborted_transactions(item.fetch_offset, end) {
+                            Ok(aborted) => result.aborted = aborted,
+                            Err(e) => {
+                                tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "reading aborted transactions failed");
+                                result.error = Some(ResponseError::KafkaStorageError);
+                                return result;
+                            }
+                        }
                     }
                     result.records = info.records;
                     result.high_watermark = marks.high_watermark;

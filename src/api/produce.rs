@@ -302,6 +302,7 @@ fn append_error(partition: &Partition, e: AppendError) -> KafkaError {
             ResponseError::MessageTooLarge,
             format!("record batch of {size} bytes exceeds max.message.bytes ({max})"),
         ),
+        AppendError::ProducerStateLimit(m) => KafkaError::new(ResponseError::PolicyViolation, m),
         AppendError::Storage(e) => {
             tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "append failed");
             KafkaError::new(ResponseError::KafkaStorageError, e.to_string())

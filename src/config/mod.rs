@@ -56,6 +56,8 @@ pub struct BrokerConfig {
     pub group_max_session_timeout_ms: i32,
     pub group_initial_rebalance_delay_ms: i32,
     pub group_max_size: i32,
+    /// `sluice.group.max.groups`
+    pub group_max_groups: usize,
     /// `offsets.retention.minutes`, in milliseconds.
     pub offsets_retention_ms: i64,
     pub offsets_retention_check_interval_ms: u64,
@@ -185,6 +187,7 @@ impl BrokerConfig {
             group_max_session_timeout_ms: get("group.max.session.timeout.ms").parse()?,
             group_initial_rebalance_delay_ms: get("group.initial.rebalance.delay.ms").parse()?,
             group_max_size: get("group.max.size").parse()?,
+            group_max_groups: get("sluice.group.max.groups").parse::<i32>()? as usize,
             offsets_retention_ms: get("offsets.retention.minutes").parse::<i64>()? * 60_000,
             offsets_retention_check_interval_ms: get("offsets.retention.check.interval.ms")
                 .parse()?,
@@ -286,10 +289,13 @@ impl BrokerConfig {
             message_timestamp_after_max_ms: num("message.timestamp.after.max.ms"),
             flush_messages: num("flush.messages"),
             flush_ms: num("flush.ms"),
-            producer_id_expiration_ms: self
-                .broker_value("producer.id.expiration.ms")
-                .and_then(|(v, _)| v.parse().ok())
-                .unwrap_or(86_400_000),
+            producer_id_expiration_ms: self.broker_number("producer.id.expiration.ms"),
+            max_producers: self.broker_number("sluice.producer.state.max.producers") as usize,
+            max_ongoing_transactions: self
+                .broker_number("sluice.producer.state.max.ongoing.transactions")
+                as usize,
+            aborted_txns_in_memory: self.broker_number("sluice.log.aborted.txn.memory.entries")
+                as usize,
             cleanup_delete: value("cleanup.policy")
                 .split(',')
                 .any(|p| p.trim() == "delete"),
@@ -304,6 +310,15 @@ impl BrokerConfig {
             max_compaction_lag_ms: num("max.compaction.lag.ms"),
             delete_retention_ms: num("delete.retention.ms"),
         }
+    }
+
+    /// A numeric broker setting as resolved (validated at load, so it parses; the
+    /// table's default otherwise).
+    fn broker_number(&self, name: &str) -> i64 {
+        self.broker_value(name)
+            .and_then(|(v, _)| v.trim().parse().ok())
+            .or_else(|| broker_config(name).and_then(|(d, _)| d.default.parse().ok()))
+            .unwrap_or(0)
     }
 
     /// The log cleaner's broker-wide settings.

@@ -38,6 +38,15 @@ pub struct LogConfig {
     /// `producer.id.expiration.ms` (a broker setting): forget an idempotent producer
     /// whose last batch is older than this.
     pub producer_id_expiration_ms: i64,
+    /// `sluice.producer.state.max.producers` (a broker setting): the most producers the
+    /// partition remembers; a batch from one more is refused.
+    pub max_producers: usize,
+    /// `sluice.producer.state.max.ongoing.transactions` (a broker setting): the most
+    /// transactions open at once here; a batch opening one more is refused.
+    pub max_ongoing_transactions: usize,
+    /// `sluice.log.aborted.txn.memory.entries` (a broker setting): how many of the newest
+    /// aborted transactions stay in memory; older ones are read from `.txnindex` files.
+    pub aborted_txns_in_memory: usize,
     /// `cleanup.policy` contains `delete`: retention (time/size) deletes old segments.
     pub cleanup_delete: bool,
     /// `cleanup.policy` contains `compact`: the log cleaner keeps the latest record per
@@ -72,6 +81,9 @@ impl Default for LogConfig {
             flush_messages: i64::MAX,
             flush_ms: 1000,
             producer_id_expiration_ms: 86400000,
+            max_producers: 100_000,
+            max_ongoing_transactions: 10_000,
+            aborted_txns_in_memory: 10_000,
             cleanup_delete: true,
             cleanup_compact: false,
             min_cleanable_dirty_ratio: 0.5,

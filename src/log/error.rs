@@ -31,6 +31,11 @@ pub enum AppendError {
     /// Kafka MESSAGE_TOO_LARGE: one batch exceeds `max.message.bytes`.
     #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
     MessageTooLarge { size: usize, max: u32 },
+    /// Kafka POLICY_VIOLATION: the batch would make the partition remember more
+    /// producers, or hold more open transactions, than its producer-state bounds
+    /// (`sluice.producer.state.max.producers`, `...max.ongoing.transactions`) allow.
+    #[error("producer state limit: {0}")]
+    ProducerStateLimit(String),
     /// Kafka KAFKA_STORAGE_ERROR: the file system failed (ENOSPC, EIO, ...).
     #[error("storage error: {0}")]
     Storage(#[from] std::io::Error),

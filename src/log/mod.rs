@@ -42,6 +42,8 @@ pub use validator::{
 };
 
 #[cfg(test)]
+mod bounds_tests;
+#[cfg(test)]
 mod format_doc_test;
 #[cfg(test)]
 mod proptests;

@@ -177,6 +177,58 @@ impl ProducerStateManager {
         }
     }
 
+    /// Kafka has no count bound on producer state; Sluice has two (see
+    /// `sluice.producer.state.max.producers` / `...max.ongoing.transactions`): refuses
+    /// batches that would make this partition remember more than `max_producers`
+    /// producers or hold more than `max_ongoing` open transactions. Only new producers
+    /// and newly opened transactions count, so producers already known go on; control
+    /// batches (markers) are never refused.
+    pub fn check_limits<'a>(
+        &self,
+        headers: impl IntoIterator<Item = &'a BatchHeader>,
+        max_producers: usize,
+        max_ongoing: usize,
+    ) -> Result<(), AppendError> {
+        // Almost always one batch, so linear look-ups in tiny vectors.
+        let mut new_producers: Vec<i64> = Vec::new();
+        let mut new_txns: Vec<i64> = Vec::new();
+        for h in headers {
+            if !is_idempotent(h) {
+                continue;
+            }
+            let known = self.producers.get(&h.producer_id);
+            if known.is_none() && !new_producers.contains(&h.producer_id) {
+                new_producers.push(h.producer_id);
+            }
+            if h.is_transactional()
+                && known.is_none_or(|e| e.current_txn_first_offset.is_none())
+                && !new_txns.contains(&h.producer_id)
+            {
+                new_txns.push(h.producer_id);
+            }
+        }
+        if !new_producers.is_empty() && self.producers.len() + new_producers.len() > max_producers {
+            return Err(AppendError::ProducerStateLimit(format!(
+                "this partition already remembers {} producers (sluice.producer.state.max.producers = {max_producers}); producer {} is refused until idle producers expire",
+                self.producers.len(),
+                new_producers[0]
+            )));
+        }
+        if !new_txns.is_empty() && self.ongoing.len() + new_txns.len() > max_ongoing {
+            return Err(AppendError::ProducerStateLimit(format!(
+                "this partition already has {} open transactions (sluice.producer.state.max.ongoing.transactions = {max_ongoing}); producer {} cannot open another one here",
+                self.ongoing.len(),
+                new_txns[0]
+            )));
+        }
+        Ok(())
+    }
+
+    /// How many transactions are open here.
+    pub fn ongoing_len(&self) -> usize {
+        self.ongoing.len()
+    }
+
     /// Records a batch as written (offsets assigned). `control` is the marker type of
     /// a control batch. Returns the transaction a marker completed, if any.
     pub fn update(
@@ -558,6 +610,47 @@ mod tests {
         // A marker with no open transaction completes nothing.
         assert!(s.update(&marker, Some((ControlType::Commit, 4))).is_none());
         assert_eq!(s.entry(5).unwrap().coordinator_epoch, 4);
+    }
+
+    #[test]
+    fn limits_refuse_only_new_producers_and_new_transactions() {
+        let txn = |pid, seq, offset| {
+            let mut h = header(pid, 0, seq, 1, offset);
+            h.attributes = 0x10; // transactional
+            h
+        };
+        let limit =
+            |r: Result<(), AppendError>| matches!(r, Err(AppendError::ProducerStateLimit(_)));
+        let mut s = ProducerStateManager::new();
+        s.update(&txn(1, 0, 0), None);
+        s.update(&txn(2, 0, 1), None);
+        assert_eq!(s.ongoing_len(), 2);
+        // At two open transactions: the open ones go on, a third is refused, alone or
+        // inside a larger append, and plain idempotent batches are not affected.
+        assert!(s.check_limits([&txn(1, 1, 2)], 10, 2).is_ok());
+        assert!(limit(s.check_limits([&txn(3, 0, 2)], 10, 2)));
+        assert!(limit(s.check_limits([&txn(1, 1, 2), &txn(3, 0, 3)], 10, 2)));
+        assert!(s.check_limits([&header(3, 0, 0, 1, 2)], 10, 2).is_ok());
+        // Two new transactions in one append need two free slots.
+        assert!(limit(s.check_limits([&txn(3, 0, 2), &txn(4, 0, 3)], 10, 3)));
+        assert!(s
+            .check_limits([&txn(3, 0, 2), &txn(4, 0, 3)], 10, 4)
+            .is_ok());
+        // At two producers: known ones go on, a new one is refused.
+        assert!(s.check_limits([&header(2, 0, 1, 1, 2)], 2, 10).is_ok());
+        assert!(limit(s.check_limits([&header(3, 0, 0, 1, 2)], 2, 10)));
+        // Markers are never refused.
+        let mut marker = header(9, 0, -1, 1, 3);
+        marker.attributes = 0x30; // transactional + control
+        assert!(s.check_limits([&marker], 0, 0).is_ok());
+        // A marker completes producer 1's transaction: room for one more.
+        marker.producer_id = 1;
+        s.update(&marker, Some((ControlType::Commit, 0)));
+        assert_eq!(s.ongoing_len(), 1);
+        assert!(s.check_limits([&txn(3, 0, 4)], 10, 2).is_ok());
+        // Producer 1's next transaction is a new one.
+        s.update(&txn(2, 1, 5), None);
+        assert!(limit(s.check_limits([&txn(1, 1, 6)], 10, 1)));
     }
 
     #[test]

@@ -79,3 +79,36 @@ pub fn split_batches(mut b: &[u8]) -> Vec<(i64, Vec<u8>)> {
     }
     out
 }
+
+/// One batch of `n` records of a transactional producer (`pid`, `epoch`), its first
+/// record at sequence `seq`.
+pub fn txn_batch(pid: i64, epoch: i16, seq: i32, n: usize, ts: i64) -> Vec<u8> {
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: true,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            timestamp_type: KTs::Creation,
+            offset: i as i64,
+            sequence: seq + i as i32,
+            timestamp: ts,
+            key: Some(Bytes::from(format!("k{i}"))),
+            value: Some(Bytes::from(vec![b'v'; 40])),
+            headers: IndexMap::new(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode");
+    buf.to_vec()
+}

@@ -214,7 +214,11 @@ impl Partition {
 
     /// The aborted transactions a read_committed fetch of `[fetch_offset, upper_bound)`
     /// must be told about.
-    pub fn aborted_transactions(&self, fetch_offset: i64, upper_bound: i64) -> Vec<AbortedTxn> {
+    pub fn aborted_transactions(
+        &self,
+        fetch_offset: i64,
+        upper_bound: i64,
+    ) -> Result<Vec<AbortedTxn>, LogError> {
         self.log
             .lock()
             .aborted_transactions(fetch_offset, upper_bound)

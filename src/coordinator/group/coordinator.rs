@@ -13,6 +13,7 @@
 //! the broker that wires it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,9 @@ use crate::topics::{TopicPartition, TopicRegistry};
 
 /// How often group timers (sessions, rebalance and sync timeouts) are checked.
 const TIMER_TICK: Duration = Duration::from_millis(100);
+
+/// At most one warning per this interval about refused new groups.
+const LIMIT_LOG_INTERVAL_MS: i64 = 10_000;
 
 /// A group as ListGroups shows it.
 pub struct GroupListing {
@@ -64,6 +68,8 @@ pub struct GroupCoordinator {
     topics: Arc<TopicRegistry>,
     clock: Clock,
     groups: Mutex<HashMap<String, GroupRef>>,
+    /// When a refused new group was last logged (ms; see `warn_group_limit`).
+    group_limit_logged_ms: AtomicI64,
 }
 
 impl GroupCoordinator {
@@ -112,10 +118,20 @@ impl GroupCoordinator {
                 "loaded consumer groups from __consumer_offsets"
             );
         }
+        let config = GroupConfig::from_broker(config);
+        if groups.len() > config.max_groups {
+            // Acknowledged state is never dropped: new groups wait for room instead.
+            tracing::warn!(
+                groups = groups.len(),
+                max_groups = config.max_groups,
+                "__consumer_offsets holds more groups than sluice.group.max.groups; all are loaded, new ones are refused until some are deleted or expire"
+            );
+        }
         Ok(GroupCoordinator {
-            config: GroupConfig::from_broker(config),
+            config,
             topics,
             clock,
+            group_limit_logged_ms: AtomicI64::new(i64::MIN),
             groups: Mutex::new(
                 groups
                     .into_iter()
@@ -142,17 +158,45 @@ impl GroupCoordinator {
         self.groups.lock().get(group_id).cloned()
     }
 
-    fn group_or_create(&self, group_id: &str) -> GroupRef {
-        self.groups
-            .lock()
-            .entry(group_id.to_string())
-            .or_insert_with(|| {
-                Arc::new(Mutex::new(GroupMetadata::new(
-                    group_id,
-                    self.clock.now_ms(),
-                )))
-            })
-            .clone()
+    /// The group, created (Empty) if missing, unless the coordinator already holds
+    /// `sluice.group.max.groups` groups: then GROUP_MAX_SIZE_REACHED.
+    fn group_or_create(&self, group_id: &str) -> Result<GroupRef, ResponseError> {
+        let mut groups = self.groups.lock();
+        if let Some(g) = groups.get(group_id) {
+            return Ok(g.clone());
+        }
+        if groups.len() >= self.config.max_groups {
+            let held = groups.len();
+            drop(groups);
+            self.warn_group_limit(group_id, held);
+            return Err(ResponseError::GroupMaxSizeReached);
+        }
+        let g = Arc::new(Mutex::new(GroupMetadata::new(
+            group_id,
+            self.clock.now_ms(),
+        )));
+        groups.insert(group_id.to_string(), g.clone());
+        Ok(g)
+    }
+
+    /// Logs a refused new group, at most once per [`LIMIT_LOG_INTERVAL_MS`] (a refused
+    /// consumer keeps rejoining).
+    fn warn_group_limit(&self, group_id: &str, held: usize) {
+        let now = self.clock.now_ms();
+        let last = self.group_limit_logged_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= LIMIT_LOG_INTERVAL_MS
+            && self
+                .group_limit_logged_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                group = %group_id,
+                groups = held,
+                max_groups = self.config.max_groups,
+                "refusing a new consumer group with GROUP_MAX_SIZE_REACHED: sluice.group.max.groups reached"
+            );
+        }
     }
 
     /// Drops a group that became Dead from the map (if it is still the same group).
@@ -183,7 +227,10 @@ impl GroupCoordinator {
             return JoinResult::error(&req.member_id, ResponseError::InvalidSessionTimeout);
         }
         let group = if req.member_id.is_empty() {
-            self.group_or_create(group_id)
+            match self.group_or_create(group_id) {
+                Ok(g) => g,
+                Err(e) => return JoinResult::error(&req.member_id, e),
+            }
         } else {
             match self.group(group_id) {
                 Some(g) => g,
@@ -281,7 +328,7 @@ impl GroupCoordinator {
     ) -> Result<(), ResponseError> {
         let group = match self.group(group_id) {
             Some(g) => g,
-            None if generation_id < 0 => self.group_or_create(group_id),
+            None if generation_id < 0 => self.group_or_create(group_id)?,
             // v9+ says so; older versions keep Kafka's historical ILLEGAL_GENERATION.
             None if api_version >= 9 => return Err(ResponseError::GroupIdNotFound),
             None => return Err(ResponseError::IllegalGeneration),
@@ -314,7 +361,7 @@ impl GroupCoordinator {
         producer_epoch: i16,
         commits: Vec<(TopicPartition, OffsetAndMetadata)>,
     ) -> Result<(), ResponseError> {
-        let group = self.group_or_create(group_id);
+        let group = self.group_or_create(group_id)?;
         let appended = {
             let env = self.env();
             let mut g = group.lock();

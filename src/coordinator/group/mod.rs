@@ -70,6 +70,8 @@ pub struct GroupConfig {
     pub max_session_timeout_ms: i32,
     pub initial_rebalance_delay_ms: i32,
     pub max_size: i32,
+    /// `sluice.group.max.groups`: the most groups the coordinator creates.
+    pub max_groups: usize,
     pub offsets_retention_ms: i64,
     pub offsets_retention_check_interval_ms: u64,
     pub offsets_topic_num_partitions: i32,
@@ -84,6 +86,7 @@ impl GroupConfig {
             max_session_timeout_ms: c.group_max_session_timeout_ms,
             initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
             max_size: c.group_max_size,
+            max_groups: c.group_max_groups,
             offsets_retention_ms: c.offsets_retention_ms,
             offsets_retention_check_interval_ms: c.offsets_retention_check_interval_ms,
             offsets_topic_num_partitions: c.offsets_topic_num_partitions,

@@ -127,8 +127,16 @@ fn append_batch(
     RecordBatchEncoder::encode(&mut buf, &records, &options)
         .map_err(|e| KafkaError::new(ResponseError::UnknownServerError, e.to_string()))?;
     let info = partition.append(buf.freeze(), env.now_ms).map_err(|e| {
-        if let crate::log::AppendError::InvalidProducerEpoch(m) = &e {
-            return KafkaError::new(ResponseError::InvalidProducerEpoch, m.clone());
+        match &e {
+            crate::log::AppendError::InvalidProducerEpoch(m) => {
+                return KafkaError::new(ResponseError::InvalidProducerEpoch, m.clone());
+            }
+            // A TxnOffsetCommit that would open one transaction too many in this
+            // __consumer_offsets partition: the same answer as a produce gets.
+            crate::log::AppendError::ProducerStateLimit(m) => {
+                return KafkaError::new(ResponseError::PolicyViolation, m.clone());
+            }
+            _ => {}
         }
         tracing::error!(group = group_id, error = %e, "appending to __consumer_offsets failed");
         KafkaError::new(ResponseError::CoordinatorNotAvailable, e.to_string())

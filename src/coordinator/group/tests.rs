@@ -456,3 +456,121 @@ async fn a_commit_of_several_partitions_is_one_batch() {
         "one batch holds all three"
     );
 }
+
+/// `sluice.group.max.groups`: the third new group is refused by every way of creating
+/// one, the two existing groups keep working, deleting one makes room, and groups
+/// replayed at start-up are all loaded even beyond a lower bound.
+#[tokio::test]
+async fn new_groups_beyond_the_bound_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = [
+        ("group.initial.rebalance.delay.ms", "0"),
+        ("sluice.group.max.groups", "2"),
+    ];
+    {
+        let b = broker(dir.path(), &sets);
+        let simple = |g: &'static str, p: i32| {
+            let groups = b.groups.clone();
+            async move {
+                groups
+                    .commit_offsets(g, "", None, -1, vec![(("t".into(), p), commit(1, ""))], 8)
+                    .await
+            }
+        };
+        simple("g1", 0).await.unwrap();
+        let pending = b
+            .groups
+            .join_group("g2", join_req("", None, &["range"]))
+            .await;
+        assert_eq!(
+            pending.error,
+            Some(ResponseError::MemberIdRequired),
+            "g2 is created"
+        );
+        // A third group, however it would be created.
+        let r = b
+            .groups
+            .join_group("g3", join_req("", None, &["range"]))
+            .await;
+        assert_eq!(r.error, Some(ResponseError::GroupMaxSizeReached));
+        assert_eq!(
+            simple("g3", 0).await,
+            Err(ResponseError::GroupMaxSizeReached)
+        );
+        let txn = b
+            .groups
+            .txn_commit_offsets(
+                "g3",
+                "",
+                None,
+                -1,
+                42,
+                0,
+                vec![(("t".into(), 0), commit(1, ""))],
+            )
+            .await;
+        assert_eq!(txn, Err(ResponseError::GroupMaxSizeReached));
+        assert!(
+            b.groups.describe_group("g3").is_none(),
+            "nothing was created"
+        );
+        assert_eq!(b.groups.fetch_offsets("g3", None), vec![]);
+        // The existing groups keep working.
+        simple("g1", 1).await.unwrap();
+        let r = b
+            .groups
+            .join_group("g2", join_req(&pending.member_id, None, &["range"]))
+            .await;
+        assert_eq!(r.error, None);
+        let s = b
+            .groups
+            .sync_group("g2", sync_req(&r.member_id, r.generation_id, &[]))
+            .await;
+        assert_eq!(s.error, None);
+        let left = b
+            .groups
+            .leave_group("g2", &[(r.member_id.clone(), None)])
+            .unwrap();
+        assert_eq!(left, vec![None]);
+        // Deleting a group makes room for a new one.
+        assert_eq!(b.groups.delete_groups(&["g2".into()]), vec![None]);
+        simple("g3", 0).await.unwrap();
+        assert_eq!(
+            simple("g4", 0).await,
+            Err(ResponseError::GroupMaxSizeReached)
+        );
+        b.shutdown();
+    }
+    // Replayed groups are never dropped, even over a lower bound; new ones wait.
+    let b = broker(dir.path(), &[("sluice.group.max.groups", "1")]);
+    let names: Vec<String> = b
+        .groups
+        .list_groups()
+        .into_iter()
+        .map(|g| g.group_id)
+        .collect();
+    assert_eq!(names, vec!["g1".to_string(), "g3".to_string()]);
+    assert_eq!(
+        b.groups.fetch_offsets("g1", Some(&[("t".into(), 1)]))[0]
+            .1
+            .as_ref()
+            .map(|o| o.offset),
+        Some(1)
+    );
+    b.groups
+        .commit_offsets(
+            "g3",
+            "",
+            None,
+            -1,
+            vec![(("t".into(), 5), commit(2, ""))],
+            8,
+        )
+        .await
+        .unwrap();
+    let r = b
+        .groups
+        .join_group("g5", join_req("", None, &["range"]))
+        .await;
+    assert_eq!(r.error, Some(ResponseError::GroupMaxSizeReached));
+}

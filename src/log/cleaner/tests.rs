@@ -359,7 +359,7 @@ fn aborted_transactions_are_dropped_and_markers_kept_until_safe() {
             .unwrap();
         fill(&mut log, 10, 4, 0, Compression::None);
     }
-    let aborted_before = log.aborted_transactions(0, i64::MAX);
+    let aborted_before = log.aborted_transactions(0, i64::MAX).unwrap();
     assert_eq!(aborted_before.len(), 3);
     clean_all(&mut log, NOW);
     let after = read_all(&log);
@@ -388,14 +388,14 @@ fn aborted_transactions_are_dropped_and_markers_kept_until_safe() {
     // Aborted transactions lost every record, so their markers and index entries went;
     // the committed ones whose records were all superseded went too; the last
     // committed transaction keeps its records and its marker.
-    let left = log.aborted_transactions(0, i64::MAX);
+    let left = log.aborted_transactions(0, i64::MAX).unwrap();
     assert!(left.len() < aborted_before.len(), "{left:?}");
     assert!(markers(&log) >= 1);
     // Reopened, the index entries agree with the log.
     log.close().unwrap();
     drop(log);
     let log = PartitionLog::open(dir.path(), compact_config(), NOW).unwrap();
-    assert_eq!(log.aborted_transactions(0, i64::MAX), left);
+    assert_eq!(log.aborted_transactions(0, i64::MAX).unwrap(), left);
     assert_eq!(read_all(&log), after);
 }
 
@@ -416,7 +416,7 @@ fn markers_stay_while_young() {
     log.write_txn_marker(3, 0, false, 0, NOW).unwrap();
     fill(&mut log, 100, 3, 0, Compression::None);
     clean_all(&mut log, NOW);
-    assert_eq!(log.aborted_transactions(0, i64::MAX).len(), 1);
+    assert_eq!(log.aborted_transactions(0, i64::MAX).unwrap().len(), 1);
     let r = log.read(0, 1 << 20, log.log_end_offset(), true).unwrap();
     let h = crate::log::BatchHeader::parse(&r.records).unwrap();
     assert!(
@@ -581,4 +581,53 @@ proptest! {
         }
         prop_assert_eq!(latest(&read_all(&log)), want);
     }
+}
+
+/// With the aborted-transaction list kept out of memory
+/// (`sluice.log.aborted.txn.memory.entries` = 0), the cleaner gets the aborted
+/// transactions from the `.txnindex` files and cleans exactly as with all in memory.
+#[test]
+fn cleaning_reads_aborted_transactions_beyond_memory_from_disk() {
+    let run = |in_memory: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            aborted_txns_in_memory: in_memory,
+            ..compact_config()
+        };
+        let mut log = PartitionLog::open(dir.path(), cfg.clone(), NOW).unwrap();
+        let mut seq = 0;
+        for round in 0..6 {
+            for j in 0..3 {
+                let (k, v) = (format!("t{j}"), format!("{round}"));
+                let b = keyed_batch(
+                    &[(Some(&k), Some(&v), NOW - 10_000)],
+                    Compression::None,
+                    Some((7, 0, seq, true)),
+                );
+                seq += 1;
+                log.append(&b, NOW).unwrap();
+            }
+            log.write_txn_marker(7, 0, round % 2 == 0, 0, NOW - 10_000)
+                .unwrap();
+            fill(&mut log, 10, 4, 0, Compression::None);
+        }
+        let before = log.aborted_transactions(0, i64::MAX).unwrap();
+        clean_all(&mut log, NOW);
+        let after = (
+            read_all(&log),
+            log.aborted_transactions(0, i64::MAX).unwrap(),
+        );
+        log.close().unwrap();
+        drop(log);
+        let log = PartitionLog::open(dir.path(), cfg, NOW).unwrap();
+        let reopened = (
+            read_all(&log),
+            log.aborted_transactions(0, i64::MAX).unwrap(),
+        );
+        assert!(log.aborted_in_memory() <= in_memory);
+        (before, after, reopened)
+    };
+    let (before, after, reopened) = run(0);
+    assert_eq!(before.len(), 3);
+    assert_eq!((before, after, reopened), run(usize::MAX));
 }

@@ -68,6 +68,15 @@ impl PartitionLog {
         if dirty_bytes == 0 || (ratio < self.config.min_cleanable_dirty_ratio && !overdue) {
             return None;
         }
+        // Transactions aborted before the in-memory part of the list come from the
+        // `.txnindex` files; the pass needs those that started below `upper`.
+        let aborted = match self.aborted_below(upper) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot read aborted transactions; not cleaning");
+                return None;
+            }
+        };
         Some(CleanPlan {
             dir: self.dir.clone(),
             config: self.config.clone(),
@@ -81,7 +90,7 @@ impl PartitionLog {
                 .collect(),
             first_dirty,
             upper,
-            aborted: self.aborted.clone(),
+            aborted,
             now_ms,
             dirty_ratio: ratio,
         })

@@ -33,7 +33,9 @@ use crate::log::txn_index::{self, AbortedTxn};
 use crate::log::validator::{
     AppendOrigin, LogValidator, ValidatedRecords, ValidationConfig, ValidationError,
 };
+use aborted::AbortedTxns;
 
+mod aborted;
 mod cleaning;
 mod producers;
 mod retention;
@@ -107,9 +109,11 @@ pub struct PartitionLog {
     closed: bool,
     /// Idempotent producers' epochs and last batches (Kafka's ProducerStateManager).
     producer_state: ProducerStateManager,
-    /// Every aborted transaction still in the log, by marker offset (the `.txnindex`
-    /// files, kept in memory: 34 bytes each).
-    aborted: Vec<AbortedTxn>,
+    /// The aborted transactions still in the log: the newest in memory, all of them in
+    /// the segments' `.txnindex` files (see [`aborted`]).
+    aborted: AbortedTxns,
+    /// When a batch refused by the producer-state bounds was last logged (ms).
+    limit_logged_ms: Option<i64>,
     /// Log compaction progress (`cleaner-offset.checkpoint`).
     cleaner: CleanerCheckpoint,
 }
@@ -138,7 +142,8 @@ impl PartitionLog {
             last_checkpoint: None,
             closed: false,
             producer_state: ProducerStateManager::new(),
-            aborted: Vec::new(),
+            aborted: AbortedTxns::new(),
+            limit_logged_ms: None,
             cleaner,
         };
         log.rebuild_producer_state()?;
@@ -157,6 +162,7 @@ impl PartitionLog {
     /// next segment).
     pub fn set_config(&mut self, config: LogConfig) {
         self.config = config;
+        self.trim_aborted();
     }
 
     fn active(&self) -> &LogSegment {
@@ -259,6 +265,21 @@ impl PartitionLog {
                     duplicate: true,
                 });
             }
+        }
+        if let Err(e) = self.producer_state.check_limits(
+            valid.iter().map(|vb| &vb.header),
+            self.config.max_producers,
+            self.config.max_ongoing_transactions,
+        ) {
+            // At most one line a minute per partition: a refused producer may retry.
+            if self
+                .limit_logged_ms
+                .is_none_or(|t| now_ms.saturating_sub(t) >= 60_000)
+            {
+                self.limit_logged_ms = Some(now_ms);
+                tracing::warn!(dir = %self.dir.display(), error = %e, "refusing a produce with POLICY_VIOLATION");
+            }
+            return Err(e);
         }
         self.reopen_after_close()?;
         let log_append_time = match self.config.message_timestamp_type {

@@ -13,13 +13,19 @@ impl PartitionLog {
     /// `.txnindex` entry lost in a crash comes back.
     pub(super) fn rebuild_producer_state(&mut self) -> Result<(), LogError> {
         let end = self.log_end_offset();
-        let mut aborted = Vec::new();
+        // The newest entries go to memory (the rest stay in the files only).
+        self.aborted = AbortedTxns::new();
         let mut damaged = false;
-        for seg in &self.segments {
-            match txn_index::read(&self.dir, seg.base_offset)? {
-                Some(entries) => aborted.extend(entries),
+        for i in 0..self.segments.len() {
+            let base = self.segments[i].base_offset;
+            match txn_index::read(&self.dir, base)? {
+                Some(entries) => {
+                    for e in entries {
+                        self.remember_abort(e);
+                    }
+                }
                 None => {
-                    tracing::warn!(dir = %self.dir.display(), base = seg.base_offset, "damaged transaction index; replaying the whole log");
+                    tracing::warn!(dir = %self.dir.display(), base, "damaged transaction index; replaying the whole log");
                     damaged = true;
                 }
             }
@@ -33,19 +39,21 @@ impl PartitionLog {
             Some((offset, state)) => (offset, state),
             None => (self.log_start_offset, ProducerStateManager::new()),
         };
-        aborted.retain(|a| a.last_offset < from);
+        // Entries of the replayed range are derived again from the markers below.
+        self.aborted.truncate_from(from);
         for seg in self
             .segments
             .iter()
             .filter(|s| s.next_offset > from || s.size() == 0)
         {
-            let keep: Vec<AbortedTxn> = aborted
-                .iter()
-                .filter(|a| a.last_offset >= seg.base_offset && a.last_offset < seg.next_offset)
-                .copied()
+            let keep: Vec<AbortedTxn> = txn_index::read(&self.dir, seg.base_offset)?
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|a| a.last_offset < from)
                 .collect();
             txn_index::rewrite(&self.dir, seg.base_offset, &keep)?;
         }
+        let mut derived = Vec::new();
         for seg in self.segments.iter().filter(|s| s.next_offset > from) {
             let mut pos = if from > seg.base_offset {
                 match seg.find_batch(from) {
@@ -73,15 +81,17 @@ impl PartitionLog {
                                     .unwrap_or(done.last_offset + 1),
                             };
                             txn_index::append(&self.dir, seg.base_offset, &entry)?;
-                            aborted.push(entry);
+                            derived.push(entry);
                         }
                     }
                 }
                 pos += h.total_size() as u64;
             }
         }
+        for entry in derived {
+            self.remember_abort(entry);
+        }
         self.producer_state = state;
-        self.aborted = aborted;
         Ok(())
     }
 
@@ -92,20 +102,6 @@ impl PartitionLog {
         self.producer_state
             .first_unstable_offset()
             .map_or(hw, |first| first.min(hw))
-    }
-
-    /// Aborted transactions a read_committed fetch of `[fetch_offset, upper_bound)`
-    /// must report: those whose marker is at or after `fetch_offset` and whose first
-    /// offset is below `upper_bound`.
-    pub fn aborted_transactions(&self, fetch_offset: i64, upper_bound: i64) -> Vec<AbortedTxn> {
-        let start = self
-            .aborted
-            .partition_point(|a| a.last_offset < fetch_offset);
-        self.aborted[start..]
-            .iter()
-            .filter(|a| a.first_offset < upper_bound)
-            .copied()
-            .collect()
     }
 
     /// Appends a COMMIT or ABORT marker for the producer (Kafka's
@@ -134,6 +130,12 @@ impl PartitionLog {
         self.producer_state.ongoing_transactions()
     }
 
+    /// How many aborted transactions are held in memory (the rest are only in the
+    /// `.txnindex` files).
+    pub fn aborted_in_memory(&self) -> usize {
+        self.aborted.len()
+    }
+
     /// The producer state, for DescribeProducers and tests.
     pub fn producer_state(&self) -> &ProducerStateManager {
         &self.producer_state
@@ -153,7 +155,7 @@ impl PartitionLog {
             last_stable_offset: self.last_stable_offset(),
         };
         txn_index::append(&self.dir, self.active().base_offset, &entry)?;
-        self.aborted.push(entry);
+        self.remember_abort(entry);
         Ok(())
     }
 }

@@ -24,6 +24,8 @@ impl PartitionLog {
             producer_state::delete_snapshots_before(&self.dir, self.log_start_offset)?;
             let start = self.log_start_offset;
             self.aborted.retain(|a| a.last_offset >= start);
+            self.aborted
+                .forget_segments_below(self.segments[0].base_offset);
         }
         self.producer_state
             .expire(now_ms, self.config.producer_id_expiration_ms);
@@ -67,6 +69,8 @@ impl PartitionLog {
         }
         producer_state::delete_snapshots_before(&self.dir, new_start)?;
         self.aborted.retain(|a| a.last_offset >= new_start);
+        self.aborted
+            .forget_segments_below(self.segments[0].base_offset);
         Ok(new_start)
     }
 
