@@ -89,7 +89,7 @@ async fn describe(b: &Arc<Broker>, topic: &str) -> Vec<(i16, i32, Vec<i32>)> {
     parts.into_iter().map(|(_, e, l, o)| (e, l, o)).collect()
 }
 
-/// (a) the acks=all waiters of the failed fsync get KAFKA_STORAGE_ERROR; (b) nothing
+/// (a) the acks=all waiter of the failed fsync gets KAFKA_STORAGE_ERROR; (b) nothing
 /// later on that partition is ever answered Ok, not even a wait for the very data whose
 /// fsync failed (a second fsync could "succeed" over pages the kernel dropped), and
 /// nothing more is written; (c) fetch and ListOffsets answer KAFKA_STORAGE_ERROR and
@@ -103,20 +103,25 @@ async fn a_failed_fsync_takes_only_that_partition_offline() {
     assert_eq!(produce_one(&b, "t", 1, batch(&["x"], 1), -1).await, (0, 0));
     let p0 = partition(&b, "t", 0);
 
+    // acks=1: in the page cache, not fsync'd yet.
+    assert_eq!(produce_one(&b, "t", 0, batch(&["b"], 2), 1).await, (0, 1));
+
     p0.fail_next_sync();
-    // Two producers share the failing group commit: neither is acknowledged.
-    let (first, second) = tokio::join!(
-        produce_one(&b, "t", 0, batch(&["b"], 2), -1),
+    // An acks=all produce (appended before its fsync starts) and a waiter for the acks=1
+    // data share the failing group commit: neither is told its data is safe.
+    let (acks_all, waiter) = tokio::join!(
         produce_one(&b, "t", 0, batch(&["c"], 3), -1),
+        p0.wait_durable(2),
     );
-    assert_eq!(first, (STORAGE, -1));
-    assert_eq!(second, (STORAGE, -1));
+    assert_eq!(acks_all, (STORAGE, -1));
+    assert!(waiter.is_err());
     assert!(p0.is_offline());
 
-    // The appended but unsynced data is never declared durable.
+    // The appended but unsynced data is never declared durable: no second fsync.
     let end = p0.watermarks().high_watermark;
     assert_eq!(end, 3);
     assert!(p0.wait_durable(end).await.is_err());
+    assert!(p0.wait_durable(2).await.is_err());
     // Data fsync'd before the failure stays durable.
     assert!(p0.wait_durable(1).await.is_ok());
     // Every later produce, whatever its acks, is refused without writing.

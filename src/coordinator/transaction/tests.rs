@@ -327,7 +327,7 @@ async fn an_offline_partition_never_gets_a_marker_reported_written() {
         commit: true,
     };
     let written = tokio::time::timeout(
-        std::time::Duration::from_millis(500),
+        std::time::Duration::from_secs(1),
         tc.markers.write_markers("tx", outcome, &both),
     )
     .await;
