@@ -46,7 +46,11 @@ pub async fn handle(
                             pr.error_code = ResponseError::OffsetOutOfRange.code()
                         }
                         Err(e) => {
-                            tracing::error!(topic = %&*t.name, partition = p.partition_index, error = %e, "DeleteRecords failed");
+                            if partition.is_offline() {
+                                tracing::debug!(topic = %&*t.name, partition = p.partition_index, error = %e, "DeleteRecords refused: partition offline");
+                            } else {
+                                tracing::error!(topic = %&*t.name, partition = p.partition_index, error = %e, "DeleteRecords failed");
+                            }
                             pr.error_code = ResponseError::KafkaStorageError.code();
                         }
                     }

@@ -6,7 +6,8 @@
 //! one batch so a large batch never blocks a consumer (KIP-74). Fetch sessions (KIP-227)
 //! decide which partitions an answer carries. read_committed reads stop at the last
 //! stable offset and carry the aborted transactions overlapping the records returned,
-//! so the consumer can drop aborted records.
+//! so the consumer can drop aborted records. An
+//! offline partition (a failed fsync or write) answers KAFKA_STORAGE_ERROR.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -258,6 +259,12 @@ fn read_all(
                 result.error = Some(e);
                 return result;
             }
+            if partition.is_offline() {
+                // Logged once when it went offline; watermarks stay -1, as Kafka answers.
+                tracing::debug!(topic = %partition.topic, partition = partition.index, "fetch refused: partition offline");
+                result.error = Some(ResponseError::KafkaStorageError);
+                return result;
+            }
             let remaining = response_max_bytes.saturating_sub(total);
             let max_bytes = (item.partition_max_bytes.max(0) as usize).min(remaining);
             let marks = partition.watermarks();
@@ -296,7 +303,11 @@ fn read_all(
                     result.log_start_offset = marks.log_start_offset;
                 }
                 Err(e) => {
-                    tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "fetch read failed");
+                    if partition.is_offline() {
+                        tracing::debug!(topic = %partition.topic, partition = partition.index, error = %e, "fetch refused: partition offline");
+                    } else {
+                        tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "fetch read failed");
+                    }
                     result.error = Some(ResponseError::KafkaStorageError);
                 }
             }

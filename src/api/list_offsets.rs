@@ -3,7 +3,8 @@
 //! -1 latest (the high watermark, or the last stable offset for read_committed), -2
 //! earliest (the log start offset), -3 the record with the largest timestamp (KIP-734),
 //! -4 earliest local (= earliest without tiered storage); any other timestamp finds the
-//! first record whose timestamp is >= it, or answers offset -1 when there is none.
+//! first record whose timestamp is >= it, or answers offset -1 when there is none. An
+//! offline partition (a failed fsync or write) answers KAFKA_STORAGE_ERROR.
 
 use std::sync::Arc;
 
@@ -77,9 +78,11 @@ fn lookup(
     timestamp: i64,
     read_committed: bool,
 ) -> Result<(i64, i64), KafkaError> {
-    let marks = partition.watermarks();
     let storage =
         |e: crate::log::LogError| KafkaError::new(ResponseError::KafkaStorageError, e.to_string());
+    // An offline partition (a failed fsync or write) answers every lookup so.
+    partition.check_online().map_err(storage)?;
+    let marks = partition.watermarks();
     let visible_end = if read_committed {
         marks.last_stable_offset
     } else {

@@ -5,6 +5,13 @@
 //! earlier versions always allow) and `auto.create.topics.enable` is on. Unlike Kafka,
 //! whose creation is asynchronous and first answers LEADER_NOT_AVAILABLE, creation here
 //! is synchronous, so the first answer already describes the new topic.
+//!
+//! A partition whose log went offline (a failed fsync or write, `crate::log::offline`)
+//! is described as Kafka describes a partition whose only replica sits on a failed log
+//! directory once the controller has reacted: LEADER_NOT_AVAILABLE, leader -1, the
+//! broker still in the replicas and ISR and, from v5, in `offline_replicas`. Clients then
+//! stop sending it produce and fetch requests (which would answer KAFKA_STORAGE_ERROR)
+//! and partitioners pick the available partitions.
 
 use std::sync::Arc;
 
@@ -132,6 +139,13 @@ fn describe(topic: &Topic, version: i16, want_ops: bool, node_id: i32) -> Metada
             }
             mp.replica_nodes = vec![node];
             mp.isr_nodes = vec![node];
+            if p.is_offline() {
+                mp.error_code = ResponseError::LeaderNotAvailable.code();
+                mp.leader_id = BrokerId(-1);
+                if version >= 5 {
+                    mp.offline_replicas = vec![node];
+                }
+            }
             mp
         })
         .collect();

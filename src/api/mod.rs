@@ -260,6 +260,8 @@ pub(crate) fn sb(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
 mod group_tests;
 #[cfg(test)]
 mod produce_tests;
+#[cfg(test)]
+mod storage_failure_tests;
 /// Handler tests; their broker and batch builders serve the connection tests too.
 #[cfg(test)]
 pub(crate) mod tests;

@@ -4,7 +4,9 @@
 //! page cache, which survives a crash of the broker process); acks=-1 (all) is
 //! answered once they are fsync'd when `sluice.acks.all.fsync` is on (the default),
 //! with group commit so concurrent producers share fsyncs. Every partition gets its own
-//! error code; one bad partition never fails the others.
+//! error code; one bad partition never fails the others. A partition whose log went
+//! offline (a failed fsync or write, see `crate::log::offline`) answers
+//! KAFKA_STORAGE_ERROR to every produce, without writing, until the broker restarts.
 //!
 //! This handler only translates: each partition's records go once through the log's
 //! validator (`crate::log::validator`, Kafka's `LogValidator`: size, header, CRC, the
@@ -148,7 +150,12 @@ fn append_all(request: ProduceRequest, ctx: &RequestContext, broker: &Arc<Broker
                     error: e,
                     record_errors,
                 }) => {
-                    if e.error != ResponseError::UnknownTopicOrPartition {
+                    // Storage errors were logged where they happened (or, for an
+                    // offline partition, once when it went offline).
+                    if !matches!(
+                        e.error,
+                        ResponseError::UnknownTopicOrPartition | ResponseError::KafkaStorageError
+                    ) {
                         tracing::info!(topic = %&*topic_data.name, partition = partition_data.index, client = ?ctx.client_id, "produce refused: {e}");
                     }
                     pr.error_code = e.code();
@@ -188,7 +195,12 @@ impl Appended {
         let results = futures::future::join_all(waits).await;
         for ((t, p, partition, _), result) in pending.iter().zip(results) {
             if let Err(e) = result {
-                tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "fsync failed; produce not acknowledged");
+                if partition.is_offline() {
+                    // The partition logged its going offline once.
+                    tracing::debug!(topic = %partition.topic, partition = partition.index, error = %e, "produce not acknowledged: partition offline");
+                } else {
+                    tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "fsync failed; produce not acknowledged");
+                }
                 let pr = &mut self.responses[*t].partition_responses[*p];
                 pr.error_code = ResponseError::KafkaStorageError.code();
                 pr.base_offset = -1;
@@ -258,6 +270,10 @@ fn append(
     let Some(partition) = topic.partition(index) else {
         return Err(KafkaError::from(ResponseError::UnknownTopicOrPartition).into());
     };
+    if let Err(e) = partition.check_online() {
+        tracing::debug!(topic = %partition.topic, partition = partition.index, error = %e, "produce refused");
+        return Err(KafkaError::new(ResponseError::KafkaStorageError, e.to_string()).into());
+    }
     let Some(records) = records else {
         return Err(KafkaError::new(
             ResponseError::InvalidRecord,
@@ -304,7 +320,11 @@ fn append_error(partition: &Partition, e: AppendError) -> KafkaError {
         ),
         AppendError::ProducerStateLimit(m) => KafkaError::new(ResponseError::PolicyViolation, m),
         AppendError::Storage(e) => {
-            tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "append failed");
+            if partition.is_offline() {
+                tracing::debug!(topic = %partition.topic, partition = partition.index, error = %e, "append refused: partition offline");
+            } else {
+                tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "append failed");
+            }
             KafkaError::new(ResponseError::KafkaStorageError, e.to_string())
         }
     }

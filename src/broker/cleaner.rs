@@ -6,7 +6,7 @@
 //! closed segments) and to swap the cleaned segments in (renames). The copy in between
 //! runs on a blocking thread without the lock, so produce and fetch never wait for it.
 //! It must never hold a partition lock while reading or writing record data, and it
-//! stops at the next batch when the broker shuts down.
+//! stops at the next batch when the broker shuts down. Offline partitions get no plan.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -95,6 +95,10 @@ pub fn run_once(
                     ms = started.elapsed().as_millis() as u64,
                     "log cleaner compacted segments"
                 );
+            }
+            Err(e) if partition.is_offline() => {
+                // The partition logged its going offline once; no plan is made for it again.
+                tracing::debug!(topic = %partition.topic, partition = partition.index, error = %e, "installing cleaned segments failed: partition offline")
             }
             Err(e) => {
                 tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "installing cleaned segments failed")

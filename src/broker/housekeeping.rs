@@ -4,7 +4,8 @@
 //!
 //! It runs on a timer (log.flush.scheduler.interval.ms) and goes partition by partition,
 //! holding one partition's lock at a time, so it never stalls the whole broker. An idle
-//! broker wakes here about once a second and does nothing else.
+//! broker wakes here about once a second and does nothing else. Offline partitions (a
+//! failed fsync or write) are skipped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,13 @@ fn run_once(topics: &TopicRegistry, clock: &Clock) {
                 partition = partition.index,
                 deleted,
                 "retention deleted old segments"
+            ),
+            // The partition logged its going offline once; it is skipped from now on.
+            Err(e) if partition.is_offline() => tracing::debug!(
+                topic = %partition.topic,
+                partition = partition.index,
+                error = %e,
+                "housekeeping failed: partition offline"
             ),
             Err(e) => tracing::error!(
                 topic = %partition.topic,

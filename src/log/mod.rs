@@ -15,7 +15,9 @@
 //! It must never know about sockets, Kafka request/response types or other
 //! partitions: callers hand it raw record-batch bytes and get offsets and bytes
 //! back. Locking is the caller's business (one lock per partition); nothing here
-//! blocks on anything but the partition's own files.
+//! blocks on anything but the partition's own files. A failed write or fsync that
+//! durability depends on takes the partition's log offline for the rest of the process
+//! (`offline`): it is never retried.
 
 pub mod batch;
 pub mod checkpoint;
@@ -24,6 +26,7 @@ pub mod config;
 pub mod error;
 pub mod file_names;
 pub mod index_file;
+pub mod offline;
 pub mod offset_index;
 pub mod partition_log;
 pub mod producer_state;
@@ -36,6 +39,7 @@ pub mod validator;
 pub use batch::{BatchHeader, TimestampType, RECORD_BATCH_OVERHEAD};
 pub use config::LogConfig;
 pub use error::{AppendError, LogError};
+pub use offline::{is_offline_error, OfflineState};
 pub use partition_log::{AppendInfo, PartitionLog, ReadInfo, SyncHandle};
 pub use validator::{
     AppendOrigin, LogValidator, ValidatedRecords, ValidationConfig, ValidationError,

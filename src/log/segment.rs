@@ -5,8 +5,10 @@
 //! Writes always go through the file (`pwrite` at the published size), so a full
 //! disk becomes an `io::Error` instead of a SIGBUS; reads come from the read-only
 //! mapping and never look at bytes at or past the published size. It must never
-//! write through a mapping of the `.log`, and never shrink a `.log` except in
-//! `recover`, which only runs while the log is being opened (no reader exists yet).
+//! write through a mapping of the `.log`, and never shrink a `.log` below its published
+//! size except in `recover`, which only runs while the log is being opened or on a
+//! cleaned copy just swapped in (no reader has it mapped). A failed append cuts only the
+//! unpublished bytes past the published size.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -392,7 +394,12 @@ impl LogSegment {
             // stale, never-acknowledged batch for data. Safe with live readers:
             // they only ever touch bytes below the published size.
             if let Err(e2) = self.file.set_len(self.size) {
-                tracing::warn!(path = %self.log_path.display(), "cannot cut failed append: {e2}");
+                // Not the original error (which may say "out of space"): the file now
+                // holds bytes past the published size, so the caller must not go on.
+                return Err(io::Error::other(format!(
+                    "{e}; cutting the failed append back to {} bytes failed too: {e2}",
+                    self.size
+                )));
             }
             return Err(e);
         }

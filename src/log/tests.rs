@@ -408,6 +408,68 @@ fn flush_sync_handle_and_flush_messages() {
     assert_eq!(log.recovery_point(), 8);
 }
 
+/// The offline rule: after one failed fdatasync nothing syncs again (a second fsync could
+/// "succeed" over pages the kernel dropped), nothing is appended, read or written, the
+/// recovery point and checkpoint stay where the last successful fsync left them, and
+/// close leaves no clean-shutdown marker, so the next open runs crash recovery.
+#[test]
+fn a_failed_fsync_takes_the_log_offline_and_leaves_it_to_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config());
+    log.append(&batch(3, 1, 10), 1).unwrap();
+    log.flush().unwrap();
+    assert_eq!(log.recovery_point(), 3);
+    let saved = fs::read(dir.path().join(checkpoint::CHECKPOINT_FILE)).unwrap();
+    log.append(&batch(2, 1, 10), 1).unwrap();
+
+    log.fail_next_sync();
+    let h = log.sync_handle().unwrap();
+    assert_eq!(h.offset(), 5);
+    let e = h.sync().unwrap_err();
+    assert!(is_offline_error(&e), "{e}");
+    assert!(log.is_offline());
+    // Never retried, by the same handle, a new one or flush.
+    assert!(h.sync().is_err());
+    assert!(log.sync_handle().unwrap().sync().is_err());
+    assert!(log.flush().is_err());
+    log.mark_flushed(5);
+    assert_eq!(log.recovery_point(), 3);
+
+    // Refused without writing.
+    let size = fs::metadata(log_file(dir.path(), 0)).unwrap().len();
+    assert!(matches!(
+        log.append(&batch(1, 1, 10), 1),
+        Err(AppendError::Storage(_))
+    ));
+    assert!(log.write_txn_marker(7, 0, true, 0, 1).is_err());
+    assert_eq!(log.log_end_offset(), 5);
+    assert_eq!(fs::metadata(log_file(dir.path(), 0)).unwrap().len(), size);
+    assert!(matches!(
+        log.read(0, usize::MAX, i64::MAX, true),
+        Err(LogError::Io(_))
+    ));
+    assert!(log.offset_for_timestamp(0).is_err());
+    assert!(log.max_timestamp_and_offset().is_err());
+    assert!(matches!(log.delete_records_before(1), Err(LogError::Io(_))));
+    // Housekeeping (roll, retention, flush.ms) skips it.
+    let segments = log.segment_count();
+    assert_eq!(log.housekeeping(i64::MAX / 2).unwrap(), 0);
+    assert_eq!(log.segment_count(), segments);
+
+    assert!(log.close().is_err());
+    assert!(!dir.path().join(checkpoint::CLEAN_SHUTDOWN_FILE).exists());
+    assert_eq!(
+        fs::read(dir.path().join(checkpoint::CHECKPOINT_FILE)).unwrap(),
+        saved
+    );
+    drop(log);
+    // The next open scans past the recovery point (here the disk kept everything).
+    let log = open(dir.path(), small_config());
+    assert!(!log.is_offline());
+    assert_eq!(log.log_end_offset(), 5);
+    assert_eq!(read_all(&log).len(), 2);
+}
+
 #[test]
 fn bytes_outlive_deleted_segments() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,20 +7,26 @@
 //! validator's config snapshot under the lock ([`Partition::validator`]), validates
 //! without it, and takes it again only to write ([`Partition::append_validated`]).
 //! This module never sees Kafka request types.
+//!
+//! When a write or fsync the log's durability depends on fails, the log goes offline
+//! (`crate::log::offline`) and so does the partition, for the rest of the process: every
+//! later append, read and durability wait gets a storage error (KAFKA_STORAGE_ERROR at
+//! the API layer), and this module logs the transition once, naming the partition.
 
 use std::io;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::watch;
 
 use crate::log::cleaner::{CleanOutput, CleanPlan, CrashAfter};
 use crate::log::txn_index::AbortedTxn;
 use crate::log::{
-    AppendError, AppendInfo, AppendOrigin, LogConfig, LogError, LogValidator, PartitionLog,
-    ReadInfo, ValidatedRecords, ValidationError,
+    AppendError, AppendInfo, AppendOrigin, LogConfig, LogError, LogValidator, OfflineState,
+    PartitionLog, ReadInfo, ValidatedRecords, ValidationError,
 };
 
 /// Leader epoch of every partition: Sluice is a single, permanent leader, so the epoch
@@ -60,6 +66,34 @@ pub struct Partition {
     sync_lock: tokio::sync::Mutex<()>,
     /// Everything below this offset is known to be fsync'd.
     durable_offset: AtomicI64,
+    /// The log's offline flag, readable without the log lock.
+    offline: Arc<OfflineState>,
+}
+
+/// The locked log. Dropping it logs the partition's going offline, if whatever was done
+/// under the lock took it offline (once per partition, see `Partition::report_offline`).
+struct LogGuard<'a> {
+    partition: &'a Partition,
+    log: MutexGuard<'a, PartitionLog>,
+}
+
+impl Deref for LogGuard<'_> {
+    type Target = PartitionLog;
+    fn deref(&self) -> &PartitionLog {
+        &self.log
+    }
+}
+
+impl DerefMut for LogGuard<'_> {
+    fn deref_mut(&mut self) -> &mut PartitionLog {
+        &mut self.log
+    }
+}
+
+impl Drop for LogGuard<'_> {
+    fn drop(&mut self) {
+        self.partition.report_offline();
+    }
 }
 
 impl Partition {
@@ -67,6 +101,7 @@ impl Partition {
         let end = log.log_end_offset();
         let recovery_point = log.recovery_point();
         let (end_offset_tx, _) = watch::channel(end);
+        let offline = log.offline_state().clone();
         Partition {
             topic,
             index,
@@ -74,13 +109,54 @@ impl Partition {
             end_offset_tx,
             sync_lock: tokio::sync::Mutex::new(()),
             durable_offset: AtomicI64::new(recovery_point),
+            offline,
         }
+    }
+
+    fn log(&self) -> LogGuard<'_> {
+        LogGuard {
+            partition: self,
+            log: self.log.lock(),
+        }
+    }
+
+    /// Logs the transition to offline the first time it is seen (one error line per
+    /// partition, whichever path failed); later refusals are the callers' to log, at
+    /// debug.
+    fn report_offline(&self) {
+        if let Some(reason) = self.offline.take_report() {
+            tracing::error!(
+                topic = %self.topic,
+                partition = self.index,
+                error = %reason,
+                "partition is offline: a write or fsync its durability depends on failed, and a failed fsync is never retried; \
+                 it answers KAFKA_STORAGE_ERROR until the broker restarts and recovery checks what is on disk"
+            );
+        }
+    }
+
+    /// Whether the log went offline (a write or sync durability depends on failed).
+    /// Never changes back while the process runs.
+    pub fn is_offline(&self) -> bool {
+        self.offline.is_offline()
+    }
+
+    /// `Err` (a storage error, KAFKA_STORAGE_ERROR at the API layer) once offline.
+    pub fn check_online(&self) -> Result<(), LogError> {
+        Ok(self.offline.check()?)
+    }
+
+    /// Test seam: the next group-commit or flush fdatasync of this partition fails with
+    /// EIO (without syncing), as a disk that lost the write-back would.
+    #[cfg(test)]
+    pub fn fail_next_sync(&self) {
+        self.offline.fail_next_sync()
     }
 
     /// A validator for appends here at `now_ms`, with the topic's configs as they are
     /// now (read under one lock). Validating takes no lock.
     pub fn validator(&self, now_ms: i64, origin: AppendOrigin) -> LogValidator {
-        let config = self.log.lock().validation_config();
+        let config = self.log().validation_config();
         LogValidator::new(config, now_ms, origin)
     }
 
@@ -91,6 +167,7 @@ impl Partition {
         records: impl Into<Bytes>,
         now_ms: i64,
     ) -> Result<AppendInfo, AppendError> {
+        self.offline.check()?;
         let validated = self
             .validator(now_ms, AppendOrigin::Coordinator)
             .validate(records.into())?;
@@ -107,14 +184,14 @@ impl Partition {
         validated: ValidatedRecords,
         now_ms: i64,
     ) -> Result<AppendInfo, ValidationError> {
-        let mut log = self.log.lock();
+        let mut log = self.log();
         let current = log.validation_config();
         let validated = if *validated.config() == current {
             validated
         } else {
             drop(log);
             let again = validated.revalidate(current)?;
-            log = self.log.lock();
+            log = self.log();
             again // (a further change meanwhile is caught by the log, under the lock)
         };
         let info = log.append_validated(validated, now_ms)?;
@@ -126,18 +203,25 @@ impl Partition {
 
     /// Waits until every offset below `end_offset` is fsync'd. Concurrent callers share
     /// fsyncs: whoever holds the sync lock syncs everything appended so far.
+    ///
+    /// Ok only for data an fsync that succeeded covered. Once an fsync failed the
+    /// partition is offline and every waiter for data not yet proven durable gets an
+    /// error: the fsync is never retried, because a retry may "succeed" after the kernel
+    /// dropped the pages it could not write.
     pub async fn wait_durable(&self, end_offset: i64) -> io::Result<()> {
         loop {
             if self.durable_offset.load(Ordering::Acquire) >= end_offset {
                 return Ok(());
             }
+            self.offline.check()?;
             let _guard = self.sync_lock.lock().await;
             if self.durable_offset.load(Ordering::Acquire) >= end_offset {
                 return Ok(());
             }
-            let handle = self.log.lock().sync_handle();
+            self.offline.check()?;
+            let handle = self.log().sync_handle();
             let Some(handle) = handle else {
-                let covered = self.log.lock().recovery_point();
+                let covered = self.log().recovery_point();
                 self.durable_offset.fetch_max(covered, Ordering::AcqRel);
                 if covered < end_offset {
                     // Nothing left to sync yet the data is not covered: the log was
@@ -150,10 +234,18 @@ impl Partition {
                 return Ok(());
             };
             let covered = handle.offset();
-            tokio::task::spawn_blocking(move || handle.sync())
+            let synced = tokio::task::spawn_blocking(move || handle.sync())
                 .await
-                .map_err(io::Error::other)??;
-            self.log.lock().mark_flushed(covered);
+                .map_err(io::Error::other)?;
+            if let Err(e) = synced {
+                // The handle took the log offline (or found it so).
+                self.report_offline();
+                return Err(e);
+            }
+            self.log().mark_flushed(covered);
+            // The checkpoint mark_flushed may write (with its directory fsync) failed:
+            // declare nothing durable.
+            self.offline.check()?;
             self.durable_offset.fetch_max(covered, Ordering::AcqRel);
         }
     }
@@ -165,7 +257,7 @@ impl Partition {
         max_offset: Option<i64>,
         min_one_batch: bool,
     ) -> Result<(ReadInfo, Watermarks), LogError> {
-        let log = self.log.lock();
+        let log = self.log();
         let marks = watermarks(&log);
         let bound = max_offset.unwrap_or(marks.high_watermark);
         let info = log.read(fetch_offset, max_bytes, bound, min_one_batch)?;
@@ -173,7 +265,7 @@ impl Partition {
     }
 
     pub fn watermarks(&self) -> Watermarks {
-        watermarks(&self.log.lock())
+        watermarks(&self.log())
     }
 
     /// Writes a COMMIT or ABORT marker for `producer_id` (called by the transaction
@@ -188,7 +280,7 @@ impl Partition {
         coordinator_epoch: i32,
         now_ms: i64,
     ) -> Result<i64, AppendError> {
-        let mut log = self.log.lock();
+        let mut log = self.log();
         let offset = log.write_txn_marker(
             producer_id,
             producer_epoch,
@@ -204,7 +296,7 @@ impl Partition {
 
     /// Open transactions here: (producer id, epoch, first offset).
     pub fn ongoing_transactions(&self) -> Vec<(i64, i16, i64)> {
-        self.log.lock().ongoing_transactions()
+        self.log().ongoing_transactions()
     }
 
     /// A receiver that changes whenever this partition's log end offset moves.
@@ -219,14 +311,12 @@ impl Partition {
         fetch_offset: i64,
         upper_bound: i64,
     ) -> Result<Vec<AbortedTxn>, LogError> {
-        self.log
-            .lock()
-            .aborted_transactions(fetch_offset, upper_bound)
+        self.log().aborted_transactions(fetch_offset, upper_bound)
     }
 
     /// The producers this partition remembers, by producer id (DescribeProducers).
     pub fn active_producers(&self) -> Vec<ActiveProducer> {
-        let log = self.log.lock();
+        let log = self.log();
         let mut producers: Vec<ActiveProducer> = log
             .producer_state()
             .producers()
@@ -246,7 +336,7 @@ impl Partition {
     /// The sequence number `producer_id` at `producer_epoch` must use next here, if
     /// this partition remembers a batch of it at that epoch.
     pub fn next_sequence(&self, producer_id: i64, producer_epoch: i16) -> Option<i32> {
-        let log = self.log.lock();
+        let log = self.log();
         let entry = log.producer_state().entry(producer_id)?;
         (entry.producer_epoch == producer_epoch)
             .then(|| entry.batches.back().map(|b| b.last_seq.wrapping_add(1)))
@@ -256,52 +346,54 @@ impl Partition {
     /// The first offset whose batch has a timestamp at or after `timestamp_ms`, with
     /// that timestamp (ListOffsets by time).
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
-        self.log.lock().offset_for_timestamp(timestamp_ms)
+        self.log().offset_for_timestamp(timestamp_ms)
     }
 
     /// The offset and timestamp of the record with the largest timestamp (ListOffsets
     /// MAX_TIMESTAMP).
     pub fn max_timestamp_and_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
-        self.log.lock().max_timestamp_and_offset()
+        self.log().max_timestamp_and_offset()
     }
 
     /// DeleteRecords: moves the log start offset to `offset`, or to the high watermark
     /// when `None` (read under the same lock). Returns the new log start offset.
     pub fn delete_records_before(&self, offset: Option<i64>) -> Result<i64, LogError> {
-        let mut log = self.log.lock();
+        let mut log = self.log();
         let target = offset.unwrap_or_else(|| log.high_watermark());
         log.delete_records_before(target)
     }
 
     /// Bytes on disk in this partition's segments (DescribeLogDirs).
     pub fn size_bytes(&self) -> u64 {
-        self.log.lock().size_bytes()
+        self.log().size_bytes()
     }
 
     /// Applies changed topic configs at once (AlterConfigs).
     pub fn set_config(&self, config: LogConfig) {
-        self.log.lock().set_config(config)
+        self.log().set_config(config)
     }
 
     /// Time-based rolls, the flush.ms fsync and retention. Returns how many segments
-    /// retention deleted.
+    /// retention deleted. Skips an offline partition.
     pub fn housekeeping(&self, now_ms: i64) -> io::Result<usize> {
-        self.log.lock().housekeeping(now_ms)
+        self.log().housekeeping(now_ms)
     }
 
     /// What the log cleaner should compact now, if anything (zero-copy views of the
     /// closed segments; the copy runs without the lock).
     pub fn cleaning_plan(&self, now_ms: i64) -> Option<CleanPlan> {
-        self.log.lock().cleaning_plan(now_ms)
+        self.log().cleaning_plan(now_ms)
     }
 
-    /// Swaps cleaned segments in. Returns how many were replaced.
+    /// Swaps cleaned segments in. Returns how many were replaced (none once offline).
     pub fn install_cleaned(&self, out: &CleanOutput) -> Result<usize, LogError> {
-        self.log.lock().install_cleaned(out, CrashAfter::default())
+        self.log().install_cleaned(out, CrashAfter::default())
     }
 
+    /// Flushes and closes the log cleanly. An offline partition is left as it is, without
+    /// a clean-shutdown marker, and answers `Err`: the next start runs crash recovery.
     pub fn close(&self) -> io::Result<()> {
-        self.log.lock().close()
+        self.log().close()
     }
 }
 

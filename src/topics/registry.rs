@@ -460,8 +460,13 @@ impl TopicRegistry {
     /// Flushes and closes every partition log (clean shutdown).
     pub fn close_all(&self) {
         for p in self.all_partitions() {
+            let was_offline = p.is_offline();
             if let Err(e) = p.close() {
-                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing partition log failed");
+                if was_offline {
+                    tracing::warn!(topic = %p.topic, partition = p.index, "offline partition left without a clean-shutdown marker; the next start recovers it");
+                } else {
+                    tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing partition log failed");
+                }
             }
         }
     }

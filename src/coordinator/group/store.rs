@@ -43,14 +43,19 @@ pub struct Appended {
 }
 
 impl Appended {
+    /// Ok once the write is fsync'd; KAFKA_STORAGE_ERROR if that fsync failed or the
+    /// partition is offline (a failed fsync is never retried: see `Partition::wait_durable`).
     pub async fn durable(self) -> Result<(), KafkaError> {
-        self.partition
-            .wait_durable(self.end_offset)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "fsync of __consumer_offsets failed");
-                KafkaError::new(ResponseError::KafkaStorageError, e.to_string())
-            })
+        let partition = self.partition;
+        partition.wait_durable(self.end_offset).await.map_err(|e| {
+            if partition.is_offline() {
+                // The partition logged its going offline once.
+                tracing::debug!(partition = partition.index, error = %e, "__consumer_offsets write not durable: partition offline");
+            } else {
+                tracing::error!(partition = partition.index, error = %e, "fsync of __consumer_offsets failed");
+            }
+            KafkaError::new(ResponseError::KafkaStorageError, e.to_string())
+        })
     }
 }
 
@@ -138,7 +143,11 @@ fn append_batch(
             }
             _ => {}
         }
-        tracing::error!(group = group_id, error = %e, "appending to __consumer_offsets failed");
+        if partition.is_offline() {
+            tracing::debug!(group = group_id, partition = index, error = %e, "__consumer_offsets append refused: partition offline");
+        } else {
+            tracing::error!(group = group_id, error = %e, "appending to __consumer_offsets failed");
+        }
         KafkaError::new(ResponseError::CoordinatorNotAvailable, e.to_string())
     })?;
     Ok(Appended {

@@ -5,11 +5,19 @@
 //! transactional offset commits become visible (or are dropped) exactly when their
 //! marker is durable.
 //!
-//! A storage failure is retried with backoff until it succeeds: a decided transaction
-//! must reach every partition. A marker the partition refuses for good (an older epoch
-//! than the producer's current one there, i.e. a later round already completed it), or
-//! a partition whose topic was deleted, is logged and skipped, as Kafka drops markers
-//! for partitions that no longer exist. This module never changes transaction state.
+//! Every partition is tried in each round, so one failing partition does not hold back
+//! the markers of the others. A storage failure is retried with backoff until it
+//! succeeds: a decided transaction must reach every partition, and a marker counts as
+//! written only once its fsync succeeded. A partition whose log went offline (a failed
+//! fsync or write) refuses every write until the broker restarts, so its marker is
+//! retried slowly (every `MAX_OFFLINE_BACKOFF`) and quietly (one warning per
+//! transaction and partition): the transaction stays in PrepareCommit/PrepareAbort until
+//! the partition's topic is deleted or the broker restarts, recovers the partition and
+//! completes the transaction at start-up. A marker the partition refuses for good (an
+//! older epoch than the producer's current one there, i.e. a later round already
+//! completed it), or a partition whose topic was deleted, is logged and skipped, as Kafka
+//! drops markers for partitions that no longer exist. This module never changes
+//! transaction state.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,6 +30,17 @@ use crate::topics::{TopicPartition, TopicRegistry, LEADER_EPOCH};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Retry period once every failing partition is offline: it cannot succeed before a
+/// restart, short of its topic being deleted.
+const MAX_OFFLINE_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How one attempt at one partition's marker went.
+enum Attempt {
+    /// Durable, or skipped for good.
+    Done,
+    /// A storage error; `offline` when the partition's log is offline.
+    Failed { error: String, offline: bool },
+}
 
 /// What the markers say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,64 +85,104 @@ impl TransactionMarkerChannelManager {
         outcome: TxnOutcome,
         partitions: &BTreeSet<TopicPartition>,
     ) {
-        for (topic, index) in partitions {
-            self.write_one(transactional_id, outcome, topic, *index)
-                .await;
+        let mut pending: Vec<&TopicPartition> = partitions.iter().collect();
+        let mut warned_offline: BTreeSet<&TopicPartition> = BTreeSet::new();
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            let mut failed = Vec::new();
+            let mut all_offline = true;
+            for tp in pending {
+                let (topic, index) = (tp.0.as_str(), tp.1);
+                match self
+                    .write_one(transactional_id, outcome, topic, index)
+                    .await
+                {
+                    Attempt::Done => {}
+                    Attempt::Failed { error, offline } => {
+                        if !offline {
+                            all_offline = false;
+                            tracing::error!(transactional_id, topic, partition = index, error = %error, "writing a transaction marker failed; retrying");
+                        } else if warned_offline.insert(tp) {
+                            tracing::warn!(
+                                transactional_id,
+                                topic,
+                                partition = index,
+                                "transaction marker cannot be written: the partition is offline; \
+                                 the transaction stays undecided there until the broker restarts (retrying every {}s)",
+                                MAX_OFFLINE_BACKOFF.as_secs()
+                            );
+                        } else {
+                            tracing::debug!(transactional_id, topic, partition = index, error = %error, "transaction marker still refused: partition offline");
+                        }
+                        failed.push(tp);
+                    }
+                }
+            }
+            if failed.is_empty() {
+                return;
+            }
+            pending = failed;
+            tokio::time::sleep(backoff).await;
+            let cap = if all_offline {
+                MAX_OFFLINE_BACKOFF
+            } else {
+                MAX_BACKOFF
+            };
+            backoff = (backoff * 2).min(cap);
         }
     }
 
+    /// One attempt: append the marker and wait for its fsync.
     async fn write_one(
         &self,
         transactional_id: &str,
         outcome: TxnOutcome,
         topic: &str,
         index: i32,
-    ) {
-        let mut backoff = MIN_BACKOFF;
-        loop {
-            let Some(partition) = self
-                .topics
-                .get(topic)
-                .and_then(|t| t.partition(index).cloned())
-            else {
-                tracing::warn!(
-                    transactional_id,
-                    topic,
-                    partition = index,
-                    "partition of a transaction no longer exists: marker skipped"
-                );
-                return;
-            };
-            let written = partition.write_txn_marker(
-                outcome.producer_id,
-                outcome.producer_epoch,
-                outcome.commit,
-                LEADER_EPOCH,
-                self.clock.now_ms(),
+    ) -> Attempt {
+        let Some(partition) = self
+            .topics
+            .get(topic)
+            .and_then(|t| t.partition(index).cloned())
+        else {
+            tracing::warn!(
+                transactional_id,
+                topic,
+                partition = index,
+                "partition of a transaction no longer exists: marker skipped"
             );
-            let error = match written {
-                Ok(offset) => match partition.wait_durable(offset + 1).await {
-                    Ok(()) => {
-                        if topic == OFFSETS_TOPIC {
-                            self.offsets_listener.complete_txn_offsets(
-                                index,
-                                outcome.producer_id,
-                                outcome.commit,
-                            );
-                        }
-                        return;
+            return Attempt::Done;
+        };
+        let written = partition.write_txn_marker(
+            outcome.producer_id,
+            outcome.producer_epoch,
+            outcome.commit,
+            LEADER_EPOCH,
+            self.clock.now_ms(),
+        );
+        let error = match written {
+            Ok(offset) => match partition.wait_durable(offset + 1).await {
+                Ok(()) => {
+                    if topic == OFFSETS_TOPIC {
+                        self.offsets_listener.complete_txn_offsets(
+                            index,
+                            outcome.producer_id,
+                            outcome.commit,
+                        );
                     }
-                    Err(e) => e.to_string(),
-                },
-                Err(e @ AppendError::Storage(_)) => e.to_string(),
-                Err(e) => {
-                    tracing::warn!(transactional_id, topic, partition = index, error = %e, "partition refused the transaction marker: skipped");
-                    return;
+                    return Attempt::Done;
                 }
-            };
-            tracing::error!(transactional_id, topic, partition = index, error = %error, "writing a transaction marker failed; retrying");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+                Err(e) => e.to_string(),
+            },
+            Err(e @ AppendError::Storage(_)) => e.to_string(),
+            Err(e) => {
+                tracing::warn!(transactional_id, topic, partition = index, error = %e, "partition refused the transaction marker: skipped");
+                return Attempt::Done;
+            }
+        };
+        Attempt::Failed {
+            error,
+            offline: partition.is_offline(),
         }
     }
 }

@@ -574,6 +574,7 @@ impl TransactionCoordinator {
             .write_markers(transactional_id, outcome, &partitions)
             .await;
         let mut backoff = Duration::from_millis(50);
+        let mut warned_offline = false;
         loop {
             let t = entry.lock().prepare_complete(self.clock.now_ms());
             let t = match t {
@@ -594,9 +595,22 @@ impl TransactionCoordinator {
                     return;
                 }
                 Err(e) => {
-                    tracing::error!(transactional_id, error = ?e, "writing the Complete state failed; retrying");
+                    // An offline __transaction_state partition refuses every write until
+                    // a restart (which completes the transaction): retry slowly, quietly.
+                    let cap = if self.state.partition_offline(&self.topics, transactional_id) {
+                        if !warned_offline {
+                            warned_offline = true;
+                            tracing::warn!(transactional_id, "the Complete state cannot be written: its __transaction_state partition is offline; retrying until the broker restarts");
+                        } else {
+                            tracing::debug!(transactional_id, error = ?e, "writing the Complete state refused: partition offline");
+                        }
+                        Duration::from_secs(30)
+                    } else {
+                        tracing::error!(transactional_id, error = ?e, "writing the Complete state failed; retrying");
+                        Duration::from_secs(2)
+                    };
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    backoff = (backoff * 2).min(cap);
                 }
             }
         }

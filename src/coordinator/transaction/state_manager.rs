@@ -53,14 +53,19 @@ pub struct Appended {
 }
 
 impl Appended {
+    /// Ok once the record is fsync'd; an error if that fsync failed or the partition is
+    /// offline (a failed fsync is never retried: see `Partition::wait_durable`).
     pub async fn durable(self) -> Result<(), ResponseError> {
-        self.partition
-            .wait_durable(self.end_offset)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "fsync of __transaction_state failed");
-                ResponseError::CoordinatorNotAvailable
-            })
+        let partition = self.partition;
+        partition.wait_durable(self.end_offset).await.map_err(|e| {
+            if partition.is_offline() {
+                // The partition logged its going offline once.
+                tracing::debug!(partition = partition.index, error = %e, "__transaction_state write not durable: partition offline");
+            } else {
+                tracing::error!(partition = partition.index, error = %e, "fsync of __transaction_state failed");
+            }
+            ResponseError::CoordinatorNotAvailable
+        })
     }
 }
 
@@ -156,12 +161,25 @@ impl TransactionStateManager {
         let value = transit.map(|t| txn_log::encode_value(&TransactionLogValue::from_transit(t)));
         let batch = encode_batch(txn_log::encode_key(transactional_id), value, now_ms)?;
         let info = partition.append(batch, now_ms).map_err(|e| {
-            tracing::error!(transactional_id, error = %e, "appending to __transaction_state failed");
+            if partition.is_offline() {
+                tracing::debug!(transactional_id, partition = index, error = %e, "__transaction_state append refused: partition offline");
+            } else {
+                tracing::error!(transactional_id, error = %e, "appending to __transaction_state failed");
+            }
             ResponseError::CoordinatorNotAvailable
         })?;
         Ok(Appended {
             partition,
             end_offset: info.last_offset + 1,
+        })
+    }
+
+    /// Whether the `__transaction_state` partition of `transactional_id` is offline (a
+    /// failed fsync or write): writing its state cannot succeed until a restart.
+    pub fn partition_offline(&self, topics: &TopicRegistry, transactional_id: &str) -> bool {
+        topics.get(TRANSACTION_STATE_TOPIC).is_some_and(|topic| {
+            let index = partition_for(transactional_id, topic.partitions.len() as i32);
+            topic.partition(index).is_some_and(|p| p.is_offline())
         })
     }
 

@@ -317,3 +317,43 @@ fn fenced_is_converted_for_old_clients() {
         ResponseError::ProducerFenced
     );
 }
+
+/// A partition whose fsync failed (offline) never gets a marker reported written, and
+/// does not hold back the markers of the transaction's other partitions.
+#[tokio::test]
+async fn an_offline_partition_never_gets_a_marker_reported_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path());
+    create_topic(&b, "t", 2);
+    let tc = &b.transactions;
+    let (pid, epoch) = tc.init_producer_id("tx", 60_000, None).await.unwrap();
+    let both = tps(&[("t", 0), ("t", 1)]);
+    tc.add_partitions("tx", pid, epoch, both.clone())
+        .await
+        .unwrap();
+    let (p0, p1) = (partition(&b, "t", 0), partition(&b, "t", 1));
+    p0.append(txn_batch(pid, epoch, 0, "a"), now_ms()).unwrap();
+    p1.append(txn_batch(pid, epoch, 0, "b"), now_ms()).unwrap();
+    p0.fail_next_sync();
+    assert!(p0.wait_durable(1).await.is_err());
+    assert!(p0.is_offline());
+
+    let outcome = TxnOutcome {
+        producer_id: pid,
+        producer_epoch: epoch,
+        commit: true,
+    };
+    let written = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        tc.markers.write_markers("tx", outcome, &both),
+    )
+    .await;
+    assert!(
+        written.is_err(),
+        "markers reported written on an offline partition"
+    );
+    // t-1 (after t-0 in order) got its marker; t-0 still has the open transaction.
+    assert!(p1.ongoing_transactions().is_empty());
+    assert_eq!(p1.watermarks().last_stable_offset, 2);
+    assert_eq!(p0.ongoing_transactions().len(), 1);
+}

@@ -17,9 +17,13 @@ impl PartitionLog {
     /// min.cleanable.dirty.ratio, or the oldest dirty segment is past
     /// max.compaction.lag.ms) and returns zero-copy views of the cleanable segments:
     /// closed, wholly below the last stable offset, and (min.compaction.lag.ms) whose
-    /// newest record is old enough. `None`: nothing to do.
+    /// newest record is old enough. `None`: nothing to do (always, for an offline log).
     pub fn cleaning_plan(&self, now_ms: i64) -> Option<CleanPlan> {
-        if !self.config.cleanup_compact || self.closed || self.segments.len() < 2 {
+        if !self.config.cleanup_compact
+            || self.closed
+            || self.segments.len() < 2
+            || self.offline.is_offline()
+        {
             return None;
         }
         let lso = self.last_stable_offset();
@@ -101,7 +105,23 @@ impl PartitionLog {
     /// records the progress. A planned segment that retention or DeleteRecords removed
     /// meanwhile is skipped; one that changed stops the swap there (the copies not used
     /// are deleted). Returns how many segments were replaced. `crash` is a test hook.
+    /// An offline log installs nothing (the `.cleaned` copies are deleted by the next
+    /// open); a failed rename, fsync or checkpoint write takes the log offline.
     pub fn install_cleaned(
+        &mut self,
+        out: &CleanOutput,
+        crash: CrashAfter,
+    ) -> Result<usize, LogError> {
+        if self.offline.is_offline() {
+            return Ok(0);
+        }
+        self.install_cleaned_files(out, crash).map_err(|e| match e {
+            LogError::Io(e) => LogError::Io(self.fail("installing cleaned segments", e)),
+            other => other,
+        })
+    }
+
+    fn install_cleaned_files(
         &mut self,
         out: &CleanOutput,
         mut crash: CrashAfter,

@@ -9,7 +9,9 @@
 //! check and the write. It must never block on anything but this partition's files,
 //! never copy record bytes on read, never walk records on append, and never know about
 //! sockets or Kafka request types. Callers serialise access (one lock per partition);
-//! `SyncHandle` lets them fsync outside that lock.
+//! `SyncHandle` lets them fsync outside that lock. A failed write or sync that
+//! durability depends on takes the log offline (`crate::log::offline`): from then on it
+//! refuses appends, reads and syncs and writes nothing, until the process exits.
 
 use std::fs::File;
 use std::io;
@@ -26,6 +28,7 @@ use crate::log::checkpoint::{self, Checkpoint, CleanShutdown};
 use crate::log::cleaner::{self, CleanOutput, CleanPlan, CleanerCheckpoint, CrashAfter};
 use crate::log::config::LogConfig;
 use crate::log::error::{AppendError, LogError};
+use crate::log::offline::OfflineState;
 use crate::log::producer_state::{self, ProducerStateManager, SequenceCheck};
 use crate::log::recovery;
 use crate::log::segment::{LogSegment, MAX_SEGMENT_BYTES};
@@ -78,6 +81,7 @@ pub struct ReadInfo {
 pub struct SyncHandle {
     files: Vec<Arc<File>>,
     offset: i64,
+    offline: Arc<OfflineState>,
 }
 
 impl SyncHandle {
@@ -86,12 +90,22 @@ impl SyncHandle {
         self.offset
     }
 
+    /// fdatasync of the files. Refused without syncing if the log is offline; a failure
+    /// takes it offline, so no later sync can "succeed" over data the kernel dropped.
     pub fn sync(&self) -> io::Result<()> {
-        for f in &self.files {
-            f.sync_data()?;
-        }
-        Ok(())
+        self.offline.guarded_sync("fdatasync of a .log", || {
+            for f in &self.files {
+                f.sync_data()?;
+            }
+            Ok(())
+        })
     }
+}
+
+/// A write refused for lack of space (ENOSPC, EDQUOT): the one append failure that
+/// leaves the log online, once the unpublished tail is cut back.
+fn out_of_space(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
 }
 
 pub struct PartitionLog {
@@ -116,6 +130,8 @@ pub struct PartitionLog {
     limit_logged_ms: Option<i64>,
     /// Log compaction progress (`cleaner-offset.checkpoint`).
     cleaner: CleanerCheckpoint,
+    /// Set when a write or sync durability depends on fails; shared with `SyncHandle`s.
+    offline: Arc<OfflineState>,
 }
 
 impl PartitionLog {
@@ -145,6 +161,7 @@ impl PartitionLog {
             aborted: AbortedTxns::new(),
             limit_logged_ms: None,
             cleaner,
+            offline: Arc::new(OfflineState::default()),
         };
         log.rebuild_producer_state()?;
         Ok(log)
@@ -152,6 +169,27 @@ impl PartitionLog {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The offline flag, shared so the owner can check it without the partition lock.
+    pub fn offline_state(&self) -> &Arc<OfflineState> {
+        &self.offline
+    }
+
+    pub fn is_offline(&self) -> bool {
+        self.offline.is_offline()
+    }
+
+    /// Takes the log offline because `what` failed with `e`; returns the error to pass on.
+    fn fail(&self, what: &str, e: io::Error) -> io::Error {
+        self.offline.fail(what, e)
+    }
+
+    /// Test seam: the next fdatasync through a `SyncHandle` (group commit, flush) fails
+    /// with EIO, without syncing.
+    #[cfg(test)]
+    pub fn fail_next_sync(&self) {
+        self.offline.fail_next_sync()
     }
 
     pub fn config(&self) -> &LogConfig {
@@ -181,9 +219,11 @@ impl PartitionLog {
     /// a clean state that no longer holds.
     fn reopen_after_close(&mut self) -> io::Result<()> {
         if self.closed {
-            checkpoint::take_clean_shutdown(&self.dir)?;
+            checkpoint::take_clean_shutdown(&self.dir)
+                .map_err(|e| self.fail("removing the clean-shutdown marker", e))?;
             let cfg = self.config.clone();
-            self.active_mut().become_active(&cfg)?;
+            let reopened = self.active_mut().become_active(&cfg);
+            reopened.map_err(|e| self.fail("reopening the active segment", e))?;
             self.closed = false;
         }
         Ok(())
@@ -239,6 +279,8 @@ impl PartitionLog {
         validated: &ValidatedRecords,
         now_ms: i64,
     ) -> Result<AppendInfo, AppendError> {
+        // Offline: nothing is written, not even a duplicate's answer is given.
+        self.offline.check()?;
         let records: &[u8] = validated.records();
         let valid = validated.batches();
         for vb in valid {
@@ -335,8 +377,8 @@ impl PartitionLog {
             "an append starts where the active segment ends"
         );
         let cfg = self.config.clone();
-        match &owned {
-            Some(buf) => self.active_mut().append(buf, &headers, &cfg, now_ms)?,
+        let written = match &owned {
+            Some(buf) => self.active_mut().append(buf, &headers, &cfg, now_ms),
             None => {
                 let mut parts: Vec<&[u8]> = Vec::with_capacity(valid.len() * 2);
                 for (vb, prefix) in valid.iter().zip(&prefixes) {
@@ -344,8 +386,16 @@ impl PartitionLog {
                     parts.push(&records[vb.start + PREFIX..vb.start + vb.header.total_size()]);
                 }
                 self.active_mut()
-                    .append_vectored(&parts, &headers, &cfg, now_ms)?
+                    .append_vectored(&parts, &headers, &cfg, now_ms)
             }
+        };
+        if let Err(e) = written {
+            // The segment cut the unpublished tail back (or says it could not, which is
+            // never "out of space"). Only a full disk leaves the log as it was.
+            if out_of_space(&e) {
+                return Err(e.into());
+            }
+            return Err(self.fail("append write", e).into());
         }
         for (vb, h) in valid.iter().zip(&headers) {
             let control = if h.is_control() {
@@ -355,7 +405,8 @@ impl PartitionLog {
             };
             if let Some(done) = self.producer_state.update(h, control) {
                 if done.aborted {
-                    self.record_abort(done.producer_id, done.first_offset, done.last_offset)?;
+                    self.record_abort(done.producer_id, done.first_offset, done.last_offset)
+                        .map_err(|e| self.fail("appending to a .txnindex", e))?;
                 }
             }
         }
@@ -403,27 +454,35 @@ impl PartitionLog {
             || seg.time_waited_for_roll(Some(incoming_max_ts), now_ms) > self.config.segment_ms
     }
 
-    /// Closes the active segment and starts a new one at the log end offset.
+    /// Closes the active segment and starts a new one at the log end offset. Any
+    /// failure takes the log offline: the old segment's indexes may not be durable, the
+    /// new segment's directory entry may not be, and a half-done roll leaves segments in
+    /// a state appends do not expect.
     fn roll(&mut self) -> io::Result<()> {
         let new_base = self.log_end_offset();
-        self.active_mut().become_inactive()?;
+        let closed = self.active_mut().become_inactive();
+        closed.map_err(|e| {
+            self.fail(
+                "closing the active segment (index trim, msync, fdatasync)",
+                e,
+            )
+        })?;
         // The snapshot written below makes the next recovery start here, so the
         // closed segment's aborted-transaction entries must be on disk first.
-        txn_index::sync(&self.dir, self.active().base_offset)?;
-        let seg = LogSegment::create(&self.dir, new_base, &self.config)?;
+        txn_index::sync(&self.dir, self.active().base_offset)
+            .map_err(|e| self.fail("fdatasync of a .txnindex", e))?;
+        let seg = LogSegment::create(&self.dir, new_base, &self.config)
+            .map_err(|e| self.fail("creating a segment", e))?;
         tracing::debug!(dir = %self.dir.display(), base = new_base, "rolled new segment");
         self.segments.push(seg);
         // Kafka snapshots producer state at every roll, so recovery after a crash
         // replays at most the active segment's batches.
-        if let Err(e) = producer_state::write_snapshot(&self.dir, new_base, &self.producer_state) {
-            tracing::warn!(dir = %self.dir.display(), "cannot write producer state snapshot: {e}");
-        }
-        // Persist the recovery point (and the new segment's directory entry). A
-        // failure only means a longer scan after a crash, so the append goes on.
-        if let Err(e) = self.write_checkpoint() {
-            tracing::warn!(dir = %self.dir.display(), "cannot write recovery point checkpoint: {e}");
-        }
-        Ok(())
+        producer_state::write_snapshot(&self.dir, new_base, &self.producer_state)
+            .map_err(|e| self.fail("writing a producer state snapshot", e))?;
+        // Persist the recovery point and, through its directory fsync, the new
+        // segment's directory entry, before anything is appended to it.
+        self.write_checkpoint()
+            .map_err(|e| self.fail("writing the recovery point checkpoint", e))
     }
 
     fn write_checkpoint(&mut self) -> io::Result<()> {
@@ -457,6 +516,9 @@ impl PartitionLog {
         max_offset: i64,
         min_one_batch: bool,
     ) -> Result<ReadInfo, LogError> {
+        // After a failed fsync the page cache may hold data the disk does not: serve
+        // nothing rather than bytes that may read differently after a restart.
+        self.offline.check()?;
         let leo = self.log_end_offset();
         if fetch_offset < self.log_start_offset || fetch_offset > leo {
             return Err(LogError::OffsetOutOfRange {
@@ -583,6 +645,7 @@ impl PartitionLog {
     /// ListOffsets by timestamp (Kafka's `fetchOffsetByTimestamp`): the first
     /// offset whose record timestamp >= `target_ts`, exact per record.
     pub fn offset_for_timestamp(&self, target_ts: i64) -> Result<Option<(i64, i64)>, LogError> {
+        self.offline.check()?;
         for seg in &self.segments {
             if seg.max_timestamp() < target_ts || seg.next_offset <= self.log_start_offset {
                 continue;
@@ -609,6 +672,7 @@ impl PartitionLog {
     /// ListOffsets MAX_TIMESTAMP (-3): offset and timestamp of the first record
     /// carrying the largest timestamp. None if the log is empty.
     pub fn max_timestamp_and_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
+        self.offline.check()?;
         let mut best: Option<&LogSegment> = None;
         for seg in &self.segments {
             if seg.size() == 0 || seg.next_offset <= self.log_start_offset {
@@ -642,12 +706,15 @@ impl PartitionLog {
     }
 
     /// fdatasync every segment with unflushed data, then advance the recovery point.
+    /// Refused once the log is offline (a failed sync is never retried).
     pub fn flush(&mut self) -> io::Result<()> {
+        self.offline.check()?;
         if let Some(h) = self.sync_handle() {
             h.sync()?;
             self.mark_flushed(h.offset());
         }
-        Ok(())
+        // The checkpoint `mark_flushed` may write can fail too.
+        self.offline.check()
     }
 
     /// The group-commit half of `flush`: what to sync, without syncing it.
@@ -664,11 +731,19 @@ impl PartitionLog {
         Some(SyncHandle {
             files,
             offset: self.log_end_offset(),
+            offline: self.offline.clone(),
         })
     }
 
-    /// Records that everything below `offset` is durable (after `SyncHandle::sync`).
+    /// Records that everything below `offset` is durable (after `SyncHandle::sync`
+    /// returned Ok). An offline log records nothing and writes no checkpoint. The
+    /// checkpoint written here (at most once a second) can fail and take the log
+    /// offline: callers check `is_offline` before declaring anything durable, because its
+    /// directory fsync is what makes a new partition's first segment names durable.
     pub fn mark_flushed(&mut self, offset: i64) {
+        if self.offline.is_offline() {
+            return;
+        }
         let offset = offset.min(self.log_end_offset());
         for seg in &mut self.segments {
             if seg.base_offset < offset {
@@ -686,23 +761,31 @@ impl PartitionLog {
             self.unflushed_messages = 0;
             self.first_unflushed_ms = None;
         }
-        // Cheap enough at most once a second; a stale checkpoint only lengthens recovery.
+        // Cheap enough at most once a second; a stale checkpoint only lengthens
+        // recovery, but a failed write is a failed fsync or rename like any other.
         if self
             .last_checkpoint
             .is_none_or(|t| t.elapsed() >= CHECKPOINT_INTERVAL)
         {
             if let Err(e) = self.write_checkpoint() {
-                tracing::warn!(dir = %self.dir.display(), "cannot write recovery point checkpoint: {e}");
+                self.fail("writing the recovery point checkpoint", e);
             }
         }
     }
 
     /// Flush, trim the active indexes, write the checkpoint and the clean-shutdown
-    /// marker. The log stays usable (a later write removes the marker again).
+    /// marker. The log stays usable (a later write removes the marker again). An offline
+    /// log is left as it is, without a marker, so the next open runs crash recovery; a
+    /// failure here takes the log offline.
     pub fn close(&mut self) -> io::Result<()> {
         if self.closed {
             return Ok(());
         }
+        self.offline.check()?;
+        self.close_files().map_err(|e| self.fail("close", e))
+    }
+
+    fn close_files(&mut self) -> io::Result<()> {
         self.flush()?;
         self.active_mut().become_inactive()?;
         txn_index::sync(&self.dir, self.active().base_offset)?;

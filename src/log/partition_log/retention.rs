@@ -1,14 +1,23 @@
 //! Deleting old data from a partition log: time and size retention (for
 //! cleanup.policy containing delete), DeleteRecords, and the periodic housekeeping
 //! that also rolls aged segments and runs the flush.ms fsync. The new log start offset
-//! is always checkpointed before any file is unlinked.
+//! is always checkpointed before any file is unlinked. An offline log is skipped by
+//! housekeeping and refuses DeleteRecords; a failed checkpoint or unlink takes it offline.
 
 use super::*;
 
 impl PartitionLog {
     /// Periodic work: time-based roll, retention, `flush.ms`. Returns the number of
-    /// segments deleted.
+    /// segments deleted. Does nothing on an offline log.
     pub fn housekeeping(&mut self, now_ms: i64) -> io::Result<usize> {
+        if self.offline.is_offline() {
+            return Ok(0);
+        }
+        self.housekeeping_files(now_ms)
+            .map_err(|e| self.fail("housekeeping", e))
+    }
+
+    fn housekeeping_files(&mut self, now_ms: i64) -> io::Result<usize> {
         let aged = self.active().time_waited_for_roll(None, now_ms) > self.config.segment_ms;
         if self.active().size() > 0 && aged {
             self.reopen_after_close()?;
@@ -43,6 +52,7 @@ impl PartitionLog {
     /// the new start get OFFSET_OUT_OF_RANGE; ListOffsets earliest returns it. Returns
     /// the log start offset after the call (Kafka's low watermark).
     pub fn delete_records_before(&mut self, new_start: i64) -> Result<i64, LogError> {
+        self.offline.check()?;
         let hw = self.high_watermark();
         if new_start < 0 || new_start > hw {
             return Err(LogError::OffsetOutOfRange {
@@ -54,6 +64,11 @@ impl PartitionLog {
         if new_start <= self.log_start_offset {
             return Ok(self.log_start_offset);
         }
+        self.delete_files_before(new_start)
+            .map_err(|e| self.fail("DeleteRecords", e).into())
+    }
+
+    fn delete_files_before(&mut self, new_start: i64) -> io::Result<i64> {
         self.reopen_after_close()?;
         self.log_start_offset = new_start;
         self.recovery_point = self.recovery_point.max(new_start);
