@@ -509,6 +509,21 @@ def test_produce_legacy_v1_message_set(broker, conns, topic_with_one_record):
     assert_healthy(broker, c)
 
 
+def test_produce_control_batch_from_a_client(broker, conns, topic_with_one_record):
+    """A client batch with the control attribute (0x20) set: a forged transaction marker. Kafka's
+    LogValidator refuses it for AppendOrigin.CLIENT with InvalidRecordException("Clients are not
+    allowed to write control records ...") -> INVALID_RECORD (87)."""
+    c, topic, values = topic_with_one_record
+    w = witness(conns, broker)
+    # A COMMIT marker's record: key = version 0, type 1; value = version 0, coordinator epoch 0.
+    marker = kw.record_batch([(b"\x00\x00\x00\x01", b"\x00\x00\x00\x00\x00\x00")], attributes=0x30)
+    p = c.produce(topic, 0, marker)
+    assert p["error_code"] == kw.INVALID_RECORD, (
+        f"{kw.error_name(p['error_code'])}, Kafka answers {kw.error_name(kw.INVALID_RECORD)}")
+    assert_log_unchanged(c, topic, 1, values)
+    assert_healthy(broker, w, c)
+
+
 def test_produce_magic_3(broker, conns, topic_with_one_record):
     """A magic byte above 2: Kafka's ByteBufferLogInputStream.nextBatchSize throws
     CorruptRecordException("Invalid magic found in record") -> CORRUPT_MESSAGE (2)."""

@@ -46,6 +46,9 @@ use records::{check_compressed_records, check_records, CompressedProblem, Record
 /// Kafka's message for a Produce payload holding more than one batch for a partition.
 pub const ONE_BATCH_PER_PARTITION: &str = "Produce requests with version 3 or above are only allowed to contain exactly one record batch per partition";
 
+/// Kafka's message for a client's control batch (its `LogValidator` refuses them).
+pub const CLIENT_CONTROL_BATCH: &str = "Clients are not allowed to write control records";
+
 /// Who wrote a payload (Kafka's `AppendOrigin`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppendOrigin {
@@ -365,6 +368,11 @@ impl LogValidator {
                     h.last_offset_delta, h.record_count
                 ))
                 .into());
+            }
+            // Transaction markers are the coordinators' to write: a client's control
+            // batch could commit or abort another producer's transaction.
+            if h.is_control() && self.origin == AppendOrigin::Client {
+                return Err(AppendError::InvalidRecord(CLIENT_CONTROL_BATCH.into()).into());
             }
             if let (Some(rules), 0) = (walk, h.compression()) {
                 // Control batches (transaction markers, written by the coordinators, never

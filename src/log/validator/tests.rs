@@ -297,7 +297,10 @@ fn a_topic_compression_type_rebuilds_client_batches_with_its_codec() {
         .unwrap();
     assert!(!ok.rebuilt());
     let marker = Bytes::from(end_txn_marker_batch(7, 0, true, 0, NOW));
-    assert!(!client(zstd).validate(marker).unwrap().rebuilt());
+    let ok = validator(zstd, AppendOrigin::Coordinator)
+        .validate(marker)
+        .unwrap();
+    assert!(!ok.rebuilt());
 }
 
 #[test]
@@ -356,4 +359,16 @@ fn records_validated_before_a_config_change_are_validated_again() {
         .validate(keyed_only)
         .unwrap();
     assert_eq!(log.append_validated(validated, NOW).unwrap().last_offset, 1);
+}
+
+#[test]
+fn clients_may_not_write_control_batches_the_coordinators_may() {
+    let config = ValidationConfig::new(&LogConfig::default());
+    let marker = end_txn_marker_batch(7, 0, true, 0, NOW);
+    assert!(matches!(
+        err(&client(config), &marker),
+        AppendError::InvalidRecord(m) if m == CLIENT_CONTROL_BATCH
+    ));
+    let ok = validator(config, AppendOrigin::Coordinator).validate(Bytes::copy_from_slice(&marker));
+    assert!(ok.is_ok());
 }
