@@ -445,7 +445,11 @@ impl TopicRegistry {
                 }
             }
         }
-        let _ = topic_store::sync_dir(&self.data_dir);
+        // The topic file's removal above is the commit point; the renames only spare
+        // start-up the work (and the error line) of finding the directories unowned.
+        if let Err(e) = topic_store::sync_dir(&self.data_dir) {
+            tracing::warn!(dir = %self.data_dir.display(), error = %format!("{e:#}"), "fsync of the data directory after renaming a deleted topic's partitions failed");
+        }
         std::thread::spawn(move || {
             for dir in doomed {
                 if let Err(e) = std::fs::remove_dir_all(&dir) {
@@ -510,7 +514,7 @@ fn remove_uncommitted_partition_dirs(data_dir: &Path, records: &[TopicRecord]) {
             continue;
         }
         if holds_records(&path) {
-            tracing::error!(dir = %path.display(), "partition directory with records but no topic file: left alone");
+            tracing::error!(dir = %path.display(), "partition directory with records but no topic file (its topic was deleted just before a crash, or the topic file was lost): not opened and left alone; remove it by hand once it is not needed");
             continue;
         }
         match std::fs::remove_dir_all(&path) {

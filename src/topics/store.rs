@@ -108,9 +108,14 @@ pub fn topic_file(data_dir: &Path, topic_id: &Uuid) -> PathBuf {
         .join(format!("{}{TOPIC_FILE_SUFFIX}", topic_id.simple()))
 }
 
+/// Writes a topic's file: the commit point of CreateTopics and CreatePartitions. The
+/// data directory is fsync'd first, so the partition directories the caller created
+/// (and `topics/` itself, on first use) are durable names before the topic that needs
+/// them is.
 pub fn write_topic(data_dir: &Path, record: &TopicRecord) -> Result<()> {
     let dir = data_dir.join(TOPICS_DIR);
     fs::create_dir_all(&dir)?;
+    sync_dir(data_dir).with_context(|| format!("fsyncing {}", data_dir.display()))?;
     let text = toml::to_string(record)?;
     write_atomically(&topic_file(data_dir, &record.topic_id), text.as_bytes())
 }
