@@ -3,6 +3,9 @@ confluent-kafka (librdkafka) against the real broker, each bound set low with ``
 
 - ``sluice.group.max.groups``: consumers of two groups work, a third group's consumer gets
   GROUP_MAX_SIZE_REACHED from poll(), and deleting a group makes room;
+- ``sluice.producer.state.max.producers``: with two producer ids remembered by a partition, a
+  third idempotent producer's records are refused with POLICY_VIOLATION while the first two
+  and producers without an id go on;
 - ``sluice.producer.state.max.ongoing.transactions``: a second open transaction on a
   partition is refused with POLICY_VIOLATION, which the transactional producer treats as
   abortable (abort, then go on), while the first transaction commits;
@@ -122,6 +125,30 @@ def txn_producer(bootstrap: str, txn_id: str, delivery_errors: list):
             delivery_errors.append(err)
 
     return p, report
+
+
+def test_a_producer_beyond_the_bound_is_refused_and_known_ones_go_on(broker_factory):
+    from confluent_kafka import Producer
+
+    broker = broker_factory(settings={"sluice.producer.state.max.producers": 2})
+    topic = new_topic(broker.bootstrap, 1, "limits")
+
+    def send(p, value: bytes) -> list:
+        errors = []
+        p.produce(topic, value=value, partition=0, on_delivery=lambda err, msg: errors.append(err))
+        assert p.flush(30) == 0
+        return errors
+
+    idem = [Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True}) for _ in range(3)]
+    assert send(idem[0], b"p0") == [None]
+    assert send(idem[1], b"p1") == [None]
+    third = send(idem[2], b"p2")
+    assert len(third) == 1 and third[0] is not None and third[0].code() == POLICY_VIOLATION, third
+    # The producers the partition knows, and one without a producer id, are not affected.
+    assert send(idem[0], b"p0-again") == [None]
+    produce_plain(broker.bootstrap, topic, ["plain"])
+    assert "refusing a produce with POLICY_VIOLATION" in broker.log_text()
+    assert read_values(broker.bootstrap, topic, 1, "read_uncommitted") == ["p0", "p1", "p0-again", "plain"]
 
 
 def test_one_open_transaction_too_many_is_abortable(broker_factory):
