@@ -116,7 +116,7 @@ fn unstable(broker: &Broker, require_stable: bool, group: &str, topic: &str, p: 
     require_stable
         && broker
             .groups
-            .has_pending_txn_offset(group, &(topic.to_string(), p))
+            .has_unstable_offset(group, &(topic.to_string(), p))
 }
 
 /// Groups partitions by topic, keeping the order topics first appear in.

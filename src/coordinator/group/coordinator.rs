@@ -343,7 +343,24 @@ impl GroupCoordinator {
             g.commit_offsets(&env, member_id, commits)
                 .map_err(|e| e.error)?
         };
-        appended.durable().await.map_err(|e| e.error)
+        // In a task of its own, so the staged commits are applied (or dropped) even if
+        // the client goes away while the fsync runs: a durable commit left staged would
+        // stay invisible until the next restart's replay.
+        let end_offset = appended.end_offset();
+        let waiter = tokio::spawn(async move {
+            let durable = appended.durable().await;
+            group
+                .lock()
+                .complete_offset_commits(end_offset, durable.is_ok());
+            durable
+        });
+        match waiter.await {
+            Ok(durable) => durable.map_err(|e| e.error),
+            Err(e) => {
+                tracing::error!(group = group_id, error = %e, "offset commit completion failed");
+                Err(ResponseError::UnknownServerError)
+            }
+        }
     }
 
     /// TxnOffsetCommit: validates and stages a transaction's commits, waiting until
@@ -395,11 +412,14 @@ impl GroupCoordinator {
         }
     }
 
-    /// Whether a transaction holds an uncommitted offset for the partition (OffsetFetch
-    /// with require_stable answers UNSTABLE_OFFSET_COMMIT then).
-    pub fn has_pending_txn_offset(&self, group_id: &str, tp: &TopicPartition) -> bool {
-        self.group(group_id)
-            .is_some_and(|g| g.lock().has_pending_txn_offset(tp))
+    /// Whether an offset for the partition is in flight: staged by an open transaction,
+    /// or committed but not yet durable (as Kafka's pending offset commits count).
+    /// OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT then.
+    pub fn has_unstable_offset(&self, group_id: &str, tp: &TopicPartition) -> bool {
+        self.group(group_id).is_some_and(|g| {
+            let g = g.lock();
+            g.has_pending_txn_offset(tp) || g.has_pending_offset_commit(tp)
+        })
     }
 
     /// The committed offsets of the given partitions (`None`: every partition with a

@@ -18,7 +18,7 @@ pub mod txn_offsets;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -29,7 +29,7 @@ use tokio::sync::oneshot;
 
 use crate::config::BrokerConfig;
 use crate::error::ResponseError;
-use crate::topics::TopicRegistry;
+use crate::topics::{TopicPartition, TopicRegistry};
 use records::{OffsetAndMetadata, StoredGroup, StoredMember};
 
 pub use coordinator::{GroupCoordinator, GroupDescription, GroupListing, MemberDescription};
@@ -240,7 +240,13 @@ pub struct GroupMetadata {
     pub new_member_added: bool,
     /// Topics the members subscribe to (consumer protocol only; `None` if unknown).
     pub subscribed_topics: Option<HashSet<String>>,
+    /// Committed offsets whose records are durable: what OffsetFetch answers.
     pub offsets: HashMap<(String, i32), OffsetAndMetadata>,
+    /// OffsetCommits appended but not yet known durable, by the end offset of their
+    /// batch in `__consumer_offsets`. They move to `offsets` (in log order) once that
+    /// batch is fsync'd, or are dropped if its fsync failed, so a commit answered with
+    /// an error is never seen by OffsetFetch.
+    pub pending_offset_commits: BTreeMap<i64, Vec<(TopicPartition, OffsetAndMetadata)>>,
     /// Transactional offset commits (TxnOffsetCommit) waiting for their transaction's
     /// marker, by producer id: applied on commit, dropped on abort (`txn_offsets`).
     pub pending_txn_offsets: HashMap<i64, HashMap<(String, i32), OffsetAndMetadata>>,
@@ -267,6 +273,7 @@ impl GroupMetadata {
             subscribed_topics: None,
             offsets: HashMap::new(),
             pending_txn_offsets: HashMap::new(),
+            pending_offset_commits: BTreeMap::new(),
         }
     }
 

@@ -3,8 +3,10 @@
 //! tombstones in `__consumer_offsets`, OffsetDelete, group deletion and expiry after
 //! `offsets.retention.minutes`.
 //!
-//! A commit is applied to the in-memory cache only once its record is appended; the
-//! caller awaits the returned [`Appended`] (fsync) before answering. This module never
+//! A commit is staged (`pending_offset_commits`) once its record is appended and applied
+//! to the offsets OffsetFetch reads only once that record is durable
+//! ([`GroupMetadata::complete_offset_commits`]); the caller awaits the returned
+//! [`Appended`] (fsync) before answering, and a commit whose fsync failed is dropped. This module never
 //! decides membership: it only reads the group's state to validate.
 
 use bytes::Bytes;
@@ -49,7 +51,8 @@ impl GroupMetadata {
         Ok(())
     }
 
-    /// Appends the commits as one batch and applies them; also counts as a heartbeat.
+    /// Appends the commits as one batch and stages them until the batch is durable; also
+    /// counts as a heartbeat.
     pub fn commit_offsets(
         &mut self,
         env: &Env,
@@ -69,8 +72,39 @@ impl GroupMetadata {
             })
             .collect();
         let appended = store::append(env, &self.group_id, entries)?;
-        self.offsets.extend(commits);
+        self.pending_offset_commits
+            .insert(appended.end_offset(), commits);
         Ok(appended)
+    }
+
+    /// The batch of `__consumer_offsets` ending at `end_offset` is durable (`Ok`) or its
+    /// fsync failed (`Err`): applies every staged commit up to it, in log order (an
+    /// fsync covers everything before it, whichever waiter learns of it first), or
+    /// drops the failed one.
+    pub fn complete_offset_commits(&mut self, end_offset: i64, durable: bool) {
+        if !durable {
+            self.pending_offset_commits.remove(&end_offset);
+            return;
+        }
+        let later = self.pending_offset_commits.split_off(&(end_offset + 1));
+        let done = std::mem::replace(&mut self.pending_offset_commits, later);
+        for (_, commits) in done {
+            self.offsets.extend(commits);
+        }
+    }
+
+    /// Whether a plain commit of the partition is appended but not yet durable.
+    pub fn has_pending_offset_commit(&self, tp: &(String, i32)) -> bool {
+        self.pending_offset_commits
+            .values()
+            .any(|c| c.iter().any(|(k, _)| k == tp))
+    }
+
+    /// Forgets staged commits of `tps` (their tombstones follow them in the log).
+    fn drop_pending_offset_commits(&mut self, tps: &[(String, i32)]) {
+        for commits in self.pending_offset_commits.values_mut() {
+            commits.retain(|(tp, _)| !tps.contains(tp));
+        }
     }
 
     /// Writes tombstones for the given partitions' offsets (those that exist).
@@ -81,7 +115,7 @@ impl GroupMetadata {
     ) -> Result<(), KafkaError> {
         let present: Vec<(String, i32)> = partitions
             .iter()
-            .filter(|tp| self.offsets.contains_key(*tp))
+            .filter(|tp| self.offsets.contains_key(*tp) || self.has_pending_offset_commit(tp))
             .cloned()
             .collect();
         if present.is_empty() {
@@ -95,20 +129,29 @@ impl GroupMetadata {
         for tp in &present {
             self.offsets.remove(tp);
         }
+        self.drop_pending_offset_commits(&present);
         Ok(())
     }
 
     /// Deletes the group (DeleteGroups, or expiry of an empty group): tombstones for
     /// every offset and for the group metadata, then the group is Dead.
     pub fn delete_group(&mut self, env: &Env) -> Result<(), KafkaError> {
-        let mut entries: Vec<(Bytes, Option<Bytes>)> = self
-            .offsets
-            .keys()
+        // Staged commits are in the log already: they need their tombstones too.
+        let staged = self
+            .pending_offset_commits
+            .values()
+            .flatten()
+            .map(|(tp, _)| tp);
+        let doomed: std::collections::BTreeSet<&(String, i32)> =
+            self.offsets.keys().chain(staged).collect();
+        let mut entries: Vec<(Bytes, Option<Bytes>)> = doomed
+            .into_iter()
             .map(|(t, p)| (records::offset_key(&self.group_id, t, *p), None))
             .collect();
         entries.push((records::group_key(&self.group_id), None));
         store::append(env, &self.group_id, entries)?;
         self.offsets.clear();
+        self.pending_offset_commits.clear();
         self.transition_to(GroupState::Dead, env.now_ms);
         Ok(())
     }
@@ -159,6 +202,7 @@ impl GroupMetadata {
         }
         if self.is(GroupState::Empty)
             && self.offsets.is_empty()
+            && self.pending_offset_commits.is_empty()
             && self.pending_txn_offsets.is_empty()
             && self.members.is_empty()
             && self.pending_members.is_empty()

@@ -43,6 +43,11 @@ pub struct Appended {
 }
 
 impl Appended {
+    /// The log end offset right after this write: it is durable once this is.
+    pub fn end_offset(&self) -> i64 {
+        self.end_offset
+    }
+
     /// Ok once the write is fsync'd; KAFKA_STORAGE_ERROR if that fsync failed or the
     /// partition is offline (a failed fsync is never retried: see `Partition::wait_durable`).
     pub async fn durable(self) -> Result<(), KafkaError> {

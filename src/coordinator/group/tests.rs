@@ -409,8 +409,11 @@ fn empty_group_offsets_expire_after_retention() {
     let b = broker(dir.path(), &[("offsets.retention.minutes", "1")]);
     let mut clock = Clock::new(&b);
     let mut g = GroupMetadata::new("g", 0);
-    g.commit_offsets(&clock.env(), "", vec![(("t".into(), 0), commit(1, ""))])
+    let appended = g
+        .commit_offsets(&clock.env(), "", vec![(("t".into(), 0), commit(1, ""))])
         .unwrap();
+    assert!(g.offsets.is_empty(), "staged until durable");
+    g.complete_offset_commits(appended.end_offset(), true);
     g.offsets
         .get_mut(&("t".into(), 0))
         .unwrap()
@@ -573,4 +576,37 @@ async fn new_groups_beyond_the_bound_are_refused() {
         .join_group("g5", join_req("", None, &["range"]))
         .await;
     assert_eq!(r.error, Some(ResponseError::GroupMaxSizeReached));
+}
+
+#[test]
+fn staged_commits_apply_in_log_order_once_durable_and_a_failed_one_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    let clock = Clock::new(&b);
+    let mut g = GroupMetadata::new("g", 0);
+    let tp = ("t".to_string(), 0);
+    let first = g
+        .commit_offsets(&clock.env(), "", vec![(tp.clone(), commit(1, ""))])
+        .unwrap();
+    let second = g
+        .commit_offsets(&clock.env(), "", vec![(tp.clone(), commit(2, ""))])
+        .unwrap();
+    assert!(g.has_pending_offset_commit(&tp));
+    // The second waiter learns first that its fsync (which covers both) succeeded.
+    g.complete_offset_commits(second.end_offset(), true);
+    g.complete_offset_commits(first.end_offset(), true);
+    assert_eq!(
+        g.offsets[&tp].offset, 2,
+        "the later commit wins, whatever the wake-up order"
+    );
+    assert!(!g.has_pending_offset_commit(&tp));
+    let failed = g
+        .commit_offsets(&clock.env(), "", vec![(tp.clone(), commit(3, ""))])
+        .unwrap();
+    g.complete_offset_commits(failed.end_offset(), false);
+    assert_eq!(
+        g.offsets[&tp].offset, 2,
+        "a commit whose fsync failed is never seen"
+    );
+    assert!(g.pending_offset_commits.is_empty());
 }
