@@ -103,6 +103,16 @@ impl OfflineState {
         )
     }
 
+    /// Fences the log for good without anything having failed: its topic was deleted,
+    /// so nothing may be written through its directory's path any more (a topic
+    /// created again under the same name gets a new directory there). Not reported as
+    /// a failure. Waits for a sync in flight to finish first.
+    pub fn retire(&self, reason: &str) {
+        let _gate = self.sync_gate.lock();
+        let _ = self.reason.set(reason.to_string());
+        self.reported.store(true, Ordering::Release);
+    }
+
     /// The reason, the first time this is called after the log went offline; `None`
     /// before that and ever after. Lets the layer that knows the topic and partition log
     /// the transition exactly once, whichever path caused it.

@@ -395,6 +395,15 @@ impl Partition {
     pub fn close(&self) -> io::Result<()> {
         self.log().close()
     }
+
+    /// DeleteTopics: fences this partition before its directory is renamed away. A
+    /// request still holding it (an acks=all wait, a fetch) then gets a storage error
+    /// instead of writing a checkpoint, snapshot or marker by path into a directory that
+    /// a topic created again under the same name may own by then.
+    pub fn retire(&self) {
+        let log = self.log.lock();
+        log.offline_state().retire("its topic was deleted");
+    }
 }
 
 fn watermarks(log: &PartitionLog) -> Watermarks {

@@ -435,6 +435,7 @@ impl TopicRegistry {
         topic_store::remove_topic(&self.data_dir, &topic.id).map_err(storage)?;
         let mut doomed = Vec::new();
         for p in &topic.partitions {
+            p.retire();
             let dir = topic_store::partition_dir(&self.data_dir, name, p.index);
             let target =
                 topic_store::deleted_partition_dir(&self.data_dir, name, p.index, &topic.id);
@@ -639,6 +640,38 @@ mod tests {
         std::fs::remove_file(dir.path().join("t-3")).unwrap();
         let topics = registry(dir.path());
         assert_eq!(topics.get("t").unwrap().partitions.len(), 1);
+    }
+
+    #[test]
+    fn a_deleted_topics_partition_never_writes_into_a_topic_created_again_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let topics = registry(dir.path());
+        let old = topics.create(new_topic("t", 1), false).unwrap();
+        let held = old.partitions[0].clone(); // as an in-flight request holds it
+        topics.delete("t").unwrap();
+        let new = topics.create(new_topic("t", 1), false).unwrap();
+        let new_dir = dir.path().join("t-0");
+        let before: Vec<_> = std::fs::read_dir(&new_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        // Everything the old partition could still be asked to do is refused, and none
+        // of it leaves a file in the new topic's directory.
+        let batch = crate::log::test_util::batch(1, 1, 4);
+        assert!(held.append(batch, 1).is_err());
+        assert!(held.close().is_err());
+        assert_eq!(held.housekeeping(i64::MAX).unwrap(), 0);
+        let after: Vec<_> = std::fs::read_dir(&new_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(before, after);
+        assert!(!new_dir
+            .join(crate::log::file_names::CLEAN_SHUTDOWN_MARKER)
+            .exists());
+        assert_eq!(new.partitions[0].watermarks().high_watermark, 0);
     }
 
     #[test]
