@@ -48,8 +48,10 @@ impl Appended {
         self.end_offset
     }
 
-    /// Ok once the write is fsync'd; KAFKA_STORAGE_ERROR if that fsync failed or the
-    /// partition is offline (a failed fsync is never retried: see `Partition::wait_durable`).
+    /// Ok once the write is fsync'd; NOT_COORDINATOR if that fsync failed or the
+    /// partition is offline (a failed fsync is never retried: see
+    /// `Partition::wait_durable`). Kafka's group coordinator answers a storage error on
+    /// its own writes with NOT_COORDINATOR, so the client looks for the coordinator again.
     pub async fn durable(self) -> Result<(), KafkaError> {
         let partition = self.partition;
         partition.wait_durable(self.end_offset).await.map_err(|e| {
@@ -59,7 +61,7 @@ impl Appended {
             } else {
                 tracing::error!(partition = partition.index, error = %e, "fsync of __consumer_offsets failed");
             }
-            KafkaError::new(ResponseError::KafkaStorageError, e.to_string())
+            KafkaError::new(ResponseError::NotCoordinator, e.to_string())
         })
     }
 }
@@ -153,7 +155,13 @@ fn append_batch(
         } else {
             tracing::error!(group = group_id, error = %e, "appending to __consumer_offsets failed");
         }
-        KafkaError::new(ResponseError::CoordinatorNotAvailable, e.to_string())
+        // Kafka's mapping of a failed append of the coordinator's own records: a storage
+        // error is NOT_COORDINATOR, anything else COORDINATOR_NOT_AVAILABLE (retriable).
+        let code = match e {
+            crate::log::AppendError::Storage(_) => ResponseError::NotCoordinator,
+            _ => ResponseError::CoordinatorNotAvailable,
+        };
+        KafkaError::new(code, e.to_string())
     })?;
     Ok(Appended {
         partition,

@@ -64,7 +64,8 @@ impl Appended {
             } else {
                 tracing::error!(partition = partition.index, error = %e, "fsync of __transaction_state failed");
             }
-            ResponseError::CoordinatorNotAvailable
+            // As Kafka's TransactionStateManager maps a storage error on its log.
+            ResponseError::NotCoordinator
         })
     }
 }
@@ -166,7 +167,11 @@ impl TransactionStateManager {
             } else {
                 tracing::error!(transactional_id, error = %e, "appending to __transaction_state failed");
             }
-            ResponseError::CoordinatorNotAvailable
+            // As Kafka's TransactionStateManager maps a storage error on its log.
+            match e {
+                crate::log::AppendError::Storage(_) => ResponseError::NotCoordinator,
+                _ => ResponseError::CoordinatorNotAvailable,
+            }
         })?;
         Ok(Appended {
             partition,
