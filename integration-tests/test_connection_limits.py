@@ -253,30 +253,3 @@ def test_confluent_kafka_produces_and_consumes_under_the_limits(broker_factory, 
     finally:
         c.close()
     assert "refusing connection" not in broker.log_text(), "a client connection hit a limit"
-
-
-# ============================================================================================
-# out of file descriptors
-# ============================================================================================
-
-
-def test_out_of_descriptors_a_new_connection_is_closed_at_once_not_left_in_the_backlog(broker, conns):
-    """With the broker's RLIMIT_NOFILE lowered to what it already uses (prlimit), a new connection
-    is accepted into the broker's reserve descriptor and closed at once; the connections it holds
-    go on, and once descriptors are free again new connections are served."""
-    import os
-    import resource
-    import subprocess
-
-    held = served(conns, broker)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    in_use = len(os.listdir(f"/proc/{broker.pid}/fd"))
-    subprocess.run(["prlimit", f"--pid={broker.pid}", f"--nofile={in_use}:{hard}"], check=True, timeout=10)
-    try:
-        for _ in range(3):
-            extra = refused(conns, broker)
-            log_line(broker, f"refusing connection from {local_peer(extra)}", "out of file descriptors")
-        assert answers(held), "a held connection was disturbed"
-    finally:
-        subprocess.run(["prlimit", f"--pid={broker.pid}", f"--nofile={soft}:{hard}"], check=True, timeout=10)
-    served(conns, broker)

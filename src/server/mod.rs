@@ -30,15 +30,12 @@ pub async fn bind(listen: &str) -> Result<TcpListener> {
 
 /// Accepts connections until `shutdown` completes, then stops accepting, tells every
 /// connection to finish its current request and waits (bounded) for them to close.
-/// A connection beyond the connection limits, or arriving when the process is out of
-/// file descriptors, is closed as soon as it is accepted.
+/// A connection beyond the connection limits is closed as soon as it is accepted.
 pub async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Future<Output = ()>) {
     let quotas = ConnectionQuotas::from_config(&broker.config);
     let (stop_tx, stop_rx) = watch::channel(false);
     let next_id = AtomicU64::new(1);
     let tracker = tokio_util_tracker::Tracker::default();
-    let mut reserve = ReserveDescriptor::open();
-    let mut accept_errors = AcceptErrorLog::default();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -67,21 +64,9 @@ pub async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Fu
                         drop(guard);
                     });
                 }
-                Err(e) if is_out_of_descriptors(&e) => {
-                    // The connection that could not be accepted would wait in the
-                    // backlog until its client times out: free the reserve descriptor,
-                    // accept it and close it at once, so the client hears "no" now.
-                    match reserve.refuse_one(&listener).await {
-                        Some(peer) => tracing::warn!("refusing connection from {peer}: out of file descriptors ({e})"),
-                        None => {
-                            accept_errors.warn(&e);
-                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        }
-                    }
-                }
                 Err(e) => {
-                    // Back off instead of spinning on accept.
-                    accept_errors.warn(&e);
+                    // Usually EMFILE: back off instead of spinning on accept.
+                    tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             }
@@ -90,63 +75,6 @@ pub async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Fu
     drop(listener);
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), tracker.wait()).await;
-}
-
-fn is_out_of_descriptors(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
-}
-
-/// One descriptor kept open (on `/dev/null`) for the moment the process runs out: it is
-/// closed to make room to accept the waiting connection, which is then closed at once,
-/// and taken again. Without it such a connection waits in the listen backlog until its
-/// client gives up, and the accept loop can do nothing but retry.
-struct ReserveDescriptor(Option<std::fs::File>);
-
-impl ReserveDescriptor {
-    fn open() -> ReserveDescriptor {
-        ReserveDescriptor(std::fs::File::open("/dev/null").ok())
-    }
-
-    /// Accepts one waiting connection into the reserve's place and closes it; returns
-    /// its peer, or `None` if there was no reserve (or no connection after all).
-    async fn refuse_one(&mut self, listener: &TcpListener) -> Option<std::net::SocketAddr> {
-        drop(self.0.take()?);
-        let accepted =
-            tokio::time::timeout(std::time::Duration::from_millis(100), listener.accept()).await;
-        let peer = match accepted {
-            Ok(Ok((stream, peer))) => {
-                drop(stream);
-                Some(peer)
-            }
-            _ => None,
-        };
-        self.0 = std::fs::File::open("/dev/null").ok();
-        peer
-    }
-}
-
-/// Accept errors are logged at most once a second (with how many were not), so a
-/// process out of descriptors does not also flood its log.
-#[derive(Default)]
-struct AcceptErrorLog {
-    last: Option<std::time::Instant>,
-    suppressed: u64,
-}
-
-impl AcceptErrorLog {
-    fn warn(&mut self, e: &std::io::Error) {
-        let now = std::time::Instant::now();
-        if self
-            .last
-            .is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(1))
-        {
-            self.suppressed += 1;
-            return;
-        }
-        tracing::warn!(error = %e, suppressed = self.suppressed, "accept failed");
-        self.last = Some(now);
-        self.suppressed = 0;
-    }
 }
 
 /// Counts live connection tasks so shutdown can wait for them.
