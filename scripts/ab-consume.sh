@@ -15,19 +15,14 @@ _ROOT=$ROOT
 source "$ROOT/scripts/lib/broker.sh"
 # shellcheck source=lib/librdkafka.sh
 source "$ROOT/scripts/lib/librdkafka.sh"
+# shellcheck source=lib/ab.sh
+source "$ROOT/scripts/lib/ab.sh"
 
-[[ $# -eq 2 && -x "$1" && -x "$2" ]] || { sed -n '2,10p' "$0"; exit 2; }
-BINS=("$1" "$2")
-SIZE=${SIZE:-1024} COUNT=${COUNT:-400000} PARTS=${PARTS:-4} ROUNDS=${ROUNDS:-10}
-AB_DIR=${AB_DIR:-$ROOT/target/ab-consume}
-mkdir -p "$AB_DIR"
-SRC=$(librdkafka_build perf) || exit 2
-PERF="$SRC/examples/rdkafka_performance"
+ab_setup ab-consume 10 '2,10p' "$@"
 
 PORTS=() PIDS=()
 stop_all() { for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done; }
 trap stop_all EXIT
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 for k in 0 1; do
   SLUICE_BIN=${BINS[$k]}

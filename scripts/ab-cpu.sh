@@ -21,19 +21,14 @@ _ROOT=$ROOT
 source "$ROOT/scripts/lib/broker.sh"
 # shellcheck source=lib/librdkafka.sh
 source "$ROOT/scripts/lib/librdkafka.sh"
+# shellcheck source=lib/ab.sh
+source "$ROOT/scripts/lib/ab.sh"
 
-[[ $# -eq 2 && -x "$1" && -x "$2" ]] || { sed -n '2,14p' "$0"; exit 2; }
-BINS=("$1" "$2")
-SIZE=${SIZE:-1024} COUNT=${COUNT:-400000} PARTS=${PARTS:-4} ROUNDS=${ROUNDS:-3}
-AB_DIR=${AB_DIR:-$ROOT/target/ab-cpu}
-mkdir -p "$AB_DIR"
-SRC=$(librdkafka_build perf) || exit 2
-PERF="$SRC/examples/rdkafka_performance"
+ab_setup ab-cpu 3 '2,14p' "$@"
 TICKS=$(getconf CLK_TCK)
 
 trap broker_stop EXIT
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 parts=()
 for ((i = 0; i < PARTS; i++)); do parts+=(-p "$i"); done
