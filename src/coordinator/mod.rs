@@ -16,6 +16,7 @@
 
 pub(crate) mod classic_codec;
 pub mod group;
+pub mod internal_log;
 pub mod producer_ids;
 pub(crate) mod replay;
 pub mod transaction;

@@ -266,7 +266,7 @@ impl GroupCoordinator {
             SyncOutcome::Wait(rx, appended) => {
                 if let Some(a) = appended {
                     if let Err(e) = a.durable().await {
-                        return SyncResult::error(e.error);
+                        return SyncResult::error(e);
                     }
                 }
                 rx.await
@@ -355,7 +355,7 @@ impl GroupCoordinator {
             durable
         });
         match waiter.await {
-            Ok(durable) => durable.map_err(|e| e.error),
+            Ok(durable) => durable,
             Err(e) => {
                 tracing::error!(group = group_id, error = %e, "offset commit completion failed");
                 Err(ResponseError::UnknownServerError)
@@ -389,7 +389,7 @@ impl GroupCoordinator {
             g.txn_commit_offsets(&env, producer_id, producer_epoch, commits)
                 .map_err(|e| e.error)?
         };
-        appended.durable().await.map_err(|e| e.error)
+        appended.durable().await
     }
 
     /// The transaction coordinator's marker for `producer_id` in `__consumer_offsets`

@@ -18,6 +18,8 @@ use kafka_protocol::records::{
 
 use super::records::{self, OffsetAndMetadata, RecordKey, StoredGroup};
 use super::{Env, GroupConfig};
+use crate::coordinator::internal_log::append_failed;
+pub use crate::coordinator::internal_log::Appended;
 use crate::coordinator::replay::for_each_record;
 use crate::error::{KafkaError, ResponseError};
 use crate::topics::Partition;
@@ -34,36 +36,6 @@ pub fn partition_for(group_id: &str, partitions: i32) -> i32 {
     }
     let abs = if h == i32::MIN { 0 } else { h.abs() };
     abs % partitions.max(1)
-}
-
-/// A write that reached the page cache; `durable` waits for its fsync.
-pub struct Appended {
-    partition: Arc<Partition>,
-    end_offset: i64,
-}
-
-impl Appended {
-    /// The log end offset right after this write: it is durable once this is.
-    pub fn end_offset(&self) -> i64 {
-        self.end_offset
-    }
-
-    /// Ok once the write is fsync'd; NOT_COORDINATOR if that fsync failed or the
-    /// partition is offline (a failed fsync is never retried: see
-    /// `Partition::wait_durable`). Kafka's group coordinator answers a storage error on
-    /// its own writes with NOT_COORDINATOR, so the client looks for the coordinator again.
-    pub async fn durable(self) -> Result<(), KafkaError> {
-        let partition = self.partition;
-        partition.wait_durable(self.end_offset).await.map_err(|e| {
-            if partition.is_offline() {
-                // The partition logged its going offline once.
-                tracing::debug!(partition = partition.index, error = %e, "__consumer_offsets write not durable: partition offline");
-            } else {
-                tracing::error!(partition = partition.index, error = %e, "fsync of __consumer_offsets failed");
-            }
-            KafkaError::new(ResponseError::NotCoordinator, e.to_string())
-        })
-    }
 }
 
 /// Appends `(key, value)` records (value `None` = tombstone) for `group_id` as one
@@ -150,23 +122,9 @@ fn append_batch(
             }
             _ => {}
         }
-        if partition.is_offline() {
-            tracing::debug!(group = group_id, partition = index, error = %e, "__consumer_offsets append refused: partition offline");
-        } else {
-            tracing::error!(group = group_id, error = %e, "appending to __consumer_offsets failed");
-        }
-        // Kafka's mapping of a failed append of the coordinator's own records: a storage
-        // error is NOT_COORDINATOR, anything else COORDINATOR_NOT_AVAILABLE (retriable).
-        let code = match e {
-            crate::log::AppendError::Storage(_) => ResponseError::NotCoordinator,
-            _ => ResponseError::CoordinatorNotAvailable,
-        };
-        KafkaError::new(code, e.to_string())
+        KafkaError::new(append_failed(&partition, group_id, &e), e.to_string())
     })?;
-    Ok(Appended {
-        partition,
-        end_offset: info.last_offset + 1,
-    })
+    Ok(Appended::new(partition, info.last_offset + 1))
 }
 
 fn offsets_topic(

@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 use super::log::{self as txn_log, TransactionLogValue};
 use super::metadata::{TransactionMetadata, TxnTransitMetadata};
 use crate::coordinator::group::store::partition_for;
+use crate::coordinator::internal_log::{append_failed, Appended};
 use crate::coordinator::replay::for_each_record;
 use crate::error::ResponseError;
 use crate::topics::TopicRegistry;
@@ -44,30 +45,6 @@ pub struct TxnLogConfig {
 pub struct TransactionStateManager {
     config: TxnLogConfig,
     txns: Mutex<HashMap<String, TxnRef>>,
-}
-
-/// A state record that reached the page cache; `durable` waits for its fsync.
-pub struct Appended {
-    partition: Arc<Partition>,
-    end_offset: i64,
-}
-
-impl Appended {
-    /// Ok once the record is fsync'd; an error if that fsync failed or the partition is
-    /// offline (a failed fsync is never retried: see `Partition::wait_durable`).
-    pub async fn durable(self) -> Result<(), ResponseError> {
-        let partition = self.partition;
-        partition.wait_durable(self.end_offset).await.map_err(|e| {
-            if partition.is_offline() {
-                // The partition logged its going offline once.
-                tracing::debug!(partition = partition.index, error = %e, "__transaction_state write not durable: partition offline");
-            } else {
-                tracing::error!(partition = partition.index, error = %e, "fsync of __transaction_state failed");
-            }
-            // As Kafka's TransactionStateManager maps a storage error on its log.
-            ResponseError::NotCoordinator
-        })
-    }
 }
 
 impl TransactionStateManager {
@@ -161,22 +138,10 @@ impl TransactionStateManager {
             .ok_or(ResponseError::CoordinatorNotAvailable)?;
         let value = transit.map(|t| txn_log::encode_value(&TransactionLogValue::from_transit(t)));
         let batch = encode_batch(txn_log::encode_key(transactional_id), value, now_ms)?;
-        let info = partition.append(batch, now_ms).map_err(|e| {
-            if partition.is_offline() {
-                tracing::debug!(transactional_id, partition = index, error = %e, "__transaction_state append refused: partition offline");
-            } else {
-                tracing::error!(transactional_id, error = %e, "appending to __transaction_state failed");
-            }
-            // As Kafka's TransactionStateManager maps a storage error on its log.
-            match e {
-                crate::log::AppendError::Storage(_) => ResponseError::NotCoordinator,
-                _ => ResponseError::CoordinatorNotAvailable,
-            }
-        })?;
-        Ok(Appended {
-            partition,
-            end_offset: info.last_offset + 1,
-        })
+        let info = partition
+            .append(batch, now_ms)
+            .map_err(|e| append_failed(&partition, transactional_id, &e))?;
+        Ok(Appended::new(partition, info.last_offset + 1))
     }
 
     /// Whether the `__transaction_state` partition of `transactional_id` is offline (a
