@@ -175,25 +175,15 @@ impl Partition {
     }
 
     /// Appends records [`Partition::validator`]'s validator accepted and wakes waiting
-    /// fetches; the lock is held only for the offset assignment and the write. Should
-    /// the topic's configs have changed since the validation, the records are validated
-    /// again with the new ones, outside the lock (so a refusal may name records, as the
-    /// validator's does).
+    /// fetches; the lock is held only for the offset assignment and the write (and, in
+    /// the rare case that the topic's configs changed since the validation, for the
+    /// log's validation of them again with the new ones).
     pub fn append_validated(
         &self,
         validated: ValidatedRecords,
         now_ms: i64,
     ) -> Result<AppendInfo, ValidationError> {
         let mut log = self.log();
-        let current = log.validation_config();
-        let validated = if *validated.config() == current {
-            validated
-        } else {
-            drop(log);
-            let again = validated.revalidate(current)?;
-            log = self.log();
-            again // (a further change meanwhile is caught by the log, under the lock)
-        };
         let info = log.append_validated(validated, now_ms)?;
         let end = log.log_end_offset();
         drop(log);
