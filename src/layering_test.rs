@@ -20,6 +20,7 @@ const RANKS: &[(&str, i32)] = &[
     ("broker", 5),
     ("api", 6),
     ("server", 7),
+    ("http", 7),
 ];
 
 /// Modules outside the broker's stack, with what each may use.

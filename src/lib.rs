@@ -3,6 +3,7 @@
 //! The crate is the broker as a library, so the CLI and tests start it the same way.
 //! Layers, from the socket down; each imports only the ones below it:
 //! - [`server`]: listener, framing, request headers, in-order answers;
+//! - [`http`] (beside `server`): the HTTP listeners (admin side, schema registry);
 //! - [`api`]: one handler per Kafka API, translating wire messages to calls on the
 //!   broker's parts;
 //! - [`broker`]: the composition root that opens and wires the parts below, owns their
@@ -24,6 +25,7 @@ pub mod clock;
 pub mod config;
 pub mod coordinator;
 pub mod error;
+pub mod http;
 pub mod log;
 pub mod server;
 pub mod topics;
