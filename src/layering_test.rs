@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 /// (module, rank): a module may use modules of equal or lower rank.
 const RANKS: &[(&str, i32)] = &[
     ("clock", 0),
+    ("metrics", 0),
     ("error", 0),
     ("log", 1),
     ("config", 2),

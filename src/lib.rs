@@ -27,6 +27,7 @@ pub mod coordinator;
 pub mod error;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod server;
 pub mod topics;
 
@@ -49,6 +50,8 @@ pub async fn run(
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<()> {
     let started = Instant::now();
+    // Before the logs are opened: /health and /ready answer during a long recovery.
+    let admin = http::admin::start(&config).await?;
     let broker = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || Broker::open(config)).await??
@@ -67,8 +70,14 @@ pub async fn run(
         "sluice is ready"
     );
     on_ready(local);
+    if let Some(admin) = &admin {
+        admin.serving(broker.clone());
+    }
     let background = broker.spawn_background_tasks();
     server::serve(listener, broker.clone(), shutdown).await;
+    if let Some(admin) = &admin {
+        admin.stopping();
+    }
     background.abort();
     tracing::info!("shutting down: flushing and closing logs");
     tokio::task::spawn_blocking(move || broker.shutdown()).await?;

@@ -43,6 +43,9 @@ struct ServeArgs {
     /// TOML file of settings under their Kafka names; see config/sluice.toml.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Admin HTTP side (/metrics, /health, /ready) [default: 127.0.0.1:9644]; empty disables it (sluice.http.listen).
+    #[arg(long, value_name = "HOST:PORT")]
+    http: Option<String>,
     /// Override one setting by its Kafka name, e.g. --set log.retention.ms=3600000. Repeatable.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
@@ -84,6 +87,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             anyhow::bail!("--set expects NAME=VALUE, got `{s}`");
         };
         sets.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    if let Some(http) = args.http {
+        sets.push(("sluice.http.listen".to_string(), http.trim().to_string()));
     }
     let overrides = Overrides {
         listen: args.listen,

@@ -7,6 +7,7 @@
 //! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`: the network commands;
 //! - `consume_group.rs`: group membership for `consume --group`;
 //! - `dump_log.rs`: the offline `dump-log`;
+//! - `status.rs`: `/health` and `/ready` of a broker's admin HTTP side;
 //! - `output.rs`: JSON, base64, tables, progress.
 //!
 //! The CLI must never link into the running broker's state: the network commands only
@@ -21,6 +22,7 @@ pub mod dump_log;
 pub mod group;
 pub mod output;
 pub mod produce;
+pub mod status;
 pub mod topic;
 
 use clap::{Args, Subcommand};
@@ -52,6 +54,8 @@ pub enum ClientCommand {
     Group(group::GroupArgs),
     /// Print (or --verify) segment files offline, like kafka-dump-log.
     DumpLog(dump_log::DumpLogArgs),
+    /// Ask a broker's admin HTTP side whether it is alive (/health) and ready (/ready).
+    Status(status::StatusArgs),
 }
 
 /// Runs a client command to completion; errors come back as one line for stderr.
@@ -68,6 +72,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             ClientCommand::Produce(a) => produce::run(a).await,
             ClientCommand::Consume(a) => consume::run(a).await,
             ClientCommand::Group(a) => group::run(a).await,
+            ClientCommand::Status(a) => status::run(a).await,
             ClientCommand::DumpLog(_) => unreachable!("handled above"),
         }
     })

@@ -230,6 +230,7 @@ impl State {
                 frame.len()
             )));
         }
+        let started = std::time::Instant::now();
         let api_key = i16::from_be_bytes([frame[0], frame[1]]);
         let api_version = i16::from_be_bytes([frame[2], frame[3]]);
         let Ok(key) = ApiKey::try_from(api_key) else {
@@ -288,6 +289,7 @@ impl State {
             header.client_id.as_ref().map(|c| c.to_string()),
         );
         let answer = command.start(&ctx, &self.broker).await;
+        let answer = super::request_metrics::observe(key, api_version, started, answer);
         match ctx.take_close_reason() {
             Some(reason) => Err(Close::Protocol(reason)),
             None => {

@@ -7,6 +7,7 @@ mod answers;
 pub mod connection;
 pub mod connection_quotas;
 pub mod frame;
+pub mod request_metrics;
 pub mod response_buf;
 
 use std::future::Future;
@@ -60,6 +61,7 @@ pub async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Fu
                         // Moved in, so the slot is given back however the task ends,
                         // a panic included.
                         let _slot = slot;
+                        let _open = crate::metrics::global().connection_opened("PLAINTEXT");
                         conn.run().await;
                         drop(guard);
                     });

@@ -187,6 +187,8 @@ impl Partition {
         let info = log.append_validated(validated, now_ms)?;
         let end = log.log_end_offset();
         drop(log);
+        let bytes = info.batches.iter().map(|b| b.total_size() as u64).sum();
+        crate::metrics::global().appended(&self.topic, bytes, info.record_count as u64);
         self.end_offset_tx.send_replace(end);
         Ok(info)
     }
@@ -251,6 +253,7 @@ impl Partition {
         let marks = watermarks(&log);
         let bound = max_offset.unwrap_or(marks.high_watermark);
         let info = log.read(fetch_offset, max_bytes, bound, min_one_batch)?;
+        crate::metrics::global().read(&self.topic, &info.records);
         Ok((info, marks))
     }
 
@@ -356,6 +359,12 @@ impl Partition {
     /// Bytes on disk in this partition's segments (DescribeLogDirs).
     pub fn size_bytes(&self) -> u64 {
         self.log().size_bytes()
+    }
+
+    /// Bytes and segment count of the log, under one lock (for /metrics).
+    pub fn log_size_and_segments(&self) -> (u64, usize) {
+        let log = self.log();
+        (log.size_bytes(), log.segment_count())
     }
 
     /// Applies changed topic configs at once (AlterConfigs).

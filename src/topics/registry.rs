@@ -458,6 +458,7 @@ impl TopicRegistry {
                 }
             }
         });
+        crate::metrics::global().topic_deleted(name);
         tracing::info!(topic = name, "deleted topic");
         Ok(topic.id)
     }

@@ -94,6 +94,7 @@ impl SyncHandle {
     /// fdatasync of the files. Refused without syncing if the log is offline; a failure
     /// takes it offline, so no later sync can "succeed" over data the kernel dropped.
     pub fn sync(&self) -> io::Result<()> {
+        let _timer = crate::metrics::global().fsync_timer();
         self.offline.guarded_sync("fdatasync of a .log", || {
             for f in &self.files {
                 f.sync_data()?;

@@ -1,0 +1,285 @@
+//! The broker's own metrics (`sluice_*` and `process_*`): one process-wide registry of
+//! counters, gauges and histograms that any layer records into, and the text encoding
+//! of it for `/metrics`.
+//!
+//! It sits below every other module (rank 0 in `layering_test.rs`) so the log, the
+//! topics and the server can each record with one line, without handles threaded
+//! through their constructors. It owns no broker state and never reads it: what is
+//! computed from the broker at scrape time (kafka_exporter's families, log sizes) is
+//! `crate::http::admin`'s. Recording is lock-free on the hot path (atomics behind the
+//! families' read lock); label sets are bounded: requests by API x version x error
+//! code, connections by listener, per-topic counters by the topics that exist.
+
+pub mod process;
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// `sluice_requests_total` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub api: &'static str,
+    pub version: i16,
+    /// Kafka's error name (`NONE` for success).
+    pub error: &'static str,
+}
+
+/// `sluice_request_duration_seconds` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabels {
+    pub api: &'static str,
+    /// `handle`: decoded request to handler return; `remote`: the wait after it for
+    /// durability (acks=all produce, Kafka's RemoteTime); `total`: both.
+    pub stage: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerLabels {
+    pub listener: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TopicLabels {
+    pub topic: String,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Every family the broker records into, and the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub request_duration: Histograms<StageLabels>,
+    pub connections: Family<ListenerLabels, Gauge>,
+    pub topic_bytes_in: Family<TopicLabels, Counter>,
+    pub topic_bytes_out: Family<TopicLabels, Counter>,
+    pub topic_records_in: Family<TopicLabels, Counter>,
+    pub topic_records_out: Family<TopicLabels, Counter>,
+    pub fsync_duration: Histogram,
+}
+
+/// 100 µs .. ~52 s, doubling: request and fsync latencies from page-cache speed to a
+/// stalled disk.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 20))
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "sluice_requests",
+            "Kafka requests answered, by API, version and error code of the answer",
+            requests.clone(),
+        );
+        let request_duration: Histograms<StageLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "sluice_request_duration_seconds",
+            "Kafka request latency by API and stage (handle, remote, total)",
+            request_duration.clone(),
+        );
+        let connections = Family::<ListenerLabels, Gauge>::default();
+        registry.register(
+            "sluice_connections",
+            "Open client connections by listener",
+            connections.clone(),
+        );
+        let topic_bytes_in = Family::<TopicLabels, Counter>::default();
+        registry.register(
+            "sluice_topic_bytes_in",
+            "Record batch bytes appended to the topic's logs",
+            topic_bytes_in.clone(),
+        );
+        let topic_bytes_out = Family::<TopicLabels, Counter>::default();
+        registry.register(
+            "sluice_topic_bytes_out",
+            "Record batch bytes read from the topic's logs (fetches)",
+            topic_bytes_out.clone(),
+        );
+        let topic_records_in = Family::<TopicLabels, Counter>::default();
+        registry.register(
+            "sluice_topic_records_in",
+            "Records appended to the topic's logs",
+            topic_records_in.clone(),
+        );
+        let topic_records_out = Family::<TopicLabels, Counter>::default();
+        registry.register(
+            "sluice_topic_records_out",
+            "Records read from the topic's logs (fetches), counted per batch header",
+            topic_records_out.clone(),
+        );
+        let fsync_duration = latency_histogram();
+        registry.register(
+            "sluice_fsync_duration_seconds",
+            "Duration of each fdatasync of a partition's segments (group commit or flush)",
+            fsync_duration.clone(),
+        );
+        registry.register_collector(Box::new(process::ProcessCollector));
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            connections,
+            topic_bytes_in,
+            topic_bytes_out,
+            topic_records_in,
+            topic_records_out,
+            fsync_duration,
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Counts records appended to `topic` (the log layer calls this once per append).
+    pub fn appended(&self, topic: &str, bytes: u64, records: u64) {
+        let labels = TopicLabels {
+            topic: topic.to_string(),
+        };
+        self.topic_bytes_in.get_or_create(&labels).inc_by(bytes);
+        self.topic_records_in.get_or_create(&labels).inc_by(records);
+    }
+
+    /// Counts record batches read from `topic`; `batches` are whole v2 record batches.
+    pub fn read(&self, topic: &str, batches: &[u8]) {
+        if batches.is_empty() {
+            return;
+        }
+        let labels = TopicLabels {
+            topic: topic.to_string(),
+        };
+        self.topic_bytes_out
+            .get_or_create(&labels)
+            .inc_by(batches.len() as u64);
+        self.topic_records_out
+            .get_or_create(&labels)
+            .inc_by(records_in_batches(batches));
+    }
+
+    /// Forgets a deleted topic's counters, so deleted topics do not pile up series.
+    pub fn topic_deleted(&self, topic: &str) {
+        let labels = TopicLabels {
+            topic: topic.to_string(),
+        };
+        self.topic_bytes_in.remove(&labels);
+        self.topic_bytes_out.remove(&labels);
+        self.topic_records_in.remove(&labels);
+        self.topic_records_out.remove(&labels);
+    }
+
+    /// Counts an open connection on `listener` until the guard is dropped.
+    pub fn connection_opened(&self, listener: &'static str) -> ConnectionGuard {
+        let gauge = self
+            .connections
+            .get_or_create_owned(&ListenerLabels { listener });
+        gauge.inc();
+        ConnectionGuard { gauge }
+    }
+
+    /// Times one fsync; the duration is recorded when the guard is dropped.
+    pub fn fsync_timer(&self) -> Timer<'_> {
+        Timer {
+            histogram: &self.fsync_duration,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// The process-wide metrics, created on first use.
+pub fn global() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+pub struct ConnectionGuard {
+    gauge: Gauge,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+pub struct Timer<'a> {
+    histogram: &'a Histogram,
+    started: Instant,
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        self.histogram.observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// Records in a run of v2 record batches, from each header's `records_count` (bytes
+/// 57..61; `batch_length` at 8..12 counts the bytes after byte 12). A truncated tail is
+/// ignored: the count is a statistic, never a validation.
+pub fn records_in_batches(mut buf: &[u8]) -> u64 {
+    const HEADER: usize = 61;
+    let mut records = 0u64;
+    while buf.len() >= HEADER {
+        let length = i32::from_be_bytes(buf[8..12].try_into().expect("4 bytes"));
+        let count = i32::from_be_bytes(buf[57..61].try_into().expect("4 bytes"));
+        let Some(next) = usize::try_from(length).ok().map(|l| l + 12) else {
+            break;
+        };
+        if next < HEADER || next > buf.len() {
+            break;
+        }
+        records += count.max(0) as u64;
+        buf = &buf[next..];
+    }
+    records
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(records: i32, body: usize) -> Vec<u8> {
+        let mut b = vec![0u8; 61 + body];
+        let length = (b.len() - 12) as i32;
+        b[8..12].copy_from_slice(&length.to_be_bytes());
+        b[57..61].copy_from_slice(&records.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn records_are_counted_from_every_batch_header() {
+        let mut buf = batch(3, 40);
+        buf.extend(batch(5, 0));
+        buf.extend(batch(7, 100));
+        assert_eq!(records_in_batches(&buf), 15);
+        // A torn tail and garbage lengths stop the count without a panic.
+        assert_eq!(records_in_batches(&buf[..buf.len() - 1]), 8);
+        let mut bad = batch(2, 0);
+        bad[8..12].copy_from_slice(&(-5i32).to_be_bytes());
+        assert_eq!(records_in_batches(&bad), 0);
+        assert_eq!(records_in_batches(&[]), 0);
+    }
+
+    #[test]
+    fn connection_guard_counts_open_connections() {
+        let m = Metrics::new();
+        let a = m.connection_opened("PLAINTEXT");
+        let b = m.connection_opened("PLAINTEXT");
+        let labels = ListenerLabels {
+            listener: "PLAINTEXT",
+        };
+        assert_eq!(m.connections.get_or_create(&labels).get(), 2);
+        drop(a);
+        drop(b);
+        assert_eq!(m.connections.get_or_create(&labels).get(), 0);
+    }
+}

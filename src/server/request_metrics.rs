@@ -1,0 +1,261 @@
+//! Request metrics: what the connection records about each answered request
+//! (`sluice_requests_total{api,version,error}` and
+//! `sluice_request_duration_seconds{api,stage}`), kept here so the connection loop
+//! calls one function per request.
+//!
+//! `error` is the answer's error code by Kafka's name (`NONE` when it carries none): the
+//! top-level error code where the answer has one, else the first non-zero code of its
+//! topics, partitions or groups. It never changes an answer.
+
+use std::time::Instant;
+
+use futures::FutureExt;
+use kafka_protocol::messages::ApiKey;
+
+use crate::api::{Answer, Response};
+use crate::error::ResponseError;
+use crate::metrics::{self, RequestLabels, StageLabels};
+
+/// Records a request whose handler just returned `answer` (started at `started`). A
+/// deferred answer is wrapped so that its wait and its error are recorded when it
+/// completes.
+pub fn observe(key: ApiKey, version: i16, started: Instant, answer: Answer) -> Answer {
+    let api = api_name(key);
+    let m = metrics::global();
+    let handled = started.elapsed().as_secs_f64();
+    m.request_duration
+        .get_or_create(&StageLabels {
+            api,
+            stage: "handle",
+        })
+        .observe(handled);
+    match answer {
+        Answer::None => {
+            finish(api, version, "NONE", started);
+            Answer::None
+        }
+        Answer::Ready(response) => {
+            finish(api, version, error_name(error_code(&response)), started);
+            Answer::Ready(response)
+        }
+        Answer::Deferred(wait) => {
+            let waiting = Instant::now();
+            Answer::Deferred(
+                wait.map(move |response| {
+                    metrics::global()
+                        .request_duration
+                        .get_or_create(&StageLabels {
+                            api,
+                            stage: "remote",
+                        })
+                        .observe(waiting.elapsed().as_secs_f64());
+                    finish(api, version, error_name(error_code(&response)), started);
+                    response
+                })
+                .boxed(),
+            )
+        }
+    }
+}
+
+fn finish(api: &'static str, version: i16, error: &'static str, started: Instant) {
+    let m = metrics::global();
+    m.requests
+        .get_or_create(&RequestLabels {
+            api,
+            version,
+            error,
+        })
+        .inc();
+    m.request_duration
+        .get_or_create(&StageLabels {
+            api,
+            stage: "total",
+        })
+        .observe(started.elapsed().as_secs_f64());
+}
+
+/// Kafka's name of the API (`Produce`, `Fetch`, ...), as its request metrics label it.
+fn api_name(key: ApiKey) -> &'static str {
+    // `ApiKey`'s Debug names are Kafka's API names; cached as &'static str per key.
+    static NAMES: std::sync::OnceLock<std::collections::HashMap<i16, &'static str>> =
+        std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        crate::api::SERVED_APIS
+            .iter()
+            .map(|k| (*k as i16, &*Box::leak(format!("{k:?}").into_boxed_str())))
+            .collect()
+    });
+    names.get(&(key as i16)).copied().unwrap_or("Unknown")
+}
+
+/// Kafka's error name (`NOT_LEADER_OR_FOLLOWER`) of a code; `NONE` for 0 and `UNKNOWN`
+/// for a code this codec does not know (one label value for all of them).
+pub fn error_name(code: i16) -> &'static str {
+    static NAMES: std::sync::OnceLock<
+        parking_lot::Mutex<std::collections::HashMap<i16, &'static str>>,
+    > = std::sync::OnceLock::new();
+    if code == 0 {
+        return "NONE";
+    }
+    let names = NAMES.get_or_init(Default::default);
+    let mut names = names.lock();
+    if let Some(n) = names.get(&code) {
+        return n;
+    }
+    let error = match ResponseError::try_from_code(code) {
+        Some(ResponseError::Unknown(_)) | None => return "UNKNOWN",
+        Some(error) => error,
+    };
+    // Bounded: one entry per error code the codec knows.
+    let name: &'static str = Box::leak(screaming_snake(&format!("{error:?}")).into_boxed_str());
+    names.insert(code, name);
+    name
+}
+
+fn screaming_snake(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 8);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// The first non-zero code, else 0.
+fn first(codes: impl IntoIterator<Item = i16>) -> i16 {
+    codes.into_iter().find(|c| *c != 0).unwrap_or(0)
+}
+
+/// The answer's error code: top-level where the answer has one, else the first
+/// non-zero code nested in it.
+pub fn error_code(response: &Response) -> i16 {
+    use Response as R;
+    match response {
+        R::Produce(r) => first(
+            r.responses
+                .iter()
+                .flat_map(|t| t.partition_responses.iter().map(|p| p.error_code)),
+        ),
+        R::Fetch(r) => first(
+            std::iter::once(r.error_code).chain(
+                r.responses
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            ),
+        ),
+        R::ListOffsets(r) => first(
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
+        R::Metadata(r) => first(r.topics.iter().map(|t| t.error_code)),
+        R::FindCoordinator(r) => {
+            first(std::iter::once(r.error_code).chain(r.coordinators.iter().map(|c| c.error_code)))
+        }
+        R::ApiVersions(r) => r.error_code,
+        R::CreateTopics(r) => first(r.topics.iter().map(|t| t.error_code)),
+        R::DeleteTopics(r) => first(r.responses.iter().map(|t| t.error_code)),
+        R::OffsetForLeaderEpoch(r) => first(
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
+        R::DescribeConfigs(r) => first(r.results.iter().map(|t| t.error_code)),
+        R::DescribeCluster(r) => r.error_code,
+        R::InitProducerId(r) => r.error_code,
+        R::DescribeProducers(r) => first(
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
+        R::AddPartitionsToTxn(r) => first(std::iter::once(r.error_code).chain(
+            r.results_by_topic_v3_and_below.iter().flat_map(|t| {
+                t.results_by_partition
+                    .iter()
+                    .map(|p| p.partition_error_code)
+            }),
+        )),
+        R::AddOffsetsToTxn(r) => r.error_code,
+        R::EndTxn(r) => r.error_code,
+        R::DescribeTransactions(r) => first(r.transaction_states.iter().map(|t| t.error_code)),
+        R::ListTransactions(r) => r.error_code,
+        R::TxnOffsetCommit(r) => first(
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
+        R::DeleteRecords(r) => first(
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
+        R::DescribeLogDirs(r) => {
+            first(std::iter::once(r.error_code).chain(r.results.iter().map(|d| d.error_code)))
+        }
+        R::CreatePartitions(r) => first(r.results.iter().map(|t| t.error_code)),
+        R::AlterConfigs(r) => first(r.responses.iter().map(|t| t.error_code)),
+        R::IncrementalAlterConfigs(r) => first(r.responses.iter().map(|t| t.error_code)),
+        R::OffsetCommit(r) => first(
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
+        R::OffsetFetch(r) => {
+            first(std::iter::once(r.error_code).chain(r.groups.iter().map(|g| g.error_code)))
+        }
+        R::JoinGroup(r) => r.error_code,
+        R::Heartbeat(r) => r.error_code,
+        R::LeaveGroup(r) => {
+            first(std::iter::once(r.error_code).chain(r.members.iter().map(|m| m.error_code)))
+        }
+        R::SyncGroup(r) => r.error_code,
+        R::DescribeGroups(r) => first(r.groups.iter().map(|g| g.error_code)),
+        R::ListGroups(r) => r.error_code,
+        R::DeleteGroups(r) => first(r.results.iter().map(|g| g.error_code)),
+        R::OffsetDelete(r) => first(
+            std::iter::once(r.error_code).chain(
+                r.topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::produce_response::{
+        PartitionProduceResponse, TopicProduceResponse,
+    };
+    use kafka_protocol::messages::ProduceResponse;
+
+    #[test]
+    fn error_names_are_kafkas() {
+        assert_eq!(error_name(0), "NONE");
+        assert_eq!(error_name(6), "NOT_LEADER_OR_FOLLOWER");
+        assert_eq!(error_name(3), "UNKNOWN_TOPIC_OR_PARTITION");
+        assert_eq!(error_name(-1), "UNKNOWN_SERVER_ERROR");
+        assert_eq!(error_name(32000), "UNKNOWN");
+        assert_eq!(api_name(ApiKey::Produce), "Produce");
+        assert_eq!(api_name(ApiKey::OffsetCommit), "OffsetCommit");
+    }
+
+    #[test]
+    fn a_partition_error_is_the_answers_error() {
+        let ok = PartitionProduceResponse::default();
+        let bad = PartitionProduceResponse::default().with_error_code(3);
+        let r = ProduceResponse::default().with_responses(vec![
+            TopicProduceResponse::default().with_partition_responses(vec![ok.clone()]),
+            TopicProduceResponse::default().with_partition_responses(vec![ok, bad]),
+        ]);
+        assert_eq!(error_code(&Response::Produce(r)), 3);
+        assert_eq!(
+            error_code(&Response::Produce(ProduceResponse::default())),
+            0
+        );
+    }
+}
