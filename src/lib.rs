@@ -50,6 +50,13 @@ pub async fn run(
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<()> {
     let started = Instant::now();
+    // A second broker on the same data directory refuses in one line before its HTTP
+    // side binds (the default port is likely the owner's). Broker::open takes the lock
+    // for good.
+    std::fs::create_dir_all(&config.data_dir).ok();
+    drop(broker::data_dir_lock::DataDirLock::acquire(
+        &config.data_dir,
+    )?);
     // Before the logs are opened: /health and /ready answer during a long recovery.
     let admin = http::admin::start(&config).await?;
     let broker = {
