@@ -6,6 +6,7 @@
 #   scripts/bench.sh --full          start-up after kill -9 with a 4 GiB log, 7 runs per figure
 #   scripts/bench.sh --quick         1 run each, 1/10 of the record counts (a smoke test)
 #   scripts/bench.sh --runs N --crash-gib G
+#   scripts/bench.sh --scrape-only   only the cost of /metrics scraped every second (scripts/lib/bench_scrape.sh)
 #
 # Load generator: librdkafka 2.12.1's examples/rdkafka_performance, built from the Rust crate
 # rdkafka-sys (scripts/lib/librdkafka.sh; cached in ${XDG_CACHE_HOME:-$HOME/.cache}/sluice-compat).
@@ -28,15 +29,18 @@ source "$ROOT/scripts/lib/broker.sh"
 # shellcheck source=lib/librdkafka.sh
 source "$ROOT/scripts/lib/librdkafka.sh"
 REFS="python3 $ROOT/scripts/lib/bench_refs.py"
+# shellcheck source=lib/bench_scrape.sh
+source "$ROOT/scripts/lib/bench_scrape.sh"
 
-RUNS=5 CRASH_GIB=1 SCALE=1
+RUNS=5 CRASH_GIB=1 SCALE=1 SCRAPE_ONLY=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --full) RUNS=7 CRASH_GIB=4 ;;
     --quick) RUNS=1 SCALE=10 CRASH_GIB=1 ;;
     --runs) RUNS=$2; shift ;;
     --crash-gib) CRASH_GIB=$2; shift ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    --scrape-only) SCRAPE_ONLY=1 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -80,11 +84,13 @@ ROT=$(cat "/sys/block/$BLK/queue/rotational" 2>/dev/null || echo "?")
 log "machine: $(nproc) CPUs ($CPU), $MEM, data dir on $DEV ($FSTYPE, rotational=$ROT)"
 
 # --- physical references ----------------------------------------------------------------------------
-log "physical references: loopback TCP, sequential write + fsync, fsync rate"
-LOOP=$(for _ in $(seq "$RUNS"); do $REFS loopback 2; done | median)
-DISK=$(for _ in $(seq "$RUNS"); do $REFS diskwrite "$BENCH_DIR" 512; done | median)
-FSYNCS=$(for _ in $(seq "$RUNS"); do $REFS fsyncrate "$BENCH_DIR" 2; done | median)
-log "loopback ${LOOP} MB/s, disk ${DISK} MB/s, ${FSYNCS} fsyncs/s"
+if [[ $SCRAPE_ONLY == 0 ]]; then
+  log "physical references: loopback TCP, sequential write + fsync, fsync rate"
+  LOOP=$(for _ in $(seq "$RUNS"); do $REFS loopback 2; done | median)
+  DISK=$(for _ in $(seq "$RUNS"); do $REFS diskwrite "$BENCH_DIR" 512; done | median)
+  FSYNCS=$(for _ in $(seq "$RUNS"); do $REFS fsyncrate "$BENCH_DIR" 2; done | median)
+  log "loopback ${LOOP} MB/s, disk ${DISK} MB/s, ${FSYNCS} fsyncs/s"
+fi
 
 # --- produce / consume throughput -------------------------------------------------------------------
 # perf_produce TOPIC SIZE COUNT ACKS : prints "msgs/s MB/s"
@@ -115,6 +121,12 @@ perf_consume() {
   [[ "$n" == "$2" ]] || log "consume $1: got $n of $2"
   awk -v n="$n" -v b="$bytes" -v ms="$ms" 'BEGIN {if (ms < 1) ms = 1; printf "%.0f %.1f\n", n/(ms/1000), b/(ms/1000)/1e6}'
 }
+
+if [[ $SCRAPE_ONLY == 1 ]]; then
+  bench_scrape
+  bench_scrape_table
+  exit 0
+fi
 
 declare -a PROWS=() CROWS=()
 PEAK_RSS=0
@@ -178,6 +190,9 @@ for spec in "1 1000" "all 1000" "1 5000" "all 5000"; do
 done
 IDLE_RSS_AFTER=$($REFS rss "$BROKER_PID" | awk '{print $1}')
 broker_stop
+
+# --- the cost of /metrics ------------------------------------------------------------------------------
+bench_scrape
 
 # --- start-up and memory ---------------------------------------------------------------------------------
 # timed_start NAME DATADIR : sets STARTUP_MS (spawn -> port accepts, "-" on failure), PORT and
@@ -259,6 +274,8 @@ rm -rf "$BENCH_DIR"/data-*
   echo "| idle RSS (1 s after start, empty) | $(printf '%s\n' "${IDLE_RSS[@]}" | median) MiB | $(IFS=/; echo "${IDLE_RSS[*]}") |"
   echo "| RSS after the latency runs (idle, warm) | $IDLE_RSS_AFTER MiB | |"
   echo "| peak RSS under produce load (VmHWM) | $PEAK_RSS MiB | |"
+  echo
+  bench_scrape_table
 } >"$OUTF"
 echo
 cat "$OUTF"

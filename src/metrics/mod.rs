@@ -12,7 +12,7 @@
 
 pub mod process;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -47,7 +47,8 @@ pub struct ListenerLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TopicLabels {
-    pub topic: String,
+    /// The partition's own `Arc`: recording clones a pointer, never the name.
+    pub topic: Arc<str>,
 }
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -142,21 +143,21 @@ impl Metrics {
     }
 
     /// Counts records appended to `topic` (the log layer calls this once per append).
-    pub fn appended(&self, topic: &str, bytes: u64, records: u64) {
+    pub fn appended(&self, topic: &Arc<str>, bytes: u64, records: u64) {
         let labels = TopicLabels {
-            topic: topic.to_string(),
+            topic: topic.clone(),
         };
         self.topic_bytes_in.get_or_create(&labels).inc_by(bytes);
         self.topic_records_in.get_or_create(&labels).inc_by(records);
     }
 
     /// Counts record batches read from `topic`; `batches` are whole v2 record batches.
-    pub fn read(&self, topic: &str, batches: &[u8]) {
+    pub fn read(&self, topic: &Arc<str>, batches: &[u8]) {
         if batches.is_empty() {
             return;
         }
         let labels = TopicLabels {
-            topic: topic.to_string(),
+            topic: topic.clone(),
         };
         self.topic_bytes_out
             .get_or_create(&labels)
@@ -169,7 +170,7 @@ impl Metrics {
     /// Forgets a deleted topic's counters, so deleted topics do not pile up series.
     pub fn topic_deleted(&self, topic: &str) {
         let labels = TopicLabels {
-            topic: topic.to_string(),
+            topic: Arc::from(topic),
         };
         self.topic_bytes_in.remove(&labels);
         self.topic_bytes_out.remove(&labels);
