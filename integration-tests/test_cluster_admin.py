@@ -211,8 +211,8 @@ def test_raw_describe_quorum(broker, version):
         [p] = t.partitions
         assert (t.topic_name, p.partition_index, p.error_code, p.leader_id) == ("__cluster_metadata", 0, NONE, 1)
         assert [v.replica_id for v in p.current_voters] == [1] and p.observers == []
-        # No metadata log: the high watermark is Kafka's "unknown".
-        assert p.high_watermark == -1
+        # No metadata log: the high watermark counts metadata changes (none yet here).
+        assert p.high_watermark == 0 and p.current_voters[0].log_end_offset == 0
         if version >= 2:
             assert [n.node_id for n in r.nodes] == [1]
             assert r.nodes[0].listeners[0].port == broker.port

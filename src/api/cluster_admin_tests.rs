@@ -374,3 +374,41 @@ async fn describe_quorum_names_this_node_as_the_single_voter_and_leader() {
         ResponseError::UnknownTopicOrPartition.code()
     );
 }
+
+#[tokio::test]
+async fn the_quorum_high_watermark_counts_metadata_changes_across_restarts() {
+    use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+    let dir = tempfile::tempdir().unwrap();
+    let request = || {
+        let mut t = TopicData::default();
+        t.topic_name = TopicName(sb("__cluster_metadata"));
+        t.partitions = vec![PartitionData::default()];
+        let mut r = DescribeQuorumRequest::default();
+        r.topics = vec![t];
+        r
+    };
+    let high_watermark = |b: Arc<Broker>| async move {
+        let r = describe_quorum::handle(request(), &ctx(2), &b)
+            .await
+            .unwrap();
+        r.topics[0].partitions[0].high_watermark
+    };
+    {
+        let b = broker(dir.path(), &[]);
+        assert_eq!(high_watermark(b.clone()).await, 0);
+        create(&b, "a", 1);
+        b.topics.add_partitions("a", 2, false).unwrap();
+        b.topics
+            .set_topic_configs("a", [("retention.ms".into(), "1000".into())].into(), false)
+            .unwrap();
+        create(&b, "gone", 1);
+        b.topics.delete("gone").unwrap();
+        // Refused and validate-only changes change nothing.
+        assert!(b.topics.add_partitions("a", 1, false).is_err());
+        b.topics.add_partitions("a", 3, true).unwrap();
+        assert_eq!(high_watermark(b.clone()).await, 5);
+        b.topics.close_all();
+    }
+    let b = broker(dir.path(), &[]);
+    assert_eq!(high_watermark(b.clone()).await, 5, "kept across a restart");
+}

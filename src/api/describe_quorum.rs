@@ -6,13 +6,15 @@
 //! the request names anything but exactly that partition (KafkaRaftClient).
 //!
 //! What is not like Kafka: Sluice keeps no metadata log (topics and their settings live
-//! in small files, see storage-format.md), so there is no offset of metadata changes to
-//! report. The high watermark and the voter's log end offset are -1, Kafka's value for
-//! "not known", rather than a made-up offset; the fetch and caught-up timestamps are
-//! the time of the answer, as Kafka reports them for the leader itself. The leader
-//! epoch is 1 and never changes (there is never an election). From v2 the voter's
-//! directory id is the zero id and its endpoint is the broker's advertised listener,
-//! since there is no separate controller listener.
+//! in small files, see storage-format.md). The high watermark (and the voter's log end
+//! offset, the same thing on a single voter) is the count of metadata changes this
+//! data directory has committed (`metadata.changes`: topics created, deleted, grown or
+//! reconfigured), one per change where Kafka's log has one offset per record; it only
+//! grows, across restarts too. The fetch and caught-up timestamps are the time of the
+//! answer, as Kafka reports them for the leader itself. The leader epoch is 1 and never
+//! changes (there is never an election). From v2 the voter's directory id is the zero
+//! id and its endpoint is the broker's advertised listener, since there is no separate
+//! controller listener.
 
 use std::sync::Arc;
 
@@ -32,8 +34,6 @@ use crate::error::ResponseError;
 const METADATA_TOPIC: &str = "__cluster_metadata";
 /// The epoch of the only leader this quorum ever has.
 const QUORUM_EPOCH: i32 = 1;
-/// Kafka's "unknown offset".
-const UNKNOWN_OFFSET: i64 = -1;
 
 pub async fn handle(
     request: DescribeQuorumRequest,
@@ -72,14 +72,15 @@ pub async fn handle(
     let mut voter = ReplicaState::default();
     voter.replica_id = node;
     voter.replica_directory_id = Uuid::nil();
-    voter.log_end_offset = UNKNOWN_OFFSET;
+    let high_watermark = broker.topics.metadata_changes();
+    voter.log_end_offset = high_watermark;
     voter.last_fetch_timestamp = now;
     voter.last_caught_up_timestamp = now;
     let mut pd = PartitionData::default();
     pd.partition_index = 0;
     pd.leader_id = node;
     pd.leader_epoch = QUORUM_EPOCH;
-    pd.high_watermark = UNKNOWN_OFFSET;
+    pd.high_watermark = high_watermark;
     pd.current_voters = vec![voter];
     let mut td = TopicData::default();
     td.topic_name = TopicName(sb(METADATA_TOPIC));
