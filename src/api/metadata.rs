@@ -30,7 +30,7 @@ use crate::topics::{Topic, LEADER_EPOCH};
 const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
 /// Without ACLs every operation on a topic is allowed: READ, WRITE, CREATE, DELETE,
 /// ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS (Kafka's AclOperation codes).
-const ALL_TOPIC_OPERATIONS: i32 =
+pub(crate) const ALL_TOPIC_OPERATIONS: i32 =
     (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 
 pub async fn handle(

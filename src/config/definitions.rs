@@ -102,6 +102,8 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "Replication factor reported for new topics. Sluice keeps one replica; CreateTopics accepts 1 or -1 only."),
     broker("socket.request.max.bytes", Int, "104857600", false,
         "The largest request frame accepted. A bigger frame closes the connection, as Kafka does."),
+    broker("max.request.partition.size.limit", Int, "2000", true,
+        "The most partitions one DescribeTopicPartitions answer describes (the request's own limit applies when lower); the rest are reached with the answer's cursor."),
     broker("max.connections", Int, "2147483647", true,
         "The most client connections the broker holds at once. A connection accepted beyond it is closed at once, before any request is read, with a warning naming the peer; the connections already open are served as before. (Kafka instead leaves it waiting in the listen backlog until a connection closes.)"),
     broker("max.connections.per.ip", Int, "2147483647", true,
@@ -179,7 +181,7 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
 /// Topic settings with the broker setting that supplies their default.
 pub const TOPIC_CONFIGS: &[ConfigDef] = &[
     topic("cleanup.policy", "log.cleanup.policy", List, "delete", false,
-        "delete removes old segments by retention.ms/retention.bytes. compact makes the log cleaner keep only the latest record per key in closed segments (and refuses records without a key); a compact-only topic is never trimmed by retention. \"compact,delete\" does both."),
+        "delete removes old segments by retention.ms/retention.bytes. compact makes the log cleaner keep only the latest record per key in closed segments (and refuses records without a key); a compact-only topic is never trimmed by retention. \"compact,delete\" does both. An empty list (Kafka 4.1+) does neither: the log is kept whole."),
     topic("retention.ms", "log.retention.ms", Long, "604800000", false,
         "Delete a closed segment once its newest record is older than this. -1 keeps data forever."),
     topic("retention.bytes", "log.retention.bytes", Long, "-1", false,
@@ -291,10 +293,13 @@ pub fn validate(def: &ConfigDef, value: &str) -> Result<(), std::string::String>
                 _ => bad("String must be one of: CreateTime, LogAppendTime"),
             },
             "cleanup.policy" => {
-                if value
-                    .split(',')
-                    .map(str::trim)
-                    .all(|p| p == "delete" || p == "compact")
+                // Kafka 4.1+ (KIP-1161) accepts an empty list: neither delete nor compact,
+                // so the log is never trimmed by retention and never compacted.
+                if value.trim().is_empty()
+                    || value
+                        .split(',')
+                        .map(str::trim)
+                        .all(|p| p == "delete" || p == "compact")
                 {
                     Ok(())
                 } else {
@@ -339,6 +344,7 @@ fn check_range(name: &str, v: i64) -> Result<(), std::string::String> {
         "log.cleaner.backoff.ms" | "log.cleaner.dedupe.buffer.size" => 1,
         "delete.retention.ms" | "min.compaction.lag.ms" | "max.compaction.lag.ms" => 0,
         "max.connections" | "max.connections.per.ip" => 0,
+        "max.request.partition.size.limit" => 1,
         _ => i64::MIN,
     };
     if v < min {
@@ -373,6 +379,20 @@ mod tests {
         assert!(validate(d, "-1").is_ok());
         assert!(validate(d, "-2").is_err());
         assert!(validate(d, "soon").is_err());
+        let d = topic_config("cleanup.policy").unwrap();
+        for ok in [
+            "",
+            " ",
+            "delete",
+            "compact",
+            "compact,delete",
+            "delete, compact",
+        ] {
+            assert!(validate(d, ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["remove", "delete,", ",compact"] {
+            assert!(validate(d, bad).is_err(), "{bad:?}");
+        }
         let d = topic_config("message.timestamp.type").unwrap();
         assert!(validate(d, "LogAppendTime").is_ok());
         assert!(validate(d, "WallClock").is_err());

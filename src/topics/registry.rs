@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -59,6 +60,9 @@ pub struct TopicRegistry {
     by_id: RwLock<HashMap<Uuid, Arc<Topic>>>,
     /// Serialises create and delete (they write files and must not interleave).
     admin_lock: Mutex<()>,
+    /// Metadata changes committed so far (`metadata.changes`), advanced under
+    /// `admin_lock` after each change's commit point.
+    metadata_changes: AtomicI64,
 }
 
 impl TopicRegistry {
@@ -74,6 +78,7 @@ impl TopicRegistry {
             topics: RwLock::new(HashMap::new()),
             by_id: RwLock::new(HashMap::new()),
             admin_lock: Mutex::new(()),
+            metadata_changes: AtomicI64::new(topic_store::read_metadata_changes(&data_dir)?),
         };
         let now = registry.clock.now_ms();
         let records = topic_store::read_topics(&data_dir)?;
@@ -108,6 +113,23 @@ impl TopicRegistry {
     fn insert(&self, topic: Arc<Topic>) {
         self.by_id.write().insert(topic.id, topic.clone());
         self.topics.write().insert(topic.name.clone(), topic);
+    }
+
+    /// How many metadata changes (topic created, deleted, grown or reconfigured) this
+    /// data directory has committed: the offset a KRaft metadata log would have reached,
+    /// counting one per change rather than one per record.
+    pub fn metadata_changes(&self) -> i64 {
+        self.metadata_changes.load(Ordering::Acquire)
+    }
+
+    /// Counts one committed change; called with `admin_lock` held, after the change's
+    /// commit point. The count is persisted right away; if that write fails the change
+    /// stands and the count on disk lags (it stays monotonic), with a warning.
+    fn count_metadata_change(&self) {
+        let count = self.metadata_changes.fetch_add(1, Ordering::AcqRel) + 1;
+        if let Err(e) = topic_store::write_metadata_changes(&self.data_dir, count) {
+            tracing::warn!(error = %format!("{e:#}"), "could not persist the metadata change count");
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
@@ -268,6 +290,7 @@ impl TopicRegistry {
             return Err(storage(self.undo_partition_dirs(&record.name, created, e)));
         }
         self.insert(topic.clone());
+        self.count_metadata_change();
         Ok(topic)
     }
 
@@ -337,6 +360,7 @@ impl TopicRegistry {
             configs: topic.configs.clone(),
         });
         self.insert(grown.clone());
+        self.count_metadata_change();
         tracing::info!(
             topic = name,
             from = current,
@@ -375,6 +399,7 @@ impl TopicRegistry {
         };
         topic_store::write_topic(&self.data_dir, &record)
             .map_err(|e| KafkaError::new(ResponseError::KafkaStorageError, format!("{e:#}")))?;
+        self.count_metadata_change();
         let log_config = self.config.log_config(&configs);
         for p in &topic.partitions {
             p.set_config(log_config.clone());
@@ -433,6 +458,7 @@ impl TopicRegistry {
         let storage =
             |e: anyhow::Error| KafkaError::new(ResponseError::KafkaStorageError, format!("{e:#}"));
         topic_store::remove_topic(&self.data_dir, &topic.id).map_err(storage)?;
+        self.count_metadata_change();
         let mut doomed = Vec::new();
         for p in &topic.partitions {
             p.retire();

@@ -178,6 +178,30 @@ pub fn deleted_partition_dir(
     data_dir.join(format!("{}{suffix}", &topic[..keep]))
 }
 
+/// The count of metadata changes (topic created, deleted, grown or reconfigured) this
+/// data directory has seen: DescribeQuorum's high watermark, since Sluice keeps no
+/// metadata log. Decimal text; missing means 0.
+pub const METADATA_CHANGES: &str = "metadata.changes";
+
+pub fn read_metadata_changes(data_dir: &Path) -> Result<i64> {
+    let path = data_dir.join(METADATA_CHANGES);
+    match fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .with_context(|| format!("{} does not hold a number", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+pub fn write_metadata_changes(data_dir: &Path, count: i64) -> Result<()> {
+    write_atomically(
+        &data_dir.join(METADATA_CHANGES),
+        count.to_string().as_bytes(),
+    )
+}
+
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!(
         "{}.tmp",
