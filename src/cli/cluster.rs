@@ -169,15 +169,24 @@ impl Cluster {
     /// The node id and HOST:PORT of the coordinator of consumer group `group` (the
     /// bootstrap address on a one-broker cluster).
     pub async fn coordinator(&mut self, group: &str) -> Result<(i32, String)> {
+        self.find_coordinator(0, group).await
+    }
+
+    /// Like [`coordinator`](Self::coordinator) for any key type: 0 a consumer group,
+    /// 1 a transactional id.
+    pub async fn find_coordinator(&mut self, key_type: i8, key: &str) -> Result<(i32, String)> {
         let version = self.bootstrap.version::<FindCoordinatorRequest>(6)?;
-        let mut request = FindCoordinatorRequest::default().with_key_type(0);
+        let mut request = FindCoordinatorRequest::default().with_key_type(key_type);
         if version >= 4 {
-            request.coordinator_keys = vec![StrBytes::from_string(group.to_string())];
+            request.coordinator_keys = vec![StrBytes::from_string(key.to_string())];
         } else {
-            request.key = StrBytes::from_string(group.to_string());
+            request.key = StrBytes::from_string(key.to_string());
         }
         let answer = self.bootstrap.send_raw(&request, version).await?;
-        let what = format!("coordinator of group `{group}`");
+        let what = match key_type {
+            0 => format!("coordinator of group `{key}`"),
+            _ => format!("coordinator of transactional id `{key}`"),
+        };
         let (node, host, port) = if version >= 4 {
             let c = answer
                 .coordinators

@@ -8,22 +8,33 @@
 //! - `consume_group.rs`: group membership for `consume --group`;
 //! - `dump_log.rs`: the offline `dump-log`;
 //! - `status.rs`: `/health` and `/ready` of a broker's admin HTTP side;
-//! - `output.rs`: JSON, base64, tables, progress.
+//! - `output.rs`: JSON, base64, tables, progress;
+//! - `export.rs`, `import.rs`, `replay.rs`: copying histories (`archive.rs` is the
+//!   `.sluice` format, `range_reader.rs` reads a committed range, `txn_producer.rs`
+//!   writes exactly once).
 //!
 //! The CLI must never link into the running broker's state: the network commands only
 //! speak the wire protocol, and `dump-log` only reads files, through `crate::log`'s
 //! parsing functions.
 
+pub mod archive;
+#[cfg(test)]
+mod archive_doc_test;
 pub mod client;
 pub mod cluster;
 pub mod consume;
 pub mod consume_group;
 pub mod dump_log;
+pub mod export;
 pub mod group;
+pub mod import;
 pub mod output;
 pub mod produce;
 pub mod status;
+pub mod range_reader;
+pub mod replay;
 pub mod topic;
+pub mod txn_producer;
 
 use clap::{Args, Subcommand};
 
@@ -56,6 +67,12 @@ pub enum ClientCommand {
     DumpLog(dump_log::DumpLogArgs),
     /// Ask a broker's admin HTTP side whether it is alive (/health) and ready (/ready).
     Status(status::StatusArgs),
+    /// Write a topic's committed records to a .jsonl file or a .sluice archive.
+    Export(export::ExportArgs),
+    /// Produce an export into a topic, exactly once (a rerun never duplicates).
+    Import(import::ImportArgs),
+    /// Re-publish a time range of a topic into another, at its original pace.
+    Replay(replay::ReplayArgs),
 }
 
 /// Runs a client command to completion; errors come back as one line for stderr.
@@ -73,6 +90,9 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             ClientCommand::Consume(a) => consume::run(a).await,
             ClientCommand::Group(a) => group::run(a).await,
             ClientCommand::Status(a) => status::run(a).await,
+            ClientCommand::Export(a) => export::run(a).await,
+            ClientCommand::Import(a) => import::run(a).await,
+            ClientCommand::Replay(a) => replay::run(a).await,
             ClientCommand::DumpLog(_) => unreachable!("handled above"),
         }
     })

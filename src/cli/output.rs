@@ -58,6 +58,32 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
+/// Decodes standard base64 with padding (what [`base64`] writes); `None` if `s` is not
+/// valid base64.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.as_bytes();
+    if !s.len().is_multiple_of(4) {
+        return None;
+    }
+    let value = |c: u8| B64.iter().position(|&b| b == c).map(|v| v as u32);
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    for (i, chunk) in s.chunks(4).enumerate() {
+        let last = i == s.len() / 4 - 1;
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &chunk[..4 - pad] {
+            n = n << 6 | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
+}
+
 /// Appends `"name":<value>,"name_encoding":<enc>` for bytes that may be absent: a JSON
 /// string of the UTF-8 text when valid (encoding "utf8"), else base64 (encoding
 /// "base64"); `null` for both when absent.
@@ -200,6 +226,19 @@ mod tests {
             assert_eq!(base64(plain.as_bytes()), enc);
         }
         assert_eq!(base64(&[0xff, 0xfe]), "//4=");
+        for (plain, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64_decode(enc).unwrap(), plain.as_bytes());
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(base64_decode(&base64(&all)).unwrap(), all);
+        for bad in ["Zg=", "Z===", "Zg==Zg==", "Z!==", "Zm9v\n"] {
+            assert_eq!(base64_decode(bad), None, "{bad}");
+        }
     }
 
     #[test]
