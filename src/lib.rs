@@ -27,6 +27,7 @@ pub mod coordinator;
 pub mod error;
 pub mod http;
 pub mod log;
+pub mod schema_registry;
 pub mod server;
 pub mod topics;
 
@@ -66,10 +67,14 @@ pub async fn run(
         startup_ms = started.elapsed().as_millis() as u64,
         "sluice is ready"
     );
+    let registry = http::schema_registry::start(&config, &broker).await?;
     on_ready(local);
     let background = broker.spawn_background_tasks();
     server::serve(listener, broker.clone(), shutdown).await;
     background.abort();
+    if let Some(registry) = registry {
+        registry.abort();
+    }
     tracing::info!("shutting down: flushing and closing logs");
     tokio::task::spawn_blocking(move || broker.shutdown()).await?;
     tracing::info!("shutdown complete");

@@ -46,6 +46,9 @@ struct ServeArgs {
     /// Override one setting by its Kafka name, e.g. --set log.retention.ms=3600000. Repeatable.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
+    /// Address of the built-in schema registry [default: 127.0.0.1:8081]; empty disables it (sluice.schema.registry.listen).
+    #[arg(long, value_name = "HOST:PORT")]
+    schema_registry: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -84,6 +87,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             anyhow::bail!("--set expects NAME=VALUE, got `{s}`");
         };
         sets.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    if let Some(address) = args.schema_registry {
+        sets.push(("sluice.schema.registry.listen".to_string(), address));
     }
     let overrides = Overrides {
         listen: args.listen,

@@ -11,6 +11,8 @@
 //! `server`: it reads the broker's parts and never touches files or the Kafka
 //! listeners, and the Kafka listeners never depend on it.
 
+pub mod schema_registry;
+
 use std::io;
 use std::net::SocketAddr;
 
