@@ -18,6 +18,7 @@ const RANKS: &[(&str, i32)] = &[
     ("config", 2),
     ("topics", 3),
     ("coordinator", 4),
+    ("schema_registry", 4),
     ("broker", 5),
     ("api", 6),
     ("server", 7),

@@ -28,6 +28,7 @@ pub mod error;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod schema_registry;
 pub mod server;
 pub mod topics;
 
@@ -76,6 +77,7 @@ pub async fn run(
         startup_ms = started.elapsed().as_millis() as u64,
         "sluice is ready"
     );
+    let registry = http::schema_registry::start(&config, &broker).await?;
     on_ready(local);
     if let Some(admin) = &admin {
         admin.serving(broker.clone());
@@ -86,6 +88,9 @@ pub async fn run(
         admin.stopping();
     }
     background.abort();
+    if let Some(registry) = registry {
+        registry.abort();
+    }
     tracing::info!("shutting down: flushing and closing logs");
     tokio::task::spawn_blocking(move || broker.shutdown()).await?;
     tracing::info!("shutdown complete");

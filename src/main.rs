@@ -49,6 +49,9 @@ struct ServeArgs {
     /// Override one setting by its Kafka name, e.g. --set log.retention.ms=3600000. Repeatable.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
+    /// Address of the built-in schema registry [default: 127.0.0.1:8081]; empty disables it (sluice.schema.registry.listen).
+    #[arg(long, value_name = "HOST:PORT")]
+    schema_registry: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -90,6 +93,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(http) = args.http {
         sets.push(("sluice.http.listen".to_string(), http.trim().to_string()));
+    }
+    if let Some(address) = args.schema_registry {
+        sets.push(("sluice.schema.registry.listen".to_string(), address));
     }
     let overrides = Overrides {
         listen: args.listen,

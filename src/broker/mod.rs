@@ -23,6 +23,7 @@ use crate::clock::Clock;
 use crate::config::BrokerConfig;
 use crate::coordinator::producer_ids::ProducerIdManager;
 use crate::coordinator::{group, transaction, GroupCoordinator, TransactionCoordinator};
+use crate::schema_registry::SchemaRegistry;
 use crate::topics::{store, TopicRegistry};
 use data_dir_lock::DataDirLock;
 use fetch_session::FetchSessionCache;
@@ -40,6 +41,8 @@ pub struct Broker {
     pub groups: Arc<GroupCoordinator>,
     /// Transactions (state in `__transaction_state`).
     pub transactions: Arc<TransactionCoordinator>,
+    /// The schema registry (state in `_schemas`), served by `http::schema_registry`.
+    pub schema_registry: Arc<SchemaRegistry>,
     /// This process's ownership of the data directory, held until the broker is
     /// dropped.
     _data_dir_lock: DataDirLock,
@@ -90,7 +93,16 @@ impl Broker {
             )
             .context("loading transactions from __transaction_state")?,
         );
+        let schema_registry = Arc::new(
+            SchemaRegistry::open(
+                topics.clone(),
+                clock.clone(),
+                config.schema_registry_max_schema_bytes,
+            )
+            .context("loading the schema registry from _schemas")?,
+        );
         Ok(Arc::new(Broker {
+            schema_registry,
             groups,
             transactions,
             fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots),

@@ -75,6 +75,11 @@ pub struct BrokerConfig {
     pub cleaner_backoff_ms: u64,
     pub cleaner_dedupe_buffer_size: usize,
     pub cleaner_io_buffer_load_factor: f64,
+    /// `sluice.schema.registry.listen` (empty: no registry) and whether it was set
+    /// explicitly (a busy default port is only a warning).
+    pub schema_registry_listen: String,
+    pub schema_registry_listen_explicit: bool,
+    pub schema_registry_max_schema_bytes: usize,
     /// Every broker-level setting given explicitly (file or flags), by its broker name,
     /// already validated.
     explicit: BTreeMap<String, String>,
@@ -209,6 +214,10 @@ impl BrokerConfig {
             cleaner_dedupe_buffer_size: get("log.cleaner.dedupe.buffer.size").parse::<i64>()?
                 as usize,
             cleaner_io_buffer_load_factor: get("log.cleaner.io.buffer.load.factor").parse()?,
+            schema_registry_listen: get("sluice.schema.registry.listen"),
+            schema_registry_listen_explicit: explicit.contains_key("sluice.schema.registry.listen"),
+            schema_registry_max_schema_bytes: get("sluice.schema.registry.max.schema.bytes")
+                .parse::<i32>()? as usize,
             explicit,
         })
     }

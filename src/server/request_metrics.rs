@@ -222,6 +222,29 @@ pub fn error_code(response: &Response) -> i16 {
                     .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
             ),
         ),
+        R::DescribeTopicPartitions(r) => first(r.topics.iter().flat_map(|t| {
+            std::iter::once(t.error_code).chain(t.partitions.iter().map(|p| p.error_code))
+        })),
+        R::ElectLeaders(r) => first(std::iter::once(r.error_code).chain(
+            r.replica_election_results.iter().flat_map(|t| {
+                t.partition_result.iter().map(|p| p.error_code)
+            }),
+        )),
+        R::AlterPartitionReassignments(r) => first(
+            std::iter::once(r.error_code).chain(
+                r.responses
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            ),
+        ),
+        R::ListPartitionReassignments(r) => r.error_code,
+        R::DescribeQuorum(r) => first(
+            std::iter::once(r.error_code).chain(
+                r.topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            ),
+        ),
     }
 }
 
