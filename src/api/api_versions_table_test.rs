@@ -139,11 +139,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         "a single node has no other broker to unregister",
     ),
     (
-        ApiKey::ListTransactions,
-        Some(1),
-        "v2 adds the transactional-id pattern filter (KIP-1152), not implemented",
-    ),
-    (
         ApiKey::ConsumerGroupHeartbeat,
         None,
         "KIP-848 consumer groups (the groups issue)",
