@@ -1,7 +1,17 @@
 //! ListTransactions (key 66, KIP-664): every transactional id the coordinator knows,
 //! filtered by state names, producer ids and (v1+, KIP-994) how long the transaction
-//! has been running. Unknown state names are echoed in `unknown_state_filters`.
-//! Served up to v1: v2's regular-expression filter is not supported.
+//! has been running, and (v2+, KIP-1152) a regular expression on the transactional id.
+//! Unknown state names are echoed in `unknown_state_filters`.
+//!
+//! The pattern: null or empty lists every id; otherwise an id is listed when the
+//! expression matches somewhere in it (unanchored, as Java's `Matcher.find`; write
+//! `^...$` for a whole-id match), and a pattern that does not compile answers
+//! INVALID_REGULAR_EXPRESSION with an empty list. The expression is compiled by the
+//! `regex` crate, whose syntax is that of Java's `Pattern` for everything but
+//! look-around and back-references (which it refuses, so they answer the error
+//! rather than a wrong list); its matching time is linear in the id's length and its
+//! compiled size is bounded by the crate's default limit, so no pattern can stall the
+//! broker.
 
 use std::sync::Arc;
 
@@ -13,6 +23,7 @@ use kafka_protocol::messages::{
 use super::{sb, RequestContext};
 use crate::broker::Broker;
 use crate::coordinator::transaction::metadata::TransactionState;
+use crate::error::ResponseError;
 
 pub async fn handle(
     request: ListTransactionsRequest,
@@ -31,6 +42,21 @@ pub async fn handle(
     if !request.state_filters.is_empty() && states.is_empty() {
         return Some(r);
     }
+    let pattern = match request.transactional_id_pattern.as_deref() {
+        Some(p) if ctx.api_version >= 2 && !p.is_empty() => match regex::Regex::new(p) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                tracing::info!(
+                    connection = ctx.connection_id,
+                    pattern = p,
+                    "ListTransactions refused: invalid regular expression: {e}"
+                );
+                r.error_code = ResponseError::InvalidRegularExpression.code();
+                return Some(r);
+            }
+        },
+        _ => None,
+    };
     let producer_ids: Vec<i64> = request.producer_id_filters.iter().map(|p| p.0).collect();
     let min_duration = if ctx.api_version >= 1 {
         request.duration_filter
@@ -41,6 +67,11 @@ pub async fn handle(
         .transactions
         .list(&states, &producer_ids, min_duration)
         .into_iter()
+        .filter(|t| {
+            pattern
+                .as_ref()
+                .is_none_or(|re| re.is_match(&t.transactional_id))
+        })
         .map(|t| {
             let mut l = Listed::default();
             l.transactional_id = TransactionalId(sb(t.transactional_id));

@@ -271,11 +271,6 @@ pub fn supported_versions(key: ApiKey) -> Option<VersionRange> {
             min: range.min,
             max: range.max.min(5),
         },
-        // v2 adds a regular-expression filter, not supported.
-        ApiKey::ListTransactions => VersionRange {
-            min: range.min,
-            max: range.max.min(1),
-        },
         _ => range,
     })
 }
