@@ -29,7 +29,10 @@ use crate::config::BrokerConfig;
 use crate::error::ResponseError;
 use crate::topics::{TopicPartition, TopicRegistry};
 
-/// How often group timers (sessions, rebalance and sync timeouts) are checked.
+/// The longest the timer task sleeps between looks at the groups' deadlines (sessions,
+/// rebalance and sync timeouts). It sleeps until the earliest deadline it knows, so a
+/// timer fires at its deadline, as Kafka's do; this bound only makes it notice
+/// deadlines set while it sleeps (every deadline is at least a timeout away when set).
 const TIMER_TICK: Duration = Duration::from_millis(100);
 
 /// At most one warning per this interval about refused new groups.
@@ -578,11 +581,29 @@ impl GroupCoordinator {
 
     // ---- timers ---------------------------------------------------------------------
 
-    /// Fires the expired group timers of every group.
-    pub fn tick(&self) {
+    /// Fires the expired group timers of every group; returns the earliest deadline
+    /// still pending.
+    pub fn tick(&self) -> Option<Instant> {
         let env = self.env();
+        let mut next: Option<Instant> = None;
         for (_, group) in self.all_groups() {
-            group.lock().tick(&env);
+            let mut g = group.lock();
+            g.tick(&env);
+            if let Some(d) = g.next_deadline() {
+                next = Some(next.map_or(d, |n| n.min(d)));
+            }
+        }
+        next
+    }
+
+    /// How long the timer task may sleep after a tick that found `next` as the earliest
+    /// deadline: until that deadline, at most [`TIMER_TICK`]. A deadline already past
+    /// (its timer could not act, e.g. a failed write) is retried after [`TIMER_TICK`].
+    pub fn timer_wait(&self, next: Option<Instant>) -> Duration {
+        let now = self.clock.now();
+        match next {
+            Some(d) if d > now => (d - now).min(TIMER_TICK),
+            _ => TIMER_TICK,
         }
     }
 
@@ -608,16 +629,17 @@ pub fn spawn_timers(coordinator: Arc<GroupCoordinator>) -> tokio::task::JoinHand
                 .max(1),
         );
         let mut next_expiry = tokio::time::Instant::now() + check;
-        let mut ticker = tokio::time::interval(TIMER_TICK);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut expiry: Option<tokio::task::JoinHandle<()>> = None;
         loop {
-            ticker.tick().await;
-            coordinator.tick();
-            if tokio::time::Instant::now() >= next_expiry {
+            let next = coordinator.tick();
+            tokio::time::sleep(coordinator.timer_wait(next)).await;
+            let idle = expiry.as_ref().is_none_or(|h| h.is_finished());
+            if idle && tokio::time::Instant::now() >= next_expiry {
                 next_expiry = tokio::time::Instant::now() + check;
                 let c = coordinator.clone();
-                // Expiry may append tombstones to many groups: keep it off the workers.
-                let _ = tokio::task::spawn_blocking(move || c.expire_offsets()).await;
+                // Expiry may append tombstones to many groups: keep it off the workers,
+                // and off this loop, so that session timers never wait for it.
+                expiry = Some(tokio::task::spawn_blocking(move || c.expire_offsets()));
             }
         }
     })

@@ -711,6 +711,35 @@ impl GroupMetadata {
         }
     }
 
+    /// The earliest deadline [`GroupMetadata::tick`] would act on, so the timer task can
+    /// wake exactly then. Members whose session cannot expire now (waiting in a join or
+    /// sync phase) do not count; their deadline is reset when the phase ends.
+    pub fn next_deadline(&self) -> Option<std::time::Instant> {
+        if self.is(GroupState::Dead) {
+            return None;
+        }
+        let sessions = self
+            .members
+            .values()
+            .filter(|m| m.awaiting_sync.is_none() && (m.awaiting_join.is_none() || m.is_new))
+            .map(|m| m.heartbeat_deadline);
+        let join = self
+            .join_deadline
+            .filter(|_| self.is(GroupState::PreparingRebalance));
+        let sync_phase = matches!(
+            self.state,
+            GroupState::CompletingRebalance | GroupState::Stable
+        );
+        let sync = self.sync_deadline.filter(|_| sync_phase);
+        self.pending_members
+            .values()
+            .copied()
+            .chain(sessions)
+            .chain(join)
+            .chain(sync)
+            .min()
+    }
+
     // ---- persistence ----------------------------------------------------------------
 
     /// Writes the group's current generation (GroupMetadataValue) to `__consumer_offsets`.
