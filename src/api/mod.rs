@@ -15,6 +15,8 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod api_versions;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -177,6 +179,8 @@ commands! {
     ListGroups(ListGroupsRequest => ListGroupsResponse) = list_groups::handle;
     DeleteGroups(DeleteGroupsRequest => DeleteGroupsResponse) = delete_groups::handle;
     OffsetDelete(OffsetDeleteRequest => OffsetDeleteResponse) = offset_delete::handle;
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse) = consumer_group_heartbeat::handle;
+    ConsumerGroupDescribe(ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse) = consumer_group_describe::handle;
 }
 
 /// What handling a request leaves for the connection to send.

@@ -43,6 +43,10 @@ pub struct GroupListing {
     pub group_id: String,
     pub protocol_type: String,
     pub state: GroupState,
+    /// The state as Kafka names it for this kind of group.
+    pub state_name: &'static str,
+    /// "classic" or "consumer" (KIP-848).
+    pub group_type: &'static str,
 }
 
 /// A member as DescribeGroups shows it.
@@ -63,12 +67,12 @@ pub struct GroupDescription {
     pub members: Vec<MemberDescription>,
 }
 
-type GroupRef = Arc<Mutex<GroupMetadata>>;
+pub(super) type GroupRef = Arc<Mutex<GroupMetadata>>;
 
 pub struct GroupCoordinator {
     config: GroupConfig,
     /// Where `__consumer_offsets` lives.
-    topics: Arc<TopicRegistry>,
+    pub(super) topics: Arc<TopicRegistry>,
     clock: Clock,
     groups: Mutex<HashMap<String, GroupRef>>,
     /// When a refused new group was last logged (ms; see `warn_group_limit`).
@@ -82,6 +86,7 @@ impl GroupCoordinator {
         topics: Arc<TopicRegistry>,
         clock: Clock,
     ) -> Result<GroupCoordinator> {
+        super::consumer::config::validate(config)?;
         let started = Instant::now();
         let replayed = super::store::replay(&topics)?;
         let now = clock.now();
@@ -122,6 +127,12 @@ impl GroupCoordinator {
             );
         }
         let config = GroupConfig::from_broker(config);
+        super::consumer::replay_into(
+            &mut groups,
+            replayed.consumer_records,
+            now,
+            config.consumer_session_timeout_ms,
+        );
         if groups.len() > config.max_groups {
             // Acknowledged state is never dropped: new groups wait for room instead.
             tracing::warn!(
@@ -148,7 +159,7 @@ impl GroupCoordinator {
         &self.config
     }
 
-    fn env(&self) -> Env<'_> {
+    pub(super) fn env(&self) -> Env<'_> {
         Env {
             topics: &self.topics,
             config: &self.config,
@@ -157,13 +168,13 @@ impl GroupCoordinator {
         }
     }
 
-    fn group(&self, group_id: &str) -> Option<GroupRef> {
+    pub(super) fn group(&self, group_id: &str) -> Option<GroupRef> {
         self.groups.lock().get(group_id).cloned()
     }
 
     /// The group, created (Empty) if missing, unless the coordinator already holds
     /// `sluice.group.max.groups` groups: then GROUP_MAX_SIZE_REACHED.
-    fn group_or_create(&self, group_id: &str) -> Result<GroupRef, ResponseError> {
+    pub(super) fn group_or_create(&self, group_id: &str) -> Result<GroupRef, ResponseError> {
         let mut groups = self.groups.lock();
         if let Some(g) = groups.get(group_id) {
             return Ok(g.clone());
@@ -203,14 +214,14 @@ impl GroupCoordinator {
     }
 
     /// Drops a group that became Dead from the map (if it is still the same group).
-    fn forget(&self, group_id: &str, group: &GroupRef) {
+    pub(super) fn forget(&self, group_id: &str, group: &GroupRef) {
         let mut groups = self.groups.lock();
         if groups.get(group_id).is_some_and(|g| Arc::ptr_eq(g, group)) {
             groups.remove(group_id);
         }
     }
 
-    fn all_groups(&self) -> Vec<(String, GroupRef)> {
+    pub(super) fn all_groups(&self) -> Vec<(String, GroupRef)> {
         self.groups
             .lock()
             .iter()
@@ -339,7 +350,11 @@ impl GroupCoordinator {
         let appended = {
             let env = self.env();
             let mut g = group.lock();
-            g.validate_offset_commit(member_id, instance_id, generation_id)?;
+            if g.consumer.is_some() {
+                g.validate_consumer_offset_commit(member_id, generation_id)?;
+            } else {
+                g.validate_offset_commit(member_id, instance_id, generation_id)?;
+            }
             if commits.is_empty() {
                 return Ok(());
             }
@@ -504,6 +519,15 @@ impl GroupCoordinator {
                     group_id: id,
                     protocol_type: g.protocol_type.clone().unwrap_or_default(),
                     state: g.state,
+                    state_name: match &g.consumer {
+                        Some(c) => c.state().name(),
+                        None => g.state.name(),
+                    },
+                    group_type: if g.consumer.is_some() {
+                        "consumer"
+                    } else {
+                        "classic"
+                    },
                 })
             })
             .collect();
@@ -515,7 +539,7 @@ impl GroupCoordinator {
     pub fn describe_group(&self, group_id: &str) -> Option<GroupDescription> {
         let group = self.group(group_id)?;
         let g = group.lock();
-        if g.is(GroupState::Dead) {
+        if g.is(GroupState::Dead) || g.consumer.is_some() {
             return None;
         }
         let stable = g.is(GroupState::Stable);

@@ -67,6 +67,9 @@ impl GroupMetadata {
                 ResponseError::CoordinatorNotAvailable,
             ));
         }
+        if let Some(refused) = self.classic_join_on_consumer_group(env, &req.member_id) {
+            return ready(refused);
+        }
         if !self.accept_joining_member(env, &req.member_id) {
             self.remove_member(&req.member_id);
             return ready(JoinResult::error("", ResponseError::GroupMaxSizeReached));
@@ -660,6 +663,10 @@ impl GroupMetadata {
         if self.is(GroupState::Dead) {
             return;
         }
+        if self.consumer.is_some() {
+            self.consumer_tick(env);
+            return;
+        }
         let expired: Vec<String> = self
             .pending_members
             .iter()
@@ -717,6 +724,9 @@ impl GroupMetadata {
     pub fn next_deadline(&self) -> Option<std::time::Instant> {
         if self.is(GroupState::Dead) {
             return None;
+        }
+        if let Some(cg) = &self.consumer {
+            return cg.next_deadline();
         }
         let sessions = self
             .members
