@@ -40,11 +40,14 @@ def worker_main(bootstrap, group, topic, strategy, instance=None):
     conf = {
         "bootstrap.servers": bootstrap,
         "group.id": group,
-        "partition.assignment.strategy": strategy,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
-        **MEMBER_CONF,
     }
+    if strategy == "consumer":
+        # KIP-848: the broker assigns; session and heartbeat are the broker's settings.
+        conf["group.protocol"] = "consumer"
+    else:
+        conf.update({"partition.assignment.strategy": strategy, **MEMBER_CONF})
     if instance:
         conf["group.instance.id"] = instance
     c = Consumer(conf)
@@ -52,12 +55,12 @@ def worker_main(bootstrap, group, topic, strategy, instance=None):
 
     def on_assign(consumer, parts):
         out("ASSIGN", ",".join(str(p.partition) for p in sorted(parts, key=lambda p: p.partition)))
-        if strategy == "cooperative-sticky":
+        if strategy in ("cooperative-sticky", "consumer"):
             consumer.incremental_assign(parts)
 
     def on_revoke(consumer, parts):
         out("REVOKE", ",".join(str(p.partition) for p in parts))
-        if strategy == "cooperative-sticky":
+        if strategy in ("cooperative-sticky", "consumer"):
             consumer.incremental_unassign(parts)
 
     c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)

@@ -1,0 +1,161 @@
+"""KIP-848 consumer groups (group.protocol=consumer) with confluent-kafka (librdkafka >= 2.12) against the
+real broker: ConsumerGroupHeartbeat, server-side assignment, incremental revocation and assignment.
+
+Members are worker processes of test_groups_confluent.py (strategy "consumer"), so a crash is a real
+kill -9; they commit every record synchronously before printing it, so the union of what they print must be
+every produced record exactly once across joins, leaves, crashes and a broker restart.
+
+The broker runs with short consumer-group sessions (group.consumer.session.timeout.ms=3000) and heartbeats
+(500 ms) so expiry is quick; assertions never depend on timings.
+"""
+
+from __future__ import annotations
+
+import time
+
+import confluent_kafka
+import pytest
+from confluent_kafka import Consumer, ConsumerGroupState, ConsumerGroupType, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from groups_common import assert_exactly_once, produce, wait_consumed
+from test_groups_confluent import create_topic, spawn
+
+SETTINGS = {
+    "group.consumer.min.session.timeout.ms": 1000,
+    "group.consumer.session.timeout.ms": 3000,
+    "group.consumer.min.heartbeat.interval.ms": 100,
+    "group.consumer.heartbeat.interval.ms": 500,
+}
+
+
+@pytest.fixture
+def cbroker(broker_factory):
+    return broker_factory(settings=SETTINGS)
+
+
+def test_librdkafka_speaks_kip848():
+    assert confluent_kafka.libversion()[1] >= 0x020C0000, confluent_kafka.libversion()
+
+
+def describe(broker, group):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    return admin.describe_consumer_groups([group])[group].result(30)
+
+
+def wait_split(broker, group, members: int, partitions: int, timeout: float = 60):
+    """Until the group is Stable with `members` members owning every partition exactly once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        d = describe(broker, group)
+        owned = [tp.partition for m in d.members for tp in m.assignment.topic_partitions]
+        if d.state == ConsumerGroupState.STABLE and len(d.members) == members \
+                and sorted(owned) == list(range(partitions)):
+            return d
+        assert time.monotonic() < deadline, f"not split: {d.state} {[(m.member_id, m.assignment) for m in d.members]}"
+        time.sleep(0.2)
+
+
+def test_join_split_leave_crash_exactly_once(cbroker, workers):
+    topic, group, parts = "kip848-orders", "g-kip848", 6
+    create_topic(cbroker, topic, parts)
+    expected = produce(cbroker.bootstrap, topic, parts, 600, "a")
+    w1 = spawn(workers, cbroker, group, topic, "consumer")
+    wait_consumed(workers, 100)
+    w2 = spawn(workers, cbroker, group, topic, "consumer")  # a second member: partitions are split
+    d = wait_split(cbroker, group, 2, parts)
+    assert d.type == ConsumerGroupType.CONSUMER
+    assert all(m.assignment.topic_partitions for m in d.members), "one member got nothing"
+    w3 = spawn(workers, cbroker, group, topic, "consumer")
+    wait_split(cbroker, group, 3, parts)
+    expected += produce(cbroker.bootstrap, topic, parts, 600, "b")
+    wait_consumed(workers, 700)
+    # w1 crashes between records: its session expires and its partitions move.
+    w1.send("idle")
+    w1.wait_line("IDLE")
+    w1.kill9()
+    wait_split(cbroker, group, 2, parts)
+    w2.stop()  # a member leaves (ConsumerGroupHeartbeat with epoch -1)
+    wait_split(cbroker, group, 1, parts)
+    expected += produce(cbroker.bootstrap, topic, parts, 600, "c")
+    wait_consumed(workers, len(expected), timeout=120)
+    w3.stop()
+    assert_exactly_once(workers, expected)
+    for w in (w1, w2, w3):
+        assert w.assignments(), f"{w.name} never got an assignment\n{w.output()}"
+
+
+def test_commit_and_resume_after_broker_restart_and_kill9(cbroker, workers):
+    topic, group, parts = "kip848-resume", "g-kip848-resume", 4
+    create_topic(cbroker, topic, parts)
+    expected = produce(cbroker.bootstrap, topic, parts, 200, "r")
+    w1 = spawn(workers, cbroker, group, topic, "consumer")
+    w2 = spawn(workers, cbroker, group, topic, "consumer")
+    wait_consumed(workers, 200)
+    cbroker.restart()  # the group (epochs, assignments) comes back from __consumer_offsets
+    expected += produce(cbroker.bootstrap, topic, parts, 200, "s")
+    wait_consumed(workers, 400, timeout=120)
+    cbroker.kill9()
+    cbroker.start()
+    expected += produce(cbroker.bootstrap, topic, parts, 200, "t")
+    wait_consumed(workers, 600, timeout=120)
+    w1.stop()
+    w2.stop()
+    assert_exactly_once(workers, expected)
+    # A new member of the group resumes from the commits: nothing left to read.
+    c = Consumer({"bootstrap.servers": cbroker.bootstrap, "group.id": group, "group.protocol": "consumer",
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        committed = c.committed([TopicPartition(topic, p) for p in range(parts)], timeout=30)
+        for tp in committed:
+            _, high = c.get_watermark_offsets(tp, timeout=30)
+            assert tp.offset == high, f"partition {tp.partition}: committed {tp.offset}, end {high}"
+    finally:
+        c.close()
+
+
+def test_admin_list_and_describe_consumer_groups(cbroker):
+    topic, group = "kip848-admin", "g-kip848-admin"
+    create_topic(cbroker, topic, 2)
+    c = Consumer({"bootstrap.servers": cbroker.bootstrap, "group.id": group, "group.protocol": "consumer",
+                  "group.remote.assignor": "range", "enable.auto.commit": False})
+    c.subscribe([topic])
+    deadline = time.monotonic() + 30
+    while len(c.assignment()) < 2:
+        assert time.monotonic() < deadline
+        c.poll(0.1)
+    admin = AdminClient({"bootstrap.servers": cbroker.bootstrap})
+    d = wait_split(cbroker, group, 1, 2)
+    assert d.type == ConsumerGroupType.CONSUMER
+    assert d.partition_assignor == "range"
+    listed = admin.list_consumer_groups(types={ConsumerGroupType.CONSUMER}).result(30).valid
+    assert group in {g.group_id for g in listed}
+    classic = admin.list_consumer_groups(types={ConsumerGroupType.CLASSIC}).result(30).valid
+    assert group not in {g.group_id for g in classic}
+    with pytest.raises(KafkaException, match="NON_EMPTY_GROUP"):
+        admin.delete_consumer_groups([group])[group].result(30)
+    c.close()  # leaves: the group is empty and can be deleted
+    admin.delete_consumer_groups([group])[group].result(30)
+    assert group not in {g.group_id for g in admin.list_consumer_groups().result(30).valid}
+
+
+def test_unknown_assignor_is_refused(cbroker):
+    topic, group = "kip848-assignor", "g-kip848-assignor"
+    create_topic(cbroker, topic, 1)
+    errors = []
+    c = Consumer({"bootstrap.servers": cbroker.bootstrap, "group.id": group, "group.protocol": "consumer",
+                  "group.remote.assignor": "no-such-assignor", "error_cb": errors.append})
+    c.subscribe([topic])
+    deadline = time.monotonic() + 30
+    while not errors and time.monotonic() < deadline:
+        try:
+            m = c.poll(0.1)
+            if m is not None and m.error():
+                errors.append(m.error())
+        except KafkaException as e:
+            errors.append(e.args[0])
+    try:
+        c.close()
+    except KafkaException:
+        pass
+    assert any("UNSUPPORTED_ASSIGNOR" in str(e) or "assignor" in str(e).lower() for e in errors), errors
