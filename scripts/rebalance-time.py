@@ -119,8 +119,8 @@ def main():
                     sys.exit("broker did not start")
                 time.sleep(0.05)
         topic = "rebalance"
-        AdminClient({"bootstrap.servers": bootstrap}).create_topics(
-            [NewTopic(topic, num_partitions=args.partitions, replication_factor=1)])[topic].result(30)
+        admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive for its future
+        admin.create_topics([NewTopic(topic, num_partitions=args.partitions, replication_factor=1)])[topic].result(30)
         print(f"{args.members}-member group, one member joins; {args.partitions} partitions; "
               f"heartbeat {HEARTBEAT_MS} ms; {binary()}")
         for protocol, label in (("range", "classic eager (range)"),
