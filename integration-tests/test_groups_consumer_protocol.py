@@ -16,7 +16,7 @@ import time
 import confluent_kafka
 import pytest
 from confluent_kafka import Consumer, ConsumerGroupState, ConsumerGroupType, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from groups_common import assert_exactly_once, produce, wait_consumed
 from test_groups_confluent import create_topic, spawn
@@ -159,3 +159,31 @@ def test_unknown_assignor_is_refused(cbroker):
     except KafkaException:
         pass
     assert any("UNSUPPORTED_ASSIGNOR" in str(e) or "assignor" in str(e).lower() for e in errors), errors
+
+
+def test_regex_subscription_follows_new_topics(cbroker):
+    """subscribed_topic_regex: the broker resolves the regex against its topics (full match, as
+    Kafka's RE2/J matcher); a topic created later that matches is assigned too."""
+    admin = AdminClient({"bootstrap.servers": cbroker.bootstrap})
+    for f in admin.create_topics([NewTopic(t, num_partitions=2, replication_factor=1)
+                                  for t in ("re-a", "re-b", "other-re-a")]).values():
+        f.result(30)
+    c = Consumer({"bootstrap.servers": cbroker.bootstrap, "group.id": "g-kip848-regex", "group.protocol": "consumer",
+                  "enable.auto.commit": False})
+    c.subscribe(["^re-.*"])
+
+    def owned():
+        return sorted((tp.topic, tp.partition) for tp in c.assignment())
+
+    def wait_for(want):
+        deadline = time.monotonic() + 60
+        while owned() != want:
+            assert time.monotonic() < deadline, owned()
+            c.poll(0.1)
+
+    try:
+        wait_for([("re-a", 0), ("re-a", 1), ("re-b", 0), ("re-b", 1)])
+        admin.create_topics([NewTopic("re-c", num_partitions=1, replication_factor=1)])["re-c"].result(30)
+        wait_for([("re-a", 0), ("re-a", 1), ("re-b", 0), ("re-b", 1), ("re-c", 0)])
+    finally:
+        c.close()
