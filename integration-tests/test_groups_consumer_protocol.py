@@ -187,3 +187,32 @@ def test_regex_subscription_follows_new_topics(cbroker):
         wait_for([("re-a", 0), ("re-a", 1), ("re-b", 0), ("re-b", 1), ("re-c", 0)])
     finally:
         c.close()
+
+
+def test_transactional_offset_commit_by_a_consumer_protocol_member(cbroker):
+    """send_offsets_to_transaction with a KIP-848 member's group metadata: TxnOffsetCommit carries the
+    member id and epoch, checked as OffsetCommit's; the offsets are visible once the transaction commits."""
+    from confluent_kafka import Producer
+
+    topic, out, group = "kip848-txn-in", "kip848-txn-out", "g-kip848-txn"
+    create_topic(cbroker, topic, 1)
+    create_topic(cbroker, out, 1)
+    produce(cbroker.bootstrap, topic, 1, 10, "x")
+    c = Consumer({"bootstrap.servers": cbroker.bootstrap, "group.id": group, "group.protocol": "consumer",
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
+    c.subscribe([topic])
+    p = Producer({"bootstrap.servers": cbroker.bootstrap, "transactional.id": "kip848-txn"})
+    p.init_transactions(30)
+    got, deadline = [], time.monotonic() + 60
+    while len(got) < 10:
+        assert time.monotonic() < deadline, got
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            got.append(m)
+    p.begin_transaction()
+    for m in got:
+        p.produce(out, m.value())
+    p.send_offsets_to_transaction([TopicPartition(topic, 0, got[-1].offset() + 1)], c.consumer_group_metadata(), 30)
+    p.commit_transaction(30)
+    assert c.committed([TopicPartition(topic, 0)], timeout=30)[0].offset == 10
+    c.close()

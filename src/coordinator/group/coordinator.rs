@@ -352,6 +352,10 @@ impl GroupCoordinator {
             let mut g = group.lock();
             if g.consumer.is_some() {
                 g.validate_consumer_offset_commit(member_id, generation_id)?;
+                // Kafka: consumer-protocol members commit with OffsetCommit v9+.
+                if api_version < 9 && !(generation_id < 0 && member_id.is_empty()) {
+                    return Err(ResponseError::UnsupportedVersion);
+                }
             } else {
                 g.validate_offset_commit(member_id, instance_id, generation_id)?;
             }
@@ -400,7 +404,11 @@ impl GroupCoordinator {
         let appended = {
             let env = self.env();
             let mut g = group.lock();
-            g.validate_txn_offset_commit(member_id, instance_id, generation_id)?;
+            if g.consumer.is_some() {
+                g.validate_consumer_offset_commit(member_id, generation_id)?;
+            } else {
+                g.validate_txn_offset_commit(member_id, instance_id, generation_id)?;
+            }
             if commits.is_empty() {
                 return Ok(());
             }

@@ -476,7 +476,8 @@ impl GroupMetadata {
         }
     }
 
-    /// OffsetCommit by a consumer group member (Kafka's ConsumerGroup.validateOffsetCommit):
+    /// OffsetCommit or TxnOffsetCommit by a consumer group member (Kafka's
+    /// ConsumerGroup.validateOffsetCommit; a transactional commit carries the epoch too):
     /// epoch -1 without a member id commits only while the group is empty.
     pub fn validate_consumer_offset_commit(
         &self,
