@@ -313,7 +313,7 @@ impl GroupMetadata {
             member.subscribed_topic_names = names.clone();
         }
         if let Some(re) = &req.subscribed_topic_regex {
-            member.subscribed_topic_regex = Some(re.clone()).filter(|r| !r.is_empty());
+            member.set_regex(Some(re.clone()));
         }
         member.client_id = req.client_id.clone();
         member.client_host = req.client_host.clone();

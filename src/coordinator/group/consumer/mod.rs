@@ -82,6 +82,8 @@ pub struct ConsumerMember {
     pub client_host: String,
     pub subscribed_topic_names: Vec<String>,
     pub subscribed_topic_regex: Option<String>,
+    /// `subscribed_topic_regex` compiled once (anchored: Kafka matches whole names).
+    pub compiled_regex: Option<regex::Regex>,
     pub rebalance_timeout_ms: i32,
     pub server_assignor: Option<String>,
     pub state: MemberState,
@@ -106,6 +108,7 @@ impl ConsumerMember {
             client_host: String::new(),
             subscribed_topic_names: Vec::new(),
             subscribed_topic_regex: None,
+            compiled_regex: None,
             rebalance_timeout_ms: -1,
             server_assignor: None,
             state: MemberState::Stable,
@@ -147,9 +150,23 @@ impl ConsumerMember {
         self.client_id = v.client_id;
         self.client_host = v.client_host;
         self.subscribed_topic_names = v.subscribed_topic_names;
-        self.subscribed_topic_regex = v.subscribed_topic_regex;
+        self.set_regex(v.subscribed_topic_regex);
         self.rebalance_timeout_ms = v.rebalance_timeout_ms;
         self.server_assignor = v.server_assignor;
+    }
+
+    /// Sets the regex subscription (empty clears it). Kafka compiles it with RE2/J; the
+    /// `regex` crate's syntax is close to RE2's (neither has look-around or
+    /// back-references); one that does not compile matches nothing.
+    pub fn set_regex(&mut self, re: Option<String>) {
+        let re = re.filter(|r| !r.is_empty());
+        if re == self.subscribed_topic_regex && (re.is_none() || self.compiled_regex.is_some()) {
+            return;
+        }
+        self.compiled_regex = re
+            .as_deref()
+            .and_then(|r| regex::Regex::new(&format!("^(?:{r})$")).ok());
+        self.subscribed_topic_regex = re;
     }
 
     /// Reconciled to the target of `epoch`.
@@ -297,7 +314,10 @@ impl ConsumerGroup {
                 (records::TARGET_ASSIGNMENT_METADATA, Some(v)) => {
                     self.assignment_epoch = records::decode_epoch_value(v)?
                 }
-                (records::PARTITION_METADATA, _) => {}
+                (records::PARTITION_METADATA, Some(v)) => {
+                    self.subscription_metadata = records::decode_partition_metadata_value(v)?
+                }
+                (records::PARTITION_METADATA, None) => self.subscription_metadata.clear(),
                 (records::MEMBER_METADATA, Some(v)) => {
                     let mut m = self
                         .members

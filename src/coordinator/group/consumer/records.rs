@@ -349,6 +349,27 @@ pub fn partition_metadata_value(topics: &BTreeMap<String, (Uuid, i32)>) -> Resul
     Ok(finish(b))
 }
 
+pub fn decode_partition_metadata_value(v: &[u8]) -> Result<BTreeMap<String, (Uuid, i32)>> {
+    let mut b = open(v)?;
+    let mut out = BTreeMap::new();
+    for _ in 0..get_count(&mut b)? {
+        let id = get_uuid(&mut b)?;
+        let name = get_str_c(&mut b)?;
+        let count = get_i32c(&mut b)?;
+        for _ in 0..get_count(&mut b)? {
+            get_i32c(&mut b)?; // Partition
+            for _ in 0..get_count(&mut b)? {
+                get_str_c(&mut b)?; // Racks
+            }
+            skip_tags(&mut b)?;
+        }
+        skip_tags(&mut b)?;
+        out.insert(name, (id, count));
+    }
+    skip_tags(&mut b)?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,6 +405,10 @@ mod tests {
             a
         );
         assert_eq!(decode_epoch_value(&epoch_value(42)).unwrap(), 42);
+        let topics: BTreeMap<String, (Uuid, i32)> =
+            [("a".to_string(), (t, 3))].into_iter().collect();
+        let v = partition_metadata_value(&topics).unwrap();
+        assert_eq!(decode_partition_metadata_value(&v).unwrap(), topics);
         let k = key(CURRENT_MEMBER_ASSIGNMENT, "g", Some("m"));
         assert_eq!(
             decode_key(&k).unwrap(),
