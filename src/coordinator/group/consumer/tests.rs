@@ -316,3 +316,36 @@ fn offset_commits_check_the_member_epoch() {
     let r = heartbeat(&s, &mut g, &mut ahead);
     assert_eq!(r.error, Some(ResponseError::FencedMemberEpoch));
 }
+
+#[test]
+fn a_member_that_does_not_revoke_in_time_is_fenced_and_its_partitions_move() {
+    let mut s = Setup::new(2);
+    let mut g = GroupMetadata::new("g", 0);
+    let mut a = Client::new(0);
+    heartbeat(&s, &mut g, &mut a);
+    assert_eq!(partitions_of(&a.owned).len(), 2);
+    let mut b = Client::new(1);
+    heartbeat(&s, &mut g, &mut b);
+    assert!(b.owned.is_empty(), "nothing is free yet");
+    // `a` is told to give one partition up but keeps reporting it.
+    let mut req = a.request();
+    req.owned = Some(a.owned.clone());
+    let (r, _) = g.consumer_heartbeat(&s.env(), req);
+    assert_eq!(r.error, None);
+    assert_eq!(partitions_of(r.assignment.as_ref().unwrap()).len(), 1);
+    let m = &g.consumer.as_deref().unwrap().members[&a.member_id];
+    assert_eq!(m.state, super::MemberState::UnrevokedPartitions);
+    // Its session is kept alive, but the rebalance timeout (60 s) passes.
+    for _ in 0..30 {
+        s.elapsed_ms += 2_000;
+        let mut req = a.request();
+        req.owned = Some(a.owned.clone());
+        g.consumer_heartbeat(&s.env(), req);
+        heartbeat(&s, &mut g, &mut b);
+        g.tick(&s.env());
+    }
+    let cg = g.consumer.as_deref().unwrap();
+    assert!(!cg.members.contains_key(&a.member_id), "not fenced");
+    heartbeat(&s, &mut g, &mut b);
+    assert_eq!(partitions_of(&b.owned).len(), 2);
+}
