@@ -40,11 +40,14 @@ def worker_main(bootstrap, group, topic, strategy, instance=None):
     conf = {
         "bootstrap.servers": bootstrap,
         "group.id": group,
-        "partition.assignment.strategy": strategy,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
-        **MEMBER_CONF,
     }
+    if strategy == "consumer":
+        # KIP-848: the broker assigns; session and heartbeat are the broker's settings.
+        conf["group.protocol"] = "consumer"
+    else:
+        conf.update({"partition.assignment.strategy": strategy, **MEMBER_CONF})
     if instance:
         conf["group.instance.id"] = instance
     c = Consumer(conf)
@@ -52,12 +55,12 @@ def worker_main(bootstrap, group, topic, strategy, instance=None):
 
     def on_assign(consumer, parts):
         out("ASSIGN", ",".join(str(p.partition) for p in sorted(parts, key=lambda p: p.partition)))
-        if strategy == "cooperative-sticky":
+        if strategy in ("cooperative-sticky", "consumer"):
             consumer.incremental_assign(parts)
 
     def on_revoke(consumer, parts):
         out("REVOKE", ",".join(str(p.partition) for p in parts))
-        if strategy == "cooperative-sticky":
+        if strategy in ("cooperative-sticky", "consumer"):
             consumer.incremental_unassign(parts)
 
     c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
@@ -300,3 +303,42 @@ def test_admin_list_describe_delete_and_lag(gbroker):
     assert res.topic_partitions[0].offset == OFFSET_INVALID
     with pytest.raises(KafkaException, match="GROUP_ID_NOT_FOUND"):
         admin.delete_consumer_groups([group])[group].result(30)
+
+
+def test_static_members_expire_at_their_session_deadline(gbroker):
+    """Issue 16 item 5 (librdkafka's 0081 scenario): static members close without a LeaveGroup;
+    once their session timeout has passed since the close (their last request precedes it),
+    the groups are empty and DeleteGroups succeeds, as it does against Kafka, whose session
+    timers fire at the deadline. Each member's last request is a commit right before its close
+    (as librdkafka's auto-commit on close), which restarts its session; the margin is well below
+    the broker's old 100 ms timer tick, which expired sessions up to a tick late."""
+    topic, session_ms, margin_s = "static-expiry", 3000, 0.1
+    create_topic(gbroker, topic, 2)
+    produce(gbroker.bootstrap, topic, 2, 20, "e")
+    groups = [f"g-expiry-{i}" for i in range(3)]
+    members = []
+    for i, group in enumerate(groups):
+        c = consumer(gbroker, group, **{"group.instance.id": f"static-{i}", "session.timeout.ms": session_ms,
+                                        "heartbeat.interval.ms": 1000})
+        c.subscribe([topic])
+        got, deadline = 0, time.monotonic() + 60
+        while got < 20:
+            assert time.monotonic() < deadline, f"{group}: consumed only {got}"
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                got += 1
+                c.commit(message=m, asynchronous=False)
+                last = TopicPartition(topic, m.partition(), m.offset() + 1)
+        members.append((c, last))
+    admin = AdminClient({"bootstrap.servers": gbroker.bootstrap})
+    assert all(f.result(30).state == ConsumerGroupState.STABLE
+               for f in admin.describe_consumer_groups(groups).values())
+    for c, last in members:
+        c.commit(offsets=[last], asynchronous=False)
+        c.close()
+    closed = time.monotonic()
+    time.sleep(max(0.0, closed + session_ms / 1000 + margin_s - time.monotonic()))
+    for group, f in admin.delete_consumer_groups(groups).items():
+        f.result(30)  # raises NON_EMPTY_GROUP if a session outlived its deadline
+    listed = {g.group_id for g in admin.list_consumer_groups().result(30).valid}
+    assert not listed & set(groups)

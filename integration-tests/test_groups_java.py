@@ -80,3 +80,39 @@ def test_members_join_leave_crash_exactly_once_and_admin(java, gbroker, workers,
     w3.stop()
     assert_exactly_once(workers, expected)
     assert run(java("delete", gbroker.bootstrap, group), timeout=60).stdout.split() == ["DELETED"]
+
+
+def test_consumer_protocol_join_leave_crash_exactly_once(java, broker_factory, workers):
+    """The Java client 3.9 with group.protocol=consumer (KIP-848, ConsumerGroupHeartbeat v0 with
+    broker-generated member ids): a member joins, one crashes (kill -9, session expiry), one leaves."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from test_groups_consumer_protocol import SETTINGS
+
+    broker = broker_factory(settings=SETTINGS)
+    topic, group, parts = "j-kip848-orders", "j-kip848-group", 4
+    a = AdminClient({"bootstrap.servers": broker.bootstrap})
+    a.create_topics([NewTopic(topic, num_partitions=parts, replication_factor=1)])[topic].result(30)
+
+    def spawn():
+        w = Worker(java("member", broker.bootstrap, group, topic, "consumer"), name=f"java-worker{len(workers) + 1}")
+        workers.append(w)
+        return w
+
+    expected = produce(broker.bootstrap, topic, parts, 200, "a")
+    w1, w2 = spawn(), spawn()
+    wait_consumed(workers, 60)
+    w3 = spawn()  # joins
+    expected += produce(broker.bootstrap, topic, parts, 200, "b")
+    wait_consumed(workers, 250)
+    w1.send("idle")  # crashes
+    w1.wait_line("IDLE")
+    w1.kill9()
+    expected += produce(broker.bootstrap, topic, parts, 200, "c")
+    wait_consumed(workers, 400, timeout=120)
+    w2.stop()  # leaves
+    wait_consumed(workers, len(expected), timeout=120)
+    w3.stop()
+    assert_exactly_once(workers, expected)
+    for w in (w1, w2, w3):
+        assert w.assignments(), f"{w.name} never got an assignment\n{w.output()}"

@@ -89,11 +89,16 @@ public class GroupWorker {
         p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "3000");
-        p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "300");
         p.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, "30000");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
-        p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, assignors.get(strategy));
+        if (strategy.equals("consumer")) {
+            // KIP-848: the broker assigns and sets the session and heartbeat interval.
+            p.put("group.protocol", "consumer");
+        } else {
+            p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "3000");
+            p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "300");
+            p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, assignors.get(strategy));
+        }
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {

@@ -139,16 +139,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         "a single node has no other broker to unregister",
     ),
     (
-        ApiKey::ConsumerGroupHeartbeat,
-        None,
-        "KIP-848 consumer groups (the groups issue)",
-    ),
-    (
-        ApiKey::ConsumerGroupDescribe,
-        None,
-        "KIP-848 consumer groups (the groups issue)",
-    ),
-    (
         ApiKey::GetTelemetrySubscriptions,
         None,
         "client telemetry (KIP-714) not implemented",

@@ -1,6 +1,6 @@
 //! ListGroups (key 16): every group this coordinator knows, with its protocol type;
-//! v4+ its state and a (case-insensitive) state filter, v5+ its type ("classic") and a
-//! type filter.
+//! v4+ its state and a (case-insensitive) state filter, v5+ its type ("classic" or
+//! "consumer" for KIP-848 groups) and a type filter.
 
 use std::sync::Arc;
 
@@ -9,9 +9,6 @@ use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 
 use super::{sb, RequestContext};
 use crate::broker::Broker;
-
-/// Every group here speaks the classic protocol (KIP-848 groups are not served).
-const GROUP_TYPE: &str = "classic";
 
 pub async fn handle(
     request: ListGroupsRequest,
@@ -30,23 +27,21 @@ pub async fn handle(
         .map(|s| s.to_lowercase())
         .collect();
     let mut r = ListGroupsResponse::default();
-    if v >= 5 && !types.is_empty() && !types.iter().any(|t| t == GROUP_TYPE) {
-        return Some(r);
-    }
     r.groups = broker
         .groups
         .list_groups()
         .into_iter()
-        .filter(|g| v < 4 || states.is_empty() || states.contains(&g.state.name().to_lowercase()))
+        .filter(|g| v < 4 || states.is_empty() || states.contains(&g.state_name.to_lowercase()))
+        .filter(|g| v < 5 || types.is_empty() || types.iter().any(|t| t == g.group_type))
         .map(|g| {
             let mut lg = ListedGroup::default();
             lg.group_id = GroupId(sb(g.group_id));
             lg.protocol_type = sb(g.protocol_type);
             if v >= 4 {
-                lg.group_state = sb(g.state.name());
+                lg.group_state = sb(g.state_name);
             }
             if v >= 5 {
-                lg.group_type = sb(GROUP_TYPE);
+                lg.group_type = sb(g.group_type);
             }
             lg
         })

@@ -16,6 +16,8 @@ pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod api_versions;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -199,6 +201,8 @@ commands! {
     AlterPartitionReassignments(AlterPartitionReassignmentsRequest => AlterPartitionReassignmentsResponse) = alter_partition_reassignments::handle;
     ListPartitionReassignments(ListPartitionReassignmentsRequest => ListPartitionReassignmentsResponse) = list_partition_reassignments::handle;
     DescribeQuorum(DescribeQuorumRequest => DescribeQuorumResponse) = describe_quorum::handle;
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse) = consumer_group_heartbeat::handle;
+    ConsumerGroupDescribe(ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse) = consumer_group_describe::handle;
 }
 
 /// What handling a request leaves for the connection to send.

@@ -4,6 +4,8 @@
 //! error. Null topics (v2+) mean every partition the group has a commit for.
 //! With require_stable (v7+), a partition whose offset is held by an undecided
 //! transaction answers UNSTABLE_OFFSET_COMMIT (the client retries), as in Kafka.
+//! v9+ carry the member id and epoch of a KIP-848 consumer group member, checked as
+//! Kafka checks them (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH as the group's error).
 
 use std::sync::Arc;
 
@@ -40,9 +42,20 @@ pub async fn handle(
                         .flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.to_string(), *p)))
                         .collect()
                 });
-                let fetched = broker.groups.fetch_offsets(&g.group_id, wanted.as_deref());
                 let mut gr = OffsetFetchResponseGroup::default();
                 gr.group_id = g.group_id.clone();
+                if v >= 9 {
+                    let member = g.member_id.as_deref();
+                    if let Err(e) =
+                        broker
+                            .groups
+                            .validate_offset_fetch(&g.group_id, member, g.member_epoch)
+                    {
+                        gr.error_code = e.code();
+                        return gr;
+                    }
+                }
+                let fetched = broker.groups.fetch_offsets(&g.group_id, wanted.as_deref());
                 gr.topics = by_topic(fetched)
                     .into_iter()
                     .map(|(name, parts)| {

@@ -238,6 +238,8 @@ pub fn error_code(response: &Response) -> i16 {
             ),
         ),
         R::ListPartitionReassignments(r) => r.error_code,
+        R::ConsumerGroupHeartbeat(r) => r.error_code,
+        R::ConsumerGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
         R::DescribeQuorum(r) => first(
             std::iter::once(r.error_code).chain(
                 r.topics

@@ -29,7 +29,10 @@ use crate::config::BrokerConfig;
 use crate::error::ResponseError;
 use crate::topics::{TopicPartition, TopicRegistry};
 
-/// How often group timers (sessions, rebalance and sync timeouts) are checked.
+/// The longest the timer task sleeps between looks at the groups' deadlines (sessions,
+/// rebalance and sync timeouts). It sleeps until the earliest deadline it knows, so a
+/// timer fires at its deadline, as Kafka's do; this bound only makes it notice
+/// deadlines set while it sleeps (every deadline is at least a timeout away when set).
 const TIMER_TICK: Duration = Duration::from_millis(100);
 
 /// At most one warning per this interval about refused new groups.
@@ -40,6 +43,10 @@ pub struct GroupListing {
     pub group_id: String,
     pub protocol_type: String,
     pub state: GroupState,
+    /// The state as Kafka names it for this kind of group.
+    pub state_name: &'static str,
+    /// "classic" or "consumer" (KIP-848).
+    pub group_type: &'static str,
 }
 
 /// A member as DescribeGroups shows it.
@@ -60,12 +67,12 @@ pub struct GroupDescription {
     pub members: Vec<MemberDescription>,
 }
 
-type GroupRef = Arc<Mutex<GroupMetadata>>;
+pub(super) type GroupRef = Arc<Mutex<GroupMetadata>>;
 
 pub struct GroupCoordinator {
     config: GroupConfig,
     /// Where `__consumer_offsets` lives.
-    topics: Arc<TopicRegistry>,
+    pub(super) topics: Arc<TopicRegistry>,
     clock: Clock,
     groups: Mutex<HashMap<String, GroupRef>>,
     /// When a refused new group was last logged (ms; see `warn_group_limit`).
@@ -79,6 +86,7 @@ impl GroupCoordinator {
         topics: Arc<TopicRegistry>,
         clock: Clock,
     ) -> Result<GroupCoordinator> {
+        super::consumer::config::validate(config)?;
         let started = Instant::now();
         let replayed = super::store::replay(&topics)?;
         let now = clock.now();
@@ -119,6 +127,12 @@ impl GroupCoordinator {
             );
         }
         let config = GroupConfig::from_broker(config);
+        super::consumer::replay_into(
+            &mut groups,
+            replayed.consumer_records,
+            now,
+            config.consumer_session_timeout_ms,
+        );
         if groups.len() > config.max_groups {
             // Acknowledged state is never dropped: new groups wait for room instead.
             tracing::warn!(
@@ -145,7 +159,7 @@ impl GroupCoordinator {
         &self.config
     }
 
-    fn env(&self) -> Env<'_> {
+    pub(super) fn env(&self) -> Env<'_> {
         Env {
             topics: &self.topics,
             config: &self.config,
@@ -154,13 +168,13 @@ impl GroupCoordinator {
         }
     }
 
-    fn group(&self, group_id: &str) -> Option<GroupRef> {
+    pub(super) fn group(&self, group_id: &str) -> Option<GroupRef> {
         self.groups.lock().get(group_id).cloned()
     }
 
     /// The group, created (Empty) if missing, unless the coordinator already holds
     /// `sluice.group.max.groups` groups: then GROUP_MAX_SIZE_REACHED.
-    fn group_or_create(&self, group_id: &str) -> Result<GroupRef, ResponseError> {
+    pub(super) fn group_or_create(&self, group_id: &str) -> Result<GroupRef, ResponseError> {
         let mut groups = self.groups.lock();
         if let Some(g) = groups.get(group_id) {
             return Ok(g.clone());
@@ -200,14 +214,14 @@ impl GroupCoordinator {
     }
 
     /// Drops a group that became Dead from the map (if it is still the same group).
-    fn forget(&self, group_id: &str, group: &GroupRef) {
+    pub(super) fn forget(&self, group_id: &str, group: &GroupRef) {
         let mut groups = self.groups.lock();
         if groups.get(group_id).is_some_and(|g| Arc::ptr_eq(g, group)) {
             groups.remove(group_id);
         }
     }
 
-    fn all_groups(&self) -> Vec<(String, GroupRef)> {
+    pub(super) fn all_groups(&self) -> Vec<(String, GroupRef)> {
         self.groups
             .lock()
             .iter()
@@ -336,7 +350,15 @@ impl GroupCoordinator {
         let appended = {
             let env = self.env();
             let mut g = group.lock();
-            g.validate_offset_commit(member_id, instance_id, generation_id)?;
+            if g.consumer.is_some() {
+                g.validate_consumer_offset_commit(member_id, generation_id)?;
+                // Kafka: consumer-protocol members commit with OffsetCommit v9+.
+                if api_version < 9 && !(generation_id < 0 && member_id.is_empty()) {
+                    return Err(ResponseError::UnsupportedVersion);
+                }
+            } else {
+                g.validate_offset_commit(member_id, instance_id, generation_id)?;
+            }
             if commits.is_empty() {
                 return Ok(());
             }
@@ -382,7 +404,11 @@ impl GroupCoordinator {
         let appended = {
             let env = self.env();
             let mut g = group.lock();
-            g.validate_txn_offset_commit(member_id, instance_id, generation_id)?;
+            if g.consumer.is_some() {
+                g.validate_consumer_offset_commit(member_id, generation_id)?;
+            } else {
+                g.validate_txn_offset_commit(member_id, instance_id, generation_id)?;
+            }
             if commits.is_empty() {
                 return Ok(());
             }
@@ -501,6 +527,15 @@ impl GroupCoordinator {
                     group_id: id,
                     protocol_type: g.protocol_type.clone().unwrap_or_default(),
                     state: g.state,
+                    state_name: match &g.consumer {
+                        Some(c) => c.state().name(),
+                        None => g.state.name(),
+                    },
+                    group_type: if g.consumer.is_some() {
+                        "consumer"
+                    } else {
+                        "classic"
+                    },
                 })
             })
             .collect();
@@ -512,7 +547,7 @@ impl GroupCoordinator {
     pub fn describe_group(&self, group_id: &str) -> Option<GroupDescription> {
         let group = self.group(group_id)?;
         let g = group.lock();
-        if g.is(GroupState::Dead) {
+        if g.is(GroupState::Dead) || g.consumer.is_some() {
             return None;
         }
         let stable = g.is(GroupState::Stable);
@@ -578,11 +613,29 @@ impl GroupCoordinator {
 
     // ---- timers ---------------------------------------------------------------------
 
-    /// Fires the expired group timers of every group.
-    pub fn tick(&self) {
+    /// Fires the expired group timers of every group; returns the earliest deadline
+    /// still pending.
+    pub fn tick(&self) -> Option<Instant> {
         let env = self.env();
+        let mut next: Option<Instant> = None;
         for (_, group) in self.all_groups() {
-            group.lock().tick(&env);
+            let mut g = group.lock();
+            g.tick(&env);
+            if let Some(d) = g.next_deadline() {
+                next = Some(next.map_or(d, |n| n.min(d)));
+            }
+        }
+        next
+    }
+
+    /// How long the timer task may sleep after a tick that found `next` as the earliest
+    /// deadline: until that deadline, at most [`TIMER_TICK`]. A deadline already past
+    /// (its timer could not act, e.g. a failed write) is retried after [`TIMER_TICK`].
+    pub fn timer_wait(&self, next: Option<Instant>) -> Duration {
+        let now = self.clock.now();
+        match next {
+            Some(d) if d > now => (d - now).min(TIMER_TICK),
+            _ => TIMER_TICK,
         }
     }
 
@@ -608,16 +661,17 @@ pub fn spawn_timers(coordinator: Arc<GroupCoordinator>) -> tokio::task::JoinHand
                 .max(1),
         );
         let mut next_expiry = tokio::time::Instant::now() + check;
-        let mut ticker = tokio::time::interval(TIMER_TICK);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut expiry: Option<tokio::task::JoinHandle<()>> = None;
         loop {
-            ticker.tick().await;
-            coordinator.tick();
-            if tokio::time::Instant::now() >= next_expiry {
+            let next = coordinator.tick();
+            tokio::time::sleep(coordinator.timer_wait(next)).await;
+            let idle = expiry.as_ref().is_none_or(|h| h.is_finished());
+            if idle && tokio::time::Instant::now() >= next_expiry {
                 next_expiry = tokio::time::Instant::now() + check;
                 let c = coordinator.clone();
-                // Expiry may append tombstones to many groups: keep it off the workers.
-                let _ = tokio::task::spawn_blocking(move || c.expire_offsets()).await;
+                // Expiry may append tombstones to many groups: keep it off the workers,
+                // and off this loop, so that session timers never wait for it.
+                expiry = Some(tokio::task::spawn_blocking(move || c.expire_offsets()));
             }
         }
     })

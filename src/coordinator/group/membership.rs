@@ -67,6 +67,9 @@ impl GroupMetadata {
                 ResponseError::CoordinatorNotAvailable,
             ));
         }
+        if let Some(refused) = self.classic_join_on_consumer_group(env, &req.member_id) {
+            return ready(refused);
+        }
         if !self.accept_joining_member(env, &req.member_id) {
             self.remove_member(&req.member_id);
             return ready(JoinResult::error("", ResponseError::GroupMaxSizeReached));
@@ -660,6 +663,10 @@ impl GroupMetadata {
         if self.is(GroupState::Dead) {
             return;
         }
+        if self.consumer.is_some() {
+            self.consumer_tick(env);
+            return;
+        }
         let expired: Vec<String> = self
             .pending_members
             .iter()
@@ -709,6 +716,38 @@ impl GroupMetadata {
                 self.remove_member_and_update_group(env, &id, "sync timeout");
             }
         }
+    }
+
+    /// The earliest deadline [`GroupMetadata::tick`] would act on, so the timer task can
+    /// wake exactly then. Members whose session cannot expire now (waiting in a join or
+    /// sync phase) do not count; their deadline is reset when the phase ends.
+    pub fn next_deadline(&self) -> Option<std::time::Instant> {
+        if self.is(GroupState::Dead) {
+            return None;
+        }
+        if let Some(cg) = &self.consumer {
+            return cg.next_deadline();
+        }
+        let sessions = self
+            .members
+            .values()
+            .filter(|m| m.awaiting_sync.is_none() && (m.awaiting_join.is_none() || m.is_new))
+            .map(|m| m.heartbeat_deadline);
+        let join = self
+            .join_deadline
+            .filter(|_| self.is(GroupState::PreparingRebalance));
+        let sync_phase = matches!(
+            self.state,
+            GroupState::CompletingRebalance | GroupState::Stable
+        );
+        let sync = self.sync_deadline.filter(|_| sync_phase);
+        self.pending_members
+            .values()
+            .copied()
+            .chain(sessions)
+            .chain(join)
+            .chain(sync)
+            .min()
     }
 
     // ---- persistence ----------------------------------------------------------------

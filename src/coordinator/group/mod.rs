@@ -8,6 +8,7 @@
 //! the group's own (non-async) lock: it must never await, never block on I/O other than
 //! the page-cache append of its own records, and never touch another group.
 
+pub mod consumer;
 pub mod coordinator;
 pub mod membership;
 pub mod offsets;
@@ -77,6 +78,14 @@ pub struct GroupConfig {
     pub offsets_topic_num_partitions: i32,
     pub offsets_topic_segment_bytes: i32,
     pub offset_metadata_max_bytes: usize,
+    /// `group.consumer.session.timeout.ms` (KIP-848 groups; the broker decides it).
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`, sent to every member.
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.assignors`: the server-side assignors, the first the default.
+    pub consumer_assignors: Vec<String>,
+    /// `group.consumer.max.size`.
+    pub consumer_max_size: i32,
 }
 
 impl GroupConfig {
@@ -92,6 +101,16 @@ impl GroupConfig {
             offsets_topic_num_partitions: c.offsets_topic_num_partitions,
             offsets_topic_segment_bytes: c.offsets_topic_segment_bytes,
             offset_metadata_max_bytes: c.offset_metadata_max_bytes,
+            consumer_session_timeout_ms: consumer::config::int(
+                c,
+                "group.consumer.session.timeout.ms",
+            ),
+            consumer_heartbeat_interval_ms: consumer::config::int(
+                c,
+                "group.consumer.heartbeat.interval.ms",
+            ),
+            consumer_assignors: consumer::config::assignors(c),
+            consumer_max_size: consumer::config::int(c, "group.consumer.max.size"),
         }
     }
 }
@@ -250,6 +269,9 @@ pub struct GroupMetadata {
     /// Transactional offset commits (TxnOffsetCommit) waiting for their transaction's
     /// marker, by producer id: applied on commit, dropped on abort (`txn_offsets`).
     pub pending_txn_offsets: HashMap<i64, HashMap<(String, i32), OffsetAndMetadata>>,
+    /// Set when this is a KIP-848 consumer group (its members, epochs and
+    /// assignments); `None` for a classic group.
+    pub consumer: Option<Box<consumer::ConsumerGroup>>,
 }
 
 impl GroupMetadata {
@@ -274,6 +296,7 @@ impl GroupMetadata {
             offsets: HashMap::new(),
             pending_txn_offsets: HashMap::new(),
             pending_offset_commits: BTreeMap::new(),
+            consumer: None,
         }
     }
 

@@ -149,7 +149,9 @@ impl GroupMetadata {
             .map(|(t, p)| (records::offset_key(&self.group_id, t, *p), None))
             .collect();
         entries.push((records::group_key(&self.group_id), None));
+        entries.extend(self.consumer_tombstones());
         store::append(env, &self.group_id, entries)?;
+        self.consumer = None;
         self.offsets.clear();
         self.pending_offset_commits.clear();
         self.transition_to(GroupState::Dead, env.now_ms);

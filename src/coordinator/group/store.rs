@@ -149,6 +149,9 @@ pub struct Replayed {
     pub offsets: HashMap<String, HashMap<(String, i32), OffsetAndMetadata>>,
     /// Transactional offset commits with no marker yet: producer id -> group -> offsets.
     pub pending: PendingTxnOffsets,
+    /// KIP-848 consumer group records (types 3-8), in log order, for
+    /// [`super::consumer::replay_into`].
+    pub consumer_records: Vec<(super::consumer::records::Key, Option<Bytes>)>,
     pub records: u64,
 }
 
@@ -238,6 +241,7 @@ fn apply(record: &Record, out: &mut Replayed) {
     let Some(key) = &record.key else {
         return;
     };
+    let key_bytes: &[u8] = key;
     let key = match records::decode_key(key) {
         Ok(k) => k,
         Err(e) => {
@@ -282,6 +286,14 @@ fn apply(record: &Record, out: &mut Replayed) {
                 }
             },
         },
+        RecordKey::Other(t) if (3..=8).contains(&t) => {
+            match super::consumer::records::decode_key(key_bytes) {
+                Ok(k) => out.consumer_records.push((k, record.value.clone())),
+                Err(e) => {
+                    tracing::warn!(offset = record.offset, error = %e, "skipping undecodable consumer group key")
+                }
+            }
+        }
         RecordKey::Other(_) => {}
     }
 }

@@ -610,3 +610,50 @@ fn staged_commits_apply_in_log_order_once_durable_and_a_failed_one_is_dropped() 
     );
     assert!(g.pending_offset_commits.is_empty());
 }
+
+/// Issue 16 item 5: a session ends exactly at its deadline (last heartbeat, sync or
+/// commit plus session.timeout.ms), and the timer task sleeps until that deadline
+/// rather than noticing it at its next periodic look.
+#[test]
+fn a_session_expires_at_its_deadline_and_the_timer_wakes_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]);
+    let mut clock = Clock::new(&b);
+    let mut g = GroupMetadata::new("g", 0);
+    let r = ready(g.join(&clock.env(), join_req("", Some("i1"), &["range"])));
+    let m = r.member_id.clone();
+    synced(g.sync(&clock.env(), sync_req(&m, 1, &[(&m, "mine")])));
+    let session = join_req("", None, &["range"]).session_timeout_ms as u64;
+    // A static member that closes leaves no LeaveGroup; its last request is the
+    // final offset commit, which counts as a heartbeat while the group is Stable.
+    clock.advance(2_000);
+    g.commit_offsets(&clock.env(), &m, vec![(("t".into(), 0), commit(5, ""))])
+        .unwrap();
+    assert_eq!(g.next_deadline(), Some(clock.env().now + ms(session)));
+    clock.advance(session - 1);
+    g.tick(&clock.env());
+    assert!(g.has(&m), "expired before its deadline");
+    clock.advance(1);
+    g.tick(&clock.env());
+    assert!(!g.has(&m), "not expired at its deadline");
+    assert!(g.is(GroupState::Empty));
+    assert_eq!(g.next_deadline(), None);
+
+    let wait = |d: Option<Instant>| b.groups.timer_wait(d);
+    let soon = Instant::now() + Duration::from_millis(30);
+    let w = wait(Some(soon));
+    assert!(
+        w <= Duration::from_millis(30) && w > Duration::from_millis(10),
+        "{w:?}"
+    );
+    assert_eq!(
+        wait(Some(Instant::now() + Duration::from_secs(10))),
+        Duration::from_millis(100)
+    );
+    assert_eq!(wait(None), Duration::from_millis(100));
+    assert_eq!(
+        wait(Some(Instant::now() - Duration::from_millis(5))),
+        Duration::from_millis(100)
+    );
+    b.shutdown();
+}
