@@ -235,6 +235,10 @@ impl Partition {
                 return Err(e);
             }
             self.log().mark_flushed(covered);
+            let before = self.durable_offset.load(Ordering::Acquire);
+            crate::metrics::global()
+                .group_commit_offsets
+                .observe((covered - before).max(0) as f64);
             // The checkpoint mark_flushed may write (with its directory fsync) failed:
             // declare nothing durable.
             self.offline.check()?;
