@@ -199,7 +199,10 @@ def test_exposition_parses_in_both_formats(broker_factory):
     assert values[("process_open_fds", lab())] > 0
     assert values[("process_resident_memory_bytes", lab())] > 0
     assert values[("sluice_process_memory_maps", lab())] > 0
-    assert ("sluice_fsync_duration_seconds_count", lab()) in values
+    assert values[("sluice_fsync_duration_seconds_count", lab())] >= 1
+    # produce() used acks=all: its appends were made durable by group-commit fsyncs
+    assert values[("sluice_group_commit_offsets_count", lab())] >= 1
+    assert values[("sluice_group_commit_offsets_sum", lab())] >= 12
     assert types["kafka_consumergroup_lag"] == "gauge"
     assert types["sluice_requests"] == "counter"
     assert types["sluice_request_duration_seconds"] == "histogram"

@@ -3,7 +3,8 @@
 //!
 //! From the socket down: server -> api -> broker (the composition root, which the
 //! handlers read their parts from) -> coordinator -> topics -> log. `config` sits just
-//! above `log` (it resolves `LogConfig`); `clock` and `error` sit below everything.
+//! above `log` (it resolves `LogConfig`); `clock`, `error` and `metrics` sit below
+//! everything.
 //! `cli` is a Kafka client beside the broker: it may read segment files through `log`
 //! but never the broker's in-memory parts.
 

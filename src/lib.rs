@@ -14,7 +14,8 @@
 //! - [`log`]: the storage engine, one segmented log per partition.
 //!
 //! Beside them, used by all: [`config`] (settings under their Kafka names), [`clock`]
-//! (time, injectable in tests) and [`error`] (Kafka's error codes). [`cli`] is the
+//! (time, injectable in tests), [`error`] (Kafka's error codes) and [`metrics`] (the
+//! process-wide registry every layer records into). [`cli`] is the
 //! command-line client; it speaks the Kafka protocol to a broker and reads segment
 //! files offline, never the broker's in-memory state.
 

@@ -64,6 +64,7 @@ pub struct Metrics {
     pub topic_records_in: Family<TopicLabels, Counter>,
     pub topic_records_out: Family<TopicLabels, Counter>,
     pub fsync_duration: Histogram,
+    pub group_commit_offsets: Histogram,
 }
 
 /// 100 µs .. ~52 s, doubling: request and fsync latencies from page-cache speed to a
@@ -124,6 +125,12 @@ impl Metrics {
             "Duration of each fdatasync of a partition's segments (group commit or flush)",
             fsync_duration.clone(),
         );
+        let group_commit_offsets = Histogram::new(exponential_buckets(1.0, 4.0, 10));
+        registry.register(
+            "sluice_group_commit_offsets",
+            "Offsets one acks=all fsync made durable (group commit: how many appends shared it)",
+            group_commit_offsets.clone(),
+        );
         registry.register_collector(Box::new(process::ProcessCollector));
         Metrics {
             registry,
@@ -135,6 +142,7 @@ impl Metrics {
             topic_records_in,
             topic_records_out,
             fsync_duration,
+            group_commit_offsets,
         }
     }
 

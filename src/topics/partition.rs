@@ -187,8 +187,10 @@ impl Partition {
         let info = log.append_validated(validated, now_ms)?;
         let end = log.log_end_offset();
         drop(log);
-        let bytes = info.batches.iter().map(|b| b.total_size() as u64).sum();
-        crate::metrics::global().appended(&self.topic, bytes, info.record_count as u64);
+        if !info.duplicate {
+            let bytes = info.batches.iter().map(|b| b.total_size() as u64).sum();
+            crate::metrics::global().appended(&self.topic, bytes, info.record_count as u64);
+        }
         self.end_offset_tx.send_replace(end);
         Ok(info)
     }
@@ -235,6 +237,10 @@ impl Partition {
                 return Err(e);
             }
             self.log().mark_flushed(covered);
+            let before = self.durable_offset.load(Ordering::Acquire);
+            crate::metrics::global()
+                .group_commit_offsets
+                .observe((covered - before).max(0) as f64);
             // The checkpoint mark_flushed may write (with its directory fsync) failed:
             // declare nothing durable.
             self.offline.check()?;
@@ -253,6 +259,7 @@ impl Partition {
         let marks = watermarks(&log);
         let bound = max_offset.unwrap_or(marks.high_watermark);
         let info = log.read(fetch_offset, max_bytes, bound, min_one_batch)?;
+        drop(log);
         crate::metrics::global().read(&self.topic, &info.records);
         Ok((info, marks))
     }

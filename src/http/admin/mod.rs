@@ -44,6 +44,7 @@ struct AdminState {
 pub struct Admin {
     state: Arc<AdminState>,
     task: tokio::task::JoinHandle<()>,
+    url: String,
 }
 
 /// Binds `sluice.http.listen` and starts serving. `None` when disabled (empty) or when
@@ -71,16 +72,17 @@ pub async fn start(config: &BrokerConfig) -> Result<Option<Admin>> {
     });
     let url = url_of(&listener).unwrap_or_default();
     let app = router(state.clone());
+    let logged = url.clone();
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(setting = SETTING, error = %e, "admin HTTP side stopped");
         }
     });
     tracing::info!(
-        url = %url,
-        "admin HTTP side listening: {url}metrics, {url}health, {url}ready"
+        url = %logged,
+        "admin HTTP side listening: {logged}metrics, {logged}health, {logged}ready"
     );
-    Ok(Some(Admin { state, task }))
+    Ok(Some(Admin { state, task, url }))
 }
 
 impl Admin {
@@ -89,6 +91,11 @@ impl Admin {
     pub fn serving(&self, broker: Arc<Broker>) {
         let _ = self.state.broker.set(broker);
         self.state.ready.store(true, Ordering::Release);
+    }
+
+    /// `http://ADDR/` of the bound listener.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Shutdown began: `/ready` answers 503 again.
@@ -206,3 +213,6 @@ async fn method_not_allowed(uri: Uri) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests;
