@@ -8,7 +8,7 @@
 //! - `consume_group.rs`: group membership for `consume --group`;
 //! - `dump_log.rs`: the offline `dump-log`;
 //! - `output.rs`: JSON, base64, tables, progress;
-//! - `export.rs`, `import.rs`, `replay.rs`: copying histories (`archive.rs` is the
+//! - `export.rs`, `import.rs`, `replay.rs`, `mirror.rs`: copying histories (`archive.rs` is the
 //!   `.sluice` format, `range_reader.rs` reads a committed range, `txn_producer.rs`
 //!   writes exactly once).
 //!
@@ -27,6 +27,7 @@ pub mod dump_log;
 pub mod export;
 pub mod group;
 pub mod import;
+pub mod mirror;
 pub mod output;
 pub mod produce;
 pub mod range_reader;
@@ -69,6 +70,8 @@ pub enum ClientCommand {
     Import(import::ImportArgs),
     /// Re-publish a time range of a topic into another, at its original pace.
     Replay(replay::ReplayArgs),
+    /// Copy topics and group offsets to another cluster, continuously and exactly once.
+    Mirror(mirror::MirrorArgs),
 }
 
 /// Runs a client command to completion; errors come back as one line for stderr.
@@ -88,6 +91,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             ClientCommand::Export(a) => export::run(a).await,
             ClientCommand::Import(a) => import::run(a).await,
             ClientCommand::Replay(a) => replay::run(a).await,
+            ClientCommand::Mirror(a) => mirror::run(a).await,
             ClientCommand::DumpLog(_) => unreachable!("handled above"),
         }
     })

@@ -227,46 +227,65 @@ impl TxnProducer {
         topic: &TopicInfo,
         records: BTreeMap<i32, Vec<OutRecord>>,
     ) -> Result<u64> {
+        let written = self.send_with_offsets(cluster, topic, records).await?;
+        Ok(written.values().flatten().map(|(_, n)| *n as u64).sum())
+    }
+
+    /// Like [`send`](Self::send); returns, per partition, each batch's base offset in
+    /// the destination (-1 when the broker did not say: a retried duplicate) and its
+    /// record count, in the order of the records.
+    pub async fn send_with_offsets(
+        &mut self,
+        cluster: &mut Cluster,
+        topic: &TopicInfo,
+        records: BTreeMap<i32, Vec<OutRecord>>,
+    ) -> Result<BTreeMap<i32, Vec<(i64, usize)>>> {
         let parts: Vec<i32> = records
             .iter()
             .filter(|(_, r)| !r.is_empty())
             .map(|(p, _)| *p)
             .collect();
         if parts.is_empty() {
-            return Ok(0);
+            return Ok(BTreeMap::new());
         }
         self.add_partitions(cluster, &topic.name, &parts).await?;
         // Split each partition's records into batches, then send the n-th batch of
         // every partition together (one Produce per leader per round).
-        let mut batches: BTreeMap<i32, Vec<Bytes>> = BTreeMap::new();
-        let mut sent = 0u64;
+        let mut batches: BTreeMap<i32, Vec<(Bytes, usize)>> = BTreeMap::new();
         for (p, recs) in records {
             let mut chunk: Vec<OutRecord> = Vec::new();
             let mut size = 0;
             let mut out = Vec::new();
             for r in recs {
                 if !chunk.is_empty() && size + r.size() > MAX_BATCH_BYTES {
-                    out.push(self.encode(&topic.name, p, std::mem::take(&mut chunk))?);
+                    let n = chunk.len();
+                    out.push((self.encode(&topic.name, p, std::mem::take(&mut chunk))?, n));
                     size = 0;
                 }
                 size += r.size();
                 chunk.push(r);
-                sent += 1;
             }
             if !chunk.is_empty() {
-                out.push(self.encode(&topic.name, p, chunk)?);
+                let n = chunk.len();
+                out.push((self.encode(&topic.name, p, chunk)?, n));
             }
             batches.insert(p, out);
         }
+        let mut written: BTreeMap<i32, Vec<(i64, usize)>> = BTreeMap::new();
         let rounds = batches.values().map(|b| b.len()).max().unwrap_or(0);
         for round in 0..rounds {
             let pending: BTreeMap<i32, Bytes> = batches
                 .iter()
-                .filter_map(|(p, b)| b.get(round).map(|b| (*p, b.clone())))
+                .filter_map(|(p, b)| b.get(round).map(|(b, _)| (*p, b.clone())))
                 .collect();
-            self.produce(cluster, topic, pending).await?;
+            for (p, base) in self.produce(cluster, topic, pending).await? {
+                written
+                    .entry(p)
+                    .or_default()
+                    .push((base, batches[&p][round].1));
+            }
         }
-        Ok(sent)
+        Ok(written)
     }
 
     fn encode(&mut self, topic: &str, p: i32, recs: Vec<OutRecord>) -> Result<Bytes> {
@@ -309,7 +328,8 @@ impl TxnProducer {
         cluster: &mut Cluster,
         topic: &TopicInfo,
         mut pending: BTreeMap<i32, Bytes>,
-    ) -> Result<()> {
+    ) -> Result<BTreeMap<i32, i64>> {
+        let mut bases = BTreeMap::new();
         let mut retry = Retry::new();
         let mut topic = topic.clone();
         while !pending.is_empty() {
@@ -339,8 +359,13 @@ impl TxnProducer {
                         match ResponseError::try_from_code(r.error_code) {
                             // A duplicate of a batch already written: its first write
                             // counts.
-                            None | Some(ResponseError::DuplicateSequenceNumber) => {
+                            None => {
                                 pending.remove(&r.index);
+                                bases.insert(r.index, r.base_offset);
+                            }
+                            Some(ResponseError::DuplicateSequenceNumber) => {
+                                pending.remove(&r.index);
+                                bases.insert(r.index, -1);
                             }
                             Some(e) => {
                                 let detail = r.error_message.as_deref().unwrap_or("").to_string();
@@ -357,7 +382,7 @@ impl TxnProducer {
                 topic = cluster.topic(&topic.name).await?;
             }
         }
-        Ok(())
+        Ok(bases)
     }
 
     /// Commits the open transaction with `offsets` ((topic, partition) -> next offset)
@@ -368,6 +393,20 @@ impl TxnProducer {
         group: &str,
         offsets: &BTreeMap<(String, i32), i64>,
         metadata: &str,
+    ) -> Result<()> {
+        let with: BTreeMap<(String, i32), (i64, String)> = offsets
+            .iter()
+            .map(|(tp, o)| (tp.clone(), (*o, metadata.to_string())))
+            .collect();
+        self.commit_with_metadata(cluster, group, &with).await
+    }
+
+    /// Like [`commit`](Self::commit) with a metadata string per partition.
+    pub async fn commit_with_metadata(
+        &mut self,
+        cluster: &mut Cluster,
+        group: &str,
+        offsets: &BTreeMap<(String, i32), (i64, String)>,
     ) -> Result<()> {
         let mut retry = Retry::new();
         let add = AddOffsetsToTxnRequest::default()
@@ -384,7 +423,7 @@ impl TxnProducer {
             }
         }
         let mut by_topic: BTreeMap<&str, Vec<TxnOffsetCommitRequestPartition>> = BTreeMap::new();
-        for ((t, p), o) in offsets {
+        for ((t, p), (o, metadata)) in offsets {
             by_topic.entry(t).or_default().push(
                 TxnOffsetCommitRequestPartition::default()
                     .with_partition_index(*p)
