@@ -332,13 +332,9 @@ async fn copy_topic(
     let fresh: Vec<i32> = parts
         .iter()
         .copied()
-        .filter(|p| !committed.contains_key(p))
+        .filter(|p| !committed.contains_key(p) && !state.anchors.contains_key(&(name.clone(), *p)))
         .collect();
-    if !fresh.is_empty()
-        && fresh
-            .iter()
-            .any(|p| !state.anchors.contains_key(&(name.clone(), *p)))
-    {
+    if !fresh.is_empty() {
         // Nothing copied yet: the first record read lands at the destination's end.
         let ends = dst.list_offsets(dt, &fresh, LATEST, true).await?;
         for p in &fresh {

@@ -102,7 +102,7 @@ impl Retry {
         }
         self.attempt += 1;
         tracing::debug!(what, error = %error_name(e), attempt = self.attempt, "retrying");
-        let ms = (20u64 << self.attempt.min(5)).min(500);
+        let ms = (5u64 << self.attempt.min(7)).min(500);
         tokio::time::sleep(Duration::from_millis(ms)).await;
         Ok(())
     }
@@ -116,8 +116,8 @@ pub struct TxnProducer {
     sequences: BTreeMap<(String, i32), i32>,
     /// Partitions already added to the open transaction.
     in_txn: BTreeSet<(String, i32)>,
-    /// Whether the open transaction wrote anything.
-    open: bool,
+    /// The transaction coordinator's node id, asked again after a retriable error.
+    coordinator: Option<i32>,
 }
 
 impl TxnProducer {
@@ -146,7 +146,7 @@ impl TxnProducer {
                         epoch: answer.producer_epoch,
                         sequences: BTreeMap::new(),
                         in_txn: BTreeSet::new(),
-                        open: false,
+                        coordinator: None,
                     })
                 }
                 Some(e) => {
@@ -158,8 +158,13 @@ impl TxnProducer {
         }
     }
 
-    async fn coordinator_node(&self, cluster: &mut Cluster) -> Result<i32> {
-        Ok(cluster.find_coordinator(1, &self.transactional_id).await?.0)
+    async fn coordinator_node(&mut self, cluster: &mut Cluster) -> Result<i32> {
+        if let Some(node) = self.coordinator {
+            return Ok(node);
+        }
+        let node = cluster.find_coordinator(1, &self.transactional_id).await?.0;
+        self.coordinator = Some(node);
+        Ok(node)
     }
 
     async fn add_partitions(
@@ -188,6 +193,7 @@ impl TxnProducer {
             let node = self.coordinator_node(cluster).await?;
             let answer = cluster.node(node).await?.send(&request, 3).await?;
             if let Some(e) = ResponseError::try_from_code(answer.error_code) {
+                self.coordinator = None;
                 retry.again("AddPartitionsToTxn", e).await?;
                 continue;
             }
@@ -213,7 +219,6 @@ impl TxnProducer {
         for p in new {
             self.in_txn.insert((topic.to_string(), p));
         }
-        self.open = true;
         Ok(())
     }
 
@@ -419,7 +424,10 @@ impl TxnProducer {
             let answer = cluster.node(node).await?.send(&add, 3).await?;
             match ResponseError::try_from_code(answer.error_code) {
                 None => break,
-                Some(e) => retry.again("AddOffsetsToTxn", e).await?,
+                Some(e) => {
+                    self.coordinator = None;
+                    retry.again("AddOffsetsToTxn", e).await?
+                }
             }
         }
         let mut by_topic: BTreeMap<&str, Vec<TxnOffsetCommitRequestPartition>> = BTreeMap::new();
@@ -466,14 +474,6 @@ impl TxnProducer {
         self.end(cluster, true).await
     }
 
-    /// Aborts the open transaction, if any.
-    pub async fn abort(&mut self, cluster: &mut Cluster) -> Result<()> {
-        if !self.open {
-            return Ok(());
-        }
-        self.end(cluster, false).await
-    }
-
     async fn end(&mut self, cluster: &mut Cluster, commit: bool) -> Result<()> {
         let request = EndTxnRequest::default()
             .with_transactional_id(TransactionalId(str_bytes(&self.transactional_id)))
@@ -487,6 +487,7 @@ impl TxnProducer {
             match ResponseError::try_from_code(answer.error_code) {
                 None => break,
                 Some(e) => {
+                    self.coordinator = None;
                     retry
                         .again(
                             if commit {
@@ -501,7 +502,6 @@ impl TxnProducer {
             }
         }
         self.in_txn.clear();
-        self.open = false;
         Ok(())
     }
 }
