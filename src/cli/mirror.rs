@@ -477,9 +477,23 @@ async fn sync_groups(
     topics: &BTreeSet<&str>,
     state: &mut State,
 ) -> Result<()> {
-    let answer = src.any().send(&ListGroupsRequest::default(), 4).await?;
-    check_code(answer.error_code, None, "ListGroups on the source")?;
-    for g in answer.groups {
+    // Each broker lists the groups it coordinates (one broker for Sluice).
+    let meta = src.metadata(Some(&[])).await?;
+    let mut nodes: Vec<i32> = meta.brokers.iter().map(|b| b.node_id.0).collect();
+    if nodes.is_empty() {
+        nodes.push(-1);
+    }
+    let mut listed = Vec::new();
+    for node in nodes {
+        let answer = src
+            .node(node)
+            .await?
+            .send(&ListGroupsRequest::default(), 4)
+            .await?;
+        check_code(answer.error_code, None, "ListGroups on the source")?;
+        listed.extend(answer.groups);
+    }
+    for g in listed {
         let group = g.group_id.0.to_string();
         if !pattern.is_match(&group)
             || !(g.protocol_type.is_empty() || g.protocol_type.as_str() == "consumer")
