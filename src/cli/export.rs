@@ -169,6 +169,12 @@ pub async fn run(args: ExportArgs) -> Result<()> {
     }
     std::fs::rename(&partial, &args.output)
         .with_context(|| format!("renaming `{}`", partial.display()))?;
+    // The rename itself is durable once the directory is synced.
+    let dir = match args.output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir).and_then(|d| d.sync_all()).ok();
     eprintln!(
         "exported {count} records of {} to {}",
         args.topic,

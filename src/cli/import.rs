@@ -68,8 +68,9 @@ pub struct ImportArgs {
     /// Keep each record's timestamp (as CreateTime) [default: the time of the import].
     #[arg(long)]
     pub preserve_timestamps: bool,
-    /// Records per transaction (each commits the import's position with its data).
-    #[arg(long, default_value_t = 1000, value_name = "N")]
+    /// Records per transaction (each commits the import's position with its data; a
+    /// transaction also ends at 16 MiB of keys, values and headers).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub transaction_records: usize,
 }
 
@@ -138,6 +139,20 @@ impl Source {
             },
         }
     }
+}
+
+/// A transaction ends once its records hold this many bytes (bounds the memory an
+/// import holds and the work a killed run loses).
+pub const MAX_TXN_BYTES: usize = 16 << 20;
+
+/// The bytes of a record's key, value and headers.
+pub fn record_bytes(r: &ArchiveRecord) -> usize {
+    r.key.as_ref().map_or(0, |k| k.len())
+        + r.value.as_ref().map_or(0, |v| v.len())
+        + r.headers
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()))
+            .sum::<usize>()
 }
 
 /// One line of a jsonl export (`consume::json_line`'s shape) back as a record.
@@ -341,6 +356,7 @@ pub async fn run(args: ImportArgs) -> Result<()> {
     let mut imported = 0u64;
     let mut pending: BTreeMap<i32, Vec<OutRecord>> = BTreeMap::new();
     let mut in_txn = 0usize;
+    let mut in_txn_bytes = 0usize;
     let mut offsets = BTreeMap::new();
     loop {
         let next = source.next()?;
@@ -370,9 +386,10 @@ pub async fn run(args: ImportArgs) -> Result<()> {
                     },
                 });
                 in_txn += 1;
+                in_txn_bytes += record_bytes(r);
             }
         }
-        if in_txn > 0 && (in_txn >= per_txn || next.is_none()) {
+        if in_txn > 0 && (in_txn >= per_txn || in_txn_bytes >= MAX_TXN_BYTES || next.is_none()) {
             imported += producer
                 .send(&mut cluster, &topic, std::mem::take(&mut pending))
                 .await?;
@@ -381,6 +398,7 @@ pub async fn run(args: ImportArgs) -> Result<()> {
                 .commit(&mut cluster, &id, &offsets, &identity)
                 .await?;
             in_txn = 0;
+            in_txn_bytes = 0;
             progress.update(|| {
                 format!(
                     "imported {imported} records into {} ({index}/{} of the file)",

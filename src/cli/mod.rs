@@ -9,7 +9,7 @@
 //! - `dump_log.rs`: the offline `dump-log`;
 //! - `status.rs`: `/health` and `/ready` of a broker's admin HTTP side;
 //! - `output.rs`: JSON, base64, tables, progress;
-//! - `export.rs`, `import.rs`, `replay.rs`: copying histories (`archive.rs` is the
+//! - `export.rs`, `import.rs`, `replay.rs`, `mirror.rs`: copying histories (`archive.rs` is the
 //!   `.sluice` format, `range_reader.rs` reads a committed range, `txn_producer.rs`
 //!   writes exactly once).
 //!
@@ -28,6 +28,7 @@ pub mod dump_log;
 pub mod export;
 pub mod group;
 pub mod import;
+pub mod mirror;
 pub mod output;
 pub mod produce;
 pub mod status;
@@ -73,6 +74,8 @@ pub enum ClientCommand {
     Import(import::ImportArgs),
     /// Re-publish a time range of a topic into another, at its original pace.
     Replay(replay::ReplayArgs),
+    /// Copy topics and group offsets to another cluster, continuously and exactly once.
+    Mirror(mirror::MirrorArgs),
 }
 
 /// Runs a client command to completion; errors come back as one line for stderr.
@@ -93,6 +96,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             ClientCommand::Export(a) => export::run(a).await,
             ClientCommand::Import(a) => import::run(a).await,
             ClientCommand::Replay(a) => replay::run(a).await,
+            ClientCommand::Mirror(a) => mirror::run(a).await,
             ClientCommand::DumpLog(_) => unreachable!("handled above"),
         }
     })

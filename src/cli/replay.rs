@@ -31,7 +31,7 @@ use clap::Args;
 use kafka_protocol::records::Record;
 
 use super::cluster::Cluster;
-use super::import::ensure_topic;
+use super::import::{ensure_topic, MAX_TXN_BYTES};
 use super::output::now_ms;
 use super::produce::partition_for_key;
 use super::range_reader::{From, RangeReader, To};
@@ -40,8 +40,8 @@ use super::BootstrapArgs;
 
 /// Longest a sent record waits for its transaction's commit.
 const TXN_MAX_MS: u64 = 100;
-/// Most records in one transaction.
-const TXN_MAX_RECORDS: usize = 1000;
+/// Most records in one transaction (it also ends at `import::MAX_TXN_BYTES`).
+const TXN_MAX_RECORDS: usize = 10_000;
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
@@ -165,6 +165,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     let mut sent_pos: BTreeMap<i32, i64> = BTreeMap::new();
     let mut pending: BTreeMap<i32, Vec<OutRecord>> = BTreeMap::new();
     let mut pending_count = 0usize;
+    let mut pending_bytes = 0usize;
     let mut pending_since: Option<Instant> = None;
     let mut pace = Pace {
         speed,
@@ -197,6 +198,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
             .filter_map(|(p, b)| b.front().map(|r| (r.timestamp, *p)))
             .min();
         let flush_now = pending_count >= TXN_MAX_RECORDS
+            || pending_bytes >= MAX_TXN_BYTES
             || pending_since.is_some_and(|t| t.elapsed() >= Duration::from_millis(TXN_MAX_MS))
             || next.is_none();
         let wait = next
@@ -222,6 +224,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
                 .await?;
             replayed += pending_count as u64;
             pending_count = 0;
+            pending_bytes = 0;
             pending_since = None;
         }
         if last_report.elapsed() >= Duration::from_secs(if terminal { 1 } else { 5 }) {
@@ -252,6 +255,12 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
             None => p % dst_count,
         };
         sent_pos.insert(p, r.offset + 1);
+        pending_bytes += r.key.as_ref().map_or(0, |k| k.len())
+            + r.value.as_ref().map_or(0, |v| v.len())
+            + r.headers
+                .iter()
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()))
+                .sum::<usize>();
         pending.entry(dst_partition).or_default().push(OutRecord {
             timestamp: pace.new_timestamp(r.timestamp),
             key: r.key,

@@ -102,7 +102,7 @@ impl Retry {
         }
         self.attempt += 1;
         tracing::debug!(what, error = %error_name(e), attempt = self.attempt, "retrying");
-        let ms = (20u64 << self.attempt.min(5)).min(500);
+        let ms = (5u64 << self.attempt.min(7)).min(500);
         tokio::time::sleep(Duration::from_millis(ms)).await;
         Ok(())
     }
@@ -116,8 +116,8 @@ pub struct TxnProducer {
     sequences: BTreeMap<(String, i32), i32>,
     /// Partitions already added to the open transaction.
     in_txn: BTreeSet<(String, i32)>,
-    /// Whether the open transaction wrote anything.
-    open: bool,
+    /// The transaction coordinator's node id, asked again after a retriable error.
+    coordinator: Option<i32>,
 }
 
 impl TxnProducer {
@@ -146,7 +146,7 @@ impl TxnProducer {
                         epoch: answer.producer_epoch,
                         sequences: BTreeMap::new(),
                         in_txn: BTreeSet::new(),
-                        open: false,
+                        coordinator: None,
                     })
                 }
                 Some(e) => {
@@ -158,8 +158,13 @@ impl TxnProducer {
         }
     }
 
-    async fn coordinator_node(&self, cluster: &mut Cluster) -> Result<i32> {
-        Ok(cluster.find_coordinator(1, &self.transactional_id).await?.0)
+    async fn coordinator_node(&mut self, cluster: &mut Cluster) -> Result<i32> {
+        if let Some(node) = self.coordinator {
+            return Ok(node);
+        }
+        let node = cluster.find_coordinator(1, &self.transactional_id).await?.0;
+        self.coordinator = Some(node);
+        Ok(node)
     }
 
     async fn add_partitions(
@@ -188,6 +193,7 @@ impl TxnProducer {
             let node = self.coordinator_node(cluster).await?;
             let answer = cluster.node(node).await?.send(&request, 3).await?;
             if let Some(e) = ResponseError::try_from_code(answer.error_code) {
+                self.coordinator = None;
                 retry.again("AddPartitionsToTxn", e).await?;
                 continue;
             }
@@ -213,7 +219,6 @@ impl TxnProducer {
         for p in new {
             self.in_txn.insert((topic.to_string(), p));
         }
-        self.open = true;
         Ok(())
     }
 
@@ -227,46 +232,65 @@ impl TxnProducer {
         topic: &TopicInfo,
         records: BTreeMap<i32, Vec<OutRecord>>,
     ) -> Result<u64> {
+        let written = self.send_with_offsets(cluster, topic, records).await?;
+        Ok(written.values().flatten().map(|(_, n)| *n as u64).sum())
+    }
+
+    /// Like [`send`](Self::send); returns, per partition, each batch's base offset in
+    /// the destination (-1 when the broker did not say: a retried duplicate) and its
+    /// record count, in the order of the records.
+    pub async fn send_with_offsets(
+        &mut self,
+        cluster: &mut Cluster,
+        topic: &TopicInfo,
+        records: BTreeMap<i32, Vec<OutRecord>>,
+    ) -> Result<BTreeMap<i32, Vec<(i64, usize)>>> {
         let parts: Vec<i32> = records
             .iter()
             .filter(|(_, r)| !r.is_empty())
             .map(|(p, _)| *p)
             .collect();
         if parts.is_empty() {
-            return Ok(0);
+            return Ok(BTreeMap::new());
         }
         self.add_partitions(cluster, &topic.name, &parts).await?;
         // Split each partition's records into batches, then send the n-th batch of
         // every partition together (one Produce per leader per round).
-        let mut batches: BTreeMap<i32, Vec<Bytes>> = BTreeMap::new();
-        let mut sent = 0u64;
+        let mut batches: BTreeMap<i32, Vec<(Bytes, usize)>> = BTreeMap::new();
         for (p, recs) in records {
             let mut chunk: Vec<OutRecord> = Vec::new();
             let mut size = 0;
             let mut out = Vec::new();
             for r in recs {
                 if !chunk.is_empty() && size + r.size() > MAX_BATCH_BYTES {
-                    out.push(self.encode(&topic.name, p, std::mem::take(&mut chunk))?);
+                    let n = chunk.len();
+                    out.push((self.encode(&topic.name, p, std::mem::take(&mut chunk))?, n));
                     size = 0;
                 }
                 size += r.size();
                 chunk.push(r);
-                sent += 1;
             }
             if !chunk.is_empty() {
-                out.push(self.encode(&topic.name, p, chunk)?);
+                let n = chunk.len();
+                out.push((self.encode(&topic.name, p, chunk)?, n));
             }
             batches.insert(p, out);
         }
+        let mut written: BTreeMap<i32, Vec<(i64, usize)>> = BTreeMap::new();
         let rounds = batches.values().map(|b| b.len()).max().unwrap_or(0);
         for round in 0..rounds {
             let pending: BTreeMap<i32, Bytes> = batches
                 .iter()
-                .filter_map(|(p, b)| b.get(round).map(|b| (*p, b.clone())))
+                .filter_map(|(p, b)| b.get(round).map(|(b, _)| (*p, b.clone())))
                 .collect();
-            self.produce(cluster, topic, pending).await?;
+            for (p, base) in self.produce(cluster, topic, pending).await? {
+                written
+                    .entry(p)
+                    .or_default()
+                    .push((base, batches[&p][round].1));
+            }
         }
-        Ok(sent)
+        Ok(written)
     }
 
     fn encode(&mut self, topic: &str, p: i32, recs: Vec<OutRecord>) -> Result<Bytes> {
@@ -309,7 +333,8 @@ impl TxnProducer {
         cluster: &mut Cluster,
         topic: &TopicInfo,
         mut pending: BTreeMap<i32, Bytes>,
-    ) -> Result<()> {
+    ) -> Result<BTreeMap<i32, i64>> {
+        let mut bases = BTreeMap::new();
         let mut retry = Retry::new();
         let mut topic = topic.clone();
         while !pending.is_empty() {
@@ -339,8 +364,13 @@ impl TxnProducer {
                         match ResponseError::try_from_code(r.error_code) {
                             // A duplicate of a batch already written: its first write
                             // counts.
-                            None | Some(ResponseError::DuplicateSequenceNumber) => {
+                            None => {
                                 pending.remove(&r.index);
+                                bases.insert(r.index, r.base_offset);
+                            }
+                            Some(ResponseError::DuplicateSequenceNumber) => {
+                                pending.remove(&r.index);
+                                bases.insert(r.index, -1);
                             }
                             Some(e) => {
                                 let detail = r.error_message.as_deref().unwrap_or("").to_string();
@@ -357,7 +387,7 @@ impl TxnProducer {
                 topic = cluster.topic(&topic.name).await?;
             }
         }
-        Ok(())
+        Ok(bases)
     }
 
     /// Commits the open transaction with `offsets` ((topic, partition) -> next offset)
@@ -368,6 +398,20 @@ impl TxnProducer {
         group: &str,
         offsets: &BTreeMap<(String, i32), i64>,
         metadata: &str,
+    ) -> Result<()> {
+        let with: BTreeMap<(String, i32), (i64, String)> = offsets
+            .iter()
+            .map(|(tp, o)| (tp.clone(), (*o, metadata.to_string())))
+            .collect();
+        self.commit_with_metadata(cluster, group, &with).await
+    }
+
+    /// Like [`commit`](Self::commit) with a metadata string per partition.
+    pub async fn commit_with_metadata(
+        &mut self,
+        cluster: &mut Cluster,
+        group: &str,
+        offsets: &BTreeMap<(String, i32), (i64, String)>,
     ) -> Result<()> {
         let mut retry = Retry::new();
         let add = AddOffsetsToTxnRequest::default()
@@ -380,11 +424,14 @@ impl TxnProducer {
             let answer = cluster.node(node).await?.send(&add, 3).await?;
             match ResponseError::try_from_code(answer.error_code) {
                 None => break,
-                Some(e) => retry.again("AddOffsetsToTxn", e).await?,
+                Some(e) => {
+                    self.coordinator = None;
+                    retry.again("AddOffsetsToTxn", e).await?
+                }
             }
         }
         let mut by_topic: BTreeMap<&str, Vec<TxnOffsetCommitRequestPartition>> = BTreeMap::new();
-        for ((t, p), o) in offsets {
+        for ((t, p), (o, metadata)) in offsets {
             by_topic.entry(t).or_default().push(
                 TxnOffsetCommitRequestPartition::default()
                     .with_partition_index(*p)
@@ -427,14 +474,6 @@ impl TxnProducer {
         self.end(cluster, true).await
     }
 
-    /// Aborts the open transaction, if any.
-    pub async fn abort(&mut self, cluster: &mut Cluster) -> Result<()> {
-        if !self.open {
-            return Ok(());
-        }
-        self.end(cluster, false).await
-    }
-
     async fn end(&mut self, cluster: &mut Cluster, commit: bool) -> Result<()> {
         let request = EndTxnRequest::default()
             .with_transactional_id(TransactionalId(str_bytes(&self.transactional_id)))
@@ -448,6 +487,7 @@ impl TxnProducer {
             match ResponseError::try_from_code(answer.error_code) {
                 None => break,
                 Some(e) => {
+                    self.coordinator = None;
                     retry
                         .again(
                             if commit {
@@ -462,7 +502,6 @@ impl TxnProducer {
             }
         }
         self.in_txn.clear();
-        self.open = false;
         Ok(())
     }
 }
