@@ -298,3 +298,50 @@ def test_concurrent_registrations_get_distinct_dense_ids(registry):
     for subject, schema_id in results[:: max(1, len(results) // 20)]:
         assert sr.get_latest_version(subject).schema_id == schema_id
     assert len(sr.get_subjects()) == len(results)
+
+
+def test_json_schema_records_and_compatibility(registry):
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+
+    sr = client(registry)
+    schema = json.dumps({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "Reading",
+        "type": "object",
+        "properties": {"sensor": {"type": "string"}, "value": {"type": "integer"}},
+        "required": ["sensor"],
+        "additionalProperties": False,
+    })
+    ser = JSONSerializer(schema, sr)
+    de = JSONDeserializer(None, schema_registry_client=sr)
+    ctx = SerializationContext("readings", MessageField.VALUE)
+    p = Producer({"bootstrap.servers": registry.bootstrap})
+    sent = [{"sensor": f"s{i}", "value": i} for i in range(3)]
+    for v in sent:
+        p.produce("readings", value=ser(v, ctx))
+    assert p.flush(30) == 0
+    c = Consumer({"bootstrap.servers": registry.bootstrap, "group.id": "gj", "auto.offset.reset": "earliest"})
+    c.subscribe(["readings"])
+    got = []
+    try:
+        while len(got) < len(sent):
+            m = c.poll(10)
+            assert m is not None and m.error() is None
+            got.append(de(m.value(), ctx))
+    finally:
+        c.close()
+    assert got == sent
+    latest = sr.get_latest_version("readings-value")
+    assert latest.schema.schema_type == "JSON"
+    # Closing the model: fine. Narrowing value to a bounded integer: refused (BACKWARD).
+    narrowed = json.loads(schema)
+    narrowed["properties"]["value"]["maximum"] = 10
+    with pytest.raises(SchemaRegistryError) as e:
+        sr.register_schema("readings-value", Schema(json.dumps(narrowed), "JSON"))
+    assert (e.value.http_status_code, e.value.error_code) == (409, 409)
+    widened = json.loads(schema)
+    widened["properties"]["value"] = {"type": "number"}
+    assert sr.register_schema("readings-value", Schema(json.dumps(widened), "JSON")) > latest.schema_id
+    with pytest.raises(SchemaRegistryError) as e:
+        sr.register_schema("bad-json", Schema('{"type": "strin"}', "JSON"))
+    assert (e.value.http_status_code, e.value.error_code) == (422, 42201)

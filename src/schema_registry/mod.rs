@@ -23,6 +23,8 @@ mod writes;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_json;
 
 use std::collections::HashSet;
 use std::sync::Arc;

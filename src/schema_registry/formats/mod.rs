@@ -4,6 +4,7 @@
 //! compatibility levels are built on [`ParsedSchema::read_errors`] in `compat`.
 
 pub mod avro;
+pub mod json_schema;
 
 use super::model::SchemaType;
 
@@ -19,6 +20,7 @@ pub struct ResolvedReference {
 /// A parsed schema of any format.
 pub enum ParsedSchema {
     Avro(avro::AvroSchema),
+    Json(json_schema::JsonSchema),
 }
 
 /// Parses `text` as a schema of `schema_type`. `references` are every schema it
@@ -34,6 +36,13 @@ pub fn parse(
             let texts: Vec<&str> = references.iter().map(|r| r.schema.as_str()).collect();
             avro::parse(text, &texts).map(ParsedSchema::Avro)
         }
+        SchemaType::Json => {
+            let refs: Vec<(&str, &str)> = references
+                .iter()
+                .map(|r| (r.name.as_str(), r.schema.as_str()))
+                .collect();
+            json_schema::parse(text, &refs).map(ParsedSchema::Json)
+        }
         other => Err(format!(
             "schema type {} is not supported by this registry yet",
             other.as_str()
@@ -47,6 +56,7 @@ impl ParsedSchema {
     pub fn canonical(&self, normalize: bool) -> String {
         match self {
             ParsedSchema::Avro(s) => s.canonical(normalize),
+            ParsedSchema::Json(s) => s.canonical(normalize),
         }
     }
 
@@ -55,7 +65,7 @@ impl ParsedSchema {
     pub fn read_errors(&self, writer: &ParsedSchema) -> Vec<String> {
         match (self, writer) {
             (ParsedSchema::Avro(r), ParsedSchema::Avro(w)) => r.read_errors(w),
-            #[allow(unreachable_patterns)]
+            (ParsedSchema::Json(r), ParsedSchema::Json(w)) => r.read_errors(w),
             _ => vec!["the schema types differ".to_string()],
         }
     }
