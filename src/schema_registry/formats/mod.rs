@@ -19,7 +19,7 @@ pub struct ResolvedReference {
 
 /// A parsed schema of any format.
 pub enum ParsedSchema {
-    Avro(avro::AvroSchema),
+    Avro(Box<avro::AvroSchema>),
     Json(json_schema::JsonSchema),
 }
 
@@ -34,7 +34,7 @@ pub fn parse(
     match schema_type {
         SchemaType::Avro => {
             let texts: Vec<&str> = references.iter().map(|r| r.schema.as_str()).collect();
-            avro::parse(text, &texts).map(ParsedSchema::Avro)
+            avro::parse(text, &texts).map(|s| ParsedSchema::Avro(Box::new(s)))
         }
         SchemaType::Json => {
             let refs: Vec<(&str, &str)> = references
