@@ -25,6 +25,8 @@ mod writes;
 mod tests;
 #[cfg(test)]
 mod tests_json;
+#[cfg(test)]
+mod tests_protobuf;
 
 use std::collections::HashSet;
 use std::sync::Arc;

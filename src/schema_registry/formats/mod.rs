@@ -5,6 +5,7 @@
 
 pub mod avro;
 pub mod json_schema;
+pub mod protobuf;
 
 use super::model::SchemaType;
 
@@ -21,6 +22,7 @@ pub struct ResolvedReference {
 pub enum ParsedSchema {
     Avro(Box<avro::AvroSchema>),
     Json(json_schema::JsonSchema),
+    Protobuf(protobuf::ProtobufSchema),
 }
 
 /// Parses `text` as a schema of `schema_type`. `references` are every schema it
@@ -43,10 +45,13 @@ pub fn parse(
                 .collect();
             json_schema::parse(text, &refs).map(ParsedSchema::Json)
         }
-        other => Err(format!(
-            "schema type {} is not supported by this registry yet",
-            other.as_str()
-        )),
+        SchemaType::Protobuf => {
+            let refs: Vec<(&str, &str)> = references
+                .iter()
+                .map(|r| (r.name.as_str(), r.schema.as_str()))
+                .collect();
+            protobuf::parse(text, &refs).map(ParsedSchema::Protobuf)
+        }
     }
 }
 
@@ -57,6 +62,7 @@ impl ParsedSchema {
         match self {
             ParsedSchema::Avro(s) => s.canonical(normalize),
             ParsedSchema::Json(s) => s.canonical(normalize),
+            ParsedSchema::Protobuf(s) => s.canonical(normalize),
         }
     }
 
@@ -66,14 +72,22 @@ impl ParsedSchema {
         match (self, writer) {
             (ParsedSchema::Avro(r), ParsedSchema::Avro(w)) => r.read_errors(w),
             (ParsedSchema::Json(r), ParsedSchema::Json(w)) => r.read_errors(w),
+            (ParsedSchema::Protobuf(r), ParsedSchema::Protobuf(w)) => r.read_errors(w),
             _ => vec!["the schema types differ".to_string()],
         }
     }
 }
 
-/// The stored text in the form an answer asks for (`format=serialized` gives
-/// Protobuf's base64 FileDescriptorProto; other formats answer the stored text).
+/// The stored text in the form an answer asks for: `format=serialized` gives a
+/// Protobuf schema as Confluent's base64 FileDescriptorProto (when the text compiles
+/// without its imports; otherwise, and for other formats, the stored text).
 pub fn format_for_answer(schema_type: SchemaType, stored: &str, format: Option<&str>) -> String {
-    let _ = (schema_type, format);
+    if schema_type == SchemaType::Protobuf
+        && format.is_some_and(|f| f.eq_ignore_ascii_case("serialized"))
+    {
+        if let Ok(p) = protobuf::parse(stored, &[]) {
+            return p.serialized();
+        }
+    }
     stored.to_string()
 }
