@@ -345,3 +345,52 @@ def test_json_schema_records_and_compatibility(registry):
     with pytest.raises(SchemaRegistryError) as e:
         sr.register_schema("bad-json", Schema('{"type": "strin"}', "JSON"))
     assert (e.value.http_status_code, e.value.error_code) == (422, 42201)
+
+
+def test_protobuf_records_end_to_end(registry):
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
+
+    fdp = descriptor_pb2.FileDescriptorProto(name="reading.proto", package="sluice.test", syntax="proto3")
+    m = fdp.message_type.add(name="Reading")
+    m.field.add(name="sensor", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+                label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    m.field.add(name="value", number=2, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+                label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    Reading = message_factory.GetMessageClass(pool.FindMessageTypeByName("sluice.test.Reading"))
+    sr = client(registry)
+    ser = ProtobufSerializer(Reading, sr, {"use.deprecated.format": False})
+    de = ProtobufDeserializer(Reading, {"use.deprecated.format": False})
+    ctx = SerializationContext("pb", MessageField.VALUE)
+    p = Producer({"bootstrap.servers": registry.bootstrap})
+    sent = [Reading(sensor=f"s{i}", value=i) for i in range(3)]
+    for v in sent:
+        p.produce("pb", value=ser(v, ctx))
+    assert p.flush(30) == 0
+    c = Consumer({"bootstrap.servers": registry.bootstrap, "group.id": "gp", "auto.offset.reset": "earliest"})
+    c.subscribe(["pb"])
+    got = []
+    try:
+        while len(got) < len(sent):
+            msg = c.poll(10)
+            assert msg is not None and msg.error() is None
+            got.append(de(msg.value(), ctx))
+    finally:
+        c.close()
+    assert got == sent
+    latest = sr.get_latest_version("pb-value")
+    assert latest.schema.schema_type == "PROTOBUF"
+    status, _, body = http(registry, "GET", f"/schemas/ids/{latest.schema_id}?format=serialized")
+    assert status == 200 and body["schemaType"] == "PROTOBUF"
+    assert descriptor_pb2.FileDescriptorProto.FromString(__import__("base64").b64decode(body["schema"])).message_type[0].name == "Reading"
+    # .proto text: a compatible change is accepted, a field number reused with another wire type is refused.
+    text = 'syntax = "proto3";\npackage sluice.test;\nmessage Reading { string sensor = 1; int64 value = 2; %s }\n'
+    assert sr.register_schema("pb-value", Schema(text % "bool ok = 3;", "PROTOBUF")) > latest.schema_id
+    with pytest.raises(SchemaRegistryError) as e:
+        sr.register_schema("pb-value", Schema(text.replace("int64 value", "double value") % "", "PROTOBUF"))
+    assert (e.value.http_status_code, e.value.error_code) == (409, 409)
+    with pytest.raises(SchemaRegistryError) as e:
+        sr.register_schema("pb-bad", Schema('syntax = "proto3"; message M { Missing m = 1; }', "PROTOBUF"))
+    assert (e.value.http_status_code, e.value.error_code) == (422, 42201)

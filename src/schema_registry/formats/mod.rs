@@ -22,7 +22,7 @@ pub struct ResolvedReference {
 pub enum ParsedSchema {
     Avro(Box<avro::AvroSchema>),
     Json(json_schema::JsonSchema),
-    Protobuf(protobuf::ProtobufSchema),
+    Protobuf(Box<protobuf::ProtobufSchema>),
 }
 
 /// Parses `text` as a schema of `schema_type`. `references` are every schema it
@@ -50,7 +50,7 @@ pub fn parse(
                 .iter()
                 .map(|r| (r.name.as_str(), r.schema.as_str()))
                 .collect();
-            protobuf::parse(text, &refs).map(ParsedSchema::Protobuf)
+            protobuf::parse(text, &refs).map(|s| ParsedSchema::Protobuf(Box::new(s)))
         }
     }
 }
