@@ -9,6 +9,8 @@
 //! - [`broker`]: the composition root that opens and wires the parts below, owns their
 //!   background tasks and shutdown, and keeps the fetch-session cache;
 //! - [`coordinator`]: the group and transaction coordinators and producer ids;
+//! - [`schema_registry`] (beside `coordinator`): the schema registry's state machine
+//!   over `_schemas` (its REST API is in `http::schema_registry`);
 //! - [`topics`]: the topic registry and each partition (locking, group commit, fetch
 //!   wake-ups);
 //! - [`log`]: the storage engine, one segmented log per partition.

@@ -23,6 +23,10 @@ mod writes;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_json;
+#[cfg(test)]
+mod tests_protobuf;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -224,7 +224,13 @@ impl SchemaRegistry {
     }
 
     /// `GET /subjects/{s}/versions`.
-    pub async fn versions(&self, subject: &str, deleted: bool) -> Result<Vec<i32>> {
+    /// `deleted_only`: only the soft-deleted versions.
+    pub async fn versions(
+        &self,
+        subject: &str,
+        deleted: bool,
+        deleted_only: bool,
+    ) -> Result<Vec<i32>> {
         self.settled().await?;
         let state = self.state.read();
         let versions: Vec<i32> = state
@@ -232,7 +238,13 @@ impl SchemaRegistry {
             .get(subject)
             .map(|vs| {
                 vs.iter()
-                    .filter(|(_, e)| deleted || !e.deleted)
+                    .filter(|(_, e)| {
+                        if deleted_only {
+                            e.deleted
+                        } else {
+                            deleted || !e.deleted
+                        }
+                    })
                     .map(|(v, _)| *v)
                     .collect()
             })

@@ -238,12 +238,18 @@ async fn ids_are_dense_shared_by_content_and_survive_a_reopen() {
 
     let (topics, reg) = open(dir.path());
     assert_eq!(reg.max_id(), 3);
-    assert_eq!(reg.versions("x-value", false).await.unwrap(), vec![1, 2]);
     assert_eq!(
-        reg.versions("y-value", false).await.unwrap_err().error_code,
+        reg.versions("x-value", false, false).await.unwrap(),
+        vec![1, 2]
+    );
+    assert_eq!(
+        reg.versions("y-value", false, false)
+            .await
+            .unwrap_err()
+            .error_code,
         40401
     );
-    assert_eq!(reg.versions("y-value", true).await.unwrap(), vec![1]);
+    assert_eq!(reg.versions("y-value", true, false).await.unwrap(), vec![1]);
     assert_eq!(reg.config(Some("y-value"), false).await.unwrap(), Full);
     assert_eq!(
         reg.schema_by_id(3).await.unwrap().schema,

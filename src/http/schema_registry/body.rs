@@ -66,6 +66,29 @@ impl Query {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
 
+    /// A flag Confluent spells `deletedOnly` and some clients `deleted_only`.
+    pub fn flag_either(&self, camel: &str, snake: &str) -> bool {
+        self.flag(camel) || self.flag(snake)
+    }
+
+    /// `offset` / `limit` paging of a list answer (limit -1 or absent: all).
+    pub fn page<T>(&self, items: Vec<T>) -> Vec<T> {
+        let offset = self
+            .get("offset")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        let limit = self
+            .get("limit")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(-1);
+        let rest = items.into_iter().skip(offset);
+        if limit >= 0 {
+            rest.take(limit as usize).collect()
+        } else {
+            rest.collect()
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }

@@ -172,10 +172,10 @@ pub async fn list_subjects(State(s): State<AppState>, RawQuery(q): RawQuery) -> 
                 .subjects(
                     q.get("subjectPrefix").unwrap_or(""),
                     q.flag("deleted"),
-                    q.flag("deletedOnly"),
+                    q.flag_either("deletedOnly", "deleted_only"),
                 )
                 .await?;
-            Ok(ok(json!(subjects)))
+            Ok(ok(json!(q.page(subjects))))
         }
         .await,
     )
@@ -247,8 +247,15 @@ pub async fn list_versions(
     let q = Query::parse(q.as_deref());
     answer(
         async {
-            let versions = s.registry.versions(&subject, q.flag("deleted")).await?;
-            Ok(ok(json!(versions)))
+            let versions = s
+                .registry
+                .versions(
+                    &subject,
+                    q.flag("deleted"),
+                    q.flag_either("deletedOnly", "deleted_only"),
+                )
+                .await?;
+            Ok(ok(json!(q.page(versions))))
         }
         .await,
     )

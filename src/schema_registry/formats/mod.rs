@@ -4,6 +4,8 @@
 //! compatibility levels are built on [`ParsedSchema::read_errors`] in `compat`.
 
 pub mod avro;
+pub mod json_schema;
+pub mod protobuf;
 
 use super::model::SchemaType;
 
@@ -18,7 +20,9 @@ pub struct ResolvedReference {
 
 /// A parsed schema of any format.
 pub enum ParsedSchema {
-    Avro(avro::AvroSchema),
+    Avro(Box<avro::AvroSchema>),
+    Json(json_schema::JsonSchema),
+    Protobuf(Box<protobuf::ProtobufSchema>),
 }
 
 /// Parses `text` as a schema of `schema_type`. `references` are every schema it
@@ -32,12 +36,22 @@ pub fn parse(
     match schema_type {
         SchemaType::Avro => {
             let texts: Vec<&str> = references.iter().map(|r| r.schema.as_str()).collect();
-            avro::parse(text, &texts).map(ParsedSchema::Avro)
+            avro::parse(text, &texts).map(|s| ParsedSchema::Avro(Box::new(s)))
         }
-        other => Err(format!(
-            "schema type {} is not supported by this registry yet",
-            other.as_str()
-        )),
+        SchemaType::Json => {
+            let refs: Vec<(&str, &str)> = references
+                .iter()
+                .map(|r| (r.name.as_str(), r.schema.as_str()))
+                .collect();
+            json_schema::parse(text, &refs).map(ParsedSchema::Json)
+        }
+        SchemaType::Protobuf => {
+            let refs: Vec<(&str, &str)> = references
+                .iter()
+                .map(|r| (r.name.as_str(), r.schema.as_str()))
+                .collect();
+            protobuf::parse(text, &refs).map(|s| ParsedSchema::Protobuf(Box::new(s)))
+        }
     }
 }
 
@@ -47,6 +61,8 @@ impl ParsedSchema {
     pub fn canonical(&self, normalize: bool) -> String {
         match self {
             ParsedSchema::Avro(s) => s.canonical(normalize),
+            ParsedSchema::Json(s) => s.canonical(normalize),
+            ParsedSchema::Protobuf(s) => s.canonical(normalize),
         }
     }
 
@@ -55,15 +71,23 @@ impl ParsedSchema {
     pub fn read_errors(&self, writer: &ParsedSchema) -> Vec<String> {
         match (self, writer) {
             (ParsedSchema::Avro(r), ParsedSchema::Avro(w)) => r.read_errors(w),
-            #[allow(unreachable_patterns)]
+            (ParsedSchema::Json(r), ParsedSchema::Json(w)) => r.read_errors(w),
+            (ParsedSchema::Protobuf(r), ParsedSchema::Protobuf(w)) => r.read_errors(w),
             _ => vec!["the schema types differ".to_string()],
         }
     }
 }
 
-/// The stored text in the form an answer asks for (`format=serialized` gives
-/// Protobuf's base64 FileDescriptorProto; other formats answer the stored text).
+/// The stored text in the form an answer asks for: `format=serialized` gives a
+/// Protobuf schema as Confluent's base64 FileDescriptorProto (when the text compiles
+/// without its imports; otherwise, and for other formats, the stored text).
 pub fn format_for_answer(schema_type: SchemaType, stored: &str, format: Option<&str>) -> String {
-    let _ = (schema_type, format);
+    if schema_type == SchemaType::Protobuf
+        && format.is_some_and(|f| f.eq_ignore_ascii_case("serialized"))
+    {
+        if let Ok(p) = protobuf::parse(stored, &[]) {
+            return p.serialized();
+        }
+    }
     stored.to_string()
 }
