@@ -206,6 +206,10 @@ def cleanup_all_brokers() -> None:
 atexit.register(cleanup_all_brokers)
 
 
+# The HTTP services' address settings; see Broker.http_defaults.
+HTTP_SERVICE_SETTINGS = ("sluice.http.listen", "sluice.schema.registry.listen")
+
+
 class Broker:
     """One ``sluice serve`` process on 127.0.0.1 (see the module docstring)."""
 
@@ -218,8 +222,13 @@ class Broker:
         advertised: str | None = None,
         log_path=None,
         binary=None,
+        http_defaults: bool = False,
     ):
         self.host = LOOPBACK
+        # Test brokers run without the HTTP services unless a test names their address (or
+        # asks for the defaults): otherwise every broker would race for the fixed default
+        # ports 9644 and 8081 and all but the first would log the busy-port warning.
+        self.http_defaults = http_defaults
         self.data_dir = Path(data_dir)
         self.port = port if port is not None else free_port()
         self.settings = dict(settings or {})
@@ -251,7 +260,11 @@ class Broker:
         cmd = [str(self.binary), "serve", "--listen", self.bootstrap, "--data-dir", str(self.data_dir)]
         if self.advertised:
             cmd += ["--advertised-listener", self.advertised]
-        for name, value in self.settings.items():
+        settings = dict(self.settings)
+        if not self.http_defaults:
+            for name in HTTP_SERVICE_SETTINGS:
+                settings.setdefault(name, "")
+        for name, value in settings.items():
             if isinstance(value, bool):
                 value = "true" if value else "false"
             cmd += ["--set", f"{name}={value}"]

@@ -300,7 +300,7 @@ def test_busy_default_port_warns_and_kafka_still_serves(broker_factory):
     except OSError:
         pass  # someone else holds the default port: it is busy all the same
     try:
-        b = broker_factory()  # no sluice.http.listen: the default
+        b = broker_factory(http_defaults=True)  # no sluice.http.listen: the default
         wait_until(lambda: "default HTTP address is taken" in b.log_text(), timeout=10, message="the warning")
         produce(b.bootstrap, "still-serving", {0: 3})
         consume_and_commit(b.bootstrap, "g", "still-serving", 0, 3)
