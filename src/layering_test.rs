@@ -21,6 +21,10 @@ const RANKS: &[(&str, i32)] = &[
     ("api", 6),
     ("server", 7),
     ("http", 7),
+    ("embedded", 8),
+    // The crate root's start-up (`lib.rs`): it wires server and http, so only what sits
+    // above them may call it.
+    ("run", 8),
 ];
 
 /// Modules outside the broker's stack, with what each may use.
