@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from harness import Broker, LogTail, cleanup_all_brokers, sluice_bin
+from harness import Broker, LogTail, cleanup_all_brokers, in_memory_default, sluice_bin
 
 
 def pytest_configure(config):
@@ -22,11 +22,22 @@ def pytest_configure(config):
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, interrupt)
+    config.addinivalue_line("markers", "on_disk: reads the broker's files; skipped with SLUICE_STORAGE=memory")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not in_memory_default():
+        return
+    skip = pytest.mark.skip(reason="reads the broker's files, and an in-memory broker has none")
+    for item in items:
+        if "on_disk" in item.keywords:
+            item.add_marker(skip)
 
 
 def pytest_report_header(config):
     b = sluice_bin()
-    lines = [f"sluice binary: {b} ({'present' if b.exists() else 'MISSING'})"]
+    lines = [f"sluice binary: {b} ({'present' if b.exists() else 'MISSING'})",
+             f"broker storage: {'memory (--in-memory)' if in_memory_default() else 'disk'} ($SLUICE_STORAGE)"]
     kcat = shutil.which("kcat")
     if kcat:
         try:

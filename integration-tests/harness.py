@@ -26,6 +26,14 @@ Broker process
       ``host``, ``port``, ``data_dir`` (Path), ``log_path`` (Path), ``log_tail(lines=80)``, ``log_text()``,
       ``command()`` (the argv it starts), ``starts`` (how many times it was started)
       Also a context manager (``with Broker(...) as b:`` starts and always stops it).
+    Storage: ``Broker(..., in_memory=None)``; ``None`` follows ``$SLUICE_STORAGE`` (``memory`` or,
+        by default, ``disk``). In memory the broker runs ``--in-memory`` instead of ``--data-dir``,
+        in an empty working directory (``<data_dir>/../cwd-<port>``) that must still be empty when it
+        stops (``stop(check=True)`` raises ``BrokerError`` otherwise), and ``data_dir`` is never
+        created. A second ``start()`` of an in-memory broker skips the test: the broker starts
+        empty, so what a restart test checks afterwards does not apply. Tests that read segment
+        files carry ``@pytest.mark.on_disk`` and are skipped in memory (conftest.py).
+        ``in_memory_default()`` says which storage ``$SLUICE_STORAGE`` picks.
     Every started broker is registered; ``cleanup_all_brokers()`` SIGKILLs any still alive (the
     fixtures and an atexit hook call it), so no test leaves a process behind, even on timeout.
 
@@ -93,6 +101,14 @@ class BrokerError(AssertionError):
 
 class CommandFailed(AssertionError):
     """A client command exited non-zero or timed out."""
+
+
+def in_memory_default() -> bool:
+    """True when ``$SLUICE_STORAGE`` asks for in-memory brokers (``memory``); else disk."""
+    storage = os.environ.get("SLUICE_STORAGE", "disk")
+    if storage not in ("disk", "memory"):
+        raise ValueError(f"SLUICE_STORAGE must be 'disk' or 'memory', not {storage!r}")
+    return storage == "memory"
 
 
 def sluice_bin() -> Path:
@@ -223,6 +239,7 @@ class Broker:
         log_path=None,
         binary=None,
         http_defaults: bool = False,
+        in_memory: bool | None = None,
     ):
         self.host = LOOPBACK
         # Test brokers run without the HTTP services unless a test names their address (or
@@ -236,6 +253,9 @@ class Broker:
         self.advertised = advertised
         self.binary = Path(binary) if binary else sluice_bin()
         self.log_path = Path(log_path) if log_path else self.data_dir.parent / f"sluice-{self.port}.log"
+        self.in_memory = in_memory_default() if in_memory is None else in_memory
+        # In memory the broker runs here, and nothing may appear in it.
+        self.work_dir = self.data_dir.parent / f"cwd-{self.port}"
         self._proc: subprocess.Popen | None = None
         self._log_file = None
         self.starts = 0
@@ -257,7 +277,8 @@ class Broker:
         return self._proc is not None and self._proc.poll() is None
 
     def command(self) -> list[str]:
-        cmd = [str(self.binary), "serve", "--listen", self.bootstrap, "--data-dir", str(self.data_dir)]
+        cmd = [str(self.binary), "serve", "--listen", self.bootstrap]
+        cmd += ["--in-memory"] if self.in_memory else ["--data-dir", str(self.data_dir)]
         if self.advertised:
             cmd += ["--advertised-listener", self.advertised]
         settings = dict(self.settings)
@@ -276,7 +297,14 @@ class Broker:
             raise BrokerError(f"broker on {self.bootstrap} already running")
         if not self.binary.exists():
             raise BrokerError(f"broker binary {self.binary} does not exist (build it or set SLUICE_BIN)")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.in_memory:
+            if self.starts > 0:
+                import pytest
+
+                pytest.skip("in memory a restarted broker starts empty: what this test checks after the restart does not apply")
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._close_log()
         self._log_file = open(self.log_path, "ab")
@@ -293,6 +321,7 @@ class Broker:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            cwd=self.work_dir if self.in_memory else None,
         )
         _LIVE_BROKERS.append(self)
         deadline = time.monotonic() + timeout
@@ -338,6 +367,10 @@ class Broker:
                 f"broker exited with code {rc} on SIGTERM (expected 0)\n"
                 f"--- broker log ({self.log_path}) ---\n{self.log_tail()}"
             )
+        if check and self.in_memory:
+            created = sorted(p.name for p in self.work_dir.iterdir()) if self.work_dir.exists() else []
+            if created or self.data_dir.exists():
+                raise BrokerError(f"an in-memory broker created files: {created or self.data_dir}")
         return rc
 
     def kill9(self) -> None:

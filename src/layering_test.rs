@@ -24,13 +24,22 @@ const RANKS: &[(&str, i32)] = &[
     ("api", 6),
     ("server", 7),
     ("http", 7),
+    ("embedded", 8),
 ];
+
+/// Items of the crate root (`lib.rs`) that modules may name as `crate::<item>`, with their
+/// rank: `run` wires server and http, so only what sits above them may call it.
+const ROOT_ITEMS: &[(&str, i32)] = &[("run", 8)];
 
 /// Modules outside the broker's stack, with what each may use.
 const OUTSIDERS: &[(&str, &[&str])] = &[("cli", &["cli", "log", "clock", "error"])];
 
 fn rank(module: &str) -> Option<i32> {
-    RANKS.iter().find(|(m, _)| *m == module).map(|(_, r)| *r)
+    RANKS
+        .iter()
+        .chain(ROOT_ITEMS)
+        .find(|(m, _)| *m == module)
+        .map(|(_, r)| *r)
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -15,6 +15,9 @@
 //!   wake-ups);
 //! - [`log`]: the storage engine, one segmented log per partition.
 //!
+//! On top of the stack, [`embedded`] starts the whole broker inside another program
+//! ([`EmbeddedBroker`], for tests).
+//!
 //! Beside them, used by all: [`config`] (settings under their Kafka names), [`clock`]
 //! (time, injectable in tests), [`error`] (Kafka's error codes) and [`metrics`] (the
 //! process-wide registry every layer records into). [`cli`] is the
@@ -27,6 +30,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod coordinator;
+pub mod embedded;
 pub mod error;
 pub mod http;
 pub mod log;
@@ -35,10 +39,13 @@ pub mod schema_registry;
 pub mod server;
 pub mod topics;
 
+pub use embedded::{EmbeddedBroker, EmbeddedError};
+
 #[cfg(test)]
 mod layering_test;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -47,20 +54,36 @@ use crate::broker::Broker;
 use crate::config::BrokerConfig;
 
 /// Opens the data directory, binds the listener and serves until `shutdown` completes,
-/// then closes every log cleanly. `on_ready` runs once the port accepts connections.
+/// then closes every log cleanly. `on_ready` runs once the port accepts connections,
+/// with the broker's parts (an embedding program creates topics through them).
+///
+/// A listen port of 0 lets the kernel choose one; unless another port is advertised,
+/// the broker then advertises the port it got.
 pub async fn run(
-    config: BrokerConfig,
+    mut config: BrokerConfig,
     shutdown: impl Future<Output = ()>,
-    on_ready: impl FnOnce(std::net::SocketAddr),
+    on_ready: impl FnOnce(std::net::SocketAddr, &Arc<Broker>),
 ) -> Result<()> {
     let started = Instant::now();
     // A second broker on the same data directory refuses in one line before its HTTP
     // side binds (the default port is likely the owner's). Broker::open takes the lock
-    // for good.
-    std::fs::create_dir_all(&config.data_dir).ok();
-    drop(broker::data_dir_lock::DataDirLock::acquire(
-        &config.data_dir,
-    )?);
+    // for good. An in-memory broker has no directory to own.
+    if !config.in_memory {
+        std::fs::create_dir_all(&config.data_dir).ok();
+        drop(broker::data_dir_lock::DataDirLock::acquire(
+            &config.data_dir,
+        )?);
+    }
+    // The advertised port must be known before the parts that hold it are built, so
+    // this one listener is bound first (an explicit port is bound only once the data
+    // directory is ours: a refused broker never opens its port).
+    let early_listener = if config.advertised_port == 0 {
+        let listener = server::bind(&config.listen).await?;
+        config.advertised_port = i32::from(listener.local_addr()?.port());
+        Some(listener)
+    } else {
+        None
+    };
     // Before the logs are opened: /health and /ready answer during a long recovery.
     let admin = http::admin::start(&config).await?;
     let broker = {
@@ -69,19 +92,22 @@ pub async fn run(
     };
     // Transactions decided before a crash get their markers before clients connect.
     broker.complete_recovery().await;
-    let listener = server::bind(&config.listen).await?;
+    let listener = match early_listener {
+        Some(listener) => listener,
+        None => server::bind(&config.listen).await?,
+    };
     let local = listener.local_addr()?;
     tracing::info!(
         listen = %local,
         advertised = %format!("{}:{}", config.advertised_host, config.advertised_port),
-        data_dir = %config.data_dir.display(),
+        data_dir = %crate::log::storage::display(&broker.config.data_dir),
         topics = broker.topics.list().len(),
         cluster_id = %broker.cluster_id,
         startup_ms = started.elapsed().as_millis() as u64,
         "sluice is ready"
     );
     let registry = http::schema_registry::start(&config, &broker).await?;
-    on_ready(local);
+    on_ready(local, &broker);
     if let Some(admin) = &admin {
         admin.serving(broker.clone());
     }

@@ -40,6 +40,9 @@ struct ServeArgs {
     /// Directory holding all data [default: ./sluice-data] (Kafka: log.dirs).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Keep every log in memory: no data directory, no file anywhere, nothing kept after exit.
+    #[arg(long, conflicts_with = "data_dir")]
+    in_memory: bool,
     /// TOML file of settings under their Kafka names; see config/sluice.toml.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -103,11 +106,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         sets,
     };
-    let config = BrokerConfig::load(args.config.as_deref(), &overrides)?;
+    let mut config = BrokerConfig::load(args.config.as_deref(), &overrides)?;
+    config.in_memory = args.in_memory;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(sluice::run(config, shutdown_signal(), |_| {}))
+    runtime.block_on(sluice::run(config, shutdown_signal(), |_, _| {}))
 }
 
 /// Completes on the first SIGINT or SIGTERM.

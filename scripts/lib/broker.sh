@@ -5,6 +5,7 @@
 #   sluice_resolve_bin                 # sets SLUICE_BIN ($SLUICE_BIN, else target/release/sluice, built if missing)
 #   port=$(free_port)
 #   broker_start DATA_DIR PORT LOGFILE [--set NAME=VALUE ...]   # sets BROKER_PID, waits until the port accepts
+#                                      # (DATA_DIR '-' runs the broker --in-memory)
 #   broker_stop                        # SIGTERM, then SIGKILL after 10 s
 #   broker_kill9                       # SIGKILL (crash)
 
@@ -35,8 +36,9 @@ port_open() {
 
 broker_start() {
   local dir=$1 port=$2 logf=$3; shift 3
-  mkdir -p "$dir"
-  "$SLUICE_BIN" serve --listen "127.0.0.1:$port" --data-dir "$dir" "$@" >>"$logf" 2>&1 &
+  local storage=(--in-memory)
+  if [[ "$dir" != "-" ]]; then mkdir -p "$dir"; storage=(--data-dir "$dir"); fi
+  "$SLUICE_BIN" serve --listen "127.0.0.1:$port" "${storage[@]}" "$@" >>"$logf" 2>&1 &
   BROKER_PID=$!
   local i
   for ((i = 0; i < 600; i++)); do

@@ -18,10 +18,11 @@ pub async fn handle(
 ) -> Option<DescribeLogDirsResponse> {
     let data_dir = broker.topics.data_dir();
     let mut dir = DescribeLogDirsResult::default();
-    dir.log_dir = sb(std::fs::canonicalize(data_dir)
-        .unwrap_or_else(|_| data_dir.to_path_buf())
-        .display()
-        .to_string());
+    dir.log_dir = sb(match std::fs::canonicalize(data_dir) {
+        Ok(path) => path.display().to_string(),
+        // An in-memory broker's directory has no name on disk.
+        Err(_) => crate::log::storage::display(data_dir),
+    });
     let wanted: Option<Vec<(String, Vec<i32>)>> = request.topics.map(|topics| {
         topics
             .into_iter()

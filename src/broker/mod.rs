@@ -23,6 +23,7 @@ use crate::clock::Clock;
 use crate::config::BrokerConfig;
 use crate::coordinator::producer_ids::ProducerIdManager;
 use crate::coordinator::{group, transaction, GroupCoordinator, TransactionCoordinator};
+use crate::log::storage::{self, MemoryVolume};
 use crate::schema_registry::SchemaRegistry;
 use crate::topics::{store, TopicRegistry};
 use data_dir_lock::DataDirLock;
@@ -44,8 +45,15 @@ pub struct Broker {
     /// The schema registry (state in `_schemas`), served by `http::schema_registry`.
     pub schema_registry: Arc<SchemaRegistry>,
     /// This process's ownership of the data directory, held until the broker is
-    /// dropped.
-    _data_dir_lock: DataDirLock,
+    /// dropped; or, with `in_memory`, the volume that holds every file instead (its
+    /// files are gone when the broker is dropped).
+    _storage: Storage,
+}
+
+/// Where a broker keeps its files, held for its life.
+enum Storage {
+    Disk(#[allow(dead_code)] DataDirLock),
+    Memory(#[allow(dead_code)] MemoryVolume),
 }
 
 /// The background tasks a running broker owns; aborted at shutdown.
@@ -69,13 +77,22 @@ impl Broker {
     }
 
     /// [`Broker::open`] with the clock every part will read (tests move a manual one).
-    pub fn open_with_clock(config: BrokerConfig, clock: Clock) -> Result<Arc<Broker>> {
+    pub fn open_with_clock(mut config: BrokerConfig, clock: Clock) -> Result<Arc<Broker>> {
+        let storage = if config.in_memory {
+            // Every part finds its files under the data directory: a volume's root
+            // puts them all in memory, with no lock to take (no one else can see it).
+            let volume = MemoryVolume::new();
+            config.data_dir = volume.root().to_path_buf();
+            Storage::Memory(volume)
+        } else {
+            storage::create_dir_all(&config.data_dir).with_context(|| {
+                format!("creating data directory {}", config.data_dir.display())
+            })?;
+            // Before anything is read or written: a second broker must not recover (and
+            // rewrite) logs that the first is appending to.
+            Storage::Disk(DataDirLock::acquire(&config.data_dir)?)
+        };
         let config = Arc::new(config);
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-        // Before anything is read or written: a second broker must not recover (and
-        // rewrite) logs that the first is appending to.
-        let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
         let cluster_id = store::load_or_create_meta(&config.data_dir, config.node_id)?;
         let topics = Arc::new(TopicRegistry::load(config.clone(), clock.clone())?);
         let producer_ids = Arc::new(ProducerIdManager::open(&config.data_dir)?);
@@ -111,7 +128,7 @@ impl Broker {
             cluster_id,
             clock,
             topics,
-            _data_dir_lock: data_dir_lock,
+            _storage: storage,
         }))
     }
 

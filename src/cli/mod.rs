@@ -31,9 +31,9 @@ pub mod import;
 pub mod mirror;
 pub mod output;
 pub mod produce;
-pub mod status;
 pub mod range_reader;
 pub mod replay;
+pub mod status;
 pub mod topic;
 pub mod txn_producer;
 

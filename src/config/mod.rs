@@ -35,6 +35,10 @@ pub struct BrokerConfig {
     pub advertised_port: i32,
     /// `log.dirs`
     pub data_dir: PathBuf,
+    /// Keep every log in memory instead of `data_dir` (`sluice serve --in-memory`, the
+    /// embedded broker): nothing is written to any file, and nothing outlives the
+    /// process. Not a setting: only the command line and the embedding API choose it.
+    pub in_memory: bool,
     pub node_id: i32,
     pub auto_create_topics_enable: bool,
     pub num_partitions: i32,
@@ -174,6 +178,7 @@ impl BrokerConfig {
             advertised_host,
             advertised_port,
             data_dir: PathBuf::from(get("log.dirs")),
+            in_memory: false,
             node_id,
             auto_create_topics_enable: get("auto.create.topics.enable") == "true",
             num_partitions: get("num.partitions").parse()?,

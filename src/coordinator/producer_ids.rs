@@ -26,7 +26,7 @@ pub struct ProducerIdManager {
 impl ProducerIdManager {
     pub fn open(data_dir: &Path) -> Result<ProducerIdManager> {
         let path = data_dir.join(FILE_NAME);
-        let next = match std::fs::read_to_string(&path) {
+        let next = match crate::log::storage::read_to_string(&path) {
             Ok(text) => parse(&text).with_context(|| format!("parsing {}", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),

@@ -2,6 +2,7 @@
 //! transactions and producers (`sluice.producer.state.*`) and the in-memory part of
 //! the aborted-transaction list (`sluice.log.aborted.txn.memory.entries`).
 
+use crate::log::test_util::test_dir;
 use crate::log::test_util::{batch, small_config, txn_batch};
 use crate::log::{AppendError, LogConfig, PartitionLog};
 
@@ -9,7 +10,7 @@ const NOW: i64 = 1_700_000_000_000;
 
 #[test]
 fn a_transaction_beyond_the_bound_is_refused_and_nothing_else_changes() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let cfg = LogConfig {
         max_ongoing_transactions: 2,
         ..small_config()
@@ -43,7 +44,7 @@ fn a_transaction_beyond_the_bound_is_refused_and_nothing_else_changes() {
 
 #[test]
 fn a_producer_beyond_the_bound_is_refused_until_idle_ones_expire() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let cfg = LogConfig {
         max_producers: 1,
         producer_id_expiration_ms: 1000,
@@ -126,8 +127,8 @@ fn bounded(in_memory: usize) -> LogConfig {
 
 #[test]
 fn aborted_transactions_beyond_memory_are_answered_from_the_txnindex_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let ref_dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
+    let ref_dir = test_dir!();
     let mut log = PartitionLog::open(dir.path(), bounded(2), NOW).unwrap();
     let mut reference = PartitionLog::open(ref_dir.path(), bounded(usize::MAX), NOW).unwrap();
     write_history(&mut log);
@@ -148,7 +149,11 @@ fn aborted_transactions_beyond_memory_are_answered_from_the_txnindex_files() {
     drop(log);
     crate::log::checkpoint::take_clean_shutdown(dir.path()).unwrap();
     for snap in crate::log::producer_state::list_snapshots(dir.path()).unwrap() {
-        std::fs::remove_file(crate::log::producer_state::snapshot_path(dir.path(), snap)).unwrap();
+        crate::log::storage::remove_file(crate::log::producer_state::snapshot_path(
+            dir.path(),
+            snap,
+        ))
+        .unwrap();
     }
     let mut log = PartitionLog::open(dir.path(), bounded(2), NOW).unwrap();
     assert_eq!(log.aborted_in_memory(), 2);
@@ -181,8 +186,8 @@ fn aborted_transactions_beyond_memory_are_answered_from_the_txnindex_files() {
 
 #[test]
 fn with_no_aborted_transaction_in_memory_every_answer_comes_from_disk() {
-    let dir = tempfile::tempdir().unwrap();
-    let ref_dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
+    let ref_dir = test_dir!();
     let mut log = PartitionLog::open(dir.path(), bounded(0), NOW).unwrap();
     let mut reference = PartitionLog::open(ref_dir.path(), bounded(usize::MAX), NOW).unwrap();
     write_history(&mut log);

@@ -7,9 +7,10 @@
 //! version or with a bad CRC is treated as absent (which only costs a longer
 //! recovery scan). This module never touches segment files.
 
-use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
+
+use crate::log::storage::{self, OpenOptions};
 
 pub use crate::log::file_names::{
     CLEAN_SHUTDOWN_MARKER as CLEAN_SHUTDOWN_FILE, RECOVERY_CHECKPOINT as CHECKPOINT_FILE,
@@ -107,7 +108,7 @@ impl CleanShutdown {
 
 /// fsync of the directory, making creates, renames and unlinks in it durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    storage::sync_dir(dir)
 }
 
 /// Atomically replaces `dir/name` with `bytes` (tmp + fsync + rename + dir fsync).
@@ -122,12 +123,12 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
         f.write_all(bytes)?;
         f.sync_all()?;
     }
-    fs::rename(&tmp, dir.join(name))?;
+    storage::rename(&tmp, dir.join(name))?;
     sync_dir(dir)
 }
 
 fn read_small(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    match fs::read(path) {
+    match storage::read(path) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
@@ -157,7 +158,7 @@ pub fn take_clean_shutdown(dir: &Path) -> io::Result<Option<CleanShutdown>> {
     let Some(b) = read_small(&path)? else {
         return Ok(None);
     };
-    fs::remove_file(&path)?;
+    storage::remove_file(&path)?;
     sync_dir(dir)?;
     let m = CleanShutdown::decode(&b);
     if m.is_none() {

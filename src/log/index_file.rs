@@ -6,12 +6,14 @@
 //! index files are small and preallocated, so writing through the map cannot hit
 //! ENOSPC mid-entry the way an appended log could.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use memmap2::{MmapMut, MmapOptions};
+
+use crate::log::storage::OpenOptions;
 
 pub struct IndexFile {
     path: PathBuf,

@@ -3,7 +3,9 @@
 //! Owns everything that lives inside one partition directory (`<topic>-<partition>`):
 //! the segment files (`.log`, `.index`, `.timeindex`), the recovery-point checkpoint
 //! and the clean-shutdown marker. It serves zero-copy reads, rolls segments, enforces
-//! retention, compacts, and recovers after a crash.
+//! retention, compacts, and recovers after a crash. Every file is named by a path and
+//! reached through [`storage`], which keeps it on disk or, for a broker without a data
+//! directory (`--in-memory`), in memory: the same code and bytes either way.
 //!
 //! An append has two halves. [`validator`] (Kafka's `LogValidator`) decides whether a
 //! payload may be appended and in what form: size, header and CRC checks, the
@@ -32,6 +34,7 @@ pub mod partition_log;
 pub mod producer_state;
 pub mod recovery;
 pub mod segment;
+pub mod storage;
 pub mod time_index;
 pub mod txn_index;
 pub mod validator;
@@ -45,13 +48,26 @@ pub use validator::{
     AppendOrigin, LogValidator, ValidatedRecords, ValidationConfig, ValidationError,
 };
 
+// The log's own tests run once on disk and once in memory (`test_util::test_dir!`).
 #[cfg(test)]
 mod bounds_tests;
+#[cfg(test)]
+#[allow(clippy::duplicate_mod)] // the same tests, on the other storage
+#[path = "bounds_tests.rs"]
+mod bounds_tests_in_memory;
 #[cfg(test)]
 mod format_doc_test;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
+#[allow(clippy::duplicate_mod)] // the same tests, on the other storage
+#[path = "proptests.rs"]
+mod proptests_in_memory;
+#[cfg(test)]
 pub(crate) mod test_util;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+#[allow(clippy::duplicate_mod)] // the same tests, on the other storage
+#[path = "tests.rs"]
+mod tests_in_memory;

@@ -9,7 +9,6 @@
 //! touches sockets or Kafka request types.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -17,6 +16,7 @@ use crate::log::batch::BatchHeader;
 use crate::log::batch::ControlType;
 use crate::log::error::AppendError;
 use crate::log::file_names::segment_file_name;
+use crate::log::storage;
 
 /// Kafka keeps this many batches per producer, which is why idempotent producers may
 /// have at most five requests in flight.
@@ -419,18 +419,18 @@ pub fn write_snapshot(dir: &Path, offset: i64, state: &ProducerStateManager) -> 
         crate::log::file_names::TMP_SUFFIX
     ));
     {
-        let mut f = fs::File::create(&tmp)?;
+        let mut f = storage::create(&tmp)?;
         f.write_all(&state.encode())?;
         f.sync_all()?;
     }
-    fs::rename(&tmp, &path)?;
-    fs::File::open(dir)?.sync_all()
+    storage::rename(&tmp, &path)?;
+    storage::sync_dir(dir)
 }
 
 /// Offsets of the snapshot files in `dir`, ascending.
 pub fn list_snapshots(dir: &Path) -> io::Result<Vec<i64>> {
     let mut out = Vec::new();
-    for entry in fs::read_dir(dir)? {
+    for entry in storage::read_dir(dir)? {
         let name = entry?.file_name();
         let Some(name) = name.to_str() else { continue };
         if let Some(stem) = name.strip_suffix(&format!(".{SNAPSHOT_SUFFIX}")) {
@@ -455,14 +455,14 @@ pub fn load_latest_snapshot(
         let path = snapshot_path(dir, offset);
         if offset > log_end_offset {
             tracing::warn!(path = %path.display(), log_end_offset, "deleting producer snapshot past the log end");
-            fs::remove_file(&path)?;
+            storage::remove_file(&path)?;
             continue;
         }
-        match ProducerStateManager::decode(&fs::read(&path)?) {
+        match ProducerStateManager::decode(&storage::read(&path)?) {
             Some(state) => return Ok(Some((offset, state))),
             None => {
                 tracing::warn!(path = %path.display(), "deleting unreadable producer snapshot");
-                fs::remove_file(&path)?;
+                storage::remove_file(&path)?;
             }
         }
     }
@@ -475,7 +475,7 @@ pub fn delete_snapshots_before(dir: &Path, offset: i64) -> io::Result<()> {
     let offsets = list_snapshots(dir)?;
     let older: Vec<i64> = offsets.into_iter().filter(|o| *o < offset).collect();
     for o in older.iter().take(older.len().saturating_sub(1)) {
-        fs::remove_file(snapshot_path(dir, *o))?;
+        storage::remove_file(snapshot_path(dir, *o))?;
     }
     Ok(())
 }

@@ -4,8 +4,9 @@
 //! prefix of what was appended, byte-identical except for broker-rewritten fields,
 //! with contiguous offsets, and nothing before the mutated batch may be lost.
 
+use crate::log::storage as fs;
+use crate::log::test_util::test_dir;
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
@@ -122,7 +123,7 @@ fn run(ops: Vec<Op>, dmg: Damage, seg_bytes: u64, index_bytes: u32) {
         retention_ms: -1,
         ..LogConfig::default()
     };
-    let live = tempfile::tempdir().unwrap();
+    let live = test_dir!();
     let mut log = PartitionLog::open(live.path(), cfg.clone(), 0).unwrap();
     let mut model = BTreeMap::new();
     let mut ts = 0i64;
@@ -161,7 +162,7 @@ fn run(ops: Vec<Op>, dmg: Damage, seg_bytes: u64, index_bytes: u32) {
     let end = log.log_end_offset();
 
     // Crash: the directory as it is now, without close.
-    let crash = tempfile::tempdir().unwrap();
+    let crash = test_dir!();
     copy_dir(live.path(), crash.path());
     let files = log_files(crash.path());
     let mut min_end = end;

@@ -16,7 +16,6 @@
 //! never runs after `open` returns.
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::path::Path;
 
 use crate::log::checkpoint::{self, Checkpoint};
@@ -28,6 +27,7 @@ use crate::log::file_names::{
     TXN_INDEX_EXT,
 };
 use crate::log::segment::LogSegment;
+use crate::log::storage;
 
 pub struct LoadedLog {
     pub segments: Vec<LogSegment>,
@@ -38,20 +38,20 @@ pub struct LoadedLog {
 }
 
 pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, LogError> {
-    fs::create_dir_all(dir)?;
+    storage::create_dir_all(dir)?;
     // Log compaction: finish or roll back a swap interrupted by a crash, so the
     // segment files below are either all old or all new for each base offset.
     cleaner_swap::recover_dir(dir)?;
     let cleaner = cleaner_swap::read_checkpoint(dir)?;
     let mut logs = BTreeSet::new();
     let mut indexes = Vec::new();
-    for entry in fs::read_dir(dir)? {
+    for entry in storage::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name.ends_with(&format!(".{TMP_SUFFIX}")) {
             tracing::info!(file = %entry.path().display(), "deleting stray temporary file");
-            fs::remove_file(entry.path())?;
+            storage::remove_file(entry.path())?;
             continue;
         }
         match parse_segment_name(name) {
@@ -67,7 +67,7 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
     for (base, path) in indexes {
         if !logs.contains(&base) {
             tracing::info!(file = %path.display(), "deleting index without a segment");
-            fs::remove_file(path)?;
+            storage::remove_file(&path)?;
         }
     }
 
@@ -99,7 +99,7 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
     let last_base = *bases.last().expect("non-empty");
     let clean = match (marker, cp) {
         (Some(m), Some(_)) => {
-            let size = fs::metadata(segment_path(dir, last_base, LOG_EXT))?.len();
+            let size = storage::metadata(segment_path(dir, last_base, LOG_EXT))?.len();
             m.active_base_offset == last_base && m.active_log_size == size
         }
         _ => false,

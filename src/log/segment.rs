@@ -10,7 +10,7 @@
 //! cleaned copy just swapped in (no reader has it mapped). A failed append cuts only the
 //! unpublished bytes past the published size.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +24,7 @@ use crate::log::file_names::{
     segment_path, LOG_EXT, OFFSET_INDEX_EXT, TIME_INDEX_EXT, TXN_INDEX_EXT,
 };
 use crate::log::offset_index::OffsetIndex;
+use crate::log::storage::{self, OpenOptions};
 use crate::log::time_index::TimeIndex;
 
 /// Largest segment size: positions in `.index` are u32, and Kafka caps them at i32.
@@ -285,7 +286,7 @@ impl LogSegment {
         if self.max_timestamp >= 0 {
             return self.max_timestamp;
         }
-        std::fs::metadata(&self.log_path)
+        storage::metadata(&self.log_path)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
@@ -598,7 +599,7 @@ impl LogSegment {
         let txn = log.with_extension(TXN_INDEX_EXT);
         drop(self);
         for p in [log, idx, tidx, txn] {
-            match std::fs::remove_file(&p) {
+            match storage::remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),

@@ -112,3 +112,37 @@ pub fn txn_batch(pid: i64, epoch: i16, seq: i32, n: usize, ts: i64) -> Vec<u8> {
     .expect("encode");
     buf.to_vec()
 }
+
+/// A scratch directory for a test: on disk, or the root of a memory volume. The log's
+/// tests run once per storage (`tests` and `tests_in_memory` are the same file), so
+/// both keep the same semantics; [`test_dir!`] picks the storage from the module the
+/// test was compiled into.
+pub enum TestDir {
+    Disk(tempfile::TempDir),
+    Memory(crate::log::storage::MemoryVolume),
+}
+
+impl TestDir {
+    pub fn new(module_path: &str) -> TestDir {
+        if module_path.contains("in_memory") {
+            TestDir::Memory(crate::log::storage::MemoryVolume::new())
+        } else {
+            TestDir::Disk(tempfile::tempdir().expect("temporary directory"))
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            TestDir::Disk(d) => d.path(),
+            TestDir::Memory(v) => v.root(),
+        }
+    }
+}
+
+/// A [`TestDir`] for the storage the calling test module runs on.
+macro_rules! test_dir {
+    () => {
+        $crate::log::test_util::TestDir::new(module_path!())
+    };
+}
+pub(crate) use test_dir;

@@ -1,7 +1,8 @@
 //! Unit tests of the partition log: append/read, indexes, roll, retention, timestamp
 //! lookups, flush and recovery. Test-only; validation is tested in `validator::tests`.
 
-use std::fs;
+use crate::log::storage as fs;
+use crate::log::test_util::test_dir;
 
 use kafka_protocol::records::Compression;
 
@@ -45,7 +46,7 @@ fn corrupt_crc(mut b: Vec<u8>) -> Vec<u8> {
 fn a_refused_payload_writes_nothing() {
     // All or nothing: a bad second batch means the first is not written either (the
     // validator's checks themselves are tested in `validator::tests`).
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = open(dir.path(), LogConfig::default());
     let good = batch(3, 100, 10);
     let mut p = good.clone();
@@ -60,7 +61,7 @@ fn a_refused_payload_writes_nothing() {
 
 #[test]
 fn append_assigns_offsets_and_read_is_exact() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = open(dir.path(), LogConfig::default());
     let a = batch(3, 100, 10);
     let b = batch(2, 200, 10);
@@ -103,7 +104,7 @@ fn append_assigns_offsets_and_read_is_exact() {
 
 #[test]
 fn read_limits() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = open(dir.path(), LogConfig::default());
     let batches: Vec<Vec<u8>> = (0..4).map(|i| batch(2, i * 10, 20)).collect();
     for b in &batches {
@@ -142,7 +143,7 @@ fn read_limits() {
 
 #[test]
 fn offset_and_time_index_lookup() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut idx = OffsetIndex::open(&dir.path().join("a.index"), 100, true).unwrap();
     idx.file_mut().resize(64).unwrap();
     assert_eq!(idx.lookup(150), (100, 0));
@@ -178,7 +179,7 @@ fn offset_and_time_index_lookup() {
 #[cfg(debug_assertions)]
 #[should_panic(expected = "does not ascend")]
 fn a_non_ascending_offset_index_entry_is_a_bug() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut idx = OffsetIndex::open(&dir.path().join("a.index"), 100, true).unwrap();
     idx.file_mut().resize(64).unwrap();
     assert!(idx.append(120, 90));
@@ -187,7 +188,7 @@ fn a_non_ascending_offset_index_entry_is_a_bug() {
 
 #[test]
 fn rolls_on_size_index_full_and_age() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = open(dir.path(), small_config());
     let b = batch(1, 1, 200);
     for _ in 0..10 {
@@ -212,7 +213,7 @@ fn rolls_on_size_index_full_and_age() {
     );
 
     // Index full: room for 2 offset entries (time index: 1 regular + final).
-    let dir2 = tempfile::tempdir().unwrap();
+    let dir2 = test_dir!();
     let cfg = LogConfig {
         segment_index_bytes: 24,
         index_interval_bytes: 1,
@@ -226,7 +227,7 @@ fn rolls_on_size_index_full_and_age() {
     assert_eq!(read_all(&log2).len(), 10);
 
     // segment.ms: by append and by housekeeping, measured from the first batch's timestamp.
-    let dir3 = tempfile::tempdir().unwrap();
+    let dir3 = test_dir!();
     let mut log3 = open(
         dir3.path(),
         LogConfig {
@@ -261,7 +262,7 @@ fn rolls_on_size_index_full_and_age() {
 
 #[test]
 fn retention_by_time_and_bytes() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let cfg = LogConfig {
         segment_bytes: 300,
         ..small_config()
@@ -282,7 +283,7 @@ fn retention_by_time_and_bytes() {
     let deleted = log.housekeeping(4000).unwrap();
     assert_eq!(deleted, 2); // max ts 1 and 1001 are > 2500 ms old at 4000
     assert_eq!(log.log_start_offset(), 4);
-    assert!(!log_file(dir.path(), 0).exists());
+    assert!(!fs::exists(log_file(dir.path(), 0)));
     assert!(matches!(
         log.read(0, 100, i64::MAX, true),
         Err(LogError::OffsetOutOfRange { .. })
@@ -320,7 +321,7 @@ fn retention_by_time_and_bytes() {
 
 #[test]
 fn timestamp_lookups_are_exact_per_record() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = open(dir.path(), small_config());
     // Out-of-order timestamps inside batches, one compressed batch, several segments.
     log.append(
@@ -346,7 +347,7 @@ fn timestamp_lookups_are_exact_per_record() {
     assert_eq!(log.offset_for_timestamp(152).unwrap(), None);
     assert_eq!(log.max_timestamp_and_offset().unwrap(), Some((17, 151)));
 
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = open(dir.path(), LogConfig::default());
     assert_eq!(log.max_timestamp_and_offset().unwrap(), None);
     log.append(
@@ -359,7 +360,7 @@ fn timestamp_lookups_are_exact_per_record() {
 
 #[test]
 fn log_append_time_rewrites_header_and_crc() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let cfg = LogConfig {
         message_timestamp_type: TimestampType::LogAppendTime,
         ..LogConfig::default()
@@ -379,7 +380,7 @@ fn log_append_time_rewrites_header_and_crc() {
 
 #[test]
 fn flush_sync_handle_and_flush_messages() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = open(
         dir.path(),
         LogConfig {
@@ -414,7 +415,7 @@ fn flush_sync_handle_and_flush_messages() {
 /// close leaves no clean-shutdown marker, so the next open runs crash recovery.
 #[test]
 fn a_failed_fsync_takes_the_log_offline_and_leaves_it_to_recovery() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = open(dir.path(), small_config());
     log.append(&batch(3, 1, 10), 1).unwrap();
     log.flush().unwrap();
@@ -457,7 +458,9 @@ fn a_failed_fsync_takes_the_log_offline_and_leaves_it_to_recovery() {
     assert_eq!(log.segment_count(), segments);
 
     assert!(log.close().is_err());
-    assert!(!dir.path().join(checkpoint::CLEAN_SHUTDOWN_FILE).exists());
+    assert!(!fs::exists(
+        dir.path().join(checkpoint::CLEAN_SHUTDOWN_FILE)
+    ));
     assert_eq!(
         fs::read(dir.path().join(checkpoint::CHECKPOINT_FILE)).unwrap(),
         saved
@@ -472,7 +475,7 @@ fn a_failed_fsync_takes_the_log_offline_and_leaves_it_to_recovery() {
 
 #[test]
 fn bytes_outlive_deleted_segments() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = open(
         dir.path(),
         LogConfig {
@@ -490,25 +493,25 @@ fn bytes_outlive_deleted_segments() {
         ..small_config()
     });
     assert_eq!(log.housekeeping(2).unwrap(), 1);
-    assert!(!log_file(dir.path(), 0).exists());
+    assert!(!fs::exists(log_file(dir.path(), 0)));
     assert!(same_batch_modulo_broker_fields(&r.records, &b));
 }
 
 #[test]
 fn clean_close_and_reopen_needs_no_scan() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = open(dir.path(), small_config());
     for i in 0..12 {
         log.append(&batch(2, i, 100), 1).unwrap();
     }
     let before = read_all(&log);
     log.close().unwrap();
-    assert!(dir.path().join("clean-shutdown.marker").exists());
+    assert!(fs::exists(dir.path().join("clean-shutdown.marker")));
     drop(log);
     let t = std::time::Instant::now();
     let mut log = open(dir.path(), small_config());
     assert!(t.elapsed() < std::time::Duration::from_millis(500));
-    assert!(!dir.path().join("clean-shutdown.marker").exists());
+    assert!(!fs::exists(dir.path().join("clean-shutdown.marker")));
     assert_eq!(read_all(&log), before);
     assert_eq!(log.recovery_point(), 24);
     log.append(&batch(1, 1, 10), 1).unwrap();
@@ -517,10 +520,10 @@ fn clean_close_and_reopen_needs_no_scan() {
     // Using the log after close removes the marker again.
     log.close().unwrap();
     log.append(&batch(1, 1, 10), 1).unwrap();
-    assert!(!dir.path().join("clean-shutdown.marker").exists());
+    assert!(!fs::exists(dir.path().join("clean-shutdown.marker")));
 
     // Empty directory: fast open, stray tmp files removed.
-    let d = tempfile::tempdir().unwrap();
+    let d = test_dir!();
     let p = d.path().join("t-0");
     fs::create_dir(&p).unwrap();
     fs::write(p.join("recovery-point.checkpoint.tmp"), b"x").unwrap();
@@ -528,7 +531,7 @@ fn clean_close_and_reopen_needs_no_scan() {
     let log = open(&p, LogConfig::default());
     assert!(t.elapsed() < std::time::Duration::from_millis(200));
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
-    assert!(!p.join("recovery-point.checkpoint.tmp").exists());
+    assert!(!fs::exists(p.join("recovery-point.checkpoint.tmp")));
 }
 
 /// Appends `n` batches across several segments without closing; returns the sent batches.
@@ -559,7 +562,7 @@ fn assert_prefix(log: &PartitionLog, sent: &[Vec<u8>]) -> usize {
 
 #[test]
 fn recovery_after_truncation_at_every_byte_of_the_last_segment() {
-    let src = tempfile::tempdir().unwrap();
+    let src = test_dir!();
     let sent = crash_fixture(src.path());
     let segs: Vec<_> = {
         let mut v: Vec<_> = fs::read_dir(src.path())
@@ -572,7 +575,7 @@ fn recovery_after_truncation_at_every_byte_of_the_last_segment() {
     };
     let first_len = fs::metadata(&segs[0]).unwrap().len();
     for cut in (0..first_len).step_by(13) {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir!();
         for e in fs::read_dir(src.path()).unwrap() {
             let e = e.unwrap();
             fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
@@ -602,9 +605,9 @@ fn recovery_after_truncation_at_every_byte_of_the_last_segment() {
 
 #[test]
 fn recovery_after_corrupting_a_byte_mid_file() {
-    let src = tempfile::tempdir().unwrap();
+    let src = test_dir!();
     let sent = crash_fixture(src.path());
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     for e in fs::read_dir(src.path()).unwrap() {
         let e = e.unwrap();
         fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
@@ -641,7 +644,7 @@ fn partition_log_is_send_and_sync() {
 
 #[test]
 fn lost_index_files_are_rebuilt() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = open(dir.path(), small_config());
     for i in 0..12 {
         log.append(&batch(2, i, 100), 1).unwrap();
@@ -653,11 +656,8 @@ fn lost_index_files_are_rebuilt() {
     fs::write(dir.path().join(format!("{:020}.timeindex", 0)), [0u8; 24]).unwrap();
     let log = open(dir.path(), small_config());
     assert_eq!(read_all(&log), before);
-    assert!(
-        fs::metadata(dir.path().join(format!("{:020}.index", 0)))
-            .unwrap()
-            .len()
-            > 0
-    );
+    assert!(!fs::metadata(dir.path().join(format!("{:020}.index", 0)))
+        .unwrap()
+        .is_empty());
     assert_eq!(log.offset_for_timestamp(3).unwrap(), Some((5, 3)));
 }

@@ -7,11 +7,11 @@
 //! a file is rewritten only during `open`, before any reader exists. This module never
 //! reads records.
 
-use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::log::file_names::{segment_file_name, TXN_INDEX_EXT};
+use crate::log::storage::{self, OpenOptions};
 
 /// version (2) + producer id (8) + first offset (8) + last offset (8) + last stable offset (8)
 pub const ENTRY_SIZE: usize = 34;
@@ -61,7 +61,7 @@ pub fn path(dir: &Path, base_offset: i64) -> PathBuf {
 /// Entries of one segment's index, or `None` if the file is damaged (a torn last
 /// entry, an unknown version, offsets going backwards): the caller rebuilds it.
 pub fn read(dir: &Path, base_offset: i64) -> io::Result<Option<Vec<AbortedTxn>>> {
-    let bytes = match fs::read(path(dir, base_offset)) {
+    let bytes = match storage::read(path(dir, base_offset)) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(Vec::new())),
         Err(e) => return Err(e),
@@ -98,12 +98,12 @@ pub fn append(dir: &Path, base_offset: i64, entry: &AbortedTxn) -> io::Result<()
 pub fn rewrite(dir: &Path, base_offset: i64, entries: &[AbortedTxn]) -> io::Result<()> {
     let p = path(dir, base_offset);
     if entries.is_empty() {
-        return match fs::remove_file(&p) {
+        return match storage::remove_file(&p) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         };
     }
-    let mut f = File::create(&p)?;
+    let mut f = storage::create(&p)?;
     for e in entries {
         f.write_all(&e.encode())?;
     }
@@ -112,7 +112,7 @@ pub fn rewrite(dir: &Path, base_offset: i64, entries: &[AbortedTxn]) -> io::Resu
 
 /// fdatasync of a segment's index if it exists.
 pub fn sync(dir: &Path, base_offset: i64) -> io::Result<()> {
-    match File::open(path(dir, base_offset)) {
+    match storage::open(path(dir, base_offset)) {
         Ok(f) => f.sync_data(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
@@ -122,6 +122,7 @@ pub fn sync(dir: &Path, base_offset: i64) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn entries_round_trip_and_damage_is_detected() {

@@ -225,11 +225,13 @@ pub fn error_code(response: &Response) -> i16 {
         R::DescribeTopicPartitions(r) => first(r.topics.iter().flat_map(|t| {
             std::iter::once(t.error_code).chain(t.partitions.iter().map(|p| p.error_code))
         })),
-        R::ElectLeaders(r) => first(std::iter::once(r.error_code).chain(
-            r.replica_election_results.iter().flat_map(|t| {
-                t.partition_result.iter().map(|p| p.error_code)
-            }),
-        )),
+        R::ElectLeaders(r) => first(
+            std::iter::once(r.error_code).chain(
+                r.replica_election_results
+                    .iter()
+                    .flat_map(|t| t.partition_result.iter().map(|p| p.error_code)),
+            ),
+        ),
         R::AlterPartitionReassignments(r) => first(
             std::iter::once(r.error_code).chain(
                 r.responses

@@ -22,6 +22,7 @@ use super::store::{self as topic_store, TopicRecord, DELETE_SUFFIX};
 use crate::clock::Clock;
 use crate::config::{validate_topic_configs, BrokerConfig};
 use crate::error::{KafkaError, ResponseError};
+use crate::log::storage;
 use crate::log::PartitionLog;
 
 pub struct Topic {
@@ -425,7 +426,7 @@ impl TopicRegistry {
     ) -> anyhow::Error {
         for p in range {
             let dir = topic_store::partition_dir(&self.data_dir, topic, p);
-            match std::fs::remove_dir_all(&dir) {
+            match storage::remove_dir_all(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
@@ -465,7 +466,7 @@ impl TopicRegistry {
             let dir = topic_store::partition_dir(&self.data_dir, name, p.index);
             let target =
                 topic_store::deleted_partition_dir(&self.data_dir, name, p.index, &topic.id);
-            match std::fs::rename(&dir, &target) {
+            match storage::rename(&dir, &target) {
                 Ok(()) => doomed.push(target),
                 Err(e) => {
                     tracing::warn!(dir = %dir.display(), error = %e, "could not rename deleted partition directory")
@@ -479,7 +480,7 @@ impl TopicRegistry {
         }
         std::thread::spawn(move || {
             for dir in doomed {
-                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                if let Err(e) = storage::remove_dir_all(&dir) {
                     tracing::warn!(dir = %dir.display(), error = %e, "could not remove deleted partition directory");
                 }
             }
@@ -520,7 +521,7 @@ fn remove_uncommitted_partition_dirs(data_dir: &Path, records: &[TopicRecord]) {
         .iter()
         .map(|r| (r.name.as_str(), r.partitions))
         .collect();
-    let Ok(entries) = std::fs::read_dir(data_dir) else {
+    let Ok(entries) = storage::read_dir(data_dir) else {
         return;
     };
     let mut removed = false;
@@ -535,7 +536,7 @@ fn remove_uncommitted_partition_dirs(data_dir: &Path, records: &[TopicRecord]) {
         let Ok(index) = index.parse::<i32>() else {
             continue;
         };
-        if !path.is_dir() || topic_name::validate(topic).is_err() {
+        if !entry.is_dir() || topic_name::validate(topic).is_err() {
             continue;
         }
         if counts.get(topic).is_some_and(|&n| index < n) {
@@ -545,7 +546,7 @@ fn remove_uncommitted_partition_dirs(data_dir: &Path, records: &[TopicRecord]) {
             tracing::error!(dir = %path.display(), "partition directory with records but no topic file (its topic was deleted just before a crash, or the topic file was lost): not opened and left alone; remove it by hand once it is not needed");
             continue;
         }
-        match std::fs::remove_dir_all(&path) {
+        match storage::remove_dir_all(&path) {
             Ok(()) => {
                 removed = true;
                 tracing::info!(dir = %path.display(), "removed the directory of a partition whose creation never completed");
@@ -562,30 +563,30 @@ fn remove_uncommitted_partition_dirs(data_dir: &Path, records: &[TopicRecord]) {
 
 /// Whether a partition directory has any non-empty `.log` segment.
 fn holds_records(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(entries) = storage::read_dir(dir) else {
         return true; // cannot tell: keep it
     };
     entries.flatten().any(|e| {
         let p = e.path();
         p.extension()
             .is_some_and(|x| x == crate::log::file_names::LOG_EXT)
-            && e.metadata().map_or(true, |m| m.len() > 0)
+            && storage::metadata(&p).map_or(true, |m| !m.is_empty())
     })
 }
 
 fn remove_deleted_dirs(data_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(data_dir) else {
+    let Ok(entries) = storage::read_dir(data_dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.is_dir()
+        if entry.is_dir()
             && path
                 .file_name()
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.ends_with(DELETE_SUFFIX))
         {
-            if let Err(e) = std::fs::remove_dir_all(&path) {
+            if let Err(e) = storage::remove_dir_all(&path) {
                 tracing::warn!(dir = %path.display(), error = %e, "could not remove deleted partition directory");
             }
         }

@@ -5,16 +5,19 @@
 //!
 //! Every write goes to a temporary file that is fsync'd and renamed over the old one,
 //! and the directory is fsync'd, so a crash leaves the old or the new file, never a
-//! torn one. This module never opens partition logs.
+//! torn one. Every file goes through `crate::log::storage`, so the same code keeps them
+//! in memory for a broker that has no data directory. This module never opens
+//! partition logs.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::log::storage;
 
 pub const META_PROPERTIES: &str = "meta.properties";
 pub const TOPICS_DIR: &str = "topics";
@@ -39,9 +42,9 @@ pub struct TopicRecord {
 /// as in Kafka: the data directory belongs to another broker.
 pub fn load_or_create_meta(data_dir: &Path, node_id: i32) -> Result<String> {
     let path = data_dir.join(META_PROPERTIES);
-    if path.exists() {
-        let text =
-            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    if storage::exists(&path) {
+        let text = storage::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let mut cluster_id = None;
         let mut stored_node = None;
         for line in text.lines() {
@@ -114,7 +117,7 @@ pub fn topic_file(data_dir: &Path, topic_id: &Uuid) -> PathBuf {
 /// them is.
 pub fn write_topic(data_dir: &Path, record: &TopicRecord) -> Result<()> {
     let dir = data_dir.join(TOPICS_DIR);
-    fs::create_dir_all(&dir)?;
+    storage::create_dir_all(&dir)?;
     sync_dir(data_dir).with_context(|| format!("fsyncing {}", data_dir.display()))?;
     let text = toml::to_string(record)?;
     write_atomically(&topic_file(data_dir, &record.topic_id), text.as_bytes())
@@ -122,7 +125,7 @@ pub fn write_topic(data_dir: &Path, record: &TopicRecord) -> Result<()> {
 
 pub fn remove_topic(data_dir: &Path, topic_id: &Uuid) -> Result<()> {
     let path = topic_file(data_dir, topic_id);
-    fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    storage::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
     sync_dir(&data_dir.join(TOPICS_DIR))
 }
 
@@ -131,7 +134,7 @@ pub fn remove_topic(data_dir: &Path, topic_id: &Uuid) -> Result<()> {
 pub fn read_topics(data_dir: &Path) -> Result<Vec<TopicRecord>> {
     let dir = data_dir.join(TOPICS_DIR);
     let mut out = Vec::new();
-    let entries = match fs::read_dir(&dir) {
+    let entries = match storage::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
         Err(e) => return Err(e.into()),
@@ -144,13 +147,13 @@ pub fn read_topics(data_dir: &Path) -> Result<Vec<TopicRecord>> {
             .unwrap_or_default();
         if name.ends_with(".tmp") {
             // A write that did not reach its rename: the old file (if any) is intact.
-            let _ = fs::remove_file(&path);
+            let _ = storage::remove_file(&path);
             continue;
         }
         if !name.ends_with(TOPIC_FILE_SUFFIX) {
             continue;
         }
-        let text = fs::read_to_string(&path)?;
+        let text = storage::read_to_string(&path)?;
         let record: TopicRecord =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         out.push(record);
@@ -185,7 +188,7 @@ pub const METADATA_CHANGES: &str = "metadata.changes";
 
 pub fn read_metadata_changes(data_dir: &Path) -> Result<i64> {
     let path = data_dir.join(METADATA_CHANGES);
-    match fs::read_to_string(&path) {
+    match storage::read_to_string(&path) {
         Ok(text) => text
             .trim()
             .parse()
@@ -208,12 +211,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
     {
-        let mut f =
-            fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut f = storage::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
-    fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    storage::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
     if let Some(parent) = path.parent() {
         sync_dir(parent)?;
     }
@@ -221,7 +223,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)?.sync_all()?;
+    storage::sync_dir(dir)?;
     Ok(())
 }
 

@@ -17,7 +17,6 @@
 //! file of the live segment set, and never take the partition lock.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +31,7 @@ use crate::log::batch::{check_cleaned_batch, control_record_type, BatchHeader};
 use crate::log::error::LogError;
 use crate::log::file_names::{LOG_EXT, OFFSET_INDEX_EXT, TIME_INDEX_EXT, TXN_INDEX_EXT};
 use crate::log::segment::LogSegment;
+use crate::log::storage;
 use crate::log::txn_index::AbortedTxn;
 use crate::log::TimestampType;
 
@@ -211,7 +211,7 @@ impl Pass<'_> {
         let dir = &self.plan.dir;
         let base = seg.base_offset;
         let log_path = swap::path(dir, base, LOG_EXT, CLEANED_SUFFIX);
-        let mut out = BufWriter::with_capacity(1 << 20, File::create(&log_path)?);
+        let mut out = BufWriter::with_capacity(1 << 20, storage::create(&log_path)?);
         let mut size = 0u64;
         for (pos, h) in batches(seg)? {
             if cancel.load(Ordering::Relaxed) {
@@ -255,7 +255,7 @@ impl Pass<'_> {
 }
 
 fn write_txn_index(dir: &Path, base: i64, entries: &[AbortedTxn]) -> io::Result<()> {
-    let mut f = File::create(swap::path(dir, base, TXN_INDEX_EXT, CLEANED_SUFFIX))?;
+    let mut f = storage::create(swap::path(dir, base, TXN_INDEX_EXT, CLEANED_SUFFIX))?;
     for e in entries {
         f.write_all(&e.encode())?;
     }

@@ -106,3 +106,7 @@ pub struct CleanOutput {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+#[allow(clippy::duplicate_mod)] // the same tests, on the other storage
+#[path = "tests.rs"]
+mod tests_in_memory;

@@ -17,13 +17,13 @@
 //! must never decide what is kept, nor touch a file of the live segment set other
 //! than by an atomic rename over it.
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::log::checkpoint;
 use crate::log::file_names::{segment_path, suffixed_path, LOG_EXT};
 pub use crate::log::file_names::{CLEANED_SUFFIX, CLEANER_CHECKPOINT, INDEX_EXTS, SWAP_SUFFIX};
+use crate::log::storage;
 const CHECKPOINT_MAGIC: &[u8; 4] = b"SLCO";
 const CHECKPOINT_LEN: usize = 28;
 
@@ -51,7 +51,7 @@ impl CrashAfter {
 }
 
 fn remove_if_exists(p: &Path) -> io::Result<()> {
-    match fs::remove_file(p) {
+    match storage::remove_file(p) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
@@ -61,13 +61,13 @@ fn remove_if_exists(p: &Path) -> io::Result<()> {
 pub fn install(dir: &Path, base: i64, crash: &mut CrashAfter) -> io::Result<()> {
     for ext in INDEX_EXTS {
         crash.step()?;
-        fs::rename(
+        storage::rename(
             path(dir, base, ext, CLEANED_SUFFIX),
             path(dir, base, ext, SWAP_SUFFIX),
         )?;
     }
     crash.step()?;
-    fs::rename(
+    storage::rename(
         path(dir, base, LOG_EXT, CLEANED_SUFFIX),
         path(dir, base, LOG_EXT, SWAP_SUFFIX),
     )?;
@@ -79,13 +79,13 @@ pub fn install(dir: &Path, base: i64, crash: &mut CrashAfter) -> io::Result<()> 
 fn complete(dir: &Path, base: i64, crash: &mut CrashAfter) -> io::Result<()> {
     for ext in INDEX_EXTS {
         let swap = path(dir, base, ext, SWAP_SUFFIX);
-        if swap.exists() {
+        if storage::exists(&swap) {
             crash.step()?;
-            fs::rename(&swap, segment_path(dir, base, ext))?;
+            storage::rename(&swap, segment_path(dir, base, ext))?;
         }
     }
     crash.step()?;
-    fs::rename(
+    storage::rename(
         path(dir, base, LOG_EXT, SWAP_SUFFIX),
         segment_path(dir, base, LOG_EXT),
     )?;
@@ -105,7 +105,7 @@ pub fn discard(dir: &Path, base: i64) -> io::Result<()> {
 pub fn recover_dir(dir: &Path) -> io::Result<()> {
     let mut committed = Vec::new();
     let mut others = Vec::new();
-    for entry in fs::read_dir(dir)? {
+    for entry in storage::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
@@ -181,7 +181,7 @@ impl CleanerCheckpoint {
 
 /// The checkpoint, `None` if missing or damaged.
 pub fn read_checkpoint(dir: &Path) -> io::Result<Option<CleanerCheckpoint>> {
-    match fs::read(dir.join(CLEANER_CHECKPOINT)) {
+    match storage::read(dir.join(CLEANER_CHECKPOINT)) {
         Ok(b) => Ok(CleanerCheckpoint::decode(&b)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
@@ -196,6 +196,7 @@ pub fn write_checkpoint(dir: &Path, cp: &CleanerCheckpoint) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn checkpoint_round_trips_and_rejects_damage() {

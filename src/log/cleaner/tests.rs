@@ -2,6 +2,7 @@
 //! tombstones and aborted transactions go, the memory bound is honoured, and a crash
 //! at any file step of the swap reopens as the old or the new segment set.
 
+use crate::log::test_util::test_dir;
 use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
@@ -155,7 +156,7 @@ fn clean_all(log: &mut PartitionLog, now: i64) -> usize {
 
 #[test]
 fn cleaning_keeps_latest_per_key_with_original_offsets() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = PartitionLog::open(dir.path(), compact_config(), NOW).unwrap();
     fill(&mut log, 400, 10, 0, Compression::None);
     let before = read_all(&log);
@@ -183,7 +184,7 @@ fn cleaning_keeps_latest_per_key_with_original_offsets() {
     assert_eq!(read_all(&log), after);
     // After a crash (no close), recovery scans segments with gaps and keeps them.
     drop(log);
-    std::fs::remove_file(dir.path().join("recovery-point.checkpoint")).unwrap();
+    crate::log::storage::remove_file(dir.path().join("recovery-point.checkpoint")).unwrap();
     let log = PartitionLog::open(dir.path(), compact_config(), NOW).unwrap();
     assert_eq!(read_all(&log), after);
 }
@@ -196,7 +197,7 @@ fn compressed_batches_are_filtered_and_recompressed() {
         Compression::Lz4,
         Compression::Zstd,
     ] {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir!();
         let mut log = PartitionLog::open(dir.path(), compact_config(), NOW).unwrap();
         for i in 0..60 {
             let recs: Vec<(String, String)> = (0..5)
@@ -223,7 +224,7 @@ fn compressed_batches_are_filtered_and_recompressed() {
 
 #[test]
 fn tombstones_go_after_delete_retention_and_stay_before() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let cfg = LogConfig {
         delete_retention_ms: 3_600_000,
         ..compact_config()
@@ -261,7 +262,7 @@ fn tombstones_go_after_delete_retention_and_stay_before() {
 
 #[test]
 fn compact_only_topics_are_not_trimmed_by_retention() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let cfg = LogConfig {
         retention_ms: 1,
         retention_bytes: 10,
@@ -280,7 +281,7 @@ fn compact_only_topics_are_not_trimmed_by_retention() {
 
 #[test]
 fn a_small_offset_map_cleans_in_several_passes() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = PartitionLog::open(dir.path(), compact_config(), NOW).unwrap();
     fill(&mut log, 400, 40, 0, Compression::None);
     let want = latest(&read_all(&log));
@@ -301,7 +302,7 @@ fn a_small_offset_map_cleans_in_several_passes() {
 
 #[test]
 fn min_compaction_lag_and_dirty_ratio_gate_cleaning() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let cfg = LogConfig {
         min_compaction_lag_ms: 3_600_000,
         ..compact_config()
@@ -338,7 +339,7 @@ fn min_compaction_lag_and_dirty_ratio_gate_cleaning() {
 /// A transactional producer writes a committed and an aborted transaction.
 #[test]
 fn aborted_transactions_are_dropped_and_markers_kept_until_safe() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = PartitionLog::open(dir.path(), compact_config(), NOW).unwrap();
     let (pid, epoch) = (7, 0);
     let mut seq = 0;
@@ -401,7 +402,7 @@ fn aborted_transactions_are_dropped_and_markers_kept_until_safe() {
 
 #[test]
 fn markers_stay_while_young() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let cfg = LogConfig {
         delete_retention_ms: 3_600_000,
         ..compact_config()
@@ -427,7 +428,7 @@ fn markers_stay_while_young() {
 
 #[test]
 fn an_open_transaction_stops_cleaning_at_the_last_stable_offset() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = PartitionLog::open(dir.path(), compact_config(), NOW).unwrap();
     fill(&mut log, 50, 3, 0, Compression::None);
     let lso = log.log_end_offset();
@@ -469,7 +470,7 @@ fn build(dir: &std::path::Path, seed: u64) -> PartitionLog {
 }
 
 fn check_crash_at(step: usize, seed: u64) -> bool {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_dir!();
     let mut log = build(dir.path(), seed);
     let before = read_all(&log);
     let want = latest(&before);
@@ -496,10 +497,9 @@ fn check_crash_at(step: usize, seed: u64) -> bool {
     // Every segment is wholly old or wholly new, and new ones form a prefix.
     let mut old_seen = false;
     for c in &out.segments {
-        let size = std::fs::metadata(dir.path().join(crate::log::file_names::segment_file_name(
-            c.base_offset,
-            "log",
-        )))
+        let size = crate::log::storage::metadata(dir.path().join(
+            crate::log::file_names::segment_file_name(c.base_offset, "log"),
+        ))
         .unwrap()
         .len();
         assert!(size == c.old_size || size == c.new_size);
@@ -510,7 +510,7 @@ fn check_crash_at(step: usize, seed: u64) -> bool {
         );
         old_seen |= size == c.old_size && c.new_size != c.old_size;
     }
-    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+    let leftovers: Vec<String> = crate::log::storage::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.ends_with(".cleaned") || n.ends_with(".swap"))
@@ -545,7 +545,7 @@ proptest! {
         compressed in any::<bool>(),
         small_map in any::<bool>(),
     ) {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir!();
         let mut log = PartitionLog::open(dir.path(), compact_config(), NOW).unwrap();
         let compression = if compressed { Compression::Gzip } else { Compression::None };
         for (i, (key, tomb, n)) in ops.iter().enumerate() {
@@ -591,7 +591,7 @@ proptest! {
 #[test]
 fn cleaning_reads_aborted_transactions_beyond_memory_from_disk() {
     let run = |in_memory: usize| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir!();
         let cfg = LogConfig {
             aborted_txns_in_memory: in_memory,
             ..compact_config()
