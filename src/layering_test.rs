@@ -17,6 +17,7 @@ const RANKS: &[(&str, i32)] = &[
     ("config", 2),
     ("topics", 3),
     ("coordinator", 4),
+    ("security", 4),
     ("broker", 5),
     ("api", 6),
     ("server", 7),
@@ -24,7 +25,7 @@ const RANKS: &[(&str, i32)] = &[
 ];
 
 /// Modules outside the broker's stack, with what each may use.
-const OUTSIDERS: &[(&str, &[&str])] = &[("cli", &["cli", "log", "clock", "error"])];
+const OUTSIDERS: &[(&str, &[&str])] = &[("cli", &["cli", "log", "clock", "error", "security"])];
 
 fn rank(module: &str) -> Option<i32> {
     RANKS.iter().find(|(m, _)| *m == module).map(|(_, r)| *r)

@@ -27,6 +27,7 @@ pub mod coordinator;
 pub mod error;
 pub mod http;
 pub mod log;
+pub mod security;
 pub mod server;
 pub mod topics;
 
@@ -55,8 +56,20 @@ pub async fn run(
     };
     // Transactions decided before a crash get their markers before clients connect.
     broker.complete_recovery().await;
-    let listener = server::bind(&config.listen).await?;
-    let local = listener.local_addr()?;
+    let listeners = server::bind_all(&config).await?;
+    let local = listeners[0].local_addr()?;
+    for l in &listeners {
+        let c = &l.security.config;
+        tracing::info!(
+            listener = %c.name,
+            security_protocol = c.security_protocol.name(),
+            listen = %l.local_addr()?,
+            advertised = %format!("{}:{}", c.advertised_host, c.advertised_port),
+            sasl_mechanisms = %l.security.mechanisms.join(","),
+            plain_users = l.security.plain_user_count(),
+            "listening"
+        );
+    }
     tracing::info!(
         listen = %local,
         advertised = %format!("{}:{}", config.advertised_host, config.advertised_port),
@@ -68,7 +81,7 @@ pub async fn run(
     );
     on_ready(local);
     let background = broker.spawn_background_tasks();
-    server::serve(listener, broker.clone(), shutdown).await;
+    server::serve_all(listeners, broker.clone(), shutdown).await;
     background.abort();
     tracing::info!("shutting down: flushing and closing logs");
     tokio::task::spawn_blocking(move || broker.shutdown()).await?;

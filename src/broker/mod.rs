@@ -40,6 +40,8 @@ pub struct Broker {
     pub groups: Arc<GroupCoordinator>,
     /// Transactions (state in `__transaction_state`).
     pub transactions: Arc<TransactionCoordinator>,
+    /// SCRAM users (`<log.dirs>/scram-credentials`).
+    pub scram_credentials: crate::security::ScramCredentialStore,
     /// This process's ownership of the data directory, held until the broker is
     /// dropped.
     _data_dir_lock: DataDirLock,
@@ -90,7 +92,10 @@ impl Broker {
             )
             .context("loading transactions from __transaction_state")?,
         );
+        let scram_credentials = crate::security::ScramCredentialStore::open(&config.data_dir)
+            .context("loading SCRAM credentials")?;
         Ok(Arc::new(Broker {
+            scram_credentials,
             groups,
             transactions,
             fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots),

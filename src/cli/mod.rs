@@ -4,7 +4,7 @@
 //! [`run`]; each command group lives in its own file:
 //! - `client.rs`: one broker connection (framing, ApiVersions negotiation);
 //! - `cluster.rs`: Metadata, leaders, coordinators, ListOffsets;
-//! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`: the network commands;
+//! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`, `user.rs`: the network commands;
 //! - `consume_group.rs`: group membership for `consume --group`;
 //! - `dump_log.rs`: the offline `dump-log`;
 //! - `output.rs`: JSON, base64, tables, progress.
@@ -22,6 +22,7 @@ pub mod group;
 pub mod output;
 pub mod produce;
 pub mod topic;
+pub mod user;
 
 use clap::{Args, Subcommand};
 
@@ -50,6 +51,8 @@ pub enum ClientCommand {
     Consume(consume::ConsumeArgs),
     /// List consumer groups, or describe one with its lag per partition.
     Group(group::GroupArgs),
+    /// Add, list and remove SCRAM users (AlterUserScramCredentials).
+    User(user::UserArgs),
     /// Print (or --verify) segment files offline, like kafka-dump-log.
     DumpLog(dump_log::DumpLogArgs),
 }
@@ -68,6 +71,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             ClientCommand::Produce(a) => produce::run(a).await,
             ClientCommand::Consume(a) => consume::run(a).await,
             ClientCommand::Group(a) => group::run(a).await,
+            ClientCommand::User(a) => user::run(a).await,
             ClientCommand::DumpLog(_) => unreachable!("handled above"),
         }
     })
