@@ -25,12 +25,9 @@ pub async fn handle(
         &broker.scram_credentials,
         ctx.api_version,
     );
-    match &answer.close {
-        Some(reason) => {
-            tracing::warn!(conn = ctx.connection_id, peer = %ctx.peer, listener = %ctx.session.listener.config.name, "{reason}");
-            ctx.close_after_answer(reason.clone());
-        }
-        None => {}
+    if let Some(reason) = answer.close {
+        // The connection logs it and closes after the answer is written.
+        ctx.close_after_answer(reason);
     }
     let mut r = SaslAuthenticateResponse::default();
     r.error_code = answer.error.map_or(0, |e| e.code());

@@ -53,6 +53,8 @@ pub struct BrokerConfig {
     /// `connections.max.idle.ms`; `None` (a negative value) never closes an idle
     /// connection.
     pub connections_max_idle_ms: Option<u64>,
+    /// `connection.failed.authentication.delay.ms`
+    pub connection_failed_authentication_delay_ms: u64,
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
     pub acks_all_fsync: bool,
@@ -151,7 +153,7 @@ impl BrokerConfig {
                     .unwrap_or_default()
             })
         };
-        let listeners = listeners::resolve(&explicit, &get)?;
+        let listeners = listeners::resolve(&explicit, get)?;
         let listen = listeners[0].bind.clone();
         let advertised_host = listeners[0].advertised_host.clone();
         let advertised_port = listeners[0].advertised_port;
@@ -190,6 +192,11 @@ impl BrokerConfig {
             max_connections_per_ip_overrides,
             connections_max_idle_ms: u64::try_from(get("connections.max.idle.ms").parse::<i64>()?)
                 .ok(),
+            connection_failed_authentication_delay_ms: get(
+                "connection.failed.authentication.delay.ms",
+            )
+            .parse::<i32>()?
+            .max(0) as u64,
             retention_check_interval_ms: get("log.retention.check.interval.ms").parse()?,
             flush_scheduler_interval_ms: get("log.flush.scheduler.interval.ms").parse()?,
             acks_all_fsync: get("sluice.acks.all.fsync") == "true",

@@ -281,7 +281,7 @@ impl Session {
             );
         }
         let exchange = std::mem::replace(&mut state.exchange, Exchange::Idle);
-        let result: Result<Option<(Vec<u8>, String)>, (String, String)> = match exchange {
+        let result: Result<(Vec<u8>, String), Failure> = match exchange {
             Exchange::Idle => {
                 return SaslAnswer::error(
                     ResponseError::IllegalSaslState,
@@ -290,7 +290,7 @@ impl Session {
                 )
             }
             Exchange::Chosen(m) if m == "PLAIN" => match self.plain(token) {
-                Ok(user) => Ok(Some((Vec::new(), user))),
+                Ok(user) => Ok((Vec::new(), user)),
                 Err((client, log)) => Err((client, log)),
             },
             Exchange::Chosen(m) => {
@@ -309,14 +309,14 @@ impl Session {
             Exchange::Scram(mut server) => {
                 let mechanism = server.mechanism();
                 match server.step(token, |_| None) {
-                    Ok(ScramStep::Done { server_final, user }) => Ok(Some((server_final, user))),
+                    Ok(ScramStep::Done { server_final, user }) => Ok((server_final, user)),
                     Ok(ScramStep::Continue(_)) => unreachable!("SCRAM's second step ends it"),
                     Err(why) => Err((scram_failure(mechanism), why)),
                 }
             }
         };
         match result {
-            Ok(Some((bytes, user))) => {
+            Ok((bytes, user)) => {
                 let principal = KafkaPrincipal::user(user);
                 if let Some(old) = &state.principal {
                     if *old != principal {
@@ -340,7 +340,6 @@ impl Session {
                 }
                 answer
             }
-            Ok(None) => unreachable!(),
             Err((client_message, why)) => SaslAnswer::error(
                 ResponseError::SaslAuthenticationFailed,
                 client_message,
@@ -398,6 +397,9 @@ impl Session {
         }
     }
 }
+
+/// A failed authentication: the message for the client, the reason for the log.
+type Failure = (String, String);
 
 /// Kafka's message for a SCRAM failure (the same for an unknown user and a bad proof).
 fn scram_failure(m: ScramMechanism) -> String {

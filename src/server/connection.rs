@@ -72,6 +72,9 @@ pub(super) enum Close {
     },
     /// The client sent something Kafka would refuse by disconnecting.
     Protocol(String),
+    /// SASL authentication failed: the answer saying so is written, the close waits
+    /// `connection.failed.authentication.delay.ms`, as in Kafka.
+    AuthenticationFailed(String),
 }
 
 impl Connection<TcpStream> {
@@ -115,6 +118,18 @@ impl<S: Transport> Connection<S> {
         match self.serve().await {
             Close::Protocol(reason) => {
                 tracing::warn!(conn = id, peer = %peer, "closing connection: {reason}")
+            }
+            Close::AuthenticationFailed(reason) => {
+                tracing::warn!(conn = id, peer = %peer, listener = %self.state.session.listener.config.name, "closing connection: {reason}");
+                let delay = self
+                    .state
+                    .broker
+                    .config
+                    .connection_failed_authentication_delay_ms;
+                tokio::select! {
+                    _ = stopped(&mut self.stop) => {}
+                    _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
+                }
             }
             Close::Io(e) => {
                 tracing::debug!(conn = id, peer = %peer, error = %e, "connection failed")
@@ -350,7 +365,12 @@ impl State {
                 Ok((
                     slot,
                     answer,
-                    ctx.take_close_after_answer().map(Close::Protocol),
+                    ctx.take_close_after_answer().map(|reason| match key {
+                        ApiKey::SaslAuthenticate | ApiKey::SaslHandshake => {
+                            Close::AuthenticationFailed(reason)
+                        }
+                        _ => Close::Protocol(reason),
+                    }),
                 ))
             }
         }
