@@ -412,3 +412,118 @@ fn scram_failure(m: ScramMechanism) -> String {
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::listeners::SecurityProtocol;
+
+    fn listener(protocol: SecurityProtocol, reauth_ms: &str) -> Arc<ListenerSecurity> {
+        let mut settings = BTreeMap::new();
+        settings.insert(
+            "sasl.enabled.mechanisms".to_string(),
+            "PLAIN,SCRAM-SHA-256".to_string(),
+        );
+        settings.insert(
+            "plain.sasl.jaas.config".to_string(),
+            "org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"pw\";"
+                .to_string(),
+        );
+        settings.insert(
+            "connections.max.reauth.ms".to_string(),
+            reauth_ms.to_string(),
+        );
+        Arc::new(
+            ListenerSecurity::new(ListenerConfig {
+                name: "SASL".into(),
+                security_protocol: protocol,
+                bind: "127.0.0.1:0".into(),
+                advertised_host: "127.0.0.1".into(),
+                advertised_port: 1,
+                settings,
+            })
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn only_sasl_apis_before_authentication_then_the_principal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ScramCredentialStore::open(dir.path()).unwrap();
+        let s = Session::new(listener(SecurityProtocol::SaslPlaintext, "0"), None);
+        assert!(s.check_request(ApiKey::ApiVersions).is_ok());
+        assert!(s.check_request(ApiKey::Metadata).is_err());
+        // SaslAuthenticate before SaslHandshake: ILLEGAL_SASL_STATE and a close.
+        let a = s.authenticate(b"\0alice\0pw", &store, 1);
+        assert_eq!(a.error, Some(ResponseError::IllegalSaslState));
+        assert!(a.close.is_some());
+        assert!(s.handshake("PLAIN").error.is_none());
+        let a = s.authenticate(b"\0alice\0pw", &store, 1);
+        assert!(a.error.is_none(), "{a:?}");
+        assert_eq!(a.session_lifetime_ms, 0);
+        assert_eq!(s.principal(), KafkaPrincipal::user("alice"));
+        assert!(s.check_request(ApiKey::Metadata).is_ok());
+        // No re-authentication without connections.max.reauth.ms.
+        assert_eq!(
+            s.handshake("PLAIN").error,
+            Some(ResponseError::IllegalSaslState)
+        );
+    }
+
+    #[test]
+    fn wrong_password_unknown_user_and_unknown_mechanism() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ScramCredentialStore::open(dir.path()).unwrap();
+        for token in [&b"\0alice\0nope"[..], b"\0bob\0pw", b"garbage"] {
+            let s = Session::new(listener(SecurityProtocol::SaslPlaintext, "0"), None);
+            s.handshake("PLAIN");
+            let a = s.authenticate(token, &store, 2);
+            assert_eq!(a.error, Some(ResponseError::SaslAuthenticationFailed));
+            assert!(a
+                .error_message
+                .unwrap()
+                .starts_with("Authentication failed"));
+            assert!(a.close.is_some());
+            assert!(s.check_request(ApiKey::Metadata).is_err());
+        }
+        let s = Session::new(listener(SecurityProtocol::SaslPlaintext, "0"), None);
+        s.handshake("SCRAM-SHA-256");
+        let a = s.authenticate(b"n,,n=ghost,r=abc", &store, 2);
+        assert_eq!(
+            a.error_message.as_deref(),
+            Some("Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256")
+        );
+        let s = Session::new(listener(SecurityProtocol::SaslPlaintext, "0"), None);
+        let a = s.handshake("GSSAPI");
+        assert_eq!(a.error, Some(ResponseError::UnsupportedSaslMechanism));
+        assert!(a.close.is_some());
+    }
+
+    #[test]
+    fn reauth_ms_gives_the_session_lifetime_and_allows_reauthentication() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ScramCredentialStore::open(dir.path()).unwrap();
+        let s = Session::new(listener(SecurityProtocol::SaslSsl, "60000"), None);
+        s.handshake("PLAIN");
+        let a = s.authenticate(b"\0alice\0pw", &store, 1);
+        assert_eq!(a.session_lifetime_ms, 60000);
+        assert!(s.handshake("PLAIN").error.is_none());
+        assert!(s.authenticate(b"\0alice\0pw", &store, 0).error.is_none());
+    }
+
+    #[test]
+    fn plaintext_and_ssl_sessions_are_authenticated_from_the_start() {
+        let s = Session::new(listener(SecurityProtocol::Plaintext, "0"), None);
+        assert_eq!(s.principal(), KafkaPrincipal::anonymous());
+        assert!(s.check_request(ApiKey::Produce).is_ok());
+        assert_eq!(
+            s.handshake("PLAIN").error,
+            Some(ResponseError::IllegalSaslState)
+        );
+        let carol = KafkaPrincipal::user("CN=carol,OU=eng,O=acme");
+        let s = Session::new(listener(SecurityProtocol::Ssl, "0"), Some(carol.clone()));
+        assert_eq!(s.principal(), carol);
+    }
+}
