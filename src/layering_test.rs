@@ -20,6 +20,7 @@ const RANKS: &[(&str, i32)] = &[
     ("topics", 3),
     ("coordinator", 4),
     ("schema_registry", 4),
+    ("security", 4),
     ("broker", 5),
     ("api", 6),
     ("server", 7),
@@ -32,7 +33,7 @@ const RANKS: &[(&str, i32)] = &[
 const ROOT_ITEMS: &[(&str, i32)] = &[("run", 8)];
 
 /// Modules outside the broker's stack, with what each may use.
-const OUTSIDERS: &[(&str, &[&str])] = &[("cli", &["cli", "log", "clock", "error"])];
+const OUTSIDERS: &[(&str, &[&str])] = &[("cli", &["cli", "log", "clock", "error", "security"])];
 
 fn rank(module: &str) -> Option<i32> {
     RANKS

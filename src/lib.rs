@@ -36,6 +36,7 @@ pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod schema_registry;
+pub mod security;
 pub mod server;
 pub mod topics;
 
@@ -60,7 +61,7 @@ use crate::config::BrokerConfig;
 /// A listen port of 0 lets the kernel choose one; unless another port is advertised,
 /// the broker then advertises the port it got.
 pub async fn run(
-    mut config: BrokerConfig,
+    config: BrokerConfig,
     shutdown: impl Future<Output = ()>,
     on_ready: impl FnOnce(std::net::SocketAddr, &Arc<Broker>),
 ) -> Result<()> {
@@ -74,16 +75,6 @@ pub async fn run(
             &config.data_dir,
         )?);
     }
-    // The advertised port must be known before the parts that hold it are built, so
-    // this one listener is bound first (an explicit port is bound only once the data
-    // directory is ours: a refused broker never opens its port).
-    let early_listener = if config.advertised_port == 0 {
-        let listener = server::bind(&config.listen).await?;
-        config.advertised_port = i32::from(listener.local_addr()?.port());
-        Some(listener)
-    } else {
-        None
-    };
     // Before the logs are opened: /health and /ready answer during a long recovery.
     let admin = http::admin::start(&config).await?;
     let broker = {
@@ -92,11 +83,20 @@ pub async fn run(
     };
     // Transactions decided before a crash get their markers before clients connect.
     broker.complete_recovery().await;
-    let listener = match early_listener {
-        Some(listener) => listener,
-        None => server::bind(&config.listen).await?,
-    };
-    let local = listener.local_addr()?;
+    let listeners = server::bind_all(&config).await?;
+    let local = listeners[0].local_addr()?;
+    for l in &listeners {
+        let c = &l.security.config;
+        tracing::info!(
+            listener = %c.name,
+            security_protocol = c.security_protocol.name(),
+            listen = %l.local_addr()?,
+            advertised = %format!("{}:{}", c.advertised_host, c.advertised_port),
+            sasl_mechanisms = %l.security.mechanisms.join(","),
+            plain_users = l.security.plain_user_count(),
+            "listening"
+        );
+    }
     tracing::info!(
         listen = %local,
         advertised = %format!("{}:{}", config.advertised_host, config.advertised_port),
@@ -112,7 +112,7 @@ pub async fn run(
         admin.serving(broker.clone());
     }
     let background = broker.spawn_background_tasks();
-    server::serve(listener, broker.clone(), shutdown).await;
+    server::serve_all(listeners, broker.clone(), shutdown).await;
     if let Some(admin) = &admin {
         admin.stopping();
     }

@@ -51,11 +51,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         "v10 (topic ids) cannot be decoded by the codec's request type",
     ),
     (
-        ApiKey::SaslHandshake,
-        None,
-        "no SASL yet (the security issue)",
-    ),
-    (
         ApiKey::EndTxn,
         Some(4),
         "v5 is transactions v2 (KIP-890), not implemented",
@@ -92,11 +87,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         "one log directory only (several log directories are not implemented)",
     ),
     (
-        ApiKey::SaslAuthenticate,
-        None,
-        "no SASL yet (the security issue)",
-    ),
-    (
         ApiKey::CreateDelegationToken,
         None,
         "no delegation tokens (need SASL)",
@@ -118,16 +108,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
     ),
     (ApiKey::DescribeClientQuotas, None, "no client quotas"),
     (ApiKey::AlterClientQuotas, None, "no client quotas"),
-    (
-        ApiKey::DescribeUserScramCredentials,
-        None,
-        "no SCRAM yet (the security issue)",
-    ),
-    (
-        ApiKey::AlterUserScramCredentials,
-        None,
-        "no SCRAM yet (the security issue)",
-    ),
     (
         ApiKey::UpdateFeatures,
         None,

@@ -38,8 +38,9 @@ pub async fn handle(
     r.controller_id = BrokerId(config.node_id);
     let mut b = DescribeClusterBroker::default();
     b.broker_id = BrokerId(config.node_id);
-    b.host = sb(config.advertised_host.clone());
-    b.port = config.advertised_port;
+    let (host, port) = ctx.advertised(config);
+    b.host = sb(host);
+    b.port = port;
     r.brokers = vec![b];
     r.cluster_authorized_operations = if request.include_cluster_authorized_operations {
         ALL_CLUSTER_OPERATIONS

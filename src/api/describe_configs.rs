@@ -162,7 +162,14 @@ pub async fn handle(
                         c.value = Some(sb(e.value));
                         c.read_only = e.read_only;
                         c.config_source = e.source as i8;
-                        c.is_sensitive = false;
+                        // Passwords (JAAS lines, inline keys) are never sent, as Kafka
+                        // sends them: a null value marked sensitive.
+                        let sensitive =
+                            e.config_type == crate::config::definitions::ConfigType::Password as i8;
+                        if sensitive {
+                            c.value = None;
+                        }
+                        c.is_sensitive = sensitive;
                         if request.include_synonyms {
                             c.synonyms = e
                                 .synonyms
@@ -170,7 +177,9 @@ pub async fn handle(
                                 .map(|(n, v, s)| {
                                     let mut syn = DescribeConfigsSynonym::default();
                                     syn.name = sb(n);
-                                    syn.value = Some(sb(v));
+                                    syn.value = (e.config_type
+                                        != crate::config::definitions::ConfigType::Password as i8)
+                                        .then(|| sb(v));
                                     syn.source = s as i8;
                                     syn
                                 })

@@ -88,9 +88,11 @@ pub async fn handle(
     r.topics = vec![td];
     if ctx.api_version >= 2 {
         let mut listener = Listener::default();
-        listener.name = sb("PLAINTEXT");
-        listener.host = sb(broker.config.advertised_host.clone());
-        listener.port = u16::try_from(broker.config.advertised_port).unwrap_or(0);
+        // The listener the request came in on, as Metadata answers.
+        let (host, port) = ctx.advertised(&broker.config);
+        listener.name = sb(ctx.listener_name());
+        listener.host = sb(host);
+        listener.port = u16::try_from(port).unwrap_or(0);
         let mut n = Node::default();
         n.node_id = node;
         n.listeners = vec![listener];

@@ -24,6 +24,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
 ) -> Option<FindCoordinatorResponse> {
     let config = &broker.config;
+    let (host, port) = ctx.advertised(config);
     let key_type_ok = request.key_type == GROUP || request.key_type == TRANSACTION;
     let error = if key_type_ok {
         0
@@ -41,8 +42,8 @@ pub async fn handle(
                 c.error_code = error;
                 if key_type_ok {
                     c.node_id = BrokerId(config.node_id);
-                    c.host = sb(config.advertised_host.clone());
-                    c.port = config.advertised_port;
+                    c.host = sb(host);
+                    c.port = port;
                 } else {
                     c.node_id = BrokerId(-1);
                     c.port = -1;
@@ -54,8 +55,8 @@ pub async fn handle(
         r.error_code = error;
         if key_type_ok {
             r.node_id = BrokerId(config.node_id);
-            r.host = sb(config.advertised_host.clone());
-            r.port = config.advertised_port;
+            r.host = sb(host);
+            r.port = port;
         } else {
             r.node_id = BrokerId(-1);
             r.port = -1;

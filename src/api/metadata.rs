@@ -44,8 +44,9 @@ pub async fn handle(
 
     let mut b = MetadataResponseBroker::default();
     b.node_id = BrokerId(config.node_id);
-    b.host = sb(config.advertised_host.clone());
-    b.port = config.advertised_port;
+    let (host, port) = ctx.advertised(config);
+    b.host = sb(host);
+    b.port = port;
     r.brokers = vec![b];
     if version >= 2 {
         r.cluster_id = Some(sb(broker.cluster_id.clone()));

@@ -15,6 +15,7 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
@@ -31,6 +32,7 @@ pub mod describe_producers;
 pub mod describe_quorum;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
+pub mod describe_user_scram_credentials;
 pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
@@ -50,6 +52,8 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
 pub mod txn_offset_commit;
 
@@ -63,6 +67,7 @@ use kafka_protocol::protocol::buf::ByteBufMut;
 use kafka_protocol::protocol::{Decodable, Encodable, VersionRange};
 
 use crate::broker::Broker;
+use crate::security::{KafkaPrincipal, Session};
 
 /// Who sent a request, for handlers and log lines.
 #[derive(Debug)]
@@ -72,9 +77,15 @@ pub struct RequestContext {
     pub api_version: i16,
     pub correlation_id: i32,
     pub client_id: Option<String>,
+    /// The connection's listener and authentication: the principal handlers authorize
+    /// (`principal()`), the state the SASL handlers drive, the advertised address.
+    pub session: Arc<Session>,
     /// Set by a handler that needs the connection closed after this request, as Kafka
     /// closes it when an acks=0 produce fails (the client gets no answer to notice).
     close_reason: parking_lot::Mutex<Option<String>>,
+    /// Set by a handler whose answer must be written before the connection closes
+    /// (a failed SASL authentication).
+    close_after: parking_lot::Mutex<Option<String>>,
 }
 
 impl RequestContext {
@@ -85,18 +96,68 @@ impl RequestContext {
         correlation_id: i32,
         client_id: Option<String>,
     ) -> RequestContext {
+        RequestContext::on_connection(
+            connection_id,
+            peer,
+            api_version,
+            correlation_id,
+            client_id,
+            Arc::new(Session::unauthenticated_default()),
+        )
+    }
+
+    /// A request on a connection whose listener and authentication are `session`.
+    pub fn on_connection(
+        connection_id: u64,
+        peer: SocketAddr,
+        api_version: i16,
+        correlation_id: i32,
+        client_id: Option<String>,
+        session: Arc<Session>,
+    ) -> RequestContext {
         RequestContext {
             connection_id,
             peer,
             api_version,
             correlation_id,
             client_id,
+            session,
             close_reason: parking_lot::Mutex::new(None),
+            close_after: parking_lot::Mutex::new(None),
         }
+    }
+
+    /// Who sent the request (`User:ANONYMOUS` on a PLAINTEXT listener).
+    pub fn principal(&self) -> KafkaPrincipal {
+        self.session.principal()
+    }
+
+    /// The host and port to tell this client about: its listener's advertised address
+    /// (the broker-wide first listener's outside a connection).
+    pub fn advertised<'a>(&'a self, config: &'a crate::config::BrokerConfig) -> (&'a str, i32) {
+        let l = &self.session.listener.config;
+        if l.advertised_host.is_empty() {
+            (&config.advertised_host, config.advertised_port)
+        } else {
+            (&l.advertised_host, l.advertised_port)
+        }
+    }
+
+    /// The name of the listener the request came in on (`PLAINTEXT` by default).
+    pub fn listener_name(&self) -> &str {
+        &self.session.listener.config.name
     }
 
     pub fn close_connection(&self, reason: String) {
         *self.close_reason.lock() = Some(reason);
+    }
+
+    pub fn close_after_answer(&self, reason: String) {
+        *self.close_after.lock() = Some(reason);
+    }
+
+    pub fn take_close_after_answer(&self) -> Option<String> {
+        self.close_after.lock().take()
     }
 
     pub fn take_close_reason(&self) -> Option<String> {
@@ -203,6 +264,10 @@ commands! {
     DescribeQuorum(DescribeQuorumRequest => DescribeQuorumResponse) = describe_quorum::handle;
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse) = consumer_group_heartbeat::handle;
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse) = consumer_group_describe::handle;
+    SaslHandshake(SaslHandshakeRequest => SaslHandshakeResponse) = sasl_handshake::handle;
+    SaslAuthenticate(SaslAuthenticateRequest => SaslAuthenticateResponse) = sasl_authenticate::handle;
+    DescribeUserScramCredentials(DescribeUserScramCredentialsRequest => DescribeUserScramCredentialsResponse) = describe_user_scram_credentials::handle;
+    AlterUserScramCredentials(AlterUserScramCredentialsRequest => AlterUserScramCredentialsResponse) = alter_user_scram_credentials::handle;
 }
 
 /// What handling a request leaves for the connection to send.

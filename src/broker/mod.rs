@@ -44,6 +44,8 @@ pub struct Broker {
     pub transactions: Arc<TransactionCoordinator>,
     /// The schema registry (state in `_schemas`), served by `http::schema_registry`.
     pub schema_registry: Arc<SchemaRegistry>,
+    /// SCRAM users (`<log.dirs>/scram-credentials`).
+    pub scram_credentials: crate::security::ScramCredentialStore,
     /// This process's ownership of the data directory, held until the broker is
     /// dropped; or, with `in_memory`, the volume that holds every file instead (its
     /// files are gone when the broker is dropped).
@@ -118,8 +120,11 @@ impl Broker {
             )
             .context("loading the schema registry from _schemas")?,
         );
+        let scram_credentials = crate::security::ScramCredentialStore::open(&config.data_dir)
+            .context("loading SCRAM credentials")?;
         Ok(Arc::new(Broker {
             schema_registry,
+            scram_credentials,
             groups,
             transactions,
             fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots),

@@ -4,7 +4,7 @@
 //! [`run`]; each command group lives in its own file:
 //! - `client.rs`: one broker connection (framing, ApiVersions negotiation);
 //! - `cluster.rs`: Metadata, leaders, coordinators, ListOffsets;
-//! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`: the network commands;
+//! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`, `user.rs`: the network commands;
 //! - `consume_group.rs`: group membership for `consume --group`;
 //! - `dump_log.rs`: the offline `dump-log`;
 //! - `status.rs`: `/health` and `/ready` of a broker's admin HTTP side;
@@ -36,6 +36,7 @@ pub mod replay;
 pub mod status;
 pub mod topic;
 pub mod txn_producer;
+pub mod user;
 
 use clap::{Args, Subcommand};
 
@@ -64,6 +65,8 @@ pub enum ClientCommand {
     Consume(consume::ConsumeArgs),
     /// List consumer groups, or describe one with its lag per partition.
     Group(group::GroupArgs),
+    /// Add, list and remove SCRAM users (AlterUserScramCredentials).
+    User(user::UserArgs),
     /// Print (or --verify) segment files offline, like kafka-dump-log.
     DumpLog(dump_log::DumpLogArgs),
     /// Ask a broker's admin HTTP side whether it is alive (/health) and ready (/ready).
@@ -97,6 +100,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             ClientCommand::Import(a) => import::run(a).await,
             ClientCommand::Replay(a) => replay::run(a).await,
             ClientCommand::Mirror(a) => mirror::run(a).await,
+            ClientCommand::User(a) => user::run(a).await,
             ClientCommand::DumpLog(_) => unreachable!("handled above"),
         }
     })

@@ -85,9 +85,37 @@ use ConfigType::*;
 /// through their `broker_name`, and are broker settings too.
 pub const BROKER_CONFIGS: &[ConfigDef] = &[
     broker("listeners", String, "PLAINTEXT://127.0.0.1:9092", true,
-        "The address the broker listens on. `sluice serve --listen HOST:PORT` sets it; the PLAINTEXT:// prefix is optional."),
+        "The listeners, as NAME://HOST:PORT separated by commas, e.g. PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9093. Each name's security protocol comes from listener.security.protocol.map; an entry without NAME:// is PLAINTEXT. `sluice serve --listen HOST:PORT` is the shorthand for one PLAINTEXT listener (giving both stops start-up)."),
     broker("advertised.listeners", String, "", true,
-        "The address clients are told to connect to, in Metadata and FindCoordinator answers. Empty means the listen address."),
+        "The addresses clients are told to connect to, per listener name (NAME://HOST:PORT separated by commas): Metadata, FindCoordinator and DescribeCluster answer each client with the address of the listener its request came in on. A listener not named here advertises its own address; a bare HOST:PORT (`--advertised-listener`) is the first listener's."),
+    broker("listener.security.protocol.map", String, "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL", true,
+        "The security protocol of each listener name, as NAME:PROTOCOL separated by commas (protocols: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), e.g. INTERNAL:SASL_SSL. As in Kafka, a value given replaces the whole default map. Every setting marked per-listener may be given for one listener as listener.name.<name>.<setting> (name in lower case), which wins over the broker-wide value."),
+    broker("ssl.keystore.type", String, "PEM", true,
+        "Per-listener. The format of the broker's key and certificate chain on SSL and SASL_SSL listeners; only PEM (rustls reads no JKS or PKCS12)."),
+    broker("ssl.keystore.location", String, "", true,
+        "Per-listener. A PEM file holding the broker's private key (unencrypted PKCS#8, PKCS#1 or SEC1) and its certificate chain, leaf first. Read at start-up."),
+    broker("ssl.keystore.certificate.chain", Password, "", true,
+        "Per-listener. The broker's certificate chain as PEM text, instead of ssl.keystore.location (with ssl.keystore.key)."),
+    broker("ssl.keystore.key", Password, "", true,
+        "Per-listener. The broker's unencrypted private key as PEM text, with ssl.keystore.certificate.chain."),
+    broker("ssl.truststore.type", String, "PEM", true,
+        "Per-listener. The format of the certificates client certificates are verified against; only PEM."),
+    broker("ssl.truststore.location", String, "", true,
+        "Per-listener. A PEM file of CA certificates that client certificates must chain to (needed when ssl.client.auth is requested or required)."),
+    broker("ssl.truststore.certificates", Password, "", true,
+        "Per-listener. The trusted CA certificates as PEM text, instead of ssl.truststore.location."),
+    broker("ssl.client.auth", String, "none", true,
+        "Per-listener. none: no client certificate is asked for; requested: one is asked for and verified if sent; required: a client without a valid certificate fails the TLS handshake (mTLS). On an SSL listener the principal is the certificate's subject as Kafka writes it (User:CN=...,OU=...), or User:ANONYMOUS without one."),
+    broker("ssl.enabled.protocols", List, "TLSv1.2,TLSv1.3", true,
+        "Per-listener. The TLS versions accepted: TLSv1.2 and/or TLSv1.3 (rustls speaks no older version)."),
+    broker("sasl.enabled.mechanisms", List, "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", true,
+        "Per-listener. The SASL mechanisms SASL_PLAINTEXT and SASL_SSL listeners offer (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). An enabled mechanism with no users authenticates nobody. PLAIN users come from <mechanism>.sasl.jaas.config; SCRAM users are managed with AlterUserScramCredentials (`sluice user add`)."),
+    broker("sasl.jaas.config", Password, "", true,
+        "Per-listener. The JAAS line for every mechanism that has no <mechanism>.sasl.jaas.config of its own. For PLAIN, Kafka's `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\";` lists the users. Kafka's per-mechanism names work too: plain.sasl.jaas.config and listener.name.<listener>.plain.sasl.jaas.config (one value, spaces, quotes and = included)."),
+    broker("connection.failed.authentication.delay.ms", Int, "100", true,
+        "After a failed SASL authentication, the broker answers at once (SASL_AUTHENTICATION_FAILED with the reason) and closes the connection this much later, as Kafka does: clients that notice the close before reading the answer (kafka-python) then still report the authentication failure, and a client retrying wrong credentials is slowed down."),
+    broker("connections.max.reauth.ms", Long, "0", true,
+        "Per-listener. When above 0, a SASL session ends after this long: SaslAuthenticate v1+ tells the client the session lifetime, and a request after it closes the connection (clients re-authenticate before, KIP-368). 0: sessions do not expire."),
     broker("log.dirs", String, "./sluice-data", true,
         "The data directory holding every partition's log (`--data-dir`)."),
     broker("node.id", Int, "1", true,
@@ -330,6 +358,36 @@ pub fn validate(def: &ConfigDef, value: &str) -> Result<(), std::string::String>
                 Ok(_) => Ok(()),
                 Err(why) => bad(&why),
             },
+            "ssl.client.auth" => match value.trim() {
+                "none" | "requested" | "required" => Ok(()),
+                _ => bad("String must be one of: required, requested, none"),
+            },
+            "ssl.keystore.type" | "ssl.truststore.type" => match value.trim() {
+                "PEM" => Ok(()),
+                _ => bad("only PEM is supported"),
+            },
+            "ssl.enabled.protocols" => {
+                match value
+                    .split(',')
+                    .map(str::trim)
+                    .find(|p| !matches!(*p, "TLSv1.2" | "TLSv1.3"))
+                {
+                    Some(p) => bad(&format!(
+                        "unsupported protocol {p} (TLSv1.2 and TLSv1.3 only)"
+                    )),
+                    None => Ok(()),
+                }
+            }
+            "sasl.enabled.mechanisms" => match value
+                .split(',')
+                .map(str::trim)
+                .find(|m| !matches!(*m, "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512"))
+            {
+                Some(m) => bad(&format!(
+                    "unsupported SASL mechanism {m} (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"
+                )),
+                None => Ok(()),
+            },
             "compression.type" => match value {
                 "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd" => Ok(()),
                 _ => bad("String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"),
@@ -370,6 +428,7 @@ fn check_range(name: &str, v: i64) -> Result<(), std::string::String> {
         "delete.retention.ms" | "min.compaction.lag.ms" | "max.compaction.lag.ms" => 0,
         "max.connections" | "max.connections.per.ip" => 0,
         "max.request.partition.size.limit" => 1,
+        "connections.max.reauth.ms" | "connection.failed.authentication.delay.ms" => 0,
         _ => i64::MIN,
     };
     if v < min {

@@ -7,6 +7,7 @@
 //! start-up and never touches sockets or logs.
 
 pub mod definitions;
+pub mod listeners;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -28,11 +29,15 @@ pub enum ConfigSource {
 /// The resolved broker configuration.
 #[derive(Clone, Debug)]
 pub struct BrokerConfig {
-    /// `listeners`: the host:port to bind.
+    /// The first listener's host:port to bind.
     pub listen: String,
-    /// `advertised.listeners`: the host and port clients are told about.
+    /// The first listener's advertised host and port (each listener's own are in
+    /// `listeners`; handlers answer with the one the request came in on).
     pub advertised_host: String,
     pub advertised_port: i32,
+    /// `listeners`, `advertised.listeners`, `listener.security.protocol.map` and the
+    /// per-listener settings, resolved; never empty.
+    pub listeners: Vec<listeners::ListenerConfig>,
     /// `log.dirs`
     pub data_dir: PathBuf,
     /// Keep every log in memory instead of `data_dir` (`sluice serve --in-memory`, the
@@ -52,6 +57,8 @@ pub struct BrokerConfig {
     /// `connections.max.idle.ms`; `None` (a negative value) never closes an idle
     /// connection.
     pub connections_max_idle_ms: Option<u64>,
+    /// `connection.failed.authentication.delay.ms`
+    pub connection_failed_authentication_delay_ms: u64,
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
     pub acks_all_fsync: bool,
@@ -115,7 +122,10 @@ impl BrokerConfig {
             explicit.insert(name.clone(), value.clone());
         }
         if let Some(listen) = &overrides.listen {
-            explicit.insert("listeners".into(), listen.clone());
+            if let Some(listeners) = explicit.get("listeners") {
+                bail!("both --listen {listen} and listeners={listeners} are given: use one (--listen HOST:PORT is the shorthand for listeners=PLAINTEXT://HOST:PORT)");
+            }
+            explicit.insert("listeners".into(), format!("PLAINTEXT://{listen}"));
         }
         if let Some(adv) = &overrides.advertised_listener {
             explicit.insert("advertised.listeners".into(), adv.clone());
@@ -133,8 +143,13 @@ impl BrokerConfig {
 
     fn from_explicit(explicit: BTreeMap<String, String>) -> Result<BrokerConfig> {
         for (name, value) in &explicit {
-            let Some((def, _)) = broker_config(name) else {
-                bail!("unknown setting `{name}` (settings use Kafka's broker names, e.g. log.retention.ms; see config/sluice.toml)");
+            let def = match broker_config(name) {
+                Some((def, _)) => def,
+                None => match listeners::extra_setting(name) {
+                    Ok(Some(def)) => def,
+                    Ok(None) => continue,
+                    Err(e) => bail!("{e}"),
+                },
             };
             if let Err(e) = validate(def, value) {
                 bail!("{}", e.replace(def.name, name));
@@ -147,14 +162,10 @@ impl BrokerConfig {
                     .unwrap_or_default()
             })
         };
-        let listen = strip_scheme(&get("listeners")).to_string();
-        let (_, _) = split_host_port(&listen).context("listeners")?;
-        let advertised = match get("advertised.listeners") {
-            a if a.is_empty() => listen.clone(),
-            a => strip_scheme(&a).to_string(),
-        };
-        let (advertised_host, advertised_port) =
-            split_host_port(&advertised).context("advertised.listeners")?;
+        let listeners = listeners::resolve(&explicit, get)?;
+        let listen = listeners[0].bind.clone();
+        let advertised_host = listeners[0].advertised_host.clone();
+        let advertised_port = listeners[0].advertised_port;
         let max_connections_per_ip = get("max.connections.per.ip").parse::<i32>()? as usize;
         let max_connections_per_ip_overrides =
             parse_ip_overrides(&get("max.connections.per.ip.overrides"))
@@ -174,6 +185,7 @@ impl BrokerConfig {
             None => 1,
         };
         Ok(BrokerConfig {
+            listeners,
             listen,
             advertised_host,
             advertised_port,
@@ -190,6 +202,11 @@ impl BrokerConfig {
             max_connections_per_ip_overrides,
             connections_max_idle_ms: u64::try_from(get("connections.max.idle.ms").parse::<i64>()?)
                 .ok(),
+            connection_failed_authentication_delay_ms: get(
+                "connection.failed.authentication.delay.ms",
+            )
+            .parse::<i32>()?
+            .max(0) as u64,
             retention_check_interval_ms: get("log.retention.check.interval.ms").parse()?,
             flush_scheduler_interval_ms: get("log.flush.scheduler.interval.ms").parse()?,
             acks_all_fsync: get("sluice.acks.all.fsync") == "true",
@@ -233,14 +250,26 @@ impl BrokerConfig {
         Some(match broker_name {
             "node.id" | "broker.id" => (self.node_id.to_string(), self.source_of(broker_name)),
             "listeners" => (
-                format!("PLAINTEXT://{}", self.listen),
+                self.listeners
+                    .iter()
+                    .map(|l| format!("{}://{}", l.name, l.bind))
+                    .collect::<Vec<_>>()
+                    .join(","),
                 self.source_of(broker_name),
             ),
             "advertised.listeners" => (
-                format!(
-                    "PLAINTEXT://{}:{}",
-                    self.advertised_host, self.advertised_port
-                ),
+                self.listeners
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "{}://{}:{}",
+                            l.name,
+                            bracket(&l.advertised_host),
+                            l.advertised_port
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
                 self.source_of(broker_name),
             ),
             "log.dirs" => (
@@ -403,8 +432,13 @@ pub fn parse_ip_overrides(value: &str) -> Result<BTreeMap<IpAddr, usize>, String
     Ok(overrides)
 }
 
-fn strip_scheme(s: &str) -> &str {
-    s.trim().strip_prefix("PLAINTEXT://").unwrap_or(s.trim())
+/// A host as it appears in HOST:PORT (IPv6 in brackets).
+fn bracket(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
 }
 
 /// Splits `host:port` (IPv6 as `[::1]:9092`).
@@ -478,7 +512,7 @@ mod tests {
     fn flags_override_file_and_unknown_names_fail() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.toml");
-        std::fs::write(&file, "num.partitions = 3\nlisteners = \"127.0.0.1:1\"\n").unwrap();
+        std::fs::write(&file, "num.partitions = 3\n").unwrap();
         let o = Overrides {
             listen: Some("127.0.0.1:2".into()),
             sets: vec![("num.partitions".into(), "4".into())],
@@ -493,6 +527,21 @@ mod tests {
             ..Default::default()
         };
         assert!(BrokerConfig::load(None, &o).is_err());
+    }
+
+    #[test]
+    fn listen_flag_and_listeners_setting_together_stop_start_up() {
+        let o = Overrides {
+            listen: Some("127.0.0.1:2".into()),
+            sets: vec![("listeners".into(), "SSL://127.0.0.1:3".into())],
+            ..Default::default()
+        };
+        let e = format!("{:#}", BrokerConfig::load(None, &o).unwrap_err());
+        assert!(
+            e.contains("--listen 127.0.0.1:2") && e.contains("listeners=SSL://127.0.0.1:3"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
     }
 
     #[test]

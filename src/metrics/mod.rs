@@ -42,7 +42,7 @@ pub struct StageLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ListenerLabels {
-    pub listener: &'static str,
+    pub listener: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -187,10 +187,10 @@ impl Metrics {
     }
 
     /// Counts an open connection on `listener` until the guard is dropped.
-    pub fn connection_opened(&self, listener: &'static str) -> ConnectionGuard {
-        let gauge = self
-            .connections
-            .get_or_create_owned(&ListenerLabels { listener });
+    pub fn connection_opened(&self, listener: &str) -> ConnectionGuard {
+        let gauge = self.connections.get_or_create_owned(&ListenerLabels {
+            listener: listener.to_string(),
+        });
         gauge.inc();
         ConnectionGuard { gauge }
     }
@@ -284,7 +284,7 @@ mod tests {
         let a = m.connection_opened("PLAINTEXT");
         let b = m.connection_opened("PLAINTEXT");
         let labels = ListenerLabels {
-            listener: "PLAINTEXT",
+            listener: "PLAINTEXT".to_string(),
         };
         assert_eq!(m.connections.get_or_create(&labels).get(), 2);
         drop(a);

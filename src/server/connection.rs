@@ -24,25 +24,28 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::Decodable;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::WriteHalf;
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::answers::{Answers, Slot};
 use super::frame::{take_frame, FrameError};
+use super::transport::Transport;
 use crate::api::{self, Answer, Command, RequestContext, Response};
 use crate::broker::Broker;
+use crate::security::Session;
 
 const READ_CHUNK: usize = 64 * 1024;
 /// Longer idle times are this: far enough to mean never, near enough that adding it
 /// to an `Instant` cannot overflow (`connections.max.idle.ms` may be i64::MAX).
 const MAX_IDLE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-pub struct Connection {
+/// A connection over `S`: a `TcpStream` on PLAINTEXT and SASL_PLAINTEXT listeners, a
+/// TLS stream on SSL and SASL_SSL ones (see `transport`).
+pub struct Connection<S: Transport = TcpStream> {
     state: State,
-    stream: TcpStream,
+    stream: S,
     stop: watch::Receiver<bool>,
 }
 
@@ -52,6 +55,8 @@ struct State {
     id: u64,
     peer: SocketAddr,
     broker: Arc<Broker>,
+    /// The listener and who is authenticated on it.
+    session: Arc<Session>,
 }
 
 /// Why a connection was closed by the broker.
@@ -67,9 +72,13 @@ pub(super) enum Close {
     },
     /// The client sent something Kafka would refuse by disconnecting.
     Protocol(String),
+    /// SASL authentication failed: the answer saying so is written, the close waits
+    /// `connection.failed.authentication.delay.ms`, as in Kafka.
+    AuthenticationFailed(String),
 }
 
-impl Connection {
+impl Connection<TcpStream> {
+    /// An anonymous PLAINTEXT connection (tests).
     pub fn new(
         id: u64,
         peer: SocketAddr,
@@ -77,8 +86,27 @@ impl Connection {
         broker: Arc<Broker>,
         stop: watch::Receiver<bool>,
     ) -> Connection {
+        let session = Arc::new(Session::unauthenticated_default());
+        Connection::with_session(id, peer, stream, broker, stop, session)
+    }
+}
+
+impl<S: Transport> Connection<S> {
+    pub fn with_session(
+        id: u64,
+        peer: SocketAddr,
+        stream: S,
+        broker: Arc<Broker>,
+        stop: watch::Receiver<bool>,
+        session: Arc<Session>,
+    ) -> Connection<S> {
         Connection {
-            state: State { id, peer, broker },
+            state: State {
+                id,
+                peer,
+                broker,
+                session,
+            },
             stream,
             stop,
         }
@@ -90,6 +118,18 @@ impl Connection {
         match self.serve().await {
             Close::Protocol(reason) => {
                 tracing::warn!(conn = id, peer = %peer, "closing connection: {reason}")
+            }
+            Close::AuthenticationFailed(reason) => {
+                tracing::warn!(conn = id, peer = %peer, listener = %self.state.session.listener.config.name, "closing connection: {reason}");
+                let delay = self
+                    .state
+                    .broker
+                    .config
+                    .connection_failed_authentication_delay_ms;
+                tokio::select! {
+                    _ = stopped(&mut self.stop) => {}
+                    _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
+                }
             }
             Close::Io(e) => {
                 tracing::debug!(conn = id, peer = %peer, error = %e, "connection failed")
@@ -112,7 +152,7 @@ impl Connection {
         let idle = Duration::from_millis(idle_ms.unwrap_or(u64::MAX)).min(MAX_IDLE);
         let state = &self.state;
         let stop = &mut self.stop;
-        let (mut rd, mut wr) = self.stream.split();
+        let (mut rd, mut wr) = self.stream.halves();
         let mut input = BytesMut::with_capacity(READ_CHUNK);
         let mut answers = Answers::default();
         let mut last_traffic = Instant::now();
@@ -128,7 +168,8 @@ impl Connection {
                     Ok(frame) => frame,
                     Err(FrameError::TooLarge { size, max }) => {
                         return Close::Protocol(format!(
-                            "request size {size} is outside 0..={max} (socket.request.max.bytes)"
+                            "request size {size} is outside 0..={max} (socket.request.max.bytes){}",
+                            tls_hint(&input, &state.session)
                         ))
                     }
                 };
@@ -150,7 +191,14 @@ impl Connection {
                     // The idle time counts from the end of a request, however long it
                     // ran (a long poll, an acks=0 produce that has no answer).
                     last_traffic = Instant::now();
-                    if let Err(close) = handled.and_then(|(slot, a)| answers.push(slot, a)) {
+                    let close_after = match handled {
+                        Ok((slot, a, close_after)) => match answers.push(slot, a) {
+                            Ok(()) => close_after,
+                            Err(close) => Some(close),
+                        },
+                        Err(close) => Some(close),
+                    };
+                    if let Some(close) = close_after {
                         return finish(&mut answers, &mut wr, stop, close).await;
                     }
                     continue;
@@ -198,6 +246,20 @@ impl Connection {
     }
 }
 
+/// A hint for the log when a "request size" is really a TLS record header (0x16 0x03):
+/// a client speaking TLS to a listener without it.
+fn tls_hint(input: &[u8], session: &Session) -> String {
+    if input.starts_with(&[0x16, 0x03]) {
+        format!(
+            "; the bytes are a TLS handshake, but listener {} is {} (client configured for SSL?)",
+            session.listener.config.name,
+            session.listener.config.security_protocol.name()
+        )
+    } else {
+        String::new()
+    }
+}
+
 /// Completes when the server shuts down. (The `Ref` that `wait_for` returns would keep
 /// `stop` borrowed for every arm of a `select!`.)
 async fn stopped(stop: &mut watch::Receiver<bool>) {
@@ -207,9 +269,9 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 /// Writes every answer still due before the connection closes for `close`, as the
 /// answers of earlier requests were written before a bad request was read; gives up
 /// on shutdown or a write error (the connection closes either way).
-async fn finish(
+async fn finish<W: AsyncWrite + Unpin>(
     answers: &mut Answers,
-    wr: &mut WriteHalf<'_>,
+    wr: &mut W,
     stop: &mut watch::Receiver<bool>,
     close: Close,
 ) -> Close {
@@ -222,8 +284,8 @@ async fn finish(
 
 impl State {
     /// Decodes and runs one request; returns its answer (ready, deferred or none) with
-    /// what is needed to frame it.
-    async fn handle_frame(&self, mut frame: Bytes) -> Result<(Slot, Answer), Close> {
+    /// what is needed to frame it, and why to close once it is written, if so.
+    async fn handle_frame(&self, mut frame: Bytes) -> Result<(Slot, Answer, Option<Close>), Close> {
         if frame.len() < 8 {
             return Err(Close::Protocol(format!(
                 "request of {} bytes is too short for a request header",
@@ -263,13 +325,16 @@ impl State {
                     version: 0,
                     correlation_id: header.correlation_id,
                 };
-                return Ok((slot, Answer::Ready(Response::ApiVersions(response))));
+                return Ok((slot, Answer::Ready(Response::ApiVersions(response)), None));
             }
             return Err(Close::Protocol(format!(
                 "{key:?} v{api_version} is not supported (supported: v{}..=v{})",
                 supported.min, supported.max
             )));
         }
+        // Before authentication only the SASL APIs and ApiVersions are served; anything
+        // else closes the connection, as Kafka closes it.
+        self.session.check_request(key).map_err(Close::Protocol)?;
         tracing::debug!(
             conn = self.id,
             api = ?key,
@@ -281,12 +346,13 @@ impl State {
         let command = Command::decode(key, api_version, &mut frame).map_err(|e| {
             Close::Protocol(format!("malformed {key:?} v{api_version} request: {e:#}"))
         })?;
-        let ctx = RequestContext::new(
+        let ctx = RequestContext::on_connection(
             self.id,
             self.peer,
             api_version,
             header.correlation_id,
             header.client_id.as_ref().map(|c| c.to_string()),
+            self.session.clone(),
         );
         let answer = command.start(&ctx, &self.broker).await;
         let answer = super::request_metrics::observe(key, api_version, started, answer);
@@ -298,7 +364,16 @@ impl State {
                     version: api_version,
                     correlation_id: header.correlation_id,
                 };
-                Ok((slot, answer))
+                Ok((
+                    slot,
+                    answer,
+                    ctx.take_close_after_answer().map(|reason| match key {
+                        ApiKey::SaslAuthenticate | ApiKey::SaslHandshake => {
+                            Close::AuthenticationFailed(reason)
+                        }
+                        _ => Close::Protocol(reason),
+                    }),
+                ))
             }
         }
     }

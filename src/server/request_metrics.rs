@@ -241,6 +241,12 @@ pub fn error_code(response: &Response) -> i16 {
         ),
         R::ListPartitionReassignments(r) => r.error_code,
         R::ConsumerGroupHeartbeat(r) => r.error_code,
+        R::SaslHandshake(r) => r.error_code,
+        R::SaslAuthenticate(r) => r.error_code,
+        R::DescribeUserScramCredentials(r) => {
+            first(std::iter::once(r.error_code).chain(r.results.iter().map(|u| u.error_code)))
+        }
+        R::AlterUserScramCredentials(r) => first(r.results.iter().map(|u| u.error_code)),
         R::ConsumerGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
         R::DescribeQuorum(r) => first(
             std::iter::once(r.error_code).chain(

@@ -1,0 +1,17 @@
+//! Authentication as Kafka does it: principals, SASL (PLAIN and SCRAM-SHA-256/512), the
+//! JAAS lines PLAIN users come from, and the durable store of SCRAM credentials.
+//!
+//! It owns the per-connection authentication state ([`Session`]) that the SaslHandshake
+//! and SaslAuthenticate handlers drive and that request handlers read the principal
+//! from. It never touches sockets (TLS lives in `server::tls`) and never stores or logs
+//! a password: SCRAM users are kept only as Kafka's salted keys.
+
+pub mod credentials;
+pub mod jaas;
+pub mod principal;
+pub mod scram;
+pub mod session;
+
+pub use credentials::ScramCredentialStore;
+pub use principal::KafkaPrincipal;
+pub use session::{ListenerSecurity, Session};
