@@ -15,6 +15,7 @@ use std::io::{Read, Write};
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::records::TimestampType;
 
+use super::records::Header;
 use crate::log::batch::{read_varint, read_varlong};
 
 /// First 8 bytes of every archive.
@@ -48,7 +49,8 @@ pub struct ArchiveRecord {
     pub timestamp: i64,
     pub key: Option<Bytes>,
     pub value: Option<Bytes>,
-    pub headers: Vec<(String, Option<Bytes>)>,
+    /// In the record's order, repeated keys included.
+    pub headers: Vec<Header>,
 }
 
 /// What the file header says.
@@ -142,13 +144,13 @@ pub fn encode_record(buf: &mut BytesMut, r: &ArchiveRecord) {
     }
 }
 
-fn put_varint(buf: &mut BytesMut, v: i32) {
+pub(super) fn put_varint(buf: &mut BytesMut, v: i32) {
     put_varlong(buf, v as i64);
 }
 
 /// Kafka's zigzag varint (the record format's): 7 bits at a time, low first. A value
 /// that fits an i32 takes the same bytes as a 32-bit varint.
-fn put_varlong(buf: &mut BytesMut, v: i64) {
+pub(super) fn put_varlong(buf: &mut BytesMut, v: i64) {
     let mut raw = ((v << 1) ^ (v >> 63)) as u64;
     while raw >= 0x80 {
         buf.put_u8((raw as u8) | 0x80);

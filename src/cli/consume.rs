@@ -2,7 +2,7 @@
 //!
 //! It owns the start position (beginning, offset, timestamp via ListOffsets, or end),
 //! the fetch loop (one Fetch per leader, long-polled), decoding of v2 batches with
-//! `kafka_protocol`'s `RecordBatchDecoder`, read_committed filtering of aborted
+//! `records.rs` (every header kept, repeated keys included), read_committed filtering of aborted
 //! transactions, the stop conditions and the output format. Consumer-group membership
 //! lives in `consume_group.rs`; this file only asks it for an assignment, committed
 //! offsets and whether to rejoin. It must never write to the topic or commit offsets
@@ -21,12 +21,13 @@ use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Record, RecordBatchDecoder, TimestampType};
+use kafka_protocol::records::TimestampType;
 
 use super::client::error_name;
 use super::cluster::{Cluster, TopicInfo, EARLIEST, LATEST};
 use super::consume_group::GroupMember;
 use super::output::{json_string, push_bytes_field, Progress};
+use super::records::{decode_batch, Record};
 use super::BootstrapArgs;
 use crate::log::batch::control_record_type;
 use crate::log::batch::ControlType;
@@ -197,7 +198,7 @@ pub fn json_line(topic: &str, partition: i32, r: &Record) -> String {
         if i > 0 {
             s.push(',');
         }
-        let _ = write!(s, "{{\"key\":{},", json_string(k.as_str()));
+        let _ = write!(s, "{{\"key\":{},", json_string(k));
         push_bytes_field(&mut s, "value", v.as_deref());
         s.push('}');
     }
@@ -254,9 +255,10 @@ pub fn decode_partition(
         if h.is_transactional() && aborting.contains(&h.producer_id) {
             continue;
         }
-        let set = RecordBatchDecoder::decode(&mut batch.clone())
+        let records = decode_batch(&batch, &h)
+            .map_err(|e| anyhow::anyhow!(e))
             .with_context(|| format!("decoding the batch at offset {}", h.base_offset))?;
-        out.extend(set.records.into_iter().filter(|r| r.offset >= position));
+        out.extend(records.into_iter().filter(|r| r.offset >= position));
     }
     Ok((out, next))
 }
@@ -536,29 +538,20 @@ mod tests {
 
     #[test]
     fn json_lines_carry_every_field() {
-        let mut headers = IndexMap::new();
-        headers.insert(
-            StrBytes::from_static_str("h"),
-            Some(Bytes::from_static(&[0xff])),
-        );
         let r = Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: 4,
-            sequence: -1,
             timestamp: 1000,
             key: Some(Bytes::from_static(b"k")),
             value: None,
-            headers,
+            headers: vec![
+                ("h".into(), Some(Bytes::from_static(&[0xff]))),
+                ("h".into(), None),
+            ],
         };
         assert_eq!(
             json_line("t", 2, &r),
-            r#"{"topic":"t","partition":2,"offset":4,"timestamp":1000,"timestamp_type":"CreateTime","key":"k","key_encoding":"utf8","value":null,"value_encoding":null,"headers":[{"key":"h","value":"/w==","value_encoding":"base64"}]}"#
+            r#"{"topic":"t","partition":2,"offset":4,"timestamp":1000,"timestamp_type":"CreateTime","key":"k","key_encoding":"utf8","value":null,"value_encoding":null,"headers":[{"key":"h","value":"/w==","value_encoding":"base64"},{"key":"h","value":null,"value_encoding":null}]}"#
         );
     }
 }

@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use kafka_protocol::records::Record;
 
 use super::archive::{ArchiveHeader, ArchiveRecord, ArchiveWriter};
 use super::cluster::Cluster;
 use super::consume::json_line;
 use super::output::Progress;
 use super::range_reader::{From, RangeReader, To};
+use super::records::Record;
 use super::BootstrapArgs;
 
 #[derive(Args, Debug)]
@@ -87,11 +87,7 @@ pub fn to_archive(partition: i32, r: &Record) -> ArchiveRecord {
         timestamp: r.timestamp,
         key: r.key.clone(),
         value: r.value.clone(),
-        headers: r
-            .headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
+        headers: r.headers.clone(),
     }
 }
 

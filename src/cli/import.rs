@@ -32,7 +32,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use clap::Args;
-use indexmap::IndexMap;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::{CreateTopicsRequest, TopicName};
@@ -46,6 +45,7 @@ use super::cluster::{Cluster, TopicInfo};
 use super::export::{format_for, Format};
 use super::output::{base64_decode, now_ms, Progress};
 use super::produce::partition_for_key;
+use super::records::payload_bytes;
 use super::txn_producer::{check_partitions, committed_position, copy_id, OutRecord, TxnProducer};
 use super::BootstrapArgs;
 
@@ -147,12 +147,7 @@ pub const MAX_TXN_BYTES: usize = 16 << 20;
 
 /// The bytes of a record's key, value and headers.
 pub fn record_bytes(r: &ArchiveRecord) -> usize {
-    r.key.as_ref().map_or(0, |k| k.len())
-        + r.value.as_ref().map_or(0, |v| v.len())
-        + r.headers
-            .iter()
-            .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()))
-            .sum::<usize>()
+    payload_bytes(r.key.as_ref(), r.value.as_ref(), &r.headers)
 }
 
 /// One line of a jsonl export (`consume::json_line`'s shape) back as a record.
@@ -374,11 +369,7 @@ pub async fn run(args: ImportArgs) -> Result<()> {
                 pending.entry(p).or_default().push(OutRecord {
                     key: r.key.clone(),
                     value: r.value.clone(),
-                    headers: r
-                        .headers
-                        .iter()
-                        .map(|(k, v)| (StrBytes::from_string(k.clone()), v.clone()))
-                        .collect::<IndexMap<_, _>>(),
+                    headers: r.headers.clone(),
                     timestamp: if args.preserve_timestamps {
                         r.timestamp
                     } else {

@@ -11,7 +11,7 @@
 //! - `output.rs`: JSON, base64, tables, progress;
 //! - `export.rs`, `import.rs`, `replay.rs`, `mirror.rs`: copying histories (`archive.rs` is the
 //!   `.sluice` format, `range_reader.rs` reads a committed range, `txn_producer.rs`
-//!   writes exactly once).
+//!   writes exactly once, `records.rs` decodes and encodes their records with every header).
 //!
 //! The CLI must never link into the running broker's state: the network commands only
 //! speak the wire protocol, and `dump-log` only reads files, through `crate::log`'s
@@ -32,6 +32,7 @@ pub mod mirror;
 pub mod output;
 pub mod produce;
 pub mod range_reader;
+pub mod records;
 pub mod replay;
 pub mod status;
 pub mod topic;

@@ -16,11 +16,11 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::Record;
 
 use super::client::error_name;
 use super::cluster::{Cluster, TopicInfo, EARLIEST, LATEST};
 use super::consume::decode_partition;
+use super::records::Record;
 
 /// Gives up when no partition moved for this long (a broker that keeps answering
 /// nothing below an end it reported itself).

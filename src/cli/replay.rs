@@ -28,13 +28,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::Args;
-use kafka_protocol::records::Record;
 
 use super::cluster::Cluster;
 use super::import::{ensure_topic, MAX_TXN_BYTES};
 use super::output::now_ms;
 use super::produce::partition_for_key;
 use super::range_reader::{From, RangeReader, To};
+use super::records::{payload_bytes, Record};
 use super::txn_producer::{committed_position, copy_id, OutRecord, TxnProducer};
 use super::BootstrapArgs;
 
@@ -255,12 +255,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
             None => p % dst_count,
         };
         sent_pos.insert(p, r.offset + 1);
-        pending_bytes += r.key.as_ref().map_or(0, |k| k.len())
-            + r.value.as_ref().map_or(0, |v| v.len())
-            + r.headers
-                .iter()
-                .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()))
-                .sum::<usize>();
+        pending_bytes += payload_bytes(r.key.as_ref(), r.value.as_ref(), &r.headers);
         pending.entry(dst_partition).or_default().push(OutRecord {
             timestamp: pace.new_timestamp(r.timestamp),
             key: r.key,

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use bytes::{Bytes, BytesMut};
-use indexmap::IndexMap;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
@@ -31,12 +30,11 @@ use kafka_protocol::messages::{
     TransactionalId, TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 
 use super::client::error_name;
 use super::cluster::{Cluster, TopicInfo};
+pub use super::records::OutRecord;
+use super::records::{encode_batch, Producer};
 
 /// How long a request answered with a retriable error (a coordinator loading, a
 /// previous transaction still completing) is retried.
@@ -44,25 +42,15 @@ const RETRY_FOR: Duration = Duration::from_secs(60);
 /// Largest record batch sent in one Produce (under Kafka's default max.message.bytes).
 const MAX_BATCH_BYTES: usize = 900 * 1024;
 
-/// One record to produce.
-#[derive(Clone, Debug)]
-pub struct OutRecord {
-    pub key: Option<Bytes>,
-    pub value: Option<Bytes>,
-    pub headers: IndexMap<StrBytes, Option<Bytes>>,
-    pub timestamp: i64,
-}
-
-impl OutRecord {
-    fn size(&self) -> usize {
-        24 + self.key.as_ref().map_or(0, |k| k.len())
-            + self.value.as_ref().map_or(0, |v| v.len())
-            + self
-                .headers
-                .iter()
-                .map(|(k, v)| 8 + k.len() + v.as_ref().map_or(0, |v| v.len()))
-                .sum::<usize>()
-    }
+/// An upper bound of the bytes `r` takes in a batch (varints and fixed fields
+/// included), to cut batches under [`MAX_BATCH_BYTES`].
+fn batch_bytes(r: &OutRecord) -> usize {
+    24 + r.key.as_ref().map_or(0, |k| k.len())
+        + r.value.as_ref().map_or(0, |v| v.len())
+        + r.headers
+            .iter()
+            .map(|(k, v)| 8 + k.len() + v.as_ref().map_or(0, |v| v.len()))
+            .sum::<usize>()
 }
 
 fn str_bytes(s: &str) -> StrBytes {
@@ -262,12 +250,12 @@ impl TxnProducer {
             let mut size = 0;
             let mut out = Vec::new();
             for r in recs {
-                if !chunk.is_empty() && size + r.size() > MAX_BATCH_BYTES {
+                if !chunk.is_empty() && size + batch_bytes(&r) > MAX_BATCH_BYTES {
                     let n = chunk.len();
                     out.push((self.encode(&topic.name, p, std::mem::take(&mut chunk))?, n));
                     size = 0;
                 }
-                size += r.size();
+                size += batch_bytes(&r);
                 chunk.push(r);
             }
             if !chunk.is_empty() {
@@ -297,32 +285,16 @@ impl TxnProducer {
         let seq = self.sequences.entry((topic.to_string(), p)).or_insert(0);
         let base = *seq;
         *seq = seq.wrapping_add(recs.len() as i32);
-        let records: Vec<Record> = recs
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| Record {
-                transactional: true,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
+        // Not kafka_protocol's encoder: its records keep one header per key.
+        let mut buf = BytesMut::new();
+        encode_batch(
+            &mut buf,
+            &recs,
+            Producer {
                 producer_id: self.producer_id,
                 producer_epoch: self.epoch,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: base.wrapping_add(i as i32),
-                timestamp: r.timestamp,
-                key: r.key,
-                value: r.value,
-                headers: r.headers,
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &records,
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
+                base_sequence: base,
+                transactional: true,
             },
         )?;
         Ok(buf.freeze())
