@@ -11,7 +11,8 @@
 //! - `output.rs`: JSON, base64, tables, progress;
 //! - `export.rs`, `import.rs`, `replay.rs`, `mirror.rs`: copying histories (`archive.rs` is the
 //!   `.sluice` format, `range_reader.rs` reads a committed range, `txn_producer.rs`
-//!   writes exactly once, `records.rs` decodes and encodes their records with every header).
+//!   writes exactly once, `records.rs` decodes and encodes their records with every
+//!   header).
 //!
 //! The CLI must never link into the running broker's state: the network commands only
 //! speak the wire protocol, and `dump-log` only reads files, through `crate::log`'s
