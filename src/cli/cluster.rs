@@ -10,11 +10,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{anyhow, bail, Context, Result};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    BrokerId, FindCoordinatorRequest, ListOffsetsRequest, MetadataRequest, MetadataResponse,
-    TopicName,
+    BrokerId, FetchRequest, FindCoordinatorRequest, ListOffsetsRequest, MetadataRequest,
+    MetadataResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -44,6 +45,36 @@ pub struct TopicInfo {
 }
 
 impl TopicInfo {
+    /// One Fetch (up to 16 MiB) of `partitions` of this topic, each from its position in
+    /// `positions`: what the CLI's readers send to each leader.
+    pub fn fetch_request(
+        &self,
+        partitions: &[i32],
+        positions: &BTreeMap<i32, i64>,
+        max_wait_ms: i32,
+        isolation_level: i8,
+        partition_max_bytes: i32,
+    ) -> FetchRequest {
+        FetchRequest::default()
+            .with_max_wait_ms(max_wait_ms)
+            .with_min_bytes(1)
+            .with_max_bytes(16 << 20)
+            .with_isolation_level(isolation_level)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_string(self.name.clone())))
+                .with_partitions(
+                    partitions
+                        .iter()
+                        .map(|p| {
+                            FetchPartition::default()
+                                .with_partition(*p)
+                                .with_fetch_offset(positions[p])
+                                .with_partition_max_bytes(partition_max_bytes)
+                        })
+                        .collect(),
+                )])
+    }
+
     /// `partitions` grouped by their leader's node id, so each leader gets one request.
     pub fn by_leader(
         &self,

@@ -17,10 +17,8 @@ use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use clap::Args;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
-use kafka_protocol::messages::{FetchRequest, TopicName};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::FetchRequest;
 use kafka_protocol::records::TimestampType;
 
 use super::client::error_name;
@@ -280,24 +278,13 @@ impl Consumer {
         let mut out = Vec::new();
         let mut refresh = false;
         for (leader, parts) in by_leader {
-            let request = FetchRequest::default()
-                .with_max_wait_ms(wait.as_millis() as i32)
-                .with_min_bytes(1)
-                .with_max_bytes(16 << 20)
-                .with_isolation_level(self.committed as i8)
-                .with_topics(vec![FetchTopic::default()
-                    .with_topic(TopicName(StrBytes::from_string(self.topic.name.clone())))
-                    .with_partitions(
-                        parts
-                            .iter()
-                            .map(|p| {
-                                FetchPartition::default()
-                                    .with_partition(*p)
-                                    .with_fetch_offset(self.positions[p])
-                                    .with_partition_max_bytes(1 << 20)
-                            })
-                            .collect(),
-                    )]);
+            let request = self.topic.fetch_request(
+                &parts,
+                &self.positions,
+                wait.as_millis() as i32,
+                self.committed as i8,
+                1 << 20,
+            );
             let conn = self.cluster.node(leader).await?;
             let version = conn.version::<FetchRequest>(12)?;
             let limit = conn.request_timeout + wait;

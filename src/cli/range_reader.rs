@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::{FetchRequest, TopicName};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::FetchRequest;
 
 use super::client::error_name;
 use super::cluster::{Cluster, TopicInfo, EARLIEST, LATEST};
@@ -170,24 +168,9 @@ impl RangeReader {
         let mut out = Vec::new();
         let mut moved = false;
         for (leader, parts) in self.topic.by_leader(open)? {
-            let request = FetchRequest::default()
-                .with_max_wait_ms(100)
-                .with_min_bytes(1)
-                .with_max_bytes(16 << 20)
-                .with_isolation_level(1)
-                .with_topics(vec![FetchTopic::default()
-                    .with_topic(TopicName(StrBytes::from_string(self.topic.name.clone())))
-                    .with_partitions(
-                        parts
-                            .iter()
-                            .map(|p| {
-                                FetchPartition::default()
-                                    .with_partition(*p)
-                                    .with_fetch_offset(self.positions[p])
-                                    .with_partition_max_bytes(4 << 20)
-                            })
-                            .collect(),
-                    )]);
+            let request = self
+                .topic
+                .fetch_request(&parts, &self.positions, 100, 1, 4 << 20);
             let conn = cluster.node(leader).await?;
             let version = conn.version::<FetchRequest>(12)?;
             let answer = conn.send_raw(&request, version).await?;
