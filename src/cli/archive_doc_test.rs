@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::TimestampType;
 
 use super::archive::{encode_record, ArchiveHeader, ArchiveReader, ArchiveRecord, ArchiveWriter};
+use crate::log::format_doc_test::{hexdump, hexdump_bytes};
 
 const DOC: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/storage-format.md"));
 
@@ -46,53 +47,13 @@ fn bytes_field(b: &[u8], at: &mut usize) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// `xxd`-style dump, as pasted into storage-format.md.
-fn hexdump(b: &[u8]) -> String {
-    let mut s = String::new();
-    for (i, chunk) in b.chunks(16).enumerate() {
-        s += &format!("{:08x}: ", i * 16);
-        for j in 0..16 {
-            match chunk.get(j) {
-                Some(x) => s += &format!("{x:02x}"),
-                None => s += "  ",
-            }
-            if j % 2 == 1 {
-                s += " ";
-            }
-        }
-        s += " ";
-        for &x in chunk {
-            s.push(if (0x20..0x7f).contains(&x) {
-                x as char
-            } else {
-                '.'
-            });
-        }
-        s += "\n";
-    }
-    s
-}
-
 /// Bytes of the hexdump under the line `heading` of the archive section.
 fn doc_hexdump(heading: &str) -> Vec<u8> {
     let section = &DOC[DOC.find("## Export archive").expect("archive section")..];
     let at = section
         .find(heading)
         .unwrap_or_else(|| panic!("no heading {heading}"));
-    let block = &section[at..];
-    let start = block.find("```\n").expect("code block") + 4;
-    let end = start + block[start..].find("```").expect("end of code block");
-    let mut out = Vec::new();
-    for line in block[start..end].lines() {
-        let hex: String = line[10..50]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        for i in (0..hex.len()).step_by(2) {
-            out.push(u8::from_str_radix(&hex[i..i + 2], 16).unwrap());
-        }
-    }
-    out
+    hexdump_bytes(&section[at..])
 }
 
 fn example() -> (ArchiveHeader, Vec<ArchiveRecord>) {
@@ -198,8 +159,8 @@ fn archive_doc_example_decodes_by_the_document_alone() {
     assert!(r.next_block().unwrap().is_none());
 
     if std::env::var_os("SLUICE_PRINT_FORMAT_EXAMPLE").is_some() {
-        println!("records, uncompressed ({u} bytes)\n{}", hexdump(&raw));
-        println!("example.sluice ({} bytes)\n{}", file.len(), hexdump(&file));
+        println!("{}", hexdump("records, uncompressed", &raw));
+        println!("{}", hexdump("example.sluice", &file));
     }
     assert_eq!(
         doc_hexdump("#### `example.sluice` records, uncompressed\n"),

@@ -20,8 +20,8 @@ fn be16(b: &[u8], at: usize) -> i16 {
     i16::from_be_bytes(b[at..at + 2].try_into().unwrap())
 }
 
-/// `xxd`-style dump, as pasted into storage-format.md.
-fn hexdump(name: &str, b: &[u8]) -> String {
+/// `xxd`-style dump, as pasted into storage-format.md (the archive's doc test uses it too).
+pub(crate) fn hexdump(name: &str, b: &[u8]) -> String {
     let mut s = format!("{name} ({} bytes)\n", b.len());
     for (i, chunk) in b.chunks(16).enumerate() {
         s += &format!("{:08x}: ", i * 16);
@@ -55,11 +55,16 @@ fn doc_hexdump(name: &str) -> Vec<u8> {
     let at = DOC
         .find(&heading)
         .unwrap_or_else(|| panic!("no section for {name}"));
-    let block = &DOC[at..];
-    let start = block.find("```\n").expect("code block") + 4;
-    let end = start + block[start..].find("```").expect("end of code block");
+    hexdump_bytes(&DOC[at..])
+}
+
+/// The bytes of the first `xxd`-style code block in `text` (the archive's doc test uses
+/// it too).
+pub(crate) fn hexdump_bytes(text: &str) -> Vec<u8> {
+    let start = text.find("```\n").expect("code block") + 4;
+    let end = start + text[start..].find("```").expect("end of code block");
     let mut out = Vec::new();
-    for line in block[start..end].lines() {
+    for line in text[start..end].lines() {
         let hex: String = line[10..50]
             .chars()
             .filter(|c| !c.is_whitespace())

@@ -56,7 +56,7 @@ mod bounds_tests;
 #[path = "bounds_tests.rs"]
 mod bounds_tests_in_memory;
 #[cfg(test)]
-mod format_doc_test;
+pub(crate) mod format_doc_test;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
