@@ -455,19 +455,21 @@ def test_timestamps_outside_the_topic_window_are_refused(broker):
 @pytest.mark.on_disk
 def test_topic_compression_type_rebuilds_batches(broker):
     """compression.type on a topic: batches sent with lz4 by an idempotent producer are stored
-    as zstd, read back unchanged, and the codec can be changed at run time (uncompressed)."""
+    as zstd, read back unchanged (headers too: in order, repeated keys, empty values), and the
+    codec can be changed at run time (uncompressed)."""
     from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
     a = AdminClient({"bootstrap.servers": broker.bootstrap})
     topic = "recompressed"
     a.create_topics([NewTopic(topic, 1, 1, config={"compression.type": "zstd"})])[topic].result(30)
     values = [f"value-{i}-{'x' * (i % 50)}".encode() for i in range(500)]
+    headers = [("trace", b"a"), ("trace", b"b"), ("", b""), ("trace", b"c")]
 
     def send(batch):
         p = Producer({"bootstrap.servers": broker.bootstrap, "compression.type": "lz4",
                       "enable.idempotence": True, "linger.ms": 5})
         for v in batch:
-            p.produce(topic, value=v, partition=0)
+            p.produce(topic, value=v, partition=0, headers=headers)
         assert p.flush(30) == 0
 
     send(values[:250])
@@ -478,4 +480,6 @@ def test_topic_compression_type_rebuilds_batches(broker):
     send(values[250:])
     codecs = [b.codec_name for b in partition_batches(broker.data_dir, topic, 0)]
     assert set(codecs) == {"zstd", "none"} and codecs[-1] == "none", codecs
-    assert [m.value() for m in consume(broker, topic, [0])] == values
+    got = consume(broker, topic, [0])
+    assert [m.value() for m in got] == values
+    assert all(m.headers() == headers for m in got), got[0].headers()

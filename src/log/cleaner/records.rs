@@ -105,27 +105,33 @@ pub fn records_of(batch: &Bytes, h: &BatchHeader) -> Result<Bytes, String> {
     })
 }
 
+/// `plain` (an uncompressed records buffer) compressed with codec id `codec`
+/// (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd), as the records part of a v2 batch.
+pub fn compress(codec: u8, plain: &[u8]) -> Result<Vec<u8>, String> {
+    use kafka_protocol::compression::Compressor;
+    if codec == 0 {
+        return Ok(plain.to_vec());
+    }
+    let mut out = BytesMut::new();
+    with_codec!(codec, C => {
+        <C as Compressor<BytesMut>>::compress(&mut out, |tmp: &mut BytesMut| {
+            tmp.extend_from_slice(plain);
+            Ok(())
+        })
+        .map_err(|e| format!("cannot compress records with codec {codec}: {e:#}"))
+    })?;
+    Ok(out.to_vec())
+}
+
 /// A copy of `batch` (one whole stored batch with header `h`) keeping only `kept`
 /// (records of that batch, in order, at least one).
 pub fn rebuild(batch: &[u8], h: &BatchHeader, kept: &[RawRecord<'_>]) -> Result<Vec<u8>, String> {
-    use kafka_protocol::compression::Compressor;
     let mut plain = Vec::with_capacity(kept.iter().map(|r| r.raw.len()).sum());
     for r in kept {
         plain.extend_from_slice(r.raw);
     }
-    let body: Vec<u8> = if h.compression() == 0 {
-        plain
-    } else {
-        let mut out = BytesMut::new();
-        with_codec!(h.compression(), C => {
-            <C as Compressor<BytesMut>>::compress(&mut out, |tmp: &mut BytesMut| {
-                tmp.extend_from_slice(&plain);
-                Ok(())
-            })
-            .map_err(|e| format!("cannot compress batch at offset {}: {e:#}", h.base_offset))
-        })?;
-        out.to_vec()
-    };
+    let body = compress(h.compression(), &plain)
+        .map_err(|e| format!("batch at offset {}: {e}", h.base_offset))?;
     let mut b = Vec::with_capacity(RECORD_BATCH_OVERHEAD + body.len());
     b.extend_from_slice(&batch[..RECORD_BATCH_OVERHEAD]);
     b.extend_from_slice(&body);

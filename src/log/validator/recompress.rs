@@ -2,20 +2,29 @@
 //! rebuilds a batch whose codec differs from the topic's (unless the topic says
 //! `producer`) before it is stored.
 //!
-//! Owns the decode and re-encode of one client batch: every record keeps its key,
-//! value, headers and timestamp, and the batch keeps its producer id, epoch, base
-//! sequence, transactional flag and record count, so idempotence and transactions
-//! see the same batch. It never touches the log, and only the validator calls
+//! Owns the re-compression of one client batch. Only the records part changes codec:
+//! it is decompressed and compressed again byte for byte, never decoded into records
+//! and encoded back, so every record keeps its exact bytes (key, value, timestamp and
+//! offset deltas, and headers in their order with repeated keys, which a decode
+//! through a map keyed by header name would lose). The batch header keeps its base
+//! offset, producer id, epoch, base sequence, timestamps, transactional flag and record
+//! count, so idempotence and transactions see the same batch; only the codec bits, the
+//! length and the CRC change. It never touches the log, and only the validator calls
 //! [`recompress`], with a batch that passed every check (a rebuild never launders a
 //! corrupt batch).
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-};
+use bytes::Bytes;
+use kafka_protocol::records::Compression;
 
-use crate::log::batch::BatchHeader;
+use crate::log::batch::{
+    BatchHeader, ATTRIBUTES_OFFSET, BATCH_LENGTH_OFFSET, CRC_OFFSET, LOG_OVERHEAD,
+    RECORD_BATCH_OVERHEAD,
+};
+use crate::log::cleaner::records::{compress, records_of};
 use crate::log::error::AppendError;
+
+/// The low bits of a batch's attributes that name its codec.
+const COMPRESSION_CODEC_MASK: i16 = 0x07;
 
 /// A topic's `compression.type`: `None` keeps what the producer sent (`producer`).
 pub fn target_codec(compression_type: &str) -> Option<Compression> {
@@ -36,26 +45,30 @@ pub fn needs_recompression(header: &BatchHeader, codec: Compression) -> bool {
 
 /// Rebuilds one whole v2 client batch, already validated, with `codec`.
 pub fn recompress(batch: &Bytes, codec: Compression) -> Result<Bytes, AppendError> {
-    let mut buf = batch.clone();
-    let sets = RecordBatchDecoder::decode_all(&mut buf)
-        .map_err(|e| AppendError::InvalidRecord(format!("cannot decode the batch: {e:#}")))?;
-    let records: Vec<_> = sets.into_iter().flat_map(|set| set.records).collect();
-    let mut out = BytesMut::with_capacity(batch.len());
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: codec,
-    };
-    // The decoder gives every record base_sequence + offset_delta as its sequence, so
-    // offset - sequence is constant across the batch and the encoder keeps it whole.
-    RecordBatchEncoder::encode(&mut out, records.iter(), &options).map_err(|e| {
-        AppendError::InvalidRecord(format!("cannot re-encode the batch as {codec:?}: {e:#}"))
+    let header = BatchHeader::parse(batch)
+        .ok_or_else(|| AppendError::InvalidRecord("cannot read the batch header".to_string()))?;
+    let plain = records_of(batch, &header).map_err(AppendError::InvalidRecord)?;
+    let body = compress(codec as u8, &plain).map_err(|e| {
+        AppendError::InvalidRecord(format!("cannot re-encode the batch as {codec:?}: {e}"))
     })?;
-    Ok(out.freeze())
+    let mut out = Vec::with_capacity(RECORD_BATCH_OVERHEAD + body.len());
+    out.extend_from_slice(&batch[..RECORD_BATCH_OVERHEAD]);
+    out.extend_from_slice(&body);
+    let batch_length = (out.len() - LOG_OVERHEAD) as i32;
+    out[BATCH_LENGTH_OFFSET..BATCH_LENGTH_OFFSET + 4].copy_from_slice(&batch_length.to_be_bytes());
+    let attributes = (header.attributes & !COMPRESSION_CODEC_MASK) | codec as i16;
+    out[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    let crc = BatchHeader::compute_crc(&out);
+    out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(Bytes::from(out))
 }
 
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::records::{Record, TimestampType};
+    use bytes::BytesMut;
+    use kafka_protocol::records::{
+        Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
 
     use super::*;
     use crate::log::validator::{AppendOrigin, LogValidator, ValidationConfig};
@@ -162,5 +175,68 @@ mod tests {
         assert_eq!(target_codec("producer"), None);
         assert_eq!(target_codec("uncompressed"), Some(Compression::None));
         assert_eq!(target_codec("zstd"), Some(Compression::Zstd));
+    }
+
+    fn put_varint(out: &mut Vec<u8>, v: i64) {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        while z >= 0x80 {
+            out.push((z as u8) | 0x80);
+            z >>= 7;
+        }
+        out.push(z as u8);
+    }
+
+    /// A record with value `value` and the headers `headers`, in Kafka's record format.
+    fn raw_record(offset_delta: i64, value: &[u8], headers: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut body = vec![0u8]; // attributes
+        put_varint(&mut body, 0); // timestamp delta
+        put_varint(&mut body, offset_delta);
+        put_varint(&mut body, -1); // null key
+        put_varint(&mut body, value.len() as i64);
+        body.extend_from_slice(value);
+        put_varint(&mut body, headers.len() as i64);
+        for (k, v) in headers {
+            put_varint(&mut body, k.len() as i64);
+            body.extend_from_slice(k.as_bytes());
+            put_varint(&mut body, v.len() as i64);
+            body.extend_from_slice(v);
+        }
+        let mut out = Vec::new();
+        put_varint(&mut out, body.len() as i64);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn recompression_keeps_every_record_byte_including_repeated_header_keys() {
+        // A valid uncompressed batch of two records whose records part is replaced by
+        // records that repeat a header key (what a decode through a map would merge).
+        let template = batch(Compression::None, -1, -1, false);
+        let h = BatchHeader::parse(&template).unwrap();
+        let mut plain = raw_record(0, b"v0", &[("h", b"a"), ("h", b"b"), ("", b"")]);
+        for i in 1..h.record_count as i64 {
+            plain.extend(raw_record(i, b"v", &[("x", b"1"), ("x", b"1")]));
+        }
+        let mut original = template[..RECORD_BATCH_OVERHEAD].to_vec();
+        original.extend_from_slice(&plain);
+        let len = (original.len() - LOG_OVERHEAD) as i32;
+        original[BATCH_LENGTH_OFFSET..BATCH_LENGTH_OFFSET + 4].copy_from_slice(&len.to_be_bytes());
+        let crc = BatchHeader::compute_crc(&original);
+        original[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        let original = Bytes::from(original);
+
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let compressed = recompress(&original, codec).unwrap();
+            let ch = BatchHeader::parse(&compressed).unwrap();
+            assert_eq!(ch.compression(), codec as u8);
+            assert_eq!(records_of(&compressed, &ch).unwrap(), plain, "{codec:?}");
+            let back = recompress(&compressed, Compression::None).unwrap();
+            assert_eq!(back, original, "{codec:?} and back is the same batch");
+        }
     }
 }
