@@ -159,7 +159,8 @@ def test_dump_log_prints_batches_and_verify_detects_a_flipped_byte(broker_factor
     broker = broker_factory(settings={"log.index.interval.bytes": "1"})
     cli(broker, "topic", "create", "dump", "--partitions", "1")
     for i in range(3):
-        cli(broker, "produce", "dump", "-K", ":", "-H", "h=1", input=f"k{i}:value-{i}-a\nk{i}:value-{i}-b\n")
+        cli(broker, "produce", "dump", "-K", ":", "-H", "h=1", "-H", "h=2",
+            input=f"k{i}:value-{i}-a\nk{i}:value-{i}-b\n")
     seg = segment_files(broker.data_dir, "dump", 0)[0]
     # A live segment (indexes preallocated with zeros) verifies too.
     assert "OK" in run([sluice_bin(), "dump-log", "--verify", seg.parent]).stdout
@@ -175,7 +176,7 @@ def test_dump_log_prints_batches_and_verify_detects_a_flipped_byte(broker_factor
     assert f"crc: {headers[0].crc}" in batch_lines[0] and "isvalid: true" in batch_lines[0]
     assert "CreateTime:" in batch_lines[0]
     data = run([sluice_bin(), "dump-log", "--print-data-log", seg]).stdout
-    assert "| offset: 3 " in data and "key: k1 payload: value-1-b" in data and "headerKeys: [h]" in data
+    assert "| offset: 3 " in data and "key: k1 payload: value-1-b" in data and "headerKeys: [h,h]" in data
 
     ok = run([sluice_bin(), "dump-log", "--verify", seg]).stdout
     assert "OK" in ok

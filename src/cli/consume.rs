@@ -472,7 +472,6 @@ pub async fn run(args: ConsumeArgs) -> Result<()> {
 mod tests {
     use super::*;
     use crate::cli::produce::encode_batch;
-    use indexmap::IndexMap;
     use kafka_protocol::records::Compression;
 
     fn batch(base: i64, values: &[&str]) -> Vec<u8> {
@@ -480,7 +479,7 @@ mod tests {
             .iter()
             .map(|v| (None, Bytes::copy_from_slice(v.as_bytes())))
             .collect();
-        let mut b = encode_batch(&recs, &IndexMap::new(), 5, Compression::None)
+        let mut b = encode_batch(&recs, &[], 5, Compression::None)
             .unwrap()
             .to_vec();
         b[0..8].copy_from_slice(&base.to_be_bytes());

@@ -2,8 +2,8 @@
 //! kafka-dump-log. A `.log` segment prints one line per batch (offsets, count,
 //! position, timestamps, compression, producer id/epoch/sequence, transactional and
 //! control flags with the marker type, CRC), with `--print-data-log` also its records
-//! (decoded by `kafka_protocol::records::RecordBatchDecoder`); `.index` and
-//! `.timeindex` files print their entries. `--verify` checks every batch (structure,
+//! (decoded by `super::records`, which keeps every header, repeated keys included);
+//! `.index` and `.timeindex` files print their entries. `--verify` checks every batch (structure,
 //! CRC-32C, offset contiguity) and every index entry against the log and fails on the
 //! first sign of corruption.
 //!
@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use clap::Args;
-use kafka_protocol::records::RecordBatchDecoder;
 
 use super::output::{base64, json_string};
 use crate::log::batch::ControlType;
@@ -289,14 +288,20 @@ fn show(b: Option<&[u8]>) -> String {
 
 fn print_records(h: &BatchHeader, batch: Bytes) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let set = match RecordBatchDecoder::decode(&mut batch.clone()) {
-        Ok(set) => set,
+    let records = match super::records::decode_batch(&batch, h) {
+        Ok(records) => records,
         Err(e) => {
-            writeln!(out, "| records cannot be decoded: {e:#}")?;
+            writeln!(out, "| records cannot be decoded: {e}")?;
             return Ok(());
         }
     };
-    for r in set.records {
+    for r in records {
+        let sequence = if h.base_sequence < 0 {
+            -1
+        } else {
+            h.base_sequence
+                .wrapping_add(r.offset.wrapping_sub(h.base_offset) as i32)
+        };
         let mut line = format!(
             "| offset: {} {}: {} keySize: {} valueSize: {} sequence: {} headerKeys: [{}]",
             r.offset,
@@ -304,10 +309,10 @@ fn print_records(h: &BatchHeader, batch: Bytes) -> Result<()> {
             r.timestamp,
             r.key.as_ref().map_or(-1, |k| k.len() as i64),
             r.value.as_ref().map_or(-1, |v| v.len() as i64),
-            r.sequence,
+            sequence,
             r.headers
-                .keys()
-                .map(|k| k.to_string())
+                .iter()
+                .map(|(k, _)| k.clone())
                 .collect::<Vec<_>>()
                 .join(",")
         );
@@ -490,7 +495,7 @@ mod tests {
             )];
             let batch = crate::cli::produce::encode_batch(
                 &recs,
-                &Default::default(),
+                &[],
                 1_700_000_000_000 + i,
                 kafka_protocol::records::Compression::None,
             )

@@ -1,6 +1,7 @@
 //! `sluice produce TOPIC`: reads lines from stdin and produces them as records, one v2
-//! record batch per partition per Produce request, built with `kafka_protocol`'s
-//! `RecordBatchEncoder`.
+//! record batch per partition per Produce request, built by `super::records` (which
+//! keeps repeated header keys, as `--header` may give them) and compressed by the log's
+//! byte-exact re-compression.
 //!
 //! It owns line splitting (key separator, headers), partition choice (Kafka's murmur2
 //! partitioner for keyed records, sticky round robin otherwise) and batching. It must
@@ -14,19 +15,17 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use bytes::{Bytes, BytesMut};
 use clap::Args;
-use indexmap::IndexMap;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::Compression;
 use std::io::BufRead;
 
 use super::client::error_name;
 use super::cluster::{Cluster, TopicInfo};
 use super::output::{now_ms, Progress};
+use super::records::{self, Header, OutRecord};
 use super::topic::parse_pairs;
 use super::BootstrapArgs;
 
@@ -137,45 +136,40 @@ pub fn split_line(line: &[u8], separator: Option<&[u8]>) -> (Option<Bytes>, Byte
     (None, Bytes::copy_from_slice(line))
 }
 
-/// Encodes `records` (key, value) as exactly one v2 batch without a producer id.
-/// Records get offset = their index and sequence = index - 1: the encoder keeps records
-/// with a constant offset - sequence in one batch and takes the first record's
-/// sequence, -1 (no producer), as the base sequence.
+/// Encodes `records` (key, value) as exactly one v2 batch without a producer id, every
+/// record carrying `headers` in order (a key may repeat).
 pub fn encode_batch(
     records: &[(Option<Bytes>, Bytes)],
-    headers: &IndexMap<StrBytes, Option<Bytes>>,
+    headers: &[Header],
     timestamp: i64,
     compression: Compression,
 ) -> Result<Bytes> {
-    let recs: Vec<Record> = records
+    let out: Vec<OutRecord> = records
         .iter()
-        .enumerate()
-        .map(|(i, (key, value))| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: i as i32 - 1,
-            timestamp,
+        .map(|(key, value)| OutRecord {
             key: key.clone(),
             value: Some(value.clone()),
-            headers: headers.clone(),
+            headers: headers.to_vec(),
+            timestamp,
         })
         .collect();
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
+    records::encode_batch(
         &mut buf,
-        &recs,
-        &RecordEncodeOptions {
-            version: 2,
-            compression,
+        &out,
+        records::Producer {
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
+            transactional: false,
         },
     )?;
-    Ok(buf.freeze())
+    let batch = buf.freeze();
+    if compression == Compression::None {
+        return Ok(batch);
+    }
+    crate::log::validator::recompress::recompress(&batch, compression)
+        .map_err(|e| anyhow::anyhow!("cannot compress the batch: {e}"))
 }
 
 struct Producer {
@@ -183,7 +177,7 @@ struct Producer {
     topic: TopicInfo,
     acks: i16,
     compression: Compression,
-    headers: IndexMap<StrBytes, Option<Bytes>>,
+    headers: Vec<Header>,
     sent: u64,
 }
 
@@ -288,9 +282,9 @@ impl Producer {
 pub async fn run(args: ProduceArgs) -> Result<()> {
     let acks = parse_acks(&args.acks)?;
     let compression = parse_compression(&args.compression)?;
-    let headers: IndexMap<StrBytes, Option<Bytes>> = parse_pairs(&args.headers, "--header")?
+    let headers: Vec<Header> = parse_pairs(&args.headers, "--header")?
         .into_iter()
-        .map(|(k, v)| (StrBytes::from_string(k), Some(Bytes::from(v))))
+        .map(|(k, v)| (k, Some(Bytes::from(v))))
         .collect();
     let batch_records = args.batch_records.max(1);
     let mut cluster = Cluster::connect(&args.bootstrap.bootstrap).await?;
@@ -367,7 +361,6 @@ pub async fn run(args: ProduceArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_protocol::records::RecordBatchDecoder;
 
     #[test]
     fn murmur2_matches_kafkas_partitioner() {
@@ -398,11 +391,11 @@ mod tests {
 
     #[test]
     fn batches_are_one_valid_v2_batch_without_producer() {
-        let mut headers = IndexMap::new();
-        headers.insert(
-            StrBytes::from_static_str("h"),
-            Some(Bytes::from_static(b"1")),
-        );
+        let headers: Vec<Header> = vec![
+            ("h".to_string(), Some(Bytes::from_static(b"1"))),
+            ("h".to_string(), Some(Bytes::from_static(b"2"))),
+            ("".to_string(), None),
+        ];
         for compression in [Compression::None, Compression::Gzip, Compression::Lz4] {
             let recs = vec![
                 (Some(Bytes::from_static(b"k0")), Bytes::from_static(b"a")),
@@ -423,16 +416,12 @@ mod tests {
             assert_eq!(h.producer_id, -1);
             assert_eq!(h.base_sequence, -1);
             assert_eq!(h.compression(), compression as u8);
-            let set = RecordBatchDecoder::decode(&mut batch.clone()).unwrap();
-            let values: Vec<_> = set
-                .records
-                .iter()
-                .map(|r| r.value.clone().unwrap())
-                .collect();
+            let decoded = records::decode_batch(&batch, &h).unwrap();
+            let values: Vec<_> = decoded.iter().map(|r| r.value.clone().unwrap()).collect();
             assert_eq!(values, vec!["a", "b", ""]);
-            assert_eq!(set.records[1].key, None);
-            assert_eq!(set.records[0].headers, headers);
-            assert_eq!(set.records[2].offset, 2);
+            assert_eq!(decoded[1].key, None);
+            assert!(decoded.iter().all(|r| r.headers == headers));
+            assert_eq!(decoded[2].offset, 2);
         }
     }
 }
