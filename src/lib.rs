@@ -67,19 +67,25 @@ pub async fn run(
 ) -> Result<()> {
     let started = Instant::now();
     // A second broker on the same data directory refuses in one line before its HTTP
-    // side binds (the default port is likely the owner's). Broker::open takes the lock
-    // for good. An in-memory broker has no directory to own.
-    if !config.in_memory {
+    // side binds (the default port is likely the owner's); the lock passes to the
+    // broker, which holds it for its life. An in-memory broker has no directory to own.
+    let lock = if config.in_memory {
+        None
+    } else {
         std::fs::create_dir_all(&config.data_dir).ok();
-        drop(broker::data_dir_lock::DataDirLock::acquire(
+        Some(broker::data_dir_lock::DataDirLock::acquire(
             &config.data_dir,
-        )?);
-    }
+        )?)
+    };
     // Before the logs are opened: /health and /ready answer during a long recovery.
     let admin = http::admin::start(&config).await?;
     let broker = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || Broker::open(config)).await??
+        tokio::task::spawn_blocking(move || match lock {
+            Some(lock) => Broker::open_locked(config, lock),
+            None => Broker::open(config),
+        })
+        .await??
     };
     // Transactions decided before a crash get their markers before clients connect.
     broker.complete_recovery().await;

@@ -78,8 +78,23 @@ impl Broker {
         Broker::open_with_clock(config, Clock::system())
     }
 
+    /// [`Broker::open`] on a data directory whose lock the caller already holds
+    /// (`run` takes it before its HTTP side binds, and hands it over here so the
+    /// directory is never unowned in between).
+    pub fn open_locked(config: BrokerConfig, lock: DataDirLock) -> Result<Arc<Broker>> {
+        Broker::open_inner(config, Clock::system(), Some(lock))
+    }
+
     /// [`Broker::open`] with the clock every part will read (tests move a manual one).
-    pub fn open_with_clock(mut config: BrokerConfig, clock: Clock) -> Result<Arc<Broker>> {
+    pub fn open_with_clock(config: BrokerConfig, clock: Clock) -> Result<Arc<Broker>> {
+        Broker::open_inner(config, clock, None)
+    }
+
+    fn open_inner(
+        mut config: BrokerConfig,
+        clock: Clock,
+        lock: Option<DataDirLock>,
+    ) -> Result<Arc<Broker>> {
         let storage = if config.in_memory {
             // Every part finds its files under the data directory: a volume's root
             // puts them all in memory, with no lock to take (no one else can see it).
@@ -92,7 +107,10 @@ impl Broker {
             })?;
             // Before anything is read or written: a second broker must not recover (and
             // rewrite) logs that the first is appending to.
-            Storage::Disk(DataDirLock::acquire(&config.data_dir)?)
+            Storage::Disk(match lock {
+                Some(lock) => lock,
+                None => DataDirLock::acquire(&config.data_dir)?,
+            })
         };
         let config = Arc::new(config);
         let cluster_id = store::load_or_create_meta(&config.data_dir, config.node_id)?;
