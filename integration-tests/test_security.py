@@ -339,6 +339,93 @@ def test_requests_before_authentication_close_the_connection(secure):
     assert conn.wait_closed(timeout=10) in ("eof", "reset")
 
 
+class RawScram:
+    """A SCRAM client (RFC 5802) over SaslHandshake v1 + SaslAuthenticate v1 on a raw socket."""
+
+    def __init__(self, conn, mechanism, user, password, client_nonce=None):
+        import base64
+        import hashlib
+        import hmac
+        self.b64, self.hmac = base64, hmac
+        self.hash = {"SCRAM-SHA-256": hashlib.sha256, "SCRAM-SHA-512": hashlib.sha512}[mechanism]
+        self.conn, self.mechanism, self.user, self.password = conn, mechanism, user, password
+        self.client_nonce = client_nonce or uuid.uuid4().hex
+
+    def first(self):
+        assert sasl_handshake(self.conn, self.mechanism)[0] == 0
+        self.client_first_bare = f"n={self.user},r={self.client_nonce}"
+        err, msg, server_first, _ = sasl_authenticate(self.conn, b"n,," + self.client_first_bare.encode())
+        assert err == 0, msg
+        self.server_first = server_first.decode()
+        fields = dict(kv.split("=", 1) for kv in self.server_first.split(","))
+        self.nonce, self.salt, self.iterations = fields["r"], self.b64.b64decode(fields["s"]), int(fields["i"])
+        assert self.nonce.startswith(self.client_nonce) and len(self.nonce) > len(self.client_nonce)
+
+    def final_message(self, tamper=False):
+        import hashlib
+        name = self.hash().name
+        salted = hashlib.pbkdf2_hmac(name, self.password.encode(), self.salt, self.iterations)
+        client_key = self.hmac.new(salted, b"Client Key", self.hash).digest()
+        stored_key = self.hash(client_key).digest()
+        without_proof = f"c=biws,r={self.nonce}"
+        auth_message = f"{self.client_first_bare},{self.server_first},{without_proof}".encode()
+        signature = self.hmac.new(stored_key, auth_message, self.hash).digest()
+        proof = bytearray(a ^ b for a, b in zip(client_key, signature))
+        if tamper:
+            proof[0] ^= 0x01
+        return f"{without_proof},p={self.b64.b64encode(bytes(proof)).decode()}".encode()
+
+
+def test_scram_exchange_on_the_wire(secure):
+    """A raw SCRAM-SHA-256 exchange succeeds with the server's signature; a client-final with a bad
+    proof, and one replayed from an earlier exchange (its nonce is not this exchange's), each get
+    SASL_AUTHENTICATION_FAILED with Kafka's message and then a close, while another connection
+    carries on."""
+    conn = KafkaConn.to(secure.addr("SASL_PLAINTEXT"), timeout=10)
+    ok = RawScram(conn, "SCRAM-SHA-256", "scram256", "pw-256", client_nonce="fixed-client-nonce")
+    ok.first()
+    replayable = ok.final_message()
+    err, msg, server_final, _ = sasl_authenticate(conn, replayable)
+    assert (err, msg) == (0, None) and server_final.startswith(b"v=")
+    conn.send_raw(request(METADATA, 1, conn.next_correlation_id(), metadata_body(1)))
+    assert conn.recv_frame()
+
+    bad = KafkaConn.to(secure.addr("SASL_PLAINTEXT"), timeout=10)
+    scram = RawScram(bad, "SCRAM-SHA-256", "scram256", "pw-256")
+    scram.first()
+    err, msg, _, _ = sasl_authenticate(bad, scram.final_message(tamper=True))
+    assert err == 58 and msg == "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256"
+    assert bad.wait_closed(timeout=10) in ("eof", "reset")
+
+    replay = KafkaConn.to(secure.addr("SASL_PLAINTEXT"), timeout=10)
+    again = RawScram(replay, "SCRAM-SHA-256", "scram256", "pw-256", client_nonce="fixed-client-nonce")
+    again.first()
+    assert again.nonce != ok.nonce  # the server's half of the nonce is new
+    err, msg, _, _ = sasl_authenticate(replay, replayable)
+    assert err == 58, msg
+    assert replay.wait_closed(timeout=10) in ("eof", "reset")
+
+    # The first connection was never disturbed.
+    conn.send_raw(request(METADATA, 1, conn.next_correlation_id(), metadata_body(1)))
+    assert conn.recv_frame()
+
+
+def test_oversized_frame_before_authentication_closes_the_connection(secure):
+    """Before authentication a SASL listener takes frames up to sasl.server.max.receive.size
+    (512 KiB by default), as Kafka does: a bigger size prefix closes the connection with a log line
+    naming the setting, before the broker reads (or buffers) the body."""
+    conn = KafkaConn.to(secure.addr("SASL_PLAINTEXT"), timeout=10)
+    conn.send_raw(struct.pack(">i", 524288 + 1) + b"\0" * 64)
+    assert conn.wait_closed(timeout=10) in ("eof", "reset")
+    wait_until(lambda: "sasl.server.max.receive.size, before authentication" in secure.log_text(), timeout=10)
+    # A PLAINTEXT connection may send the same size (socket.request.max.bytes applies there):
+    # it is still waiting for the body.
+    plain = KafkaConn.to(secure.addr("PLAINTEXT"), timeout=10)
+    plain.send_raw(struct.pack(">i", 524288 + 1) + b"\0" * 64)
+    with pytest.raises(AssertionError, match="still open"):
+        plain.wait_closed(timeout=1)
+
+
 def test_plain_authentication_then_requests(secure):
     conn = KafkaConn.to(secure.addr("SASL_PLAINTEXT"), timeout=10)
     assert sasl_handshake(conn, "PLAIN")[0] == 0

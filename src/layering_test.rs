@@ -26,6 +26,7 @@ const RANKS: &[(&str, i32)] = &[
     ("server", 7),
     ("http", 7),
     ("embedded", 8),
+    ("fuzzing", 8),
 ];
 
 /// Items of the crate root (`lib.rs`) that modules may name as `crate::<item>`, with their

@@ -32,6 +32,8 @@ pub mod config;
 pub mod coordinator;
 pub mod embedded;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 pub mod log;
 pub mod metrics;

@@ -114,6 +114,8 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "Per-listener. The JAAS line for every mechanism that has no <mechanism>.sasl.jaas.config of its own. For PLAIN, Kafka's `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\";` lists the users. Kafka's per-mechanism names work too: plain.sasl.jaas.config and listener.name.<listener>.plain.sasl.jaas.config (one value, spaces, quotes and = included)."),
     broker("connection.failed.authentication.delay.ms", Int, "100", true,
         "After a failed SASL authentication, the broker answers at once (SASL_AUTHENTICATION_FAILED with the reason) and closes the connection this much later, as Kafka does: clients that notice the close before reading the answer (kafka-python) then still report the authentication failure, and a client retrying wrong credentials is slowed down."),
+    broker("sasl.server.max.receive.size", Int, "524288", true,
+        "The largest request frame a SASL listener accepts before its connection has authenticated (SaslHandshake, SaslAuthenticate and ApiVersions are all a client may send then); a bigger frame closes the connection, as Kafka closes it. After authentication socket.request.max.bytes applies."),
     broker("connections.max.reauth.ms", Long, "0", true,
         "Per-listener. When above 0, a SASL session ends after this long: SaslAuthenticate v1+ tells the client the session lifetime, and a request after it closes the connection (clients re-authenticate before, KIP-368). 0: sessions do not expire."),
     broker("log.dirs", String, "./sluice-data", true,
@@ -429,6 +431,7 @@ fn check_range(name: &str, v: i64) -> Result<(), std::string::String> {
         "max.connections" | "max.connections.per.ip" => 0,
         "max.request.partition.size.limit" => 1,
         "connections.max.reauth.ms" | "connection.failed.authentication.delay.ms" => 0,
+        "sasl.server.max.receive.size" => 1,
         _ => i64::MIN,
     };
     if v < min {

@@ -59,6 +59,9 @@ pub struct BrokerConfig {
     pub connections_max_idle_ms: Option<u64>,
     /// `connection.failed.authentication.delay.ms`
     pub connection_failed_authentication_delay_ms: u64,
+    /// `sasl.server.max.receive.size`: the frame limit on a SASL listener before
+    /// authentication.
+    pub sasl_server_max_receive_size: usize,
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
     pub acks_all_fsync: bool,
@@ -207,6 +210,8 @@ impl BrokerConfig {
             )
             .parse::<i32>()?
             .max(0) as u64,
+            sasl_server_max_receive_size: get("sasl.server.max.receive.size").parse::<i32>()?.max(1)
+                as usize,
             retention_check_interval_ms: get("log.retention.check.interval.ms").parse()?,
             flush_scheduler_interval_ms: get("log.flush.scheduler.interval.ms").parse()?,
             acks_all_fsync: get("sluice.acks.all.fsync") == "true",

@@ -201,6 +201,19 @@ impl Session {
             .unwrap_or_else(KafkaPrincipal::anonymous)
     }
 
+    /// The largest request frame this connection may send now: `sasl_max`
+    /// (`sasl.server.max.receive.size`) on a SASL listener until it has authenticated,
+    /// as Kafka bounds the SASL exchange; `socket_max` otherwise.
+    pub fn max_request_bytes(&self, socket_max: usize, sasl_max: usize) -> usize {
+        if self.listener.config.security_protocol.uses_sasl()
+            && self.state.lock().principal.is_none()
+        {
+            sasl_max.min(socket_max)
+        } else {
+            socket_max
+        }
+    }
+
     /// Whether a request of this API may be served now; `Err` is why the connection
     /// closes (as Kafka closes it).
     pub fn check_request(&self, key: ApiKey) -> Result<(), String> {

@@ -147,7 +147,8 @@ impl<S: Transport> Connection<S> {
     }
 
     async fn serve(&mut self) -> Close {
-        let max = self.state.broker.config.socket_request_max_bytes;
+        let socket_max = self.state.broker.config.socket_request_max_bytes;
+        let sasl_max = self.state.broker.config.sasl_server_max_receive_size;
         let idle_ms = self.state.broker.config.connections_max_idle_ms;
         let idle = Duration::from_millis(idle_ms.unwrap_or(u64::MAX)).min(MAX_IDLE);
         let state = &self.state;
@@ -164,13 +165,19 @@ impl<S: Transport> Connection<S> {
             // Backpressure: with too many answers waiting, take no new request (and
             // read no more) until the oldest is out.
             if !answers.is_full() {
+                let max = state.session.max_request_bytes(socket_max, sasl_max);
                 let frame = match take_frame(&mut input, max) {
                     Ok(frame) => frame,
                     Err(FrameError::TooLarge { size, max }) => {
+                        let setting = if max < socket_max {
+                            "sasl.server.max.receive.size, before authentication"
+                        } else {
+                            "socket.request.max.bytes"
+                        };
                         return Close::Protocol(format!(
-                            "request size {size} is outside 0..={max} (socket.request.max.bytes){}",
+                            "request size {size} is outside 0..={max} ({setting}){}",
                             tls_hint(&input, &state.session)
-                        ))
+                        ));
                     }
                 };
                 if let Some(frame) = frame {

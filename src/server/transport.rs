@@ -34,3 +34,13 @@ impl Transport for TlsStream<TcpStream> {
         tokio::io::split(self)
     }
 }
+
+/// An in-process pipe: the fuzz targets (`crate::fuzzing`) drive a real connection
+/// through one, with no socket.
+impl Transport for tokio::io::DuplexStream {
+    type Reader<'a> = tokio::io::ReadHalf<&'a mut tokio::io::DuplexStream>;
+    type Writer<'a> = tokio::io::WriteHalf<&'a mut tokio::io::DuplexStream>;
+    fn halves(&mut self) -> (Self::Reader<'_>, Self::Writer<'_>) {
+        tokio::io::split(self)
+    }
+}
