@@ -17,6 +17,7 @@ pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+pub mod codec_4_2;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod create_partitions;
@@ -183,6 +184,9 @@ macro_rules! commands {
             /// Decodes a request body. Fails on malformed input and on versions the
             /// codec does not know.
             pub fn decode(key: ApiKey, version: i16, body: &mut Bytes) -> anyhow::Result<Command> {
+                if let Some(command) = codec_4_2::decode_request(key, version, body) {
+                    return command;
+                }
                 match key {
                     $(ApiKey::$variant => Ok(Command::$variant(<$request>::decode(body, version)?)),)*
                     other => anyhow::bail!("{other:?} is not served"),
@@ -199,6 +203,9 @@ macro_rules! commands {
 
         impl Response {
             pub fn encode<B: ByteBufMut>(&self, buf: &mut B, version: i16) -> anyhow::Result<()> {
+                if let Some(done) = codec_4_2::encode_response(self, buf, version) {
+                    return done;
+                }
                 match self {
                     $(Response::$variant(r) => r.encode(buf, version),)*
                 }
@@ -213,6 +220,9 @@ macro_rules! commands {
         #[cfg(test)]
         pub(crate) fn default_request_body(key: ApiKey, version: i16) -> anyhow::Result<bytes::BytesMut> {
             let mut buf = bytes::BytesMut::new();
+            if let Some(done) = codec_4_2::encode_default_request(key, version, &mut buf) {
+                return done.map(|()| buf);
+            }
             match key {
                 $(ApiKey::$variant => <$request>::default().encode(&mut buf, version)?,)*
                 other => anyhow::bail!("{other:?} is not served"),
