@@ -24,33 +24,6 @@ const TABLE: &str = include_str!("../../docs/kafka-4.2-api-keys.md");
 /// today or `None` when the key is not served, why).
 const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
     (
-        ApiKey::Produce,
-        Some(12),
-        "v13 is Kafka 4.1's; clients that infer the broker version from the ranges \
-         (kafka-python) read 4.0 from v12, whose behaviour this broker implements",
-    ),
-    (
-        ApiKey::Fetch,
-        Some(17),
-        "v18 is Kafka 4.1's; kept at 4.0's range for the same reason as Produce",
-    ),
-    (
-        ApiKey::ListOffsets,
-        Some(10),
-        "v11 (KIP-1023, earliest pending upload) is Kafka 4.2's; the codec \
-         (kafka-protocol 0.18, Kafka 4.1's definitions) cannot decode it",
-    ),
-    (
-        ApiKey::OffsetCommit,
-        Some(9),
-        "v10 (topic ids) cannot be decoded by the codec's request type",
-    ),
-    (
-        ApiKey::OffsetFetch,
-        Some(9),
-        "v10 (topic ids) cannot be decoded by the codec's request type",
-    ),
-    (
         ApiKey::EndTxn,
         Some(4),
         "v5 is transactions v2 (KIP-890), not implemented",
