@@ -227,3 +227,44 @@ def test_librdkafka_consumer_against_the_4_2_ranges(broker):
     for api, key in keys.items():
         assert api in sent, (api, sorted(sent))
         assert max(sent[api]) <= ours[key][1]
+
+
+def test_produce_v13_and_fetch_v18_by_topic_id(broker):
+    """Produce v13 (Kafka 4.1: topics by id) and Fetch v18 (Kafka 4.1: the follower's high
+    watermark, a tagged field a consumer leaves out); an unknown id answers UNKNOWN_TOPIC_ID."""
+    from kafka.protocol.consumer import FetchRequest, FetchResponse
+    from kafka.protocol.producer import ProduceRequest, ProduceResponse
+
+    from kafka_wire import decode_batches, record_batch
+
+    topic = name("p13")
+    topic_id = create_topic(broker, topic, 1)
+    unknown = uuid.uuid4()
+    T = ProduceRequest.TopicProduceData
+    P = T.PartitionProduceData
+    batch = record_batch([(b"k1", b"v1"), (b"k2", b"v2")])
+    request = ProduceRequest(
+        transactional_id=None, acks=-1, timeout_ms=10000,
+        topic_data=[T(topic_id=topic_id, partition_data=[P(index=0, records=batch)]),
+                    T(topic_id=unknown, partition_data=[P(index=0, records=batch)])])
+    with KafkaConn.to(broker.bootstrap) as c:
+        r = raw(c, request, ProduceResponse, 13)
+        got = {t.topic_id: [(p.index, p.error_code, p.base_offset) for p in t.partition_responses] for t in r.responses}
+        assert got == {topic_id: [(0, NONE, 0)], unknown: [(0, UNKNOWN_TOPIC_ID, -1)]}
+
+        FT = FetchRequest.FetchTopic
+        FP = FT.FetchPartition
+        request = FetchRequest(
+            replica_id=-1, max_wait_ms=0, min_bytes=1, max_bytes=1 << 20, isolation_level=0,
+            session_id=0, session_epoch=-1,
+            topics=[FT(topic_id=topic_id, partitions=[FP(partition=0, current_leader_epoch=-1, fetch_offset=0,
+                                                         last_fetched_epoch=-1, log_start_offset=-1,
+                                                         partition_max_bytes=1 << 20)])],
+            forgotten_topics_data=[], rack_id="")
+        r = raw(c, request, FetchResponse, 18)
+        (t,) = r.responses
+        assert t.topic_id == topic_id
+        (p,) = t.partitions
+        assert (p.error_code, p.high_watermark) == (NONE, 2)
+        records = [rec for b in decode_batches(bytes(p.records)) for rec in b.records]
+        assert [(r.offset, r.key, r.value) for r in records] == [(0, b"k1", b"v1"), (1, b"k2", b"v2")]
