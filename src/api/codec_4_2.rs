@@ -17,7 +17,9 @@
 //!
 //!   The share types wrap the codec's v1 types with the new fields ([`ShareFetchRequest`]
 //!   and friends) and implement the codec's `Encodable`/`Decodable`, so a `commands!`
-//!   line can name them directly.
+//!   line can name them directly (`ShareFetch(codec_4_2::ShareFetchRequest =>
+//!   codec_4_2::ShareFetchResponse) = share_fetch::handle;`), with `supported_versions`
+//!   raising the codec's range (v1) to [`SHARE_FETCH_MAX`] / [`SHARE_ACKNOWLEDGE_MAX`].
 //! - Not client-facing or not served, so not here: WriteTxnMarkers v2, AddRaftVoter v1,
 //!   WriteShareGroupState v1, ReadShareGroupStateSummary v1, DescribeShareGroupOffsets v1,
 //!   and StreamsGroupHeartbeat/StreamsGroupDescribe (keys 88, 89) becoming stable.
