@@ -186,13 +186,6 @@ const GAPS_OUTSIDE_CODEC: &[(i16, &str)] = &[
     ),
 ];
 
-/// Minimum versions advertised below Kafka 4.2's, on purpose.
-const LOWER_MINIMUMS: &[(ApiKey, &str)] = &[(
-    ApiKey::Produce,
-    "librdkafka before 2.12 enables compression only when Produce reaches down to v0; \
-     v0-v2 requests are still refused (see supported_versions)",
-)];
-
 struct Row {
     name: String,
     min: i16,
@@ -270,8 +263,7 @@ async fn api_versions_table_matches_kafka_4_2() {
                 row.name, row.max
             ));
         }
-        let api = ApiKey::try_from(*key).unwrap();
-        if min < &row.min && !LOWER_MINIMUMS.iter().any(|(k, _)| *k == api) {
+        if min < &row.min {
             failures.push(format!(
                 "{} advertised from v{min}, Kafka 4.2 from v{}",
                 row.name, row.min
