@@ -10,7 +10,9 @@
 # sdist lacks test/__init__.py and test/service.py: the script writes an empty __init__.py and
 # copies integration-tests/compat/kafka_python_service.py (existing-broker case only) as service.py.
 # Each test file runs against a fresh `sluice serve` on a free 127.0.0.1 port with an empty data
-# dir, with KAFKA_URI=PLAINTEXT://127.0.0.1:PORT KAFKA_VERSION=4.0.0 KAFKA_ROOT=<empty dir>.
+# dir, with KAFKA_URI=PLAINTEXT://127.0.0.1:PORT KAFKA_VERSION=4.2.0 KAFKA_ROOT=<empty dir>
+# (4.2.0: what kafka-python infers from Sluice's ranges since ListOffsets v11; KP_KAFKA_VERSION
+# overrides).
 #
 # Expected failures (features Sluice does not have yet) are listed, one pytest node id a line with
 # the reason, in integration-tests/compat/kafka-python-xfail.txt. A listed test that fails is XFAIL,
@@ -95,7 +97,7 @@ for f in "${FILES[@]}"; do
   fi
   t=$(date +%s)
   # shellcheck disable=SC2086
-  (cd "$SDIST_DIR" && KAFKA_URI="PLAINTEXT://127.0.0.1:$port" KAFKA_VERSION=4.0.0 KAFKA_ROOT="$fdir/kafka-root" \
+  (cd "$SDIST_DIR" && KAFKA_URI="PLAINTEXT://127.0.0.1:$port" KAFKA_VERSION="${KP_KAFKA_VERSION:-4.2.0}" KAFKA_ROOT="$fdir/kafka-root" \
     timeout -k 10 3600 "$VENV/bin/python" -m pytest "test/integration/test_${f}_integration.py" \
       --timeout 120 --tb=line -q -p no:cacheprovider -o log_level=INFO \
       --junitxml="$fdir/junit.xml" ${KP_PYTEST_ARGS:-}) >"$fdir/pytest.log" 2>&1

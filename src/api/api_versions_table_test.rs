@@ -24,33 +24,6 @@ const TABLE: &str = include_str!("../../docs/kafka-4.2-api-keys.md");
 /// today or `None` when the key is not served, why).
 const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
     (
-        ApiKey::Produce,
-        Some(12),
-        "v13 is Kafka 4.1's; clients that infer the broker version from the ranges \
-         (kafka-python) read 4.0 from v12, whose behaviour this broker implements",
-    ),
-    (
-        ApiKey::Fetch,
-        Some(17),
-        "v18 is Kafka 4.1's; kept at 4.0's range for the same reason as Produce",
-    ),
-    (
-        ApiKey::ListOffsets,
-        Some(10),
-        "v11 (KIP-1023, earliest pending upload) is Kafka 4.2's; the codec \
-         (kafka-protocol 0.18, Kafka 4.1's definitions) cannot decode it",
-    ),
-    (
-        ApiKey::OffsetCommit,
-        Some(9),
-        "v10 (topic ids) cannot be decoded by the codec's request type",
-    ),
-    (
-        ApiKey::OffsetFetch,
-        Some(9),
-        "v10 (topic ids) cannot be decoded by the codec's request type",
-    ),
-    (
         ApiKey::EndTxn,
         Some(4),
         "v5 is transactions v2 (KIP-890), not implemented",
@@ -213,13 +186,6 @@ const GAPS_OUTSIDE_CODEC: &[(i16, &str)] = &[
     ),
 ];
 
-/// Minimum versions advertised below Kafka 4.2's, on purpose.
-const LOWER_MINIMUMS: &[(ApiKey, &str)] = &[(
-    ApiKey::Produce,
-    "librdkafka before 2.12 enables compression only when Produce reaches down to v0; \
-     v0-v2 requests are still refused (see supported_versions)",
-)];
-
 struct Row {
     name: String,
     min: i16,
@@ -297,8 +263,7 @@ async fn api_versions_table_matches_kafka_4_2() {
                 row.name, row.max
             ));
         }
-        let api = ApiKey::try_from(*key).unwrap();
-        if min < &row.min && !LOWER_MINIMUMS.iter().any(|(k, _)| *k == api) {
+        if min < &row.min {
             failures.push(format!(
                 "{} advertised from v{min}, Kafka 4.2 from v{}",
                 row.name, row.min

@@ -196,3 +196,124 @@ async fn every_version_of_every_group_api_encodes() {
         encode(Response::DeleteGroups(r), gv);
     }
 }
+
+/// OffsetCommit and OffsetFetch v10 (Kafka 4.2) name topics by id: the commit lands under
+/// the topic's name (v9 reads it), an unknown id answers UNKNOWN_TOPIC_ID per partition,
+/// and a fetch of every topic names each by its id.
+#[tokio::test]
+async fn offset_commit_and_fetch_v10_name_topics_by_id() {
+    use crate::api::{self, Response};
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::StrBytes;
+
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[("offsets.topic.num.partitions", "1")]);
+    let topic = b
+        .topics
+        .create(
+            crate::topics::NewTopic {
+                name: "t".into(),
+                num_partitions: 2,
+                replication_factor: 1,
+                configs: Default::default(),
+            },
+            false,
+        )
+        .unwrap();
+    let unknown = uuid::Uuid::from_u128(7);
+    let s = |x: &str| StrBytes::from_string(x.to_string());
+    let group = GroupId(s("simple"));
+
+    let mut oc = OffsetCommitRequest::default();
+    oc.group_id = group.clone();
+    oc.generation_id_or_member_epoch = -1;
+    for (id, partition) in [(topic.id, 1), (unknown, 0)] {
+        let mut t = offset_commit_request::OffsetCommitRequestTopic::default();
+        t.topic_id = id;
+        let mut p = offset_commit_request::OffsetCommitRequestPartition::default();
+        p.partition_index = partition;
+        p.committed_offset = 9;
+        t.partitions = vec![p];
+        oc.topics.push(t);
+    }
+    let r = api::offset_commit::handle(oc, &super::tests::ctx(10), &b)
+        .await
+        .unwrap();
+    let got: Vec<(uuid::Uuid, i16)> = r
+        .topics
+        .iter()
+        .map(|t| (t.topic_id, t.partitions[0].error_code))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (topic.id, 0),
+            (unknown, ResponseError::UnknownTopicId.code())
+        ]
+    );
+    let mut buf = bytes::BytesMut::new();
+    Response::OffsetCommit(r).encode(&mut buf, 10).unwrap();
+
+    let fetch = |topics: Option<Vec<offset_fetch_request::OffsetFetchRequestTopics>>| {
+        let mut g = offset_fetch_request::OffsetFetchRequestGroup::default();
+        g.group_id = group.clone();
+        g.topics = topics;
+        let mut of = OffsetFetchRequest::default();
+        of.groups = vec![g];
+        of
+    };
+    // Every topic: named by id.
+    let r = api::offset_fetch::handle(fetch(None), &super::tests::ctx(10), &b)
+        .await
+        .unwrap();
+    let t = &r.groups[0].topics;
+    assert_eq!((t.len(), t[0].topic_id), (1, topic.id));
+    assert_eq!(
+        (
+            t[0].partitions[0].partition_index,
+            t[0].partitions[0].committed_offset
+        ),
+        (1, 9)
+    );
+    // By id, one known and one unknown.
+    let asked = [(topic.id, 1), (unknown, 0)]
+        .into_iter()
+        .map(|(id, p)| {
+            let mut t = offset_fetch_request::OffsetFetchRequestTopics::default();
+            t.topic_id = id;
+            t.partition_indexes = vec![p];
+            t
+        })
+        .collect();
+    let r = api::offset_fetch::handle(fetch(Some(asked)), &super::tests::ctx(10), &b)
+        .await
+        .unwrap();
+    let got: Vec<(uuid::Uuid, i64, i16)> = r.groups[0]
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.topic_id,
+                t.partitions[0].committed_offset,
+                t.partitions[0].error_code,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (topic.id, 9, 0),
+            (unknown, -1, ResponseError::UnknownTopicId.code())
+        ]
+    );
+    let mut buf = bytes::BytesMut::new();
+    Response::OffsetFetch(r).encode(&mut buf, 10).unwrap();
+    // v9 reads the same commit by name.
+    let mut t = offset_fetch_request::OffsetFetchRequestTopics::default();
+    t.name = TopicName(s("t"));
+    t.partition_indexes = vec![1];
+    let r = api::offset_fetch::handle(fetch(Some(vec![t])), &super::tests::ctx(9), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.groups[0].topics[0].partitions[0].committed_offset, 9);
+}

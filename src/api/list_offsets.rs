@@ -2,9 +2,13 @@
 //!
 //! -1 latest (the high watermark, or the last stable offset for read_committed), -2
 //! earliest (the log start offset), -3 the record with the largest timestamp (KIP-734),
-//! -4 earliest local (= earliest without tiered storage); any other timestamp finds the
-//! first record whose timestamp is >= it, or answers offset -1 when there is none. An
-//! offline partition (a failed fsync or write) answers KAFKA_STORAGE_ERROR.
+//! -4 earliest local (= earliest without tiered storage), -5 latest tiered (KIP-1005) and
+//! -6 earliest pending upload (v11, Kafka 4.2, KIP-1023), both offset -1 as Kafka answers
+//! for a topic without remote storage; any other timestamp finds the first record whose
+//! timestamp is >= it, or answers offset -1 when there is none. A special timestamp
+//! older than the version that introduced it (or unknown) answers UNSUPPORTED_VERSION,
+//! as Kafka's ReplicaManager does. An offline partition (a failed fsync or write)
+//! answers KAFKA_STORAGE_ERROR.
 
 use std::sync::Arc;
 
@@ -23,6 +27,8 @@ const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+const EARLIEST_PENDING_UPLOAD: i64 = -6;
 const READ_COMMITTED: i8 = 1;
 
 pub async fn handle(
@@ -49,6 +55,12 @@ pub async fn handle(
             let outcome = match (partition, check_current_leader_epoch(current_epoch)) {
                 (None, _) => Err(ResponseError::UnknownTopicOrPartition.into()),
                 (Some(_), Some(epoch_error)) => Err(epoch_error.into()),
+                (Some(_), None) if timestamp_unsupported(p.timestamp, version) => {
+                    Err(KafkaError::new(
+                        ResponseError::UnsupportedVersion,
+                        format!("timestamp {} needs a newer ListOffsets", p.timestamp),
+                    ))
+                }
                 (Some(partition), None) => lookup(partition, p.timestamp, read_committed),
             };
             match outcome {
@@ -70,6 +82,20 @@ pub async fn handle(
         r.topics.push(tr);
     }
     Some(r)
+}
+
+/// A special (negative) timestamp the request's version does not know.
+fn timestamp_unsupported(timestamp: i64, version: i16) -> bool {
+    let since = match timestamp {
+        t if t >= 0 => return false,
+        LATEST | EARLIEST => 0,
+        MAX_TIMESTAMP => 7,
+        EARLIEST_LOCAL => 8,
+        LATEST_TIERED => 9,
+        EARLIEST_PENDING_UPLOAD => 11,
+        _ => return true,
+    };
+    version < since
 }
 
 /// Returns (offset, timestamp) for one partition.
@@ -98,8 +124,10 @@ fn lookup(
                 _ => (-1, -1),
             })
         }
+        // No remote storage: nothing is tiered, nothing waits for upload.
+        LATEST_TIERED | EARLIEST_PENDING_UPLOAD => Ok((-1, -1)),
         ts if ts < 0 => Err(KafkaError::new(
-            ResponseError::InvalidRequest,
+            ResponseError::UnsupportedVersion,
             format!("unsupported special timestamp {ts}"),
         )),
         ts => {

@@ -17,6 +17,7 @@ pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+pub mod codec_4_2;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod create_partitions;
@@ -183,6 +184,9 @@ macro_rules! commands {
             /// Decodes a request body. Fails on malformed input and on versions the
             /// codec does not know.
             pub fn decode(key: ApiKey, version: i16, body: &mut Bytes) -> anyhow::Result<Command> {
+                if let Some(command) = codec_4_2::decode_request(key, version, body) {
+                    return command;
+                }
                 match key {
                     $(ApiKey::$variant => Ok(Command::$variant(<$request>::decode(body, version)?)),)*
                     other => anyhow::bail!("{other:?} is not served"),
@@ -199,6 +203,9 @@ macro_rules! commands {
 
         impl Response {
             pub fn encode<B: ByteBufMut>(&self, buf: &mut B, version: i16) -> anyhow::Result<()> {
+                if let Some(done) = codec_4_2::encode_response(self, buf, version) {
+                    return done;
+                }
                 match self {
                     $(Response::$variant(r) => r.encode(buf, version),)*
                 }
@@ -213,6 +220,9 @@ macro_rules! commands {
         #[cfg(test)]
         pub(crate) fn default_request_body(key: ApiKey, version: i16) -> anyhow::Result<bytes::BytesMut> {
             let mut buf = bytes::BytesMut::new();
+            if let Some(done) = codec_4_2::encode_default_request(key, version, &mut buf) {
+                return done.map(|()| buf);
+            }
             match key {
                 $(ApiKey::$variant => <$request>::default().encode(&mut buf, version)?,)*
                 other => anyhow::bail!("{other:?} is not served"),
@@ -302,7 +312,8 @@ impl Command {
 
 /// The version range advertised for an API, or `None` if it is not served.
 ///
-/// The ranges are what the codec supports (Kafka 4.x's message definitions), with one
+/// The ranges are what the codec supports (Kafka 4.1's message definitions, and Kafka 4.2's
+/// versions that codec_4_2 adds), with one
 /// deliberate exception: Produce is advertised from v0, as Kafka 4.0 does, because
 /// librdkafka before 2.12 enables gzip, snappy and lz4 only when the broker's Produce
 /// range reaches down to v0 (rdkafka_msgset_writer.c). Produce v0-v2 requests (message
@@ -313,19 +324,23 @@ pub fn supported_versions(key: ApiKey) -> Option<VersionRange> {
     }
     let range = key.valid_versions();
     Some(match key {
-        // Produce v13 and Fetch v18 are Kafka 4.1's; serving Kafka 4.0's ranges makes
-        // clients that infer the broker version from them (kafka-python) read 4.0,
-        // whose behaviour this broker implements.
-        ApiKey::Produce => VersionRange { min: 0, max: 12 },
-        ApiKey::Fetch => VersionRange {
-            min: range.min,
-            max: range.max.min(17),
+        // Up to the codec's (Kafka 4.1 and 4.2's) maximum, v13; from v0 (see above).
+        ApiKey::Produce => VersionRange {
+            min: 0,
+            max: range.max,
         },
-        // ApiKey's range includes OffsetCommit/OffsetFetch v10 (topic ids, Kafka 4.1),
-        // which the codec's request types cannot decode: advertise up to v9.
-        ApiKey::OffsetCommit | ApiKey::OffsetFetch => VersionRange {
+        // Kafka 4.2's versions the codec lacks are read and written by codec_4_2.
+        ApiKey::ListOffsets => VersionRange {
             min: range.min,
-            max: range.max.min(9),
+            max: codec_4_2::LIST_OFFSETS_MAX,
+        },
+        ApiKey::OffsetCommit => VersionRange {
+            min: range.min,
+            max: codec_4_2::OFFSET_COMMIT_MAX,
+        },
+        ApiKey::OffsetFetch => VersionRange {
+            min: range.min,
+            max: codec_4_2::OFFSET_FETCH_MAX,
         },
         // v5 of EndTxn and TxnOffsetCommit is KIP-890's transaction version 2, which
         // needs the transaction.version feature this broker does not advertise.

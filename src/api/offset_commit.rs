@@ -6,6 +6,9 @@
 //! partitions get UNKNOWN_TOPIC_OR_PARTITION and oversized metadata
 //! OFFSET_METADATA_TOO_LARGE, per partition; group-level failures apply to every
 //! partition. The answer is sent once the commit is fsync'd.
+//! v10 (Kafka 4.2, KIP-848) names topics by id: an id no topic has answers
+//! UNKNOWN_TOPIC_ID for each of its partitions, as Kafka does; the answer names topics
+//! by the ids they were asked with.
 
 use std::sync::Arc;
 
@@ -29,16 +32,32 @@ pub async fn handle(
     let now = broker.clock.now_ms();
     let expire = (v <= 4 && request.retention_time_ms != -1)
         .then(|| now.saturating_add(request.retention_time_ms));
+    // v10 names topics by id; "" (no topic has that name) for an unknown id.
+    let names: Vec<String> = request
+        .topics
+        .iter()
+        .map(|t| {
+            if v >= 10 {
+                broker
+                    .topics
+                    .get_by_id(&t.topic_id)
+                    .map(|topic| topic.name.to_string())
+                    .unwrap_or_default()
+            } else {
+                t.name.to_string()
+            }
+        })
+        .collect();
     let mut plan = CommitPlan::new(
         broker,
-        request.topics.iter().map(|t| {
+        request.topics.iter().zip(&names).map(|(t, name)| {
             let entries = t.partitions.iter().map(|p| CommitEntry {
                 partition: p.partition_index,
                 offset: p.committed_offset,
                 leader_epoch: if v >= 6 { p.committed_leader_epoch } else { -1 },
                 metadata: p.committed_metadata.as_deref(),
             });
-            (t.name.as_str(), entries.collect())
+            (name.as_str(), entries.collect())
         }),
         now,
         expire,
@@ -59,6 +78,11 @@ pub async fn handle(
     if let Err(e) = result {
         plan.fail_valid(e);
     }
+    for (row, name) in plan.errors.iter_mut().zip(&names) {
+        if name.is_empty() && v >= 10 {
+            row.fill(Some(ResponseError::UnknownTopicId));
+        }
+    }
     let mut r = OffsetCommitResponse::default();
     r.topics = request
         .topics
@@ -67,6 +91,7 @@ pub async fn handle(
         .map(|(t, row)| {
             let mut tr = OffsetCommitResponseTopic::default();
             tr.name = t.name.clone();
+            tr.topic_id = t.topic_id;
             tr.partitions = t
                 .partitions
                 .iter()

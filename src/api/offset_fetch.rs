@@ -6,6 +6,9 @@
 //! transaction answers UNSTABLE_OFFSET_COMMIT (the client retries), as in Kafka.
 //! v9+ carry the member id and epoch of a KIP-848 consumer group member, checked as
 //! Kafka checks them (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH as the group's error).
+//! v10 (Kafka 4.2, KIP-848) names topics by id: an id no topic has answers
+//! UNKNOWN_TOPIC_ID for each asked partition; with null topics, the commits of topics
+//! that no longer exist (no id to name them by) are left out, as Kafka leaves them out.
 
 use std::sync::Arc;
 
@@ -37,9 +40,23 @@ pub async fn handle(
             .groups
             .iter()
             .map(|g| {
+                // v10: (topic id, partitions) of every id no topic has.
+                let mut unknown_ids = Vec::new();
                 let wanted: Option<Vec<TopicPartition>> = g.topics.as_ref().map(|ts| {
                     ts.iter()
-                        .flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.to_string(), *p)))
+                        .filter_map(|t| {
+                            if v < 10 {
+                                return Some((t.name.to_string(), &t.partition_indexes));
+                            }
+                            match broker.topics.get_by_id(&t.topic_id) {
+                                Some(topic) => Some((topic.name.to_string(), &t.partition_indexes)),
+                                None => {
+                                    unknown_ids.push((t.topic_id, t.partition_indexes.clone()));
+                                    None
+                                }
+                            }
+                        })
+                        .flat_map(|(name, ps)| ps.iter().map(move |p| (name.clone(), *p)))
                         .collect()
                 });
                 let mut gr = OffsetFetchResponseGroup::default();
@@ -58,8 +75,11 @@ pub async fn handle(
                 let fetched = broker.groups.fetch_offsets(&g.group_id, wanted.as_deref());
                 gr.topics = by_topic(fetched)
                     .into_iter()
-                    .map(|(name, parts)| {
+                    .filter_map(|(name, parts)| {
                         let mut tr = OffsetFetchResponseTopics::default();
+                        if v >= 10 {
+                            tr.topic_id = broker.topics.get(&name)?.id;
+                        }
                         tr.name = TopicName(sb(name.clone()));
                         tr.partitions = parts
                             .into_iter()
@@ -77,9 +97,26 @@ pub async fn handle(
                                 pr
                             })
                             .collect();
-                        tr
+                        Some(tr)
                     })
                     .collect();
+                for (topic_id, partitions) in unknown_ids {
+                    let mut tr = OffsetFetchResponseTopics::default();
+                    tr.topic_id = topic_id;
+                    tr.partitions = partitions
+                        .into_iter()
+                        .map(|p| {
+                            let mut pr = OffsetFetchResponsePartitions::default();
+                            pr.partition_index = p;
+                            pr.committed_offset = -1;
+                            pr.committed_leader_epoch = -1;
+                            pr.metadata = Some(sb(""));
+                            pr.error_code = ResponseError::UnknownTopicId.code();
+                            pr
+                        })
+                        .collect();
+                    gr.topics.push(tr);
+                }
                 gr
             })
             .collect();
