@@ -435,9 +435,16 @@ fn encode_default_request(
     Some(match key {
         ApiKey::Produce => ProduceRequest::default().encode(buf, version),
         ApiKey::Fetch => FetchRequest::default().encode(buf, version),
-        ApiKey::ListOffsets => ListOffsetsRequest::default().encode(buf, version),
+        // v11 is v10 on the wire (crate::api::codec_4_2).
+        ApiKey::ListOffsets => ListOffsetsRequest::default().encode(buf, version.min(10)),
         ApiKey::Metadata => MetadataRequest::default().encode(buf, version),
+        ApiKey::OffsetCommit if version >= 10 => {
+            crate::api::codec_4_2::encode_offset_commit_v10(&OffsetCommitRequest::default(), buf)
+        }
         ApiKey::OffsetCommit => OffsetCommitRequest::default().encode(buf, version),
+        ApiKey::OffsetFetch if version >= 10 => {
+            crate::api::codec_4_2::encode_offset_fetch_v10(&OffsetFetchRequest::default(), buf)
+        }
         ApiKey::OffsetFetch => OffsetFetchRequest::default().encode(buf, version),
         ApiKey::FindCoordinator => FindCoordinatorRequest::default().encode(buf, version),
         ApiKey::JoinGroup => JoinGroupRequest::default().encode(buf, version),
