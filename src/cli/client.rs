@@ -13,10 +13,15 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslHandshakeRequest,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use super::security::{self, Stream};
 
 /// The client id every request carries.
 pub const CLIENT_ID: &str = "sluice-cli";
@@ -28,7 +33,8 @@ const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
 /// One connection to one broker, with the version ranges it advertised.
 pub struct Connection {
     addr: String,
-    stream: TcpStream,
+    /// TCP, or TLS on it (`super::security`).
+    stream: Box<dyn Stream>,
     next_correlation_id: i32,
     /// API key -> (min, max) the broker advertised in ApiVersions.
     versions: HashMap<i16, (i16, i16)>,
@@ -37,13 +43,18 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to `addr` (HOST:PORT) and negotiates versions with ApiVersions.
+    /// Connects to `addr` (HOST:PORT), with TLS when the client security settings
+    /// say so, negotiates versions with ApiVersions and authenticates with SASL when
+    /// configured.
     pub async fn connect(addr: &str) -> Result<Connection> {
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
             .await
             .map_err(|_| anyhow!("cannot connect to {addr}: timed out"))?
             .with_context(|| format!("cannot connect to {addr}"))?;
-        stream.set_nodelay(true).ok();
+        tcp.set_nodelay(true).ok();
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, security::wrap(addr, tcp))
+            .await
+            .map_err(|_| anyhow!("TLS handshake with {addr}: timed out"))??;
         let mut conn = Connection {
             addr: addr.to_string(),
             stream,
@@ -52,7 +63,62 @@ impl Connection {
             request_timeout: Duration::from_secs(30),
         };
         conn.negotiate().await?;
+        if let Some(sasl) = security::sasl() {
+            conn.authenticate(&sasl).await?;
+        }
         Ok(conn)
+    }
+
+    /// SaslHandshake, then SaslAuthenticate until the mechanism's exchange is done.
+    async fn authenticate(&mut self, sasl: &security::Sasl) -> Result<()> {
+        let handshake = self
+            .send(
+                &SaslHandshakeRequest::default()
+                    .with_mechanism(StrBytes::from_string(sasl.mechanism.clone())),
+                1,
+            )
+            .await?;
+        if let Some(e) = ResponseError::try_from_code(handshake.error_code) {
+            bail!(
+                "{}: SASL mechanism {} refused ({}); the listener offers {}",
+                self.addr,
+                sasl.mechanism,
+                error_name(e),
+                handshake
+                    .mechanisms
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        let mut client = security::SaslClient::new(sasl);
+        let mut last: Option<Bytes> = None;
+        while let Some(token) = client
+            .step(last.as_deref())
+            .with_context(|| format!("{}: SASL {}", self.addr, sasl.mechanism))?
+        {
+            let answer = self
+                .send(
+                    &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token)),
+                    2,
+                )
+                .await?;
+            if let Some(e) = ResponseError::try_from_code(answer.error_code) {
+                bail!(
+                    "{}: authentication as {} failed ({}): {}",
+                    self.addr,
+                    sasl.username,
+                    error_name(e),
+                    answer
+                        .error_message
+                        .as_ref()
+                        .map_or("no message", |m| m.as_str())
+                );
+            }
+            last = Some(answer.auth_bytes);
+        }
+        Ok(())
     }
 
     pub fn addr(&self) -> &str {

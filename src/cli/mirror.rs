@@ -73,6 +73,9 @@ pub struct MirrorArgs {
     /// Destination cluster (bootstrap HOST:PORT).
     #[arg(long = "to", value_name = "HOST:PORT")]
     pub to_cluster: String,
+    /// Client security settings, for both clusters.
+    #[command(flatten)]
+    pub security: super::security::SecurityArgs,
     /// Topics to copy: a regular expression the whole topic name must match.
     #[arg(long, value_name = "REGEX")]
     pub topics: String,

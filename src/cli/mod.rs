@@ -3,6 +3,7 @@
 //! offline segment dump/verify. `src/main.rs` parses the command line and calls
 //! [`run`]; each command group lives in its own file:
 //! - `client.rs`: one broker connection (framing, ApiVersions negotiation);
+//! - `security.rs`: `--command-config` and the security flags: TLS and SASL for it;
 //! - `cluster.rs`: Metadata, leaders, coordinators, ListOffsets;
 //! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`, `user.rs`: the network commands;
 //! - `consume_group.rs`: group membership for `consume --group`;
@@ -35,6 +36,7 @@ pub mod produce;
 pub mod range_reader;
 pub mod records;
 pub mod replay;
+pub mod security;
 pub mod status;
 pub mod topic;
 pub mod txn_producer;
@@ -54,6 +56,8 @@ pub struct BootstrapArgs {
         global = true
     )]
     pub bootstrap: String,
+    #[command(flatten)]
+    pub security: security::SecurityArgs,
 }
 
 /// The client subcommands (beside `serve`).
@@ -83,10 +87,31 @@ pub enum ClientCommand {
     Mirror(mirror::MirrorArgs),
 }
 
+impl ClientCommand {
+    /// The client security settings of a command that talks to brokers.
+    fn security(&self) -> Option<&security::SecurityArgs> {
+        match self {
+            ClientCommand::Topic(a) => Some(&a.bootstrap.security),
+            ClientCommand::Produce(a) => Some(&a.bootstrap.security),
+            ClientCommand::Consume(a) => Some(&a.bootstrap.security),
+            ClientCommand::Group(a) => Some(&a.bootstrap.security),
+            ClientCommand::User(a) => Some(&a.bootstrap.security),
+            ClientCommand::Export(a) => Some(&a.bootstrap.security),
+            ClientCommand::Import(a) => Some(&a.bootstrap.security),
+            ClientCommand::Replay(a) => Some(&a.bootstrap.security),
+            ClientCommand::Mirror(a) => Some(&a.security),
+            ClientCommand::DumpLog(_) | ClientCommand::Status(_) => None,
+        }
+    }
+}
+
 /// Runs a client command to completion; errors come back as one line for stderr.
 pub fn run(command: ClientCommand) -> anyhow::Result<()> {
     if let ClientCommand::DumpLog(args) = command {
         return dump_log::run(args);
+    }
+    if let Some(settings) = command.security() {
+        security::configure(settings)?;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
