@@ -51,20 +51,10 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         "v10 (topic ids) cannot be decoded by the codec's request type",
     ),
     (
-        ApiKey::EndTxn,
-        Some(4),
-        "v5 is transactions v2 (KIP-890), not implemented",
-    ),
-    (
         ApiKey::WriteTxnMarkers,
         None,
         "sent by another broker's transaction coordinator; a single node writes \
          its own markers",
-    ),
-    (
-        ApiKey::TxnOffsetCommit,
-        Some(4),
-        "v5 is transactions v2 (KIP-890), not implemented",
     ),
     (
         ApiKey::DescribeAcls,
@@ -108,11 +98,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
     ),
     (ApiKey::DescribeClientQuotas, None, "no client quotas"),
     (ApiKey::AlterClientQuotas, None, "no client quotas"),
-    (
-        ApiKey::UpdateFeatures,
-        None,
-        "no finalized features to change until transactions v2",
-    ),
     (
         ApiKey::UnregisterBroker,
         None,
