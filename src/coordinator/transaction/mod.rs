@@ -36,6 +36,8 @@ pub mod state_manager;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v2;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -18,20 +18,21 @@ use crate::coordinator::GroupCoordinator;
 use crate::topics::{NewTopic, Partition};
 
 /// The parts the transaction coordinator works with, wired as the broker wires them.
-struct Parts {
-    topics: Arc<TopicRegistry>,
-    transactions: Arc<TransactionCoordinator>,
+pub(super) struct Parts {
+    pub(super) topics: Arc<TopicRegistry>,
+    pub(super) transactions: Arc<TransactionCoordinator>,
     /// A manual clock: time moves only when a test advances it.
-    clock: Clock,
+    pub(super) clock: Clock,
+    pub(super) features: Arc<FeatureControl>,
 }
 
 impl Parts {
-    fn shutdown(&self) {
+    pub(super) fn shutdown(&self) {
         self.topics.close_all();
     }
 }
 
-fn broker(dir: &std::path::Path) -> Parts {
+pub(super) fn broker(dir: &std::path::Path) -> Parts {
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(dir.to_path_buf()),
@@ -46,6 +47,7 @@ fn broker(dir: &std::path::Path) -> Parts {
     let topics = Arc::new(TopicRegistry::load(config.clone(), clock.clone()).unwrap());
     let producer_ids = Arc::new(ProducerIdManager::open(&config.data_dir).unwrap());
     let groups = Arc::new(GroupCoordinator::load(&config, topics.clone(), clock.clone()).unwrap());
+    let features = Arc::new(FeatureControl::open(&config.data_dir).unwrap());
     let transactions = Arc::new(
         TransactionCoordinator::load(
             &config,
@@ -53,7 +55,7 @@ fn broker(dir: &std::path::Path) -> Parts {
             producer_ids,
             clock.clone(),
             groups,
-            Arc::new(FeatureControl::open(&config.data_dir).unwrap()),
+            features.clone(),
         )
         .unwrap(),
     );
@@ -61,10 +63,11 @@ fn broker(dir: &std::path::Path) -> Parts {
         topics,
         transactions,
         clock,
+        features,
     }
 }
 
-fn create_topic(b: &Parts, name: &str, partitions: i32) {
+pub(super) fn create_topic(b: &Parts, name: &str, partitions: i32) {
     b.topics
         .create(
             NewTopic {
@@ -78,7 +81,7 @@ fn create_topic(b: &Parts, name: &str, partitions: i32) {
         .unwrap();
 }
 
-fn txn_batch(pid: i64, epoch: i16, seq: i32, value: &str) -> Bytes {
+pub(super) fn txn_batch(pid: i64, epoch: i16, seq: i32, value: &str) -> Bytes {
     let record = Record {
         transactional: true,
         control: false,
@@ -103,11 +106,11 @@ fn txn_batch(pid: i64, epoch: i16, seq: i32, value: &str) -> Bytes {
     buf.freeze()
 }
 
-fn tps(list: &[(&str, i32)]) -> BTreeSet<TopicPartition> {
+pub(super) fn tps(list: &[(&str, i32)]) -> BTreeSet<TopicPartition> {
     list.iter().map(|(t, p)| (t.to_string(), *p)).collect()
 }
 
-fn partition(b: &Parts, topic: &str, p: i32) -> Arc<Partition> {
+pub(super) fn partition(b: &Parts, topic: &str, p: i32) -> Arc<Partition> {
     b.topics.get(topic).unwrap().partition(p).unwrap().clone()
 }
 
