@@ -42,6 +42,8 @@ pub async fn handle(
         })
         .collect();
     let mut r = UpdateFeaturesResponse::default();
+    // Kafka sends null messages on success (the codec's default is an empty string).
+    r.error_message = None;
     match broker.features.update(&updates, request.validate_only) {
         Ok(()) => {
             if v <= 1 {
@@ -51,6 +53,7 @@ pub async fn handle(
                     .map(|u| {
                         let mut result = UpdatableFeatureResult::default();
                         result.feature = u.feature.clone();
+                        result.error_message = None;
                         result
                     })
                     .collect();

@@ -148,17 +148,22 @@ async fn change(conn: &mut Connection, c: ChangeArgs, downgrade: bool) -> Result
         (true, false) => 2,
         (true, true) => 3,
     };
+    let version = conn.version::<UpdateFeaturesRequest>(2)?;
     let mut req = UpdateFeaturesRequest::default();
     req.validate_only = c.dry_run;
     for (name, level) in &updates {
         let mut k = FeatureUpdateKey::default();
         k.feature = StrBytes::from_string(name.clone());
         k.max_version_level = *level;
-        k.upgrade_type = upgrade_type;
-        k.allow_downgrade = downgrade;
+        // v0 has a downgrade flag where v1+ have the upgrade type.
+        if version == 0 {
+            k.allow_downgrade = downgrade;
+        } else {
+            k.upgrade_type = upgrade_type;
+        }
         req.feature_updates.push(k);
     }
-    let answer = conn.send(&req, 2).await?;
+    let answer = conn.send_raw(&req, version).await?;
     let verb = if downgrade { "downgraded" } else { "upgraded" };
     let what = updates
         .iter()
