@@ -232,3 +232,55 @@ def test_update_features_and_the_cli(broker, sluice_binary):
     out = cli("upgrade", "--feature", "transaction.version=2")
     assert out.returncode == 0, out.stdout + out.stderr
     assert features(b, 4)["finalized"]["transaction.version"] == 2
+
+
+def txn_offset_commit_v5(bootstrap: str, txn_id: str, group: str, pid: int, epoch: int, topic: str,
+                         offset: int) -> int:
+    """TxnOffsetCommit v5 of partition 0 (no AddOffsetsToTxn before) -> its error code."""
+    part = kw.i32(0) + kw.i64(offset) + kw.i32(-1) + kw.compact_string(None) + kw.TAGS
+    topics = kw.compact_array([topic], lambda t: kw.compact_string(t) + kw.compact_array([part]) + kw.TAGS)
+    body = (kw.compact_string(txn_id) + kw.compact_string(group) + kw.i64(pid) + kw.i16(epoch) + kw.i32(-1)
+            + kw.compact_string("") + kw.compact_string(None) + topics + kw.TAGS)
+    r = call(bootstrap, 28, 5, body)
+    r.i32()
+
+    def p(r):
+        out = (r.i32(), r.i16())
+        r.tagged_fields()
+        return out
+
+    def t(r):
+        out = (r.compact_string(), r.compact_array(p))
+        r.tagged_fields()
+        return out
+
+    return r.compact_array(t)[0][1][0][1]
+
+
+def test_tv2_offsets_commit_with_the_transaction(broker):
+    from confluent_kafka import Consumer, TopicPartition
+
+    b = broker.bootstrap
+    topic = new_topic(b, 1, "tv2o")
+    txn, group = f"tv2o-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
+
+    def committed() -> int:
+        c = Consumer({"bootstrap.servers": b, "group.id": group, "enable.auto.commit": False})
+        try:
+            return c.committed([TopicPartition(topic, 0)], timeout=30)[0].offset
+        finally:
+            c.close()
+
+    pid, e0 = init_producer_id(b, txn)
+    # TxnOffsetCommit v5 adds the group's offsets partition itself (no AddOffsetsToTxn).
+    assert txn_offset_commit_v5(b, txn, group, pid, e0, topic, 7) == 0
+    assert describe_transaction(b, txn)["state"] == "Ongoing"
+    # (A read_committed OffsetFetch now would get UNSTABLE_OFFSET_COMMIT until the end.)
+    assert end_txn(b, txn, pid, e0, True) == (0, pid, e0 + 1)
+    assert committed() == 7
+    # An aborted transaction's offsets are dropped.
+    assert txn_offset_commit_v5(b, txn, group, pid, e0 + 1, topic, 9) == 0
+    assert end_txn(b, txn, pid, e0 + 1, False) == (0, pid, e0 + 2)
+    assert committed() == 7
+    # The old epoch is fenced (PRODUCER_FENCED, 90).
+    assert txn_offset_commit_v5(b, txn, group, pid, e0 + 1, topic, 11) == 90
