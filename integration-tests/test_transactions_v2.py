@@ -284,3 +284,18 @@ def test_tv2_offsets_commit_with_the_transaction(broker):
     assert committed() == 7
     # The old epoch is fenced (PRODUCER_FENCED, 90).
     assert txn_offset_commit_v5(b, txn, group, pid, e0 + 1, topic, 11) == 90
+
+
+def test_java_admin_describe_and_update_features(broker, tmp_path):
+    import os
+
+    from harness import INTEGRATION_DIR, run
+    from test_java_client import JARS, JAVA_LIB_DIR, JVM_FLAGS
+
+    missing = [j for j in JARS if not (JAVA_LIB_DIR / j).is_file()]
+    assert not missing, f"missing {missing} in {JAVA_LIB_DIR}: run scripts/install-test-deps.sh"
+    cp = os.pathsep.join(str(JAVA_LIB_DIR / j) for j in JARS)
+    r = run(["java", *JVM_FLAGS, f"-Djava.io.tmpdir={tmp_path}", "-cp", cp,
+             str(INTEGRATION_DIR / "java" / "FeatureChecks.java"), broker.bootstrap], timeout=180)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("OK ")]
+    assert len(lines) == 7, r.stdout

@@ -35,9 +35,7 @@ pub async fn add_partitions(
     broker: &Arc<Broker>,
 ) -> Refusals {
     let mut refused = Refusals::new();
-    if version < 12 || !broker.transactions.transactions_v2() {
-        return refused;
-    }
+    // Cheapest first: most produce requests carry no transactional id.
     let Some(txn_id) = request
         .transactional_id
         .as_ref()
@@ -46,6 +44,9 @@ pub async fn add_partitions(
     else {
         return refused;
     };
+    if version < 12 || !broker.transactions.transactions_v2() {
+        return refused;
+    }
     // (producer id, epoch) -> partitions; one producer in practice.
     let mut by_producer: BTreeMap<(i64, i16), BTreeSet<TopicPartition>> = BTreeMap::new();
     for topic_data in &request.topic_data {
