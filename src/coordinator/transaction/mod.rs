@@ -106,6 +106,12 @@ pub struct TransactionCoordinator {
     features: Arc<FeatureControl>,
 }
 
+/// A transactions-v2 EndTxn's next step: the answer of a retry, or the epoch bump.
+enum EndV2 {
+    Answer(i64, i16),
+    Bump,
+}
+
 enum InitStep {
     Done(i64, i16),
     Write(TxnTransitMetadata),
@@ -461,49 +467,135 @@ impl TransactionCoordinator {
         let entry = self.entry_for_request(transactional_id)?;
         let (t, answer) = {
             let mut m = entry.lock();
-            check_end_txn_producer(&m, producer_id, producer_epoch)?;
-            use TransactionState::*;
-            match (m.state, commit) {
-                (Ongoing, _) if v2 => {
-                    let next = if is_epoch_exhausted(m.producer_epoch) {
-                        self.producer_ids.next_id().map_err(|e| {
-                            tracing::error!(error = %format!("{e:#}"), "cannot allocate a producer id");
-                            ResponseError::KafkaStorageError
-                        })?
-                    } else {
-                        metadata::NO_PRODUCER_ID
-                    };
-                    let t = m.prepare_end_v2(commit, next, self.clock.now_ms())?;
-                    let answer = TransactionMetadata::v2_outcome(&t);
-                    (t, answer)
+            let t = if v2 {
+                match self.end_v2_step(&m, transactional_id, producer_id, producer_epoch, commit)? {
+                    EndV2::Answer(pid, epoch) => return Ok((pid, epoch)),
+                    EndV2::Bump => {
+                        let next = if is_epoch_exhausted(m.producer_epoch) {
+                            self.producer_ids.next_id().map_err(|e| {
+                                tracing::error!(error = %format!("{e:#}"), "cannot allocate a producer id");
+                                ResponseError::KafkaStorageError
+                            })?
+                        } else {
+                            metadata::NO_PRODUCER_ID
+                        };
+                        m.prepare_end_v2(commit, next, self.clock.now_ms())?
+                    }
                 }
-                (Ongoing, _) => {
-                    let t = m.prepare_abort_or_commit(commit, false, self.clock.now_ms())?;
-                    let answer = (t.producer_id, t.producer_epoch);
-                    (t, answer)
+            } else {
+                check_end_txn_producer(&m, producer_id, producer_epoch)?;
+                use TransactionState::*;
+                match (m.state, commit) {
+                    (Ongoing, _) => {
+                        m.prepare_abort_or_commit(commit, false, self.clock.now_ms())?
+                    }
+                    // A retry of an EndTxn that completed.
+                    (CompleteCommit, true) | (CompleteAbort, false) => {
+                        return Ok((m.producer_id, m.producer_epoch))
+                    }
+                    // A retry of an EndTxn whose markers are still being written.
+                    (PrepareCommit, true) | (PrepareAbort, false) => {
+                        return Err(ResponseError::ConcurrentTransactions)
+                    }
+                    (state, _) => {
+                        tracing::info!(
+                            transactional_id,
+                            state = state.name(),
+                            commit,
+                            "EndTxn in an invalid state"
+                        );
+                        return Err(ResponseError::InvalidTxnState);
+                    }
                 }
-                // A retry of an EndTxn that completed.
-                (CompleteCommit, true) | (CompleteAbort, false) => {
-                    return Ok((m.producer_id, m.producer_epoch))
-                }
-                // A retry of an EndTxn whose markers are still being written.
-                (PrepareCommit, true) | (PrepareAbort, false) => {
-                    return Err(ResponseError::ConcurrentTransactions)
-                }
-                (state, _) => {
-                    tracing::info!(
-                        transactional_id,
-                        state = state.name(),
-                        commit,
-                        "EndTxn in an invalid state"
-                    );
-                    return Err(ResponseError::InvalidTxnState);
-                }
-            }
+            };
+            let answer = if v2 {
+                TransactionMetadata::v2_outcome(&t)
+            } else {
+                (t.producer_id, t.producer_epoch)
+            };
+            (t, answer)
         };
         self.write_transition(transactional_id, &entry, t).await?;
         self.complete_in_background(transactional_id, entry).await;
         Ok(answer)
+    }
+
+    /// What a transactions-v2 EndTxn does (Kafka 4's `endTransaction` with its table for
+    /// idle states, KAFKA-14563, and the pending check first, KAFKA-18464). "Current" is
+    /// the transaction's epoch; "retry" the epoch before a v2 bump (or the last epoch of
+    /// the producer id it rotated away from):
+    ///
+    /// | state          | abort, retry | abort, current | commit, retry | commit, current |
+    /// |----------------|--------------|----------------|---------------|-----------------|
+    /// | Ongoing        | fenced       | bump           | fenced        | bump            |
+    /// | Empty          | fenced       | bump (empty)   | invalid state | invalid state   |
+    /// | CompleteAbort  | answer       | bump (empty)   | invalid state | invalid state   |
+    /// | CompleteCommit | invalid state| bump (empty)   | answer        | invalid state   |
+    ///
+    /// PrepareCommit/PrepareAbort with a retry epoch wait (CONCURRENT_TRANSACTIONS); any
+    /// other epoch is fenced.
+    fn end_v2_step(
+        &self,
+        m: &TransactionMetadata,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> Result<EndV2, ResponseError> {
+        use TransactionState::*;
+        let was_v2 = m.client_transaction_version >= 2;
+        let retry_on_overflow = was_v2
+            && m.last_producer_id == producer_id
+            && producer_epoch == i16::MAX - 1
+            && m.producer_epoch == 0;
+        if m.producer_id != producer_id && !retry_on_overflow {
+            return Err(ResponseError::InvalidProducerIdMapping);
+        }
+        if m.pending_state.is_some() {
+            return Err(ResponseError::ConcurrentTransactions);
+        }
+        let current = !retry_on_overflow && producer_epoch == m.producer_epoch;
+        let retry = retry_on_overflow
+            || (was_v2 && i32::from(m.producer_epoch) == i32::from(producer_epoch) + 1);
+        let invalid = || {
+            tracing::info!(
+                transactional_id,
+                state = m.state.name(),
+                commit,
+                "EndTxn in an invalid state"
+            );
+            ResponseError::InvalidTxnState
+        };
+        match m.state {
+            Ongoing if current => Ok(EndV2::Bump),
+            PrepareCommit | PrepareAbort if retry => {
+                if commit == (m.state == PrepareCommit) {
+                    Err(ResponseError::ConcurrentTransactions)
+                } else {
+                    Err(invalid())
+                }
+            }
+            Empty | CompleteCommit | CompleteAbort if current => {
+                if commit {
+                    Err(invalid())
+                } else {
+                    Ok(EndV2::Bump)
+                }
+            }
+            Empty if retry => Err(if commit {
+                invalid()
+            } else {
+                ResponseError::ProducerFenced
+            }),
+            CompleteCommit | CompleteAbort if retry => {
+                if commit == (m.state == CompleteCommit) {
+                    Ok(EndV2::Answer(m.producer_id, m.producer_epoch))
+                } else {
+                    Err(invalid())
+                }
+            }
+            _ => Err(ResponseError::ProducerFenced),
+        }
     }
 
     /// Writes the markers of a transaction in PrepareCommit/PrepareAbort and then its

@@ -39,15 +39,19 @@ async fn every_end_bumps_the_epoch_and_fences_the_old_one() {
         matches!(late, Err(AppendError::InvalidProducerEpoch(_))),
         "{late:?}"
     );
-    // A retry of the EndTxn (old epoch) gets the same answer; an end with the new
-    // epoch and no transaction is fenced, as Kafka answers it.
+    // A retry of the EndTxn (old epoch) gets the same answer; a commit with the new
+    // epoch and no transaction is an invalid state (Kafka 4's table).
     assert_eq!(
         tc.end_txn("tx", pid, e0, true, true).await.unwrap(),
         (pid, e0 + 1)
     );
     assert_eq!(
         tc.end_txn("tx", pid, e0 + 1, true, true).await.unwrap_err(),
-        ResponseError::ProducerFenced
+        ResponseError::InvalidTxnState
+    );
+    assert_eq!(
+        tc.end_txn("tx", pid, e0, false, true).await.unwrap_err(),
+        ResponseError::InvalidTxnState
     );
     assert_eq!(
         tc.add_partitions("tx", pid, e0, tps(&[("t", 0)]), 2)
@@ -55,11 +59,12 @@ async fn every_end_bumps_the_epoch_and_fences_the_old_one() {
             .unwrap_err(),
         ResponseError::ProducerFenced
     );
-    // The next transaction runs at the new epoch, sequences from 0; an abort bumps too.
-    tc.add_partitions("tx", pid, e0 + 1, tps(&[("t", 0)]), 2)
-        .await
-        .unwrap();
-    p0.append(txn_batch(pid, e0 + 1, 0, "b"), now_ms()).unwrap();
+    // An abort with nothing added (an "empty abort") bumps the epoch too; its retry
+    // gets the same answer.
+    assert_eq!(
+        tc.end_txn("tx", pid, e0 + 1, false, true).await.unwrap(),
+        (pid, e0 + 2)
+    );
     assert_eq!(
         tc.end_txn("tx", pid, e0 + 1, false, true).await.unwrap(),
         (pid, e0 + 2)
@@ -68,13 +73,30 @@ async fn every_end_bumps_the_epoch_and_fences_the_old_one() {
         tc.describe("tx").unwrap().state,
         TransactionState::CompleteAbort
     );
+    // The next transaction runs at the new epoch, sequences from 0; an abort bumps too.
+    tc.add_partitions("tx", pid, e0 + 2, tps(&[("t", 0)]), 2)
+        .await
+        .unwrap();
+    p0.append(txn_batch(pid, e0 + 2, 0, "b"), now_ms()).unwrap();
+    assert_eq!(
+        tc.end_txn("tx", pid, e0 + 2, false, true).await.unwrap(),
+        (pid, e0 + 3)
+    );
+    assert_eq!(
+        tc.describe("tx").unwrap().state,
+        TransactionState::CompleteAbort
+    );
+    assert_eq!(
+        p0.watermarks().last_stable_offset,
+        p0.watermarks().high_watermark
+    );
     // A transactions-v1 end (EndTxn v4) keeps the epoch.
-    tc.add_partitions("tx", pid, e0 + 2, tps(&[("t", 0)]), 0)
+    tc.add_partitions("tx", pid, e0 + 3, tps(&[("t", 0)]), 0)
         .await
         .unwrap();
     assert_eq!(
-        tc.end_txn("tx", pid, e0 + 2, true, false).await.unwrap(),
-        (pid, e0 + 2)
+        tc.end_txn("tx", pid, e0 + 3, true, false).await.unwrap(),
+        (pid, e0 + 3)
     );
 }
 
