@@ -506,6 +506,7 @@ fn encode_default_request(
         ApiKey::DescribeTopicPartitions => {
             DescribeTopicPartitionsRequest::default().encode(buf, version)
         }
+        ApiKey::UpdateFeatures => UpdateFeaturesRequest::default().encode(buf, version),
         _ => return None,
     })
 }

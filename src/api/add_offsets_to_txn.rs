@@ -24,6 +24,7 @@ pub async fn handle(
             request.producer_id.0,
             request.producer_epoch,
             request.group_id.as_str(),
+            0,
         )
         .await
     {

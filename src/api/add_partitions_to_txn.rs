@@ -1,9 +1,11 @@
 //! AddPartitionsToTxn (key 24): adds partitions to a producer's transaction before it
 //! writes to them, so EndTxn knows where to write markers.
 //!
-//! v0-v3 carry one transaction (from a producer); v4+ batch several (KIP-890), each
-//! either added or, with `verify_only`, only checked (the partition is in the producer's
-//! ongoing transaction, else INVALID_TXN_STATE). If any partition does not exist, it
+//! v0-v3 carry one transaction (from a producer); v4+ batch several (KIP-890, sent by
+//! brokers), each either added (as a transactions-v2 producer's write adds them) or,
+//! with `verify_only`, only checked: a partition not in the producer's transaction gets
+//! TRANSACTION_ABORTABLE (INVALID_TXN_STATE below v5, which lacks that code), and a
+//! transaction being decided CONCURRENT_TRANSACTIONS. If any partition does not exist, it
 //! gets UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED, and nothing
 //! is added, as in Kafka. A coordinator error applies to every partition.
 //! PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v2 (KIP-588).
@@ -104,9 +106,17 @@ async fn add_one(
         )
     } else {
         let set: BTreeSet<TopicPartition> = requested.iter().cloned().collect();
+        // v4+ come from brokers adding partitions for a transactions-v2 producer.
+        let client_transaction_version = if version >= 4 { 2 } else { 0 };
         let e = broker
             .transactions
-            .add_partitions(transactional_id, producer_id, producer_epoch, set)
+            .add_partitions(
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                set,
+                client_transaction_version,
+            )
             .await
             .err();
         if let Some(e) = e {
@@ -129,7 +139,13 @@ async fn add_one(
                     pr.partition_error_code = errors
                         .next()
                         .flatten()
-                        .map_or(0, |e| error_for_version(e, version, 2).code());
+                        .map(|e| match e {
+                            ResponseError::TransactionAbortable if version < 5 => {
+                                ResponseError::InvalidTxnState
+                            }
+                            e => error_for_version(e, version, 2),
+                        })
+                        .map_or(0, |e| e.code());
                     pr
                 })
                 .collect();

@@ -1,23 +1,57 @@
-//! ApiVersions (key 18): the APIs and version ranges this broker serves.
-//!
-//! The answer carries no optional tagged fields (supported/finalized features):
-//! librdkafka before 2.2 misreads an ApiVersions answer that has them.
+//! ApiVersions (key 18): the APIs and version ranges this broker serves and, from v3,
+//! the feature levels it supports and the cluster's finalized levels with their epoch
+//! (`crate::coordinator::features`), as a Kafka 4.2 KRaft broker answers: below v4 a
+//! supported feature whose minimum is 0 (`transaction.version`) is left out (KAFKA-17492:
+//! older clients cannot read it), and a feature finalized at level 0 is never listed.
+//! v0-v2 answers have no room for features. The answer to a version this broker does
+//! not know (a v0 answer) carries none either.
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 
-use super::{supported_versions, RequestContext, SERVED_APIS};
+use super::{sb, supported_versions, RequestContext, SERVED_APIS};
 use crate::broker::Broker;
+use crate::coordinator::features::supported_features;
 use crate::error::ResponseError;
 
 pub async fn handle(
     _request: ApiVersionsRequest,
-    _ctx: &RequestContext,
-    _broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    broker: &Arc<Broker>,
 ) -> Option<ApiVersionsResponse> {
-    Some(response(0))
+    let mut r = response(0);
+    if ctx.api_version >= 3 {
+        r.supported_features = supported_features()
+            .into_iter()
+            .filter(|f| ctx.api_version >= 4 || f.min != 0)
+            .map(|f| {
+                let mut k = SupportedFeatureKey::default();
+                k.name = sb(f.name);
+                k.min_version = f.min;
+                k.max_version = f.max;
+                k
+            })
+            .collect();
+        let finalized = broker.features.finalized();
+        r.finalized_features_epoch = finalized.epoch;
+        r.finalized_features = finalized
+            .levels
+            .iter()
+            .filter(|(_, level)| **level != 0)
+            .map(|(name, level)| {
+                let mut k = FinalizedFeatureKey::default();
+                k.name = sb(name.as_str());
+                k.min_version_level = *level;
+                k.max_version_level = *level;
+                k
+            })
+            .collect();
+    }
+    Some(r)
 }
 
 /// What Kafka sends for an ApiVersions request of a version it does not know: a v0

@@ -24,20 +24,10 @@ const TABLE: &str = include_str!("../../docs/kafka-4.2-api-keys.md");
 /// today or `None` when the key is not served, why).
 const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
     (
-        ApiKey::EndTxn,
-        Some(4),
-        "v5 is transactions v2 (KIP-890), not implemented",
-    ),
-    (
         ApiKey::WriteTxnMarkers,
         None,
         "sent by another broker's transaction coordinator; a single node writes \
          its own markers",
-    ),
-    (
-        ApiKey::TxnOffsetCommit,
-        Some(4),
-        "v5 is transactions v2 (KIP-890), not implemented",
     ),
     (
         ApiKey::DescribeAcls,
@@ -81,11 +71,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
     ),
     (ApiKey::DescribeClientQuotas, None, "no client quotas"),
     (ApiKey::AlterClientQuotas, None, "no client quotas"),
-    (
-        ApiKey::UpdateFeatures,
-        None,
-        "no finalized features to change until transactions v2",
-    ),
     (
         ApiKey::UnregisterBroker,
         None,

@@ -53,10 +53,12 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod produce_txn;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
 pub mod txn_offset_commit;
+pub mod update_features;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -278,6 +280,7 @@ commands! {
     SaslAuthenticate(SaslAuthenticateRequest => SaslAuthenticateResponse) = sasl_authenticate::handle;
     DescribeUserScramCredentials(DescribeUserScramCredentialsRequest => DescribeUserScramCredentialsResponse) = describe_user_scram_credentials::handle;
     AlterUserScramCredentials(AlterUserScramCredentialsRequest => AlterUserScramCredentialsResponse) = alter_user_scram_credentials::handle;
+    UpdateFeatures(UpdateFeaturesRequest => UpdateFeaturesResponse) = update_features::handle;
 }
 
 /// What handling a request leaves for the connection to send.
@@ -341,12 +344,6 @@ pub fn supported_versions(key: ApiKey) -> Option<VersionRange> {
         ApiKey::OffsetFetch => VersionRange {
             min: range.min,
             max: codec_4_2::OFFSET_FETCH_MAX,
-        },
-        // v5 of EndTxn and TxnOffsetCommit is KIP-890's transaction version 2, which
-        // needs the transaction.version feature this broker does not advertise.
-        ApiKey::EndTxn | ApiKey::TxnOffsetCommit => VersionRange {
-            min: range.min,
-            max: range.max.min(4),
         },
         // v6 is KIP-939's two-phase commit (Enable2Pc, KeepPreparedTxn), which Kafka
         // 4.2 still marks unstable and does not advertise; this broker ignores the

@@ -67,7 +67,9 @@ pub async fn prepare(
     ctx: &RequestContext,
     broker: &Arc<Broker>,
 ) -> Prepared {
-    let mut appended = append_all(request, ctx, broker);
+    // Transactions v2: a transactional Produce v12+ adds its partitions first.
+    let refused = super::produce_txn::add_partitions(&request, ctx.api_version, broker).await;
+    let mut appended = append_all(request, ctx, broker, &refused);
     if appended.acks == 0 {
         appended.wait_durable().await;
         appended.close_if_failed(ctx);
@@ -91,7 +93,12 @@ struct Appended {
     pending_sync: Vec<(usize, usize, Arc<Partition>, i64)>,
 }
 
-fn append_all(request: ProduceRequest, ctx: &RequestContext, broker: &Arc<Broker>) -> Appended {
+fn append_all(
+    request: ProduceRequest,
+    ctx: &RequestContext,
+    broker: &Arc<Broker>,
+    refused: &super::produce_txn::Refusals,
+) -> Appended {
     let version = ctx.api_version;
     let acks = request.acks;
     let now = broker.clock.now_ms();
@@ -128,7 +135,18 @@ fn append_all(request: ProduceRequest, ctx: &RequestContext, broker: &Arc<Broker
             } else {
                 match &resolved {
                     Err(e) => Err(Refused::from(e.clone())),
-                    Ok(topic) => append(topic, partition_data.index, partition_data.records, now),
+                    Ok(topic) => {
+                        let refusal = match refused.is_empty() {
+                            true => None,
+                            false => refused.get(&(topic.name.to_string(), partition_data.index)),
+                        };
+                        match refusal {
+                            Some(e) => Err(Refused::from(KafkaError::from(*e))),
+                            None => {
+                                append(topic, partition_data.index, partition_data.records, now)
+                            }
+                        }
+                    }
                 }
             };
             match outcome {

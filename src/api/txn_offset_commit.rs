@@ -6,8 +6,9 @@
 //! The transaction coordinator first checks that the producer owns an ongoing
 //! transaction that includes that partition (AddOffsetsToTxn); the group coordinator
 //! then validates the member and generation (v3+, KIP-447) and stages the commits,
-//! answering once they are durable. Served up to v4 (v5 is KIP-890's transaction
-//! version 2). PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v3.
+//! answering once they are durable. From v5, while transactions v2 is on (KIP-890 part
+//! 2), the commit itself adds the group's offsets partition to the transaction, as
+//! AddOffsetsToTxn would. PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v3.
 
 use std::sync::Arc;
 
@@ -48,9 +49,18 @@ pub async fn handle(
     let group_id = request.group_id.as_str();
     let pid = request.producer_id.0;
     let epoch = request.producer_epoch;
-    let mut result = broker
-        .transactions
-        .check_txn_offset_commit(txn_id, pid, epoch, group_id);
+    let mut result = Ok(());
+    if v >= 5 && broker.transactions.transactions_v2() {
+        result = broker
+            .transactions
+            .add_offsets(txn_id, pid, epoch, group_id, 2)
+            .await;
+    }
+    if result.is_ok() {
+        result = broker
+            .transactions
+            .check_txn_offset_commit(txn_id, pid, epoch, group_id);
+    }
     if result.is_ok() {
         let (member, generation, instance) = if v >= 3 {
             (

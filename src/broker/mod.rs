@@ -21,6 +21,7 @@ use anyhow::{Context, Result};
 
 use crate::clock::Clock;
 use crate::config::BrokerConfig;
+use crate::coordinator::features::FeatureControl;
 use crate::coordinator::producer_ids::ProducerIdManager;
 use crate::coordinator::{group, transaction, GroupCoordinator, TransactionCoordinator};
 use crate::log::storage::{self, MemoryVolume};
@@ -38,6 +39,8 @@ pub struct Broker {
     pub fetch_sessions: FetchSessionCache,
     /// Producer ids for InitProducerId, never reused.
     pub producer_ids: Arc<ProducerIdManager>,
+    /// Finalized feature levels (`<log.dirs>/features`): ApiVersions, UpdateFeatures.
+    pub features: Arc<FeatureControl>,
     /// Consumer groups and committed offsets (state in `__consumer_offsets`).
     pub groups: Arc<GroupCoordinator>,
     /// Transactions (state in `__transaction_state`).
@@ -116,6 +119,7 @@ impl Broker {
         let cluster_id = store::load_or_create_meta(&config.data_dir, config.node_id)?;
         let topics = Arc::new(TopicRegistry::load(config.clone(), clock.clone())?);
         let producer_ids = Arc::new(ProducerIdManager::open(&config.data_dir)?);
+        let features = Arc::new(FeatureControl::open(&config.data_dir)?);
         let groups = Arc::new(
             GroupCoordinator::load(&config, topics.clone(), clock.clone())
                 .context("loading consumer groups from __consumer_offsets")?,
@@ -127,6 +131,7 @@ impl Broker {
                 producer_ids.clone(),
                 clock.clone(),
                 groups.clone(),
+                features.clone(),
             )
             .context("loading transactions from __transaction_state")?,
         );
@@ -147,6 +152,7 @@ impl Broker {
             transactions,
             fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots),
             producer_ids,
+            features,
             config,
             cluster_id,
             clock,

@@ -28,6 +28,7 @@ pub mod consume;
 pub mod consume_group;
 pub mod dump_log;
 pub mod export;
+pub mod feature;
 pub mod group;
 pub mod import;
 pub mod mirror;
@@ -73,6 +74,8 @@ pub enum ClientCommand {
     Group(group::GroupArgs),
     /// Add, list and remove SCRAM users (AlterUserScramCredentials).
     User(user::UserArgs),
+    /// Describe, upgrade and downgrade finalized features (UpdateFeatures).
+    Feature(feature::FeatureArgs),
     /// Print (or --verify) segment files offline, like kafka-dump-log.
     DumpLog(dump_log::DumpLogArgs),
     /// Ask a broker's admin HTTP side whether it is alive (/health) and ready (/ready).
@@ -100,6 +103,7 @@ impl ClientCommand {
             ClientCommand::Import(a) => Some(&a.bootstrap.security),
             ClientCommand::Replay(a) => Some(&a.bootstrap.security),
             ClientCommand::Mirror(a) => Some(&a.security),
+            ClientCommand::Feature(a) => Some(&a.bootstrap.security),
             ClientCommand::DumpLog(_) | ClientCommand::Status(_) => None,
         }
     }
@@ -128,6 +132,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             ClientCommand::Replay(a) => replay::run(a).await,
             ClientCommand::Mirror(a) => mirror::run(a).await,
             ClientCommand::User(a) => user::run(a).await,
+            ClientCommand::Feature(a) => feature::run(a).await,
             ClientCommand::DumpLog(_) => unreachable!("handled above"),
         }
     })

@@ -6,6 +6,8 @@
 //!   share-group coordinators belong beside it, each in its own folder.
 //! - [`transaction`]: the transaction coordinator (`__transaction_state`, markers).
 //! - [`producer_ids`]: producer id allocation for InitProducerId.
+//! - [`features`]: the finalized feature levels (`transaction.version`,
+//!   `metadata.version`) and UpdateFeatures.
 //!
 //! A coordinator is built by the composition root (`crate::broker`) from exactly what
 //! it uses: the topic registry, a [`crate::clock::Clock`], the producer-id manager, and
@@ -15,6 +17,7 @@
 //! requests and never touch sockets.
 
 pub(crate) mod classic_codec;
+pub mod features;
 pub mod group;
 pub mod internal_log;
 pub mod producer_ids;

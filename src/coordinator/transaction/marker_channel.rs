@@ -18,6 +18,12 @@
 //! completed it), or a partition whose topic was deleted, is logged and skipped, as Kafka
 //! drops markers for partitions that no longer exist. This module never changes
 //! transaction state.
+//!
+//! Fault injection for crash tests: with the environment variable
+//! `SLUICE_TEST_HOLD_TRANSACTION_MARKERS=1` at start-up, no marker is ever written
+//! (logged loudly), so a decided transaction stays in PrepareCommit/PrepareAbort until
+//! the process is killed; the integration tests use it to kill -9 exactly between a
+//! transaction's decision and its markers. Nothing sets it outside those tests.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -62,7 +68,12 @@ pub struct TransactionMarkerChannelManager {
     topics: Arc<TopicRegistry>,
     clock: Clock,
     offsets_listener: Arc<dyn TxnOffsetsListener>,
+    /// `SLUICE_TEST_HOLD_TRANSACTION_MARKERS` (see the module doc).
+    hold_markers: bool,
 }
+
+/// The fault-injection switch of the crash tests (see the module doc).
+pub const HOLD_MARKERS_ENV: &str = "SLUICE_TEST_HOLD_TRANSACTION_MARKERS";
 
 impl TransactionMarkerChannelManager {
     pub fn new(
@@ -70,10 +81,17 @@ impl TransactionMarkerChannelManager {
         clock: Clock,
         offsets_listener: Arc<dyn TxnOffsetsListener>,
     ) -> TransactionMarkerChannelManager {
+        let hold_markers = std::env::var(HOLD_MARKERS_ENV).is_ok_and(|v| v == "1");
+        if hold_markers {
+            tracing::warn!(
+                "{HOLD_MARKERS_ENV}=1: transaction markers are never written (crash-test fault injection)"
+            );
+        }
         TransactionMarkerChannelManager {
             topics,
             clock,
             offsets_listener,
+            hold_markers,
         }
     }
 
@@ -85,6 +103,13 @@ impl TransactionMarkerChannelManager {
         outcome: TxnOutcome,
         partitions: &BTreeSet<TopicPartition>,
     ) {
+        if self.hold_markers {
+            tracing::warn!(
+                transactional_id,
+                "holding the transaction's markers ({HOLD_MARKERS_ENV})"
+            );
+            std::future::pending::<()>().await;
+        }
         let mut pending: Vec<&TopicPartition> = partitions.iter().collect();
         let mut warned_offline: BTreeSet<&TopicPartition> = BTreeSet::new();
         let mut backoff = MIN_BACKOFF;

@@ -74,7 +74,15 @@ impl TransactionState {
             Empty => &[Empty, CompleteCommit, CompleteAbort],
             Ongoing => &[Ongoing, Empty, CompleteCommit, CompleteAbort],
             PrepareCommit => &[Ongoing],
-            PrepareAbort => &[Ongoing, PrepareEpochFence],
+            // Transactions v2 may abort with no transaction running (an "empty abort": the
+            // producer cannot know whether its first write added a partition).
+            PrepareAbort => &[
+                Ongoing,
+                PrepareEpochFence,
+                Empty,
+                CompleteCommit,
+                CompleteAbort,
+            ],
             CompleteCommit => &[PrepareCommit],
             CompleteAbort => &[PrepareAbort],
             Dead => &[Empty, CompleteCommit, CompleteAbort],
@@ -101,6 +109,11 @@ pub fn is_epoch_exhausted(epoch: i16) -> bool {
 pub struct TxnTransitMetadata {
     pub producer_id: i64,
     pub last_producer_id: i64,
+    /// Transactions v2: the producer id a commit/abort whose epoch ran out rotates to
+    /// once its markers are written (-1: none).
+    pub next_producer_id: i64,
+    /// The transaction version the client used for this transaction (2: v2).
+    pub client_transaction_version: i16,
     pub producer_epoch: i16,
     pub last_producer_epoch: i16,
     pub txn_timeout_ms: i32,
@@ -114,8 +127,16 @@ pub struct TxnTransitMetadata {
 pub struct TransactionMetadata {
     pub transactional_id: String,
     pub producer_id: i64,
-    /// The producer id before the last rotation (epoch exhaustion), for KIP-360 retries.
+    /// The producer id before the last rotation (epoch exhaustion) or, for transactions
+    /// v2, before the last completed transaction (Kafka's `previousProducerId`), for
+    /// KIP-360 and EndTxn retries.
     pub last_producer_id: i64,
+    /// Transactions v2: the producer id to rotate to when the decided transaction
+    /// completes (-1: none).
+    pub next_producer_id: i64,
+    /// The transaction version the client used in the last transition (Kafka's
+    /// `clientTransactionVersion`): 2 when the transaction is a transactions-v2 one.
+    pub client_transaction_version: i16,
     pub producer_epoch: i16,
     /// In memory only, as in Kafka: lets a retried InitProducerId get the same answer.
     pub last_producer_epoch: i16,
@@ -136,6 +157,8 @@ impl TransactionMetadata {
             transactional_id: transactional_id.to_string(),
             producer_id,
             last_producer_id: NO_PRODUCER_ID,
+            next_producer_id: NO_PRODUCER_ID,
+            client_transaction_version: 0,
             producer_epoch: NO_PRODUCER_EPOCH,
             last_producer_epoch: NO_PRODUCER_EPOCH,
             txn_timeout_ms: timeout_ms,
@@ -151,6 +174,8 @@ impl TransactionMetadata {
         TxnTransitMetadata {
             producer_id: self.producer_id,
             last_producer_id: self.last_producer_id,
+            next_producer_id: self.next_producer_id,
+            client_transaction_version: self.client_transaction_version,
             producer_epoch: self.producer_epoch,
             last_producer_epoch: self.last_producer_epoch,
             txn_timeout_ms: self.txn_timeout_ms,
@@ -213,6 +238,8 @@ impl TransactionMetadata {
         t.partitions.clear();
         t.txn_start_timestamp = -1;
         t.txn_last_update_timestamp = now;
+        t.next_producer_id = NO_PRODUCER_ID;
+        t.client_transaction_version = 0;
         t
     }
 
@@ -238,12 +265,16 @@ impl TransactionMetadata {
 
     /// AddPartitionsToTxn / AddOffsetsToTxn: state Ongoing; the transaction starts now
     /// if it was not already running.
+    /// `client_transaction_version` is 2 when the partitions are added implicitly by a
+    /// transactions-v2 producer (Produce v12+, TxnOffsetCommit v5+).
     pub fn prepare_add_partitions(
         &mut self,
         add: &BTreeSet<(String, i32)>,
+        client_transaction_version: i16,
         now: i64,
     ) -> Result<TxnTransitMetadata, ResponseError> {
         let mut t = self.transit();
+        t.client_transaction_version = client_transaction_version;
         if matches!(
             self.state,
             TransactionState::Empty
@@ -273,6 +304,10 @@ impl TransactionMetadata {
             t.producer_epoch = self.producer_epoch + 1;
             t.last_producer_epoch = NO_PRODUCER_EPOCH;
         }
+        if !fence {
+            // An EndTxn below v5: a transactions-v1 end, whatever added the partitions.
+            t.client_transaction_version = 0;
+        }
         t.state = if commit {
             TransactionState::PrepareCommit
         } else {
@@ -282,9 +317,55 @@ impl TransactionMetadata {
         self.prepare(t)
     }
 
-    /// After every marker is written: CompleteCommit/CompleteAbort, no partitions.
+    /// EndTxn of a transactions-v2 client (KIP-890 part 2): PrepareCommit/PrepareAbort
+    /// with the epoch bumped, so every transaction ends with a new epoch and a late
+    /// write of the old one is fenced. `next_producer_id` is the id to rotate to when the
+    /// bump uses up the epochs (then the markers carry the last epoch and the producer
+    /// continues with the new id at epoch 0).
+    pub fn prepare_end_v2(
+        &mut self,
+        commit: bool,
+        next_producer_id: i64,
+        now: i64,
+    ) -> Result<TxnTransitMetadata, ResponseError> {
+        let mut t = self.transit();
+        t.producer_epoch = self.producer_epoch + 1;
+        t.last_producer_epoch = self.producer_epoch;
+        t.next_producer_id = next_producer_id;
+        t.client_transaction_version = 2;
+        t.state = if commit {
+            TransactionState::PrepareCommit
+        } else {
+            TransactionState::PrepareAbort
+        };
+        t.txn_last_update_timestamp = now;
+        self.prepare(t)
+    }
+
+    /// The producer id and epoch a decided transactions-v2 transaction leaves the
+    /// producer with: the rotated id at epoch 0, or the bumped epoch.
+    pub fn v2_outcome(t: &TxnTransitMetadata) -> (i64, i16) {
+        if t.next_producer_id >= 0 {
+            (t.next_producer_id, 0)
+        } else {
+            (t.producer_id, t.producer_epoch)
+        }
+    }
+
+    /// After every marker is written: CompleteCommit/CompleteAbort, no partitions. A
+    /// transactions-v2 transaction remembers the producer id it ran under (EndTxn
+    /// retries) and, if its epoch ran out, moves to its next producer id at epoch 0.
     pub fn prepare_complete(&mut self, now: i64) -> Result<TxnTransitMetadata, ResponseError> {
         let mut t = self.transit();
+        if self.client_transaction_version >= 2 {
+            t.last_producer_id = self.producer_id;
+            t.last_producer_epoch = self.producer_epoch;
+            if self.next_producer_id >= 0 {
+                t.producer_id = self.next_producer_id;
+                t.producer_epoch = 0;
+            }
+            t.next_producer_id = NO_PRODUCER_ID;
+        }
         t.state = match self.state {
             TransactionState::PrepareCommit => TransactionState::CompleteCommit,
             TransactionState::PrepareAbort => TransactionState::CompleteAbort,
@@ -309,6 +390,8 @@ impl TransactionMetadata {
         debug_assert_eq!(self.pending_state, Some(t.state));
         self.producer_id = t.producer_id;
         self.last_producer_id = t.last_producer_id;
+        self.next_producer_id = t.next_producer_id;
+        self.client_transaction_version = t.client_transaction_version;
         self.producer_epoch = t.producer_epoch;
         self.last_producer_epoch = t.last_producer_epoch;
         self.txn_timeout_ms = t.txn_timeout_ms;
@@ -335,7 +418,9 @@ impl TransactionMetadata {
         TransactionMetadata {
             transactional_id: transactional_id.to_string(),
             producer_id: v.producer_id,
-            last_producer_id: NO_PRODUCER_ID,
+            last_producer_id: v.previous_producer_id,
+            next_producer_id: v.next_producer_id,
+            client_transaction_version: v.client_transaction_version,
             producer_epoch: v.producer_epoch,
             last_producer_epoch: NO_PRODUCER_EPOCH,
             txn_timeout_ms: v.transaction_timeout_ms,
@@ -383,15 +468,15 @@ mod tests {
         let mut m = TransactionMetadata::new("t", 5, 60_000, 1);
         let t = apply(&mut m, |m| m.prepare_increment_epoch(60_000, None, 2));
         assert_eq!((t.producer_epoch, t.state), (0, Empty));
-        apply(&mut m, |m| m.prepare_add_partitions(&tp("a", 0), 3));
+        apply(&mut m, |m| m.prepare_add_partitions(&tp("a", 0), 0, 3));
         assert_eq!((m.state, m.txn_start_timestamp), (Ongoing, 3));
-        apply(&mut m, |m| m.prepare_add_partitions(&tp("a", 1), 4));
+        apply(&mut m, |m| m.prepare_add_partitions(&tp("a", 1), 0, 4));
         assert_eq!(m.partitions.len(), 2);
         assert_eq!(m.txn_start_timestamp, 3);
         let t = m.prepare_abort_or_commit(true, false, 5).unwrap();
         // While pending, everything else is CONCURRENT_TRANSACTIONS.
         assert_eq!(
-            m.prepare_add_partitions(&tp("b", 0), 5).unwrap_err(),
+            m.prepare_add_partitions(&tp("b", 0), 0, 5).unwrap_err(),
             ResponseError::ConcurrentTransactions
         );
         m.complete_transition(t);
@@ -401,7 +486,7 @@ mod tests {
         assert_eq!(m.state, CompleteCommit);
         assert!(m.partitions.is_empty());
         // A new transaction restarts the clock and the partition set.
-        apply(&mut m, |m| m.prepare_add_partitions(&tp("c", 0), 9));
+        apply(&mut m, |m| m.prepare_add_partitions(&tp("c", 0), 0, 9));
         assert_eq!((m.txn_start_timestamp, m.partitions.len()), (9, 1));
     }
 
@@ -423,7 +508,7 @@ mod tests {
     fn fencing_abort_bumps_the_epoch() {
         let mut m = TransactionMetadata::new("t", 5, 60_000, 1);
         apply(&mut m, |m| m.prepare_increment_epoch(60_000, None, 2));
-        apply(&mut m, |m| m.prepare_add_partitions(&tp("a", 0), 3));
+        apply(&mut m, |m| m.prepare_add_partitions(&tp("a", 0), 0, 3));
         let t = apply(&mut m, |m| m.prepare_abort_or_commit(false, true, 4));
         assert_eq!((t.producer_epoch, t.state), (1, PrepareAbort));
     }

@@ -14,6 +14,17 @@
 //! start-up the state is replayed before the listener opens, and transactions found in
 //! PrepareCommit/PrepareAbort are completed by [`spawn_timers`].
 //!
+//! Transactions v2 (KIP-890 part 2), for clients that ask for it while the finalized
+//! `transaction.version` is 2 ([`TransactionCoordinator::transactions_v2`]): partitions
+//! are added implicitly by the producer's first write (Produce v12+) or offset commit
+//! (TxnOffsetCommit v5+), and every EndTxn v5 bumps the epoch in its Prepare record
+//! (rotating to a new producer id when the epochs run out), so the markers carry the new
+//! epoch and fence any late write of the old one; the answer carries the producer id and
+//! epoch to go on with. EndTxn retries are recognised by that bump (Kafka's
+//! `endTxnEpochBumped`). The Prepare and Complete records of such a transaction are
+//! TransactionLogValue v1, whose tagged fields keep the client's version and the next
+//! producer id across a restart.
+//!
 //! Locks: the map lock and each id's lock are plain mutexes held only for in-memory
 //! work, never across an await or a write. This module never parses Kafka requests
 //! (handlers in `crate::api` translate) and never touches sockets.
@@ -25,6 +36,8 @@ pub mod state_manager;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v2;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -34,6 +47,7 @@ use anyhow::Result;
 
 use crate::clock::Clock;
 use crate::config::BrokerConfig;
+use crate::coordinator::features::FeatureControl;
 use crate::coordinator::group::store::{partition_for, OFFSETS_TOPIC};
 use crate::coordinator::producer_ids::ProducerIdManager;
 use crate::error::ResponseError;
@@ -87,6 +101,15 @@ pub struct TransactionCoordinator {
     producer_ids: Arc<ProducerIdManager>,
     clock: Clock,
     markers: TransactionMarkerChannelManager,
+    /// The finalized `transaction.version`: 2 enables transactions v2, and 1 or more
+    /// selects TransactionLogValue v1.
+    features: Arc<FeatureControl>,
+}
+
+/// A transactions-v2 EndTxn's next step: the answer of a retry, or the epoch bump.
+enum EndV2 {
+    Answer(i64, i16),
+    Bump,
 }
 
 enum InitStep {
@@ -103,6 +126,7 @@ impl TransactionCoordinator {
         producer_ids: Arc<ProducerIdManager>,
         clock: Clock,
         offsets_listener: Arc<dyn TxnOffsetsListener>,
+        features: Arc<FeatureControl>,
     ) -> Result<TransactionCoordinator> {
         let log_config = TxnLogConfig {
             num_partitions: config.transaction_state_log_num_partitions,
@@ -124,11 +148,18 @@ impl TransactionCoordinator {
             topics,
             producer_ids,
             clock,
+            features,
         })
     }
 
     pub fn config(&self) -> &TransactionConfig {
         &self.config
+    }
+
+    /// Whether transactions v2 is on (finalized `transaction.version` 2): only then do
+    /// Produce v12+, TxnOffsetCommit v5+ and EndTxn v5+ get KIP-890 part 2 semantics.
+    pub fn transactions_v2(&self) -> bool {
+        self.features.transaction_version() >= 2
     }
 
     /// Writes a prepared transition, waits for its fsync and applies it; on failure the
@@ -140,14 +171,16 @@ impl TransactionCoordinator {
         t: TxnTransitMetadata,
     ) -> Result<(), ResponseError> {
         let value = (t.state != TransactionState::Dead).then_some(&t);
-        let written =
-            match self
-                .state
-                .append(&self.topics, transactional_id, value, self.clock.now_ms())
-            {
-                Ok(appended) => appended.durable().await,
-                Err(e) => Err(e),
-            };
+        let written = match self.state.append(
+            &self.topics,
+            transactional_id,
+            value,
+            self.features.transaction_version(),
+            self.clock.now_ms(),
+        ) {
+            Ok(appended) => appended.durable().await,
+            Err(e) => Err(e),
+        };
         let mut m = entry.lock();
         match written {
             Ok(()) => {
@@ -300,13 +333,15 @@ impl TransactionCoordinator {
     }
 
     /// Adds partitions to the producer's transaction (starting it if needed). The
-    /// caller has checked that the partitions exist.
+    /// caller has checked that the partitions exist. `client_transaction_version` is 2
+    /// for an implicit add by a transactions-v2 producer, 0 for AddPartitionsToTxn.
     pub async fn add_partitions(
         self: &Arc<Self>,
         transactional_id: &str,
         producer_id: i64,
         producer_epoch: i16,
         partitions: BTreeSet<TopicPartition>,
+        client_transaction_version: i16,
     ) -> Result<(), ResponseError> {
         let entry = self.entry_for_request(transactional_id)?;
         let t = {
@@ -322,7 +357,7 @@ impl TransactionCoordinator {
                 TransactionState::Ongoing if partitions.is_subset(&m.partitions) => return Ok(()),
                 _ => {}
             }
-            m.prepare_add_partitions(&partitions, self.clock.now_ms())?
+            m.prepare_add_partitions(&partitions, client_transaction_version, self.clock.now_ms())?
         };
         self.write_transition(transactional_id, &entry, t).await
     }
@@ -337,13 +372,15 @@ impl TransactionCoordinator {
         (OFFSETS_TOPIC.to_string(), partition_for(group_id, count))
     }
 
-    /// AddOffsetsToTxn: adds the group's `__consumer_offsets` partition.
+    /// AddOffsetsToTxn (or TxnOffsetCommit v5+ of a transactions-v2 producer,
+    /// `client_transaction_version` 2): adds the group's `__consumer_offsets` partition.
     pub async fn add_offsets(
         self: &Arc<Self>,
         transactional_id: &str,
         producer_id: i64,
         producer_epoch: i16,
         group_id: &str,
+        client_transaction_version: i16,
     ) -> Result<(), ResponseError> {
         let tp = self.offsets_partition(group_id);
         self.add_partitions(
@@ -351,6 +388,7 @@ impl TransactionCoordinator {
             producer_id,
             producer_epoch,
             [tp].into_iter().collect(),
+            client_transaction_version,
         )
         .await
     }
@@ -383,8 +421,10 @@ impl TransactionCoordinator {
         Ok(())
     }
 
-    /// KIP-890 verification (AddPartitionsToTxn v4+ with verify_only): per partition,
-    /// whether it is part of the producer's ongoing transaction.
+    /// KIP-890 verification (AddPartitionsToTxn v4+ with verify_only, Kafka's
+    /// `handleVerifyPartitionsInTransaction`): per partition, whether it is part of the
+    /// producer's transaction (TRANSACTION_ABORTABLE if not); CONCURRENT_TRANSACTIONS
+    /// while the transaction is being decided.
     pub fn verify_partitions(
         &self,
         transactional_id: &str,
@@ -399,52 +439,163 @@ impl TransactionCoordinator {
         if let Err(e) = check_producer(&m, producer_id, producer_epoch) {
             return vec![Some(e); partitions.len()];
         }
+        if matches!(
+            m.state,
+            TransactionState::PrepareCommit | TransactionState::PrepareAbort
+        ) {
+            return vec![Some(ResponseError::ConcurrentTransactions); partitions.len()];
+        }
         partitions
             .iter()
-            .map(|tp| {
-                (m.state != TransactionState::Ongoing || !m.partitions.contains(tp))
-                    .then_some(ResponseError::InvalidTxnState)
-            })
+            .map(|tp| (!m.partitions.contains(tp)).then_some(ResponseError::TransactionAbortable))
             .collect()
     }
 
     // ---- EndTxn -----------------------------------------------------------------
 
-    /// EndTxn from a client: decide, write the markers, complete.
+    /// EndTxn from a client: decide, write the markers, complete. `v2` is an EndTxn v5+
+    /// while transactions v2 is on: the epoch is bumped (see the module doc). Returns
+    /// the producer id and epoch the producer goes on with (unchanged for v1).
     pub async fn end_txn(
         self: &Arc<Self>,
         transactional_id: &str,
         producer_id: i64,
         producer_epoch: i16,
         commit: bool,
-    ) -> Result<(), ResponseError> {
+        v2: bool,
+    ) -> Result<(i64, i16), ResponseError> {
         let entry = self.entry_for_request(transactional_id)?;
-        let t = {
+        let (t, answer) = {
             let mut m = entry.lock();
-            check_idle_producer(&m, producer_id, producer_epoch)?;
-            use TransactionState::*;
-            match (m.state, commit) {
-                (Ongoing, _) => m.prepare_abort_or_commit(commit, false, self.clock.now_ms())?,
-                // A retry of an EndTxn that completed.
-                (CompleteCommit, true) | (CompleteAbort, false) => return Ok(()),
-                // A retry of an EndTxn whose markers are still being written.
-                (PrepareCommit, true) | (PrepareAbort, false) => {
-                    return Err(ResponseError::ConcurrentTransactions)
+            let t = if v2 {
+                match self.end_v2_step(&m, transactional_id, producer_id, producer_epoch, commit)? {
+                    EndV2::Answer(pid, epoch) => return Ok((pid, epoch)),
+                    EndV2::Bump => {
+                        let next = if is_epoch_exhausted(m.producer_epoch) {
+                            self.producer_ids.next_id().map_err(|e| {
+                                tracing::error!(error = %format!("{e:#}"), "cannot allocate a producer id");
+                                ResponseError::KafkaStorageError
+                            })?
+                        } else {
+                            metadata::NO_PRODUCER_ID
+                        };
+                        m.prepare_end_v2(commit, next, self.clock.now_ms())?
+                    }
                 }
-                (state, _) => {
-                    tracing::info!(
-                        transactional_id,
-                        state = state.name(),
-                        commit,
-                        "EndTxn in an invalid state"
-                    );
-                    return Err(ResponseError::InvalidTxnState);
+            } else {
+                check_end_txn_producer(&m, producer_id, producer_epoch)?;
+                use TransactionState::*;
+                match (m.state, commit) {
+                    (Ongoing, _) => {
+                        m.prepare_abort_or_commit(commit, false, self.clock.now_ms())?
+                    }
+                    // A retry of an EndTxn that completed.
+                    (CompleteCommit, true) | (CompleteAbort, false) => {
+                        return Ok((m.producer_id, m.producer_epoch))
+                    }
+                    // A retry of an EndTxn whose markers are still being written.
+                    (PrepareCommit, true) | (PrepareAbort, false) => {
+                        return Err(ResponseError::ConcurrentTransactions)
+                    }
+                    (state, _) => {
+                        tracing::info!(
+                            transactional_id,
+                            state = state.name(),
+                            commit,
+                            "EndTxn in an invalid state"
+                        );
+                        return Err(ResponseError::InvalidTxnState);
+                    }
                 }
-            }
+            };
+            let answer = if v2 {
+                TransactionMetadata::v2_outcome(&t)
+            } else {
+                (t.producer_id, t.producer_epoch)
+            };
+            (t, answer)
         };
         self.write_transition(transactional_id, &entry, t).await?;
         self.complete_in_background(transactional_id, entry).await;
-        Ok(())
+        Ok(answer)
+    }
+
+    /// What a transactions-v2 EndTxn does (Kafka 4's `endTransaction` with its table for
+    /// idle states, KAFKA-14563, and the pending check first, KAFKA-18464). "Current" is
+    /// the transaction's epoch; "retry" the epoch before a v2 bump (or the last epoch of
+    /// the producer id it rotated away from):
+    ///
+    /// | state          | abort, retry | abort, current | commit, retry | commit, current |
+    /// |----------------|--------------|----------------|---------------|-----------------|
+    /// | Ongoing        | fenced       | bump           | fenced        | bump            |
+    /// | Empty          | fenced       | bump (empty)   | invalid state | invalid state   |
+    /// | CompleteAbort  | answer       | bump (empty)   | invalid state | invalid state   |
+    /// | CompleteCommit | invalid state| bump (empty)   | answer        | invalid state   |
+    ///
+    /// PrepareCommit/PrepareAbort with a retry epoch wait (CONCURRENT_TRANSACTIONS); any
+    /// other epoch is fenced.
+    fn end_v2_step(
+        &self,
+        m: &TransactionMetadata,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> Result<EndV2, ResponseError> {
+        use TransactionState::*;
+        let was_v2 = m.client_transaction_version >= 2;
+        let retry_on_overflow = was_v2
+            && m.last_producer_id == producer_id
+            && producer_epoch == i16::MAX - 1
+            && m.producer_epoch == 0;
+        if m.producer_id != producer_id && !retry_on_overflow {
+            return Err(ResponseError::InvalidProducerIdMapping);
+        }
+        if m.pending_state.is_some() {
+            return Err(ResponseError::ConcurrentTransactions);
+        }
+        let current = !retry_on_overflow && producer_epoch == m.producer_epoch;
+        let retry = retry_on_overflow
+            || (was_v2 && i32::from(m.producer_epoch) == i32::from(producer_epoch) + 1);
+        let invalid = || {
+            tracing::info!(
+                transactional_id,
+                state = m.state.name(),
+                commit,
+                "EndTxn in an invalid state"
+            );
+            ResponseError::InvalidTxnState
+        };
+        match m.state {
+            Ongoing if current => Ok(EndV2::Bump),
+            PrepareCommit | PrepareAbort if retry => {
+                if commit == (m.state == PrepareCommit) {
+                    Err(ResponseError::ConcurrentTransactions)
+                } else {
+                    Err(invalid())
+                }
+            }
+            Empty | CompleteCommit | CompleteAbort if current => {
+                if commit {
+                    Err(invalid())
+                } else {
+                    Ok(EndV2::Bump)
+                }
+            }
+            Empty if retry => Err(if commit {
+                invalid()
+            } else {
+                ResponseError::ProducerFenced
+            }),
+            CompleteCommit | CompleteAbort if retry => {
+                if commit == (m.state == CompleteCommit) {
+                    Ok(EndV2::Answer(m.producer_id, m.producer_epoch))
+                } else {
+                    Err(invalid())
+                }
+            }
+            _ => Err(ResponseError::ProducerFenced),
+        }
     }
 
     /// Writes the markers of a transaction in PrepareCommit/PrepareAbort and then its
@@ -689,6 +840,40 @@ fn check_idle_producer(
         return Err(ResponseError::ConcurrentTransactions);
     }
     Ok(())
+}
+
+/// EndTxn's producer checks (Kafka's `endTransaction`). For a transaction of a
+/// transactions-v2 client the epoch alone says whether an EndTxn is new or a retry: a
+/// new one carries the current epoch of an ongoing transaction; a retry carries the
+/// epoch before the bump of a decided or completed one, or the last epoch of the
+/// producer id the bump rotated away from.
+fn check_end_txn_producer(
+    m: &TransactionMetadata,
+    producer_id: i64,
+    producer_epoch: i16,
+) -> Result<(), ResponseError> {
+    if m.client_transaction_version < 2 {
+        return check_idle_producer(m, producer_id, producer_epoch);
+    }
+    use TransactionState::*;
+    let retry_on_overflow = m.last_producer_id == producer_id
+        && producer_epoch == i16::MAX - 1
+        && m.producer_epoch == 0;
+    let retry_on_bump = i32::from(m.producer_epoch) == i32::from(producer_epoch) + 1;
+    let valid_epoch = match m.state {
+        Ongoing | Empty | Dead | PrepareEpochFence => producer_epoch == m.producer_epoch,
+        PrepareCommit | PrepareAbort => retry_on_bump,
+        CompleteCommit | CompleteAbort => retry_on_bump || retry_on_overflow,
+    };
+    if m.producer_id != producer_id && !retry_on_overflow {
+        Err(ResponseError::InvalidProducerIdMapping)
+    } else if !valid_epoch {
+        Err(ResponseError::ProducerFenced)
+    } else if m.pending_state.is_some() {
+        Err(ResponseError::ConcurrentTransactions)
+    } else {
+        Ok(())
+    }
 }
 
 fn check_producer(

@@ -128,6 +128,7 @@ impl TransactionStateManager {
         topics: &TopicRegistry,
         transactional_id: &str,
         transit: Option<&TxnTransitMetadata>,
+        transaction_version: i16,
         now_ms: i64,
     ) -> Result<Appended, ResponseError> {
         let topic = self.topic(topics)?;
@@ -136,7 +137,10 @@ impl TransactionStateManager {
             .partition(index)
             .cloned()
             .ok_or(ResponseError::CoordinatorNotAvailable)?;
-        let value = transit.map(|t| txn_log::encode_value(&TransactionLogValue::from_transit(t)));
+        let value = transit.map(|t| {
+            let v = TransactionLogValue::from_transit(t);
+            txn_log::encode_value(&v, v.version_for(transaction_version))
+        });
         let batch = encode_batch(txn_log::encode_key(transactional_id), value, now_ms)?;
         let info = partition
             .append(batch, now_ms)

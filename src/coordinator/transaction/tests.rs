@@ -13,24 +13,26 @@ use super::metadata::TransactionState;
 use super::*;
 use crate::clock::system_now_ms as now_ms;
 use crate::config::{BrokerConfig, Overrides};
+use crate::coordinator::features::FeatureControl;
 use crate::coordinator::GroupCoordinator;
 use crate::topics::{NewTopic, Partition};
 
 /// The parts the transaction coordinator works with, wired as the broker wires them.
-struct Parts {
-    topics: Arc<TopicRegistry>,
-    transactions: Arc<TransactionCoordinator>,
+pub(super) struct Parts {
+    pub(super) topics: Arc<TopicRegistry>,
+    pub(super) transactions: Arc<TransactionCoordinator>,
     /// A manual clock: time moves only when a test advances it.
-    clock: Clock,
+    pub(super) clock: Clock,
+    pub(super) features: Arc<FeatureControl>,
 }
 
 impl Parts {
-    fn shutdown(&self) {
+    pub(super) fn shutdown(&self) {
         self.topics.close_all();
     }
 }
 
-fn broker(dir: &std::path::Path) -> Parts {
+pub(super) fn broker(dir: &std::path::Path) -> Parts {
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(dir.to_path_buf()),
@@ -45,18 +47,27 @@ fn broker(dir: &std::path::Path) -> Parts {
     let topics = Arc::new(TopicRegistry::load(config.clone(), clock.clone()).unwrap());
     let producer_ids = Arc::new(ProducerIdManager::open(&config.data_dir).unwrap());
     let groups = Arc::new(GroupCoordinator::load(&config, topics.clone(), clock.clone()).unwrap());
+    let features = Arc::new(FeatureControl::open(&config.data_dir).unwrap());
     let transactions = Arc::new(
-        TransactionCoordinator::load(&config, topics.clone(), producer_ids, clock.clone(), groups)
-            .unwrap(),
+        TransactionCoordinator::load(
+            &config,
+            topics.clone(),
+            producer_ids,
+            clock.clone(),
+            groups,
+            features.clone(),
+        )
+        .unwrap(),
     );
     Parts {
         topics,
         transactions,
         clock,
+        features,
     }
 }
 
-fn create_topic(b: &Parts, name: &str, partitions: i32) {
+pub(super) fn create_topic(b: &Parts, name: &str, partitions: i32) {
     b.topics
         .create(
             NewTopic {
@@ -70,7 +81,7 @@ fn create_topic(b: &Parts, name: &str, partitions: i32) {
         .unwrap();
 }
 
-fn txn_batch(pid: i64, epoch: i16, seq: i32, value: &str) -> Bytes {
+pub(super) fn txn_batch(pid: i64, epoch: i16, seq: i32, value: &str) -> Bytes {
     let record = Record {
         transactional: true,
         control: false,
@@ -95,11 +106,11 @@ fn txn_batch(pid: i64, epoch: i16, seq: i32, value: &str) -> Bytes {
     buf.freeze()
 }
 
-fn tps(list: &[(&str, i32)]) -> BTreeSet<TopicPartition> {
+pub(super) fn tps(list: &[(&str, i32)]) -> BTreeSet<TopicPartition> {
     list.iter().map(|(t, p)| (t.to_string(), *p)).collect()
 }
 
-fn partition(b: &Parts, topic: &str, p: i32) -> Arc<Partition> {
+pub(super) fn partition(b: &Parts, topic: &str, p: i32) -> Arc<Partition> {
     b.topics.get(topic).unwrap().partition(p).unwrap().clone()
 }
 
@@ -111,7 +122,7 @@ async fn commit_writes_markers_and_completes() {
     let tc = &b.transactions;
     let (pid, epoch) = tc.init_producer_id("tx", 60_000, None).await.unwrap();
     assert_eq!(epoch, 0);
-    tc.add_partitions("tx", pid, epoch, tps(&[("t", 0), ("t", 1)]))
+    tc.add_partitions("tx", pid, epoch, tps(&[("t", 0), ("t", 1)]), 0)
         .await
         .unwrap();
     let d = tc.describe("tx").unwrap();
@@ -122,7 +133,7 @@ async fn commit_writes_markers_and_completes() {
     p0.append(txn_batch(pid, epoch, 0, "a"), now_ms()).unwrap();
     assert_eq!(p0.ongoing_transactions().len(), 1);
     assert_eq!(p0.watermarks().last_stable_offset, 0);
-    tc.end_txn("tx", pid, epoch, true).await.unwrap();
+    tc.end_txn("tx", pid, epoch, true, false).await.unwrap();
     // Answered after the markers: the data is stable already.
     assert!(p0.ongoing_transactions().is_empty());
     let marks = p0.watermarks();
@@ -133,9 +144,11 @@ async fn commit_writes_markers_and_completes() {
     assert_eq!(d.state, TransactionState::CompleteCommit);
     assert!(d.partitions.is_empty());
     // A retried commit succeeds; an abort now is an invalid state.
-    tc.end_txn("tx", pid, epoch, true).await.unwrap();
+    tc.end_txn("tx", pid, epoch, true, false).await.unwrap();
     assert_eq!(
-        tc.end_txn("tx", pid, epoch, false).await.unwrap_err(),
+        tc.end_txn("tx", pid, epoch, false, false)
+            .await
+            .unwrap_err(),
         ResponseError::InvalidTxnState
     );
 }
@@ -147,7 +160,7 @@ async fn reinit_fences_the_old_producer_and_aborts_its_transaction() {
     create_topic(&b, "t", 1);
     let tc = &b.transactions;
     let (pid, e0) = tc.init_producer_id("tx", 60_000, None).await.unwrap();
-    tc.add_partitions("tx", pid, e0, tps(&[("t", 0)]))
+    tc.add_partitions("tx", pid, e0, tps(&[("t", 0)]), 0)
         .await
         .unwrap();
     let p0 = partition(&b, "t", 0);
@@ -160,23 +173,25 @@ async fn reinit_fences_the_old_producer_and_aborts_its_transaction() {
     assert!(p0.ongoing_transactions().is_empty());
     // The zombie is fenced at the coordinator and at the partition.
     assert_eq!(
-        tc.end_txn("tx", pid, e0, true).await.unwrap_err(),
+        tc.end_txn("tx", pid, e0, true, false).await.unwrap_err(),
         ResponseError::ProducerFenced
     );
     assert_eq!(
-        tc.add_partitions("tx", pid, e0, tps(&[("t", 0)]))
+        tc.add_partitions("tx", pid, e0, tps(&[("t", 0)]), 0)
             .await
             .unwrap_err(),
         ResponseError::ProducerFenced
     );
     assert!(p0.append(txn_batch(pid, e0, 1, "late"), now_ms()).is_err());
     assert_eq!(
-        tc.end_txn("tx", pid + 1000, e2, true).await.unwrap_err(),
+        tc.end_txn("tx", pid + 1000, e2, true, false)
+            .await
+            .unwrap_err(),
         ResponseError::InvalidProducerIdMapping
     );
     // Nothing to end yet for the new producer.
     assert_eq!(
-        tc.end_txn("tx", pid, e2, true).await.unwrap_err(),
+        tc.end_txn("tx", pid, e2, true, false).await.unwrap_err(),
         ResponseError::InvalidTxnState
     );
 }
@@ -196,7 +211,7 @@ async fn timeouts_and_limits() {
         ResponseError::InvalidRequest
     );
     let (pid, e) = tc.init_producer_id("tx", 60_000, None).await.unwrap();
-    tc.add_partitions("tx", pid, e, tps(&[("t", 0)]))
+    tc.add_partitions("tx", pid, e, tps(&[("t", 0)]), 0)
         .await
         .unwrap();
     b.clock.advance(std::time::Duration::from_millis(59_999));
@@ -209,7 +224,7 @@ async fn timeouts_and_limits() {
         (TransactionState::CompleteAbort, e + 1)
     );
     assert_eq!(
-        tc.end_txn("tx", pid, e, true).await.unwrap_err(),
+        tc.end_txn("tx", pid, e, true, false).await.unwrap_err(),
         ResponseError::ProducerFenced
     );
     assert_eq!(tc.abort_timed_out().await, 0);
@@ -223,7 +238,7 @@ async fn state_survives_a_restart_and_prepared_transactions_complete() {
         create_topic(&b, "t", 1);
         let tc = &b.transactions;
         let (pid, epoch) = tc.init_producer_id("tx", 60_000, None).await.unwrap();
-        tc.add_partitions("tx", pid, epoch, tps(&[("t", 0)]))
+        tc.add_partitions("tx", pid, epoch, tps(&[("t", 0)]), 0)
             .await
             .unwrap();
         partition(&b, "t", 0)
@@ -249,7 +264,7 @@ async fn state_survives_a_restart_and_prepared_transactions_complete() {
     assert_eq!(d.partitions, tps(&[("t", 0)]));
     // Requests wait while the markers are pending.
     assert_eq!(
-        tc.add_partitions("tx", pid, epoch, tps(&[("t", 0)]))
+        tc.add_partitions("tx", pid, epoch, tps(&[("t", 0)]), 0)
             .await
             .unwrap_err(),
         ResponseError::ConcurrentTransactions
@@ -277,7 +292,7 @@ async fn admin_views_and_expiry() {
     let tc = &b.transactions;
     let (p1, e1) = tc.init_producer_id("a", 60_000, None).await.unwrap();
     let (p2, _) = tc.init_producer_id("b", 60_000, None).await.unwrap();
-    tc.add_partitions("a", p1, e1, tps(&[("t", 0)]))
+    tc.add_partitions("a", p1, e1, tps(&[("t", 0)]), 0)
         .await
         .unwrap();
     let all = tc.list(&[], &[], -1);
@@ -328,7 +343,7 @@ async fn an_offline_partition_never_gets_a_marker_reported_written() {
     let tc = &b.transactions;
     let (pid, epoch) = tc.init_producer_id("tx", 60_000, None).await.unwrap();
     let both = tps(&[("t", 0), ("t", 1)]);
-    tc.add_partitions("tx", pid, epoch, both.clone())
+    tc.add_partitions("tx", pid, epoch, both.clone(), 0)
         .await
         .unwrap();
     let (p0, p1) = (partition(&b, "t", 0), partition(&b, "t", 1));
