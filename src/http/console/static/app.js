@@ -270,7 +270,7 @@ async function topicPage(topic) {
     h('div', { class: 'panel' }, h('h2', {}, 'Configs'),
       h('form', { id: 'config-form', onsubmit: alter }, h('label', {}, 'Name', cName), h('label', {}, 'Value', cValue), h('button', { type: 'submit' }, 'Set')), cfgBox));
   await refresh();
-  every(5000, refresh);
+  every(2000, refresh);
   browse();
 }
 
