@@ -99,7 +99,7 @@ fn keyed_records_go_where_kafkas_default_partitioner_puts_them() {
         (b"abc", 479470107),
     ];
     for (key, hash) in cases {
-        let expected = ((*hash & 0x7fff_ffff) % 1_000_003) as i32;
+        let expected = (*hash & 0x7fff_ffff) % 1_000_003;
         assert_eq!(
             messages::partition_for_key(key, 1_000_003),
             expected,

@@ -126,7 +126,7 @@ pub struct CreateTopic {
 pub async fn create(State(state): State<S>, ApiJson(body): ApiJson<CreateTopic>) -> ApiResult {
     let broker = state.broker()?;
     let partitions = body.partitions.unwrap_or(-1);
-    if partitions == 0 || partitions < -1 || partitions > limits::MAX_PARTITIONS {
+    if partitions == 0 || !(-1..=limits::MAX_PARTITIONS).contains(&partitions) {
         return Err(ApiError::bad(format!(
             "partitions must be 1..={} (or absent for num.partitions)",
             limits::MAX_PARTITIONS
