@@ -71,7 +71,7 @@ pub async fn start(config: &BrokerConfig) -> Result<Option<Admin>> {
         broker: OnceLock::new(),
         ready: AtomicBool::new(false),
         max_partition_series,
-        console: super::console::ConsoleState::new(),
+        console: super::console::ConsoleState::new(config),
     });
     let url = url_of(&listener).unwrap_or_default();
     let app = router(state.clone());

@@ -190,24 +190,24 @@ pub async fn browse(
         }
     };
     let limit = q.limit.unwrap_or(50);
-    if limit == 0 || limit > limits::MAX_MESSAGES {
+    if limit == 0 || limit > state.limits.max_messages {
         return Err(ApiError::bad(format!(
             "limit must be 1..={}",
-            limits::MAX_MESSAGES
+            state.limits.max_messages
         )));
     }
     let max_bytes = q.max_bytes.unwrap_or(1 << 20);
-    if max_bytes == 0 || max_bytes > limits::MAX_READ_BYTES {
+    if max_bytes == 0 || max_bytes > state.limits.max_read_bytes {
         return Err(ApiError::bad(format!(
             "max_bytes must be 1..={}",
-            limits::MAX_READ_BYTES
+            state.limits.max_read_bytes
         )));
     }
     let search_cap = q.search_records.unwrap_or(1000);
-    if search_cap == 0 || search_cap > limits::MAX_SEARCH_RECORDS {
+    if search_cap == 0 || search_cap > state.limits.max_search_records {
         return Err(ApiError::bad(format!(
             "search_records must be 1..={}",
-            limits::MAX_SEARCH_RECORDS
+            state.limits.max_search_records
         )));
     }
     if q.offset.is_some() && q.timestamp.is_some() {
@@ -599,11 +599,14 @@ pub async fn tail(
         )));
     }
     let t = topic_partition(&broker, &topic, 0)?;
-    if state.tails.fetch_add(1, Ordering::AcqRel) >= limits::MAX_TAIL_STREAMS {
+    if state.tails.fetch_add(1, Ordering::AcqRel) >= state.limits.max_tail_streams {
         state.tails.fetch_sub(1, Ordering::AcqRel);
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            format!("{} live tails are open already", limits::MAX_TAIL_STREAMS),
+            format!(
+                "{} live tails are open already",
+                state.limits.max_tail_streams
+            ),
         ));
     }
     let tail = Tail {

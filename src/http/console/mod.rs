@@ -44,16 +44,18 @@ pub(crate) const OPENAPI_JSON: &str = include_str!("openapi.json");
 pub struct ConsoleState {
     broker: OnceLock<Arc<Broker>>,
     started: Instant,
-    /// Live tails open now (capped by [`limits::MAX_TAIL_STREAMS`]).
+    /// Live tails open now (capped by `sluice.console.max.tail.streams`).
     tails: AtomicUsize,
+    limits: limits::Limits,
 }
 
 impl ConsoleState {
-    pub fn new() -> Arc<ConsoleState> {
+    pub fn new(config: &crate::config::BrokerConfig) -> Arc<ConsoleState> {
         Arc::new(ConsoleState {
             broker: OnceLock::new(),
             started: Instant::now(),
             tails: AtomicUsize::new(0),
+            limits: limits::Limits::from_config(config),
         })
     }
 

@@ -50,7 +50,7 @@ async fn status_of(address: std::net::SocketAddr, method: &str, path: &str) -> u
 async fn every_documented_route_is_served() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let app = router(ConsoleState::new());
+    let app = router(ConsoleState::new(&crate::config::BrokerConfig::defaults()));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     for (path, methods) in API_ROUTES {
         let concrete = path.replace("{topic}", "t").replace("{group}", "g");
