@@ -43,6 +43,8 @@ pub const MAX_TAIL_WINDOW_MS: u64 = 300_000;
 pub const MAX_TAIL_TOP: usize = 100;
 /// The most distinct keys a tail's window remembers (the rest counted as `other`).
 pub const MAX_TAIL_KEYS: usize = 10_000;
+/// The most records a tail's window remembers (the oldest are forgotten first).
+pub const MAX_TAIL_WINDOW_RECORDS: usize = 100_000;
 /// The most records one tail event carries.
 pub const MAX_TAIL_EVENT_RECORDS: usize = 50;
 /// A key or header shown by the console is cut to this many bytes in tail events.

@@ -487,7 +487,8 @@ struct Tail {
     next: Vec<(i32, i64)>,
     window: Duration,
     top: usize,
-    /// (when seen, key) oldest first; bounded by the distinct-key cap below.
+    /// (when seen, key) oldest first; at most `MAX_TAIL_WINDOW_RECORDS`, the oldest
+    /// dropped first (a very busy topic's window is then shorter than asked).
     seen: VecDeque<(Instant, Option<Bytes>)>,
     counts: HashMap<Option<Bytes>, u64>,
     first: bool,
@@ -518,10 +519,11 @@ impl Tail {
         }
         let now = Instant::now();
         for (_, r) in &records {
+            // A copy: a slice would pin the whole fetched batch for the window's length.
             let key = r
                 .key
                 .as_ref()
-                .map(|k| k.slice(..k.len().min(limits::MAX_TAIL_KEY_BYTES)));
+                .map(|k| Bytes::copy_from_slice(&k[..k.len().min(limits::MAX_TAIL_KEY_BYTES)]));
             if !self.counts.contains_key(&key) && self.counts.len() >= limits::MAX_TAIL_KEYS {
                 continue; // beyond the distinct-key cap: not ranked
             }
@@ -529,7 +531,9 @@ impl Tail {
             self.seen.push_back((now, key));
         }
         while let Some((when, _)) = self.seen.front() {
-            if now.duration_since(*when) <= self.window {
+            if now.duration_since(*when) <= self.window
+                && self.seen.len() <= limits::MAX_TAIL_WINDOW_RECORDS
+            {
                 break;
             }
             let (_, key) = self.seen.pop_front().expect("front exists");
