@@ -45,7 +45,7 @@ function fmtDuration(ms) {
 }
 function card(label, value, id) { return h('div', { class: 'card' }, h('div', { class: 'label' }, label), h('div', { class: 'value', id }, value)); }
 function table(headers, rows, attrs) {
-  return h('table', attrs || {}, h('thead', {}, h('tr', {}, headers.map(c => h('th', { class: /^(size|lag|offset|partitions|count|high|last|log|held|committed|rate|segments)/i.test(c) ? 'num' : null }, c)))),
+  return h('table', attrs || {}, h('thead', {}, h('tr', {}, headers.map(c => h('th', { class: /^(size|lag|offsets?|partitions|count|high watermark|last stable offset|log start offset|held back|committed offset|rate \/s|segments)$/i.test(c) ? 'num' : null }, c)))),
     h('tbody', {}, rows));
 }
 function b64ToBytes(b) { const s = atob(b); const out = new Uint8Array(s.length); for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i); return out; }
@@ -89,9 +89,9 @@ function lineChart(canvas, series, fmt) {
   c.fillText(Math.round((t1 - t0) / 1000) + ' s', w - 40, hgt - 4);
   for (const s of series) {
     if (!s.points.length) continue;
-    c.strokeStyle = s.color; c.lineWidth = 2; c.beginPath();
+    c.strokeStyle = s.color; c.lineWidth = s.width || 2; c.setLineDash(s.dash || []); c.beginPath();
     s.points.forEach((p, i) => i ? c.lineTo(x(p[0]), y(p[1])) : c.moveTo(x(p[0]), y(p[1])));
-    c.stroke(); c.lineWidth = 1; c.strokeStyle = '#dde3e9';
+    c.stroke(); c.lineWidth = 1; c.setLineDash([]); c.strokeStyle = '#dde3e9';
   }
 }
 
@@ -119,7 +119,8 @@ async function overviewPage() {
     listeners.replaceChildren(table(['Name', 'Protocol', 'Bind', 'Advertised'], o.listeners.map(l => h('tr', {}, h('td', {}, l.name), h('td', {}, l.security_protocol), h('td', {}, l.bind), h('td', {}, l.advertised)))));
     const rate = idx => { const pts = []; const s = history.samples; for (let i = 1; i < s.length; i++) { const dt = (s[i][0] - s[i - 1][0]) / 1000; if (dt > 0) pts.push([s[i][0], Math.max(0, (s[i][idx] - s[i - 1][idx]) / dt)]); } return pts; };
     const ins = rate(1), outs = rate(2);
-    lineChart(canvas, [{ color: '#1f8a4c', points: ins }, { color: '#c2571a', points: outs }], v => fmtBytes(v) + '/s');
+    // In is drawn wide and out dashed over it, so equal rates stay visible as two lines.
+    lineChart(canvas, [{ color: '#1f8a4c', points: ins, width: 4 }, { color: '#c2571a', points: outs, dash: [6, 4] }], v => fmtBytes(v) + '/s');
     if (ins.length) document.getElementById('rates').textContent = 'now: ' + fmtBytes(ins[ins.length - 1][1]) + '/s in, ' + fmtBytes(outs[outs.length - 1][1]) + '/s out';
   });
   every(3000, async () => {
