@@ -9,6 +9,8 @@ JSON API (`/api/`) against its OpenAPI document.
   back. The script prints `STEP name` and waits for `GO`; this side does the Kafka part
   of each step. Screenshots go to $SLUICE_CONSOLE_SCREENSHOTS (docs/console/ in the
   repository is made that way) or the test's temporary directory.
+- test_browse_pages_both_ways_and_searches_keys: pages newest and oldest first, key
+  search bounded by search_records, positions by time.
 - test_api_errors_are_json_4xx: bad input to each kind of endpoint gets a JSON 4xx with
   Kafka's error name where Kafka has one; a reset of a group with members is refused.
 - test_schemathesis: schemathesis (PyPI) generates requests from /api/openapi.json against
@@ -278,3 +280,32 @@ def test_schemathesis(broker_factory):
     )
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
     assert b.is_running()
+
+
+def test_browse_pages_both_ways_and_searches_keys(broker_factory):
+    b, url = console_broker(broker_factory)
+    api = url + "api/topics/pages/messages"
+    assert http(url + "api/topics", "POST", {"name": "pages", "partitions": 1})[0] == 201
+    produce(b.bootstrap, "pages", [(f"k{i % 3}".encode(), f"v{i}".encode()) for i in range(10)])
+
+    def offsets(query):
+        status, page = http(api + "?" + query)
+        assert status == 200, page
+        return [m["offset"] for m in page["messages"]], page["next_offset"]
+
+    assert offsets("limit=3") == ([9, 8, 7], 6)
+    assert offsets("limit=3&offset=6") == ([6, 5, 4], 3)
+    assert offsets("limit=20&offset=1") == ([1, 0], None)
+    assert offsets("order=oldest&limit=4") == ([0, 1, 2, 3], 4)
+    assert offsets("order=oldest&limit=4&offset=8") == ([8, 9], 10)
+    # Key search: k1 is at offsets 1, 4, 7; the window bounds how many records are read.
+    assert offsets("key=k1")[0] == [7, 4, 1]
+    assert offsets("key=k1&order=oldest&limit=2")[0] == [1, 4]
+    found, _ = offsets("key=k1&search_records=4")
+    assert found == [7], found  # looked at 9, 8, 7, 6 only
+    # By time: every record's timestamp is at or before now, so a time in the future
+    # starts oldest-first at the end, and newest-first shows everything before it.
+    future = int(time.time() * 1000) + 3_600_000
+    assert offsets(f"order=oldest&timestamp={future}")[0] == []
+    assert offsets(f"timestamp={future}&limit=2")[0] == [9, 8]
+    assert offsets("order=oldest&timestamp=0&limit=1")[0] == [0]

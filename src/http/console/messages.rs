@@ -169,7 +169,18 @@ pub(super) async fn offset_for_timestamp(
         .and_then(|t| t.partitions.first())
         .ok_or_else(|| no_answer("ListOffsets"))?;
     ApiError::check(p.error_code, None)?;
-    Ok(p.offset)
+    if p.offset >= 0 {
+        return Ok(p.offset);
+    }
+    // No record at or after the time: Kafka answers -1; the position is the log end.
+    Ok(broker
+        .topics
+        .get(topic)
+        .and_then(|t| {
+            t.partition(partition)
+                .map(|p| p.watermarks().high_watermark)
+        })
+        .unwrap_or(0))
 }
 
 pub async fn browse(
