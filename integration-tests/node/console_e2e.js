@@ -35,6 +35,7 @@ function log(...a) { console.log('#', ...a); }
   try {
     const page = context.pages()[0] || await context.newPage();
     page.on('pageerror', e => failures.push('page error: ' + e.message));
+    page.on('console', m => { if (m.type() === 'error') log('browser console:', m.text()); });
     page.setDefaultTimeout(30000);
     // The pictures for docs/console/: without the last toast over them.
     const shot = async name => {
@@ -153,6 +154,7 @@ function log(...a) { console.log('#', ...a); }
     log('deleted a topic');
   } catch (e) {
     failures.push(String(e && e.stack || e));
+    log('failed on page', context.pages()[0]?.url());
   } finally {
     await context.close();
     fs.rmSync(userDataDir, { recursive: true, force: true });

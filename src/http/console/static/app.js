@@ -32,7 +32,12 @@ function toast(msg, error) {
   t.textContent = msg; t.className = error ? 'error' : ''; t.style.display = 'block';
   clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.style.display = 'none'; }, 5000);
 }
-function every(ms, fn) { fn(); const id = setInterval(fn, ms); cleanup.push(() => clearInterval(id)); }
+// Runs fn now and every ms until the page changes; a failed poll shows a toast and the
+// next one tries again (a broker restarting, a topic deleted meanwhile).
+function every(ms, fn) {
+  const run = () => Promise.resolve().then(fn).catch(e => toast(e.message, true));
+  run(); const id = setInterval(run, ms); cleanup.push(() => clearInterval(id));
+}
 function fmtBytes(n) {
   if (n === null || n === undefined) return '';
   const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB']; let i = 0;
