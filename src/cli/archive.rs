@@ -16,7 +16,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::records::TimestampType;
 
 use super::records::Header;
-use crate::log::batch::{read_varint, read_varlong};
+use crate::log::batch::{put_varint, put_varlong, read_varint, read_varlong};
 
 /// First 8 bytes of every archive.
 pub const MAGIC: &[u8; 8] = b"SLUICEAR";
@@ -142,21 +142,6 @@ pub fn encode_record(buf: &mut BytesMut, r: &ArchiveRecord) {
         put_bytes(buf, Some(k.as_bytes()));
         put_bytes(buf, v.as_deref());
     }
-}
-
-pub(super) fn put_varint(buf: &mut BytesMut, v: i32) {
-    put_varlong(buf, v as i64);
-}
-
-/// Kafka's zigzag varint (the record format's): 7 bits at a time, low first. A value
-/// that fits an i32 takes the same bytes as a 32-bit varint.
-pub(super) fn put_varlong(buf: &mut BytesMut, v: i64) {
-    let mut raw = ((v << 1) ^ (v >> 63)) as u64;
-    while raw >= 0x80 {
-        buf.put_u8((raw as u8) | 0x80);
-        raw >>= 7;
-    }
-    buf.put_u8(raw as u8);
 }
 
 /// Decodes the records of one block's decompressed payload; exactly `count` records

@@ -12,6 +12,7 @@
 //! listeners, and the Kafka listeners never depend on it.
 
 pub mod admin;
+pub mod console;
 pub mod schema_registry;
 
 use std::io;

@@ -281,6 +281,21 @@ pub(crate) fn take<'a>(buf: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     Some(head)
 }
 
+pub(crate) fn put_varint(buf: &mut bytes::BytesMut, v: i32) {
+    put_varlong(buf, v as i64);
+}
+
+/// Kafka's zigzag varint (the record format's): 7 bits at a time, low first. A value
+/// that fits an i32 takes the same bytes as a 32-bit varint.
+pub(crate) fn put_varlong(buf: &mut bytes::BytesMut, v: i64) {
+    let mut raw = ((v << 1) ^ (v >> 63)) as u64;
+    while raw >= 0x80 {
+        bytes::BufMut::put_u8(buf, (raw as u8) | 0x80);
+        raw >>= 7;
+    }
+    bytes::BufMut::put_u8(buf, raw as u8);
+}
+
 /// Zigzag varint (Kafka's `ByteUtils.readVarint`), at most 5 bytes.
 pub(crate) fn read_varint(buf: &mut &[u8]) -> Option<i32> {
     let raw = read_unsigned(buf, 5)?;

@@ -32,6 +32,7 @@ pub mod offline;
 pub mod offset_index;
 pub mod partition_log;
 pub mod producer_state;
+pub mod records;
 pub mod recovery;
 pub mod segment;
 pub mod storage;

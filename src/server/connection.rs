@@ -28,6 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::answers::{Answers, Slot};
 use super::frame::{take_frame, FrameError};
@@ -289,6 +290,13 @@ async fn finish<W: AsyncWrite + Unpin>(
     close
 }
 
+/// A process-wide id for each request, unique for the life of the process (correlation
+/// ids are only unique per connection, and clients reuse them).
+fn next_request_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 impl State {
     /// Decodes and runs one request; returns its answer (ready, deferred or none) with
     /// what is needed to frame it, and why to close once it is written, if so.
@@ -342,6 +350,10 @@ impl State {
         // Before authentication only the SASL APIs and ApiVersions are served; anything
         // else closes the connection, as Kafka closes it.
         self.session.check_request(key).map_err(Close::Protocol)?;
+        // Every log line the request causes, the deferred wait for durability included,
+        // carries its id: `request{request_id=N api=...}`.
+        let span = tracing::info_span!("request", request_id = next_request_id(), api = ?key);
+        let entered = span.enter();
         tracing::debug!(
             conn = self.id,
             api = ?key,
@@ -361,7 +373,15 @@ impl State {
             header.client_id.as_ref().map(|c| c.to_string()),
             self.session.clone(),
         );
-        let answer = command.start(&ctx, &self.broker).await;
+        drop(entered);
+        let answer = command
+            .start(&ctx, &self.broker)
+            .instrument(span.clone())
+            .await;
+        let answer = match answer {
+            Answer::Deferred(wait) => Answer::Deferred(Box::pin(wait.instrument(span))),
+            other => other,
+        };
         let answer = super::request_metrics::observe(key, api_version, started, answer);
         match ctx.take_close_reason() {
             Some(reason) => Err(Close::Protocol(reason)),

@@ -1,5 +1,6 @@
 //! The admin HTTP side (`sluice.http.listen`, default 127.0.0.1:9644): `/health`,
-//! `/ready` and `/metrics` for probes and Prometheus.
+//! `/ready` and `/metrics` for probes and Prometheus, and the web console (`/`, `/api/`,
+//! in [`crate::http::console`]).
 //!
 //! It starts before the broker's logs are opened, so `/health` answers during a long
 //! recovery and `/ready` says 503 until [`Admin::serving`] is called (logs and
@@ -38,6 +39,7 @@ struct AdminState {
     broker: OnceLock<Arc<Broker>>,
     ready: AtomicBool,
     max_partition_series: usize,
+    console: Arc<super::console::ConsoleState>,
 }
 
 /// The running admin side; stops when dropped.
@@ -69,6 +71,7 @@ pub async fn start(config: &BrokerConfig) -> Result<Option<Admin>> {
         broker: OnceLock::new(),
         ready: AtomicBool::new(false),
         max_partition_series,
+        console: super::console::ConsoleState::new(config),
     });
     let url = url_of(&listener).unwrap_or_default();
     let app = router(state.clone());
@@ -80,7 +83,7 @@ pub async fn start(config: &BrokerConfig) -> Result<Option<Admin>> {
     });
     tracing::info!(
         url = %logged,
-        "admin HTTP side listening: {logged}metrics, {logged}health, {logged}ready"
+        "admin HTTP side listening: console {logged}, {logged}metrics, {logged}health, {logged}ready"
     );
     Ok(Some(Admin { state, task, url }))
 }
@@ -89,6 +92,7 @@ impl Admin {
     /// The broker is loaded and its Kafka listener accepts: `/ready` answers 200 and
     /// `/metrics` reports its state from now on.
     pub fn serving(&self, broker: Arc<Broker>) {
+        self.state.console.serving(broker.clone());
         let _ = self.state.broker.set(broker);
         self.state.ready.store(true, Ordering::Release);
     }
@@ -111,13 +115,15 @@ impl Drop for Admin {
 }
 
 fn router(state: Arc<AdminState>) -> Router {
+    let console = super::console::router(state.console.clone());
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .with_state(state)
+        .merge(console)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
 }
 
 async fn health() -> Response {
@@ -198,18 +204,17 @@ fn internal(message: String) -> Response {
 async fn not_found(uri: Uri) -> Response {
     (
         StatusCode::NOT_FOUND,
-        Json(json!({"error": "not found", "path": uri.path(), "paths": ["/metrics", "/health", "/ready"]})),
+        Json(json!({"error": "not found", "path": uri.path(), "paths": ["/", "/api/openapi.json", "/metrics", "/health", "/ready"]})),
     )
         .into_response()
 }
 
 async fn method_not_allowed(uri: Uri) -> Response {
+    let allowed = super::console::allowed_methods(uri.path());
     (
         StatusCode::METHOD_NOT_ALLOWED,
-        [(header::ALLOW, "GET, HEAD")],
-        Json(
-            json!({"error": "method not allowed", "path": uri.path(), "allowed": ["GET", "HEAD"]}),
-        ),
+        [(header::ALLOW, allowed.join(", "))],
+        Json(json!({"error": "method not allowed", "path": uri.path(), "allowed": allowed})),
     )
         .into_response()
 }
