@@ -54,6 +54,11 @@ pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+pub mod share_acknowledge;
+pub mod share_fetch;
+pub mod share_group_configs;
+pub mod share_group_describe;
+pub mod share_group_heartbeat;
 pub mod sync_group;
 pub mod txn_offset_commit;
 
@@ -264,6 +269,10 @@ commands! {
     DescribeQuorum(DescribeQuorumRequest => DescribeQuorumResponse) = describe_quorum::handle;
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse) = consumer_group_heartbeat::handle;
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse) = consumer_group_describe::handle;
+    ShareGroupHeartbeat(ShareGroupHeartbeatRequest => ShareGroupHeartbeatResponse) = share_group_heartbeat::handle;
+    ShareGroupDescribe(ShareGroupDescribeRequest => ShareGroupDescribeResponse) = share_group_describe::handle;
+    ShareFetch(ShareFetchRequest => ShareFetchResponse) = share_fetch::handle;
+    ShareAcknowledge(ShareAcknowledgeRequest => ShareAcknowledgeResponse) = share_acknowledge::handle;
     SaslHandshake(SaslHandshakeRequest => SaslHandshakeResponse) = sasl_handshake::handle;
     SaslAuthenticate(SaslAuthenticateRequest => SaslAuthenticateResponse) = sasl_authenticate::handle;
     DescribeUserScramCredentials(DescribeUserScramCredentialsRequest => DescribeUserScramCredentialsResponse) = describe_user_scram_credentials::handle;
