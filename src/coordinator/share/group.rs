@@ -307,9 +307,14 @@ mod tests {
             b.assignment.unwrap()[&Uuid::from_u128(1)],
             BTreeSet::from([0])
         );
-        // "a" keeps partition 0, so nothing new is sent, but its epoch catches up.
+        // "a" keeps partition 0; its epoch catches up (and the answer carries it).
         let a = g
             .heartbeat(hb("a", 1, None), meta(1), 0, 45000, 10)
+            .unwrap();
+        assert_eq!(a.member_epoch, 2);
+        assert!(a.assignment.is_some());
+        let a = g
+            .heartbeat(hb("a", 2, None), meta(1), 0, 45000, 10)
             .unwrap();
         assert_eq!((a.member_epoch, a.assignment), (2, None));
         assert_eq!(

@@ -371,20 +371,20 @@ impl SharePartition {
             .min()
     }
 
-    /// Every in-flight record as persisted (acquired ones as available), in runs of
-    /// one state and delivery count.
+    /// Every in-flight record as persisted (acquired ones as available, without the
+    /// delivery in progress), in runs of one state and delivery count.
     pub fn state_batches(&self) -> Vec<StateBatch> {
         let mut out: Vec<StateBatch> = Vec::new();
         for (o, r) in &self.records {
-            let state = match r.state {
-                RecordState::Acquired => RecordState::Available,
-                s => s,
+            // An acquisition in progress is not persisted, as in Kafka: a restart
+            // brings the record back as it was before this delivery.
+            let (state, count) = match r.state {
+                RecordState::Acquired => (RecordState::Available, r.delivery_count - 1),
+                s => (s, r.delivery_count),
             };
             match out.last_mut() {
                 Some(b)
-                    if b.last_offset + 1 == *o
-                        && b.state == state
-                        && b.delivery_count == r.delivery_count =>
+                    if b.last_offset + 1 == *o && b.state == state && b.delivery_count == count =>
                 {
                     b.last_offset = *o
                 }
@@ -392,7 +392,7 @@ impl SharePartition {
                     first_offset: *o,
                     last_offset: *o,
                     state,
-                    delivery_count: r.delivery_count,
+                    delivery_count: count,
                 }),
             }
         }

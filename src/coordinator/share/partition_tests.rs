@@ -135,6 +135,8 @@ fn snapshot_round_trip_makes_acquired_records_available() {
     assert_eq!(q.end_offset, 9);
     assert_eq!(q.next_fetch_offset(), 5);
     assert_eq!(q.state_batches(), batches);
+    // The delivery in progress at the restart is not counted.
+    assert_eq!(batches[0].delivery_count, 0);
 }
 
 #[derive(Clone, Debug)]
@@ -200,6 +202,11 @@ proptest! {
                 }
                 Op::Restart => {
                     p = SharePartition::from_snapshot(0, p.start_offset, &p.state_batches());
+                    // A delivery cut by a restart is not counted (Kafka persists no
+                    // acquisition).
+                    for o in holder.keys() {
+                        *deliveries.get_mut(o).expect("delivered") -= 1;
+                    }
                     holder.clear();
                 }
             }
