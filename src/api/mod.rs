@@ -30,6 +30,7 @@ pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_quorum;
+pub mod describe_share_group_offsets;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
 pub mod describe_user_scram_credentials;
@@ -273,6 +274,7 @@ commands! {
     ShareGroupDescribe(ShareGroupDescribeRequest => ShareGroupDescribeResponse) = share_group_describe::handle;
     ShareFetch(ShareFetchRequest => ShareFetchResponse) = share_fetch::handle;
     ShareAcknowledge(ShareAcknowledgeRequest => ShareAcknowledgeResponse) = share_acknowledge::handle;
+    DescribeShareGroupOffsets(DescribeShareGroupOffsetsRequest => DescribeShareGroupOffsetsResponse) = describe_share_group_offsets::handle;
     SaslHandshake(SaslHandshakeRequest => SaslHandshakeResponse) = sasl_handshake::handle;
     SaslAuthenticate(SaslAuthenticateRequest => SaslAuthenticateResponse) = sasl_authenticate::handle;
     DescribeUserScramCredentials(DescribeUserScramCredentialsRequest => DescribeUserScramCredentialsResponse) = describe_user_scram_credentials::handle;

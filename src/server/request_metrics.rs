@@ -249,6 +249,7 @@ pub fn error_code(response: &Response) -> i16 {
         R::AlterUserScramCredentials(r) => first(r.results.iter().map(|u| u.error_code)),
         R::ConsumerGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
         R::ShareGroupHeartbeat(r) => r.error_code,
+        R::DescribeShareGroupOffsets(r) => first(r.groups.iter().map(|g| g.error_code)),
         R::ShareGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
         R::ShareFetch(r) => first(std::iter::once(r.error_code).chain(
             r.responses.iter().flat_map(|t| {
