@@ -369,6 +369,8 @@ mod group_tests;
 #[cfg(test)]
 mod produce_tests;
 #[cfg(test)]
+mod share_tests;
+#[cfg(test)]
 mod storage_failure_tests;
 /// Handler tests; their broker and batch builders serve the connection tests too.
 #[cfg(test)]
