@@ -34,9 +34,11 @@ pub fn apply(
         return Ok(());
     }
     for c in &res.configs {
-        let value = (c.config_operation == 0)
-            .then(|| c.value.as_deref())
-            .flatten();
+        let value = if c.config_operation == 0 {
+            c.value.as_deref()
+        } else {
+            None
+        };
         broker
             .share
             .set_group_config(&res.resource_name, &c.name, value)?;

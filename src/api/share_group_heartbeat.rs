@@ -91,10 +91,10 @@ fn invalid(req: &ShareGroupHeartbeatRequest) -> Option<&'static str> {
     }
     match req.member_epoch {
         0 => {
-            if !req
+            if req
                 .subscribed_topic_names
                 .as_ref()
-                .is_some_and(|n| !n.is_empty())
+                .is_none_or(|n| n.is_empty())
             {
                 return Some("SubscribedTopicNames must be set in first request.");
             }

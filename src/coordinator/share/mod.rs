@@ -185,7 +185,7 @@ impl ShareCoordinator {
             hb,
             |n| self.topics_metadata(n),
             now,
-            session_timeout as i64,
+            session_timeout,
             self.config.max_size,
         )?;
         if leaving {
