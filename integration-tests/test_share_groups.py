@@ -1,3 +1,10 @@
+        ids = lambda groups: [g["group_id"] for g in groups]  # noqa: E731
+        listed = admin.list_groups(types_filter=["share"])
+        assert [(g["group_id"], g["group_type"], g["protocol_type"]) for g in listed] == [
+            ("g2", "share", "share")]
+        assert "g2" not in ids(admin.list_groups(types_filter=["consumer"]))
+        assert admin.delete_groups(["g2"]) == {"g2": "OK"}
+        assert "g2" not in ids(admin.list_groups(types_filter=["share"]))
 """KIP-932 share groups with confluent-kafka's ShareConsumer (librdkafka 2.16 preview).
 
 Each test starts the real broker, creates a one-partition topic, sets the group's
@@ -123,6 +130,17 @@ def test_accept_release_reject(broker_factory):
         c.commit_sync()
     finally:
         c.close()
+    # The share group is listed as one (ListGroups v5 type filter) and, once empty, deleted.
+    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=10000)
+    try:
+        listed = admin.list_groups(types_filter=["share"])
+        print("listed share groups:", listed)
+        assert "g2" in str(listed)
+        assert "g2" not in str(admin.list_groups(types_filter=["consumer"]))
+        print("deleted:", admin.delete_groups(["g2"]))
+        assert "g2" not in str(admin.list_groups(types_filter=["share"]))
+    finally:
+        admin.close()
 
 
 def test_unacknowledged_record_comes_back_after_the_lock(broker_factory):

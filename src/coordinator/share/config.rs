@@ -68,14 +68,25 @@ impl ShareConfig {
             "group.share.min.record.lock.duration.ms",
             "group.share.max.record.lock.duration.ms",
         )?;
+        let within = |name: &str, lo: i64, hi: i64| -> Result<i64> {
+            let v = int(c, name);
+            if !(lo..=hi).contains(&v) {
+                bail!("{name} ({v}) must be within {lo} and {hi}");
+            }
+            Ok(v)
+        };
         Ok(ShareConfig {
             session_timeout_ms: session,
             heartbeat_interval_ms: heartbeat,
             record_lock_duration_ms: lock,
-            delivery_count_limit: int(c, "group.share.delivery.count.limit") as i16,
-            partition_max_record_locks: int(c, "group.share.partition.max.record.locks") as usize,
-            max_groups: int(c, "group.share.max.groups") as usize,
-            max_size: int(c, "group.share.max.size") as usize,
+            delivery_count_limit: within("group.share.delivery.count.limit", 2, 10)? as i16,
+            partition_max_record_locks: within(
+                "group.share.partition.max.record.locks",
+                100,
+                10000,
+            )? as usize,
+            max_groups: within("group.share.max.groups", 1, 100)? as usize,
+            max_size: within("group.share.max.size", 10, 1000)? as usize,
             state_topic_partitions: int(c, "share.coordinator.state.topic.num.partitions") as i32,
         })
     }
