@@ -190,16 +190,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         Some(0),
         "v1 is Kafka 4.2's; the codec stops at v0",
     ),
-    (
-        ApiKey::AlterShareGroupOffsets,
-        None,
-        "share groups are served (KIP-932) but altering their start offsets is not yet",
-    ),
-    (
-        ApiKey::DeleteShareGroupOffsets,
-        None,
-        "share groups are served (KIP-932) but deleting their offsets is not yet",
-    ),
 ];
 
 /// Streams-group keys (KIP-1071) are not in the codec at all; they are matched by

@@ -1,8 +1,9 @@
 //! The share group APIs through their handlers (ShareGroupHeartbeat, ShareFetch,
-//! ShareAcknowledge, DescribeShareGroupOffsets, ListGroups, DeleteGroups) against a
-//! broker in a temporary directory: share session epochs, piggy-backed acknowledgements,
-//! read_committed share groups (aborted records never delivered, nothing acquired past
-//! the last stable offset), and a restart keeping the share-partition start offset.
+//! ShareAcknowledge, Describe/Alter/DeleteShareGroupOffsets, ListGroups, DeleteGroups)
+//! against a broker in a temporary directory: share session epochs, piggy-backed
+//! acknowledgements, read_committed share groups (aborted records never delivered,
+//! nothing acquired past the last stable offset), and a restart keeping the
+//! share-partition start offset.
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
@@ -247,10 +248,52 @@ async fn share_group_lifecycle_with_read_committed() {
         .await
         .unwrap();
     assert_eq!(hb.error_code, 0);
+    let alter = |offset: i64| {
+        let mut p =
+            alter_share_group_offsets_request::AlterShareGroupOffsetsRequestPartition::default();
+        p.partition_index = 0;
+        p.start_offset = offset;
+        let mut t =
+            alter_share_group_offsets_request::AlterShareGroupOffsetsRequestTopic::default();
+        t.topic_name = TopicName(s("t"));
+        t.partitions = vec![p];
+        let mut r = AlterShareGroupOffsetsRequest::default();
+        r.group_id = GroupId(s("g"));
+        r.topics = vec![t];
+        r
+    };
+    let r = super::alter_share_group_offsets::handle(alter(2), &ctx(0), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.error_code, ResponseError::NonEmptyGroup.code());
     let hb = super::share_group_heartbeat::handle(heartbeat("m1", -1), &ctx(1), &b)
         .await
         .unwrap();
     assert_eq!((hb.error_code, hb.member_epoch), (0, -1));
+    let r = super::alter_share_group_offsets::handle(alter(2), &ctx(0), &b)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.error_code, r.responses[0].partitions[0].error_code),
+        (0, 0)
+    );
+    let r = super::describe_share_group_offsets::handle(describe_offsets(), &ctx(0), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.groups[0].topics[0].partitions[0].start_offset, 2);
+    let mut del = DeleteShareGroupOffsetsRequest::default();
+    del.group_id = GroupId(s("g"));
+    let mut t = delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic::default();
+    t.topic_name = TopicName(s("t"));
+    del.topics = vec![t];
+    let r = super::delete_share_group_offsets::handle(del, &ctx(0), &b)
+        .await
+        .unwrap();
+    assert_eq!((r.error_code, r.responses[0].error_code), (0, 0));
+    let r = super::describe_share_group_offsets::handle(describe_offsets(), &ctx(0), &b)
+        .await
+        .unwrap();
+    assert!(r.groups[0].topics.is_empty());
     let r = super::delete_groups::handle(delete(), &ctx(2), &b)
         .await
         .unwrap();

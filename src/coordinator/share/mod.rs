@@ -11,6 +11,7 @@
 //! state of every share-partition is durable. Never parses Kafka requests and never
 //! touches sockets.
 
+pub mod admin;
 pub mod config;
 pub mod fetch;
 pub mod group;
