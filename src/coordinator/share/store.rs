@@ -46,10 +46,12 @@ pub struct StateRecord {
     pub batches: Vec<StateBatch>,
 }
 
-/// Kafka's share coordinator partitioning: `"group:topicId:partition"` hashed as
-/// Java's String.hashCode, modulo the topic's partition count.
+/// Kafka's share coordinator partitioning: `"group:topicId:partition"` (the topic id
+/// as Kafka prints it, URL-safe base64) hashed as Java's String.hashCode, modulo the
+/// topic's partition count.
 pub fn partition_of(key: &SharePartitionKey, partitions: i32) -> i32 {
-    partition_for(&format!("{}:{}:{}", key.0, key.1, key.2), partitions)
+    let topic = crate::topics::store::base64_url(key.1.as_bytes());
+    partition_for(&format!("{}:{}:{}", key.0, topic, key.2), partitions)
 }
 
 pub fn encode_key(key: &SharePartitionKey, snapshot: bool) -> Bytes {
