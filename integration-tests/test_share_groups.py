@@ -213,3 +213,33 @@ def test_acknowledgements_survive_kill9(broker_factory):
     finally:
         c2.close()
         c.close()
+
+
+def test_read_committed_share_group_never_delivers_aborted_records(broker_factory):
+    b = broker_factory(settings=SETTINGS)
+    create_topic(b, "q6")
+    set_group_configs(b, "g6", {"share.auto.offset.reset": "earliest",
+                                "share.isolation.level": "read_committed"})
+    p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "share-txn"})
+    p.init_transactions(15)
+    p.begin_transaction()
+    p.produce("q6", value=b"aborted")
+    p.flush(15)
+    p.abort_transaction(15)
+    p.begin_transaction()
+    p.produce("q6", value=b"committed")
+    p.commit_transaction(15)
+    c = consumer(b, "g6")
+    try:
+        c.subscribe(["q6"])
+        got = poll_until(c, 1)
+        assert [m.value() for m in got] == [b"committed"]
+        c.acknowledge(got[0])
+        c.commit_sync()
+        produce(b, "q6", [b"plain"])
+        got = poll_until(c, 1)
+        assert [m.value() for m in got] == [b"plain"]
+        c.acknowledge(got[0])
+        c.commit_sync()
+    finally:
+        c.close()
