@@ -276,6 +276,15 @@ impl SharePartition {
                 "last offset {last_offset} below first offset {first_offset}"
             )));
         }
+        // Nothing outside the in-flight window can be acquired: refusing it here also
+        // bounds the work a batch can ask for.
+        if first_offset < self.start_offset || last_offset >= self.end_offset {
+            return Err(AckError::InvalidRecordState(format!(
+                "offsets {first_offset}-{last_offset} are outside the in-flight records {}-{}",
+                self.start_offset,
+                self.end_offset - 1
+            )));
+        }
         let len = (last_offset - first_offset + 1) as usize;
         if types.len() != 1 && types.len() != len {
             return Err(AckError::InvalidRequest(format!(

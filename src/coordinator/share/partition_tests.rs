@@ -53,6 +53,11 @@ fn accept_moves_the_start_offset_and_is_final() {
         p.acknowledge("a", 0, 0, &[1], &LIMITS),
         Err(AckError::InvalidRecordState(_))
     ));
+    // Nor can anything outside the in-flight window, however large the range.
+    assert!(matches!(
+        p.acknowledge("a", i64::MIN, i64::MAX, &[1], &LIMITS),
+        Err(AckError::InvalidRecordState(_))
+    ));
     // Another member cannot acknowledge what "a" holds.
     assert!(matches!(
         p.acknowledge("b", 2, 2, &[1], &LIMITS),
