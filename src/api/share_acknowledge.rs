@@ -17,7 +17,7 @@ use crate::error::ResponseError;
 
 pub async fn handle(
     request: ShareAcknowledgeRequest,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     broker: &Arc<Broker>,
 ) -> Option<ShareAcknowledgeResponse> {
     let mut r = ShareAcknowledgeResponse::default();
@@ -49,6 +49,7 @@ pub async fn handle(
                 })
             })
             .collect(),
+        renew_allowed: ctx.api_version >= 2,
         ..Default::default()
     };
     match broker.share.share_acknowledge(req).await {

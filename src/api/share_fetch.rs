@@ -19,7 +19,7 @@ use crate::error::ResponseError;
 
 pub async fn handle(
     request: ShareFetchRequest,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     broker: &Arc<Broker>,
 ) -> Option<ShareFetchResponse> {
     let mut r = ShareFetchResponse::default();
@@ -59,6 +59,7 @@ pub async fn handle(
             .iter()
             .flat_map(|t| t.partitions.iter().map(|p| (t.topic_id, *p)))
             .collect(),
+        renew_allowed: ctx.api_version >= 2,
     };
     match broker.share.share_fetch(req).await {
         Err(e) => {

@@ -8,8 +8,9 @@
 //! holds), any other value must be the session's next epoch. Acknowledgements are
 //! durable in `__share_group_state` before the answer leaves. Acquisition itself is
 //! not persisted (a restart makes acquired records available again). Future request
-//! versions (ShareFetch v2's acquire modes, record limits and RENEW) extend
-//! [`FetchRequest`] and [`partition::AckType`]; the wire types stay in the handlers.
+//! versions extend [`FetchRequest`]: RENEW is in [`super::partition::AckType`] and
+//! allowed by `renew_allowed`; v2's acquire modes and record limits add fields there.
+//! The wire types stay in the handlers.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -61,6 +62,8 @@ pub struct FetchRequest {
     pub max_records: usize,
     pub partitions: Vec<PartitionRequest>,
     pub forgotten: Vec<(Uuid, i32)>,
+    /// Whether the RENEW acknowledgement type (4) may be used (request v2+).
+    pub renew_allowed: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -287,6 +290,12 @@ impl ShareCoordinator {
                         "no records were acquired from this share-partition",
                     ))
                 }
+                Some(_) if !req.renew_allowed && p.acks.iter().any(|b| b.types.contains(&4)) => {
+                    result.ack_error = Some(KafkaError::new(
+                        ResponseError::InvalidRequest,
+                        "acknowledge type RENEW needs request version 2",
+                    ))
+                }
                 Some(sp) => {
                     sp.expire_locks(now, &limits);
                     let mut any = false;
@@ -297,6 +306,7 @@ impl ShareCoordinator {
                             b.last_offset,
                             &b.types,
                             &limits,
+                            now,
                         ) {
                             Ok(()) => any = true,
                             Err(AckError::InvalidRecordState(m)) => {

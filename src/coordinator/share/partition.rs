@@ -47,6 +47,8 @@ pub enum AckType {
     Accept,
     Release,
     Reject,
+    /// ShareFetch/ShareAcknowledge v2 (KIP-1222): keep the record and extend its lock.
+    Renew,
 }
 
 impl AckType {
@@ -56,6 +58,7 @@ impl AckType {
             1 => AckType::Accept,
             2 => AckType::Release,
             3 => AckType::Reject,
+            4 => AckType::Renew,
             _ => return None,
         })
     }
@@ -260,9 +263,9 @@ impl SharePartition {
         ranges
     }
 
-    /// Applies one acknowledgement batch of `member`: `types` holds one type for the
-    /// whole range or one per offset. All or nothing: an offset not acquired by the
-    /// member refuses the whole batch with INVALID_RECORD_STATE.
+    /// Applies one acknowledgement batch of `member` at `now_ms`: `types` holds one
+    /// type for the whole range or one per offset. All or nothing: an offset not
+    /// acquired by the member refuses the whole batch with INVALID_RECORD_STATE.
     pub fn acknowledge(
         &mut self,
         member: &str,
@@ -270,6 +273,7 @@ impl SharePartition {
         last_offset: i64,
         types: &[i8],
         limits: &Limits,
+        now_ms: i64,
     ) -> Result<(), AckError> {
         if last_offset < first_offset {
             return Err(AckError::InvalidRequest(format!(
@@ -332,6 +336,11 @@ impl SharePartition {
                 AckType::Accept => self.set(o, RecordState::Acknowledged),
                 AckType::Reject => self.set(o, RecordState::Archived),
                 AckType::Release => self.release(o, limits),
+                AckType::Renew => {
+                    if let Some(r) = self.records.get_mut(&o) {
+                        r.lock_deadline_ms = now_ms + limits.record_lock_duration_ms;
+                    }
+                }
             }
         }
         self.advance_start();

@@ -46,21 +46,21 @@ fn two_members_get_distinct_records() {
 fn accept_moves_the_start_offset_and_is_final() {
     let mut p = SharePartition::new(0);
     p.acquire(&data(0..3), "a", 0, &LIMITS, 10);
-    p.acknowledge("a", 0, 1, &[1], &LIMITS).unwrap();
+    p.acknowledge("a", 0, 1, &[1], &LIMITS, 0).unwrap();
     assert_eq!(p.start_offset, 2);
     // Accepted records are gone: acknowledging again is an invalid record state.
     assert!(matches!(
-        p.acknowledge("a", 0, 0, &[1], &LIMITS),
+        p.acknowledge("a", 0, 0, &[1], &LIMITS, 0),
         Err(AckError::InvalidRecordState(_))
     ));
     // Nor can anything outside the in-flight window, however large the range.
     assert!(matches!(
-        p.acknowledge("a", i64::MIN, i64::MAX, &[1], &LIMITS),
+        p.acknowledge("a", i64::MIN, i64::MAX, &[1], &LIMITS, 0),
         Err(AckError::InvalidRecordState(_))
     ));
     // Another member cannot acknowledge what "a" holds.
     assert!(matches!(
-        p.acknowledge("b", 2, 2, &[1], &LIMITS),
+        p.acknowledge("b", 2, 2, &[1], &LIMITS, 0),
         Err(AckError::InvalidRecordState(_))
     ));
 }
@@ -71,7 +71,7 @@ fn release_redelivers_with_a_higher_count_and_the_limit_archives() {
     for count in 1..=3 {
         let got = p.acquire(&data(p.next_fetch_offset()..1), "a", 0, &LIMITS, 10);
         assert_eq!(got, vec![range(0, 0, count)]);
-        p.acknowledge("a", 0, 0, &[2], &LIMITS).unwrap();
+        p.acknowledge("a", 0, 0, &[2], &LIMITS, 0).unwrap();
     }
     // Released at the limit: archived, never delivered again.
     assert_eq!(p.start_offset, 1);
@@ -82,13 +82,22 @@ fn release_redelivers_with_a_higher_count_and_the_limit_archives() {
 fn reject_archives_and_per_offset_types_apply() {
     let mut p = SharePartition::new(0);
     p.acquire(&data(0..3), "a", 0, &LIMITS, 10);
-    p.acknowledge("a", 0, 2, &[1, 3, 2], &LIMITS).unwrap();
+    p.acknowledge("a", 0, 2, &[1, 3, 2], &LIMITS, 0).unwrap();
     // 0 accepted, 1 rejected, 2 released: start stops at 2, which comes back.
     assert_eq!(p.start_offset, 2);
     assert_eq!(
         p.acquire(&data(2..3), "b", 0, &LIMITS, 10),
         vec![range(2, 2, 2)]
     );
+}
+
+#[test]
+fn renew_extends_the_lock() {
+    let mut p = SharePartition::new(0);
+    p.acquire(&data(0..1), "a", 0, &LIMITS, 10);
+    p.acknowledge("a", 0, 0, &[4], &LIMITS, 900).unwrap();
+    assert!(!p.expire_locks(1000, &LIMITS));
+    assert!(p.expire_locks(1900, &LIMITS));
 }
 
 #[test]
@@ -103,7 +112,7 @@ fn an_expired_lock_returns_the_record() {
         vec![range(0, 1, 2)]
     );
     // The late acknowledgement of the first holder is refused.
-    assert!(p.acknowledge("a", 0, 1, &[1], &LIMITS).is_err());
+    assert!(p.acknowledge("a", 0, 1, &[1], &LIMITS, 0).is_err());
 }
 
 #[test]
@@ -124,7 +133,7 @@ fn skipped_offsets_are_gaps_and_the_lock_limit_holds() {
         vec![range(0, 0, 1), range(2, 2, 1)]
     );
     assert_eq!(p.end_offset, 3);
-    p.acknowledge("a", 0, 2, &[1, 0, 1], &limits).unwrap();
+    p.acknowledge("a", 0, 2, &[1, 0, 1], &limits, 0).unwrap();
     assert_eq!(p.start_offset, 3);
 }
 
@@ -132,8 +141,8 @@ fn skipped_offsets_are_gaps_and_the_lock_limit_holds() {
 fn snapshot_round_trip_makes_acquired_records_available() {
     let mut p = SharePartition::new(5);
     p.acquire(&data(5..9), "a", 0, &LIMITS, 10);
-    p.acknowledge("a", 6, 6, &[1], &LIMITS).unwrap();
-    p.acknowledge("a", 7, 7, &[3], &LIMITS).unwrap();
+    p.acknowledge("a", 6, 6, &[1], &LIMITS, 0).unwrap();
+    p.acknowledge("a", 7, 7, &[3], &LIMITS, 0).unwrap();
     let batches = p.state_batches();
     let q = SharePartition::from_snapshot(0, p.start_offset, &batches);
     assert_eq!(q.start_offset, 5);
@@ -191,7 +200,7 @@ proptest! {
                 }
                 Op::Ack(m, o, t) => {
                     let o = o as i64;
-                    let ok = p.acknowledge(&m.to_string(), o, o, &[t], &LIMITS).is_ok();
+                    let ok = p.acknowledge(&m.to_string(), o, o, &[t], &LIMITS, 0).is_ok();
                     prop_assert_eq!(ok, holder.get(&o) == Some(&m));
                     if ok {
                         holder.remove(&o);
