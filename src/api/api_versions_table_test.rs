@@ -93,17 +93,16 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
          confirmed against Kafka's source; no client-metrics resources exist for v0",
     ),
     (
-        ApiKey::ShareGroupHeartbeat,
-        None,
-        "no share groups (KIP-932)",
+        ApiKey::ShareFetch,
+        Some(1),
+        "v2 (acquire modes, record limits, RENEW) is Kafka 4.2's; the codec \
+         (kafka-protocol 0.18, Kafka 4.1's definitions) stops at v1",
     ),
     (
-        ApiKey::ShareGroupDescribe,
-        None,
-        "no share groups (KIP-932)",
+        ApiKey::ShareAcknowledge,
+        Some(1),
+        "v2 (RENEW) is Kafka 4.2's; the codec stops at v1",
     ),
-    (ApiKey::ShareFetch, None, "no share groups (KIP-932)"),
-    (ApiKey::ShareAcknowledge, None, "no share groups (KIP-932)"),
     (
         ApiKey::AddRaftVoter,
         None,
@@ -117,42 +116,37 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
     (
         ApiKey::InitializeShareGroupState,
         None,
-        "no share groups (KIP-932); inter-broker",
+        "inter-broker (group coordinator to share coordinator); here the share \
+         coordinator runs in-process over __share_group_state",
     ),
     (
         ApiKey::ReadShareGroupState,
         None,
-        "no share groups (KIP-932); inter-broker",
+        "inter-broker (group coordinator to share coordinator); here the share \
+         coordinator runs in-process over __share_group_state",
     ),
     (
         ApiKey::WriteShareGroupState,
         None,
-        "no share groups (KIP-932); inter-broker",
+        "inter-broker (group coordinator to share coordinator); here the share \
+         coordinator runs in-process over __share_group_state",
     ),
     (
         ApiKey::DeleteShareGroupState,
         None,
-        "no share groups (KIP-932); inter-broker",
+        "inter-broker (group coordinator to share coordinator); here the share \
+         coordinator runs in-process over __share_group_state",
     ),
     (
         ApiKey::ReadShareGroupStateSummary,
         None,
-        "no share groups (KIP-932); inter-broker",
+        "inter-broker (group coordinator to share coordinator); here the share \
+         coordinator runs in-process over __share_group_state",
     ),
     (
         ApiKey::DescribeShareGroupOffsets,
-        None,
-        "no share groups (KIP-932)",
-    ),
-    (
-        ApiKey::AlterShareGroupOffsets,
-        None,
-        "no share groups (KIP-932)",
-    ),
-    (
-        ApiKey::DeleteShareGroupOffsets,
-        None,
-        "no share groups (KIP-932)",
+        Some(0),
+        "v1 is Kafka 4.2's; the codec stops at v0",
     ),
 ];
 

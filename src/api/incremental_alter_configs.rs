@@ -31,7 +31,9 @@ pub async fn handle(
         let mut out = AlterConfigsResourceResponse::default();
         out.resource_type = res.resource_type;
         out.resource_name = res.resource_name.clone();
-        let outcome = if res.resource_type != RESOURCE_TOPIC {
+        let outcome = if res.resource_type == super::share_group_configs::RESOURCE_GROUP {
+            super::share_group_configs::apply(&res, broker, request.validate_only)
+        } else if res.resource_type != RESOURCE_TOPIC {
             Err(unsupported_resource(res.resource_type))
         } else {
             apply(&res, broker, request.validate_only)

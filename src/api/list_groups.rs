@@ -1,6 +1,6 @@
 //! ListGroups (key 16): every group this coordinator knows, with its protocol type;
 //! v4+ its state and a (case-insensitive) state filter, v5+ its type ("classic" or
-//! "consumer" for KIP-848 groups) and a type filter.
+//! "consumer" for KIP-848 groups, "share" for KIP-932 ones) and a type filter.
 
 use std::sync::Arc;
 
@@ -46,5 +46,22 @@ pub async fn handle(
             lg
         })
         .collect();
+    // KIP-932 share groups: protocol type and group type "share".
+    for (id, state) in broker.share.list() {
+        let state_ok = v < 4 || states.is_empty() || states.contains(&state.to_lowercase());
+        if !state_ok || (v >= 5 && !types.is_empty() && !types.iter().any(|t| t == "share")) {
+            continue;
+        }
+        let mut lg = ListedGroup::default();
+        lg.group_id = GroupId(sb(id));
+        lg.protocol_type = sb("share");
+        if v >= 4 {
+            lg.group_state = sb(state);
+        }
+        if v >= 5 {
+            lg.group_type = sb("share");
+        }
+        r.groups.push(lg);
+    }
     Some(r)
 }

@@ -15,6 +15,7 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
+pub mod alter_share_group_offsets;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod codec_4_2;
@@ -24,6 +25,7 @@ pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_records;
+pub mod delete_share_group_offsets;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -31,6 +33,7 @@ pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_quorum;
+pub mod describe_share_group_offsets;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
 pub mod describe_user_scram_credentials;
@@ -56,6 +59,11 @@ pub mod produce;
 pub mod produce_txn;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+pub mod share_acknowledge;
+pub mod share_fetch;
+pub mod share_group_configs;
+pub mod share_group_describe;
+pub mod share_group_heartbeat;
 pub mod sync_group;
 pub mod txn_offset_commit;
 pub mod update_features;
@@ -276,6 +284,13 @@ commands! {
     DescribeQuorum(DescribeQuorumRequest => DescribeQuorumResponse) = describe_quorum::handle;
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse) = consumer_group_heartbeat::handle;
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse) = consumer_group_describe::handle;
+    ShareGroupHeartbeat(ShareGroupHeartbeatRequest => ShareGroupHeartbeatResponse) = share_group_heartbeat::handle;
+    ShareGroupDescribe(ShareGroupDescribeRequest => ShareGroupDescribeResponse) = share_group_describe::handle;
+    ShareFetch(ShareFetchRequest => ShareFetchResponse) = share_fetch::handle;
+    ShareAcknowledge(ShareAcknowledgeRequest => ShareAcknowledgeResponse) = share_acknowledge::handle;
+    DescribeShareGroupOffsets(DescribeShareGroupOffsetsRequest => DescribeShareGroupOffsetsResponse) = describe_share_group_offsets::handle;
+    AlterShareGroupOffsets(AlterShareGroupOffsetsRequest => AlterShareGroupOffsetsResponse) = alter_share_group_offsets::handle;
+    DeleteShareGroupOffsets(DeleteShareGroupOffsetsRequest => DeleteShareGroupOffsetsResponse) = delete_share_group_offsets::handle;
     SaslHandshake(SaslHandshakeRequest => SaslHandshakeResponse) = sasl_handshake::handle;
     SaslAuthenticate(SaslAuthenticateRequest => SaslAuthenticateResponse) = sasl_authenticate::handle;
     DescribeUserScramCredentials(DescribeUserScramCredentialsRequest => DescribeUserScramCredentialsResponse) = describe_user_scram_credentials::handle;
@@ -369,6 +384,8 @@ mod cluster_admin_tests;
 mod group_tests;
 #[cfg(test)]
 mod produce_tests;
+#[cfg(test)]
+mod share_tests;
 #[cfg(test)]
 mod storage_failure_tests;
 /// Handler tests; their broker and batch builders serve the connection tests too.

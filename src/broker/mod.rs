@@ -43,6 +43,8 @@ pub struct Broker {
     pub features: Arc<FeatureControl>,
     /// Consumer groups and committed offsets (state in `__consumer_offsets`).
     pub groups: Arc<GroupCoordinator>,
+    /// KIP-932 share groups (share-partition state in `__share_group_state`).
+    pub share: Arc<crate::coordinator::share::ShareCoordinator>,
     /// Transactions (state in `__transaction_state`).
     pub transactions: Arc<TransactionCoordinator>,
     /// The schema registry (state in `_schemas`), served by `http::schema_registry`.
@@ -135,6 +137,14 @@ impl Broker {
             )
             .context("loading transactions from __transaction_state")?,
         );
+        let share = Arc::new(
+            crate::coordinator::share::ShareCoordinator::load(
+                crate::coordinator::share::ShareConfig::from_broker(&config)?,
+                topics.clone(),
+                clock.clone(),
+            )
+            .context("loading share groups from __share_group_state")?,
+        );
         let schema_registry = Arc::new(
             SchemaRegistry::open(
                 topics.clone(),
@@ -149,6 +159,7 @@ impl Broker {
             schema_registry,
             scram_credentials,
             groups,
+            share,
             transactions,
             fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots),
             producer_ids,
@@ -175,6 +186,7 @@ impl Broker {
                 housekeeping::spawn(self.config.clone(), self.topics.clone(), self.clock.clone()),
                 group::coordinator::spawn_timers(self.groups.clone()),
                 transaction::spawn_timers(self.transactions.clone()),
+                crate::coordinator::share::spawn_timers(self.share.clone()),
             ],
         }
     }

@@ -4,6 +4,7 @@
 //! - [`group`]: the classic group coordinator (JoinGroup/SyncGroup/Heartbeat, committed
 //!   offsets in `__consumer_offsets`); the KIP-848 consumer-group and KIP-932
 //!   share-group coordinators belong beside it, each in its own folder.
+//! - [`share`]: KIP-932 share groups and share-partition state (`__share_group_state`).
 //! - [`transaction`]: the transaction coordinator (`__transaction_state`, markers).
 //! - [`producer_ids`]: producer id allocation for InitProducerId.
 //! - [`features`]: the finalized feature levels (`transaction.version`,
@@ -22,6 +23,7 @@ pub mod group;
 pub mod internal_log;
 pub mod producer_ids;
 pub(crate) mod replay;
+pub mod share;
 pub mod transaction;
 
 pub use group::GroupCoordinator;

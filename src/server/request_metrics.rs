@@ -249,6 +249,33 @@ pub fn error_code(response: &Response) -> i16 {
         }
         R::AlterUserScramCredentials(r) => first(r.results.iter().map(|u| u.error_code)),
         R::ConsumerGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
+        R::ShareGroupHeartbeat(r) => r.error_code,
+        R::DescribeShareGroupOffsets(r) => first(r.groups.iter().map(|g| g.error_code)),
+        R::AlterShareGroupOffsets(r) => first(
+            std::iter::once(r.error_code).chain(
+                r.responses
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            ),
+        ),
+        R::DeleteShareGroupOffsets(r) => {
+            first(std::iter::once(r.error_code).chain(r.responses.iter().map(|t| t.error_code)))
+        }
+        R::ShareGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
+        R::ShareFetch(r) => first(std::iter::once(r.error_code).chain(
+            r.responses.iter().flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .flat_map(|p| [p.error_code, p.acknowledge_error_code])
+            }),
+        )),
+        R::ShareAcknowledge(r) => first(
+            std::iter::once(r.error_code).chain(
+                r.responses
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            ),
+        ),
         R::DescribeQuorum(r) => first(
             std::iter::once(r.error_code).chain(
                 r.topics

@@ -30,7 +30,7 @@ pub fn validate(name: &str) -> Result<(), String> {
 
 /// Kafka's internal topics, hidden from auto-creation by clients.
 pub fn is_internal(name: &str) -> bool {
-    name == "__consumer_offsets" || name == "__transaction_state"
+    name == "__consumer_offsets" || name == "__transaction_state" || name == "__share_group_state"
 }
 
 #[cfg(test)]

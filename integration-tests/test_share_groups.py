@@ -1,0 +1,245 @@
+"""KIP-932 share groups with confluent-kafka's ShareConsumer (librdkafka 2.16 preview).
+
+Each test starts the real broker, creates a one-partition topic, sets the group's
+``share.auto.offset.reset=earliest`` through IncrementalAlterConfigs on the GROUP resource
+(kafka-python's admin client, which sends Kafka's resource type 32), and drives real share
+consumers: distinct records for members sharing a partition, ACCEPT/RELEASE/REJECT, redelivery
+after the acquisition lock runs out, the delivery count limit archiving a poison record, and
+acknowledgements surviving a kill -9 of the broker.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from confluent_kafka import AcknowledgeType, Producer, ShareConsumer
+from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
+
+# Short locks so redelivery tests finish quickly; the broker-wide minimum is lowered to allow it.
+SETTINGS = {
+    "group.share.min.record.lock.duration.ms": "1000",
+    "group.share.record.lock.duration.ms": "2000",
+    "group.share.delivery.count.limit": "2",
+}
+
+
+def create_topic(b, topic):
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(15)
+
+
+def set_group_configs(b, group, configs):
+    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=10000)
+    try:
+        res = ConfigResource(ConfigResourceType.GROUP, group, configs=configs)
+        admin.alter_configs([res], incremental=True, raise_on_unknown=False)
+    finally:
+        admin.close()
+
+
+def produce(b, topic, values):
+    p = Producer({"bootstrap.servers": b.bootstrap, "enable.idempotence": True})
+    for v in values:
+        p.produce(topic, value=v)
+    assert p.flush(15) == 0
+
+
+def consumer(b, group, explicit=True):
+    c = ShareConsumer({
+        "bootstrap.servers": b.bootstrap,
+        "group.id": group,
+        "share.acknowledgement.mode": "explicit" if explicit else "implicit",
+    })
+    return c
+
+
+def poll_until(c, want, timeout=40):
+    """Polls until `want` records arrived (or the timeout); returns them."""
+    got = []
+    deadline = time.time() + timeout
+    while len(got) < want and time.time() < deadline:
+        for m in c.poll(0.5) or []:
+            assert m.error() is None, m.error()
+            got.append(m)
+    return got
+
+
+def setup(b, topic, group):
+    create_topic(b, topic)
+    set_group_configs(b, group, {"share.auto.offset.reset": "earliest"})
+
+
+def test_members_sharing_a_partition_get_distinct_records(broker_factory):
+    b = broker_factory(settings=SETTINGS)
+    setup(b, "q1", "g1")
+    produce(b, "q1", [b"a%d" % i for i in range(10)])
+    first = consumer(b, "g1")
+    second = consumer(b, "g1")
+    try:
+        first.subscribe(["q1"])
+        second.subscribe(["q1"])
+        held = poll_until(first, 10)
+        assert sorted(m.offset() for m in held) == list(range(10))
+        # `first` holds 0..9 unacknowledged: `second` only ever gets the new records.
+        produce(b, "q1", [b"b%d" % i for i in range(10)])
+        other = poll_until(second, 10)
+        assert sorted(m.offset() for m in other) == list(range(10, 20))
+        assert all(m.delivery_count() == 1 for m in held + other)
+        for m in held:
+            first.acknowledge(m)
+        first.commit_sync()
+        for m in other:
+            second.acknowledge(m)
+        second.commit_sync()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_accept_release_reject(broker_factory):
+    b = broker_factory(settings=SETTINGS)
+    setup(b, "q2", "g2")
+    produce(b, "q2", [b"accept", b"release", b"reject"])
+    c = consumer(b, "g2")
+    try:
+        c.subscribe(["q2"])
+        got = poll_until(c, 3)
+        by_value = {m.value(): m for m in got}
+        assert set(by_value) == {b"accept", b"release", b"reject"}
+        c.acknowledge(by_value[b"accept"], AcknowledgeType.ACCEPT)
+        c.acknowledge(by_value[b"release"], AcknowledgeType.RELEASE)
+        c.acknowledge(by_value[b"reject"], AcknowledgeType.REJECT)
+        c.commit_sync()
+        produce(b, "q2", [b"marker"])
+        # Only the released record comes back (second delivery), then the new one.
+        again = poll_until(c, 2)
+        assert [(m.value(), m.delivery_count()) for m in sorted(again, key=lambda m: m.offset())] == [
+            (b"release", 2), (b"marker", 1)]
+        for m in again:
+            c.acknowledge(m)
+        c.commit_sync()
+    finally:
+        c.close()
+    # The share group is listed as one (ListGroups v5 type filter) and, once empty, deleted.
+    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=10000)
+    try:
+        listed = admin.list_groups(types_filter=["share"])
+        assert [(g["group_id"], g["group_type"], g["protocol_type"]) for g in listed] == [
+            ("g2", "share", "share")]
+        assert all(g["group_id"] != "g2" for g in admin.list_groups(types_filter=["consumer"]))
+        assert admin.delete_groups(["g2"]) == {"g2": "OK"}
+        assert admin.list_groups(types_filter=["share"]) == []
+    finally:
+        admin.close()
+
+
+def test_unacknowledged_record_comes_back_after_the_lock(broker_factory):
+    b = broker_factory(settings=SETTINGS)
+    setup(b, "q3", "g3")
+    produce(b, "q3", [b"x"])
+    holder = consumer(b, "g3")
+    other = consumer(b, "g3")
+    try:
+        holder.subscribe(["q3"])
+        got = poll_until(holder, 1)
+        assert [m.value() for m in got] == [b"x"]
+        # `holder` never acknowledges: once its lock runs out the record goes to `other`.
+        other.subscribe(["q3"])
+        again = poll_until(other, 1)
+        assert [(m.value(), m.offset(), m.delivery_count()) for m in again] == [(b"x", 0, 2)]
+        other.acknowledge(again[0])
+        other.commit_sync()
+    finally:
+        other.close()
+        holder.close()
+
+
+def test_delivery_count_limit_archives_a_poison_record(broker_factory):
+    b = broker_factory(settings=SETTINGS)
+    setup(b, "q4", "g4")
+    produce(b, "q4", [b"poison"])
+    c = consumer(b, "g4")
+    deliveries = 0
+    try:
+        c.subscribe(["q4"])
+        for _ in range(2):
+            got = poll_until(c, 1)
+            assert [m.value() for m in got] == [b"poison"]
+            deliveries += 1
+            c.acknowledge(got[0], AcknowledgeType.RELEASE)
+            c.commit_sync()
+        # Released at the limit (2): archived. The next record is all that comes.
+        produce(b, "q4", [b"good"])
+        got = poll_until(c, 1)
+        assert [(m.value(), m.offset()) for m in got] == [(b"good", 1)]
+        c.acknowledge(got[0])
+        c.commit_sync()
+        assert deliveries == 2
+    finally:
+        c.close()
+
+
+def test_acknowledgements_survive_kill9(broker_factory):
+    b = broker_factory(settings=SETTINGS)
+    setup(b, "q5", "g5")
+    produce(b, "q5", [b"r%d" % i for i in range(20)])
+    c = consumer(b, "g5")
+    c.subscribe(["q5"])
+    got = poll_until(c, 20)
+    assert sorted(m.offset() for m in got) == list(range(20))
+    accepted = [m for m in got if m.offset() < 10]
+    for m in accepted:
+        c.acknowledge(m)
+    c.commit_sync()  # answered once the acknowledgements are durable
+    b.kill9()
+    b.start()
+    c2 = consumer(b, "g5")
+    try:
+        c2.subscribe(["q5"])
+        again = poll_until(c2, 10)
+        # Nothing accepted comes back; every unaccepted record does.
+        assert sorted(m.offset() for m in again) == list(range(10, 20))
+        for m in again:
+            c2.acknowledge(m)
+        c2.commit_sync()
+        produce(b, "q5", [b"after"])
+        tail = poll_until(c2, 1)
+        assert [(m.offset(), m.value()) for m in tail] == [(20, b"after")]
+        c2.acknowledge(tail[0])
+        c2.commit_sync()
+    finally:
+        c2.close()
+        c.close()
+
+
+def test_read_committed_share_group_never_delivers_aborted_records(broker_factory):
+    b = broker_factory(settings=SETTINGS)
+    create_topic(b, "q6")
+    set_group_configs(b, "g6", {"share.auto.offset.reset": "earliest",
+                                "share.isolation.level": "read_committed"})
+    p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "share-txn"})
+    p.init_transactions(15)
+    p.begin_transaction()
+    p.produce("q6", value=b"aborted")
+    p.flush(15)
+    p.abort_transaction(15)
+    p.begin_transaction()
+    p.produce("q6", value=b"committed")
+    p.commit_transaction(15)
+    c = consumer(b, "g6")
+    try:
+        c.subscribe(["q6"])
+        got = poll_until(c, 1)
+        assert [m.value() for m in got] == [b"committed"]
+        c.acknowledge(got[0])
+        c.commit_sync()
+        produce(b, "q6", [b"plain"])
+        got = poll_until(c, 1)
+        assert [m.value() for m in got] == [b"plain"]
+        c.acknowledge(got[0])
+        c.commit_sync()
+    finally:
+        c.close()

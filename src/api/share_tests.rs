@@ -1,0 +1,310 @@
+//! The share group APIs through their handlers (ShareGroupHeartbeat, ShareFetch,
+//! ShareAcknowledge, Describe/Alter/DeleteShareGroupOffsets, ListGroups, DeleteGroups)
+//! against a broker in a temporary directory: share session epochs, piggy-backed
+//! acknowledgements, read_committed share groups (aborted records never delivered,
+//! nothing acquired past the last stable offset), and a restart keeping the
+//! share-partition start offset.
+
+use bytes::Bytes;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+
+use super::tests::{batch, broker, ctx, encode, produce, BatchSpec};
+use crate::error::ResponseError;
+
+fn s(x: &str) -> StrBytes {
+    StrBytes::from_string(x.to_string())
+}
+
+fn heartbeat(member: &str, epoch: i32) -> ShareGroupHeartbeatRequest {
+    let mut r = ShareGroupHeartbeatRequest::default();
+    r.group_id = GroupId(s("g"));
+    r.member_id = s(member);
+    r.member_epoch = epoch;
+    if epoch == 0 {
+        r.subscribed_topic_names = Some(vec![TopicName(s("t"))]);
+    }
+    r
+}
+
+/// A ShareFetch of partition 0 of `topic` with `acks` (first, last, type).
+fn share_fetch(topic: Uuid, epoch: i32, acks: &[(i64, i64, i8)]) -> ShareFetchRequest {
+    let mut p = share_fetch_request::FetchPartition::default();
+    p.partition_index = 0;
+    p.acknowledgement_batches = acks
+        .iter()
+        .map(|(f, l, t)| {
+            let mut b = share_fetch_request::AcknowledgementBatch::default();
+            b.first_offset = *f;
+            b.last_offset = *l;
+            b.acknowledge_types = vec![*t];
+            b
+        })
+        .collect();
+    let mut t = share_fetch_request::FetchTopic::default();
+    t.topic_id = topic;
+    t.partitions = vec![p];
+    let mut r = ShareFetchRequest::default();
+    r.group_id = Some(GroupId(s("g")));
+    r.member_id = Some(s("m1"));
+    r.share_session_epoch = epoch;
+    r.max_wait_ms = 0;
+    r.max_bytes = 1 << 20;
+    r.max_records = 500;
+    r.topics = vec![t];
+    r
+}
+
+/// (acquired ranges, acknowledge error) of partition 0.
+fn acquired(r: &ShareFetchResponse) -> (Vec<(i64, i64, i16)>, i16) {
+    assert_eq!(r.error_code, 0, "{:?}", r.error_message);
+    let p = r.responses.iter().flat_map(|t| t.partitions.iter()).next();
+    p.map(|p| {
+        (
+            p.acquired_records
+                .iter()
+                .map(|a| (a.first_offset, a.last_offset, a.delivery_count))
+                .collect(),
+            p.acknowledge_error_code,
+        )
+    })
+    .unwrap_or_default()
+}
+
+fn txn(values: &[&str], producer_id: i64, first_seq: i32) -> Bytes {
+    encode(
+        values,
+        BatchSpec {
+            producer_id,
+            producer_epoch: 0,
+            first_seq,
+            transactional: true,
+            ..BatchSpec::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn share_group_lifecycle_with_read_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(
+        dir.path(),
+        &[("share.coordinator.state.topic.num.partitions", "3")],
+    );
+    let topic = b
+        .topics
+        .create(
+            crate::topics::NewTopic {
+                name: "t".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                configs: Default::default(),
+            },
+            false,
+        )
+        .unwrap();
+    produce(&b, "t", 0, batch(&["a", "b"], 1000), -1)
+        .await
+        .unwrap();
+    b.share
+        .set_group_config("g", "share.auto.offset.reset", Some("earliest"))
+        .unwrap();
+    b.share
+        .set_group_config("g", "share.isolation.level", Some("read_committed"))
+        .unwrap();
+    assert!(b
+        .share
+        .set_group_config("g", "share.isolation.level", Some("dirty"))
+        .is_err());
+
+    let hb = super::share_group_heartbeat::handle(heartbeat("m1", 0), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!((hb.error_code, hb.member_epoch), (0, 1));
+    let a = hb.assignment.unwrap();
+    assert_eq!(a.topic_partitions[0].topic_id, topic.id);
+    assert_eq!(a.topic_partitions[0].partitions, vec![0]);
+
+    let c1 = ctx(1);
+    let f = |req| super::share_fetch::handle(req, &c1, &b);
+    assert_eq!(
+        acquired(&f(share_fetch(topic.id, 0, &[])).await.unwrap()).0,
+        vec![(0, 1, 1)]
+    );
+    // Acknowledgements on the session's opening request are refused.
+    let r = f(share_fetch(topic.id, 0, &[(0, 1, 1)])).await.unwrap();
+    assert_eq!(r.error_code, ResponseError::InvalidRequest.code());
+    // The refusal left the session as it was (next epoch 1).
+    let r = f(share_fetch(topic.id, 1, &[(0, 1, 1)])).await.unwrap();
+    assert_eq!(acquired(&r), (vec![], 0));
+
+    // An aborted transaction (offsets 2-3, marker 4), then a plain record (5).
+    let p = topic.partition(0).unwrap().clone();
+    p.append(txn(&["x", "y"], 1000, 0), 2000).unwrap();
+    p.write_txn_marker(1000, 0, false, 0, 2000).unwrap();
+    produce(&b, "t", 0, batch(&["c"], 3000), -1).await.unwrap();
+    let r = f(share_fetch(topic.id, 2, &[])).await.unwrap();
+    assert_eq!(acquired(&r).0, vec![(5, 5, 1)]);
+    // An open transaction (6-7) holds back the record after it (8).
+    p.append(txn(&["open"], 1001, 0), 4000).unwrap();
+    produce(&b, "t", 0, batch(&["d"], 5000), -1).await.unwrap();
+    let r = f(share_fetch(topic.id, 3, &[])).await.unwrap();
+    assert_eq!(acquired(&r).0, vec![]);
+
+    // ShareAcknowledge at the wrong epoch, then at the right one.
+    let ack = |epoch: i32| {
+        let mut b = share_acknowledge_request::AcknowledgementBatch::default();
+        b.first_offset = 5;
+        b.last_offset = 5;
+        b.acknowledge_types = vec![1];
+        let mut p = share_acknowledge_request::AcknowledgePartition::default();
+        p.partition_index = 0;
+        p.acknowledgement_batches = vec![b];
+        let mut t = share_acknowledge_request::AcknowledgeTopic::default();
+        t.topic_id = topic.id;
+        t.partitions = vec![p];
+        let mut r = ShareAcknowledgeRequest::default();
+        r.group_id = Some(GroupId(s("g")));
+        r.member_id = Some(s("m1"));
+        r.share_session_epoch = epoch;
+        r.topics = vec![t];
+        r
+    };
+    let r = super::share_acknowledge::handle(ack(9), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.error_code, ResponseError::InvalidShareSessionEpoch.code());
+    let r = super::share_acknowledge::handle(ack(4), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.error_code, 0);
+    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    // Accepting it twice is an invalid record state.
+    let r = super::share_acknowledge::handle(ack(5), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.responses[0].partitions[0].error_code,
+        ResponseError::InvalidRecordState.code()
+    );
+
+    let describe_offsets = || {
+        let mut g =
+            describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default();
+        g.group_id = GroupId(s("g"));
+        g.topics = None;
+        let mut r = DescribeShareGroupOffsetsRequest::default();
+        r.groups = vec![g];
+        r
+    };
+    let r = super::describe_share_group_offsets::handle(describe_offsets(), &ctx(0), &b)
+        .await
+        .unwrap();
+    // 0-1 and 5 accepted, 2-4 never delivered: the start offset stops at the open
+    // transaction.
+    assert_eq!(r.groups[0].topics[0].partitions[0].start_offset, 6);
+
+    let list = |types: &[&str]| {
+        let mut r = ListGroupsRequest::default();
+        r.types_filter = types.iter().map(|t| s(t)).collect();
+        r
+    };
+    let r = super::list_groups::handle(list(&["share"]), &ctx(5), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.groups.len(), 1);
+    assert_eq!(
+        (&*r.groups[0].group_type, &*r.groups[0].group_state),
+        ("share", "Stable")
+    );
+    let r = super::list_groups::handle(list(&["consumer"]), &ctx(5), &b)
+        .await
+        .unwrap();
+    assert!(r.groups.is_empty());
+
+    let delete = || {
+        let mut r = DeleteGroupsRequest::default();
+        r.groups_names = vec![GroupId(s("g"))];
+        r
+    };
+    let r = super::delete_groups::handle(delete(), &ctx(2), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.results[0].error_code, ResponseError::NonEmptyGroup.code());
+
+    // A restart keeps the start offset (the group itself is rebuilt by its members).
+    drop(p);
+    drop(b);
+    let b = broker(
+        dir.path(),
+        &[("share.coordinator.state.topic.num.partitions", "3")],
+    );
+    let r = super::describe_share_group_offsets::handle(describe_offsets(), &ctx(0), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.groups[0].topics[0].partitions[0].start_offset, 6);
+    let hb = super::share_group_heartbeat::handle(heartbeat("m1", 0), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(hb.error_code, 0);
+    let alter = |offset: i64| {
+        let mut p =
+            alter_share_group_offsets_request::AlterShareGroupOffsetsRequestPartition::default();
+        p.partition_index = 0;
+        p.start_offset = offset;
+        let mut t =
+            alter_share_group_offsets_request::AlterShareGroupOffsetsRequestTopic::default();
+        t.topic_name = TopicName(s("t"));
+        t.partitions = vec![p];
+        let mut r = AlterShareGroupOffsetsRequest::default();
+        r.group_id = GroupId(s("g"));
+        r.topics = vec![t];
+        r
+    };
+    let r = super::alter_share_group_offsets::handle(alter(2), &ctx(0), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.error_code, ResponseError::NonEmptyGroup.code());
+    let hb = super::share_group_heartbeat::handle(heartbeat("m1", -1), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!((hb.error_code, hb.member_epoch), (0, -1));
+    let r = super::alter_share_group_offsets::handle(alter(2), &ctx(0), &b)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.error_code, r.responses[0].partitions[0].error_code),
+        (0, 0)
+    );
+    let r = super::describe_share_group_offsets::handle(describe_offsets(), &ctx(0), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.groups[0].topics[0].partitions[0].start_offset, 2);
+    let mut del = DeleteShareGroupOffsetsRequest::default();
+    del.group_id = GroupId(s("g"));
+    let mut t = delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic::default();
+    t.topic_name = TopicName(s("t"));
+    del.topics = vec![t];
+    let r = super::delete_share_group_offsets::handle(del, &ctx(0), &b)
+        .await
+        .unwrap();
+    assert_eq!((r.error_code, r.responses[0].error_code), (0, 0));
+    let r = super::describe_share_group_offsets::handle(describe_offsets(), &ctx(0), &b)
+        .await
+        .unwrap();
+    assert!(r.groups[0].topics.is_empty());
+    let r = super::delete_groups::handle(delete(), &ctx(2), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.results[0].error_code, 0);
+    let mut d = ShareGroupDescribeRequest::default();
+    d.group_ids = vec![GroupId(s("g"))];
+    let r = super::share_group_describe::handle(d, &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.groups[0].error_code,
+        ResponseError::GroupIdNotFound.code()
+    );
+}

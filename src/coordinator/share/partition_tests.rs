@@ -1,0 +1,230 @@
+//! The share-partition state machine on its own: acquisition, acknowledgement, lock
+//! expiry, the delivery count limit, and a property test that no offset is ever held
+//! by two members or delivered after it was accepted.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::*;
+
+const LIMITS: Limits = Limits {
+    record_lock_duration_ms: 1000,
+    delivery_count_limit: 3,
+    max_record_locks: 100,
+};
+
+fn data(range: std::ops::Range<i64>) -> Vec<Candidate> {
+    range.map(Candidate::Data).collect()
+}
+
+fn range(first: i64, last: i64, count: i16) -> AcquiredRange {
+    AcquiredRange {
+        first_offset: first,
+        last_offset: last,
+        delivery_count: count,
+    }
+}
+
+#[test]
+fn two_members_get_distinct_records() {
+    let mut p = SharePartition::new(0);
+    assert_eq!(
+        p.acquire(&data(0..10), "a", 0, &LIMITS, 4),
+        vec![range(0, 3, 1)]
+    );
+    let from = p.next_fetch_offset();
+    assert_eq!(from, 4);
+    assert_eq!(
+        p.acquire(&data(from..10), "b", 0, &LIMITS, 100),
+        vec![range(4, 9, 1)]
+    );
+    assert_eq!(p.next_fetch_offset(), 10);
+}
+
+#[test]
+fn accept_moves_the_start_offset_and_is_final() {
+    let mut p = SharePartition::new(0);
+    p.acquire(&data(0..3), "a", 0, &LIMITS, 10);
+    p.acknowledge("a", 0, 1, &[1], &LIMITS, 0).unwrap();
+    assert_eq!(p.start_offset, 2);
+    // Accepted records are gone: acknowledging again is an invalid record state.
+    assert!(matches!(
+        p.acknowledge("a", 0, 0, &[1], &LIMITS, 0),
+        Err(AckError::InvalidRecordState(_))
+    ));
+    // Nor can anything outside the in-flight window, however large the range.
+    assert!(matches!(
+        p.acknowledge("a", i64::MIN, i64::MAX, &[1], &LIMITS, 0),
+        Err(AckError::InvalidRecordState(_))
+    ));
+    // Another member cannot acknowledge what "a" holds.
+    assert!(matches!(
+        p.acknowledge("b", 2, 2, &[1], &LIMITS, 0),
+        Err(AckError::InvalidRecordState(_))
+    ));
+}
+
+#[test]
+fn release_redelivers_with_a_higher_count_and_the_limit_archives() {
+    let mut p = SharePartition::new(0);
+    for count in 1..=3 {
+        let got = p.acquire(&data(p.next_fetch_offset()..1), "a", 0, &LIMITS, 10);
+        assert_eq!(got, vec![range(0, 0, count)]);
+        p.acknowledge("a", 0, 0, &[2], &LIMITS, 0).unwrap();
+    }
+    // Released at the limit: archived, never delivered again.
+    assert_eq!(p.start_offset, 1);
+    assert!(p.acquire(&data(1..1), "a", 0, &LIMITS, 10).is_empty());
+}
+
+#[test]
+fn reject_archives_and_per_offset_types_apply() {
+    let mut p = SharePartition::new(0);
+    p.acquire(&data(0..3), "a", 0, &LIMITS, 10);
+    p.acknowledge("a", 0, 2, &[1, 3, 2], &LIMITS, 0).unwrap();
+    // 0 accepted, 1 rejected, 2 released: start stops at 2, which comes back.
+    assert_eq!(p.start_offset, 2);
+    assert_eq!(
+        p.acquire(&data(2..3), "b", 0, &LIMITS, 10),
+        vec![range(2, 2, 2)]
+    );
+}
+
+#[test]
+fn renew_extends_the_lock() {
+    let mut p = SharePartition::new(0);
+    p.acquire(&data(0..1), "a", 0, &LIMITS, 10);
+    p.acknowledge("a", 0, 0, &[4], &LIMITS, 900).unwrap();
+    assert!(!p.expire_locks(1000, &LIMITS));
+    assert!(p.expire_locks(1900, &LIMITS));
+}
+
+#[test]
+fn an_expired_lock_returns_the_record() {
+    let mut p = SharePartition::new(0);
+    p.acquire(&data(0..2), "a", 0, &LIMITS, 10);
+    assert!(!p.expire_locks(999, &LIMITS));
+    assert!(p.expire_locks(1000, &LIMITS));
+    assert_eq!(p.next_fetch_offset(), 0);
+    assert_eq!(
+        p.acquire(&data(0..2), "b", 1000, &LIMITS, 10),
+        vec![range(0, 1, 2)]
+    );
+    // The late acknowledgement of the first holder is refused.
+    assert!(p.acknowledge("a", 0, 1, &[1], &LIMITS, 0).is_err());
+}
+
+#[test]
+fn skipped_offsets_are_gaps_and_the_lock_limit_holds() {
+    let mut p = SharePartition::new(0);
+    let limits = Limits {
+        max_record_locks: 2,
+        ..LIMITS
+    };
+    let c = vec![
+        Candidate::Data(0),
+        Candidate::Skip(1),
+        Candidate::Data(2),
+        Candidate::Data(3),
+    ];
+    assert_eq!(
+        p.acquire(&c, "a", 0, &limits, 10),
+        vec![range(0, 0, 1), range(2, 2, 1)]
+    );
+    assert_eq!(p.end_offset, 3);
+    p.acknowledge("a", 0, 2, &[1, 0, 1], &limits, 0).unwrap();
+    assert_eq!(p.start_offset, 3);
+}
+
+#[test]
+fn snapshot_round_trip_makes_acquired_records_available() {
+    let mut p = SharePartition::new(5);
+    p.acquire(&data(5..9), "a", 0, &LIMITS, 10);
+    p.acknowledge("a", 6, 6, &[1], &LIMITS, 0).unwrap();
+    p.acknowledge("a", 7, 7, &[3], &LIMITS, 0).unwrap();
+    let batches = p.state_batches();
+    let q = SharePartition::from_snapshot(0, p.start_offset, &batches);
+    assert_eq!(q.start_offset, 5);
+    assert_eq!(q.end_offset, 9);
+    assert_eq!(q.next_fetch_offset(), 5);
+    assert_eq!(q.state_batches(), batches);
+    // The delivery in progress at the restart is not counted.
+    assert_eq!(batches[0].delivery_count, 0);
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Fetch(u8, u8),
+    Ack(u8, u8, i8),
+    Expire,
+    Restart,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0u8..3, 1u8..5).prop_map(|(m, n)| Op::Fetch(m, n)),
+        (0u8..3, 0u8..12, 1i8..4).prop_map(|(m, o, t)| Op::Ack(m, o, t)),
+        Just(Op::Expire),
+        Just(Op::Restart),
+    ]
+}
+
+proptest! {
+    /// Whatever members do, an accepted offset is never delivered again, an offset is
+    /// never held by two members, and no offset is delivered more than the limit.
+    #[test]
+    fn accepted_is_never_redelivered(ops in proptest::collection::vec(op(), 1..60)) {
+        let log_end = 12;
+        let mut p = SharePartition::new(0);
+        let mut now = 0;
+        let mut holder: BTreeMap<i64, u8> = BTreeMap::new();
+        let mut accepted: Vec<i64> = Vec::new();
+        let mut deliveries: BTreeMap<i64, i16> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Fetch(m, n) => {
+                    let from = p.next_fetch_offset();
+                    let got = p.acquire(&data(from..log_end), &m.to_string(), now, &LIMITS, n as usize);
+                    for r in got {
+                        for o in r.first_offset..=r.last_offset {
+                            prop_assert!(!accepted.contains(&o), "accepted offset {} redelivered", o);
+                            prop_assert!(!holder.contains_key(&o), "offset {} held twice", o);
+                            holder.insert(o, m);
+                            let d = deliveries.entry(o).or_default();
+                            *d += 1;
+                            prop_assert!(*d <= LIMITS.delivery_count_limit);
+                            prop_assert_eq!(*d, r.delivery_count);
+                        }
+                    }
+                }
+                Op::Ack(m, o, t) => {
+                    let o = o as i64;
+                    let ok = p.acknowledge(&m.to_string(), o, o, &[t], &LIMITS, 0).is_ok();
+                    prop_assert_eq!(ok, holder.get(&o) == Some(&m));
+                    if ok {
+                        holder.remove(&o);
+                        if t == 1 {
+                            accepted.push(o);
+                        }
+                    }
+                }
+                Op::Expire => {
+                    now += LIMITS.record_lock_duration_ms;
+                    p.expire_locks(now, &LIMITS);
+                    holder.clear();
+                }
+                Op::Restart => {
+                    p = SharePartition::from_snapshot(0, p.start_offset, &p.state_batches());
+                    // A delivery cut by a restart is not counted (Kafka persists no
+                    // acquisition).
+                    for o in holder.keys() {
+                        *deliveries.get_mut(o).expect("delivered") -= 1;
+                    }
+                    holder.clear();
+                }
+            }
+            prop_assert!(p.start_offset <= p.end_offset);
+        }
+    }
+}
