@@ -507,6 +507,19 @@ fn encode_default_request(
             DescribeTopicPartitionsRequest::default().encode(buf, version)
         }
         ApiKey::UpdateFeatures => UpdateFeaturesRequest::default().encode(buf, version),
+        ApiKey::ShareGroupHeartbeat => ShareGroupHeartbeatRequest::default().encode(buf, version),
+        ApiKey::ShareGroupDescribe => ShareGroupDescribeRequest::default().encode(buf, version),
+        ApiKey::ShareFetch => ShareFetchRequest::default().encode(buf, version),
+        ApiKey::ShareAcknowledge => ShareAcknowledgeRequest::default().encode(buf, version),
+        ApiKey::DescribeShareGroupOffsets => {
+            DescribeShareGroupOffsetsRequest::default().encode(buf, version)
+        }
+        ApiKey::AlterShareGroupOffsets => {
+            AlterShareGroupOffsetsRequest::default().encode(buf, version)
+        }
+        ApiKey::DeleteShareGroupOffsets => {
+            DeleteShareGroupOffsetsRequest::default().encode(buf, version)
+        }
         _ => return None,
     })
 }
