@@ -31,6 +31,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use super::{sb, RequestContext};
 use crate::broker::Broker;
 use crate::error::{KafkaError, ResponseError};
+use crate::log::validator::schema_ids::{SchemaIdLookup, SchemaIds};
 use crate::log::validator::RecordError;
 use crate::log::{AppendError, AppendInfo, AppendOrigin, ValidationError};
 use crate::topics::{Partition, Topic};
@@ -128,7 +129,13 @@ fn append_all(request: ProduceRequest, ctx: &RequestContext, broker: &Arc<Broker
             } else {
                 match &resolved {
                     Err(e) => Err(Refused::from(e.clone())),
-                    Ok(topic) => append(topic, partition_data.index, partition_data.records, now),
+                    Ok(topic) => append(
+                        topic,
+                        partition_data.index,
+                        partition_data.records,
+                        now,
+                        &broker.schema_ids,
+                    ),
                 }
             };
             match outcome {
@@ -266,6 +273,7 @@ fn append(
     index: i32,
     records: Option<Bytes>,
     now: i64,
+    schema_ids: &Option<Arc<dyn SchemaIdLookup>>,
 ) -> Result<(Arc<Partition>, AppendInfo), Refused> {
     let Some(partition) = topic.partition(index) else {
         return Err(KafkaError::from(ResponseError::UnknownTopicOrPartition).into());
@@ -287,6 +295,10 @@ fn append(
     };
     let validated = partition
         .validator(now, AppendOrigin::Client)
+        .with_schema_ids(SchemaIds {
+            topic: partition.topic.clone(),
+            lookup: schema_ids.clone(),
+        })
         .validate(records)
         .map_err(refused)?;
     let info = partition
