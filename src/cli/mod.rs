@@ -7,6 +7,8 @@
 //! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`, `user.rs`: the network commands;
 //! - `consume_group.rs`: group membership for `consume --group`;
 //! - `dump_log.rs`: the offline `dump-log`;
+//! - `schema.rs`: `sluice schema`, a schema registry's REST API; `schema_decode.rs`:
+//!   `consume --schema-registry` decoding Confluent-framed values;
 //! - `status.rs`: `/health` and `/ready` of a broker's admin HTTP side;
 //! - `output.rs`: JSON, base64, tables, progress;
 //! - `export.rs`, `import.rs`, `replay.rs`, `mirror.rs`: copying histories (`archive.rs` is the
@@ -35,6 +37,8 @@ pub mod produce;
 pub mod range_reader;
 pub mod records;
 pub mod replay;
+pub mod schema;
+pub mod schema_decode;
 pub mod status;
 pub mod topic;
 pub mod txn_producer;
@@ -81,6 +85,8 @@ pub enum ClientCommand {
     Replay(replay::ReplayArgs),
     /// Copy topics and group offsets to another cluster, continuously and exactly once.
     Mirror(mirror::MirrorArgs),
+    /// Register, get, list, delete and check schemas in a schema registry (REST API).
+    Schema(schema::SchemaArgs),
 }
 
 /// Runs a client command to completion; errors come back as one line for stderr.
@@ -103,6 +109,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             ClientCommand::Replay(a) => replay::run(a).await,
             ClientCommand::Mirror(a) => mirror::run(a).await,
             ClientCommand::User(a) => user::run(a).await,
+            ClientCommand::Schema(a) => schema::run(a).await,
             ClientCommand::DumpLog(_) => unreachable!("handled above"),
         }
     })
