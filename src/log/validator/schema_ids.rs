@@ -236,9 +236,12 @@ impl<'a> SchemaCheck<'a> {
     }
 }
 
+/// A record's key and value (`None`: null).
+type KeyAndValue<'b> = (Option<&'b [u8]>, Option<&'b [u8]>);
+
 /// Reads one record off `records` (framing already checked) and returns its key and
 /// value; `None` if it does not frame.
-fn key_and_value<'b>(records: &mut &'b [u8]) -> Option<(Option<&'b [u8]>, Option<&'b [u8]>)> {
+fn key_and_value<'b>(records: &mut &'b [u8]) -> Option<KeyAndValue<'b>> {
     let length = read_varint(records)?;
     let mut body = take(records, usize::try_from(length).ok()?)?;
     take(&mut body, 1)?;
