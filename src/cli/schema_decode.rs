@@ -4,7 +4,7 @@
 //!
 //! Avro with apache-avro (the datum read with the writer's schema), JSON Schema as the
 //! JSON text it is, Protobuf with protox (the schema compiled, Google's well-known types
-//! resolved) and prost-reflect (the message picked by Confluent's message indexes,
+//! resolved) and prost-reflect as protox re-exports it (the message picked by Confluent's message indexes,
 //! printed with proto3's JSON names; 64-bit integers as strings, as proto3's JSON
 //! mapping writes them). Schemas with references are not resolved: such values, and
 //! any value that does not decode, are printed as they are (utf8 or base64). It never
@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
 use prost::Message;
-use prost_reflect::{
+use protox::prost_reflect::{
     DescriptorPool, DynamicMessage, Kind, MapKey, MessageDescriptor, Value as PValue,
 };
 use serde_json::{json, Value};
