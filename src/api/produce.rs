@@ -10,10 +10,11 @@
 //!
 //! This handler only translates: each partition's records go once through the log's
 //! validator (`crate::log::validator`, Kafka's `LogValidator`: size, header, CRC, the
-//! one-batch rule, the record walk, the `compression.type` rebuild), outside the
-//! partition lock, and its result to [`Partition::append_validated`]. What comes back is
-//! mapped to Kafka's error codes, with the per-record errors of KIP-467 for v8+.
-//! Records are never decoded here.
+//! one-batch rule, the record walk, the schema ids of topics with
+//! `confluent.*.schema.validation`, looked up in `broker.schema_ids`, the
+//! `compression.type` rebuild), outside the partition lock, and its result to
+//! [`Partition::append_validated`]. What comes back is mapped to Kafka's error codes,
+//! with the per-record errors of KIP-467 for v8+. Records are never decoded here.
 //!
 //! [`prepare`] appends synchronously and hands the wait for fsync back as an owned
 //! future, so a connection can handle its next requests meanwhile (their appends then
