@@ -7,6 +7,9 @@
 #   scripts/bench.sh --quick         1 run each, 1/10 of the record counts (a smoke test)
 #   scripts/bench.sh --runs N --crash-gib G
 #   scripts/bench.sh --scrape-only   only the cost of /metrics scraped every second (scripts/lib/bench_scrape.sh)
+#   scripts/bench.sh --schema-only   only the cost of broker-side schema id validation (scripts/lib/bench_schema.py:
+#                                    200000 x 100 B framed records per run, validation off against on, confluent-kafka
+#                                    from .venv; the broker's CPU per record isolates the check)
 #
 # Load generator: librdkafka 2.12.1's examples/rdkafka_performance, built from the Rust crate
 # rdkafka-sys (scripts/lib/librdkafka.sh; cached in ${XDG_CACHE_HOME:-$HOME/.cache}/sluice-compat).
@@ -33,7 +36,7 @@ REFS="python3 $ROOT/scripts/lib/bench_refs.py"
 # shellcheck source=lib/bench_scrape.sh
 source "$ROOT/scripts/lib/bench_scrape.sh"
 
-RUNS=5 CRASH_GIB=1 SCALE=1 SCRAPE_ONLY=0
+RUNS=5 CRASH_GIB=1 SCALE=1 SCRAPE_ONLY=0 SCHEMA_ONLY=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --full) RUNS=7 CRASH_GIB=4 ;;
@@ -41,7 +44,8 @@ while [[ $# -gt 0 ]]; do
     --runs) RUNS=$2; shift ;;
     --crash-gib) CRASH_GIB=$2; shift ;;
     --scrape-only) SCRAPE_ONLY=1 ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    --schema-only) SCHEMA_ONLY=1 ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -86,7 +90,7 @@ ROT=$(cat "/sys/block/$BLK/queue/rotational" 2>/dev/null || echo "?")
 log "machine: $(nproc) CPUs ($CPU), $MEM, data dir on $DEV ($FSTYPE, rotational=$ROT)"
 
 # --- physical references ----------------------------------------------------------------------------
-if [[ $SCRAPE_ONLY == 0 ]]; then
+if [[ $SCRAPE_ONLY == 0 && $SCHEMA_ONLY == 0 ]]; then
   log "physical references: loopback TCP, sequential write + fsync, fsync rate"
   LOOP=$(for _ in $(seq "$RUNS"); do $REFS loopback 2; done | median)
   DISK=$(for _ in $(seq "$RUNS"); do $REFS diskwrite "$BENCH_DIR" 512; done | median)
@@ -127,6 +131,41 @@ perf_consume() {
 if [[ $SCRAPE_ONLY == 1 ]]; then
   bench_scrape
   bench_scrape_table
+  exit 0
+fi
+
+# --- the cost of broker-side schema id validation ----------------------------------------------------
+# One broker with the schema registry; bench_schema.py alternates topics with
+# confluent.value.schema.validation off and on. Sets SROWS.
+declare -a SROWS=()
+bench_schema() {
+  local py="$ROOT/.venv/bin/python" sr_port count=$((200000 / SCALE)) out mode
+  [[ -x "$py" ]] || py=python3
+  broker_stop
+  rm -rf "$BENCH_DIR/data-schema"
+  PORT=$(free_port) sr_port=$(free_port)
+  broker_start "$BENCH_DIR/data-schema" "$PORT" "$LOGDIR/broker-schema.log" \
+    --set "sluice.schema.registry.listen=127.0.0.1:$sr_port" || return 1
+  local i; for ((i = 0; i < 200; i++)); do port_open "$sr_port" && break; sleep 0.05; done
+  log "schema id validation: ${count} x 100 B framed records, off against on, $RUNS runs each"
+  out=$("$py" "$ROOT/scripts/lib/bench_schema.py" "127.0.0.1:$PORT" "http://127.0.0.1:$sr_port" "$BROKER_PID" \
+    "$count" "$RUNS" 2>>"$LOGDIR/bench-schema.log")
+  broker_stop
+  rm -rf "$BENCH_DIR/data-schema"
+  for mode in off on; do
+    SROWS+=("| confluent.value.schema.validation=$( [[ $mode == on ]] && echo true || echo false) | ${count} x 100 B | \
+$(awk -v m=$mode '$1==m {print $2}' <<<"$out" | median) | $(awk -v m=$mode '$1==m {print $3}' <<<"$out" | median) | \
+$(awk -v m=$mode '$1==m {printf "%s%s", sep, $3; sep="/"}' <<<"$out") |")
+  done
+}
+bench_schema_table() {
+  echo "| produce (confluent-kafka, acks=1, 1 partition) | records | records/s | broker CPU µs/record | runs (µs/record) |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${SROWS[@]}"
+}
+if [[ $SCHEMA_ONLY == 1 ]]; then
+  bench_schema
+  bench_schema_table
   exit 0
 fi
 
@@ -223,6 +262,7 @@ broker_stop
 
 # --- the cost of /metrics ------------------------------------------------------------------------------
 bench_scrape
+bench_schema
 
 # --- start-up and memory ---------------------------------------------------------------------------------
 # timed_start NAME DATADIR : sets STARTUP_MS (spawn -> port accepts, "-" on failure), PORT and
@@ -306,6 +346,8 @@ rm -rf "$BENCH_DIR"/data-*
   echo "| peak RSS under produce load (VmHWM) | $PEAK_RSS MiB | |"
   echo
   bench_scrape_table
+  echo
+  bench_schema_table
 } >"$OUTF"
 echo
 cat "$OUTF"

@@ -10,10 +10,11 @@
 //!
 //! This handler only translates: each partition's records go once through the log's
 //! validator (`crate::log::validator`, Kafka's `LogValidator`: size, header, CRC, the
-//! one-batch rule, the record walk, the `compression.type` rebuild), outside the
-//! partition lock, and its result to [`Partition::append_validated`]. What comes back is
-//! mapped to Kafka's error codes, with the per-record errors of KIP-467 for v8+.
-//! Records are never decoded here.
+//! one-batch rule, the record walk, the schema ids of topics with
+//! `confluent.*.schema.validation`, looked up in `broker.schema_ids`, the
+//! `compression.type` rebuild), outside the partition lock, and its result to
+//! [`Partition::append_validated`]. What comes back is mapped to Kafka's error codes,
+//! with the per-record errors of KIP-467 for v8+. Records are never decoded here.
 //!
 //! [`prepare`] appends synchronously and hands the wait for fsync back as an owned
 //! future, so a connection can handle its next requests meanwhile (their appends then
@@ -31,6 +32,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use super::{sb, RequestContext};
 use crate::broker::Broker;
 use crate::error::{KafkaError, ResponseError};
+use crate::log::validator::schema_ids::{SchemaIdLookup, SchemaIds};
 use crate::log::validator::RecordError;
 use crate::log::{AppendError, AppendInfo, AppendOrigin, ValidationError};
 use crate::topics::{Partition, Topic};
@@ -142,9 +144,13 @@ fn append_all(
                         };
                         match refusal {
                             Some(e) => Err(Refused::from(KafkaError::from(*e))),
-                            None => {
-                                append(topic, partition_data.index, partition_data.records, now)
-                            }
+                            None => append(
+                                topic,
+                                partition_data.index,
+                                partition_data.records,
+                                now,
+                                &broker.schema_ids,
+                            ),
                         }
                     }
                 }
@@ -284,6 +290,7 @@ fn append(
     index: i32,
     records: Option<Bytes>,
     now: i64,
+    schema_ids: &Option<Arc<dyn SchemaIdLookup>>,
 ) -> Result<(Arc<Partition>, AppendInfo), Refused> {
     let Some(partition) = topic.partition(index) else {
         return Err(KafkaError::from(ResponseError::UnknownTopicOrPartition).into());
@@ -305,6 +312,10 @@ fn append(
     };
     let validated = partition
         .validator(now, AppendOrigin::Client)
+        .with_schema_ids(SchemaIds {
+            topic: partition.topic.clone(),
+            lookup: schema_ids.clone(),
+        })
         .validate(records)
         .map_err(refused)?;
     let info = partition

@@ -25,6 +25,7 @@ use crate::coordinator::features::FeatureControl;
 use crate::coordinator::producer_ids::ProducerIdManager;
 use crate::coordinator::{group, transaction, GroupCoordinator, TransactionCoordinator};
 use crate::log::storage::{self, MemoryVolume};
+use crate::log::validator::schema_ids::SchemaIdLookup;
 use crate::schema_registry::SchemaRegistry;
 use crate::topics::{store, TopicRegistry};
 use data_dir_lock::DataDirLock;
@@ -49,6 +50,9 @@ pub struct Broker {
     pub transactions: Arc<TransactionCoordinator>,
     /// The schema registry (state in `_schemas`), served by `http::schema_registry`.
     pub schema_registry: Arc<SchemaRegistry>,
+    /// What produce validation asks for schema ids (`confluent.*.schema.validation`):
+    /// the registry, or None when it is disabled (such topics then refuse produces).
+    pub schema_ids: Option<Arc<dyn SchemaIdLookup>>,
     /// SCRAM users (`<log.dirs>/scram-credentials`).
     pub scram_credentials: crate::security::ScramCredentialStore,
     /// This process's ownership of the data directory, held until the broker is
@@ -155,7 +159,10 @@ impl Broker {
         );
         let scram_credentials = crate::security::ScramCredentialStore::open(&config.data_dir)
             .context("loading SCRAM credentials")?;
+        let schema_ids = (!config.schema_registry_listen.is_empty())
+            .then(|| schema_registry.clone() as Arc<dyn SchemaIdLookup>);
         Ok(Arc::new(Broker {
+            schema_ids,
             schema_registry,
             scram_credentials,
             groups,

@@ -26,6 +26,7 @@ use super::cluster::{Cluster, TopicInfo, EARLIEST, LATEST};
 use super::consume_group::GroupMember;
 use super::output::{json_string, push_bytes_field, Progress};
 use super::records::{decode_batch, Record};
+use super::schema_decode::{Decoded, SchemaDecoder};
 use super::BootstrapArgs;
 use crate::log::batch::control_record_type;
 use crate::log::batch::ControlType;
@@ -71,6 +72,10 @@ pub struct ConsumeArgs {
     /// Also show records of open and aborted transactions (read_uncommitted).
     #[arg(long)]
     pub read_uncommitted: bool,
+    /// With --format json: decode values framed by a Confluent serializer (Avro, JSON
+    /// Schema, Protobuf) with their schema from this registry (`schema_decode.rs`).
+    #[arg(long, value_name = "URL")]
+    pub schema_registry: Option<String>,
 }
 
 /// Where a partition without a committed offset starts.
@@ -154,9 +159,15 @@ impl Printer {
         }
     }
 
-    pub fn print(&mut self, topic: &str, partition: i32, r: &Record) -> Result<()> {
+    pub fn print(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        r: &Record,
+        decoded: Option<&Decoded>,
+    ) -> Result<()> {
         if self.json {
-            let line = json_line(topic, partition, r);
+            let line = json_line_with(topic, partition, r, decoded);
             self.out.write_all(line.as_bytes())?;
         } else {
             if let Some(sep) = &self.key_separator {
@@ -176,6 +187,17 @@ impl Printer {
 
 /// One record as a JSON object (no trailing newline).
 pub fn json_line(topic: &str, partition: i32, r: &Record) -> String {
+    json_line_with(topic, partition, r, None)
+}
+
+/// [`json_line`], with the value `decoded` with its schema when it was: then `value` is
+/// the decoded JSON, `value_encoding` the schema's format and `value_schema_id` its id.
+pub fn json_line_with(
+    topic: &str,
+    partition: i32,
+    r: &Record,
+    decoded: Option<&Decoded>,
+) -> String {
     let mut s = String::with_capacity(128);
     let _ = write!(
         s,
@@ -190,7 +212,16 @@ pub fn json_line(topic: &str, partition: i32, r: &Record) -> String {
     );
     push_bytes_field(&mut s, "key", r.key.as_deref());
     s.push(',');
-    push_bytes_field(&mut s, "value", r.value.as_deref());
+    match decoded {
+        Some(d) => {
+            let _ = write!(
+                s,
+                "\"value\":{},\"value_encoding\":\"{}\",\"value_schema_id\":{}",
+                d.value, d.format, d.schema_id
+            );
+        }
+        None => push_bytes_field(&mut s, "value", r.value.as_deref()),
+    }
     s.push_str(",\"headers\":[");
     for (i, (k, v)) in r.headers.iter().enumerate() {
         if i > 0 {
@@ -396,6 +427,13 @@ pub async fn run(args: ConsumeArgs) -> Result<()> {
         committed,
         reset: start,
     };
+    let mut decoder = match &args.schema_registry {
+        Some(_) if args.format != "json" => {
+            bail!("--schema-registry decodes values for --format json only")
+        }
+        Some(url) => Some(SchemaDecoder::new(url)?),
+        None => None,
+    };
     let mut printer = Printer::new(args.format == "json", args.key_separator.as_deref());
     let mut progress = Progress::new();
     let mut count = 0u64;
@@ -442,6 +480,11 @@ pub async fn run(args: ConsumeArgs) -> Result<()> {
             if !records.is_empty() {
                 last_record = Instant::now();
             }
+            if let Some(d) = decoder.as_mut() {
+                for (_, r) in &records {
+                    d.prepare(r.value.as_deref()).await?;
+                }
+            }
             for (p, r) in records {
                 if args.max_messages.is_some_and(|n| count >= n) {
                     // Not printed: the next consumer of the group starts here.
@@ -449,7 +492,8 @@ pub async fn run(args: ConsumeArgs) -> Result<()> {
                     *pos = (*pos).min(r.offset);
                     continue;
                 }
-                printer.print(&consumer.topic.name, p, &r)?;
+                let decoded = decoder.as_ref().and_then(|d| d.decode(r.value.as_deref()));
+                printer.print(&consumer.topic.name, p, &r, decoded.as_ref())?;
                 count += 1;
             }
             printer.flush()?;

@@ -8,6 +8,8 @@
 //! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`, `user.rs`: the network commands;
 //! - `consume_group.rs`: group membership for `consume --group`;
 //! - `dump_log.rs`: the offline `dump-log`;
+//! - `schema.rs`: `sluice schema`, a schema registry's REST API; `schema_decode.rs`:
+//!   `consume --schema-registry` decoding Confluent-framed values;
 //! - `status.rs`: `/health` and `/ready` of a broker's admin HTTP side;
 //! - `output.rs`: JSON, base64, tables, progress;
 //! - `export.rs`, `import.rs`, `replay.rs`, `mirror.rs`: copying histories (`archive.rs` is the
@@ -37,6 +39,8 @@ pub mod produce;
 pub mod range_reader;
 pub mod records;
 pub mod replay;
+pub mod schema;
+pub mod schema_decode;
 pub mod security;
 pub mod status;
 pub mod topic;
@@ -88,6 +92,8 @@ pub enum ClientCommand {
     Replay(replay::ReplayArgs),
     /// Copy topics and group offsets to another cluster, continuously and exactly once.
     Mirror(mirror::MirrorArgs),
+    /// Register, get, list, delete and check schemas in a schema registry (REST API).
+    Schema(schema::SchemaArgs),
 }
 
 impl ClientCommand {
@@ -104,7 +110,7 @@ impl ClientCommand {
             ClientCommand::Replay(a) => Some(&a.bootstrap.security),
             ClientCommand::Mirror(a) => Some(&a.security),
             ClientCommand::Feature(a) => Some(&a.bootstrap.security),
-            ClientCommand::DumpLog(_) | ClientCommand::Status(_) => None,
+            ClientCommand::DumpLog(_) | ClientCommand::Status(_) | ClientCommand::Schema(_) => None,
         }
     }
 }
@@ -133,6 +139,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             ClientCommand::Mirror(a) => mirror::run(a).await,
             ClientCommand::User(a) => user::run(a).await,
             ClientCommand::Feature(a) => feature::run(a).await,
+            ClientCommand::Schema(a) => schema::run(a).await,
             ClientCommand::DumpLog(_) => unreachable!("handled above"),
         }
     })

@@ -310,6 +310,14 @@ pub const TOPIC_CONFIGS: &[ConfigDef] = &[
         "CreateTime topics: a produce whose record timestamps are more than this many ms before the broker's clock is refused with INVALID_TIMESTAMP."),
     topic("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", Long, "9223372036854775807", false,
         "CreateTime topics: a produce whose record timestamps are more than this many ms after the broker's clock is refused with INVALID_TIMESTAMP."),
+    topic("confluent.key.schema.validation", "confluent.key.schema.validation", Boolean, "false", false,
+        "Confluent Server's broker-side schema id validation: with true, a produced record whose key is not null and does not start with the magic byte 0 and a 4-byte schema id registered (a version not soft-deleted) under the subject confluent.key.subject.name.strategy gives is refused, with its whole batch, with INVALID_RECORD naming each such record. Null keys pass. A broker with no schema registry (sluice.schema.registry.listen empty) refuses every produce to such a topic."),
+    topic("confluent.value.schema.validation", "confluent.value.schema.validation", Boolean, "false", false,
+        "As confluent.key.schema.validation, for record values. Null values (tombstones) pass, as in Confluent Server."),
+    topic("confluent.key.subject.name.strategy", "confluent.key.subject.name.strategy", String, "io.confluent.kafka.serializers.subject.TopicNameStrategy", false,
+        "The subject a key's schema id must be registered under: TopicNameStrategy (<topic>-key), TopicRecordNameStrategy (any subject <topic>-<record name>) or RecordNameStrategy (any subject: the record name lies past the 5-byte prefix the broker reads), as io.confluent.kafka.serializers.subject.<name>."),
+    topic("confluent.value.subject.name.strategy", "confluent.value.subject.name.strategy", String, "io.confluent.kafka.serializers.subject.TopicNameStrategy", false,
+        "As confluent.key.subject.name.strategy, for record values (TopicNameStrategy: <topic>-value)."),
 ];
 
 /// Looks a topic setting up by its topic-level name.
@@ -426,6 +434,12 @@ pub fn validate(def: &ConfigDef, value: &str) -> Result<(), std::string::String>
                 )),
                 None => Ok(()),
             },
+            "confluent.key.subject.name.strategy" | "confluent.value.subject.name.strategy" => {
+                match crate::log::validator::schema_ids::SubjectNameStrategy::parse(value) {
+                    Some(_) => Ok(()),
+                    None => bad("String must be one of: io.confluent.kafka.serializers.subject.TopicNameStrategy, io.confluent.kafka.serializers.subject.RecordNameStrategy, io.confluent.kafka.serializers.subject.TopicRecordNameStrategy"),
+                }
+            }
             "compression.type" => match value {
                 "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd" => Ok(()),
                 _ => bad("String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"),

@@ -357,6 +357,8 @@ impl BrokerConfig {
             min_compaction_lag_ms: num("min.compaction.lag.ms"),
             max_compaction_lag_ms: num("max.compaction.lag.ms"),
             delete_retention_ms: num("delete.retention.ms"),
+            key_schema_validation: schema_validation(&value, "key"),
+            value_schema_validation: schema_validation(&value, "value"),
         }
     }
 
@@ -376,6 +378,20 @@ impl BrokerConfig {
             load_factor: self.cleaner_io_buffer_load_factor,
         }
     }
+}
+
+/// A topic's `confluent.<side>.schema.validation` with its subject name strategy (the
+/// default one if the configured name is not known: values are validated when set).
+fn schema_validation(
+    value: &dyn Fn(&str) -> String,
+    side: &str,
+) -> Option<crate::log::validator::schema_ids::SubjectNameStrategy> {
+    (value(&format!("confluent.{side}.schema.validation")) == "true").then(|| {
+        crate::log::validator::schema_ids::SubjectNameStrategy::parse(&value(&format!(
+            "confluent.{side}.subject.name.strategy"
+        )))
+        .unwrap_or_default()
+    })
 }
 
 /// Validates topic-level overrides as CreateTopics receives them. Returns Kafka's

@@ -2,6 +2,7 @@
 //! `flush.*`, `cleanup.policy` and compaction settings). Plain data only: it must never read files or the environment.
 
 use crate::log::batch::TimestampType;
+use crate::log::validator::schema_ids::SubjectNameStrategy;
 
 /// Topic-level storage settings, named after Kafka's topic configs.
 #[derive(Clone, Debug)]
@@ -62,6 +63,11 @@ pub struct LogConfig {
     /// `delete.retention.ms`: how long tombstones (and removable transaction markers)
     /// are kept by the cleaner, measured from their record timestamp.
     pub delete_retention_ms: i64,
+    /// `confluent.key.schema.validation` on: client keys need a schema id registered
+    /// under the subject `confluent.key.subject.name.strategy` gives; `None` when off.
+    pub key_schema_validation: Option<SubjectNameStrategy>,
+    /// The same for values (`confluent.value.*`).
+    pub value_schema_validation: Option<SubjectNameStrategy>,
 }
 
 impl Default for LogConfig {
@@ -90,6 +96,8 @@ impl Default for LogConfig {
             min_compaction_lag_ms: 0,
             max_compaction_lag_ms: i64::MAX,
             delete_retention_ms: 86400000,
+            key_schema_validation: None,
+            value_schema_validation: None,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod formats;
 pub mod model;
 mod reads;
 pub mod records;
+mod schema_ids;
 pub mod store;
 mod writes;
 

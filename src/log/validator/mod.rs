@@ -9,6 +9,9 @@
 //!   one decompression: record framing and counts, a compacted topic's refusal of keyless
 //!   records, a CreateTime topic's `message.timestamp.before/after.max.ms` window, and the
 //!   per-record errors (KIP-467) naming every record such a refusal is about;
+//! - for a client's payload to a topic with `confluent.key.schema.validation` or
+//!   `confluent.value.schema.validation` on, the schema id prefix of every key or value
+//!   ([`schema_ids`]), on the same in-place or decompressed records as the walk;
 //! - a topic's `compression.type`: a client batch with another codec is rebuilt
 //!   ([`recompress`]) from the batch as sent, and only once it has passed every check
 //!   above, so a rebuild never launders a corrupt batch.
@@ -34,6 +37,7 @@ use crate::log::error::AppendError;
 
 pub mod recompress;
 pub mod records;
+pub mod schema_ids;
 
 #[cfg(test)]
 mod tests;
@@ -41,7 +45,10 @@ mod tests;
 pub use recompress::target_codec;
 pub use records::{RecordRules, COMPACTED_TOPIC_NEEDS_KEY};
 
-use records::{check_compressed_records, check_records, CompressedProblem, RecordProblem};
+use records::{
+    check_compressed_records, check_records, check_schema_ids, CompressedProblem, RecordProblem,
+};
+use schema_ids::{no_registry_message, SchemaCheck, SchemaIds, SchemaValidation};
 
 /// Kafka's message for a Produce payload holding more than one batch for a partition.
 pub const ONE_BATCH_PER_PARTITION: &str = "Produce requests with version 3 or above are only allowed to contain exactly one record batch per partition";
@@ -77,6 +84,8 @@ pub struct ValidationConfig {
     /// `compression.type`: the codec client batches are stored with; `None`
     /// (`producer`) keeps the producer's.
     pub target_compression: Option<Compression>,
+    /// `confluent.{key,value}.schema.validation` with their subject name strategies.
+    pub schema_validation: SchemaValidation,
 }
 
 impl ValidationConfig {
@@ -88,6 +97,10 @@ impl ValidationConfig {
             timestamp_before_max_ms: config.message_timestamp_before_max_ms,
             timestamp_after_max_ms: config.message_timestamp_after_max_ms,
             target_compression: config.compression_type,
+            schema_validation: SchemaValidation {
+                key: config.key_schema_validation,
+                value: config.value_schema_validation,
+            },
         }
     }
 
@@ -199,11 +212,13 @@ impl ValidatedRecords {
 
 /// Validates a payload for one partition against a snapshot of its topic's configs at
 /// one point in time (Kafka's `LogValidator`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct LogValidator {
     config: ValidationConfig,
     now_ms: i64,
     origin: AppendOrigin,
+    /// Where a client's schema ids are checked (see [`LogValidator::with_schema_ids`]).
+    schema_ids: Option<SchemaIds>,
 }
 
 impl LogValidator {
@@ -213,7 +228,16 @@ impl LogValidator {
             config,
             now_ms,
             origin,
+            schema_ids: None,
         }
+    }
+
+    /// The topic and schema registry a client's schema ids are checked against when
+    /// the topic validates them. Without it (or without a registry), a client's payload
+    /// to such a topic is refused: nothing unvalidated gets in.
+    pub fn with_schema_ids(mut self, schema_ids: SchemaIds) -> LogValidator {
+        self.schema_ids = Some(schema_ids);
+        self
     }
 
     pub fn config(&self) -> &ValidationConfig {
@@ -230,14 +254,20 @@ impl LogValidator {
             check_one_batch(&records)?;
         }
         let rules = self.config.record_rules(self.now_ms);
-        let batches = self.check_batches(&records, Some(rules))?;
+        let schema = self.schema_check()?;
+        let schema = schema.as_ref();
+        let batches = self.check_batches(&records, Some((rules, schema)))?;
         for vb in &batches {
             if vb.header.compression() != 0 {
                 let batch = records.slice(vb.start..vb.start + vb.header.total_size());
-                check_compressed_records(&batch, &vb.header, rules).map_err(|p| match p {
-                    CompressedProblem::Records(p) => self.refuse(p, "", &records, rules),
-                    CompressedProblem::Batch(e) => e.into(),
-                })?;
+                check_compressed_records(&batch, &vb.header, rules, schema).map_err(
+                    |p| match p {
+                        CompressedProblem::Records(p) => {
+                            self.refuse(p, "", &records, rules, schema)
+                        }
+                        CompressedProblem::Batch(e) => e.into(),
+                    },
+                )?;
             }
         }
         let Some(codec) = self.rebuild_codec(&batches) else {
@@ -245,7 +275,7 @@ impl LogValidator {
                 records: records.clone(),
                 batches,
                 source: records,
-                validator: *self,
+                validator: self.clone(),
             });
         };
         let rebuilt = recompress::recompress(&records, codec)?;
@@ -259,8 +289,28 @@ impl LogValidator {
             records: rebuilt,
             batches: rebuilt_batches,
             source: records,
-            validator: *self,
+            validator: self.clone(),
         })
+    }
+
+    /// The schema id check a client's payload needs, if its topic validates ids; a
+    /// refusal if there is no registry to check them against.
+    fn schema_check(&self) -> Result<Option<SchemaCheck<'_>>, ValidationError> {
+        let rules = self.config.schema_validation;
+        if self.origin != AppendOrigin::Client || !rules.is_on() {
+            return Ok(None);
+        }
+        match &self.schema_ids {
+            Some(SchemaIds {
+                topic,
+                lookup: Some(lookup),
+            }) => Ok(Some(SchemaCheck::new(rules, topic, lookup.as_ref()))),
+            Some(SchemaIds {
+                topic,
+                lookup: None,
+            }) => Err(AppendError::InvalidRecord(no_registry_message(topic)).into()),
+            None => Err(AppendError::InvalidRecord(no_registry_message("(unnamed)")).into()),
+        }
     }
 
     /// The codec to rebuild a client's payload with, if the topic's `compression.type`
@@ -285,7 +335,7 @@ impl LogValidator {
     fn check_batches(
         &self,
         payload: &Bytes,
-        walk: Option<RecordRules>,
+        walk: Option<(RecordRules, Option<&SchemaCheck<'_>>)>,
     ) -> Result<Vec<ValidBatch>, ValidationError> {
         if payload.is_empty() {
             return Err(AppendError::InvalidRecord(
@@ -374,7 +424,7 @@ impl LogValidator {
             if h.is_control() && self.origin == AppendOrigin::Client {
                 return Err(AppendError::InvalidRecord(CLIENT_CONTROL_BATCH.into()).into());
             }
-            if let (Some(rules), 0) = (walk, h.compression()) {
+            if let (Some((rules, schema)), 0) = (walk, h.compression()) {
                 // Control batches (transaction markers, written by the coordinators, never
                 // by clients) always carry their key and the coordinator's clock.
                 let rules = if h.is_control() {
@@ -382,15 +432,16 @@ impl LogValidator {
                 } else {
                     rules
                 };
-                check_records(
-                    &rest[RECORD_BATCH_OVERHEAD..size],
-                    h.record_count,
-                    h.base_timestamp,
-                    rules,
-                )
-                .map_err(|p| {
-                    self.refuse(p, &format!("batch at position {pos}: "), payload, rules)
-                })?;
+                let body = &rest[RECORD_BATCH_OVERHEAD..size];
+                check_records(body, h.record_count, h.base_timestamp, rules)
+                    .and_then(|()| match schema {
+                        Some(check) => check_schema_ids(check, body, h.record_count),
+                        None => Ok(()),
+                    })
+                    .map_err(|p| {
+                        let context = format!("batch at position {pos}: ");
+                        self.refuse(p, &context, payload, rules, schema)
+                    })?;
             }
             out.push(ValidBatch {
                 start: pos,
@@ -408,8 +459,12 @@ impl LogValidator {
         context: &str,
         payload: &Bytes,
         rules: RecordRules,
+        schema: Option<&SchemaCheck<'_>>,
     ) -> ValidationError {
-        let record_errors = problem.record_errors(payload, rules);
+        let record_errors = match (&problem, schema) {
+            (RecordProblem::Schema(_), Some(check)) => check.record_errors(payload),
+            _ => problem.record_errors(payload, rules),
+        };
         ValidationError {
             error: problem.into_append_error(context),
             record_errors,

@@ -9,6 +9,7 @@
 use bytes::Bytes;
 use kafka_protocol::records::{Record, RecordBatchDecoder};
 
+use super::schema_ids::SchemaCheck;
 use super::RecordError;
 use crate::log::batch::{read_varint, read_varlong, take, BatchHeader, RECORD_BATCH_OVERHEAD};
 use crate::log::error::AppendError;
@@ -74,6 +75,9 @@ pub enum RecordProblem {
     /// Kafka INVALID_TIMESTAMP: a record timestamp outside
     /// [`RecordRules::timestamp_range`]; the refusal names every record outside it.
     Timestamp(String),
+    /// Kafka INVALID_RECORD: a key or value without a schema id registered for the
+    /// topic ([`super::schema_ids`]); the validator names every such record.
+    Schema(String),
 }
 
 impl From<String> for RecordProblem {
@@ -92,9 +96,9 @@ impl RecordProblem {
     /// The matching append error; `context` says which batch.
     pub fn into_append_error(self, context: &str) -> AppendError {
         match self {
-            RecordProblem::Invalid(why) | RecordProblem::MissingKey(why) => {
-                AppendError::InvalidRecord(format!("{context}{why}"))
-            }
+            RecordProblem::Invalid(why)
+            | RecordProblem::MissingKey(why)
+            | RecordProblem::Schema(why) => AppendError::InvalidRecord(format!("{context}{why}")),
             RecordProblem::Timestamp(why) => AppendError::InvalidTimestamp(why),
         }
     }
@@ -104,7 +108,8 @@ impl RecordProblem {
     /// error path: it decodes the records. Empty for framing problems.
     pub fn record_errors(&self, payload: &Bytes, rules: RecordRules) -> Vec<RecordError> {
         match self {
-            RecordProblem::Invalid(_) => Vec::new(),
+            // Schema refusals are named by the validator, which holds the check.
+            RecordProblem::Invalid(_) | RecordProblem::Schema(_) => Vec::new(),
             RecordProblem::MissingKey(_) => record_errors(payload, |r| {
                 r.key
                     .is_none()
@@ -214,6 +219,17 @@ pub fn check_records(
     Ok(())
 }
 
+/// [`SchemaCheck::check`] as a record walk's refusal.
+pub fn check_schema_ids(
+    check: &SchemaCheck<'_>,
+    records: &[u8],
+    record_count: i32,
+) -> Result<(), RecordProblem> {
+    check
+        .check(records, record_count)
+        .map_err(|(index, why)| RecordProblem::Schema(format!("record {index}: {why}")))
+}
+
 /// Why a compressed batch was refused: its records, or its compression.
 pub enum CompressedProblem {
     Records(RecordProblem),
@@ -230,6 +246,7 @@ pub fn check_compressed_records(
     batch: &Bytes,
     header: &BatchHeader,
     rules: RecordRules,
+    schema: Option<&SchemaCheck<'_>>,
 ) -> Result<(), CompressedProblem> {
     use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
     let end = header.total_size().min(batch.len());
@@ -241,8 +258,14 @@ pub fn check_compressed_records(
     let mut body = batch.slice(RECORD_BATCH_OVERHEAD..end);
     let count = header.record_count;
     let base_timestamp = header.base_timestamp;
+    // The schema ids are read from the same decompressed records, once they frame.
     let walk = |records: &mut Bytes| -> anyhow::Result<Result<(), RecordProblem>> {
-        Ok(check_records(records, count, base_timestamp, rules))
+        Ok(
+            check_records(records, count, base_timestamp, rules).and_then(|()| match schema {
+                Some(check) => check_schema_ids(check, records, count),
+                None => Ok(()),
+            }),
+        )
     };
     let outcome = match header.compression() {
         0 => return Ok(()),

@@ -372,3 +372,68 @@ fn clients_may_not_write_control_batches_the_coordinators_may() {
     let ok = validator(config, AppendOrigin::Coordinator).validate(Bytes::copy_from_slice(&marker));
     assert!(ok.is_ok());
 }
+
+/// Admits id 1 under `t-key` only; knows ids 1 and 2.
+struct OneKeyId;
+
+impl schema_ids::SchemaIdLookup for OneKeyId {
+    fn registered_under(&self, id: i32, subjects: schema_ids::Subjects<'_>) -> bool {
+        id == 1 && subjects == schema_ids::Subjects::Exact("t-key")
+    }
+    fn exists(&self, id: i32) -> bool {
+        id == 1 || id == 2
+    }
+}
+
+#[test]
+fn schema_ids_are_checked_for_clients_in_place_and_compressed() {
+    use schema_ids::{SchemaIds, SchemaValidation, SubjectNameStrategy};
+    let config = ValidationConfig {
+        schema_validation: SchemaValidation {
+            key: Some(SubjectNameStrategy::TopicName),
+            value: None,
+        },
+        ..Default::default()
+    };
+    let ids = SchemaIds {
+        topic: "t".into(),
+        lookup: Some(std::sync::Arc::new(OneKeyId)),
+    };
+    for compression in [Compression::None, Compression::Gzip] {
+        let good = keyed(&[Some("\0\0\0\0\u{1}a"), None], compression);
+        client(config)
+            .with_schema_ids(ids.clone())
+            .validate(good)
+            .unwrap();
+        let bad = keyed(
+            &[
+                Some("\0\0\0\0\u{1}a"),
+                Some("\0\0\0\0\u{2}b"),
+                Some("plain"),
+            ],
+            compression,
+        );
+        let e = client(config)
+            .with_schema_ids(ids.clone())
+            .validate(bad.clone())
+            .unwrap_err();
+        assert!(matches!(e.error, AppendError::InvalidRecord(_)), "{e}");
+        assert_eq!(indexes(&e), [1, 2]);
+        assert!(e.record_errors[0]
+            .message
+            .contains("not registered under subject t-key"));
+        // The coordinators' own appends are never checked.
+        validator(config, AppendOrigin::Coordinator)
+            .validate(bad)
+            .unwrap();
+    }
+    let no_registry = SchemaIds {
+        topic: "t".into(),
+        lookup: None,
+    };
+    let e = client(config)
+        .with_schema_ids(no_registry)
+        .validate(keyed(&[None], Compression::None))
+        .unwrap_err();
+    assert!(e.to_string().contains("runs no schema registry"), "{e}");
+}
