@@ -5,8 +5,9 @@
 //! rate, so a process out of descriptors (or a flood of refused connections) does not
 //! also flood its log.
 //!
-//! It owns the reserve descriptor (one per process, on `/dev/null`) and never reads
-//! from or writes to a socket it refuses.
+//! It owns the reserve descriptor (one per process, on `/dev/null`) and the start-up
+//! raise of the descriptor limit, and never reads from or writes to a socket it
+//! refuses.
 
 use std::fs::File;
 use std::mem::ManuallyDrop;
@@ -29,6 +30,45 @@ pub fn reserve_descriptor() {
     if reserve.is_none() {
         *reserve = File::open("/dev/null").ok();
     }
+}
+
+/// The process's file-descriptor limit after [`raise_descriptor_limit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DescriptorLimit {
+    pub soft_before: u64,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit, as Go's runtime does at start-up:
+/// the soft limit (often 1,024) is a compatibility default for `select(2)` users, and a
+/// broker holding thousands of partitions and connections needs what the administrator
+/// allowed. Returns what it got (unchanged if raising fails).
+pub fn raise_descriptor_limit() -> std::io::Result<DescriptorLimit> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit to write into.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let soft_before = lim.rlim_cur as u64;
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: a valid rlimit, read above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = lim.rlim_max;
+        }
+    }
+    Ok(DescriptorLimit {
+        soft_before,
+        soft: lim.rlim_cur as u64,
+        hard: lim.rlim_max as u64,
+    })
 }
 
 pub fn is_out_of_descriptors(e: &std::io::Error) -> bool {
@@ -142,6 +182,14 @@ mod tests {
         assert_eq!(l.admit(later), Some(0));
         assert_eq!(l.admit(later), Some(0));
         assert_eq!(l.admit(later), None);
+    }
+
+    #[test]
+    fn the_soft_descriptor_limit_is_raised_to_the_hard_one() {
+        let got = raise_descriptor_limit().unwrap();
+        assert_eq!(got.soft, got.hard);
+        assert!(got.soft >= got.soft_before);
+        assert_eq!(raise_descriptor_limit().unwrap().soft_before, got.soft);
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@
 //! to `crate::api` and writes the answer back. It never opens a file or touches a log
 //! (key and certificate files are read once, at start-up, by `tls`).
 
-mod accept;
+pub mod accept;
 mod answers;
 pub mod connection;
 pub mod connection_quotas;
