@@ -176,7 +176,7 @@ async fn accept_loop(
                         // a panic included.
                         let _slot = slot;
                         let _open = crate::metrics::global().connection_opened(&security.config.name);
-                        run_connection(id, peer, stream, tls, security, broker, stop, pool).await;
+                        run_connection(Accepted { id, peer, stream }, tls, security, broker, stop, pool).await;
                         drop(guard);
                     });
                 }
@@ -225,12 +225,17 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Runs one accepted connection: the TLS handshake first on a TLS listener (bounded by
-/// `connections.max.idle.ms`, so a silent peer cannot hold the slot), then requests.
-async fn run_connection(
+/// A connection just accepted, with the id its log lines carry.
+struct Accepted {
     id: u64,
     peer: SocketAddr,
     stream: TcpStream,
+}
+
+/// Runs one accepted connection: the TLS handshake first on a TLS listener (bounded by
+/// `connections.max.idle.ms`, so a silent peer cannot hold the slot), then requests.
+async fn run_connection(
+    Accepted { id, peer, stream }: Accepted,
     tls: Option<TlsAcceptor>,
     security: Arc<ListenerSecurity>,
     broker: Arc<Broker>,
