@@ -7,6 +7,7 @@
 #   scripts/bench.sh --quick         1 run each, 1/10 of the record counts (a smoke test)
 #   scripts/bench.sh --runs N --crash-gib G
 #   scripts/bench.sh --scrape-only   only the cost of /metrics scraped every second (scripts/lib/bench_scrape.sh)
+#   scripts/bench.sh --scale [...]   partitions and connections at scale (scripts/bench-scale.sh, its own options)
 #
 # Load generator: librdkafka 2.12.1's examples/rdkafka_performance, built from the Rust crate
 # rdkafka-sys (scripts/lib/librdkafka.sh; cached in ${XDG_CACHE_HOME:-$HOME/.cache}/sluice-compat).
@@ -41,7 +42,8 @@ while [[ $# -gt 0 ]]; do
     --runs) RUNS=$2; shift ;;
     --crash-gib) CRASH_GIB=$2; shift ;;
     --scrape-only) SCRAPE_ONLY=1 ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    --scale) shift; exec "$(dirname "${BASH_SOURCE[0]}")/bench-scale.sh" "$@" ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
