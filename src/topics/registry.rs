@@ -490,22 +490,42 @@ impl TopicRegistry {
         Ok(topic.id)
     }
 
-    /// Flushes and closes every partition log (clean shutdown).
+    /// Flushes and closes every partition log (clean shutdown). A clean shutdown is
+    /// mostly fsyncs (a few per partition); issued from several threads at once the
+    /// file system commits many of them together instead of one after another, so
+    /// thousands of partitions close in a fraction of the time.
     pub fn close_all(&self) {
-        for p in self.all_partitions() {
-            let was_offline = p.is_offline();
-            if let Err(e) = p.close() {
-                if was_offline {
-                    tracing::warn!(topic = %p.topic, partition = p.index, "offline partition left without a clean-shutdown marker; the next start recovers it");
-                } else {
-                    tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing partition log failed");
-                }
+        let partitions = self.all_partitions();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let workers = CLOSE_THREADS.min(partitions.len());
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    while let Some(p) = partitions.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        close_partition(p);
+                    }
+                });
             }
-        }
+        });
     }
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+}
+
+/// Threads closing partitions at shutdown: enough outstanding fsyncs for the file
+/// system to batch them, few enough not to matter on a small machine.
+const CLOSE_THREADS: usize = 16;
+
+fn close_partition(p: &Partition) {
+    let was_offline = p.is_offline();
+    if let Err(e) = p.close() {
+        if was_offline {
+            tracing::warn!(topic = %p.topic, partition = p.index, "offline partition left without a clean-shutdown marker; the next start recovers it");
+        } else {
+            tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing partition log failed");
+        }
     }
 }
 
