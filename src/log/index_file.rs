@@ -204,3 +204,41 @@ impl IndexFile {
         (self.mapped * self.entry_size) as u64
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_active_index_starts_unmapped_and_grows_by_doubling_within_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.index");
+        let mut idx = IndexFile::open(&path, 8, true).unwrap();
+        idx.resize(10 << 20).unwrap();
+        assert_eq!(idx.capacity(), (10 << 20) / 8);
+        assert_eq!(idx.file_len(), 0, "nothing preallocated");
+        assert!(idx.mmap.is_none(), "nothing mapped");
+        idx.push(&1u64.to_be_bytes());
+        assert_eq!(idx.file_len(), FIRST_GROWTH_BYTES as u64);
+        for i in 2..=(FIRST_GROWTH_BYTES / 8 + 1) as u64 {
+            idx.push(&i.to_be_bytes());
+        }
+        assert_eq!(idx.file_len(), 2 * FIRST_GROWTH_BYTES as u64);
+        assert_eq!(idx.entry(0), &1u64.to_be_bytes(), "entries survive a remap");
+        // A small limit caps the growth; trim leaves exactly the entries.
+        idx.resize(3 * FIRST_GROWTH_BYTES as u32).unwrap();
+        while idx.entries() < idx.capacity() {
+            let next = idx.entries() as u64 + 1;
+            idx.push(&next.to_be_bytes());
+        }
+        assert_eq!(idx.file_len(), 3 * FIRST_GROWTH_BYTES as u64);
+        idx.trim().unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            idx.entries() as u64 * 8
+        );
+        drop(idx);
+        let reopened = IndexFile::open(&path, 8, false).unwrap();
+        assert_eq!(reopened.entries(), 3 * FIRST_GROWTH_BYTES / 8);
+    }
+}
