@@ -10,6 +10,7 @@
 #   scripts/bench.sh --schema-only   only the cost of broker-side schema id validation (scripts/lib/bench_schema.py:
 #                                    200000 x 100 B framed records per run, validation off against on, confluent-kafka
 #                                    from .venv; the broker's CPU per record isolates the check)
+#   scripts/bench.sh --scale [...]   partitions and connections at scale (scripts/bench-scale.sh, its own options)
 #
 # Load generator: librdkafka 2.12.1's examples/rdkafka_performance, built from the Rust crate
 # rdkafka-sys (scripts/lib/librdkafka.sh; cached in ${XDG_CACHE_HOME:-$HOME/.cache}/sluice-compat).
@@ -45,7 +46,8 @@ while [[ $# -gt 0 ]]; do
     --crash-gib) CRASH_GIB=$2; shift ;;
     --scrape-only) SCRAPE_ONLY=1 ;;
     --schema-only) SCHEMA_ONLY=1 ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    --scale) shift; exec "$(dirname "${BASH_SOURCE[0]}")/bench-scale.sh" "$@" ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift

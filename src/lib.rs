@@ -79,6 +79,16 @@ pub async fn run(
             &config.data_dir,
         )?)
     };
+    // After the lock check, whose refusal is the only line a second broker prints.
+    match server::accept::raise_descriptor_limit() {
+        Ok(l) => tracing::info!(
+            soft_before = l.soft_before,
+            soft = l.soft,
+            hard = l.hard,
+            "file descriptor limit (RLIMIT_NOFILE): soft raised to the hard limit"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot read the file descriptor limit"),
+    }
     // Before the logs are opened: /health and /ready answer during a long recovery.
     let admin = http::admin::start(&config).await?;
     let broker = {

@@ -140,6 +140,8 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "The most connections from one IP address. A new connection from an address that already has this many is closed at once with a warning, as Kafka drops it. 0 is allowed only with max.connections.per.ip.overrides, so that only the addresses listed there may connect."),
     broker("max.connections.per.ip.overrides", String, "", true,
         "Per-address exceptions to max.connections.per.ip, as IP:COUNT pairs separated by commas, e.g. \"127.0.0.1:200,::1:200\". Unlike Kafka, hosts must be IP addresses, not host names."),
+    broker("queued.max.request.bytes", Long, "524288000", true,
+        "The most bytes of requests being read or handled at once, over all connections (Kafka's memory pool). A connection that has read a request's size waits for that many bytes before it reads the rest, first come first served, and reads nothing meanwhile, so one connection flooding big requests cannot starve the others; a request bigger than the whole budget waits for all of it. Each connection handles one request at a time, so it holds at most one request's bytes. -1 (Kafka's default): no bound."),
     broker("connections.max.idle.ms", Long, "600000", true,
         "Close a connection that has had no request and no answer traffic for this long. A connection with a request in progress (a long-polling Fetch, a Produce waiting for its fsync) or answers still being written is never idle. A negative value keeps idle connections open for good."),
     broker("message.max.bytes", Int, "1048588", false,

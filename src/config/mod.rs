@@ -52,6 +52,8 @@ pub struct BrokerConfig {
     pub fetch_session_cache_slots: usize,
     /// Connection limits (`max.connections`, `max.connections.per.ip` and its overrides).
     pub max_connections: usize,
+    /// `queued.max.request.bytes`; not positive: no bound.
+    pub queued_max_request_bytes: i64,
     pub max_connections_per_ip: usize,
     pub max_connections_per_ip_overrides: BTreeMap<IpAddr, usize>,
     /// `connections.max.idle.ms`; `None` (a negative value) never closes an idle
@@ -201,6 +203,7 @@ impl BrokerConfig {
             fetch_max_bytes: get("fetch.max.bytes").parse()?,
             fetch_session_cache_slots: get("max.incremental.fetch.session.cache.slots").parse()?,
             max_connections: get("max.connections").parse::<i32>()? as usize,
+            queued_max_request_bytes: get("queued.max.request.bytes").parse()?,
             max_connections_per_ip,
             max_connections_per_ip_overrides,
             connections_max_idle_ms: u64::try_from(get("connections.max.idle.ms").parse::<i64>()?)

@@ -5,6 +5,12 @@
 //! interprets entries (that is `OffsetIndex`/`TimeIndex`) and never maps a `.log`:
 //! index files are small and preallocated, so writing through the map cannot hit
 //! ENOSPC mid-entry the way an appended log could.
+//!
+//! The room an active segment's index may use (`segment.index.bytes`, 10 MiB) is a
+//! limit, not a preallocation: the file and its mapping start empty (no map at all)
+//! and double from `FIRST_GROWTH_BYTES` as entries come, so thousands of idle
+//! partitions do not each hold two 10 MiB maps. Growing happens a few times per
+//! segment, on the append path, each a `set_len` and a new mapping.
 
 use std::fs::File;
 use std::io;
@@ -15,6 +21,9 @@ use memmap2::{MmapMut, MmapOptions};
 
 use crate::log::storage::OpenOptions;
 
+/// The first preallocation of an index that gets its first entry.
+const FIRST_GROWTH_BYTES: usize = 8 * 1024;
+
 pub struct IndexFile {
     path: PathBuf,
     file: Arc<File>,
@@ -22,8 +31,10 @@ pub struct IndexFile {
     mmap: Option<MmapMut>,
     entry_size: usize,
     entries: usize,
-    /// Entries the current file length has room for.
-    capacity: usize,
+    /// Entries the current file length (and mapping) has room for.
+    mapped: usize,
+    /// Entries this index may grow to (`resize`); at least `mapped`.
+    limit: usize,
 }
 
 impl IndexFile {
@@ -45,7 +56,8 @@ impl IndexFile {
             mmap: None,
             entry_size,
             entries,
-            capacity: entries,
+            mapped: entries,
+            limit: entries,
         };
         // A torn tail that is not a whole entry is cut so entry i is always at i*size.
         if len != entries * entry_size {
@@ -56,7 +68,7 @@ impl IndexFile {
     }
 
     fn remap(&mut self) -> io::Result<()> {
-        let len = self.capacity * self.entry_size;
+        let len = self.mapped * self.entry_size;
         self.mmap = if len > 0 {
             // SAFETY: the file is private to this index (only this process, through
             // this struct, maps or resizes it) and is at least `len` bytes long.
@@ -69,46 +81,56 @@ impl IndexFile {
 
     /// Changes the file length to `cap` entries and maps it. On failure the old
     /// length and mapping are kept (growing first, mapping second).
-    fn set_capacity(&mut self, cap: usize) -> io::Result<()> {
+    fn set_mapped(&mut self, cap: usize) -> io::Result<()> {
         if let Some(m) = &self.mmap {
             m.flush()?;
         }
-        let old = self.capacity;
+        let old = self.mapped;
         self.file.set_len((cap * self.entry_size) as u64)?;
-        self.capacity = cap;
+        self.mapped = cap;
         if let Err(e) = self.remap() {
-            self.capacity = old;
+            self.mapped = old;
             let _ = self.file.set_len((old * self.entry_size) as u64);
             return Err(e);
         }
         Ok(())
     }
 
-    /// Grows or shrinks the file to room for `max_bytes / entry_size` entries (never
-    /// below the used entries). Preallocation makes the file sparse, so it is cheap.
+    /// Lets the index grow to `max_bytes / entry_size` entries (never below the used
+    /// entries). Nothing is allocated now: the file grows as entries come. A file
+    /// longer than the new limit is cut to it.
     pub fn resize(&mut self, max_bytes: u32) -> io::Result<()> {
-        let cap = (max_bytes as usize / self.entry_size).max(self.entries);
-        if cap == self.capacity {
-            return Ok(());
+        self.limit = (max_bytes as usize / self.entry_size).max(self.entries);
+        if self.mapped > self.limit {
+            self.set_mapped(self.limit)?;
         }
-        self.set_capacity(cap)
+        Ok(())
     }
 
     /// Cuts the preallocated tail so the file length equals the used entries
     /// (done on roll and close; the length is how the next open counts entries).
     pub fn trim(&mut self) -> io::Result<()> {
-        if self.capacity == self.entries {
+        self.limit = self.entries;
+        if self.mapped == self.entries {
             return Ok(());
         }
-        self.set_capacity(self.entries)
+        self.set_mapped(self.entries)
+    }
+
+    /// Makes room for one more entry (doubling the file, within the limit).
+    fn grow(&mut self) -> io::Result<()> {
+        let first = (FIRST_GROWTH_BYTES / self.entry_size).max(1);
+        let cap = (self.mapped * 2).max(first).min(self.limit);
+        self.set_mapped(cap)
     }
 
     pub fn entries(&self) -> usize {
         self.entries
     }
 
+    /// Entries the index may hold (its limit, not what the file has room for now).
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.limit
     }
 
     pub fn entry(&self, i: usize) -> &[u8] {
@@ -135,10 +157,18 @@ impl IndexFile {
 
     /// Appends one entry; the caller checked `entries < capacity`. Entries ascend as
     /// byte strings (both indexes put their big-endian, non-negative key first), which
-    /// [`IndexFile::partition_point`] relies on.
+    /// [`IndexFile::partition_point`] relies on. If the file cannot grow (disk full,
+    /// out of maps) the entry is left out with a warning: an index is sparse anyway, a
+    /// lookup then scans a little more of the `.log`.
     pub fn push(&mut self, bytes: &[u8]) {
         debug_assert_eq!(bytes.len(), self.entry_size);
-        debug_assert!(self.entries < self.capacity, "index file is full");
+        debug_assert!(self.entries < self.limit, "index file is full");
+        if self.entries >= self.mapped {
+            if let Err(e) = self.grow() {
+                tracing::warn!(path = %self.path.display(), error = %e, "cannot grow the index file; entry left out");
+                return;
+            }
+        }
         debug_assert!(
             self.entries == 0 || bytes > self.entry(self.entries - 1),
             "index entries must ascend"
@@ -171,6 +201,44 @@ impl IndexFile {
     }
 
     pub fn file_len(&self) -> u64 {
-        (self.capacity * self.entry_size) as u64
+        (self.mapped * self.entry_size) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_active_index_starts_unmapped_and_grows_by_doubling_within_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.index");
+        let mut idx = IndexFile::open(&path, 8, true).unwrap();
+        idx.resize(10 << 20).unwrap();
+        assert_eq!(idx.capacity(), (10 << 20) / 8);
+        assert_eq!(idx.file_len(), 0, "nothing preallocated");
+        assert!(idx.mmap.is_none(), "nothing mapped");
+        idx.push(&1u64.to_be_bytes());
+        assert_eq!(idx.file_len(), FIRST_GROWTH_BYTES as u64);
+        for i in 2..=(FIRST_GROWTH_BYTES / 8 + 1) as u64 {
+            idx.push(&i.to_be_bytes());
+        }
+        assert_eq!(idx.file_len(), 2 * FIRST_GROWTH_BYTES as u64);
+        assert_eq!(idx.entry(0), &1u64.to_be_bytes(), "entries survive a remap");
+        // A small limit caps the growth; trim leaves exactly the entries.
+        idx.resize(3 * FIRST_GROWTH_BYTES as u32).unwrap();
+        while idx.entries() < idx.capacity() {
+            let next = idx.entries() as u64 + 1;
+            idx.push(&next.to_be_bytes());
+        }
+        assert_eq!(idx.file_len(), 3 * FIRST_GROWTH_BYTES as u64);
+        idx.trim().unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            idx.entries() as u64 * 8
+        );
+        drop(idx);
+        let reopened = IndexFile::open(&path, 8, false).unwrap();
+        assert_eq!(reopened.entries(), 3 * FIRST_GROWTH_BYTES / 8);
     }
 }

@@ -207,7 +207,9 @@ impl LogSegment {
         self.remap(want.div_ceil(MAP_CHUNK) * MAP_CHUNK)
     }
 
-    /// Preallocates the indexes and over-maps the `.log` for appends.
+    /// Lets the indexes grow and over-maps the `.log` for appends. An empty segment
+    /// maps nothing until its first append (which maps ahead): an idle, empty
+    /// partition holds no memory map at all.
     pub fn become_active(&mut self, config: &LogConfig) -> io::Result<()> {
         self.offset_index
             .file_mut()
@@ -215,7 +217,10 @@ impl LogSegment {
         self.time_index
             .file_mut()
             .resize(config.segment_index_bytes)?;
-        self.ensure_mapped(self.size.max(1), config)
+        if self.size == 0 {
+            return Ok(());
+        }
+        self.ensure_mapped(self.size, config)
     }
 
     /// Kafka's `onBecomeInactiveSegment` + trim: record the largest timestamp in the

@@ -13,6 +13,11 @@
 //! few writes as possible. Anything that cannot be parsed closes this one connection
 //! with a log line; it never panics or affects other connections.
 //!
+//! A request that does not arrive whole in one read takes its bytes from the shared
+//! `queued.max.request.bytes` pool (`request_pool`) before the rest is read, and gives
+//! them back once handled: the connection reads nothing while it waits, so one client
+//! flooding big requests cannot take the memory every other connection needs.
+//!
 //! A connection with no request and no answer traffic for `connections.max.idle.ms`
 //! is closed. One timer per connection, re-armed only when it fires early: traffic
 //! just moves a timestamp, so a busy connection pays no timer updates per read.
@@ -32,12 +37,17 @@ use tracing::Instrument;
 
 use super::answers::{Answers, Slot};
 use super::frame::{take_frame, FrameError};
+use super::request_pool::{Acquiring, RequestPermit, RequestPool};
 use super::transport::Transport;
 use crate::api::{self, Answer, Command, RequestContext, Response};
 use crate::broker::Broker;
 use crate::security::Session;
 
 const READ_CHUNK: usize = 64 * 1024;
+/// The first read buffer of a connection: idle consumers' and admin clients' requests
+/// fit in it, so 10,000 of them do not each hold a `READ_CHUNK`. A read that fills the
+/// buffer doubles the next one, up to `READ_CHUNK`.
+const FIRST_READ_CHUNK: usize = 4 * 1024;
 /// Longer idle times are this: far enough to mean never, near enough that adding it
 /// to an `Instant` cannot overflow (`connections.max.idle.ms` may be i64::MAX).
 const MAX_IDLE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -58,6 +68,8 @@ struct State {
     broker: Arc<Broker>,
     /// The listener and who is authenticated on it.
     session: Arc<Session>,
+    /// `queued.max.request.bytes`, shared with every connection (`None`: no bound).
+    pool: Option<Arc<RequestPool>>,
 }
 
 /// Why a connection was closed by the broker.
@@ -107,10 +119,17 @@ impl<S: Transport> Connection<S> {
                 peer,
                 broker,
                 session,
+                pool: None,
             },
             stream,
             stop,
         }
+    }
+
+    /// Takes the bytes of requests that do not arrive whole from `pool`.
+    pub fn with_request_pool(mut self, pool: Option<Arc<RequestPool>>) -> Connection<S> {
+        self.state.pool = pool;
+        self
     }
 
     pub async fn run(mut self) {
@@ -155,7 +174,11 @@ impl<S: Transport> Connection<S> {
         let state = &self.state;
         let stop = &mut self.stop;
         let (mut rd, mut wr) = self.stream.halves();
-        let mut input = BytesMut::with_capacity(READ_CHUNK);
+        let mut input = BytesMut::new();
+        let mut read_chunk = FIRST_READ_CHUNK;
+        // The pool's bytes for the request at the head of `input`, or the wait for them.
+        let mut permit: Option<RequestPermit> = None;
+        let mut acquiring: Option<Acquiring> = None;
         let mut answers = Answers::default();
         let mut last_traffic = Instant::now();
         // Fires no later than `last_traffic + idle`; when traffic came after it was set,
@@ -182,6 +205,8 @@ impl<S: Transport> Connection<S> {
                     }
                 };
                 if let Some(frame) = frame {
+                    // Held until the request is handled, then given back.
+                    let _held = permit.take();
                     let handler = state.handle_frame(frame);
                     tokio::pin!(handler);
                     let handled = loop {
@@ -212,13 +237,21 @@ impl<S: Transport> Connection<S> {
                     continue;
                 }
             }
-            if input.capacity() - input.len() < READ_CHUNK / 4 {
-                input.reserve(READ_CHUNK);
+            if permit.is_none() && acquiring.is_none() {
+                let max = state.session.max_request_bytes(socket_max, sasl_max);
+                let size = pending_frame_size(&input).filter(|&size| size <= max);
+                if let (Some(pool), Some(size)) = (&state.pool, size) {
+                    acquiring = Some(pool.acquire(size));
+                }
             }
-            let reading = !answers.is_full();
-            // Answers still due (a deferred produce, bytes not yet written) are traffic
-            // in progress, not idleness.
-            let may_idle = idle_ms.is_some() && !answers.is_busy();
+            if input.capacity() - input.len() < read_chunk / 4 {
+                input.reserve(read_chunk);
+            }
+            let spare = input.capacity() - input.len();
+            let reading = !answers.is_full() && acquiring.is_none();
+            // Answers still due (a deferred produce, bytes not yet written) and a request
+            // waiting for pool bytes are traffic in progress, not idleness.
+            let may_idle = idle_ms.is_some() && !answers.is_busy() && acquiring.is_none();
             tokio::select! {
                 biased;
                 _ = stopped(stop) => return Close::Shutdown,
@@ -227,6 +260,10 @@ impl<S: Transport> Connection<S> {
                     if let Err(close) = stepped {
                         return close;
                     }
+                }
+                got = async { acquiring.as_mut().expect("guarded").await }, if acquiring.is_some() => {
+                    permit = Some(got);
+                    acquiring = None;
                 }
                 _ = &mut idle_timer, if may_idle => {
                     let deadline = last_traffic + idle;
@@ -246,12 +283,25 @@ impl<S: Transport> Connection<S> {
                         ));
                         return finish(&mut answers, &mut wr, stop, close).await;
                     }
-                    Ok(_) => last_traffic = Instant::now(),
+                    Ok(n) => {
+                        last_traffic = Instant::now();
+                        if n >= spare {
+                            read_chunk = (read_chunk * 2).min(READ_CHUNK);
+                        }
+                    }
                     Err(e) => return Close::Io(e),
                 },
             }
         }
     }
+}
+
+/// The size of the request at the head of `input` when its size prefix is there but
+/// not all of its bytes (those are what the pool is asked for).
+fn pending_frame_size(input: &[u8]) -> Option<usize> {
+    let size = i32::from_be_bytes(input.get(..4)?.try_into().ok()?);
+    let size = usize::try_from(size).ok()?;
+    (input.len() - 4 < size).then_some(size)
 }
 
 /// A hint for the log when a "request size" is really a TLS record header (0x16 0x03):

@@ -5,11 +5,13 @@
 //! to `crate::api` and writes the answer back. It never opens a file or touches a log
 //! (key and certificate files are read once, at start-up, by `tls`).
 
+pub mod accept;
 mod answers;
 pub mod connection;
 pub mod connection_quotas;
 pub mod frame;
 pub mod request_metrics;
+pub mod request_pool;
 pub mod response_buf;
 pub mod tls;
 pub mod transport;
@@ -28,7 +30,9 @@ use tokio_rustls::TlsAcceptor;
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::security::{ListenerSecurity, Session};
+use accept::{LogLimiter, Refusal};
 use connection_quotas::ConnectionQuotas;
+use request_pool::RequestPool;
 
 /// A bound Kafka listener with what its connections need: the resolved security
 /// settings and, on SSL and SASL_SSL listeners, the TLS acceptor.
@@ -80,13 +84,16 @@ pub async fn bind_all(config: &BrokerConfig) -> Result<Vec<BoundListener>> {
 /// Accepts connections on every listener until `shutdown` completes, then stops
 /// accepting, tells every connection to finish its current request and waits (bounded)
 /// for them to close. A connection beyond the connection limits (counted over all
-/// listeners) is closed as soon as it is accepted.
+/// listeners), or arriving when the process is out of file descriptors, is closed as
+/// soon as it is accepted.
 pub async fn serve_all(
     listeners: Vec<BoundListener>,
     broker: Arc<Broker>,
     shutdown: impl Future<Output = ()>,
 ) {
     let quotas = ConnectionQuotas::from_config(&broker.config);
+    let pool = RequestPool::from_setting(broker.config.queued_max_request_bytes);
+    accept::reserve_descriptor();
     let (stop_tx, stop_rx) = watch::channel(false);
     let next_id = Arc::new(AtomicU64::new(1));
     let tracker = tokio_util_tracker::Tracker::default();
@@ -96,6 +103,7 @@ pub async fn serve_all(
             l,
             broker.clone(),
             quotas.clone(),
+            pool.clone(),
             next_id.clone(),
             tracker.clone(),
             stop_rx.clone(),
@@ -128,12 +136,16 @@ async fn accept_loop(
     listener: BoundListener,
     broker: Arc<Broker>,
     quotas: Arc<ConnectionQuotas>,
+    pool: Option<Arc<RequestPool>>,
     next_id: Arc<AtomicU64>,
     tracker: tokio_util_tracker::Tracker,
     mut stop: watch::Receiver<bool>,
 ) {
     let name = listener.security.config.name.clone();
     let conn_stop = stop.clone();
+    // Refusals are worth a line each, until a flood of them would drown the log.
+    let mut refusals = LogLimiter::new(20, Duration::from_secs(1));
+    let mut accept_errors = LogLimiter::new(1, Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = stopped(&mut stop) => break,
@@ -144,8 +156,10 @@ async fn accept_loop(
                         Err(refused) => {
                             // Closed before anything is read: a client that sent its
                             // first request already gets a reset, the others an EOF.
-                            tracing::warn!(listener = %name, "refusing connection from {peer}: {refused}");
                             drop(stream);
+                            if let Some(left_out) = refusals.admit(std::time::Instant::now()) {
+                                tracing::warn!(listener = %name, "refusing connection from {peer}: {refused}{}", left_out_note(left_out));
+                            }
                             continue;
                         }
                     };
@@ -156,22 +170,52 @@ async fn accept_loop(
                     let security = listener.security.clone();
                     let tls = listener.tls.clone();
                     let stop = conn_stop.clone();
+                    let pool = pool.clone();
                     tokio::spawn(async move {
                         // Moved in, so the slot is given back however the task ends,
                         // a panic included.
                         let _slot = slot;
                         let _open = crate::metrics::global().connection_opened(&security.config.name);
-                        run_connection(id, peer, stream, tls, security, broker, stop).await;
+                        run_connection(Accepted { id, peer, stream }, tls, security, broker, stop, pool).await;
                         drop(guard);
                     });
                 }
+                Err(e) if accept::is_out_of_descriptors(&e) => {
+                    // The connection that could not be accepted would wait in the
+                    // backlog until its client gives up: accept it into the reserve
+                    // descriptor and close it, so the client hears "no" now.
+                    match accept::refuse_one(&listener.tcp) {
+                        Refusal::Refused(peer) => {
+                            if let Some(left_out) = refusals.admit(std::time::Instant::now()) {
+                                tracing::warn!(listener = %name, "refusing connection from {peer}: out of file descriptors ({e}){}", left_out_note(left_out));
+                            }
+                        }
+                        Refusal::NoneWaiting => {}
+                        Refusal::Failed(again) => {
+                            if let Some(left_out) = accept_errors.admit(std::time::Instant::now()) {
+                                tracing::warn!(listener = %name, error = %again, "accept failed, out of file descriptors and no descriptor in reserve; retrying every 50 ms{}", left_out_note(left_out));
+                            }
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
                 Err(e) => {
-                    // Usually EMFILE: back off instead of spinning on accept.
-                    tracing::warn!(listener = %name, error = %e, "accept failed");
+                    // Back off instead of spinning on accept.
+                    if let Some(left_out) = accept_errors.admit(std::time::Instant::now()) {
+                        tracing::warn!(listener = %name, error = %e, "accept failed; retrying every 50 ms{}", left_out_note(left_out));
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
         }
+    }
+}
+
+/// Says how many lines like this one the log limiter left out before it.
+fn left_out_note(left_out: u64) -> String {
+    match left_out {
+        0 => String::new(),
+        n => format!(" ({n} more like this not logged)"),
     }
 }
 
@@ -181,20 +225,27 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Runs one accepted connection: the TLS handshake first on a TLS listener (bounded by
-/// `connections.max.idle.ms`, so a silent peer cannot hold the slot), then requests.
-async fn run_connection(
+/// A connection just accepted, with the id its log lines carry.
+struct Accepted {
     id: u64,
     peer: SocketAddr,
     stream: TcpStream,
+}
+
+/// Runs one accepted connection: the TLS handshake first on a TLS listener (bounded by
+/// `connections.max.idle.ms`, so a silent peer cannot hold the slot), then requests.
+async fn run_connection(
+    Accepted { id, peer, stream }: Accepted,
     tls: Option<TlsAcceptor>,
     security: Arc<ListenerSecurity>,
     broker: Arc<Broker>,
     stop: watch::Receiver<bool>,
+    pool: Option<Arc<RequestPool>>,
 ) {
     let Some(acceptor) = tls else {
         let session = Arc::new(Session::new(security, None));
         connection::Connection::with_session(id, peer, stream, broker, stop, session)
+            .with_request_pool(pool)
             .run()
             .await;
         return;
@@ -221,6 +272,7 @@ async fn run_connection(
     tracing::debug!(conn = id, peer = %peer, listener = %name, principal = %principal, "TLS session established");
     let session = Arc::new(Session::new(security, Some(principal)));
     connection::Connection::with_session(id, peer, stream, broker, stop, session)
+        .with_request_pool(pool)
         .run()
         .await;
 }

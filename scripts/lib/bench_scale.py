@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""The scale figures of scripts/bench-scale.sh (scripts/bench.sh --scale): what partitions and
+connections cost a broker as their number grows. Figures only: nothing here passes or fails.
+
+  bench_scale.py partitions BIN DIR P1,P2,...   per count: CreateTopics time, descriptors, maps,
+                                                RSS (anonymous and file-backed), produce throughput
+                                                spread over all partitions (random partition per
+                                                record), clean shutdown time, then start time on
+                                                that data and the same figures after it
+  bench_scale.py connections BIN DIR C1,C2,...  per count: C idle connections (one ApiVersions
+                                                each, then held), broker RSS and the produce
+                                                latency (p50/p99, acks=1, one record at a time) of
+                                                one extra producer beside them
+
+Clients: confluent-kafka (librdkafka) from the project's .venv, one process; the connections
+are plain sockets of this process (its soft descriptor limit raised to the hard one).
+"""
+from __future__ import annotations
+
+import os
+import random
+import resource
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.0005)
+    return False
+
+
+class Broker:
+    def __init__(self, binary: str, data: str, log: str, settings: dict[str, str] | None = None):
+        self.binary, self.data, self.log = binary, data, log
+        self.settings = settings or {}
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> float:
+        """Starts the broker; seconds until its port accepts."""
+        args = [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data,
+                "--set", "sluice.http.listen=", "--set", "sluice.schema.registry.listen="]
+        for k, v in self.settings.items():
+            args += ["--set", f"{k}={v}"]
+        t0 = time.monotonic()
+        with open(self.log, "a") as logf:
+            self.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if not wait_port(self.port, 600):
+            raise SystemExit(f"broker did not start, see {self.log}")
+        return time.monotonic() - t0
+
+    def stop(self) -> float:
+        """SIGTERM; seconds until the process has exited."""
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(600)
+        return time.monotonic() - t0
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stats(self) -> dict[str, float]:
+        pid = self.proc.pid
+        st = {}
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                    st[k] = int(v.split()[0]) / 1024
+        st["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
+        with open(f"/proc/{pid}/maps") as f:
+            st["maps"] = sum(1 for _ in f)
+        return st
+
+
+def fmt_stats(s: dict[str, float]) -> str:
+    return (f"RSS {s['VmRSS']:.0f} MiB (anon {s.get('RssAnon', 0):.0f}, file {s.get('RssFile', 0):.0f}), "
+            f"{s['fds']} fds, {s['maps']} maps")
+
+
+def produce_spread(bootstrap: str, topic: str, partitions: int, records: int, size: int = 100) -> float:
+    """Records/s of `records` records of `size` bytes, each to a random partition."""
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": 5, "enable.idempotence": False,
+                  "queue.buffering.max.messages": 1000000, "batch.num.messages": 10000})
+    value = b"x" * size
+    rnd = random.Random(1)
+    t0 = time.monotonic()
+    for _ in range(records):
+        while True:
+            try:
+                p.produce(topic, value, partition=rnd.randrange(partitions))
+                break
+            except BufferError:
+                p.poll(0.01)
+    left = p.flush(300)
+    dt = time.monotonic() - t0
+    del p
+    if left:
+        print(f"  ({left} records not delivered)")
+    return records / dt
+
+
+def partitions(binary: str, base: str, counts: list[int]) -> None:
+    print("| partitions | create (s) | after create | produce (rec/s, 100 B, random partition) "
+          "| clean shutdown (s) | start (s) | after start |")
+    print("|---|---|---|---|---|---|---|")
+    for n in counts:
+        data = os.path.join(base, f"p{n}")
+        log = os.path.join(base, f"p{n}.log")
+        b = Broker(binary, data, log)
+        b.start()
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        t0 = time.monotonic()
+        try:
+            admin.create_topics([NewTopic("scale", n, 1)], operation_timeout=600)["scale"].result(timeout=900)
+            create = f"{time.monotonic() - t0:.2f}"
+        except Exception as e:  # a figure: the limit hit is what is measured
+            create = f"failed after {time.monotonic() - t0:.1f} s: {e}"
+            print(f"| {n} | {create} | {fmt_stats(b.stats())} | - | {b.stop():.2f} | - | - |", flush=True)
+            continue
+        after_create = b.stats()
+        rate = produce_spread(b.bootstrap, "scale", n, max(20000, 20 * n))
+        shutdown = b.stop()
+        start = b.start()
+        after_start = b.stats()
+        b.stop()
+        print(f"| {n} | {create} | {fmt_stats(after_create)} | {rate:,.0f} | {shutdown:.2f} | {start:.2f} "
+              f"| {fmt_stats(after_start)} |", flush=True)
+
+
+API_VERSIONS = struct.pack(">hhih", 18, 0, 7, 5) + b"bench"
+API_VERSIONS = struct.pack(">i", len(API_VERSIONS)) + API_VERSIONS
+
+
+def recv_exact(s: socket.socket, k: int) -> bytes:
+    b = b""
+    while len(b) < k:
+        chunk = s.recv(k - len(b))
+        if not chunk:
+            raise ConnectionError("closed")
+        b += chunk
+    return b
+
+
+def latency(bootstrap: str, topic: str, n: int = 2000) -> tuple[float, float]:
+    """p50 and p99 (ms) of produce round trips, one record at a time (acks=1, linger 0)."""
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": 0, "enable.idempotence": False})
+    p.produce(topic, b"warm-up", partition=0)
+    p.flush(30)
+    lat = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        p.produce(topic, b"x" * 100, partition=0)
+        p.flush(30)
+        lat.append(time.perf_counter() - t0)
+    del p
+    lat.sort()
+    return lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000
+
+
+def connections(binary: str, base: str, counts: list[int]) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    print("| idle connections | broker RSS (MiB) | RSS per connection (KiB) | fds | produce p50 (ms) | produce p99 (ms) |")
+    print("|---|---|---|---|---|---|")
+    b = Broker(binary, os.path.join(base, "conns"), os.path.join(base, "conns.log"))
+    b.start()
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    admin.create_topics([NewTopic("lat", 1, 1)])["lat"].result(30)
+    base_rss = b.stats()["VmRSS"]
+    socks: list[socket.socket] = []
+    for n in counts:
+        while len(socks) < n:
+            s = socket.create_connection(("127.0.0.1", b.port), timeout=60)
+            socks.append(s)
+            s.sendall(API_VERSIONS)
+        for s in socks:
+            s.settimeout(60)
+        # Every connection answered once (the ones opened in earlier steps again too).
+        for s in socks:
+            size = struct.unpack(">i", recv_exact(s, 4))[0]
+            recv_exact(s, size)
+        st = b.stats()
+        p50, p99 = latency(b.bootstrap, "lat")
+        per = (st["VmRSS"] - base_rss) * 1024 / n if n else 0
+        print(f"| {n} | {st['VmRSS']:.0f} | {per:.1f} | {st['fds']} | {p50:.2f} | {p99:.2f} |", flush=True)
+        for s in socks:
+            s.sendall(API_VERSIONS)
+    for s in socks:
+        size = struct.unpack(">i", recv_exact(s, 4))[0]
+        recv_exact(s, size)
+        s.close()
+    b.stop()
+
+
+def main(argv: list[str]) -> None:
+    what, binary, base, counts = argv[1], argv[2], argv[3], [int(c) for c in argv[4].split(",")]
+    os.makedirs(base, exist_ok=True)
+    {"partitions": partitions, "connections": connections}[what](binary, base, counts)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
