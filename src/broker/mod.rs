@@ -46,6 +46,8 @@ pub struct Broker {
     pub schema_registry: Arc<SchemaRegistry>,
     /// SCRAM users (`<log.dirs>/scram-credentials`).
     pub scram_credentials: crate::security::ScramCredentialStore,
+    /// ACLs (`<log.dirs>/acls`) and the rules that check them (`authorizer.class.name`).
+    pub authorizer: crate::security::Authorizer,
     /// This process's ownership of the data directory, held until the broker is
     /// dropped; or, with `in_memory`, the volume that holds every file instead (its
     /// files are gone when the broker is dropped).
@@ -122,9 +124,19 @@ impl Broker {
         );
         let scram_credentials = crate::security::ScramCredentialStore::open(&config.data_dir)
             .context("loading SCRAM credentials")?;
+        let authorizer = crate::security::Authorizer::open(
+            &config.data_dir,
+            crate::security::AuthorizerConfig {
+                enabled: config.authorizer_enabled,
+                super_users: config.super_users.iter().cloned().collect(),
+                allow_everyone_if_no_acl_found: config.allow_everyone_if_no_acl_found,
+            },
+        )
+        .context("loading ACLs")?;
         Ok(Arc::new(Broker {
             schema_registry,
             scram_credentials,
+            authorizer,
             groups,
             transactions,
             fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots),

@@ -59,6 +59,11 @@ pub struct BrokerConfig {
     pub connections_max_idle_ms: Option<u64>,
     /// `connection.failed.authentication.delay.ms`
     pub connection_failed_authentication_delay_ms: u64,
+    /// `authorizer.class.name` is set: ACLs are checked.
+    pub authorizer_enabled: bool,
+    /// `super.users`, each `Type:name`.
+    pub super_users: Vec<String>,
+    pub allow_everyone_if_no_acl_found: bool,
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
     pub acks_all_fsync: bool,
@@ -207,6 +212,14 @@ impl BrokerConfig {
             )
             .parse::<i32>()?
             .max(0) as u64,
+            authorizer_enabled: !get("authorizer.class.name").trim().is_empty(),
+            super_users: get("super.users")
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            allow_everyone_if_no_acl_found: get("allow.everyone.if.no.acl.found") == "true",
             retention_check_interval_ms: get("log.retention.check.interval.ms").parse()?,
             flush_scheduler_interval_ms: get("log.flush.scheduler.interval.ms").parse()?,
             acks_all_fsync: get("sluice.acks.all.fsync") == "true",
