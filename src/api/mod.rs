@@ -19,11 +19,14 @@ pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -268,6 +271,9 @@ commands! {
     SaslAuthenticate(SaslAuthenticateRequest => SaslAuthenticateResponse) = sasl_authenticate::handle;
     DescribeUserScramCredentials(DescribeUserScramCredentialsRequest => DescribeUserScramCredentialsResponse) = describe_user_scram_credentials::handle;
     AlterUserScramCredentials(AlterUserScramCredentialsRequest => AlterUserScramCredentialsResponse) = alter_user_scram_credentials::handle;
+    DescribeAcls(DescribeAclsRequest => DescribeAclsResponse) = describe_acls::handle;
+    CreateAcls(CreateAclsRequest => CreateAclsResponse) = create_acls::handle;
+    DeleteAcls(DeleteAclsRequest => DeleteAclsResponse) = delete_acls::handle;
 }
 
 /// What handling a request leaves for the connection to send.
