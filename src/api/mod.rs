@@ -17,6 +17,7 @@ pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+pub mod authorize;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod create_acls;
@@ -192,11 +193,18 @@ macro_rules! commands {
                 }
             }
 
-            /// Runs the handler. `None` means no answer is sent.
-            pub async fn apply(self, ctx: &RequestContext, broker: &Arc<Broker>) -> Option<Response> {
-                match self {
+            /// Runs the handler, between the ACL checks of [`authorize`]. `None` means
+            /// no answer is sent.
+            pub async fn apply(mut self, ctx: &RequestContext, broker: &Arc<Broker>) -> Option<Response> {
+                let checked = match authorize::before(&mut self, ctx, broker) {
+                    Ok(checked) => checked,
+                    Err(refused) => return Some(refused),
+                };
+                let mut response = match self {
                     $(Command::$variant(request) => $handler(request, ctx, broker).await.map(Response::$variant),)*
-                }
+                }?;
+                authorize::after(checked, &mut response, ctx, broker);
+                Some(response)
             }
         }
 
@@ -291,13 +299,35 @@ impl Command {
     /// fsync instead of awaiting it.
     pub async fn start(self, ctx: &RequestContext, broker: &Arc<Broker>) -> Answer {
         match self {
-            Command::Produce(request) => match produce::prepare(request, ctx, broker).await {
-                produce::Prepared::Done(Some(r)) => Answer::Ready(Response::Produce(r)),
-                produce::Prepared::Done(None) => Answer::None,
-                produce::Prepared::Durable(wait) => {
-                    Answer::Deferred(Box::pin(async move { Response::Produce(wait.await) }))
+            Command::Produce(request) => {
+                let mut cmd = Command::Produce(request);
+                let checked = match authorize::before(&mut cmd, ctx, broker) {
+                    Ok(checked) => checked,
+                    Err(refused) => return Answer::Ready(refused),
+                };
+                let Command::Produce(request) = cmd else { unreachable!() };
+                match produce::prepare(request, ctx, broker).await {
+                    produce::Prepared::Done(Some(r)) => {
+                        let mut r = Response::Produce(r);
+                        authorize::after(checked, &mut r, ctx, broker);
+                        Answer::Ready(r)
+                    }
+                    produce::Prepared::Done(None) => Answer::None,
+                    produce::Prepared::Durable(wait) => {
+                        // The refused partitions are known now; the check needs no
+                        // request context once the wait is over.
+                        let mut refused = Response::Produce(ProduceResponse::default());
+                        authorize::after(checked, &mut refused, ctx, broker);
+                        Answer::Deferred(Box::pin(async move {
+                            let mut r = wait.await;
+                            if let Response::Produce(extra) = refused {
+                                r.responses.extend(extra.responses);
+                            }
+                            Response::Produce(r)
+                        }))
+                    }
                 }
-            },
+            }
             other => match other.apply(ctx, broker).await {
                 Some(r) => Answer::Ready(r),
                 None => Answer::None,
