@@ -67,21 +67,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         "v5 is transactions v2 (KIP-890), not implemented",
     ),
     (
-        ApiKey::DescribeAcls,
-        None,
-        "no authorizer yet (the security issue)",
-    ),
-    (
-        ApiKey::CreateAcls,
-        None,
-        "no authorizer yet (the security issue)",
-    ),
-    (
-        ApiKey::DeleteAcls,
-        None,
-        "no authorizer yet (the security issue)",
-    ),
-    (
         ApiKey::AlterReplicaLogDirs,
         None,
         "one log directory only (several log directories are not implemented)",

@@ -183,7 +183,7 @@ pub fn before(
     cmd: &mut Command,
     ctx: &RequestContext,
     broker: &Arc<Broker>,
-) -> Result<After, Response> {
+) -> Result<After, Box<Response>> {
     if !broker.authorizer.enabled() {
         return Ok(After::Nothing);
     }
@@ -233,15 +233,17 @@ pub fn before(
                 if !a.cluster(Op::ClusterAction) {
                     let mut resp = FetchResponse::default();
                     resp.error_code = CLUSTER_DENIED;
-                    return Err(Response::Fetch(resp));
+                    return Err(Box::new(Response::Fetch(resp)));
                 }
                 return Ok(After::Nothing);
             }
             let all_denied = !r.topics.is_empty()
-                && r.topics.iter().all(|t| match topic_name(broker, &t.topic, &t.topic_id) {
-                    Some(name) => !a.topic(Op::Read, &name),
-                    None => false,
-                });
+                && r.topics
+                    .iter()
+                    .all(|t| match topic_name(broker, &t.topic, &t.topic_id) {
+                        Some(name) => !a.topic(Op::Read, &name),
+                        None => false,
+                    });
             if all_denied {
                 // Nothing to wait for: answer at once, as Kafka does.
                 r.max_wait_ms = 0;
@@ -250,8 +252,8 @@ pub fn before(
         }
         Command::Metadata(r) => {
             let topic_ops = ctx.api_version >= 8 && r.include_topic_authorized_operations;
-            let cluster_ops = (8..=10).contains(&ctx.api_version)
-                && r.include_cluster_authorized_operations;
+            let cluster_ops =
+                (8..=10).contains(&ctx.api_version) && r.include_cluster_authorized_operations;
             let auto_create = (ctx.api_version < 4 || r.allow_auto_topic_creation)
                 && broker.config.auto_create_topics_enable;
             let Some(topics) = r.topics.as_mut().filter(|t| !t.is_empty()) else {
@@ -267,7 +269,10 @@ pub fn before(
             topics.retain(|t| {
                 let name = match &t.name {
                     Some(n) => Some(n.to_string()),
-                    None => broker.topics.get_by_id(&t.topic_id).map(|t| t.name.to_string()),
+                    None => broker
+                        .topics
+                        .get_by_id(&t.topic_id)
+                        .map(|t| t.name.to_string()),
                 };
                 let Some(name) = name else { return true };
                 let mut e = metadata_response::MetadataResponseTopic::default();
@@ -321,7 +326,7 @@ pub fn before(
                         offset_commit_topic(t.name.clone(), t.topic_id, parts, GROUP_DENIED)
                     })
                     .collect();
-                return Err(Response::OffsetCommit(resp));
+                return Err(Box::new(Response::OffsetCommit(resp)));
             }
             let mut denied = Vec::new();
             r.topics.retain(|t| {
@@ -347,13 +352,18 @@ pub fn before(
             };
             let denied = split_topics(
                 &mut r.topics,
-                |t| (t.name.clone(), t.partitions.iter().map(|p| p.partition_index).collect()),
+                |t| {
+                    (
+                        t.name.clone(),
+                        t.partitions.iter().map(|p| p.partition_index).collect(),
+                    )
+                },
                 |t| whole.is_none() && a.topic(Op::Read, &t.name),
             );
             if let Some(code) = whole {
                 let mut resp = TxnOffsetCommitResponse::default();
                 resp.topics = txn_offset_commit_topics(denied, code);
-                return Err(Response::TxnOffsetCommit(resp));
+                return Err(Box::new(Response::TxnOffsetCommit(resp)));
             }
             Ok(After::TxnOffsetCommit(denied))
         }
@@ -361,11 +371,16 @@ pub fn before(
             if !a.group(Op::Delete, &r.group_id) {
                 let mut resp = OffsetDeleteResponse::default();
                 resp.error_code = GROUP_DENIED;
-                return Err(Response::OffsetDelete(resp));
+                return Err(Box::new(Response::OffsetDelete(resp)));
             }
             let denied = split_topics(
                 &mut r.topics,
-                |t| (t.name.clone(), t.partitions.iter().map(|p| p.partition_index).collect()),
+                |t| {
+                    (
+                        t.name.clone(),
+                        t.partitions.iter().map(|p| p.partition_index).collect(),
+                    )
+                },
                 |t| a.topic(Op::Read, &t.name),
             );
             Ok(After::OffsetDelete(denied))
@@ -373,7 +388,12 @@ pub fn before(
         Command::DeleteRecords(r) => {
             let denied = split_topics(
                 &mut r.topics,
-                |t| (t.name.clone(), t.partitions.iter().map(|p| p.partition_index).collect()),
+                |t| {
+                    (
+                        t.name.clone(),
+                        t.partitions.iter().map(|p| p.partition_index).collect(),
+                    )
+                },
                 |t| a.topic(Op::Delete, &t.name),
             );
             Ok(After::DeleteRecords(denied))
@@ -385,7 +405,7 @@ pub fn before(
                 })
             } else {
                 if let Some(refused) = offset_fetch_group(a, r, ctx.api_version) {
-                    return Err(refused);
+                    return Err(Box::new(refused));
                 }
                 Ok(After::OffsetFetch {
                     all_topics: vec![r.topics.is_none()],
@@ -398,7 +418,7 @@ pub fn before(
                 let mut resp = JoinGroupResponse::default();
                 resp.error_code = GROUP_DENIED;
                 resp.generation_id = -1;
-                Err(Response::JoinGroup(resp))
+                Err(Box::new(Response::JoinGroup(resp)))
             }
         },
         Command::SyncGroup(r) => match a.group(Op::Read, &r.group_id) {
@@ -406,7 +426,7 @@ pub fn before(
             false => {
                 let mut resp = SyncGroupResponse::default();
                 resp.error_code = GROUP_DENIED;
-                Err(Response::SyncGroup(resp))
+                Err(Box::new(Response::SyncGroup(resp)))
             }
         },
         Command::Heartbeat(r) => match a.group(Op::Read, &r.group_id) {
@@ -414,7 +434,7 @@ pub fn before(
             false => {
                 let mut resp = HeartbeatResponse::default();
                 resp.error_code = GROUP_DENIED;
-                Err(Response::Heartbeat(resp))
+                Err(Box::new(Response::Heartbeat(resp)))
             }
         },
         Command::LeaveGroup(r) => match a.group(Op::Read, &r.group_id) {
@@ -422,7 +442,7 @@ pub fn before(
             false => {
                 let mut resp = LeaveGroupResponse::default();
                 resp.error_code = GROUP_DENIED;
-                Err(Response::LeaveGroup(resp))
+                Err(Box::new(Response::LeaveGroup(resp)))
             }
         },
         Command::ConsumerGroupHeartbeat(r) => {
@@ -440,7 +460,7 @@ pub fn before(
             };
             let mut resp = ConsumerGroupHeartbeatResponse::default();
             resp.error_code = code;
-            Err(Response::ConsumerGroupHeartbeat(resp))
+            Err(Box::new(Response::ConsumerGroupHeartbeat(resp)))
         }
         Command::FindCoordinator(r) => {
             let (rt, code) = match r.key_type {
@@ -455,7 +475,7 @@ pub fn before(
                 resp.error_code = code;
                 resp.node_id = (-1).into();
                 resp.port = -1;
-                return Err(Response::FindCoordinator(resp));
+                return Err(Box::new(Response::FindCoordinator(resp)));
             }
             let mut denied = Vec::new();
             r.coordinator_keys.retain(|k| {
@@ -475,9 +495,9 @@ pub fn before(
         Command::DescribeGroups(r) => Ok(After::DescribeGroups(
             ctx.api_version >= 3 && r.include_authorized_operations,
         )),
-        Command::ConsumerGroupDescribe(r) => {
-            Ok(After::ConsumerGroupDescribe(r.include_authorized_operations))
-        }
+        Command::ConsumerGroupDescribe(r) => Ok(After::ConsumerGroupDescribe(
+            r.include_authorized_operations,
+        )),
         Command::ListGroups(_) => Ok(After::ListGroups),
         Command::DeleteGroups(r) => {
             let mut denied = Vec::new();
@@ -521,7 +541,10 @@ pub fn before(
             r.topics.retain(|t| {
                 let name = match &t.name {
                     Some(n) => Some(n.to_string()),
-                    None => broker.topics.get_by_id(&t.topic_id).map(|x| x.name.to_string()),
+                    None => broker
+                        .topics
+                        .get_by_id(&t.topic_id)
+                        .map(|x| x.name.to_string()),
                 };
                 let Some(name) = name else { return true };
                 let by_id = t.name.is_none();
@@ -550,8 +573,7 @@ pub fn before(
         Command::AlterConfigs(r) => {
             let mut denied = Vec::new();
             r.resources.retain(|res| {
-                match a.config_resource(Op::AlterConfigs, res.resource_type, &res.resource_name)
-                {
+                match a.config_resource(Op::AlterConfigs, res.resource_type, &res.resource_name) {
                     Ok(()) => true,
                     Err(code) => {
                         denied.push((res.resource_type, res.resource_name.clone(), code));
@@ -564,8 +586,7 @@ pub fn before(
         Command::IncrementalAlterConfigs(r) => {
             let mut denied = Vec::new();
             r.resources.retain(|res| {
-                match a.config_resource(Op::AlterConfigs, res.resource_type, &res.resource_name)
-                {
+                match a.config_resource(Op::AlterConfigs, res.resource_type, &res.resource_name) {
                     Ok(()) => true,
                     Err(code) => {
                         denied.push((res.resource_type, res.resource_name.clone(), code));
@@ -595,7 +616,7 @@ pub fn before(
             resp.error_code = code;
             resp.producer_id = (-1).into();
             resp.producer_epoch = -1;
-            Err(Response::InitProducerId(resp))
+            Err(Box::new(Response::InitProducerId(resp)))
         }
         Command::AddPartitionsToTxn(r) => {
             if ctx.api_version >= 4 {
@@ -604,7 +625,7 @@ pub fn before(
                 }
                 let mut resp = AddPartitionsToTxnResponse::default();
                 resp.error_code = CLUSTER_DENIED;
-                return Err(Response::AddPartitionsToTxn(resp));
+                return Err(Box::new(Response::AddPartitionsToTxn(resp)));
             }
             let txn_ok = a.txn(Op::Write, &r.v3_and_below_transactional_id);
             let denied: HashSet<String> = r
@@ -643,7 +664,7 @@ pub fn before(
                     tr
                 })
                 .collect();
-            Err(Response::AddPartitionsToTxn(resp))
+            Err(Box::new(Response::AddPartitionsToTxn(resp)))
         }
         Command::AddOffsetsToTxn(r) => {
             let code = if !a.txn(Op::Write, &r.transactional_id) {
@@ -655,14 +676,14 @@ pub fn before(
             };
             let mut resp = AddOffsetsToTxnResponse::default();
             resp.error_code = code;
-            Err(Response::AddOffsetsToTxn(resp))
+            Err(Box::new(Response::AddOffsetsToTxn(resp)))
         }
         Command::EndTxn(r) => match a.txn(Op::Write, &r.transactional_id) {
             true => Ok(After::Nothing),
             false => {
                 let mut resp = EndTxnResponse::default();
                 resp.error_code = TXN_DENIED;
-                Err(Response::EndTxn(resp))
+                Err(Box::new(Response::EndTxn(resp)))
             }
         },
         Command::DescribeProducers(_) => Ok(After::DescribeProducers),
@@ -671,9 +692,9 @@ pub fn before(
         Command::DescribeTopicPartitions(r) => Ok(After::DescribeTopicPartitions {
             all: r.topics.is_empty(),
         }),
-        Command::DescribeCluster(r) => {
-            Ok(After::DescribeCluster(r.include_cluster_authorized_operations))
-        }
+        Command::DescribeCluster(r) => Ok(After::DescribeCluster(
+            r.include_cluster_authorized_operations,
+        )),
         Command::DescribeLogDirs(_) => cluster_or(a, Op::Describe, || {
             let mut resp = DescribeLogDirsResponse::default();
             resp.error_code = CLUSTER_DENIED;
@@ -770,11 +791,11 @@ pub fn before(
     }
 }
 
-fn cluster_or(a: &Auth, op: Op, refuse: impl FnOnce() -> Response) -> Result<After, Response> {
+fn cluster_or(a: &Auth, op: Op, refuse: impl FnOnce() -> Response) -> Result<After, Box<Response>> {
     if a.cluster(op) {
         Ok(After::Nothing)
     } else {
-        Err(refuse())
+        Err(Box::new(refuse()))
     }
 }
 
@@ -973,7 +994,8 @@ pub fn after(after: After, response: &mut Response, ctx: &RequestContext, broker
                 t.partitions = parts
                     .into_iter()
                     .map(|p| {
-                        let mut pr = offset_delete_response::OffsetDeleteResponsePartition::default();
+                        let mut pr =
+                            offset_delete_response::OffsetDeleteResponsePartition::default();
                         pr.partition_index = p;
                         pr.error_code = TOPIC_DENIED;
                         pr
@@ -989,7 +1011,8 @@ pub fn after(after: After, response: &mut Response, ctx: &RequestContext, broker
                 t.partitions = parts
                     .into_iter()
                     .map(|p| {
-                        let mut pr = delete_records_response::DeleteRecordsPartitionResult::default();
+                        let mut pr =
+                            delete_records_response::DeleteRecordsPartitionResult::default();
                         pr.partition_index = p;
                         pr.error_code = TOPIC_DENIED;
                         pr.low_watermark = -1;
@@ -1140,10 +1163,8 @@ pub fn after(after: After, response: &mut Response, ctx: &RequestContext, broker
                 }
             }
         }
-        (After::ListGroups, Response::ListGroups(r)) => {
-            if !a.cluster(Op::Describe) {
-                r.groups.retain(|g| a.group(Op::Describe, &g.group_id));
-            }
+        (After::ListGroups, Response::ListGroups(r)) if !a.cluster(Op::Describe) => {
+            r.groups.retain(|g| a.group(Op::Describe, &g.group_id));
         }
         (After::DescribeProducers, Response::DescribeProducers(r)) => {
             for t in &mut r.topics {
@@ -1195,14 +1216,12 @@ pub fn after(after: After, response: &mut Response, ctx: &RequestContext, broker
                 true
             });
         }
-        (After::DescribeCluster(ops), Response::DescribeCluster(r)) => {
-            if ops {
-                r.cluster_authorized_operations = if a.cluster(Op::Describe) {
-                    a.operations(Rt::Cluster, CLUSTER_NAME)
-                } else {
-                    0
-                };
-            }
+        (After::DescribeCluster(true), Response::DescribeCluster(r)) => {
+            r.cluster_authorized_operations = if a.cluster(Op::Describe) {
+                a.operations(Rt::Cluster, CLUSTER_NAME)
+            } else {
+                0
+            };
         }
         _ => {}
     }

@@ -198,7 +198,7 @@ macro_rules! commands {
             pub async fn apply(mut self, ctx: &RequestContext, broker: &Arc<Broker>) -> Option<Response> {
                 let checked = match authorize::before(&mut self, ctx, broker) {
                     Ok(checked) => checked,
-                    Err(refused) => return Some(refused),
+                    Err(refused) => return Some(*refused),
                 };
                 let mut response = match self {
                     $(Command::$variant(request) => $handler(request, ctx, broker).await.map(Response::$variant),)*
@@ -303,9 +303,11 @@ impl Command {
                 let mut cmd = Command::Produce(request);
                 let checked = match authorize::before(&mut cmd, ctx, broker) {
                     Ok(checked) => checked,
-                    Err(refused) => return Answer::Ready(refused),
+                    Err(refused) => return Answer::Ready(*refused),
                 };
-                let Command::Produce(request) = cmd else { unreachable!() };
+                let Command::Produce(request) = cmd else {
+                    unreachable!()
+                };
                 match produce::prepare(request, ctx, broker).await {
                     produce::Prepared::Done(Some(r)) => {
                         let mut r = Response::Produce(r);

@@ -4,7 +4,8 @@
 //! [`run`]; each command group lives in its own file:
 //! - `client.rs`: one broker connection (framing, ApiVersions negotiation);
 //! - `cluster.rs`: Metadata, leaders, coordinators, ListOffsets;
-//! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`, `user.rs`: the network commands;
+//! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`, `user.rs`, `acl.rs`: the network
+//!   commands;
 //! - `consume_group.rs`: group membership for `consume --group`;
 //! - `dump_log.rs`: the offline `dump-log`;
 //! - `status.rs`: `/health` and `/ready` of a broker's admin HTTP side;
@@ -18,6 +19,7 @@
 //! speak the wire protocol, and `dump-log` only reads files, through `crate::log`'s
 //! parsing functions.
 
+pub mod acl;
 pub mod archive;
 #[cfg(test)]
 mod archive_doc_test;
@@ -69,6 +71,8 @@ pub enum ClientCommand {
     Group(group::GroupArgs),
     /// Add, list and remove SCRAM users (AlterUserScramCredentials).
     User(user::UserArgs),
+    /// Add, list and remove ACLs (CreateAcls, DescribeAcls, DeleteAcls).
+    Acl(acl::AclArgs),
     /// Print (or --verify) segment files offline, like kafka-dump-log.
     DumpLog(dump_log::DumpLogArgs),
     /// Ask a broker's admin HTTP side whether it is alive (/health) and ready (/ready).
@@ -103,6 +107,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             ClientCommand::Replay(a) => replay::run(a).await,
             ClientCommand::Mirror(a) => mirror::run(a).await,
             ClientCommand::User(a) => user::run(a).await,
+            ClientCommand::Acl(a) => acl::run(a).await,
             ClientCommand::DumpLog(_) => unreachable!("handled above"),
         }
     })

@@ -172,16 +172,25 @@ impl AclBinding {
     /// Why CreateAcls refuses this binding (INVALID_REQUEST), as Kafka's controller and
     /// request handler check it.
     pub fn validate(&self) -> Result<(), String> {
-        if matches!(self.resource_type, ResourceType::Unknown | ResourceType::Any) {
+        if matches!(
+            self.resource_type,
+            ResourceType::Unknown | ResourceType::Any
+        ) {
             return Err(format!("Invalid resourceType {}", self.resource_type));
         }
-        if !matches!(self.pattern_type, PatternType::Literal | PatternType::Prefixed) {
+        if !matches!(
+            self.pattern_type,
+            PatternType::Literal | PatternType::Prefixed
+        ) {
             return Err(format!("Invalid patternType {}", self.pattern_type));
         }
         if matches!(self.operation, AclOperation::Unknown | AclOperation::Any) {
             return Err(format!("Invalid operation {}", self.operation));
         }
-        if !matches!(self.permission, PermissionType::Allow | PermissionType::Deny) {
+        if !matches!(
+            self.permission,
+            PermissionType::Allow | PermissionType::Deny
+        ) {
             return Err(format!("Invalid permissionType {}", self.permission));
         }
         if self.resource_name.is_empty() {
@@ -250,8 +259,7 @@ impl AclBindingFilter {
     /// Why the filter cannot be used (INVALID_REQUEST), as Kafka refuses filters with an
     /// UNKNOWN field.
     pub fn validate(&self) -> Result<(), String> {
-        if self.resource_type == ResourceType::Unknown
-            || self.pattern_type == PatternType::Unknown
+        if self.resource_type == ResourceType::Unknown || self.pattern_type == PatternType::Unknown
         {
             return Err("Unknown patternFilter.".into());
         }
@@ -328,23 +336,91 @@ mod tests {
         use ResourceType::*;
         // (filter, acl, matches)
         let rows = [
-            (filter(Topic, Some("orders"), Literal), acl(Topic, "orders", Literal), true),
-            (filter(Topic, Some("orders"), Literal), acl(Topic, "*", Literal), false),
-            (filter(Topic, Some("orders"), Literal), acl(Topic, "ord", Prefixed), false),
-            (filter(Topic, Some("ord"), Prefixed), acl(Topic, "ord", Prefixed), true),
-            (filter(Topic, Some("orders"), Prefixed), acl(Topic, "ord", Prefixed), false),
-            (filter(Topic, Some("orders"), Match), acl(Topic, "orders", Literal), true),
-            (filter(Topic, Some("orders"), Match), acl(Topic, "*", Literal), true),
-            (filter(Topic, Some("orders"), Match), acl(Topic, "ord", Prefixed), true),
-            (filter(Topic, Some("orders"), Match), acl(Topic, "orders-x", Prefixed), false),
-            (filter(Topic, Some("orders"), Match), acl(Topic, "other", Literal), false),
-            (filter(Topic, Some("ord"), Any), acl(Topic, "ord", Prefixed), true),
-            (filter(Topic, Some("ord"), Any), acl(Topic, "ord", Literal), true),
-            (filter(Topic, Some("orders"), Any), acl(Topic, "ord", Prefixed), false),
-            (filter(Topic, None, Any), acl(Topic, "x", Prefixed), true),
-            (filter(Any, None, Any), acl(Group, "g", Literal), true),
-            (filter(Group, None, Any), acl(Topic, "g", Literal), false),
-            (filter(Topic, None, Literal), acl(Topic, "x", Prefixed), false),
+            (
+                filter(Topic, Some("orders"), Literal),
+                acl(Topic, "orders", Literal),
+                true,
+            ),
+            (
+                filter(Topic, Some("orders"), Literal),
+                acl(Topic, "*", Literal),
+                false,
+            ),
+            (
+                filter(Topic, Some("orders"), Literal),
+                acl(Topic, "ord", Prefixed),
+                false,
+            ),
+            (
+                filter(Topic, Some("ord"), Prefixed),
+                acl(Topic, "ord", Prefixed),
+                true,
+            ),
+            (
+                filter(Topic, Some("orders"), Prefixed),
+                acl(Topic, "ord", Prefixed),
+                false,
+            ),
+            (
+                filter(Topic, Some("orders"), Match),
+                acl(Topic, "orders", Literal),
+                true,
+            ),
+            (
+                filter(Topic, Some("orders"), Match),
+                acl(Topic, "*", Literal),
+                true,
+            ),
+            (
+                filter(Topic, Some("orders"), Match),
+                acl(Topic, "ord", Prefixed),
+                true,
+            ),
+            (
+                filter(Topic, Some("orders"), Match),
+                acl(Topic, "orders-x", Prefixed),
+                false,
+            ),
+            (
+                filter(Topic, Some("orders"), Match),
+                acl(Topic, "other", Literal),
+                false,
+            ),
+            (
+                filter(Topic, Some("ord"), PatternType::Any),
+                acl(Topic, "ord", Prefixed),
+                true,
+            ),
+            (
+                filter(Topic, Some("ord"), PatternType::Any),
+                acl(Topic, "ord", Literal),
+                true,
+            ),
+            (
+                filter(Topic, Some("orders"), PatternType::Any),
+                acl(Topic, "ord", Prefixed),
+                false,
+            ),
+            (
+                filter(Topic, None, PatternType::Any),
+                acl(Topic, "x", Prefixed),
+                true,
+            ),
+            (
+                filter(ResourceType::Any, None, PatternType::Any),
+                acl(Group, "g", Literal),
+                true,
+            ),
+            (
+                filter(Group, None, PatternType::Any),
+                acl(Topic, "g", Literal),
+                false,
+            ),
+            (
+                filter(Topic, None, Literal),
+                acl(Topic, "x", Prefixed),
+                false,
+            ),
         ];
         for (i, (f, a, want)) in rows.iter().enumerate() {
             assert_eq!(f.matches(a), *want, "row {i}: {f:?} on {a}");

@@ -122,7 +122,8 @@ fn decode(bytes: &[u8]) -> Result<BTreeSet<AclBinding>, String> {
             principal: string(&mut r)?,
             host: string(&mut r)?,
         };
-        acl.validate().map_err(|e| format!("invalid entry {acl}: {e}"))?;
+        acl.validate()
+            .map_err(|e| format!("invalid entry {acl}: {e}"))?;
         acls.insert(acl);
     }
     if !r.is_empty() {
