@@ -390,6 +390,8 @@ pub(crate) fn sb(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
 #[cfg(test)]
 mod api_versions_table_test;
 #[cfg(test)]
+mod authorize_tests;
+#[cfg(test)]
 mod cluster_admin_tests;
 #[cfg(test)]
 mod group_tests;
