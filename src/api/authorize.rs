@@ -939,8 +939,12 @@ pub fn after(after: After, response: &mut Response, ctx: &RequestContext, broker
                 }
             }
             r.topics.extend(errors);
-            if cluster_ops && a.cluster(Op::Describe) {
-                r.cluster_authorized_operations = a.operations(Rt::Cluster, CLUSTER_NAME);
+            if cluster_ops {
+                r.cluster_authorized_operations = if a.cluster(Op::Describe) {
+                    a.operations(Rt::Cluster, CLUSTER_NAME)
+                } else {
+                    0
+                };
             }
         }
         (After::ListOffsets(denied), Response::ListOffsets(r)) => {
