@@ -85,8 +85,12 @@ for f in "${FILES[@]}"; do
   # (servers/resources/*/kafka.properties in its repository): broker id 0 (test_create_partitions
   # assigns new partitions to broker 0), 4 partitions, auto-create on, a static advertised
   # listener, group.min.session.timeout.ms=1000 (test_group uses 3000 ms sessions),
-  # group.initial.rebalance.delay.ms=0, 2 partitions for __consumer_offsets.
+  # group.initial.rebalance.delay.ms=0, 2 partitions for __consumer_offsets. Also an
+  # authorizer that allows everyone where no ACL applies, so test_create_describe_delete_acls
+  # can manage ACLs while the other tests run as without one.
   settings=(--advertised-listener "127.0.0.1:$port"
+    --set authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+    --set allow.everyone.if.no.acl.found=true
     --set auto.create.topics.enable=true --set num.partitions=4
     --set group.min.session.timeout.ms=1000 --set group.initial.rebalance.delay.ms=0
     --set offsets.topic.num.partitions=2)

@@ -15,6 +15,8 @@
 #   0012                                   must pass
 #   0045 scenario=noautocreate timeout=300 options: broker without topic auto-creation and
 #                                          TEST_SCENARIO=noautocreate; a longer timeout
+#   0081 authorizer                        the broker runs with an authorizer that allows
+#                                          everyone where no ACL applies (the ACL admin tests)
 #   0090   # xfail: needs ...              expected failure: FAIL is XFAIL, a pass is XPASS (loud)
 #   # 0097 ...                             left out (commented), with the reason
 #
@@ -85,11 +87,13 @@ echo "librdkafka $(basename "$(dirname "$SRC")" | sed 's/^librdkafka-//') tests 
 echo "logs: $OUT"
 for i in "${RUN[@]}"; do
   id=${IDS[$i]} opts=${OPTS[$i]} xf=${XFAIL[$i]}
-  scenario=default timeout_s=$DEFAULT_TIMEOUT
+  scenario=default timeout_s=$DEFAULT_TIMEOUT extra=()
   for o in $opts; do
     case $o in
       scenario=*) scenario=${o#scenario=} ;;
       timeout=*) timeout_s=${o#timeout=} ;;
+      authorizer) extra+=(--set authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+                          --set allow.everyone.if.no.acl.found=true) ;;
       *) echo "WARNING: unknown option '$o' for $id in $LIST" ;;
     esac
   done
@@ -102,7 +106,7 @@ for i in "${RUN[@]}"; do
   port=$(free_port)
   if ! broker_start "$tdir/data" "$port" "$tdir/broker.log" \
       --set auto.create.topics.enable=$autocreate --set num.partitions=4 \
-      --set "group.initial.rebalance.delay.ms=${LRK_REBALANCE_DELAY_MS:-3000}"; then
+      --set "group.initial.rebalance.delay.ms=${LRK_REBALANCE_DELAY_MS:-3000}" "${extra[@]}"; then
     status=FAIL; secs=0; why="broker did not start"
   else
     printf 'bootstrap.servers=127.0.0.1:%s\n' "$port" >"$tdir/test.conf"

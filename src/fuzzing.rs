@@ -520,6 +520,9 @@ fn encode_default_request(
         ApiKey::DeleteShareGroupOffsets => {
             DeleteShareGroupOffsetsRequest::default().encode(buf, version)
         }
+        ApiKey::DescribeAcls => DescribeAclsRequest::default().encode(buf, version),
+        ApiKey::CreateAcls => CreateAclsRequest::default().encode(buf, version),
+        ApiKey::DeleteAcls => DeleteAclsRequest::default().encode(buf, version),
         _ => return None,
     })
 }

@@ -30,21 +30,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
          its own markers",
     ),
     (
-        ApiKey::DescribeAcls,
-        None,
-        "no authorizer yet (the security issue)",
-    ),
-    (
-        ApiKey::CreateAcls,
-        None,
-        "no authorizer yet (the security issue)",
-    ),
-    (
-        ApiKey::DeleteAcls,
-        None,
-        "no authorizer yet (the security issue)",
-    ),
-    (
         ApiKey::AlterReplicaLogDirs,
         None,
         "one log directory only (several log directories are not implemented)",

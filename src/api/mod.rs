@@ -18,15 +18,19 @@ pub mod alter_partition_reassignments;
 pub mod alter_share_group_offsets;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+pub mod authorize;
 pub mod codec_4_2;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_share_group_offsets;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -203,11 +207,18 @@ macro_rules! commands {
                 }
             }
 
-            /// Runs the handler. `None` means no answer is sent.
-            pub async fn apply(self, ctx: &RequestContext, broker: &Arc<Broker>) -> Option<Response> {
-                match self {
+            /// Runs the handler, between the ACL checks of [`authorize`]. `None` means
+            /// no answer is sent.
+            pub async fn apply(mut self, ctx: &RequestContext, broker: &Arc<Broker>) -> Option<Response> {
+                let checked = match authorize::before(&mut self, ctx, broker) {
+                    Ok(checked) => checked,
+                    Err(refused) => return Some(*refused),
+                };
+                let mut response = match self {
                     $(Command::$variant(request) => $handler(request, ctx, broker).await.map(Response::$variant),)*
-                }
+                }?;
+                authorize::after(checked, &mut response, ctx, broker);
+                Some(response)
             }
         }
 
@@ -296,6 +307,9 @@ commands! {
     DescribeUserScramCredentials(DescribeUserScramCredentialsRequest => DescribeUserScramCredentialsResponse) = describe_user_scram_credentials::handle;
     AlterUserScramCredentials(AlterUserScramCredentialsRequest => AlterUserScramCredentialsResponse) = alter_user_scram_credentials::handle;
     UpdateFeatures(UpdateFeaturesRequest => UpdateFeaturesResponse) = update_features::handle;
+    DescribeAcls(DescribeAclsRequest => DescribeAclsResponse) = describe_acls::handle;
+    CreateAcls(CreateAclsRequest => CreateAclsResponse) = create_acls::handle;
+    DeleteAcls(DeleteAclsRequest => DeleteAclsResponse) = delete_acls::handle;
 }
 
 /// What handling a request leaves for the connection to send.
@@ -313,13 +327,37 @@ impl Command {
     /// fsync instead of awaiting it.
     pub async fn start(self, ctx: &RequestContext, broker: &Arc<Broker>) -> Answer {
         match self {
-            Command::Produce(request) => match produce::prepare(request, ctx, broker).await {
-                produce::Prepared::Done(Some(r)) => Answer::Ready(Response::Produce(r)),
-                produce::Prepared::Done(None) => Answer::None,
-                produce::Prepared::Durable(wait) => {
-                    Answer::Deferred(Box::pin(async move { Response::Produce(wait.await) }))
+            Command::Produce(request) => {
+                let mut cmd = Command::Produce(request);
+                let checked = match authorize::before(&mut cmd, ctx, broker) {
+                    Ok(checked) => checked,
+                    Err(refused) => return Answer::Ready(*refused),
+                };
+                let Command::Produce(request) = cmd else {
+                    unreachable!()
+                };
+                match produce::prepare(request, ctx, broker).await {
+                    produce::Prepared::Done(Some(r)) => {
+                        let mut r = Response::Produce(r);
+                        authorize::after(checked, &mut r, ctx, broker);
+                        Answer::Ready(r)
+                    }
+                    produce::Prepared::Done(None) => Answer::None,
+                    produce::Prepared::Durable(wait) => {
+                        // The refused partitions are known now; the check needs no
+                        // request context once the wait is over.
+                        let mut refused = Response::Produce(ProduceResponse::default());
+                        authorize::after(checked, &mut refused, ctx, broker);
+                        Answer::Deferred(Box::pin(async move {
+                            let mut r = wait.await;
+                            if let Response::Produce(extra) = refused {
+                                r.responses.extend(extra.responses);
+                            }
+                            Response::Produce(r)
+                        }))
+                    }
                 }
-            },
+            }
             other => match other.apply(ctx, broker).await {
                 Some(r) => Answer::Ready(r),
                 None => Answer::None,
@@ -378,6 +416,8 @@ pub(crate) fn sb(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
 
 #[cfg(test)]
 mod api_versions_table_test;
+#[cfg(test)]
+mod authorize_tests;
 #[cfg(test)]
 mod cluster_admin_tests;
 #[cfg(test)]

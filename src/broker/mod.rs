@@ -55,6 +55,8 @@ pub struct Broker {
     pub schema_ids: Option<Arc<dyn SchemaIdLookup>>,
     /// SCRAM users (`<log.dirs>/scram-credentials`).
     pub scram_credentials: crate::security::ScramCredentialStore,
+    /// ACLs (`<log.dirs>/acls`) and the rules that check them (`authorizer.class.name`).
+    pub authorizer: crate::security::Authorizer,
     /// This process's ownership of the data directory, held until the broker is
     /// dropped; or, with `in_memory`, the volume that holds every file instead (its
     /// files are gone when the broker is dropped).
@@ -161,10 +163,20 @@ impl Broker {
             .context("loading SCRAM credentials")?;
         let schema_ids = (!config.schema_registry_listen.is_empty())
             .then(|| schema_registry.clone() as Arc<dyn SchemaIdLookup>);
+        let authorizer = crate::security::Authorizer::open(
+            &config.data_dir,
+            crate::security::AuthorizerConfig {
+                enabled: config.authorizer_enabled,
+                super_users: config.super_users.iter().cloned().collect(),
+                allow_everyone_if_no_acl_found: config.allow_everyone_if_no_acl_found,
+            },
+        )
+        .context("loading ACLs")?;
         Ok(Arc::new(Broker {
             schema_ids,
             schema_registry,
             scram_credentials,
+            authorizer,
             groups,
             share,
             transactions,

@@ -5,7 +5,8 @@
 //! - `client.rs`: one broker connection (framing, ApiVersions negotiation);
 //! - `security.rs`: `--command-config` and the security flags: TLS and SASL for it;
 //! - `cluster.rs`: Metadata, leaders, coordinators, ListOffsets;
-//! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`, `user.rs`: the network commands;
+//! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`, `user.rs`, `acl.rs`: the network
+//!   commands;
 //! - `consume_group.rs`: group membership for `consume --group`;
 //! - `dump_log.rs`: the offline `dump-log`;
 //! - `schema.rs`: `sluice schema`, a schema registry's REST API; `schema_decode.rs`:
@@ -21,6 +22,7 @@
 //! speak the wire protocol, and `dump-log` only reads files, through `crate::log`'s
 //! parsing functions.
 
+pub mod acl;
 pub mod archive;
 #[cfg(test)]
 mod archive_doc_test;
@@ -80,6 +82,8 @@ pub enum ClientCommand {
     User(user::UserArgs),
     /// Describe, upgrade and downgrade finalized features (UpdateFeatures).
     Feature(feature::FeatureArgs),
+    /// Add, list and remove ACLs (CreateAcls, DescribeAcls, DeleteAcls).
+    Acl(acl::AclArgs),
     /// Print (or --verify) segment files offline, like kafka-dump-log.
     DumpLog(dump_log::DumpLogArgs),
     /// Ask a broker's admin HTTP side whether it is alive (/health) and ready (/ready).
@@ -110,6 +114,7 @@ impl ClientCommand {
             ClientCommand::Replay(a) => Some(&a.bootstrap.security),
             ClientCommand::Mirror(a) => Some(&a.security),
             ClientCommand::Feature(a) => Some(&a.bootstrap.security),
+            ClientCommand::Acl(a) => Some(&a.bootstrap.security),
             ClientCommand::DumpLog(_) | ClientCommand::Status(_) | ClientCommand::Schema(_) => None,
         }
     }
@@ -140,6 +145,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             ClientCommand::User(a) => user::run(a).await,
             ClientCommand::Feature(a) => feature::run(a).await,
             ClientCommand::Schema(a) => schema::run(a).await,
+            ClientCommand::Acl(a) => acl::run(a).await,
             ClientCommand::DumpLog(_) => unreachable!("handled above"),
         }
     })

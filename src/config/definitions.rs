@@ -112,6 +112,12 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "Per-listener. The SASL mechanisms SASL_PLAINTEXT and SASL_SSL listeners offer (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). An enabled mechanism with no users authenticates nobody. PLAIN users come from <mechanism>.sasl.jaas.config; SCRAM users are managed with AlterUserScramCredentials (`sluice user add`)."),
     broker("sasl.jaas.config", Password, "", true,
         "Per-listener. The JAAS line for every mechanism that has no <mechanism>.sasl.jaas.config of its own. For PLAIN, Kafka's `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\";` lists the users. Kafka's per-mechanism names work too: plain.sasl.jaas.config and listener.name.<listener>.plain.sasl.jaas.config (one value, spaces, quotes and = included)."),
+    broker("authorizer.class.name", String, "", true,
+        "Turns ACLs on when set to Kafka's org.apache.kafka.metadata.authorizer.StandardAuthorizer (or kafka.security.authorizer.AclAuthorizer; both mean the same here): every request is then checked against the ACLs that CreateAcls/DeleteAcls (`sluice acl`) manage, with Kafka's rules and error codes. Empty: no authorizer, everything is allowed and the ACL APIs answer SECURITY_DISABLED."),
+    broker("super.users", String, "", true,
+        "Principals allowed everything whatever the ACLs say, separated by semicolons, e.g. User:admin;User:CN=ops,O=acme."),
+    broker("allow.everyone.if.no.acl.found", Boolean, "false", true,
+        "With an authorizer: whether a resource that no ACL names at all (for any principal or operation) is open to everyone. false (Kafka's default): only ACLs and super.users grant access."),
     broker("connection.failed.authentication.delay.ms", Int, "100", true,
         "After a failed SASL authentication, the broker answers at once (SASL_AUTHENTICATION_FAILED with the reason) and closes the connection this much later, as Kafka does: clients that notice the close before reading the answer (kafka-python) then still report the authentication failure, and a client retrying wrong credentials is slowed down."),
     broker("sasl.server.max.receive.size", Int, "524288", true,
@@ -426,6 +432,11 @@ pub fn validate(def: &ConfigDef, value: &str) -> Result<(), std::string::String>
                     None => Ok(()),
                 }
             }
+            "authorizer.class.name" => match value.trim() {
+                "" | "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+                | "kafka.security.authorizer.AclAuthorizer" => Ok(()),
+                _ => bad("only org.apache.kafka.metadata.authorizer.StandardAuthorizer (or kafka.security.authorizer.AclAuthorizer) is supported"),
+            },
             "sasl.enabled.mechanisms" => match value
                 .split(',')
                 .map(str::trim)

@@ -64,6 +64,11 @@ pub struct BrokerConfig {
     /// `sasl.server.max.receive.size`: the frame limit on a SASL listener before
     /// authentication.
     pub sasl_server_max_receive_size: usize,
+    /// `authorizer.class.name` is set: ACLs are checked.
+    pub authorizer_enabled: bool,
+    /// `super.users`, each `Type:name`.
+    pub super_users: Vec<String>,
+    pub allow_everyone_if_no_acl_found: bool,
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
     pub acks_all_fsync: bool,
@@ -215,6 +220,14 @@ impl BrokerConfig {
             .max(0) as u64,
             sasl_server_max_receive_size: get("sasl.server.max.receive.size").parse::<i32>()?.max(1)
                 as usize,
+            authorizer_enabled: !get("authorizer.class.name").trim().is_empty(),
+            super_users: get("super.users")
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            allow_everyone_if_no_acl_found: get("allow.everyone.if.no.acl.found") == "true",
             retention_check_interval_ms: get("log.retention.check.interval.ms").parse()?,
             flush_scheduler_interval_ms: get("log.flush.scheduler.interval.ms").parse()?,
             acks_all_fsync: get("sluice.acks.all.fsync") == "true",

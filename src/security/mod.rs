@@ -1,17 +1,22 @@
 //! Authentication as Kafka does it: principals, SASL (PLAIN and SCRAM-SHA-256/512), the
-//! JAAS lines PLAIN users come from, and the durable store of SCRAM credentials.
+//! JAAS lines PLAIN users come from, the durable store of SCRAM credentials, and the
+//! ACL authorizer (Kafka's StandardAuthorizer rules) with its durable ACL set.
 //!
 //! It owns the per-connection authentication state ([`Session`]) that the SaslHandshake
 //! and SaslAuthenticate handlers drive and that request handlers read the principal
 //! from. It never touches sockets (TLS lives in `server::tls`) and never stores or logs
 //! a password: SCRAM users are kept only as Kafka's salted keys.
 
+pub mod acl;
+pub mod acl_store;
+pub mod authorizer;
 pub mod credentials;
 pub mod jaas;
 pub mod principal;
 pub mod scram;
 pub mod session;
 
+pub use authorizer::{Authorizer, AuthorizerConfig};
 pub use credentials::ScramCredentialStore;
 pub use principal::KafkaPrincipal;
 pub use session::{ListenerSecurity, Session};

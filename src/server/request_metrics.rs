@@ -248,6 +248,9 @@ pub fn error_code(response: &Response) -> i16 {
             first(std::iter::once(r.error_code).chain(r.results.iter().map(|u| u.error_code)))
         }
         R::AlterUserScramCredentials(r) => first(r.results.iter().map(|u| u.error_code)),
+        R::DescribeAcls(r) => r.error_code,
+        R::CreateAcls(r) => first(r.results.iter().map(|c| c.error_code)),
+        R::DeleteAcls(r) => first(r.filter_results.iter().map(|f| f.error_code)),
         R::ConsumerGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
         R::ShareGroupHeartbeat(r) => r.error_code,
         R::DescribeShareGroupOffsets(r) => first(r.groups.iter().map(|g| g.error_code)),
