@@ -79,7 +79,10 @@ pub async fn run(
             &config.data_dir,
         )?)
     };
-    // After the lock check, whose refusal is the only line a second broker prints.
+    // Before the logs are opened: /health and /ready answer during a long recovery.
+    let admin = http::admin::start(&config).await?;
+    // After the lock check and the admin side's bind, whose refusals are the only line
+    // a broker that cannot start prints; before the logs open their files.
     match server::accept::raise_descriptor_limit() {
         Ok(l) => tracing::info!(
             soft_before = l.soft_before,
@@ -89,8 +92,6 @@ pub async fn run(
         ),
         Err(e) => tracing::warn!(error = %e, "cannot read the file descriptor limit"),
     }
-    // Before the logs are opened: /health and /ready answer during a long recovery.
-    let admin = http::admin::start(&config).await?;
     let broker = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || match lock {
