@@ -502,34 +502,26 @@ pub fn before(
             Ok(After::ShareGroupDescribe(denied))
         }
         Command::ShareFetch(r) => {
-            let group_ok = r.group_id.as_ref().is_none_or(|g| a.group(Op::Read, g));
-            let topics_ok = r.topics.iter().all(|t| {
-                broker
-                    .topics
-                    .get_by_id(&t.topic_id)
-                    .is_none_or(|topic| a.topic(Op::Read, &topic.name))
-            });
-            if group_ok && topics_ok {
-                return Ok(After::Nothing);
+            let topics = r.topics.iter().map(|t| &t.topic_id);
+            match share_read_refusal(a, broker, r.group_id.as_ref(), topics) {
+                None => Ok(After::Nothing),
+                Some(code) => {
+                    let mut resp = ShareFetchResponse::default();
+                    resp.error_code = code;
+                    Err(Box::new(Response::ShareFetch(resp)))
+                }
             }
-            let mut resp = ShareFetchResponse::default();
-            resp.error_code = if group_ok { TOPIC_DENIED } else { GROUP_DENIED };
-            Err(Box::new(Response::ShareFetch(resp)))
         }
         Command::ShareAcknowledge(r) => {
-            let group_ok = r.group_id.as_ref().is_none_or(|g| a.group(Op::Read, g));
-            let topics_ok = r.topics.iter().all(|t| {
-                broker
-                    .topics
-                    .get_by_id(&t.topic_id)
-                    .is_none_or(|topic| a.topic(Op::Read, &topic.name))
-            });
-            if group_ok && topics_ok {
-                return Ok(After::Nothing);
+            let topics = r.topics.iter().map(|t| &t.topic_id);
+            match share_read_refusal(a, broker, r.group_id.as_ref(), topics) {
+                None => Ok(After::Nothing),
+                Some(code) => {
+                    let mut resp = ShareAcknowledgeResponse::default();
+                    resp.error_code = code;
+                    Err(Box::new(Response::ShareAcknowledge(resp)))
+                }
             }
-            let mut resp = ShareAcknowledgeResponse::default();
-            resp.error_code = if group_ok { TOPIC_DENIED } else { GROUP_DENIED };
-            Err(Box::new(Response::ShareAcknowledge(resp)))
         }
         Command::DescribeShareGroupOffsets(r) => {
             let mut denied = Vec::new();
@@ -918,6 +910,26 @@ fn cluster_or(a: &Auth, op: Op, refuse: impl FnOnce() -> Response) -> Result<Aft
 }
 
 /// The name of a topic a request names by name or (newer versions) by id.
+/// What ShareFetch and ShareAcknowledge need: READ on the group, then READ on every
+/// topic they name (by id); the error code of the first refusal.
+fn share_read_refusal<'t>(
+    a: &Auth,
+    broker: &Broker,
+    group_id: Option<&GroupId>,
+    mut topic_ids: impl Iterator<Item = &'t Uuid>,
+) -> Option<i16> {
+    if group_id.is_some_and(|g| !a.group(Op::Read, g)) {
+        return Some(GROUP_DENIED);
+    }
+    let refused = topic_ids.any(|id| {
+        broker
+            .topics
+            .get_by_id(id)
+            .is_some_and(|topic| !a.topic(Op::Read, &topic.name))
+    });
+    refused.then_some(TOPIC_DENIED)
+}
+
 fn topic_name(broker: &Broker, name: &TopicName, id: &Uuid) -> Option<String> {
     if !name.is_empty() {
         return Some(name.to_string());

@@ -237,3 +237,63 @@ async fn acl_apis_need_cluster_alter_and_answer_security_disabled_without_an_aut
     };
     assert_eq!(r.error_code, 0);
 }
+
+#[tokio::test]
+async fn share_group_apis_need_group_read_and_topic_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[AUTHORIZER]);
+    let topic = b.topics.get_or_auto_create("queued").unwrap().unwrap();
+    let fetch = || {
+        let mut t = share_fetch_request::FetchTopic::default();
+        t.topic_id = topic.id;
+        t.partitions = vec![share_fetch_request::FetchPartition::default()];
+        let mut r = ShareFetchRequest::default();
+        r.group_id = Some(GroupId(sb("workers")));
+        r.member_id = Some(sb("m1"));
+        r.topics = vec![t];
+        Command::ShareFetch(r)
+    };
+    let code = |r: &Response| match r {
+        Response::ShareFetch(f) => f.error_code,
+        _ => panic!(),
+    };
+    assert_eq!(code(&apply(&b, 1, fetch()).await), 30, "no group READ");
+    b.authorizer
+        .create(&[allow(
+            ResourceType::Group,
+            "workers",
+            PatternType::Literal,
+            AclOperation::Read,
+        )])
+        .unwrap();
+    assert_eq!(code(&apply(&b, 1, fetch()).await), 29, "no topic READ");
+    b.authorizer
+        .create(&[allow(
+            ResourceType::Topic,
+            "queued",
+            PatternType::Literal,
+            AclOperation::Read,
+        )])
+        .unwrap();
+    let answer = apply(&b, 1, fetch()).await;
+    assert!(
+        ![29, 30].contains(&code(&answer)),
+        "authorized: the share coordinator answers"
+    );
+
+    // ShareGroupDescribe: the describable group is described, the other refused.
+    let mut d = ShareGroupDescribeRequest::default();
+    d.group_ids = vec![GroupId(sb("workers")), GroupId(sb("hidden"))];
+    let Response::ShareGroupDescribe(r) = apply(&b, 1, Command::ShareGroupDescribe(d)).await else {
+        panic!()
+    };
+    let mut codes: Vec<_> = r
+        .groups
+        .iter()
+        .map(|g| (g.group_id.to_string(), g.error_code))
+        .collect();
+    codes.sort();
+    assert_eq!(codes[0], ("hidden".to_string(), 30));
+    assert_eq!(codes[1].0, "workers");
+    assert_ne!(codes[1].1, 30);
+}

@@ -7,7 +7,6 @@
 //! the broker). It never decides anything about access.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 // Through the log's storage seam, so an in-memory broker keeps its ACLs in memory.
@@ -19,7 +18,6 @@ pub const FILE_NAME: &str = "acls";
 const MAGIC: &[u8; 8] = b"SLACLS01";
 
 pub struct AclFile {
-    path: PathBuf,
     dir: PathBuf,
 }
 
@@ -43,7 +41,6 @@ impl AclFile {
         };
         Ok((
             AclFile {
-                path,
                 dir: dir.to_path_buf(),
             },
             acls,
@@ -52,13 +49,8 @@ impl AclFile {
 
     /// Replaces the file with `acls`, durably. Blocking.
     pub fn write(&self, acls: &BTreeSet<AclBinding>) -> std::io::Result<()> {
-        let tmp = self.dir.join(format!("{FILE_NAME}.tmp"));
-        let mut f = storage::create(&tmp)?;
-        f.write_all(&encode(acls))?;
-        f.sync_all()?;
-        drop(f);
-        storage::rename(&tmp, &self.path)?;
-        storage::sync_dir(&self.dir)
+        // tmp + fsync + rename + directory fsync, as every small durable file.
+        crate::log::checkpoint::write_atomic(&self.dir, FILE_NAME, &encode(acls))
     }
 }
 

@@ -9,7 +9,6 @@
 //! and is deleted at start-up. Only Kafka's salted keys are stored, never a password.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
@@ -43,7 +42,6 @@ pub enum Alteration {
 }
 
 pub struct ScramCredentialStore {
-    path: PathBuf,
     dir: PathBuf,
     /// Held across the file write, so two alterations are written one after the other
     /// and the file always matches memory.
@@ -70,7 +68,6 @@ impl ScramCredentialStore {
             Err(e) => return Err(anyhow::anyhow!("reading {}: {e}", path.display())),
         };
         Ok(ScramCredentialStore {
-            path,
             dir: dir.to_path_buf(),
             users: Mutex::new(users),
         })
@@ -137,13 +134,8 @@ impl ScramCredentialStore {
     }
 
     fn write(&self, users: &Users) -> std::io::Result<()> {
-        let tmp = self.dir.join(format!("{FILE_NAME}.tmp"));
-        let mut f = storage::create(&tmp)?;
-        f.write_all(&encode(users))?;
-        f.sync_all()?;
-        drop(f);
-        storage::rename(&tmp, &self.path)?;
-        storage::sync_dir(&self.dir)
+        // tmp + fsync + rename + directory fsync, as every small durable file.
+        crate::log::checkpoint::write_atomic(&self.dir, FILE_NAME, &encode(users))
     }
 }
 
