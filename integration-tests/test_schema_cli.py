@@ -1,6 +1,7 @@
 """``sluice schema register|get|list|delete|check`` against the built-in registry, and
 ``sluice consume --format json --schema-registry URL`` decoding values that confluent-kafka's
-AvroSerializer, JSONSerializer and ProtobufSerializer wrote (issue 13, item 5).
+AvroSerializer, JSONSerializer and ProtobufSerializer wrote, and the console's message browser
+showing the same values decoded (issue 13, item 5).
 
 Every CLI run is bounded; consumers stop by themselves (``-e``).
 """
@@ -8,6 +9,7 @@ Every CLI run is bounded; consumers stop by themselves (``-e``).
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import pytest
 from confluent_kafka import Producer
@@ -22,10 +24,13 @@ TIMEOUT = 60
 
 @pytest.fixture
 def registry(broker_factory):
-    port = free_port()
-    b = broker_factory(settings={"sluice.schema.registry.listen": f"127.0.0.1:{port}"})
+    port, http_port = free_port(), free_port()
+    b = broker_factory(settings={"sluice.schema.registry.listen": f"127.0.0.1:{port}",
+                                 "sluice.http.listen": f"127.0.0.1:{http_port}"})
     assert wait_for_port("127.0.0.1", port, 10), b.log_tail()
+    assert wait_for_port("127.0.0.1", http_port, 10), b.log_tail()
     b.registry_url = f"http://127.0.0.1:{port}"
+    b.console_url = f"http://127.0.0.1:{http_port}"
     return b
 
 
@@ -126,6 +131,12 @@ def test_consume_decodes_framed_values(registry):
         assert [(x["value"], x["value_encoding"], x["value_schema_id"]) for x in lines[:3]] == [
             (expect(v), encoding, schema_id) for v in values], topic
         assert (lines[3]["value"], lines[3]["value_encoding"]) == ("not framed", "utf8")
+        # The console's message browser shows the same values decoded by the broker.
+        with urllib.request.urlopen(f"{registry.console_url}/api/topics/{topic}/messages?order=oldest",
+                                    timeout=TIMEOUT) as resp:
+            page = json.loads(resp.read())
+        assert [m["value_decoded"] for m in page["messages"]] == [
+            {"schema_id": schema_id, "format": encoding, "value": expect(v)} for v in values] + [None], topic
     r = run([sluice_bin(), "consume", "c-avro", "-e", "--schema-registry", registry.registry_url,
              "-b", registry.bootstrap], check=False, timeout=TIMEOUT)
     assert r.returncode != 0 and "--format json" in r.stderr

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 /// (module, rank): a module may use modules of equal or lower rank.
 const RANKS: &[(&str, i32)] = &[
     ("clock", 0),
+    ("confluent_framing", 0),
     ("metrics", 0),
     ("error", 0),
     ("log", 1),
@@ -34,7 +35,17 @@ const RANKS: &[(&str, i32)] = &[
 const ROOT_ITEMS: &[(&str, i32)] = &[("run", 8)];
 
 /// Modules outside the broker's stack, with what each may use.
-const OUTSIDERS: &[(&str, &[&str])] = &[("cli", &["cli", "log", "clock", "error", "security"])];
+const OUTSIDERS: &[(&str, &[&str])] = &[(
+    "cli",
+    &[
+        "cli",
+        "log",
+        "clock",
+        "error",
+        "security",
+        "confluent_framing",
+    ],
+)];
 
 fn rank(module: &str) -> Option<i32> {
     RANKS

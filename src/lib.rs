@@ -29,6 +29,7 @@ pub mod broker;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod confluent_framing;
 pub mod coordinator;
 pub mod embedded;
 pub mod error;

@@ -32,6 +32,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{ctx, limits, no_answer, ApiError, ApiResult, S};
 use crate::api::{self, sb};
 use crate::broker::Broker;
+use crate::confluent_framing::{framed_id, Decoded, Writer};
 use crate::log::records::{decode_batch, encode_batch, OutRecord, Producer, Record};
 use crate::log::BatchHeader;
 use crate::topics::Topic;
@@ -114,8 +115,17 @@ async fn fetch_once(
 }
 
 fn record_json(partition: i32, r: &Record) -> Value {
+    record_json_decoded(partition, r, None)
+}
+
+/// A record as the API shows it; `decoded` is its value decoded with its writer's
+/// schema (Confluent framing, the broker's own registry), when it has one.
+fn record_json_decoded(partition: i32, r: &Record, decoded: Option<Decoded>) -> Value {
     let b64 = |b: &Option<Bytes>| b.as_ref().map(|b| B64.encode(b));
+    let decoded =
+        decoded.map(|d| json!({"schema_id": d.schema_id, "format": d.format, "value": d.value}));
     json!({
+        "value_decoded": decoded,
         "partition": partition,
         "offset": r.offset,
         "timestamp": r.timestamp,
@@ -127,6 +137,41 @@ fn record_json(partition: i32, r: &Record) -> Value {
         "value": b64(&r.value),
         "headers": r.headers.iter().map(|(k, v)| json!({"key": k, "value": b64(v)})).collect::<Vec<_>>(),
     })
+}
+
+/// `records` as the API shows them, values framed with a schema id of the broker's
+/// registry decoded (each schema looked up once). With the registry off, or for a value
+/// that is not framed, whose schema has references or that does not decode,
+/// `value_decoded` is null and the value is shown as it is.
+async fn decoded_records(broker: &Broker, partition: i32, records: &[Record]) -> Vec<Value> {
+    let registry_on = !broker.config.schema_registry_listen.is_empty();
+    let mut writers: HashMap<i32, Option<Writer>> = HashMap::new();
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        let framed = registry_on
+            .then(|| r.value.as_deref().and_then(framed_id))
+            .flatten();
+        let mut decoded = None;
+        if let Some(id) = framed {
+            if !writers.contains_key(&id) {
+                let writer = match broker.schema_registry.schema_by_id(id).await {
+                    Ok(s) => Writer::from_schema(
+                        Some(s.schema_type.as_str()),
+                        &s.schema,
+                        !s.references.is_empty(),
+                    )
+                    .ok(),
+                    Err(_) => None,
+                };
+                writers.insert(id, writer);
+            }
+            if let (Some(Some(writer)), Some(value)) = (writers.get(&id), r.value.as_deref()) {
+                decoded = crate::confluent_framing::decode(value, writer);
+            }
+        }
+        out.push(record_json_decoded(partition, r, decoded));
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -334,7 +379,7 @@ pub async fn browse(
         "last_stable_offset": marks.last_stable_offset,
         "scanned": scanned,
         "next_offset": next_offset,
-        "messages": shown.iter().map(|r| record_json(partition, r)).collect::<Vec<_>>(),
+        "messages": decoded_records(broker, partition, &shown).await,
     }))
     .into_response())
 }

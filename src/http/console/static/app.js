@@ -192,6 +192,8 @@ async function topicPage(topic) {
   const bKey = h('input', { id: 'browse-key', placeholder: 'key (exact)' });
   const bLimit = h('input', { id: 'browse-limit', type: 'number', min: 1, max: 500, value: 50, style: 'width:70px' });
   const bMode = h('select', { id: 'browse-render' }, ['auto', 'text', 'json', 'hex'].map(m => h('option', { value: m }, m)));
+  // A value framed with a schema of the broker's registry, decoded by the broker.
+  const decodedValue = d => h('div', { class: 'decoded' }, h('span', { class: 'badge' }, d.format + ' #' + d.schema_id), h('pre', {}, JSON.stringify(d.value, null, 1)));
   const results = h('div', { id: 'browse-results' });
   let lastPage = null;
   const showPage = () => {
@@ -200,7 +202,7 @@ async function topicPage(topic) {
     results.replaceChildren(h('p', { class: 'muted' }, lastPage.messages.length + ' records (scanned ' + lastPage.scanned + '), offsets ' + lastPage.log_start_offset + '…' + lastPage.high_watermark),
       table(['Offset', 'Timestamp', 'Key', 'Value', 'Headers'], lastPage.messages.map(m => h('tr', { 'data-offset': m.offset },
         h('td', { class: 'num' }, m.offset), h('td', {}, new Date(m.timestamp).toISOString()),
-        h('td', {}, render(m.key, mode === 'auto' ? 'text' : mode)), h('td', { class: 'msg-value' }, render(m.value, mode)),
+        h('td', {}, render(m.key, mode === 'auto' ? 'text' : mode)), h('td', { class: 'msg-value' }, m.value_decoded && (mode === 'auto' || mode === 'json') ? decodedValue(m.value_decoded) : render(m.value, mode)),
         h('td', {}, m.headers.map(x => h('div', {}, h('b', {}, x.key), ': ', keyText(x.value)))))), { id: 'messages-table' }));
   };
   bMode.addEventListener('change', showPage);
