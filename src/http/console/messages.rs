@@ -153,7 +153,7 @@ async fn decoded_records(broker: &Broker, partition: i32, records: &[Record]) ->
             .flatten();
         let mut decoded = None;
         if let Some(id) = framed {
-            if !writers.contains_key(&id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = writers.entry(id) {
                 let writer = match broker.schema_registry.schema_by_id(id).await {
                     Ok(s) => Writer::from_schema(
                         Some(s.schema_type.as_str()),
@@ -163,7 +163,7 @@ async fn decoded_records(broker: &Broker, partition: i32, records: &[Record]) ->
                     .ok(),
                     Err(_) => None,
                 };
-                writers.insert(id, writer);
+                slot.insert(writer);
             }
             if let (Some(Some(writer)), Some(value)) = (writers.get(&id), r.value.as_deref()) {
                 decoded = crate::confluent_framing::decode(value, writer);
