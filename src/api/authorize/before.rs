@@ -277,40 +277,26 @@ pub fn before(
             }
         },
         Command::ConsumerGroupHeartbeat(r) => {
-            let code = if !a.group(Op::Read, &r.group_id) {
-                GROUP_DENIED
-            } else if r
-                .subscribed_topic_names
-                .iter()
-                .flatten()
-                .any(|t| !a.topic(Op::Describe, t))
-            {
-                TOPIC_DENIED
-            } else {
-                return Ok(After::Nothing);
-            };
-            let mut resp = ConsumerGroupHeartbeatResponse::default();
-            resp.error_code = code;
-            Err(Box::new(Response::ConsumerGroupHeartbeat(resp)))
+            match heartbeat_refusal(a, &r.group_id, r.subscribed_topic_names.as_deref()) {
+                None => Ok(After::Nothing),
+                Some(code) => {
+                    let mut resp = ConsumerGroupHeartbeatResponse::default();
+                    resp.error_code = code;
+                    Err(Box::new(Response::ConsumerGroupHeartbeat(resp)))
+                }
+            }
         }
         // Share groups (KIP-932). ShareFetch and ShareAcknowledge are checked whole: a
         // refused topic answers the whole request (Kafka answers it per topic; to do).
         Command::ShareGroupHeartbeat(r) => {
-            let code = if !a.group(Op::Read, &r.group_id) {
-                GROUP_DENIED
-            } else if r
-                .subscribed_topic_names
-                .iter()
-                .flatten()
-                .any(|t| !a.topic(Op::Describe, t))
-            {
-                TOPIC_DENIED
-            } else {
-                return Ok(After::Nothing);
-            };
-            let mut resp = ShareGroupHeartbeatResponse::default();
-            resp.error_code = code;
-            Err(Box::new(Response::ShareGroupHeartbeat(resp)))
+            match heartbeat_refusal(a, &r.group_id, r.subscribed_topic_names.as_deref()) {
+                None => Ok(After::Nothing),
+                Some(code) => {
+                    let mut resp = ShareGroupHeartbeatResponse::default();
+                    resp.error_code = code;
+                    Err(Box::new(Response::ShareGroupHeartbeat(resp)))
+                }
+            }
         }
         Command::ShareGroupDescribe(r) => {
             let mut denied = Vec::new();

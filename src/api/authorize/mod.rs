@@ -201,6 +201,23 @@ fn cluster_or(a: &Auth, op: Op, refuse: impl FnOnce() -> Response) -> Result<Aft
 }
 
 /// The name of a topic a request names by name or (newer versions) by id.
+/// What a group heartbeat (consumer or share) needs: READ on the group, then DESCRIBE
+/// on every subscribed topic; the error code of the first refusal.
+fn heartbeat_refusal(
+    a: &Auth,
+    group_id: &GroupId,
+    subscribed: Option<&[TopicName]>,
+) -> Option<i16> {
+    if !a.group(Op::Read, group_id) {
+        return Some(GROUP_DENIED);
+    }
+    let refused = subscribed
+        .unwrap_or_default()
+        .iter()
+        .any(|t| !a.topic(Op::Describe, t));
+    refused.then_some(TOPIC_DENIED)
+}
+
 /// What ShareFetch and ShareAcknowledge need: READ on the group, then READ on every
 /// topic they name (by id); the error code of the first refusal.
 fn share_read_refusal<'t>(
