@@ -127,6 +127,17 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// The contents of `dir/name` as [`write_atomic`] left it (`None`: never written). A
+/// leftover `name.tmp` is removed first: it was never renamed, so the change it held
+/// was never acknowledged.
+pub fn read_atomic(dir: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
+    let tmp = dir.join(format!("{name}.{}", crate::log::file_names::TMP_SUFFIX));
+    if storage::exists(&tmp) {
+        storage::remove_file(&tmp)?;
+    }
+    read_small(&dir.join(name))
+}
+
 fn read_small(path: &Path) -> io::Result<Option<Vec<u8>>> {
     match storage::read(path) {
         Ok(b) => Ok(Some(b)),

@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 // Through the log's storage seam, so an in-memory broker keeps its ACLs in memory.
-use crate::log::storage;
 
 use super::acl::{AclBinding, AclOperation, PatternType, PermissionType, ResourceType};
 
@@ -25,19 +24,16 @@ impl AclFile {
     /// Loads the ACLs kept in `dir` (a missing file is none), dropping a stale `.tmp`.
     pub fn open(dir: &Path) -> anyhow::Result<(AclFile, BTreeSet<AclBinding>)> {
         let path = dir.join(FILE_NAME);
-        let tmp = dir.join(format!("{FILE_NAME}.tmp"));
-        if storage::exists(&tmp) {
-            storage::remove_file(&tmp)?;
-        }
-        let acls = match storage::read(&path) {
-            Ok(bytes) => decode(&bytes).map_err(|e| {
+        let acls = match crate::log::checkpoint::read_atomic(dir, FILE_NAME)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?
+        {
+            Some(bytes) => decode(&bytes).map_err(|e| {
                 anyhow::anyhow!(
                     "{} is corrupt ({e}); refusing to start without the ACLs it holds",
                     path.display()
                 )
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
-            Err(e) => return Err(anyhow::anyhow!("reading {}: {e}", path.display())),
+            None => BTreeSet::new(),
         };
         Ok((
             AclFile {

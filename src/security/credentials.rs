@@ -15,7 +15,6 @@ use parking_lot::Mutex;
 
 // Every file goes through the log's storage seam, so an in-memory broker keeps its
 // users in its memory volume like every other file.
-use crate::log::storage;
 
 use super::scram::{ScramCredential, ScramMechanism};
 
@@ -52,20 +51,16 @@ impl ScramCredentialStore {
     /// Loads the store from `dir` (the data directory). A missing file is no users.
     pub fn open(dir: &Path) -> anyhow::Result<ScramCredentialStore> {
         let path = dir.join(FILE_NAME);
-        let tmp = dir.join(format!("{FILE_NAME}.tmp"));
-        if storage::exists(&tmp) {
-            // Never renamed: the change it held was never acknowledged.
-            storage::remove_file(&tmp)?;
-        }
-        let users = match storage::read(&path) {
-            Ok(bytes) => decode(&bytes).map_err(|e| {
+        let users = match crate::log::checkpoint::read_atomic(dir, FILE_NAME)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?
+        {
+            Some(bytes) => decode(&bytes).map_err(|e| {
                 anyhow::anyhow!(
                     "{} is corrupt ({e}); refusing to start without the SCRAM users it holds",
                     path.display()
                 )
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Users::new(),
-            Err(e) => return Err(anyhow::anyhow!("reading {}: {e}", path.display())),
+            None => Users::new(),
         };
         Ok(ScramCredentialStore {
             dir: dir.to_path_buf(),
