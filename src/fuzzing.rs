@@ -511,8 +511,9 @@ fn encode_default_request(
         ApiKey::ShareGroupDescribe => ShareGroupDescribeRequest::default().encode(buf, version),
         ApiKey::ShareFetch => ShareFetchRequest::default().encode(buf, version),
         ApiKey::ShareAcknowledge => ShareAcknowledgeRequest::default().encode(buf, version),
+        // v1 is v0 on the wire (crate::api::codec_4_2).
         ApiKey::DescribeShareGroupOffsets => {
-            DescribeShareGroupOffsetsRequest::default().encode(buf, version)
+            DescribeShareGroupOffsetsRequest::default().encode(buf, version.min(0))
         }
         ApiKey::AlterShareGroupOffsets => {
             AlterShareGroupOffsetsRequest::default().encode(buf, version)

@@ -129,12 +129,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         "inter-broker (group coordinator to share coordinator); here the share \
          coordinator runs in-process over __share_group_state",
     ),
-    (
-        ApiKey::DescribeShareGroupOffsets,
-        Some(0),
-        "v1 (Lag) is Kafka 4.2's; kafka-protocol 0.18 stops at v0 and api::codec_4_2 \
-         does not add it yet",
-    ),
 ];
 
 /// Streams-group keys (KIP-1071) are not in the codec at all; they are matched by

@@ -299,7 +299,7 @@ commands! {
     ShareGroupDescribe(ShareGroupDescribeRequest => ShareGroupDescribeResponse) = share_group_describe::handle;
     ShareFetch(ShareFetchRequest => ShareFetchResponse) = share_fetch::handle;
     ShareAcknowledge(ShareAcknowledgeRequest => ShareAcknowledgeResponse) = share_acknowledge::handle;
-    DescribeShareGroupOffsets(DescribeShareGroupOffsetsRequest => DescribeShareGroupOffsetsResponse) = describe_share_group_offsets::handle;
+    DescribeShareGroupOffsets(DescribeShareGroupOffsetsRequest => codec_4_2::DescribeShareGroupOffsetsResponse) = describe_share_group_offsets::handle;
     AlterShareGroupOffsets(AlterShareGroupOffsetsRequest => AlterShareGroupOffsetsResponse) = alter_share_group_offsets::handle;
     DeleteShareGroupOffsets(DeleteShareGroupOffsetsRequest => DeleteShareGroupOffsetsResponse) = delete_share_group_offsets::handle;
     SaslHandshake(SaslHandshakeRequest => SaslHandshakeResponse) = sasl_handshake::handle;
@@ -397,6 +397,10 @@ pub fn supported_versions(key: ApiKey) -> Option<VersionRange> {
         ApiKey::OffsetFetch => VersionRange {
             min: range.min,
             max: codec_4_2::OFFSET_FETCH_MAX,
+        },
+        ApiKey::DescribeShareGroupOffsets => VersionRange {
+            min: range.min,
+            max: codec_4_2::DESCRIBE_SHARE_GROUP_OFFSETS_MAX,
         },
         // v6 is KIP-939's two-phase commit (Enable2Pc, KeepPreparedTxn), which Kafka
         // 4.2 still marks unstable and does not advertise; this broker ignores the

@@ -203,7 +203,12 @@ async fn share_group_lifecycle_with_read_committed() {
         .unwrap();
     // 0-1 and 5 accepted, 2-4 never delivered: the start offset stops at the open
     // transaction.
-    assert_eq!(r.groups[0].topics[0].partitions[0].start_offset, 6);
+    assert_eq!(r.response.groups[0].topics[0].partitions[0].start_offset, 6);
+    // v1's lag: everything from the start offset to the high watermark is still to be
+    // delivered (the open transaction and the record behind it).
+    let high_watermark = p.watermarks().high_watermark;
+    assert!(high_watermark > 6);
+    assert_eq!(r.lags[&("g".to_string(), topic.id, 0)], high_watermark - 6);
 
     let list = |types: &[&str]| {
         let mut r = ListGroupsRequest::default();
@@ -243,7 +248,7 @@ async fn share_group_lifecycle_with_read_committed() {
     let r = super::describe_share_group_offsets::handle(describe_offsets(), &ctx(0), &b)
         .await
         .unwrap();
-    assert_eq!(r.groups[0].topics[0].partitions[0].start_offset, 6);
+    assert_eq!(r.response.groups[0].topics[0].partitions[0].start_offset, 6);
     let hb = super::share_group_heartbeat::handle(heartbeat("m1", 0), &ctx(1), &b)
         .await
         .unwrap();
@@ -280,7 +285,7 @@ async fn share_group_lifecycle_with_read_committed() {
     let r = super::describe_share_group_offsets::handle(describe_offsets(), &ctx(0), &b)
         .await
         .unwrap();
-    assert_eq!(r.groups[0].topics[0].partitions[0].start_offset, 2);
+    assert_eq!(r.response.groups[0].topics[0].partitions[0].start_offset, 2);
     let mut del = DeleteShareGroupOffsetsRequest::default();
     del.group_id = GroupId(s("g"));
     let mut t = delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic::default();
@@ -293,7 +298,7 @@ async fn share_group_lifecycle_with_read_committed() {
     let r = super::describe_share_group_offsets::handle(describe_offsets(), &ctx(0), &b)
         .await
         .unwrap();
-    assert!(r.groups[0].topics.is_empty());
+    assert!(r.response.groups[0].topics.is_empty());
     let r = super::delete_groups::handle(delete(), &ctx(2), &b)
         .await
         .unwrap();

@@ -253,7 +253,7 @@ pub fn error_code(response: &Response) -> i16 {
         R::DeleteAcls(r) => first(r.filter_results.iter().map(|f| f.error_code)),
         R::ConsumerGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
         R::ShareGroupHeartbeat(r) => r.error_code,
-        R::DescribeShareGroupOffsets(r) => first(r.groups.iter().map(|g| g.error_code)),
+        R::DescribeShareGroupOffsets(r) => first(r.response.groups.iter().map(|g| g.error_code)),
         R::AlterShareGroupOffsets(r) => first(
             std::iter::once(r.error_code).chain(
                 r.responses

@@ -300,16 +300,16 @@ impl ShareCoordinator {
         Ok(())
     }
 
-    /// DescribeShareGroupOffsets: the start offset of each share-partition of the
-    /// group (-1 where it was never initialized).
-    pub fn start_offsets(&self, group_id: &str) -> Option<BTreeMap<(uuid::Uuid, i32), i64>> {
+    /// DescribeShareGroupOffsets: (start offset, delivery complete count) of each
+    /// share-partition the group has state for; `None` for a group that does not exist.
+    pub fn start_offsets(&self, group_id: &str) -> Option<BTreeMap<(uuid::Uuid, i32), (i64, i64)>> {
         let inner = self.inner.lock();
         let known = inner.groups.contains_key(group_id);
-        let offsets: BTreeMap<(uuid::Uuid, i32), i64> = inner
+        let offsets: BTreeMap<(uuid::Uuid, i32), (i64, i64)> = inner
             .partitions
             .iter()
             .filter(|(k, _)| k.0 == group_id)
-            .map(|(k, p)| ((k.1, k.2), p.start_offset))
+            .map(|(k, p)| ((k.1, k.2), (p.start_offset, p.delivery_complete_count())))
             .collect();
         (known || !offsets.is_empty()).then_some(offsets)
     }

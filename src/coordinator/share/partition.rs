@@ -199,6 +199,20 @@ impl SharePartition {
         self.records.len()
     }
 
+    /// Kafka's deliveryCompleteCount (KIP-1226): offsets in [start, end) that no member
+    /// will ever be given again, acknowledged or archived records and the gaps (control
+    /// records, aborted or compacted-away offsets), so that the share-partition lag is
+    /// `end of log - start - this`.
+    pub fn delivery_complete_count(&self) -> i64 {
+        let pending = self
+            .records
+            .values()
+            .filter(|r| matches!(r.state, RecordState::Available | RecordState::Acquired))
+            .count() as i64;
+        debug_assert!(self.end_offset >= self.start_offset);
+        (self.end_offset - self.start_offset) - pending
+    }
+
     /// Acquires up to `max_records` of `candidates` (in offset order, as read from the
     /// log at [`Self::next_fetch_offset`]) for `member`, locking each until
     /// `now_ms + record_lock_duration_ms`.

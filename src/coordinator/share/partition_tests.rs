@@ -228,3 +228,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn delivery_complete_count_is_what_no_member_will_be_given_again() {
+    let mut p = SharePartition::new(0);
+    assert_eq!(p.delivery_complete_count(), 0);
+    // 0-5 acquired with a control record at 3, then 1 accepted, 2 rejected (archived),
+    // 4 released (available again).
+    let mut offered = data(0..3);
+    offered.push(Candidate::Skip(3));
+    offered.extend(data(4..6));
+    p.acquire(&offered, "a", 0, &LIMITS, 10);
+    p.acknowledge("a", 1, 1, &[1], &LIMITS, 0).unwrap();
+    p.acknowledge("a", 2, 2, &[3], &LIMITS, 0).unwrap();
+    p.acknowledge("a", 4, 4, &[2], &LIMITS, 0).unwrap();
+    // Start 0, end 6: 0, 4 and 5 are still to deliver; 1, 2 and the gap at 3 are done.
+    assert_eq!((p.start_offset, p.end_offset), (0, 6));
+    assert_eq!(p.delivery_complete_count(), 3);
+    // Accepting 0 moves the start past the finished run: nothing below it counts.
+    p.acknowledge("a", 0, 0, &[1], &LIMITS, 0).unwrap();
+    assert_eq!(p.start_offset, 4);
+    assert_eq!(p.delivery_complete_count(), 0);
+}
