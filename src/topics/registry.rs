@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
+use super::log_dirs::LogDirMove;
 use super::name as topic_name;
 use super::partition::Partition;
 use super::store::{self as topic_store, TopicRecord, DELETE_SUFFIX};
@@ -54,9 +55,14 @@ pub struct NewTopic {
 }
 
 pub struct TopicRegistry {
+    /// The first log directory: topic files and the metadata change count.
     data_dir: PathBuf,
+    /// Every log directory (`log.dirs`), `data_dir` first.
+    pub(super) log_dirs: Vec<PathBuf>,
+    /// AlterReplicaLogDirs moves in progress, by partition (`log_dirs`).
+    pub(super) moves: Mutex<HashMap<(Arc<str>, i32), Arc<LogDirMove>>>,
     config: Arc<BrokerConfig>,
-    clock: Clock,
+    pub(super) clock: Clock,
     topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
     by_id: RwLock<HashMap<Uuid, Arc<Topic>>>,
     /// Serialises create and delete (they write files and must not interleave).
@@ -67,13 +73,19 @@ pub struct TopicRegistry {
 }
 
 impl TopicRegistry {
-    /// Opens every topic recorded in the data directory, recovering each partition log,
-    /// and removes directories left over from deletions.
+    /// Opens every topic recorded in the data directory, recovering each partition log
+    /// in whichever log directory holds it, and removes directories left over from
+    /// deletions and interrupted moves.
     pub fn load(config: Arc<BrokerConfig>, clock: Clock) -> Result<TopicRegistry> {
         let data_dir = config.data_dir.clone();
-        remove_deleted_dirs(&data_dir);
+        let log_dirs = config.log_dirs();
+        for dir in &log_dirs {
+            remove_deleted_dirs(dir);
+        }
         let registry = TopicRegistry {
             data_dir: data_dir.clone(),
+            log_dirs: log_dirs.clone(),
+            moves: Mutex::new(HashMap::new()),
             config,
             clock,
             topics: RwLock::new(HashMap::new()),
@@ -83,17 +95,33 @@ impl TopicRegistry {
         };
         let now = registry.clock.now_ms();
         let records = topic_store::read_topics(&data_dir)?;
-        remove_uncommitted_partition_dirs(&data_dir, &records);
+        let located = super::log_dirs::discover(&log_dirs, &records)?;
+        for dir in &log_dirs {
+            remove_uncommitted_partition_dirs(dir, &records);
+        }
         for record in records {
+            let placement: Vec<PathBuf> = (0..record.partitions.max(0))
+                .map(|p| match located.get(&(record.name.clone(), p)) {
+                    Some(dir) => dir.clone(),
+                    None => registry.place_partitions(1).remove(0),
+                })
+                .collect();
             let topic = registry
-                .open_topic(&record, now)
+                .open_topic(&record, now, &placement)
                 .with_context(|| format!("opening topic {}", record.name))?;
             registry.insert(topic);
         }
         Ok(registry)
     }
 
-    fn open_topic(&self, record: &TopicRecord, now: i64) -> Result<Arc<Topic>> {
+    /// Opens (creating) the partitions of `record`, partition `p` in log directory
+    /// `placement[p]`.
+    fn open_topic(
+        &self,
+        record: &TopicRecord,
+        now: i64,
+        placement: &[PathBuf],
+    ) -> Result<Arc<Topic>> {
         let name: Arc<str> = Arc::from(record.name.as_str());
         let log_config = self.config.log_config(&record.configs);
         // Opened from several threads, as they are closed (`close_all`): opening is
@@ -107,7 +135,7 @@ impl TopicRegistry {
                 scope.spawn(|| loop {
                     let p = next.fetch_add(1, Ordering::Relaxed);
                     let Some(slot) = opened.get(p) else { break };
-                    let dir = topic_store::partition_dir(&self.data_dir, &record.name, p as i32);
+                    let dir = topic_store::partition_dir(&placement[p], &record.name, p as i32);
                     let log = PartitionLog::open(dir.clone(), log_config.clone(), now)
                         .with_context(|| format!("opening {}", dir.display()));
                     *slot.lock() = Some(log);
@@ -297,14 +325,29 @@ impl TopicRegistry {
         // commit point. A failure at any step before it removes every directory this
         // call made (a crash does the same at the next start-up), so a topic is either
         // all there or not there at all.
+        let placement = self.place_partitions(record.partitions as usize);
         let created = 0..record.partitions;
         let topic = self
-            .open_topic(&record, self.clock.now_ms())
-            .map_err(|e| self.undo_partition_dirs(&record.name, created.clone(), e))
+            .open_topic(&record, self.clock.now_ms(), &placement)
+            .map_err(|e| self.undo_partition_dirs(&record.name, created.clone(), &placement, e))
             .map_err(storage)?;
+        if let Err(e) = self.sync_log_dirs() {
+            drop(topic);
+            return Err(storage(self.undo_partition_dirs(
+                &record.name,
+                created,
+                &placement,
+                e,
+            )));
+        }
         if let Err(e) = topic_store::write_topic(&self.data_dir, &record) {
             drop(topic);
-            return Err(storage(self.undo_partition_dirs(&record.name, created, e)));
+            return Err(storage(self.undo_partition_dirs(
+                &record.name,
+                created,
+                &placement,
+                e,
+            )));
         }
         self.insert(topic.clone());
         self.count_metadata_change();
@@ -355,20 +398,29 @@ impl TopicRegistry {
         // As in `create`: the rewritten topic file is the commit point, and every
         // directory made before a failure is removed again.
         let added = current..new_count;
+        let mut placement: Vec<PathBuf> = vec![self.data_dir.clone(); current as usize];
+        placement.extend(self.place_partitions((new_count - current) as usize));
         for p in added.clone() {
-            let dir = topic_store::partition_dir(&self.data_dir, name, p);
+            let dir = topic_store::partition_dir(&placement[p as usize], name, p);
             match PartitionLog::open(&dir, log_config.clone(), self.clock.now_ms()) {
                 Ok(log) => partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log))),
                 Err(e) => {
                     partitions.truncate(current as usize);
                     let e = anyhow::Error::new(e).context(format!("opening {}", dir.display()));
-                    return Err(storage(self.undo_partition_dirs(name, added, e)));
+                    return Err(storage(
+                        self.undo_partition_dirs(name, added, &placement, e),
+                    ));
                 }
             }
         }
-        if let Err(e) = topic_store::write_topic(&self.data_dir, &record) {
+        let committed = self
+            .sync_log_dirs()
+            .and_then(|()| topic_store::write_topic(&self.data_dir, &record));
+        if let Err(e) = committed {
             partitions.truncate(current as usize);
-            return Err(storage(self.undo_partition_dirs(name, added, e)));
+            return Err(storage(
+                self.undo_partition_dirs(name, added, &placement, e),
+            ));
         }
         let grown = Arc::new(Topic {
             name: topic.name.clone(),
@@ -438,10 +490,11 @@ impl TopicRegistry {
         &self,
         topic: &str,
         range: std::ops::Range<i32>,
+        placement: &[PathBuf],
         error: anyhow::Error,
     ) -> anyhow::Error {
         for p in range {
-            let dir = topic_store::partition_dir(&self.data_dir, topic, p);
+            let dir = topic_store::partition_dir(&placement[p as usize], topic, p);
             match storage::remove_dir_all(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -450,8 +503,17 @@ impl TopicRegistry {
                 }
             }
         }
-        let _ = topic_store::sync_dir(&self.data_dir);
+        let _ = self.sync_log_dirs();
         error
+    }
+
+    /// fsyncs every log directory but the first (`write_topic` syncs that one), so the
+    /// partition directories a topic file is about to need are durable names first.
+    fn sync_log_dirs(&self) -> Result<()> {
+        for dir in &self.log_dirs[1..] {
+            topic_store::sync_dir(dir)?;
+        }
+        Ok(())
     }
 
     /// Kafka refuses topics whose names differ only by '.' vs '_' (metric name clash).
@@ -478,10 +540,12 @@ impl TopicRegistry {
         self.count_metadata_change();
         let mut doomed = Vec::new();
         for p in &topic.partitions {
+            // Retired first: a move's switch (under the same lock) then never runs, and
+            // the partition's directory is where it stays.
             p.retire();
-            let dir = topic_store::partition_dir(&self.data_dir, name, p.index);
-            let target =
-                topic_store::deleted_partition_dir(&self.data_dir, name, p.index, &topic.id);
+            let dir = p.dir();
+            let log_dir = p.log_dir();
+            let target = topic_store::deleted_partition_dir(&log_dir, name, p.index, &topic.id);
             match storage::rename(&dir, &target) {
                 Ok(()) => doomed.push(target),
                 Err(e) => {
@@ -491,8 +555,11 @@ impl TopicRegistry {
         }
         // The topic file's removal above is the commit point; the renames only spare
         // start-up the work (and the error line) of finding the directories unowned.
-        if let Err(e) = topic_store::sync_dir(&self.data_dir) {
-            tracing::warn!(dir = %self.data_dir.display(), error = %format!("{e:#}"), "fsync of the data directory after renaming a deleted topic's partitions failed");
+        if let Err(e) = self
+            .sync_log_dirs()
+            .and_then(|()| topic_store::sync_dir(&self.data_dir))
+        {
+            tracing::warn!(dir = %self.data_dir.display(), error = %format!("{e:#}"), "fsync of the log directories after renaming a deleted topic's partitions failed");
         }
         std::thread::spawn(move || {
             for dir in doomed {
