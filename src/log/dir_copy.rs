@@ -111,12 +111,13 @@ impl DirCopy {
                 continue;
             }
             let from = match before {
-                Some(c) if same_file && is_log && c.len <= len => {
-                    if tails_match(&src, &dst_path, c.len)? {
-                        c.len
-                    } else {
-                        0
-                    }
+                Some(c)
+                    if same_file
+                        && is_log
+                        && c.len <= len
+                        && tails_match(&src, &dst_path, c.len)? =>
+                {
+                    c.len
                 }
                 _ => 0,
             };

@@ -42,6 +42,9 @@ const SWITCH_BELOW_BYTES: u64 = 4 << 20;
 /// it is copied would otherwise never switch).
 const MAX_PASSES: u32 = 20;
 
+/// The moves in progress, by partition.
+pub type Moves = HashMap<(Arc<str>, i32), Arc<LogDirMove>>;
+
 /// A move in progress.
 pub struct LogDirMove {
     /// Where the partition is going; a later AlterReplicaLogDirs may change it.
@@ -416,13 +419,20 @@ impl TopicRegistry {
     ) -> bool {
         let t = self.get(topic).unwrap();
         let p = t.partition(partition).unwrap().clone();
-        let m = LogDirMove {
+        let m = Arc::new(LogDirMove {
             dest: Mutex::new(dest.to_path_buf()),
             copied_offset: AtomicI64::new(0),
             future: Mutex::new(None),
-        };
+        });
+        let key = (t.name.clone(), partition);
+        // Registered as a move in progress, and left so when stopped (DescribeLogDirs
+        // then shows the future replica).
+        self.moves.lock().insert(key.clone(), m.clone());
         match self.run_move(&p, t.id, &m, step) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.moves.lock().remove(&key);
+                true
+            }
             Err(MoveEnd::Stopped) => false,
             Err(e) => panic!("move failed: {e:?}"),
         }
@@ -443,12 +453,7 @@ impl TopicRegistry {
                 replicas: Vec::new(),
             })
             .collect();
-        let moves: Vec<((Arc<str>, i32), Arc<LogDirMove>)> = self
-            .moves
-            .lock()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let moves: Moves = self.moves.lock().clone();
         for topic in self.list() {
             for p in &topic.partitions {
                 let log_dir = p.log_dir();
@@ -462,10 +467,7 @@ impl TopicRegistry {
                     offset_lag: 0,
                     is_future: false,
                 });
-                let Some((_, m)) = moves
-                    .iter()
-                    .find(|(k, _)| k.0 == topic.name && k.1 == p.index)
-                else {
+                let Some(m) = moves.get(&(topic.name.clone(), p.index)) else {
                     continue;
                 };
                 let Some(future) = m.future.lock().clone() else {

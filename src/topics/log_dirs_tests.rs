@@ -181,6 +181,15 @@ fn a_crash_after_any_step_of_a_move_leaves_the_partition_in_one_place_whole() {
         append(&topics, "t", 150);
         let before = all_records(&topics, "t");
         assert!(!topics.move_stopping_after("t", 0, &d[1], Some(step)));
+        if step == MoveStep::Copied {
+            // DescribeLogDirs shows the copy as the future replica, fully caught up.
+            let described = topics.describe_log_dirs();
+            let future = &described[1].replicas;
+            assert_eq!(future.len(), 1);
+            assert!(future[0].is_future && future[0].size_bytes == before.len() as i64);
+            assert_eq!(future[0].offset_lag, 0);
+            assert!(!described[0].replicas[0].is_future);
+        }
         // The crash: nothing is closed or cleaned up.
         drop(topics);
         let topics = registry(&d);
@@ -253,4 +262,46 @@ fn moves_answer_kafkas_errors() {
     assert_eq!(described[0].replicas.len(), 1);
     assert!(described[1].replicas.is_empty());
     assert!(described.iter().all(|d| d.space.is_ok()));
+}
+
+/// storage-format.md's table of a move's steps names the steps the code stops after, in
+/// order, and the directory names are the documented ones.
+#[test]
+fn the_documented_move_steps_are_the_codes() {
+    let doc = include_str!("../../storage-format.md");
+    let section = doc
+        .split("### Moving a partition between log directories")
+        .nth(1)
+        .unwrap();
+    let steps: Vec<(u32, String)> = section
+        .lines()
+        .take_while(|l| !l.starts_with("## "))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let n = cells.get(1)?.parse().ok()?;
+            let name = cells.get(2)?.trim_matches('`').to_string();
+            Some((n, name))
+        })
+        .collect();
+    let code: Vec<(u32, String)> = [
+        MoveStep::FutureCreated,
+        MoveStep::Copied,
+        MoveStep::FinalCopy,
+        MoveStep::SourceRenamed,
+        MoveStep::FuturePromoted,
+    ]
+    .iter()
+    .map(|s| (*s as u32, format!("{s:?}")))
+    .chain([(6, "—".to_string())])
+    .collect();
+    assert_eq!(steps, code);
+    let id = uuid::Uuid::from_u128(0xab);
+    let future = topic_store::future_partition_dir(Path::new("/b"), "t", 3, &id);
+    assert_eq!(
+        future,
+        Path::new("/b/t-3.000000000000000000000000000000ab-future")
+    );
+    let long = "n".repeat(249);
+    let future = topic_store::future_partition_dir(Path::new("/b"), &long, 99999, &id);
+    assert!(future.file_name().unwrap().len() <= 255);
 }

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
-use super::log_dirs::LogDirMove;
+use super::log_dirs::Moves;
 use super::name as topic_name;
 use super::partition::Partition;
 use super::store::{self as topic_store, TopicRecord, DELETE_SUFFIX};
@@ -60,7 +60,7 @@ pub struct TopicRegistry {
     /// Every log directory (`log.dirs`), `data_dir` first.
     pub(super) log_dirs: Vec<PathBuf>,
     /// AlterReplicaLogDirs moves in progress, by partition (`log_dirs`).
-    pub(super) moves: Mutex<HashMap<(Arc<str>, i32), Arc<LogDirMove>>>,
+    pub(super) moves: Mutex<Moves>,
     config: Arc<BrokerConfig>,
     pub(super) clock: Clock,
     topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
