@@ -110,7 +110,7 @@ def test_partitions_are_placed_and_moved_under_load_and_survive_kill9(tmp_path):
             i = 0
             while not stop.is_set():
                 try:
-                    producer.produce(topic, value=f"{i:08d}-{padding}".encode())
+                    producer.produce(topic, value=f"{i:08d}-{padding}".encode(), on_delivery=delivered)
                     i += 1
                 except BufferError:
                     pass
