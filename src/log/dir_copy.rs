@@ -10,8 +10,8 @@
 //! (the active segment's indexes, checkpoints, snapshots, the clean-shutdown marker) is
 //! small and copied whole every pass. Files gone from the source are removed from the
 //! copy. A pass run while the source log is closed and held (the switch) therefore
-//! leaves an exact copy. `.tmp` files are never copied: they are half-written files
-//! recovery deletes.
+//! leaves an exact copy. `.tmp` and `.cleaned` files are never copied: they are
+//! half-written files, deleted by recovery or never installed into a moved log.
 //!
 //! It knows nothing of segments beyond file names (`file_names`) and never opens a log;
 //! locking the source is the caller's business. Nothing is fsync'd until [`DirCopy::sync`].
@@ -23,7 +23,7 @@ use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use super::file_names::{parse_segment_name, LOG_EXT, TMP_SUFFIX};
+use super::file_names::{parse_segment_name, CLEANED_SUFFIX, LOG_EXT, TMP_SUFFIX};
 use super::storage::{self, OpenOptions};
 
 /// Bytes compared at the end of a `.log` file's copied prefix before its tail is
@@ -71,7 +71,12 @@ impl DirCopy {
             let entry = entry?;
             let name = entry.file_name();
             let text = name.to_string_lossy();
-            if entry.is_dir() || text.ends_with(&format!(".{TMP_SUFFIX}")) {
+            // Half-written files: recovery deletes `.tmp`; a cleaner's `.cleaned` copies
+            // are never installed into a moved log (`Partition::install_cleaned`).
+            if entry.is_dir()
+                || text.ends_with(&format!(".{TMP_SUFFIX}"))
+                || text.ends_with(&format!(".{CLEANED_SUFFIX}"))
+            {
                 continue;
             }
             names.push(name);

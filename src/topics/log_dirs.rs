@@ -314,7 +314,7 @@ impl TopicRegistry {
             let dest = m.dest.lock().clone();
             let src = p.dir();
             let src_log_dir = p.log_dir();
-            if dest == src_log_dir || p.is_offline() {
+            if dest == src_log_dir || p.is_offline() || self.closing.load(Ordering::Acquire) {
                 return Err(MoveEnd::Cancelled);
             }
             // Step 1.
@@ -341,7 +341,7 @@ impl TopicRegistry {
                 if *m.dest.lock() != dest {
                     continue 'restart;
                 }
-                if p.is_offline() {
+                if p.is_offline() || self.closing.load(Ordering::Acquire) {
                     return Err(MoveEnd::Cancelled);
                 }
                 let covered = p.watermarks().high_watermark;
@@ -356,7 +356,8 @@ impl TopicRegistry {
             let target = topic_store::partition_dir(&dest, &p.topic, p.index);
             let now = self.clock.now_ms();
             let switched = p.replace_log(|src_dir, config| {
-                if *m.dest.lock() != dest || src_dir != src {
+                if *m.dest.lock() != dest || src_dir != src || self.closing.load(Ordering::Acquire)
+                {
                     return Err(MoveEnd::Cancelled);
                 }
                 // Step 3.

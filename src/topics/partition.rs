@@ -428,8 +428,14 @@ impl Partition {
     }
 
     /// Swaps cleaned segments in. Returns how many were replaced (none once offline).
-    pub fn install_cleaned(&self, out: &CleanOutput) -> Result<usize, LogError> {
-        self.log().install_cleaned(out, CrashAfter::default())
+    /// Nothing is installed when the log moved to another log directory since `plan`
+    /// was made: its cleaned files are in the old directory, removed with it.
+    pub fn install_cleaned(&self, plan: &CleanPlan, out: &CleanOutput) -> Result<usize, LogError> {
+        let mut log = self.log();
+        if log.dir() != plan.dir {
+            return Ok(0);
+        }
+        log.install_cleaned(out, CrashAfter::default())
     }
 
     /// Flushes and closes the log cleanly. An offline partition is left as it is, without
