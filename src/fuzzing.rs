@@ -469,6 +469,7 @@ fn encode_default_request(
         ApiKey::DescribeConfigs => DescribeConfigsRequest::default().encode(buf, version),
         ApiKey::AlterConfigs => AlterConfigsRequest::default().encode(buf, version),
         ApiKey::DescribeLogDirs => DescribeLogDirsRequest::default().encode(buf, version),
+        ApiKey::AlterReplicaLogDirs => AlterReplicaLogDirsRequest::default().encode(buf, version),
         ApiKey::SaslAuthenticate => SaslAuthenticateRequest::default()
             .with_auth_bytes(Bytes::from_static(b"\0alice\0alice-secret"))
             .encode(buf, version),

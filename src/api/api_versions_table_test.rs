@@ -30,11 +30,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
          its own markers",
     ),
     (
-        ApiKey::AlterReplicaLogDirs,
-        None,
-        "one log directory only (several log directories are not implemented)",
-    ),
-    (
         ApiKey::CreateDelegationToken,
         None,
         "no delegation tokens (need SASL)",

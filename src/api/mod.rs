@@ -15,6 +15,7 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
+pub mod alter_replica_log_dirs;
 pub mod alter_share_group_offsets;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
@@ -275,6 +276,7 @@ commands! {
     TxnOffsetCommit(TxnOffsetCommitRequest => TxnOffsetCommitResponse) = txn_offset_commit::handle;
     DeleteRecords(DeleteRecordsRequest => DeleteRecordsResponse) = delete_records::handle;
     DescribeLogDirs(DescribeLogDirsRequest => DescribeLogDirsResponse) = describe_log_dirs::handle;
+    AlterReplicaLogDirs(AlterReplicaLogDirsRequest => AlterReplicaLogDirsResponse) = alter_replica_log_dirs::handle;
     CreatePartitions(CreatePartitionsRequest => CreatePartitionsResponse) = create_partitions::handle;
     AlterConfigs(AlterConfigsRequest => AlterConfigsResponse) = alter_configs::handle;
     IncrementalAlterConfigs(IncrementalAlterConfigsRequest => IncrementalAlterConfigsResponse) = incremental_alter_configs::handle;

@@ -65,7 +65,11 @@ pub struct Broker {
 
 /// Where a broker keeps its files, held for its life.
 enum Storage {
-    Disk(#[allow(dead_code)] DataDirLock),
+    /// The first log directory's lock, then the others' (`log.dirs`).
+    Disk(
+        #[allow(dead_code)] DataDirLock,
+        #[allow(dead_code)] Vec<DataDirLock>,
+    ),
     Memory(#[allow(dead_code)] MemoryVolume),
 }
 
@@ -111,6 +115,7 @@ impl Broker {
             // puts them all in memory, with no lock to take (no one else can see it).
             let volume = MemoryVolume::new();
             config.data_dir = volume.root().to_path_buf();
+            config.extra_log_dirs.clear();
             Storage::Memory(volume)
         } else {
             storage::create_dir_all(&config.data_dir).with_context(|| {
@@ -118,13 +123,24 @@ impl Broker {
             })?;
             // Before anything is read or written: a second broker must not recover (and
             // rewrite) logs that the first is appending to.
-            Storage::Disk(match lock {
+            let first = match lock {
                 Some(lock) => lock,
                 None => DataDirLock::acquire(&config.data_dir)?,
-            })
+            };
+            // Every log directory has its own lock, as in Kafka.
+            let mut others = Vec::new();
+            for dir in &config.extra_log_dirs {
+                storage::create_dir_all(dir)
+                    .with_context(|| format!("creating log directory {}", dir.display()))?;
+                others.push(DataDirLock::acquire(dir)?);
+            }
+            Storage::Disk(first, others)
         };
         let config = Arc::new(config);
         let cluster_id = store::load_or_create_meta(&config.data_dir, config.node_id)?;
+        for dir in &config.extra_log_dirs {
+            store::check_or_create_log_dir_meta(dir, config.node_id, &cluster_id)?;
+        }
         let topics = Arc::new(TopicRegistry::load(config.clone(), clock.clone())?);
         let producer_ids = Arc::new(ProducerIdManager::open(&config.data_dir)?);
         let features = Arc::new(FeatureControl::open(&config.data_dir)?);

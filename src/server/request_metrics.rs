@@ -196,6 +196,11 @@ pub fn error_code(response: &Response) -> i16 {
         R::DescribeLogDirs(r) => {
             first(std::iter::once(r.error_code).chain(r.results.iter().map(|d| d.error_code)))
         }
+        R::AlterReplicaLogDirs(r) => first(
+            r.results
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
         R::CreatePartitions(r) => first(r.results.iter().map(|t| t.error_code)),
         R::AlterConfigs(r) => first(r.responses.iter().map(|t| t.error_code)),
         R::IncrementalAlterConfigs(r) => first(r.responses.iter().map(|t| t.error_code)),

@@ -618,6 +618,12 @@ pub fn before(
             resp.error_code = CLUSTER_DENIED;
             Response::DescribeLogDirs(resp)
         }),
+        Command::AlterReplicaLogDirs(r) => cluster_or(a, Op::Alter, || {
+            Response::AlterReplicaLogDirs(super::super::alter_replica_log_dirs::refuse_all(
+                r,
+                CLUSTER_DENIED,
+            ))
+        }),
         Command::ListPartitionReassignments(_) => cluster_or(a, Op::Describe, || {
             let mut resp = ListPartitionReassignmentsResponse::default();
             resp.error_code = CLUSTER_DENIED;

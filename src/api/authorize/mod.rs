@@ -47,6 +47,7 @@
 //! | DescribeCluster | authorized operations only (C DESCRIBE to see them) |
 //! | DescribeLogDirs, ListPartitionReassignments, DescribeQuorum, DescribeUserScramCredentials, DescribeAcls | C DESCRIBE (whole) |
 //! | ElectLeaders, AlterPartitionReassignments, AlterUserScramCredentials, CreateAcls, DeleteAcls | C ALTER (whole) |
+//! | AlterReplicaLogDirs | C ALTER (every partition CLUSTER_AUTHORIZATION_FAILED) |
 //! | ShareGroupHeartbeat | G READ (whole); T DESCRIBE on every subscribed topic (whole) |
 //! | ShareFetch, ShareAcknowledge | G READ, T READ on every topic (whole: per topic is still to do) |
 //! | ShareGroupDescribe, DescribeShareGroupOffsets | G DESCRIBE (and T DESCRIBE on the named topics) per group |

@@ -1,0 +1,192 @@
+"""Several log directories (`log.dirs`, Kafka's JBOD), driven by real clients against the
+real binary started with two directories.
+
+kafka-python 3.x's admin client places and moves partitions (`alter_replica_log_dirs`,
+AlterReplicaLogDirs) and reads where they are (`describe_log_dirs`, DescribeLogDirs) while
+confluent-kafka (librdkafka) produces with idempotence and acks=all. The broker is then
+killed with SIGKILL right after a second move was asked for (so anywhere in the move, or
+after it), started again, and every acknowledged record must be there exactly once, the
+partition in exactly one directory, and producing and consuming must go on.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from kafka import TopicPartitionReplica
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from harness import Broker, wait_until
+
+pytestmark = pytest.mark.on_disk
+
+NONE = 0
+UNKNOWN_TOPIC_OR_PARTITION = 3
+LOG_DIR_NOT_FOUND = 57
+
+
+class TwoDirBroker(Broker):
+    """A broker on `log.dirs=A,B` instead of the harness's single `--data-dir`."""
+
+    def __init__(self, dirs, **kw):
+        super().__init__(dirs[0], in_memory=False, **kw)
+        self.log_dirs = [str(d) for d in dirs]
+
+    def command(self) -> list[str]:
+        cmd = super().command()
+        i = cmd.index("--data-dir")
+        del cmd[i : i + 2]
+        return cmd + ["--set", "log.dirs=" + ",".join(self.log_dirs)]
+
+
+def where(admin: KafkaAdminClient, topic: str) -> dict[tuple[int, bool], list[str]]:
+    """(partition, is_future) -> the log dirs DescribeLogDirs lists it in."""
+    out: dict[tuple[int, bool], list[str]] = {}
+    for broker in admin.describe_log_dirs():
+        for d in broker["log_dirs"]:
+            assert d["error_code"] == NONE, d
+            assert d["total_bytes"] > 0 and 0 <= d["usable_bytes"] <= d["total_bytes"], d
+            for t in d["topics"]:
+                if t["name"] != topic:
+                    continue
+                for p in t["partitions"]:
+                    out.setdefault((p["partition_index"], p["is_future_key"]), []).append(d["log_dir"])
+    return out
+
+
+def alter(admin: KafkaAdminClient, topic: str, partition: int, dest: str) -> int:
+    result = admin.alter_replica_log_dirs({TopicPartitionReplica(topic, partition, 1): dest})
+    (error,) = result.values()
+    return error.errno
+
+
+def test_partitions_are_placed_and_moved_under_load_and_survive_kill9(tmp_path):
+    dirs = [os.path.realpath(tmp_path / "dir-a"), os.path.realpath(tmp_path / "dir-b")]
+    broker = TwoDirBroker(dirs)
+    broker.start()
+    admin = producer = None
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000)
+        topic = f"moving-{uuid.uuid4().hex[:8]}"
+        spread = f"spread-{uuid.uuid4().hex[:8]}"
+        admin.create_topics([NewTopic(topic, 1, 1)])
+        admin.create_topics([NewTopic(spread, 4, 1)])
+        # Placement: each new partition on the directory with the fewest.
+        assert where(admin, topic) == {(0, False): [dirs[0]]}
+        placed = where(admin, spread)
+        per_dir = {d: sum(1 for v in placed.values() if v == [d]) for d in dirs}
+        assert per_dir == {dirs[0]: 2, dirs[1]: 2}, placed
+        for (p, _), (d,) in placed.items():
+            assert os.path.isdir(os.path.join(d, f"{spread}-{p}"))
+
+        # Kafka's errors.
+        assert alter(admin, topic, 0, str(tmp_path / "not-a-log-dir")) == LOG_DIR_NOT_FOUND
+        assert alter(admin, topic, 7, dirs[1]) == UNKNOWN_TOPIC_OR_PARTITION
+        assert alter(admin, "no-such-topic", 0, dirs[1]) == UNKNOWN_TOPIC_OR_PARTITION
+
+        acked: list[str] = []
+        failed: list[str] = []
+        lock = threading.Lock()
+
+        def delivered(err, msg):
+            with lock:
+                (failed if err else acked).append(msg.value().decode())
+
+        producer = Producer({
+            "bootstrap.servers": broker.bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 2,
+            "message.timeout.ms": 60000,
+        })
+        stop = threading.Event()
+        padding = "x" * 1000
+
+        def produce():
+            i = 0
+            while not stop.is_set():
+                try:
+                    producer.produce(topic, value=f"{i:08d}-{padding}".encode(), on_delivery=delivered)
+                    i += 1
+                except BufferError:
+                    pass
+                producer.poll(0.001 if i % 50 else 0.01)
+
+        writer = threading.Thread(target=produce, daemon=True)
+        writer.start()
+        wait_until(lambda: len(acked) >= 2000, timeout=60, message="the producer gets going")
+
+        # Move A -> B while the producer writes.
+        assert alter(admin, topic, 0, dirs[1]) == NONE
+        wait_until(lambda: where(admin, topic) == {(0, False): [dirs[1]]}, timeout=60,
+                   message="the partition reaches the second directory")
+        assert not os.path.exists(os.path.join(dirs[0], f"{topic}-0"))
+        wait_until(lambda: len(acked) >= 4000, timeout=60, message="produce continues after the move")
+
+        # Ask for the move back, and crash at once: anywhere in it.
+        assert alter(admin, topic, 0, dirs[0]) == NONE
+        broker.kill9()
+        admin.close()
+        admin = None
+        broker.start(timeout=60)
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000)
+        found = where(admin, topic)
+        assert list(found) == [(0, False)] and len(found[(0, False)]) == 1, found
+        (home,) = found[(0, False)]
+        assert not any(
+            os.path.exists(os.path.join(d, f"{topic}-0")) for d in dirs if d != home
+        ), "the partition is in one directory only"
+        assert not [n for d in dirs for n in os.listdir(d) if n.endswith("-future")]
+
+        stop.set()
+        writer.join(timeout=30)
+        assert producer.flush(60) == 0
+        producer = None
+        with lock:
+            acked_now = list(acked)
+        assert len(acked_now) >= 4000
+
+        # Every acknowledged record exactly once; consumption goes on.
+        consumer = Consumer({
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": f"g-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        })
+        try:
+            consumer.subscribe([topic])
+            seen: dict[str, int] = {}
+            offsets: list[int] = []
+
+            def drain():
+                for m in consumer.consume(num_messages=2000, timeout=1):
+                    if m.error():
+                        continue
+                    v = m.value().decode()
+                    seen[v] = seen.get(v, 0) + 1
+                    offsets.append(m.offset())
+                return all(v in seen for v in acked_now)
+
+            wait_until(drain, timeout=90, message="every acknowledged record is read back")
+            assert all(seen[v] == 1 for v in acked_now), "no acknowledged record twice"
+            assert offsets == list(range(len(offsets))), "offsets follow one another"
+
+            after = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all"})
+            for i in range(10):
+                after.produce(topic, value=f"after-{i}".encode())
+            assert after.flush(30) == 0
+            wait_until(lambda: (drain(), all(f"after-{i}" in seen for i in range(10)))[1],
+                       timeout=60, message="records produced after the restart are consumed")
+        finally:
+            consumer.close()
+    finally:
+        if producer is not None:
+            producer.flush(1)
+        if admin is not None:
+            admin.close()
+        if broker.is_running():
+            broker.stop()
