@@ -6,17 +6,26 @@ Each test starts the real broker, creates a one-partition topic, sets the group'
 consumers: distinct records for members sharing a partition, ACCEPT/RELEASE/REJECT, redelivery
 after the acquisition lock runs out, the delivery count limit archiving a poison record, and
 acknowledgements surviving a kill -9 of the broker.
+
+ShareFetch/ShareAcknowledge v2 (acquire modes, RENEW) go over the raw protocol (share_wire.py):
+librdkafka 2.16's ShareConsumer negotiates v1 only. The ``share.version`` feature is driven with
+``sluice feature`` as an operator would.
 """
 
 from __future__ import annotations
 
+import subprocess
 import time
+import uuid
 
 import pytest
 from confluent_kafka import AcknowledgeType, Producer, ShareConsumer
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
+
+import kafka_wire as kw
+import share_wire as sw
 
 # Short locks so redelivery tests finish quickly; the broker-wide minimum is lowered to allow it.
 SETTINGS = {
@@ -243,3 +252,85 @@ def test_read_committed_share_group_never_delivers_aborted_records(broker_factor
         c.commit_sync()
     finally:
         c.close()
+
+
+def topic_id(b, topic) -> uuid.UUID:
+    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=10000)
+    try:
+        (t,) = admin.describe_topic_partitions([topic])["topics"]
+        return uuid.UUID(str(t["topic_id"]))
+    finally:
+        admin.close()
+
+
+def test_share_fetch_and_acknowledge_v2_raw(broker_factory):
+    b = broker_factory(settings=SETTINGS)
+    setup(b, "q7", "g7")
+    # Two producer batches: offsets 0-2 and 3-5.
+    produce(b, "q7", [b"a", b"b", b"c"])
+    produce(b, "q7", [b"d", b"e", b"f"])
+    tid = topic_id(b, "q7")
+    with kw.KafkaConn.to(b.bootstrap) as c:
+        keys = c.api_versions(3)["api_keys"]
+    assert keys[sw.SHARE_FETCH] == (1, 2) and keys[sw.SHARE_ACKNOWLEDGE] == (1, 2)
+    for m in ("m1", "m2"):
+        assert sw.heartbeat(b.bootstrap, "g7", m, 0, ["q7"])[0] == 0
+
+    # Record limit: exactly MaxRecords records, in one range.
+    f = sw.share_fetch(b.bootstrap, "g7", "m1", 0, tid, max_records=2, acquire_mode=sw.RECORD_LIMIT)
+    assert f["error"] == 0 and f["lock_ms"] == 2000, f
+    assert f["partition"]["acquired"] == [(0, 1, 1)]
+    # Batch-optimized: one record asked, the rest of its producer batch comes with it.
+    f = sw.share_fetch(b.bootstrap, "g7", "m2", 0, tid, max_records=1, acquire_mode=sw.BATCH_OPTIMIZED)
+    assert f["partition"]["acquired"] == [(2, 2, 1)], f
+    f = sw.share_fetch(b.bootstrap, "g7", "m2", 1, tid, max_records=1, acquire_mode=sw.BATCH_OPTIMIZED)
+    assert f["partition"]["acquired"] == [(3, 5, 1)], f
+
+    # IsRenewAck with fetch bounds is an invalid request; with zero bounds it renews only.
+    f = sw.share_fetch(b.bootstrap, "g7", "m1", 1, tid, [(0, 1, [sw.RENEW])], renew=True)
+    assert f["error"] == kw.INVALID_REQUEST, f
+    f = sw.share_fetch(b.bootstrap, "g7", "m1", 1, tid, [(0, 1, [sw.RENEW])], renew=True,
+                       max_wait_ms=0, min_bytes=0, max_bytes=0, max_records=0)
+    assert f["error"] == 0 and f["partition"]["ack_error"] == 0 and f["partition"]["acquired"] == [], f
+    # ShareAcknowledge v2: RENEW answers the lock duration; RENEW at v1 is refused.
+    a = sw.share_acknowledge(b.bootstrap, "g7", "m1", 2, tid, [(0, 1, [sw.RENEW])], renew=True)
+    assert (a["error"], a["partition_error"], a["lock_ms"]) == (0, 0, 2000), a
+    a = sw.share_acknowledge(b.bootstrap, "g7", "m1", 3, tid, [(0, 1, [sw.RENEW])], version=1)
+    assert a["partition_error"] == kw.INVALID_REQUEST, a
+    a = sw.share_acknowledge(b.bootstrap, "g7", "m1", 4, tid, [(0, 1, [sw.ACCEPT])])
+    assert (a["error"], a["partition_error"]) == (0, 0), a
+    # m2 acknowledges nothing: its records come back after the lock and go to m1, one count
+    # higher.
+    deadline = time.time() + 30
+    got = []
+    epoch = 5
+    while not got and time.time() < deadline:
+        f = sw.share_fetch(b.bootstrap, "g7", "m1", epoch, tid, max_wait_ms=500)
+        epoch += 1
+        got = f["partition"]["acquired"] if f["partition"] else []
+    assert got == [(2, 2, 2), (3, 5, 2)], got
+    a = sw.share_acknowledge(b.bootstrap, "g7", "m1", epoch, tid, [(2, 5, [sw.ACCEPT])])
+    assert (a["error"], a["partition_error"]) == (0, 0), a
+
+
+def test_share_version_0_refuses_share_groups(broker_factory, sluice_binary):
+    b = broker_factory(settings=SETTINGS)
+    create_topic(b, "q8")
+
+    def feature(*args):
+        out = subprocess.run([str(sluice_binary), "feature", *args, "-b", b.bootstrap],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
+    assert "share.version" in feature("describe")
+    feature("downgrade", "--feature", "share.version=0")
+    assert sw.heartbeat(b.bootstrap, "g8", "m1", 0, ["q8"])[0] == kw.UNSUPPORTED_VERSION
+    f = sw.share_fetch(b.bootstrap, "g8", "m1", 0, topic_id(b, "q8"))
+    assert f["error"] == kw.UNSUPPORTED_VERSION, f
+    # The level is durable across a kill -9, and level 1 turns share groups back on.
+    b.kill9()
+    b.start()
+    assert sw.heartbeat(b.bootstrap, "g8", "m1", 0, ["q8"])[0] == kw.UNSUPPORTED_VERSION
+    feature("upgrade", "--feature", "share.version=1")
+    assert sw.heartbeat(b.bootstrap, "g8", "m1", 0, ["q8"]) == (0, 1)
