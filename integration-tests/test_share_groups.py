@@ -334,3 +334,61 @@ def test_share_version_0_refuses_share_groups(broker_factory, sluice_binary):
     assert sw.heartbeat(b.bootstrap, "g8", "m1", 0, ["q8"])[0] == kw.UNSUPPORTED_VERSION
     feature("upgrade", "--feature", "share.version=1")
     assert sw.heartbeat(b.bootstrap, "g8", "m1", 0, ["q8"]) == (0, 1)
+
+
+def state_topic_end(b) -> int:
+    """The end offset of __share_group_state's one partition (the test sets one)."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "state-watch"})
+    try:
+        return c.get_watermark_offsets(TopicPartition("__share_group_state", 0), timeout=10)[1]
+    finally:
+        c.close()
+
+
+def test_a_lock_expiring_with_no_fetcher_returns_the_record(broker_factory):
+    b = broker_factory(settings={**SETTINGS, "share.coordinator.state.topic.num.partitions": "1"})
+    setup(b, "q9", "g9")
+    produce(b, "q9", [b"held"])
+    tid = topic_id(b, "q9")
+    assert sw.heartbeat(b.bootstrap, "g9", "holder", 0, ["q9"])[0] == 0
+    f = sw.share_fetch(b.bootstrap, "g9", "holder", 0, tid)
+    assert f["partition"]["acquired"] == [(0, 0, 1)], f
+    # Nobody fetches or acknowledges from here on: only the broker's lock timer can return
+    # the record, and it records that in __share_group_state (delivery count 1, available).
+    before = state_topic_end(b)
+    deadline = time.time() + 30
+    while state_topic_end(b) == before and time.time() < deadline:
+        time.sleep(0.2)
+    assert state_topic_end(b) > before, "the expired lock was never recorded"
+    # The record went back to the group: after a kill -9 (acquisitions are not durable, the
+    # expiry is) another consumer gets it as a second delivery.
+    b.kill9()
+    b.start()
+    other = consumer(b, "g9")
+    try:
+        other.subscribe(["q9"])
+        got = poll_until(other, 1)
+        assert [(m.value(), m.delivery_count()) for m in got] == [(b"held", 2)]
+        other.acknowledge(got[0])
+        other.commit_sync()
+    finally:
+        other.close()
+
+
+def test_group_configs_survive_kill9(broker_factory):
+    b = broker_factory(settings=SETTINGS)
+    setup(b, "q10", "g10")  # share.auto.offset.reset=earliest
+    produce(b, "q10", [b"early"])
+    b.kill9()
+    b.start()
+    # Still earliest after the restart: the record written before anyone joined is delivered.
+    c = consumer(b, "g10")
+    try:
+        c.subscribe(["q10"])
+        got = poll_until(c, 1)
+        assert [m.value() for m in got] == [b"early"]
+        c.acknowledge(got[0])
+        c.commit_sync()
+    finally:
+        c.close()

@@ -434,3 +434,39 @@ async fn share_fetch_v2_acquire_modes_and_renewal() {
         .unwrap();
     assert_eq!(r.response.responses[0].partitions[0].error_code, 0);
 }
+
+#[tokio::test]
+async fn group_configs_survive_a_restart_and_delete_group_drops_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    b.share
+        .set_group_config("g", "share.auto.offset.reset", Some("earliest"))
+        .unwrap();
+    b.share
+        .set_group_config("g", "share.record.lock.duration.ms", Some("20000"))
+        .unwrap();
+    b.share
+        .set_group_config("g", "share.record.lock.duration.ms", None)
+        .unwrap();
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    assert_eq!(
+        b.share.group_configs("g").into_iter().collect::<Vec<_>>(),
+        vec![(
+            "share.auto.offset.reset".to_string(),
+            "earliest".to_string()
+        )]
+    );
+    // A group with configs and no members is deleted with its configs.
+    let hb = super::share_group_heartbeat::handle(heartbeat("m1", 0), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(hb.error_code, 0);
+    super::share_group_heartbeat::handle(heartbeat("m1", -1), &ctx(1), &b)
+        .await
+        .unwrap();
+    b.share.delete_group("g").await.unwrap();
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    assert!(b.share.group_configs("g").is_empty());
+}
