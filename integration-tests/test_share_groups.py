@@ -392,3 +392,63 @@ def test_group_configs_survive_kill9(broker_factory):
         c.commit_sync()
     finally:
         c.close()
+
+
+def test_cli_consume_and_describe_share_and_consumer_groups(broker_factory, sluice_binary):
+    b = broker_factory(settings=SETTINGS)
+    setup(b, "q11", "g11")
+    produce(b, "q11", [b"v%d" % i for i in range(5)])
+
+    def sluice(*args, check=True):
+        out = subprocess.run([str(sluice_binary), *args, "-b", b.bootstrap],
+                             capture_output=True, text=True, timeout=60)
+        if check:
+            assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
+    # RELEASE: the two records come back to the group, with a higher delivery count.
+    out = sluice("consume", "q11", "--share-group", "g11", "-n", "2", "--release", "--timeout-ms", "20000")
+    assert out.split() == ["v0", "v1"], out
+    # ACCEPT (the default): all five, the released two again among them.
+    out = sluice("consume", "q11", "--share-group", "g11", "-n", "5", "--timeout-ms", "20000")
+    assert sorted(out.split()) == ["v0", "v1", "v2", "v3", "v4"], out
+    # Everything accepted: the start offset reached the end, with no lag.
+    out = sluice("group", "describe", "g11")
+    assert "Type: share" in out and "Members: 0" in out, out
+    row = [line.split() for line in out.splitlines() if line.startswith("q11")]
+    assert row == [["q11", "0", "5", "5", "0"]], out
+
+    # A member shows with its epoch and assignment while it consumes.
+    c = consumer(b, "g11")
+    try:
+        c.subscribe(["q11"])
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            c.poll(0.5)
+            out = sluice("group", "describe", "g11")
+            if "Members: 1" in out and "assignment=q11:0" in out:
+                break
+        assert "Members: 1" in out and "epoch=" in out and "assignment=q11:0" in out, out
+    finally:
+        c.close()
+
+    # A KIP-848 consumer group: members with epochs and assignments, and the offsets table.
+    from confluent_kafka import Consumer
+    cg = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "cg11", "group.protocol": "consumer",
+                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        cg.subscribe(["q11"])
+        got = []
+        deadline = time.time() + 30
+        while len(got) < 5 and time.time() < deadline:
+            m = cg.poll(0.5)
+            if m is not None and m.error() is None:
+                got.append(m)
+        assert len(got) == 5
+        cg.commit(got[-1], asynchronous=False)
+        out = sluice("group", "describe", "cg11")
+        assert "Type: consumer" in out and "Members: 1" in out and "assignment=q11:0" in out, out
+        row = [line.split()[:5] for line in out.splitlines() if line.startswith("q11")]
+        assert row == [["q11", "0", "5", "5", "0"]], out
+    finally:
+        cg.close()
