@@ -510,8 +510,12 @@ fn encode_default_request(
         ApiKey::UpdateFeatures => UpdateFeaturesRequest::default().encode(buf, version),
         ApiKey::ShareGroupHeartbeat => ShareGroupHeartbeatRequest::default().encode(buf, version),
         ApiKey::ShareGroupDescribe => ShareGroupDescribeRequest::default().encode(buf, version),
-        ApiKey::ShareFetch => ShareFetchRequest::default().encode(buf, version),
-        ApiKey::ShareAcknowledge => ShareAcknowledgeRequest::default().encode(buf, version),
+        ApiKey::ShareFetch => {
+            crate::api::codec_4_2::ShareFetchRequest::default().encode(buf, version)
+        }
+        ApiKey::ShareAcknowledge => {
+            crate::api::codec_4_2::ShareAcknowledgeRequest::default().encode(buf, version)
+        }
         // v1 is v0 on the wire (crate::api::codec_4_2).
         ApiKey::DescribeShareGroupOffsets => {
             DescribeShareGroupOffsetsRequest::default().encode(buf, version.min(0))

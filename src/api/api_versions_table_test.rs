@@ -73,18 +73,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
          confirmed against Kafka's source; no client-metrics resources exist for v0",
     ),
     (
-        ApiKey::ShareFetch,
-        Some(1),
-        "v2 (acquire modes, record limits, RENEW) is Kafka 4.2's: api::codec_4_2 \
-         decodes it, but the handler does not yet serve IsRenewAck and the acquire modes",
-    ),
-    (
-        ApiKey::ShareAcknowledge,
-        Some(1),
-        "v2 (RENEW) is Kafka 4.2's: api::codec_4_2 decodes it, but the handler does \
-         not yet answer AcquisitionLockTimeoutMs or take IsRenewAck",
-    ),
-    (
         ApiKey::AddRaftVoter,
         None,
         "no KRaft quorum to change: the node is its own single, static voter",

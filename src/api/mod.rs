@@ -69,6 +69,7 @@ pub mod share_fetch;
 pub mod share_group_configs;
 pub mod share_group_describe;
 pub mod share_group_heartbeat;
+mod share_request;
 pub mod sync_group;
 pub mod txn_offset_commit;
 pub mod update_features;
@@ -299,8 +300,8 @@ commands! {
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse) = consumer_group_describe::handle;
     ShareGroupHeartbeat(ShareGroupHeartbeatRequest => ShareGroupHeartbeatResponse) = share_group_heartbeat::handle;
     ShareGroupDescribe(ShareGroupDescribeRequest => ShareGroupDescribeResponse) = share_group_describe::handle;
-    ShareFetch(ShareFetchRequest => ShareFetchResponse) = share_fetch::handle;
-    ShareAcknowledge(ShareAcknowledgeRequest => ShareAcknowledgeResponse) = share_acknowledge::handle;
+    ShareFetch(codec_4_2::ShareFetchRequest => codec_4_2::ShareFetchResponse) = share_fetch::handle;
+    ShareAcknowledge(codec_4_2::ShareAcknowledgeRequest => codec_4_2::ShareAcknowledgeResponse) = share_acknowledge::handle;
     DescribeShareGroupOffsets(DescribeShareGroupOffsetsRequest => codec_4_2::DescribeShareGroupOffsetsResponse) = describe_share_group_offsets::handle;
     AlterShareGroupOffsets(AlterShareGroupOffsetsRequest => AlterShareGroupOffsetsResponse) = alter_share_group_offsets::handle;
     DeleteShareGroupOffsets(DeleteShareGroupOffsetsRequest => DeleteShareGroupOffsetsResponse) = delete_share_group_offsets::handle;
@@ -403,6 +404,14 @@ pub fn supported_versions(key: ApiKey) -> Option<VersionRange> {
         ApiKey::DescribeShareGroupOffsets => VersionRange {
             min: range.min,
             max: codec_4_2::DESCRIBE_SHARE_GROUP_OFFSETS_MAX,
+        },
+        ApiKey::ShareFetch => VersionRange {
+            min: range.min,
+            max: codec_4_2::SHARE_FETCH_MAX,
+        },
+        ApiKey::ShareAcknowledge => VersionRange {
+            min: range.min,
+            max: codec_4_2::SHARE_ACKNOWLEDGE_MAX,
         },
         // v6 is KIP-939's two-phase commit (Enable2Pc, KeepPreparedTxn), which Kafka
         // 4.2 still marks unstable and does not advertise; this broker ignores the

@@ -270,16 +270,17 @@ pub fn error_code(response: &Response) -> i16 {
             first(std::iter::once(r.error_code).chain(r.responses.iter().map(|t| t.error_code)))
         }
         R::ShareGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
-        R::ShareFetch(r) => first(std::iter::once(r.error_code).chain(
-            r.responses.iter().flat_map(|t| {
+        R::ShareFetch(r) => first(std::iter::once(r.response.error_code).chain(
+            r.response.responses.iter().flat_map(|t| {
                 t.partitions
                     .iter()
                     .flat_map(|p| [p.error_code, p.acknowledge_error_code])
             }),
         )),
         R::ShareAcknowledge(r) => first(
-            std::iter::once(r.error_code).chain(
-                r.responses
+            std::iter::once(r.response.error_code).chain(
+                r.response
+                    .responses
                     .iter()
                     .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
             ),

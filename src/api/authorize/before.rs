@@ -310,23 +310,25 @@ pub fn before(
             Ok(After::ShareGroupDescribe(denied))
         }
         Command::ShareFetch(r) => {
+            let r = &r.request;
             let topics = r.topics.iter().map(|t| &t.topic_id);
             match share_read_refusal(a, broker, r.group_id.as_ref(), topics) {
                 None => Ok(After::Nothing),
                 Some(code) => {
-                    let mut resp = ShareFetchResponse::default();
-                    resp.error_code = code;
+                    let mut resp = super::super::codec_4_2::ShareFetchResponse::default();
+                    resp.response.error_code = code;
                     Err(Box::new(Response::ShareFetch(resp)))
                 }
             }
         }
         Command::ShareAcknowledge(r) => {
+            let r = &r.request;
             let topics = r.topics.iter().map(|t| &t.topic_id);
             match share_read_refusal(a, broker, r.group_id.as_ref(), topics) {
                 None => Ok(After::Nothing),
                 Some(code) => {
-                    let mut resp = ShareAcknowledgeResponse::default();
-                    resp.error_code = code;
+                    let mut resp = super::super::codec_4_2::ShareAcknowledgeResponse::default();
+                    resp.response.error_code = code;
                     Err(Box::new(Response::ShareAcknowledge(resp)))
                 }
             }

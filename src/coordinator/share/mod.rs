@@ -8,8 +8,11 @@
 //! the states in the order they happened; the wait for the fsync happens after the
 //! lock is released, before the client is answered. Membership is kept in memory
 //! only (members rejoin after a restart, as after a coordinator move); the delivery
-//! state of every share-partition is durable. Never parses Kafka requests and never
-//! touches sockets.
+//! state of every share-partition is durable, and so are the group configs set with
+//! IncrementalAlterConfigs (`<log.dirs>/share-group-configs`, replaced atomically
+//! before the change is answered). A timer returns records whose acquisition lock ran
+//! out even when nobody fetches, as Kafka's lock timer tasks do. Never parses Kafka
+//! requests and never touches sockets.
 
 pub mod admin;
 pub mod config;
@@ -32,6 +35,9 @@ pub use config::ShareConfig;
 use group::{Heartbeat, HeartbeatResult, ShareGroup, TopicsMetadata};
 use partition::{Limits, SharePartition};
 use store::{SharePartitionKey, StateRecord};
+
+/// The group configs file in `log.dirs` (JSON: `{"version":1,"groups":{group:{name:value}}}`).
+pub const GROUP_CONFIGS_FILE: &str = "share-group-configs";
 
 /// The share coordinator and share-partition manager of this broker.
 pub struct ShareCoordinator {
@@ -86,6 +92,9 @@ impl ShareCoordinator {
             if let Some(p) = sp {
                 inner.partitions.insert(key, p);
             }
+        }
+        if let Some(dir) = &config.state_dir {
+            inner.group_configs = load_group_configs(dir)?;
         }
         if !inner.partitions.is_empty() {
             tracing::info!(
@@ -291,7 +300,13 @@ impl ShareCoordinator {
                 inner.snapshot_epochs.remove(&key);
             }
             inner.groups.remove(group_id);
-            inner.group_configs.remove(group_id);
+            if inner.group_configs.remove(group_id).is_some() {
+                if let Err(e) = self.write_group_configs(&inner.group_configs) {
+                    // The group is gone either way; stale configs only return with a
+                    // group of the same name.
+                    tracing::warn!(group = %group_id, error = %e, "could not rewrite the share group configs");
+                }
+            }
             pending
         };
         for p in pending {
@@ -314,8 +329,8 @@ impl ShareCoordinator {
         (known || !offsets.is_empty()).then_some(offsets)
     }
 
-    /// Sets share group configs (IncrementalAlterConfigs on a GROUP resource); kept
-    /// in memory only.
+    /// Sets share group configs (IncrementalAlterConfigs on a GROUP resource), durable
+    /// in the group configs file before this returns.
     pub fn set_group_config(
         &self,
         group_id: &str,
@@ -324,12 +339,63 @@ impl ShareCoordinator {
     ) -> Result<(), KafkaError> {
         config::validate_group_config(name, value)?;
         let mut inner = self.inner.lock();
-        let configs = inner.group_configs.entry(group_id.to_string()).or_default();
+        let mut all = inner.group_configs.clone();
+        let configs = all.entry(group_id.to_string()).or_default();
         match value {
             Some(v) => configs.insert(name.to_string(), v.to_string()),
             None => configs.remove(name),
         };
+        if configs.is_empty() {
+            all.remove(group_id);
+        }
+        self.write_group_configs(&all).map_err(|e| {
+            tracing::error!(group = %group_id, error = %e, "could not write the share group configs");
+            KafkaError::new(
+                ResponseError::UnknownServerError,
+                "the group configs could not be written",
+            )
+        })?;
+        inner.group_configs = all;
         Ok(())
+    }
+
+    /// Replaces the group configs file with `all` (nothing without a state dir).
+    fn write_group_configs(
+        &self,
+        all: &HashMap<String, BTreeMap<String, String>>,
+    ) -> std::io::Result<()> {
+        let Some(dir) = &self.config.state_dir else {
+            return Ok(());
+        };
+        let groups: BTreeMap<&String, &BTreeMap<String, String>> = all.iter().collect();
+        let text = serde_json::json!({ "version": 1, "groups": groups }).to_string();
+        crate::log::checkpoint::write_atomic(dir, GROUP_CONFIGS_FILE, text.as_bytes())
+    }
+
+    /// Returns every record whose acquisition lock ran out to the group (the timer's
+    /// half of lock expiry; fetches and acknowledgements also expire locks first).
+    pub fn expire_locks(&self) {
+        let now = self.clock.now_ms();
+        let mut inner = self.inner.lock();
+        let due: Vec<SharePartitionKey> = inner
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.next_lock_deadline().is_some_and(|d| d <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            let limits = self.limits(&inner, &key.0);
+            let changed = inner
+                .partitions
+                .get_mut(&key)
+                .is_some_and(|p| p.expire_locks(now, &limits));
+            if changed {
+                tracing::debug!(group = %key.0, topic_id = %key.1, partition = key.2, "acquisition locks expired");
+                // Not awaited: no client waits on it, and a restart would make the
+                // records available again anyway (only the delivery count is at stake).
+                let _ = self.persist(&mut inner, &key, now);
+            }
+        }
     }
 
     pub fn group_configs(&self, group_id: &str) -> BTreeMap<String, String> {
@@ -375,7 +441,33 @@ impl ShareCoordinator {
     }
 }
 
-/// Expires share group members on time; runs until aborted.
+/// The group configs file as [`ShareCoordinator::write_group_configs`] left it.
+fn load_group_configs(dir: &std::path::Path) -> Result<HashMap<String, BTreeMap<String, String>>> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        version: u32,
+        groups: HashMap<String, BTreeMap<String, String>>,
+    }
+    let Some(bytes) = crate::log::checkpoint::read_atomic(dir, GROUP_CONFIGS_FILE)? else {
+        return Ok(HashMap::new());
+    };
+    let file: File = serde_json::from_slice(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is damaged ({e}); refusing to start without the share group configs it holds",
+            dir.join(GROUP_CONFIGS_FILE).display()
+        )
+    })?;
+    if file.version != 1 {
+        anyhow::bail!(
+            "{}: unsupported version {}",
+            dir.join(GROUP_CONFIGS_FILE).display(),
+            file.version
+        );
+    }
+    Ok(file.groups)
+}
+
+/// Expires share group members and acquisition locks on time; runs until aborted.
 pub fn spawn_timers(coordinator: Arc<ShareCoordinator>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_millis(250));
@@ -383,6 +475,7 @@ pub fn spawn_timers(coordinator: Arc<ShareCoordinator>) -> tokio::task::JoinHand
         loop {
             ticker.tick().await;
             coordinator.expire_members();
+            coordinator.expire_locks();
         }
     })
 }

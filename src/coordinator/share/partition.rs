@@ -216,6 +216,11 @@ impl SharePartition {
     /// Acquires up to `max_records` of `candidates` (in offset order, as read from the
     /// log at [`Self::next_fetch_offset`]) for `member`, locking each until
     /// `now_ms + record_lock_duration_ms`.
+    ///
+    /// `batch_ends` (the last offset of each producer batch read, in order) turns on
+    /// ShareFetch's batch-optimized mode: `max_records` is then a soft limit,
+    /// acquisition runs on to the end of the batch the limit was reached in, and no
+    /// acquired range crosses a batch boundary. Empty: a strict record limit.
     pub fn acquire(
         &mut self,
         candidates: &[Candidate],
@@ -223,16 +228,29 @@ impl SharePartition {
         now_ms: i64,
         limits: &Limits,
         max_records: usize,
+        batch_ends: &[i64],
     ) -> Vec<AcquiredRange> {
+        let batch_of = |o: i64| batch_ends.partition_point(|&end| end < o);
         let mut acquired: Vec<(i64, i16)> = Vec::new();
+        // With batch alignment: the last offset acquisition may still reach.
+        let mut stop_after: Option<i64> = None;
         for c in candidates {
-            if acquired.len() >= max_records {
-                break;
-            }
             let (offset, data) = match *c {
                 Candidate::Data(o) => (o, true),
                 Candidate::Skip(o) => (o, false),
             };
+            match stop_after {
+                Some(last) if offset > last => break,
+                Some(_) => {}
+                None if acquired.len() >= max_records => {
+                    let held = acquired.last().map(|a| a.0).unwrap_or(i64::MAX);
+                    match batch_ends.get(batch_of(held)) {
+                        Some(&end) if offset <= end => stop_after = Some(end),
+                        _ => break,
+                    }
+                }
+                None => {}
+            }
             if offset < self.start_offset {
                 continue;
             }
@@ -266,7 +284,13 @@ impl SharePartition {
         let mut ranges: Vec<AcquiredRange> = Vec::new();
         for (o, count) in acquired {
             match ranges.last_mut() {
-                Some(r) if r.last_offset + 1 == o && r.delivery_count == count => r.last_offset = o,
+                Some(r)
+                    if r.last_offset + 1 == o
+                        && r.delivery_count == count
+                        && (batch_ends.is_empty() || batch_of(r.last_offset) == batch_of(o)) =>
+                {
+                    r.last_offset = o
+                }
                 _ => ranges.push(AcquiredRange {
                     first_offset: o,
                     last_offset: o,
