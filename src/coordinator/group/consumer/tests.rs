@@ -16,16 +16,17 @@ use crate::coordinator::group::{Env, GroupConfig, GroupMetadata};
 use crate::error::ResponseError;
 use crate::topics::{NewTopic, TopicRegistry};
 
-struct Setup {
+pub(super) struct Setup {
     _dir: tempfile::TempDir,
-    topics: Arc<TopicRegistry>,
-    config: GroupConfig,
+    pub(super) broker: Arc<BrokerConfig>,
+    pub(super) topics: Arc<TopicRegistry>,
+    pub(super) config: GroupConfig,
     start: Instant,
-    elapsed_ms: u64,
+    pub(super) elapsed_ms: u64,
 }
 
 impl Setup {
-    fn new(partitions: i32) -> Setup {
+    pub(super) fn new(partitions: i32) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let overrides = Overrides {
             listen: Some("127.0.0.1:0".into()),
@@ -58,6 +59,7 @@ impl Setup {
             .unwrap();
         Setup {
             _dir: dir,
+            broker: broker.clone(),
             topics,
             config: GroupConfig::from_broker(&broker),
             start: Instant::now(),
@@ -65,7 +67,7 @@ impl Setup {
         }
     }
 
-    fn env(&self) -> Env<'_> {
+    pub(super) fn env(&self) -> Env<'_> {
         Env {
             topics: &self.topics,
             config: &self.config,
