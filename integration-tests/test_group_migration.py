@@ -1,7 +1,7 @@
 """Online upgrade and downgrade between classic and KIP-848 consumer groups
 (`group.consumer.migration.policy`), with confluent-kafka workers running throughout.
 
-Classic members (group.protocol=classic, range) consume; a member with group.protocol=consumer joins:
+Classic members (group.protocol=classic, range or cooperative-sticky) consume; a member with group.protocol=consumer joins:
 the group becomes a consumer group (its classic members stay, served through JoinGroup/SyncGroup/
 Heartbeat by the consumer group); it leaves: the group is classic again. Workers commit each record
 synchronously before printing it, so the union of what they print must be every record exactly once.
@@ -58,13 +58,16 @@ def wait_group(broker, group, kind, members: int, partitions: int, timeout: floa
         time.sleep(0.2)
 
 
-def test_upgrade_to_consumer_and_back_exactly_once(broker_factory, workers):
+@pytest.mark.parametrize("strategy", ["range", "cooperative-sticky"])
+def test_upgrade_to_consumer_and_back_exactly_once(broker_factory, workers, strategy):
+    """Eager classic members revoke everything when told to rejoin; cooperative ones rejoin
+    still owning their partitions and give up only what the consumer group revokes."""
     broker = broker_factory(settings=SETTINGS)
     topic, group, parts = "mig-orders", "g-migration", 6
     create_topic(broker, topic, parts)
     expected = produce(broker.bootstrap, topic, parts, 300, "a")
-    c1 = spawn(workers, broker, group, topic, "range")
-    c2 = spawn(workers, broker, group, topic, "range")
+    c1 = spawn(workers, broker, group, topic, strategy)
+    c2 = spawn(workers, broker, group, topic, strategy)
     wait_group(broker, group, ConsumerGroupType.CLASSIC, 2, parts)
     wait_consumed(workers, 100)
     k = spawn(workers, broker, group, topic, "consumer")  # upgrade: the group becomes a consumer group
