@@ -214,6 +214,8 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "The server-side assignors of KIP-848 consumer groups, `uniform` and `range` (Kafka's class names org.apache.kafka.coordinator.group.assignor.UniformAssignor/RangeAssignor are accepted too). The first is used unless members ask for another by name (group.remote.assignor); a member asking for one not listed gets UNSUPPORTED_ASSIGNOR."),
     broker("group.consumer.max.size", Int, "2147483647", false,
         "The most members a KIP-848 consumer group may have; a member joining beyond it gets GROUP_MAX_SIZE_REACHED."),
+    broker("group.consumer.migration.policy", String, "bidirectional", false,
+        "Online conversion between classic and KIP-848 consumer groups (disabled, upgrade, downgrade, bidirectional). upgrade: a classic group with members becomes a consumer group when the first group.protocol=consumer member joins (else that member gets GROUP_ID_NOT_FOUND); downgrade: a consumer group whose last consumer-protocol member leaves becomes a classic group again and its classic members rejoin."),
     broker("group.share.session.timeout.ms", Int, "45000", false,
         "KIP-932 share groups: a member that sends no ShareGroupHeartbeat for this long is removed, its share sessions close and the records it holds return to the group. Within group.share.min/max.session.timeout.ms."),
     broker("group.share.min.session.timeout.ms", Int, "45000", false,
@@ -414,6 +416,12 @@ pub fn validate(def: &ConfigDef, value: &str) -> Result<(), std::string::String>
                 Ok(_) => Ok(()),
                 Err(why) => bad(&why),
             },
+            "group.consumer.migration.policy" => {
+                match value.trim().to_ascii_lowercase().as_str() {
+                    "disabled" | "upgrade" | "downgrade" | "bidirectional" => Ok(()),
+                    _ => bad("String must be one of (case insensitive): DISABLED, DOWNGRADE, UPGRADE, BIDIRECTIONAL"),
+                }
+            }
             "ssl.client.auth" => match value.trim() {
                 "none" | "requested" | "required" => Ok(()),
                 _ => bad("String must be one of: required, requested, none"),
