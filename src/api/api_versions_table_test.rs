@@ -62,22 +62,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         "a single node has no other broker to unregister",
     ),
     (
-        ApiKey::GetTelemetrySubscriptions,
-        None,
-        "client telemetry (KIP-714) not implemented",
-    ),
-    (
-        ApiKey::PushTelemetry,
-        None,
-        "client telemetry (KIP-714) not implemented",
-    ),
-    (
-        ApiKey::ListConfigResources,
-        None,
-        "not implemented: which resources v1 lists per type (KIP-1142) was not \
-         confirmed against Kafka's source; no client-metrics resources exist for v0",
-    ),
-    (
         ApiKey::ShareFetch,
         Some(1),
         "v2 (acquire modes, record limits, RENEW) is Kafka 4.2's: api::codec_4_2 \

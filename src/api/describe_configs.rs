@@ -118,6 +118,18 @@ pub async fn handle(
     let version = ctx.api_version;
     let mut r = DescribeConfigsResponse::default();
     for resource in request.resources {
+        if resource.resource_type == super::client_metrics_configs::RESOURCE_CLIENT_METRICS {
+            let keys: Option<Vec<String>> = resource
+                .configuration_keys
+                .as_ref()
+                .map(|k| k.iter().map(|s| s.to_string()).collect());
+            r.results.push(super::client_metrics_configs::describe(
+                &resource.resource_name,
+                keys.as_deref(),
+                broker,
+            ));
+            continue;
+        }
         let mut result = DescribeConfigsResult::default();
         result.resource_type = resource.resource_type;
         result.resource_name = resource.resource_name.clone();
