@@ -273,7 +273,10 @@ def test_raw_telemetry_errors_and_a_raw_push(broker_factory):
         assert push(c, sub, payload, compression=1) == NONE
         # ...and one more before the interval is refused.
         assert push(c, sub, payload, compression=1) == THROTTLING_QUOTA_EXCEEDED
-        series = scrape(metrics_url)["raw_queue_depth"]
+        scraped = scrape(metrics_url)
+        assert scraped["sluice_client_telemetry_series"] == [({}, 1.0)]
+        assert scraped["sluice_client_telemetry_series_dropped_total"] == [({}, 0.0)]
+        series = scraped["raw_queue_depth"]
         assert series == [
             ({"client_id": "raw-client", "client_instance_id": kafka_uuid(sub["client_instance_id"]), "topic": "t1"}, 42.0)
         ]

@@ -2,7 +2,8 @@
 //! type 16, CLIENT_METRICS): IncrementalAlterConfigs SET/DELETE/APPEND/SUBTRACT of
 //! `metrics`, `interval.ms` and `match`, and DescribeConfigs of what is set, as
 //! Kafka's ConfigHelper describes them (the set entries only, source
-//! CLIENT_METRICS_CONFIG, no synonyms; an unknown name is an empty list). Validation,
+//! CLIENT_METRICS_CONFIG, no synonyms, no filtering by the requested keys; an unknown
+//! name is an empty list). Validation,
 //! storage and matching live in `crate::coordinator::telemetry`.
 
 use std::collections::{BTreeMap, HashSet};
@@ -90,7 +91,9 @@ pub fn alter(
 }
 
 /// A DescribeConfigs result for one CLIENT_METRICS resource.
-pub fn describe(name: &str, keys: Option<&[String]>, broker: &Broker) -> DescribeConfigsResult {
+/// Every setting of the resource, whatever keys the request names: Kafka's ConfigHelper
+/// does not filter client-metrics resources either.
+pub fn describe(name: &str, broker: &Broker) -> DescribeConfigsResult {
     let mut result = DescribeConfigsResult::default();
     result.resource_type = RESOURCE_CLIENT_METRICS;
     result.resource_name = sb(name);
@@ -103,7 +106,6 @@ pub fn describe(name: &str, keys: Option<&[String]>, broker: &Broker) -> Describ
         .telemetry
         .resource(name)
         .into_iter()
-        .filter(|(n, _)| keys.is_none_or(|k| k.contains(n)))
         .map(|(n, v)| {
             let mut c = DescribeConfigsResourceResult::default();
             c.name = sb(n);

@@ -119,13 +119,8 @@ pub async fn handle(
     let mut r = DescribeConfigsResponse::default();
     for resource in request.resources {
         if resource.resource_type == super::client_metrics_configs::RESOURCE_CLIENT_METRICS {
-            let keys: Option<Vec<String>> = resource
-                .configuration_keys
-                .as_ref()
-                .map(|k| k.iter().map(|s| s.to_string()).collect());
             r.results.push(super::client_metrics_configs::describe(
                 &resource.resource_name,
-                keys.as_deref(),
                 broker,
             ));
             continue;

@@ -435,6 +435,8 @@ mod produce_tests;
 mod share_tests;
 #[cfg(test)]
 mod storage_failure_tests;
+#[cfg(test)]
+mod telemetry_tests;
 /// Handler tests; their broker and batch builders serve the connection tests too.
 #[cfg(test)]
 pub(crate) mod tests;

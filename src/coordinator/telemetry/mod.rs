@@ -272,9 +272,14 @@ impl ClientMetricsManager {
         let now = self.clock.now_ms();
         let mut instances = self.instances.lock();
         let id = if client_instance_id.is_nil() {
+            // As Kafka's Uuid.randomUuid: never a reserved id, never one whose printed
+            // form starts with '-' (command lines would take it for an option).
             loop {
                 let id = Uuid::new_v4();
-                if !instances.contains_key(&id) {
+                if id.as_u128() > 1
+                    && !kafka_uuid(id).starts_with('-')
+                    && !instances.contains_key(&id)
+                {
                     break id;
                 }
             }

@@ -284,6 +284,8 @@ struct ClientSeries {
 struct Inner {
     clients: HashMap<Uuid, ClientSeries>,
     series: usize,
+    /// Series refused by the bounds since start-up.
+    dropped: u64,
 }
 
 /// The bounded store of the latest pushed values.
@@ -324,6 +326,7 @@ impl MetricStore {
         let inner = &mut *inner;
         if !inner.clients.contains_key(&instance) {
             if self.max_clients == 0 {
+                inner.dropped += points.len() as u64;
                 return Recorded {
                     stored: 0,
                     dropped: points.len(),
@@ -377,6 +380,7 @@ impl MetricStore {
             }
             done.stored += 1;
         }
+        inner.dropped += done.dropped as u64;
         done
     }
 
@@ -412,6 +416,11 @@ impl MetricStore {
     pub fn sizes(&self) -> (usize, usize) {
         let inner = self.inner.lock();
         (inner.clients.len(), inner.series)
+    }
+
+    /// Series refused by the bounds since start-up.
+    pub fn dropped(&self) -> u64 {
+        self.inner.lock().dropped
     }
 }
 
@@ -618,6 +627,7 @@ mod tests {
             .map(|i| (format!("l{i}"), "v".into()))
             .collect();
         assert_eq!(s.record(c, "c", 300, 0, vec![p]).dropped, 1);
+        assert_eq!(s.dropped(), 2);
         // Expiry.
         assert_eq!(s.snapshot(250).len(), 1);
         assert_eq!(s.sizes(), (1, 1));

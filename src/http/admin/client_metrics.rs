@@ -6,7 +6,8 @@
 //! Every family is a gauge: a client's sums are its running totals since the broker
 //! first heard from it (see `coordinator::telemetry::store`), which may restart when
 //! the client does. A pushed name that would collide with the broker's own families
-//! (`kafka_*`, `sluice_*`) is left out. Bounds and expiry are the store's
+//! (`kafka_*`, `sluice_*`) is left out. `sluice_client_telemetry_instances`,
+//! `_series` and `_series_dropped_total` show how full the bounds are. Bounds and expiry are the store's
 //! (`sluice.telemetry.max.series`, `sluice.telemetry.max.client.instances`); this
 //! module only reads the store.
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
@@ -33,9 +35,35 @@ impl std::fmt::Debug for ClientMetricsCollector {
 }
 
 impl Collector for ClientMetricsCollector {
-    fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let telemetry = &self.broker.telemetry;
         let now = self.broker.clock.now_ms();
-        encode_series(&self.broker.telemetry.store().snapshot(now), encoder)
+        let series = telemetry.store().snapshot(now);
+        // How full the bounds are, so an operator sees when series start being dropped.
+        let no_labels: [(&str, &str); 0] = [];
+        for (name, help, value) in [
+            (
+                "sluice_client_telemetry_instances",
+                "Client instances known to the KIP-714 telemetry manager.",
+                telemetry.instance_count() as i64,
+            ),
+            (
+                "sluice_client_telemetry_series",
+                "Client-pushed series kept for re-export (sluice.telemetry.max.series).",
+                series.len() as i64,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            ConstGauge::new(value).encode(family.encode_family(&no_labels)?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "sluice_client_telemetry_series_dropped",
+            "Client-pushed series refused by the bounds since start-up.",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(telemetry.store().dropped()).encode(family.encode_family(&no_labels)?)?;
+        encode_series(&series, encoder)
     }
 }
 
