@@ -249,12 +249,16 @@ def test_subscriptions_survive_kill9_and_list_config_resources(broker_factory):
 def test_raw_telemetry_errors_and_a_raw_push(broker_factory):
     broker, metrics_url = telemetry_broker(broker_factory, **{"telemetry.max.bytes": 2048})
     assert subscribe(broker, "raw", {"metrics": "raw.", "interval.ms": "1000", "match": "client_id=raw-.*"}) == "OK"
+    # Matched on what the client said in ApiVersions v3 (kafka_wire sends "sluice-bad-input").
+    assert subscribe(
+        broker, "by-software", {"metrics": "soft.", "match": "client_software_name=sluice-bad-.*,client_software_version=1\\..*"}
+    ) == "OK"
     with KafkaConn.to(broker.bootstrap, client_id="raw-client") as c:
         c.api_versions(3)
         sub = get_subscriptions(c)
         assert sub["error_code"] == NONE
         assert sub["client_instance_id"] != uuid.UUID(int=0)
-        assert sub["requested_metrics"] == ["raw."]
+        assert sub["requested_metrics"] == ["raw.", "soft."]
         assert sub["push_interval_ms"] == 1000
         assert sub["telemetry_max_bytes"] == 2048
         assert sub["delta_temporality"] is True
@@ -290,7 +294,8 @@ def test_raw_telemetry_errors_and_a_raw_push(broker_factory):
         zero = dict(sub, client_instance_id=uuid.UUID(int=0))
         assert push(c, zero, b"") == INVALID_REQUEST
 
-    # A client that matches no subscription gets no metrics to push.
+    # A client that matches no subscription gets no metrics to push (no ApiVersions v3, so
+    # no software name either).
     with KafkaConn.to(broker.bootstrap, client_id="someone-else") as c:
         sub = get_subscriptions(c)
         assert sub["error_code"] == NONE and sub["requested_metrics"] == []
