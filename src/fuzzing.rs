@@ -529,6 +529,11 @@ fn encode_default_request(
         ApiKey::DescribeAcls => DescribeAclsRequest::default().encode(buf, version),
         ApiKey::CreateAcls => CreateAclsRequest::default().encode(buf, version),
         ApiKey::DeleteAcls => DeleteAclsRequest::default().encode(buf, version),
+        ApiKey::GetTelemetrySubscriptions => {
+            GetTelemetrySubscriptionsRequest::default().encode(buf, version)
+        }
+        ApiKey::PushTelemetry => PushTelemetryRequest::default().encode(buf, version),
+        ApiKey::ListConfigResources => ListConfigResourcesRequest::default().encode(buf, version),
         _ => return None,
     })
 }

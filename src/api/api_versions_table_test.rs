@@ -57,22 +57,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         "a single node has no other broker to unregister",
     ),
     (
-        ApiKey::GetTelemetrySubscriptions,
-        None,
-        "client telemetry (KIP-714) not implemented",
-    ),
-    (
-        ApiKey::PushTelemetry,
-        None,
-        "client telemetry (KIP-714) not implemented",
-    ),
-    (
-        ApiKey::ListConfigResources,
-        None,
-        "not implemented: which resources v1 lists per type (KIP-1142) was not \
-         confirmed against Kafka's source; no client-metrics resources exist for v0",
-    ),
-    (
         ApiKey::AddRaftVoter,
         None,
         "no KRaft quorum to change: the node is its own single, static voter",

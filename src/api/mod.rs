@@ -20,6 +20,7 @@ pub mod alter_share_group_offsets;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod authorize;
+pub mod client_metrics_configs;
 pub mod codec_4_2;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
@@ -46,11 +47,13 @@ pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
+pub mod get_telemetry_subscriptions;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
+pub mod list_config_resources;
 pub mod list_groups;
 pub mod list_offsets;
 pub mod list_partition_reassignments;
@@ -62,6 +65,7 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod produce_txn;
+pub mod push_telemetry;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod share_acknowledge;
@@ -313,6 +317,9 @@ commands! {
     DescribeAcls(DescribeAclsRequest => DescribeAclsResponse) = describe_acls::handle;
     CreateAcls(CreateAclsRequest => CreateAclsResponse) = create_acls::handle;
     DeleteAcls(DeleteAclsRequest => DeleteAclsResponse) = delete_acls::handle;
+    GetTelemetrySubscriptions(GetTelemetrySubscriptionsRequest => GetTelemetrySubscriptionsResponse) = get_telemetry_subscriptions::handle;
+    PushTelemetry(PushTelemetryRequest => PushTelemetryResponse) = push_telemetry::handle;
+    ListConfigResources(ListConfigResourcesRequest => ListConfigResourcesResponse) = list_config_resources::handle;
 }
 
 /// What handling a request leaves for the connection to send.
@@ -443,6 +450,8 @@ mod produce_tests;
 mod share_tests;
 #[cfg(test)]
 mod storage_failure_tests;
+#[cfg(test)]
+mod telemetry_tests;
 /// Handler tests; their broker and batch builders serve the connection tests too.
 #[cfg(test)]
 pub(crate) mod tests;

@@ -57,6 +57,9 @@ pub struct Broker {
     pub scram_credentials: crate::security::ScramCredentialStore,
     /// ACLs (`<log.dirs>/acls`) and the rules that check them (`authorizer.class.name`).
     pub authorizer: crate::security::Authorizer,
+    /// KIP-714 client telemetry: subscriptions (`<log.dirs>/client-metrics`) and the
+    /// metrics clients pushed.
+    pub telemetry: Arc<crate::coordinator::telemetry::ClientMetricsManager>,
     /// This process's ownership of the data directory, held until the broker is
     /// dropped; or, with `in_memory`, the volume that holds every file instead (its
     /// files are gone when the broker is dropped).
@@ -188,7 +191,16 @@ impl Broker {
             },
         )
         .context("loading ACLs")?;
+        let telemetry = Arc::new(
+            crate::coordinator::telemetry::ClientMetricsManager::open(
+                &config.data_dir,
+                crate::coordinator::telemetry::TelemetryConfig::from_broker(&config),
+                clock.clone(),
+            )
+            .context("loading client-metrics subscriptions")?,
+        );
         Ok(Arc::new(Broker {
+            telemetry,
             schema_ids,
             schema_registry,
             scram_credentials,

@@ -711,8 +711,16 @@ pub fn before(
                 Response::DeleteAcls(resp)
             })
         }
-        Command::ApiVersions(_) | Command::SaslHandshake(_) | Command::SaslAuthenticate(_) => {
-            Ok(After::Nothing)
-        }
+        Command::ListConfigResources(_) => cluster_or(a, Op::DescribeConfigs, || {
+            let mut resp = ListConfigResourcesResponse::default();
+            resp.error_code = CLUSTER_DENIED;
+            Response::ListConfigResources(resp)
+        }),
+        // Kafka checks no ACL for client telemetry.
+        Command::ApiVersions(_)
+        | Command::SaslHandshake(_)
+        | Command::SaslAuthenticate(_)
+        | Command::GetTelemetrySubscriptions(_)
+        | Command::PushTelemetry(_) => Ok(After::Nothing),
     }
 }

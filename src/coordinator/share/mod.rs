@@ -407,6 +407,13 @@ impl ShareCoordinator {
             .unwrap_or_default()
     }
 
+    /// The groups with at least one config override (ListConfigResources' GROUP).
+    pub fn configured_groups(&self) -> Vec<String> {
+        let inner = self.inner.lock();
+        let configured = inner.group_configs.iter().filter(|(_, c)| !c.is_empty());
+        configured.map(|(g, _)| g.clone()).collect()
+    }
+
     /// Appends a ShareSnapshot of `key`'s current state.
     fn persist(
         &self,
