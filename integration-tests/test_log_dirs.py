@@ -183,6 +183,36 @@ def test_partitions_are_placed_and_moved_under_load_and_survive_kill9(tmp_path):
                        timeout=60, message="records produced after the restart are consumed")
         finally:
             consumer.close()
+
+        # A move that completed survives kill -9 where it went.
+        other = next(d for d in dirs if d != home)
+        assert alter(admin, topic, 0, other) == NONE
+        wait_until(lambda: where(admin, topic) == {(0, False): [other]}, timeout=60,
+                   message="the partition moves back")
+        broker.kill9()
+        admin.close()
+        admin = None
+        broker.start(timeout=60)
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000)
+        assert where(admin, topic) == {(0, False): [other]}
+        reader = Consumer({
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": f"g-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+        })
+        try:
+            reader.subscribe([topic])
+            values: list[str] = []
+
+            def read_all():
+                values.extend(m.value().decode() for m in reader.consume(2000, timeout=1) if not m.error())
+                return len(values) >= len(offsets)
+
+            wait_until(read_all, timeout=90, message="everything is read back after the second crash")
+            assert sorted(values) == sorted(v for v, n in seen.items() for _ in range(n)), \
+                "the same records as before the move and the crash"
+        finally:
+            reader.close()
     finally:
         if producer is not None:
             producer.flush(1)

@@ -262,6 +262,11 @@ fn moves_answer_kafkas_errors() {
     assert_eq!(described[0].replicas.len(), 1);
     assert!(described[1].replicas.is_empty());
     assert!(described.iter().all(|d| d.space.is_ok()));
+    // A log directory that went away: KAFKA_STORAGE_ERROR for it, in both APIs.
+    std::fs::remove_dir_all(&d[1]).unwrap();
+    let described = topics.describe_log_dirs();
+    assert!(described[0].space.is_ok() && described[1].space.is_err());
+    assert_eq!(code("t", 0, &dest), Some(ResponseError::KafkaStorageError));
 }
 
 /// storage-format.md's table of a move's steps names the steps the code stops after, in
