@@ -1,6 +1,8 @@
 """Several log directories (`log.dirs`, Kafka's JBOD), driven by real clients against the
 real binary started with two directories.
 
+The official Java AdminClient 3.9 (integration-tests/java/LogDirChecks.java) moves a partition
+with alterReplicaLogDirs and follows it with describeLogDirs and describeReplicaLogDirs.
 kafka-python 3.x's admin client places and moves partitions (`alter_replica_log_dirs`,
 AlterReplicaLogDirs) and reads where they are (`describe_log_dirs`, DescribeLogDirs) while
 confluent-kafka (librdkafka) produces with idempotence and acks=all. The broker is then
@@ -20,7 +22,8 @@ from confluent_kafka import Consumer, Producer
 from kafka import TopicPartitionReplica
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from harness import Broker, wait_until
+from harness import INTEGRATION_DIR, Broker, run, wait_until
+from test_java_client import JARS, JAVA_LIB_DIR, JVM_FLAGS
 
 pytestmark = pytest.mark.on_disk
 
@@ -220,3 +223,28 @@ def test_partitions_are_placed_and_moved_under_load_and_survive_kill9(tmp_path):
             admin.close()
         if broker.is_running():
             broker.stop()
+
+
+def test_java_admin_client_moves_a_partition(tmp_path):
+    missing = [j for j in JARS if not (JAVA_LIB_DIR / j).is_file()]
+    assert not missing, f"missing {missing} in {JAVA_LIB_DIR}: run scripts/install-test-deps.sh"
+    dirs = [os.path.realpath(tmp_path / "dir-a"), os.path.realpath(tmp_path / "dir-b")]
+    broker = TwoDirBroker(dirs)
+    broker.start()
+    try:
+        topic = f"java-moving-{uuid.uuid4().hex[:8]}"
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000)
+        admin.create_topics([NewTopic(topic, 1, 1)])
+        admin.close()
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all"})
+        for i in range(200):
+            producer.produce(topic, value=f"{i}".encode())
+        assert producer.flush(30) == 0
+        cp = os.pathsep.join(str(JAVA_LIB_DIR / j) for j in JARS)
+        r = run(["java", *JVM_FLAGS, f"-Djava.io.tmpdir={tmp_path}", "-cp", cp,
+                 str(INTEGRATION_DIR / "java" / "LogDirChecks.java"), broker.bootstrap, topic],
+                timeout=180)
+        lines = [line for line in r.stdout.splitlines() if line.startswith("OK ")]
+        assert len(lines) == 7, r.stdout
+    finally:
+        broker.stop()
