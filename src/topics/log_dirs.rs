@@ -276,19 +276,27 @@ impl TopicRegistry {
         drop(moves);
         let registry = self.clone();
         let topic_id = topic.id;
-        std::thread::spawn(move || {
+        std::thread::spawn(move || loop {
             let outcome = registry.run_move(&p, topic_id, &m, None);
-            registry.moves.lock().remove(&key);
+            let failed = matches!(outcome, Err(MoveEnd::Io(_)));
             if let Err(e) = outcome {
                 if let Some(future) = m.future.lock().take() {
                     let _ = storage::remove_dir_all(&future);
                 }
-                match e {
-                    MoveEnd::Io(e) => {
-                        tracing::error!(topic = %p.topic, partition = p.index, error = %e, "moving the partition to another log directory failed; it stays where it was")
-                    }
-                    MoveEnd::Cancelled | MoveEnd::Stopped => {}
+                if let MoveEnd::Io(e) = e {
+                    tracing::error!(topic = %p.topic, partition = p.index, error = %e, "moving the partition to another log directory failed; it stays where it was");
                 }
+            }
+            // A request that redirected the move after its last check is not lost: under
+            // the lock requests take, either it is seen here or the next finds no move.
+            let mut moves = registry.moves.lock();
+            let again = !failed
+                && !p.is_offline()
+                && !registry.closing.load(Ordering::Acquire)
+                && *m.dest.lock() != p.log_dir();
+            if !again {
+                moves.remove(&key);
+                return;
             }
         });
         Ok(())
