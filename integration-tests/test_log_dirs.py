@@ -22,7 +22,15 @@ from confluent_kafka import Consumer, Producer
 from kafka import TopicPartitionReplica
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from kafka.protocol.admin import (
+    AlterReplicaLogDirsRequest,
+    AlterReplicaLogDirsResponse,
+    DescribeLogDirsRequest,
+    DescribeLogDirsResponse,
+)
+
 from harness import INTEGRATION_DIR, Broker, run, wait_until
+from kafka_wire import KafkaConn
 from test_java_client import JARS, JAVA_LIB_DIR, JVM_FLAGS
 
 pytestmark = pytest.mark.on_disk
@@ -246,5 +254,50 @@ def test_java_admin_client_moves_a_partition(tmp_path):
                 timeout=180)
         lines = [line for line in r.stdout.splitlines() if line.startswith("OK ")]
         assert len(lines) == 7, r.stdout
+    finally:
+        broker.stop()
+
+
+def raw(conn: KafkaConn, request, response_class, version: int):
+    """Send ``request`` at ``version`` and decode the answer with kafka-python's codec."""
+    corr = conn.next_correlation_id()
+    request.with_header(correlation_id=corr, client_id="sluice-log-dirs")
+    conn.send_raw(request.encode(version=version, header=True, framed=True))
+    answer = response_class.decode(conn.recv_frame(), version=version, header=True)
+    assert answer.header.correlation_id == corr
+    return answer
+
+
+def test_every_version_raw(tmp_path):
+    """AlterReplicaLogDirs v1-2 and DescribeLogDirs v1-4, each version's wire format."""
+    dirs = [os.path.realpath(tmp_path / "dir-a"), os.path.realpath(tmp_path / "dir-b")]
+    broker = TwoDirBroker(dirs)
+    broker.start()
+    try:
+        topic = f"raw-{uuid.uuid4().hex[:8]}"
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000)
+        admin.create_topics([NewTopic(topic, 1, 1)])
+        admin.close()
+        Dir = AlterReplicaLogDirsRequest.AlterReplicaLogDir
+        Topic = Dir.AlterReplicaLogDirTopic
+        with KafkaConn.to(broker.bootstrap) as c:
+            for v in range(1, 3):  # v0 went with Kafka 4.0 (KIP-896), as here
+                req = AlterReplicaLogDirsRequest(dirs=[
+                    Dir(path=dirs[0], topics=[Topic(name=topic, partitions=[0, 5])]),
+                    Dir(path=dirs[0] + "-nope", topics=[Topic(name=topic, partitions=[0])]),
+                ])
+                answer = raw(c, req, AlterReplicaLogDirsResponse, v)
+                codes = sorted((r.topic_name, p.partition_index, p.error_code)
+                               for r in answer.results for p in r.partitions)
+                # Already there (NONE), no partition 5, and a directory not in log.dirs.
+                assert codes == sorted([(topic, 0, NONE), (topic, 5, UNKNOWN_TOPIC_OR_PARTITION),
+                                        (topic, 0, LOG_DIR_NOT_FOUND)]), (v, codes)
+            for v in range(1, 5):
+                answer = raw(c, DescribeLogDirsRequest(topics=None), DescribeLogDirsResponse, v)
+                assert sorted(r.log_dir for r in answer.results) == sorted(dirs), v
+                held = [r.log_dir for r in answer.results for t in r.topics if t.name == topic]
+                assert held == [dirs[0]], (v, held)
+                if v >= 4:
+                    assert all(r.total_bytes > 0 for r in answer.results)
     finally:
         broker.stop()

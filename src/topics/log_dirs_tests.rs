@@ -331,7 +331,11 @@ fn a_move_redirected_back_ends_where_it_started() {
     }
     assert_eq!(log_dir_of(&topics, "t", 0), d[0]);
     assert_eq!(all_records(&topics, "t"), before);
-    assert_eq!(entries(&d[1]), Vec::<String>::new(), "no copy is left behind");
+    assert_eq!(
+        entries(&d[1]),
+        Vec::<String>::new(),
+        "no copy is left behind"
+    );
     // And a plain move through the same path reaches its destination.
     topics.alter_replica_log_dir("t", 0, &b).unwrap();
     while !topics.moves.lock().is_empty() {
