@@ -345,6 +345,7 @@ impl TopicRegistry {
             }
             // Step 2.
             let mut copy = DirCopy::new(&src, &future);
+            let (mut passes, mut copied) = (0u32, 0u64);
             for pass in 1.. {
                 if *m.dest.lock() != dest {
                     continue 'restart;
@@ -354,6 +355,7 @@ impl TopicRegistry {
                 }
                 let covered = p.watermarks().high_watermark;
                 let written = copy.pass()?;
+                (passes, copied) = (pass, copied + written);
                 m.copied_offset.store(covered, Ordering::Release);
                 if written < SWITCH_BELOW_BYTES || pass >= MAX_PASSES {
                     break;
@@ -363,13 +365,15 @@ impl TopicRegistry {
             stop(MoveStep::Copied)?;
             let target = topic_store::partition_dir(&dest, &p.topic, p.index);
             let now = self.clock.now_ms();
+            let mut last_pass_bytes = 0;
+            let switch_started = std::time::Instant::now();
             let switched = p.replace_log(|src_dir, config| {
                 if *m.dest.lock() != dest || src_dir != src || self.closing.load(Ordering::Acquire)
                 {
                     return Err(MoveEnd::Cancelled);
                 }
                 // Step 3.
-                copy.pass()?;
+                last_pass_bytes = copy.pass()?;
                 copy.sync()?;
                 stop(MoveStep::FinalCopy)?;
                 // Step 4.
@@ -393,6 +397,8 @@ impl TopicRegistry {
                     )))
                 })
             });
+            // How long produce and fetch waited (the lock was held).
+            let switch_ms = switch_started.elapsed().as_millis() as u64;
             match switched {
                 Ok(()) => {}
                 Err(MoveEnd::Cancelled) if *m.dest.lock() != dest => continue 'restart,
@@ -411,7 +417,17 @@ impl TopicRegistry {
             if let Err(e) = storage::remove_dir_all(&deleted) {
                 tracing::warn!(dir = %deleted.display(), error = %e, "could not remove the old directory of a moved partition; it is removed at the next start");
             }
-            tracing::info!(topic = %p.topic, partition = p.index, from = %src_log_dir.display(), to = %dest.display(), "moved partition to another log directory");
+            tracing::info!(
+                topic = %p.topic,
+                partition = p.index,
+                from = %src_log_dir.display(),
+                to = %dest.display(),
+                passes,
+                bytes_copied = copied + last_pass_bytes,
+                last_pass_bytes,
+                switch_ms,
+                "moved partition to another log directory"
+            );
             return Ok(());
         }
     }
