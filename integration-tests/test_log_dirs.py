@@ -1,6 +1,8 @@
 """Several log directories (`log.dirs`, Kafka's JBOD), driven by real clients against the
 real binary started with two directories.
 
+The official Java AdminClient 3.9 (integration-tests/java/LogDirChecks.java) moves a partition
+with alterReplicaLogDirs and follows it with describeLogDirs and describeReplicaLogDirs.
 kafka-python 3.x's admin client places and moves partitions (`alter_replica_log_dirs`,
 AlterReplicaLogDirs) and reads where they are (`describe_log_dirs`, DescribeLogDirs) while
 confluent-kafka (librdkafka) produces with idempotence and acks=all. The broker is then
@@ -20,7 +22,16 @@ from confluent_kafka import Consumer, Producer
 from kafka import TopicPartitionReplica
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from harness import Broker, wait_until
+from kafka.protocol.admin import (
+    AlterReplicaLogDirsRequest,
+    AlterReplicaLogDirsResponse,
+    DescribeLogDirsRequest,
+    DescribeLogDirsResponse,
+)
+
+from harness import INTEGRATION_DIR, Broker, run, wait_until
+from kafka_wire import KafkaConn
+from test_java_client import JARS, JAVA_LIB_DIR, JVM_FLAGS
 
 pytestmark = pytest.mark.on_disk
 
@@ -183,6 +194,36 @@ def test_partitions_are_placed_and_moved_under_load_and_survive_kill9(tmp_path):
                        timeout=60, message="records produced after the restart are consumed")
         finally:
             consumer.close()
+
+        # A move that completed survives kill -9 where it went.
+        other = next(d for d in dirs if d != home)
+        assert alter(admin, topic, 0, other) == NONE
+        wait_until(lambda: where(admin, topic) == {(0, False): [other]}, timeout=60,
+                   message="the partition moves back")
+        broker.kill9()
+        admin.close()
+        admin = None
+        broker.start(timeout=60)
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000)
+        assert where(admin, topic) == {(0, False): [other]}
+        reader = Consumer({
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": f"g-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+        })
+        try:
+            reader.subscribe([topic])
+            values: list[str] = []
+
+            def read_all():
+                values.extend(m.value().decode() for m in reader.consume(2000, timeout=1) if not m.error())
+                return len(values) >= len(offsets)
+
+            wait_until(read_all, timeout=90, message="everything is read back after the second crash")
+            assert sorted(values) == sorted(v for v, n in seen.items() for _ in range(n)), \
+                "the same records as before the move and the crash"
+        finally:
+            reader.close()
     finally:
         if producer is not None:
             producer.flush(1)
@@ -190,3 +231,73 @@ def test_partitions_are_placed_and_moved_under_load_and_survive_kill9(tmp_path):
             admin.close()
         if broker.is_running():
             broker.stop()
+
+
+def test_java_admin_client_moves_a_partition(tmp_path):
+    missing = [j for j in JARS if not (JAVA_LIB_DIR / j).is_file()]
+    assert not missing, f"missing {missing} in {JAVA_LIB_DIR}: run scripts/install-test-deps.sh"
+    dirs = [os.path.realpath(tmp_path / "dir-a"), os.path.realpath(tmp_path / "dir-b")]
+    broker = TwoDirBroker(dirs)
+    broker.start()
+    try:
+        topic = f"java-moving-{uuid.uuid4().hex[:8]}"
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000)
+        admin.create_topics([NewTopic(topic, 1, 1)])
+        admin.close()
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all"})
+        for i in range(200):
+            producer.produce(topic, value=f"{i}".encode())
+        assert producer.flush(30) == 0
+        cp = os.pathsep.join(str(JAVA_LIB_DIR / j) for j in JARS)
+        r = run(["java", *JVM_FLAGS, f"-Djava.io.tmpdir={tmp_path}", "-cp", cp,
+                 str(INTEGRATION_DIR / "java" / "LogDirChecks.java"), broker.bootstrap, topic],
+                timeout=180)
+        lines = [line for line in r.stdout.splitlines() if line.startswith("OK ")]
+        assert len(lines) == 7, r.stdout
+    finally:
+        broker.stop()
+
+
+def raw(conn: KafkaConn, request, response_class, version: int):
+    """Send ``request`` at ``version`` and decode the answer with kafka-python's codec."""
+    corr = conn.next_correlation_id()
+    request.with_header(correlation_id=corr, client_id="sluice-log-dirs")
+    conn.send_raw(request.encode(version=version, header=True, framed=True))
+    answer = response_class.decode(conn.recv_frame(), version=version, header=True)
+    assert answer.header.correlation_id == corr
+    return answer
+
+
+def test_every_version_raw(tmp_path):
+    """AlterReplicaLogDirs v1-2 and DescribeLogDirs v1-4, each version's wire format."""
+    dirs = [os.path.realpath(tmp_path / "dir-a"), os.path.realpath(tmp_path / "dir-b")]
+    broker = TwoDirBroker(dirs)
+    broker.start()
+    try:
+        topic = f"raw-{uuid.uuid4().hex[:8]}"
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000)
+        admin.create_topics([NewTopic(topic, 1, 1)])
+        admin.close()
+        Dir = AlterReplicaLogDirsRequest.AlterReplicaLogDir
+        Topic = Dir.AlterReplicaLogDirTopic
+        with KafkaConn.to(broker.bootstrap) as c:
+            for v in range(1, 3):  # v0 went with Kafka 4.0 (KIP-896), as here
+                req = AlterReplicaLogDirsRequest(dirs=[
+                    Dir(path=dirs[0], topics=[Topic(name=topic, partitions=[0, 5])]),
+                    Dir(path=dirs[0] + "-nope", topics=[Topic(name=topic, partitions=[0])]),
+                ])
+                answer = raw(c, req, AlterReplicaLogDirsResponse, v)
+                codes = sorted((r.topic_name, p.partition_index, p.error_code)
+                               for r in answer.results for p in r.partitions)
+                # Already there (NONE), no partition 5, and a directory not in log.dirs.
+                assert codes == sorted([(topic, 0, NONE), (topic, 5, UNKNOWN_TOPIC_OR_PARTITION),
+                                        (topic, 0, LOG_DIR_NOT_FOUND)]), (v, codes)
+            for v in range(1, 5):
+                answer = raw(c, DescribeLogDirsRequest(topics=None), DescribeLogDirsResponse, v)
+                assert sorted(r.log_dir for r in answer.results) == sorted(dirs), v
+                held = [r.log_dir for r in answer.results for t in r.topics if t.name == topic]
+                assert held == [dirs[0]], (v, held)
+                if v >= 4:
+                    assert all(r.total_bytes > 0 for r in answer.results)
+    finally:
+        broker.stop()

@@ -1,6 +1,7 @@
-//! AlterReplicaLogDirs (key 34): moves partitions to another of the broker's log
-//! directories (`log.dirs`), as `kafka-reassign-partitions --reassignment-json-file`
-//! with `log_dirs` and the admin clients' `alterReplicaLogDirs` ask.
+//! AlterReplicaLogDirs (key 34, v1-2 as Kafka 4 serves it: v0 went with KIP-896): moves
+//! partitions to another of the broker's log directories (`log.dirs`), as
+//! `kafka-reassign-partitions` with `log_dirs` and the admin clients'
+//! `alterReplicaLogDirs` ask.
 //!
 //! Each partition is handed to `TopicRegistry::alter_replica_log_dir`, which starts the
 //! move in the background and answers at once, as Kafka does; DescribeLogDirs shows the

@@ -276,19 +276,27 @@ impl TopicRegistry {
         drop(moves);
         let registry = self.clone();
         let topic_id = topic.id;
-        std::thread::spawn(move || {
+        std::thread::spawn(move || loop {
             let outcome = registry.run_move(&p, topic_id, &m, None);
-            registry.moves.lock().remove(&key);
+            let failed = matches!(outcome, Err(MoveEnd::Io(_)));
             if let Err(e) = outcome {
                 if let Some(future) = m.future.lock().take() {
                     let _ = storage::remove_dir_all(&future);
                 }
-                match e {
-                    MoveEnd::Io(e) => {
-                        tracing::error!(topic = %p.topic, partition = p.index, error = %e, "moving the partition to another log directory failed; it stays where it was")
-                    }
-                    MoveEnd::Cancelled | MoveEnd::Stopped => {}
+                if let MoveEnd::Io(e) = e {
+                    tracing::error!(topic = %p.topic, partition = p.index, error = %e, "moving the partition to another log directory failed; it stays where it was");
                 }
+            }
+            // A request that redirected the move after its last check is not lost: under
+            // the lock requests take, either it is seen here or the next finds no move.
+            let mut moves = registry.moves.lock();
+            let again = !failed
+                && !p.is_offline()
+                && !registry.closing.load(Ordering::Acquire)
+                && *m.dest.lock() != p.log_dir();
+            if !again {
+                moves.remove(&key);
+                return;
             }
         });
         Ok(())
@@ -337,6 +345,7 @@ impl TopicRegistry {
             }
             // Step 2.
             let mut copy = DirCopy::new(&src, &future);
+            let (mut passes, mut copied) = (0u32, 0u64);
             for pass in 1.. {
                 if *m.dest.lock() != dest {
                     continue 'restart;
@@ -346,6 +355,7 @@ impl TopicRegistry {
                 }
                 let covered = p.watermarks().high_watermark;
                 let written = copy.pass()?;
+                (passes, copied) = (pass, copied + written);
                 m.copied_offset.store(covered, Ordering::Release);
                 if written < SWITCH_BELOW_BYTES || pass >= MAX_PASSES {
                     break;
@@ -355,13 +365,15 @@ impl TopicRegistry {
             stop(MoveStep::Copied)?;
             let target = topic_store::partition_dir(&dest, &p.topic, p.index);
             let now = self.clock.now_ms();
+            let mut last_pass_bytes = 0;
+            let switch_started = std::time::Instant::now();
             let switched = p.replace_log(|src_dir, config| {
                 if *m.dest.lock() != dest || src_dir != src || self.closing.load(Ordering::Acquire)
                 {
                     return Err(MoveEnd::Cancelled);
                 }
                 // Step 3.
-                copy.pass()?;
+                last_pass_bytes = copy.pass()?;
                 copy.sync()?;
                 stop(MoveStep::FinalCopy)?;
                 // Step 4.
@@ -385,6 +397,8 @@ impl TopicRegistry {
                     )))
                 })
             });
+            // How long produce and fetch waited (the lock was held).
+            let switch_ms = switch_started.elapsed().as_millis() as u64;
             match switched {
                 Ok(()) => {}
                 Err(MoveEnd::Cancelled) if *m.dest.lock() != dest => continue 'restart,
@@ -403,7 +417,17 @@ impl TopicRegistry {
             if let Err(e) = storage::remove_dir_all(&deleted) {
                 tracing::warn!(dir = %deleted.display(), error = %e, "could not remove the old directory of a moved partition; it is removed at the next start");
             }
-            tracing::info!(topic = %p.topic, partition = p.index, from = %src_log_dir.display(), to = %dest.display(), "moved partition to another log directory");
+            tracing::info!(
+                topic = %p.topic,
+                partition = p.index,
+                from = %src_log_dir.display(),
+                to = %dest.display(),
+                passes,
+                bytes_copied = copied + last_pass_bytes,
+                last_pass_bytes,
+                switch_ms,
+                "moved partition to another log directory"
+            );
             return Ok(());
         }
     }

@@ -262,6 +262,11 @@ fn moves_answer_kafkas_errors() {
     assert_eq!(described[0].replicas.len(), 1);
     assert!(described[1].replicas.is_empty());
     assert!(described.iter().all(|d| d.space.is_ok()));
+    // A log directory that went away: KAFKA_STORAGE_ERROR for it, in both APIs.
+    std::fs::remove_dir_all(&d[1]).unwrap();
+    let described = topics.describe_log_dirs();
+    assert!(described[0].space.is_ok() && described[1].space.is_err());
+    assert_eq!(code("t", 0, &dest), Some(ResponseError::KafkaStorageError));
 }
 
 /// storage-format.md's table of a move's steps names the steps the code stops after, in
@@ -304,4 +309,39 @@ fn the_documented_move_steps_are_the_codes() {
     let long = "n".repeat(249);
     let future = topic_store::future_partition_dir(Path::new("/b"), &long, 99999, &id);
     assert!(future.file_name().unwrap().len() <= 255);
+}
+
+/// The background path AlterReplicaLogDirs takes: a move redirected back where the
+/// partition started ends there, whether the redirect came before or after the switch.
+#[test]
+fn a_move_redirected_back_ends_where_it_started() {
+    let (_t, d) = dirs(2);
+    let topics = registry(&d);
+    topics.create(topic("t", 1), false).unwrap();
+    append(&topics, "t", 200);
+    let before = all_records(&topics, "t");
+    let a = d[0].display().to_string();
+    let b = d[1].display().to_string();
+    topics.alter_replica_log_dir("t", 0, &b).unwrap();
+    topics.alter_replica_log_dir("t", 0, &a).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !topics.moves.lock().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the move never ended");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(log_dir_of(&topics, "t", 0), d[0]);
+    assert_eq!(all_records(&topics, "t"), before);
+    assert_eq!(
+        entries(&d[1]),
+        Vec::<String>::new(),
+        "no copy is left behind"
+    );
+    // And a plain move through the same path reaches its destination.
+    topics.alter_replica_log_dir("t", 0, &b).unwrap();
+    while !topics.moves.lock().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the move never ended");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(log_dir_of(&topics, "t", 0), d[1]);
+    assert_eq!(all_records(&topics, "t"), before);
 }
