@@ -376,12 +376,17 @@ def test_a_lock_expiring_with_no_fetcher_returns_the_record(broker_factory):
         other.close()
 
 
-def test_group_configs_survive_kill9(broker_factory):
+def test_group_configs_and_membership_survive_kill9(broker_factory):
     b = broker_factory(settings=SETTINGS)
     setup(b, "q10", "g10")  # share.auto.offset.reset=earliest
     produce(b, "q10", [b"early"])
+    err, epoch = sw.heartbeat(b.bootstrap, "g10", "kept", 0, ["q10"])
+    assert err == 0
     b.kill9()
     b.start()
+    # The member carries on at its epoch (no UNKNOWN_MEMBER_ID, no rejoin), then leaves.
+    assert sw.heartbeat(b.bootstrap, "g10", "kept", epoch) == (0, epoch)
+    assert sw.heartbeat(b.bootstrap, "g10", "kept", -1)[0] == 0
     # Still earliest after the restart: the record written before anyone joined is delivered.
     c = consumer(b, "g10")
     try:

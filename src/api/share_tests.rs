@@ -475,3 +475,33 @@ async fn group_configs_survive_a_restart_and_delete_group_drops_them() {
     let b = broker(dir.path(), &[]);
     assert!(b.share.group_configs("g").is_empty());
 }
+
+#[tokio::test]
+async fn membership_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    let hb = super::share_group_heartbeat::handle(heartbeat("m1", 0), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(hb.error_code, 0);
+    let epoch = hb.member_epoch;
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    let g = b
+        .share
+        .describe("g")
+        .expect("the group is still there")
+        .group;
+    assert_eq!(g.members["m1"].member_epoch, epoch);
+    // The member carries on at its epoch, without rejoining.
+    let hb = super::share_group_heartbeat::handle(heartbeat("m1", epoch), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!((hb.error_code, hb.member_epoch), (0, epoch));
+    super::share_group_heartbeat::handle(heartbeat("m1", -1), &ctx(1), &b)
+        .await
+        .unwrap();
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    assert!(b.share.describe("g").unwrap().group.members.is_empty());
+}

@@ -229,13 +229,26 @@ pub async fn run(args: &ConsumeArgs, group: &str) -> Result<()> {
                                 .iter()
                                 .any(|a| a.first_offset <= o && o <= a.last_offset)
                         };
+                        // The request asked for at most 500 records: a range far
+                        // beyond that is a broker fault, not something to enumerate.
+                        if pd.acquired_records.iter().any(|a| {
+                            a.last_offset < a.first_offset
+                                || a.last_offset - a.first_offset > 1 << 20
+                        }) {
+                            bail!(
+                                "{}-{p}: the broker answered an impossible acquired range",
+                                topic.name
+                            );
+                        }
                         let mut held: Vec<i64> = pd
                             .acquired_records
                             .iter()
                             .flat_map(|a| a.first_offset..=a.last_offset)
                             .collect();
+                        let delivered: std::collections::HashSet<i64> =
+                            recs.iter().map(|r| r.offset).collect();
+                        held.retain(|o| !delivered.contains(o));
                         for r in recs.iter().filter(|r| acquired(r.offset)) {
-                            held.retain(|o| *o != r.offset);
                             if args.max_messages.is_some_and(|n| count >= n) {
                                 add_ack(&mut pending, p, r.offset, RELEASE);
                                 continue;

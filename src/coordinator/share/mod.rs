@@ -6,11 +6,13 @@
 //! One lock guards the share groups, share-partitions and sessions: a state change
 //! and the append of the record that persists it happen under it, so the log holds
 //! the states in the order they happened; the wait for the fsync happens after the
-//! lock is released, before the client is answered. Membership is kept in memory
-//! only (members rejoin after a restart, as after a coordinator move); the delivery
-//! state of every share-partition is durable, and so are the group configs set with
+//! lock is released, before the client is answered. The delivery state of every
+//! share-partition is durable, and so are the group configs set with
 //! IncrementalAlterConfigs (`<log.dirs>/share-group-configs`, replaced atomically
-//! before the change is answered). A timer returns records whose acquisition lock ran
+//! before the change is answered) and the groups' membership (`<log.dirs>/share-groups`:
+//! epochs, members, subscriptions, assignments; rewritten whenever an epoch changes),
+//! so after a restart a group is still listed, described and deletable, and a member
+//! that comes back within its session keeps its epoch; one that does not expires. A timer returns records whose acquisition lock ran
 //! out even when nobody fetches, as Kafka's lock timer tasks do. Never parses Kafka
 //! requests and never touches sockets.
 
@@ -38,6 +40,8 @@ use store::{SharePartitionKey, StateRecord};
 
 /// The group configs file in `log.dirs` (JSON: `{"version":1,"groups":{group:{name:value}}}`).
 pub const GROUP_CONFIGS_FILE: &str = "share-group-configs";
+/// The share groups' membership in `log.dirs` (JSON: `{"version":1,"groups":{group:ShareGroup}}`).
+pub const GROUPS_FILE: &str = "share-groups";
 
 /// The share coordinator and share-partition manager of this broker.
 pub struct ShareCoordinator {
@@ -95,6 +99,19 @@ impl ShareCoordinator {
         }
         if let Some(dir) = &config.state_dir {
             inner.group_configs = load_group_configs(dir)?;
+            inner.groups = load_groups(dir)?;
+            let now = clock.now_ms();
+            for (id, g) in inner.groups.iter_mut() {
+                let session = inner
+                    .group_configs
+                    .get(id)
+                    .and_then(|c| c.get("share.session.timeout.ms"))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(config.session_timeout_ms);
+                for m in g.members.values_mut() {
+                    m.session_deadline_ms = now + session;
+                }
+            }
         }
         if !inner.partitions.is_empty() {
             tracing::info!(
@@ -190,6 +207,16 @@ impl ShareCoordinator {
         }
         let member_id = hb.member_id.clone();
         let leaving = hb.member_epoch == -1;
+        let before = inner.groups.get(group_id).map(|g| {
+            let (epoch, members) = g.membership();
+            (
+                epoch,
+                members
+                    .into_iter()
+                    .map(|(m, e)| (m.to_string(), e))
+                    .collect::<Vec<_>>(),
+            )
+        });
         let group = inner.groups.entry(group_id.to_string()).or_default();
         let result = group.heartbeat(
             hb,
@@ -198,6 +225,17 @@ impl ShareCoordinator {
             session_timeout,
             self.config.max_size,
         )?;
+        let (epoch, members) = group.membership();
+        let after = (
+            epoch,
+            members
+                .into_iter()
+                .map(|(m, e)| (m.to_string(), e))
+                .collect::<Vec<_>>(),
+        );
+        if before.as_ref() != Some(&after) {
+            self.write_groups(&inner);
+        }
         if leaving {
             self.member_gone(&mut inner, group_id, &member_id);
         }
@@ -241,6 +279,9 @@ impl ShareCoordinator {
                 .get_mut(&id)
                 .map(|g| g.expire_members(now, |n| self.topics_metadata(n)))
                 .unwrap_or_default();
+            if !gone.is_empty() {
+                self.write_groups(&inner);
+            }
             for m in gone {
                 tracing::info!(group = %id, member = %m, "share group member session expired");
                 self.member_gone(&mut inner, &id, &m);
@@ -300,6 +341,7 @@ impl ShareCoordinator {
                 inner.snapshot_epochs.remove(&key);
             }
             inner.groups.remove(group_id);
+            self.write_groups(&inner);
             if inner.group_configs.remove(group_id).is_some() {
                 if let Err(e) = self.write_group_configs(&inner.group_configs) {
                     // The group is gone either way; stale configs only return with a
@@ -370,6 +412,19 @@ impl ShareCoordinator {
         let groups: BTreeMap<&String, &BTreeMap<String, String>> = all.iter().collect();
         let text = serde_json::json!({ "version": 1, "groups": groups }).to_string();
         crate::log::checkpoint::write_atomic(dir, GROUP_CONFIGS_FILE, text.as_bytes())
+    }
+
+    /// Replaces the groups file with the groups' membership. A failure is logged, not
+    /// answered: membership is what members re-establish by rejoining, unlike the
+    /// delivery state.
+    fn write_groups(&self, inner: &Inner) {
+        let Some(dir) = &self.config.state_dir else {
+            return;
+        };
+        let text = serde_json::json!({ "version": 1, "groups": &inner.groups }).to_string();
+        if let Err(e) = crate::log::checkpoint::write_atomic(dir, GROUPS_FILE, text.as_bytes()) {
+            tracing::warn!(error = %e, "could not write the share groups' membership");
+        }
     }
 
     /// Returns every record whose acquisition lock ran out to the group (the timer's
@@ -468,6 +523,32 @@ fn load_group_configs(dir: &std::path::Path) -> Result<HashMap<String, BTreeMap<
         anyhow::bail!(
             "{}: unsupported version {}",
             dir.join(GROUP_CONFIGS_FILE).display(),
+            file.version
+        );
+    }
+    Ok(file.groups)
+}
+
+/// The groups file as [`ShareCoordinator::write_groups`] left it.
+fn load_groups(dir: &std::path::Path) -> Result<BTreeMap<String, ShareGroup>> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        version: u32,
+        groups: BTreeMap<String, ShareGroup>,
+    }
+    let Some(bytes) = crate::log::checkpoint::read_atomic(dir, GROUPS_FILE)? else {
+        return Ok(BTreeMap::new());
+    };
+    let file: File = serde_json::from_slice(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is damaged ({e}); refusing to start without the share groups it holds",
+            dir.join(GROUPS_FILE).display()
+        )
+    })?;
+    if file.version != 1 {
+        anyhow::bail!(
+            "{}: unsupported version {}",
+            dir.join(GROUPS_FILE).display(),
             file.version
         );
     }
