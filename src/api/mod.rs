@@ -13,6 +13,7 @@
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod alter_share_group_offsets;
@@ -31,6 +32,7 @@ pub mod delete_records;
 pub mod delete_share_group_offsets;
 pub mod delete_topics;
 pub mod describe_acls;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -69,6 +71,7 @@ pub mod share_group_configs;
 pub mod share_group_describe;
 pub mod share_group_heartbeat;
 pub mod sync_group;
+pub mod throttle;
 pub mod txn_offset_commit;
 pub mod update_features;
 
@@ -310,6 +313,8 @@ commands! {
     DescribeAcls(DescribeAclsRequest => DescribeAclsResponse) = describe_acls::handle;
     CreateAcls(CreateAclsRequest => CreateAclsResponse) = create_acls::handle;
     DeleteAcls(DeleteAclsRequest => DeleteAclsResponse) = delete_acls::handle;
+    DescribeClientQuotas(DescribeClientQuotasRequest => DescribeClientQuotasResponse) = describe_client_quotas::handle;
+    AlterClientQuotas(AlterClientQuotasRequest => AlterClientQuotasResponse) = alter_client_quotas::handle;
 }
 
 /// What handling a request leaves for the connection to send.

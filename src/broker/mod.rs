@@ -57,6 +57,8 @@ pub struct Broker {
     pub scram_credentials: crate::security::ScramCredentialStore,
     /// ACLs (`<log.dirs>/acls`) and the rules that check them (`authorizer.class.name`).
     pub authorizer: crate::security::Authorizer,
+    /// Client quotas (`<log.dirs>/client-quotas`) and their rate sensors.
+    pub client_quotas: crate::security::quota::ClientQuotaManager,
     /// This process's ownership of the data directory, held until the broker is
     /// dropped; or, with `in_memory`, the volume that holds every file instead (its
     /// files are gone when the broker is dropped).
@@ -172,11 +174,23 @@ impl Broker {
             },
         )
         .context("loading ACLs")?;
+        let client_quotas = crate::security::quota::ClientQuotaManager::open(
+            Some(&config.data_dir),
+            crate::security::quota::QuotaWindows {
+                samples: config.quota_window_num,
+                window_seconds: config.quota_window_size_seconds,
+                controller_samples: config.controller_quota_window_num,
+                controller_window_seconds: config.controller_quota_window_size_seconds,
+                max_tracked: config.quota_max_tracked_clients,
+            },
+        )
+        .context("loading client quotas")?;
         Ok(Arc::new(Broker {
             schema_ids,
             schema_registry,
             scram_credentials,
             authorizer,
+            client_quotas,
             groups,
             share,
             transactions,

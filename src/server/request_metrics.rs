@@ -156,6 +156,8 @@ pub fn error_code(response: &Response) -> i16 {
             first(std::iter::once(r.error_code).chain(r.coordinators.iter().map(|c| c.error_code)))
         }
         R::ApiVersions(r) => r.error_code,
+        R::DescribeClientQuotas(r) => r.error_code,
+        R::AlterClientQuotas(r) => first(r.entries.iter().map(|e| e.error_code)),
         R::CreateTopics(r) => first(r.topics.iter().map(|t| t.error_code)),
         R::DeleteTopics(r) => first(r.responses.iter().map(|t| t.error_code)),
         R::OffsetForLeaderEpoch(r) => first(

@@ -1,0 +1,169 @@
+//! Client quota enforcement around one request, with Kafka's semantics (KIP-219): what a
+//! request costs is recorded against the quotas that apply to its principal and
+//! client-id, the answer still goes out at once carrying `throttle_time_ms`, and the
+//! connection is told how long to read nothing more from that client.
+//!
+//! Produce is measured by the request's bytes in (`producer_byte_rate`), Fetch by the
+//! answer's bytes out (`consumer_byte_rate`; its max_bytes is first bounded by what
+//! the quota can let through in the quota window, as Kafka bounds it, so one answer
+//! never throttles for ever), every request by its handler time
+//! (`request_percentage`, percent of one thread). The slowest of these is the delay.
+//! Kafka answers a throttled Fetch empty and takes its bytes back; this broker sends
+//! the data it read and throttles the next fetch instead (the fetch session already
+//! moved past that data). With no quota configured nothing here runs but one atomic
+//! load. It never touches sockets: muting is the connection's.
+
+use std::time::Instant;
+
+use futures::FutureExt;
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::Encodable;
+
+use super::{Answer, Command, RequestContext, Response};
+use crate::broker::Broker;
+use crate::security::quota::QuotaKey;
+
+/// What was recorded before the request ran, for [`after`].
+pub struct Metered {
+    user: String,
+    client_id: String,
+    started: Instant,
+    throttle_ms: i64,
+}
+
+/// Records a request's cost known before it runs (Produce bytes in) and bounds a
+/// Fetch's max_bytes; `None` when no quota is configured.
+pub fn before(
+    command: &mut Command,
+    ctx: &RequestContext,
+    broker: &Broker,
+    request_bytes: usize,
+) -> Option<Metered> {
+    let quotas = &broker.client_quotas;
+    if !quotas.enabled() {
+        return None;
+    }
+    let user = ctx.principal().name;
+    let client_id = ctx.client_id.clone().unwrap_or_default();
+    let mut throttle_ms = 0;
+    match command {
+        Command::Produce(_) => {
+            throttle_ms = quotas.record(
+                QuotaKey::ProducerByteRate,
+                &user,
+                &client_id,
+                request_bytes as f64,
+                broker.clock.now_ms(),
+            );
+        }
+        Command::Fetch(f) => {
+            if let Some(max) =
+                quotas.max_value_in_window(QuotaKey::ConsumerByteRate, &user, &client_id)
+            {
+                let max = max.clamp(1.0, i32::MAX as f64) as i32;
+                if f.max_bytes > max {
+                    f.max_bytes = max;
+                }
+            }
+        }
+        _ => {}
+    }
+    Some(Metered {
+        user,
+        client_id,
+        started: Instant::now(),
+        throttle_ms,
+    })
+}
+
+/// Records what the request cost once handled (Fetch bytes out, handler time), puts
+/// the delay in the answer's `throttle_time_ms` and returns it (milliseconds) for the
+/// connection to mute itself.
+pub fn after(
+    metered: Metered,
+    key: ApiKey,
+    version: i16,
+    answer: Answer,
+    broker: &Broker,
+) -> (Answer, u64) {
+    let quotas = &broker.client_quotas;
+    let now = broker.clock.now_ms();
+    let mut throttle_ms = metered.throttle_ms;
+    if let Answer::Ready(Response::Fetch(r)) = &answer {
+        let bytes = r.compute_size(version).unwrap_or(0);
+        throttle_ms = throttle_ms.max(quotas.record(
+            QuotaKey::ConsumerByteRate,
+            &metered.user,
+            &metered.client_id,
+            bytes as f64,
+            now,
+        ));
+    }
+    if !matches!(
+        key,
+        ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
+    ) {
+        // Percent of one thread's second: nanoseconds * 100 / 1e9.
+        let percent = metered.started.elapsed().as_nanos() as f64 * 1e-7;
+        throttle_ms = throttle_ms.max(quotas.record(
+            QuotaKey::RequestPercentage,
+            &metered.user,
+            &metered.client_id,
+            percent,
+            now,
+        ));
+    }
+    if throttle_ms <= 0 {
+        return (answer, 0);
+    }
+    let ms = throttle_ms.min(i32::MAX as i64) as i32;
+    tracing::debug!(user = %metered.user, client_id = %metered.client_id, throttle_time_ms = ms, "client over its quota: throttled");
+    let answer = match answer {
+        Answer::Ready(mut r) => {
+            set_throttle_time_ms(&mut r, ms, version);
+            Answer::Ready(r)
+        }
+        Answer::Deferred(wait) => Answer::Deferred(
+            wait.map(move |mut r| {
+                set_throttle_time_ms(&mut r, ms, version);
+                r
+            })
+            .boxed(),
+        ),
+        Answer::None => Answer::None,
+    };
+    (answer, ms as u64)
+}
+
+macro_rules! with_throttle_time {
+    ($($variant:ident)*) => {
+        /// Sets `throttle_time_ms` where the answer's version has the field.
+        pub fn set_throttle_time_ms(response: &mut Response, ms: i32, version: i16) {
+            match response {
+                $(Response::$variant(r) => {
+                    r.throttle_time_ms = ms;
+                    // A version without the field cannot carry it (the codec refuses
+                    // a non-default value there).
+                    if r.compute_size(version).is_err() {
+                        r.throttle_time_ms = 0;
+                    }
+                })*
+                _ => {}
+            }
+        }
+    };
+}
+
+with_throttle_time! {
+    Produce Fetch ListOffsets Metadata FindCoordinator ApiVersions CreateTopics DeleteTopics
+    OffsetForLeaderEpoch DescribeConfigs DescribeCluster InitProducerId DescribeProducers
+    AddPartitionsToTxn AddOffsetsToTxn EndTxn DescribeTransactions ListTransactions
+    TxnOffsetCommit DeleteRecords DescribeLogDirs CreatePartitions AlterConfigs
+    IncrementalAlterConfigs OffsetCommit OffsetFetch JoinGroup Heartbeat LeaveGroup SyncGroup
+    DescribeGroups ListGroups DeleteGroups OffsetDelete DescribeTopicPartitions ElectLeaders
+    AlterPartitionReassignments ListPartitionReassignments ConsumerGroupHeartbeat
+    ConsumerGroupDescribe ShareGroupHeartbeat ShareGroupDescribe ShareFetch ShareAcknowledge
+    DescribeShareGroupOffsets AlterShareGroupOffsets DeleteShareGroupOffsets
+    DescribeUserScramCredentials AlterUserScramCredentials UpdateFeatures DescribeAcls
+    CreateAcls DeleteAcls DescribeClientQuotas AlterClientQuotas
+}
