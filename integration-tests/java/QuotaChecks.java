@@ -95,6 +95,24 @@ public class QuotaChecks {
             admin.alterClientQuotas(List.of(new ClientQuotaAlteration(aliceDefaultClient, List.of(
                 new ClientQuotaAlteration.Op("request_percentage", null))))).all().get(30, TimeUnit.SECONDS);
             check(!describe(admin, ClientQuotaFilter.all()).containsKey(aliceDefaultClient), "removing the last key removes the entity");
+
+            // controller_mutation_rate: 1 partition/s with 11 windows of 1 s is a burst of 11
+            // tokens; 12 partitions take the bucket below zero, so the next CreateTopics
+            // (v7: strict) is refused with THROTTLING_QUOTA_EXCEEDED and a throttle time.
+            admin.alterClientQuotas(List.of(new ClientQuotaAlteration(defaultClient, List.of(
+                new ClientQuotaAlteration.Op("controller_mutation_rate", 1.0))))).all().get(30, TimeUnit.SECONDS);
+            CreateTopicsOptions noRetry = new CreateTopicsOptions().retryOnQuotaViolation(false);
+            String suffix = Long.toString(System.nanoTime());
+            admin.createTopics(List.of(new NewTopic("quota-big-" + suffix, 12, (short) 1)), noRetry).all().get(30, TimeUnit.SECONDS);
+            check(true, "a CreateTopics within the burst is accepted");
+            try {
+                admin.createTopics(List.of(new NewTopic("quota-next-" + suffix, 1, (short) 1)), noRetry).all().get(30, TimeUnit.SECONDS);
+                throw new AssertionError("a CreateTopics over controller_mutation_rate must be refused");
+            } catch (ExecutionException ex) {
+                check(ex.getCause() instanceof ThrottlingQuotaExceededException
+                    && ((ThrottlingQuotaExceededException) ex.getCause()).throttleTimeMs() > 0,
+                    "over controller_mutation_rate: ThrottlingQuotaExceededException with a throttle time " + ex.getCause());
+            }
         }
     }
 }

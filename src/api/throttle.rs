@@ -89,6 +89,10 @@ pub fn after(
     let quotas = &broker.client_quotas;
     let now = broker.clock.now_ms();
     let mut throttle_ms = metered.throttle_ms;
+    // A handler's own throttle (controller_mutation_rate) counts too.
+    if let Answer::Ready(r) = &answer {
+        throttle_ms = throttle_ms.max(throttle_time_ms(r) as i64);
+    }
     if let Answer::Ready(Response::Fetch(r)) = &answer {
         let bytes = r.compute_size(version).unwrap_or(0);
         throttle_ms = throttle_ms.max(quotas.record(
@@ -137,6 +141,13 @@ pub fn after(
 
 macro_rules! with_throttle_time {
     ($($variant:ident)*) => {
+        fn throttle_time_ms(response: &Response) -> i32 {
+            match response {
+                $(Response::$variant(r) => r.throttle_time_ms,)*
+                _ => 0,
+            }
+        }
+
         /// Sets `throttle_time_ms` where the answer's version has the field.
         pub fn set_throttle_time_ms(response: &mut Response, ms: i32, version: i16) {
             match response {
@@ -166,4 +177,73 @@ with_throttle_time! {
     DescribeShareGroupOffsets AlterShareGroupOffsets DeleteShareGroupOffsets
     DescribeUserScramCredentials AlterUserScramCredentials UpdateFeatures DescribeAcls
     CreateAcls DeleteAcls DescribeClientQuotas AlterClientQuotas
+}
+
+/// `controller_mutation_rate` for one CreateTopics, CreatePartitions or DeleteTopics
+/// request: every partition created or deleted is one permit. In strict mode (the
+/// versions where Kafka refuses: CreateTopics v6+, CreatePartitions v3+, DeleteTopics
+/// v5+) a topic asked for while the client is already over its quota gets
+/// THROTTLING_QUOTA_EXCEEDED and the answer the throttle time; older versions are never
+/// refused, the answer carries the time the client is over.
+pub struct MutationQuota {
+    user: String,
+    client_id: String,
+    strict: bool,
+    throttle_ms: i64,
+}
+
+impl MutationQuota {
+    /// `None` when no quota is configured at all.
+    pub fn new(ctx: &RequestContext, broker: &Broker, strict: bool) -> Option<MutationQuota> {
+        broker.client_quotas.enabled().then(|| MutationQuota {
+            user: ctx.principal().name,
+            client_id: ctx.client_id.clone().unwrap_or_default(),
+            strict,
+            throttle_ms: 0,
+        })
+    }
+
+    /// Before a mutation: refuses it in strict mode when the client is already over.
+    pub fn check(&mut self, broker: &Broker) -> Result<(), crate::error::KafkaError> {
+        if !self.strict {
+            return Ok(());
+        }
+        let now = broker.clock.now_ms();
+        match broker
+            .client_quotas
+            .record_mutations(&self.user, &self.client_id, 0.0, true, now)
+        {
+            Some(Err(ms)) => {
+                self.throttle_ms = self.throttle_ms.max(ms);
+                Err(crate::error::KafkaError::new(
+                    crate::error::ResponseError::ThrottlingQuotaExceeded,
+                    format!("The throttling quota has been exceeded: retry in {ms} ms."),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// After a mutation of `partitions` partitions.
+    pub fn take(&mut self, broker: &Broker, partitions: i32) {
+        let now = broker.clock.now_ms();
+        if let Some(Ok(ms)) = broker.client_quotas.record_mutations(
+            &self.user,
+            &self.client_id,
+            partitions.max(0) as f64,
+            false,
+            now,
+        ) {
+            if !self.strict {
+                self.throttle_ms = self.throttle_ms.max(ms);
+            }
+        }
+    }
+
+    /// What the answer's `throttle_time_ms` says.
+    pub fn throttle_time_ms(quota: &Option<MutationQuota>) -> i32 {
+        quota
+            .as_ref()
+            .map_or(0, |q| q.throttle_ms.min(i32::MAX as i64) as i32)
+    }
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use super::entity::{QuotaEntity, QuotaKey};
-use super::rate::{Rate, WindowConfig};
+use super::rate::{Rate, TokenBucket, WindowConfig};
 use super::store::{QuotaFile, Quotas};
 
 /// Kafka's `InactiveSensorExpirationTimeSeconds`.
@@ -64,6 +64,8 @@ pub struct ClientQuotaManager {
     /// Alterations write the whole file: one at a time.
     alter_lock: Mutex<()>,
     sensors: Mutex<HashMap<SensorKey, Rate>>,
+    /// `controller_mutation_rate` token buckets, bounded like `sensors`.
+    buckets: Mutex<HashMap<SensorKey, TokenBucket>>,
     windows: QuotaWindows,
 }
 
@@ -86,6 +88,7 @@ impl ClientQuotaManager {
             quotas: RwLock::new(Arc::new(quotas)),
             alter_lock: Mutex::new(()),
             sensors: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(HashMap::new()),
             windows,
         })
     }
@@ -125,6 +128,7 @@ impl ClientQuotaManager {
         // A quota changed: sensors restart under the new grouping (Kafka re-tags its
         // metrics likewise when the quota set changes shape).
         self.sensors.lock().clear();
+        self.buckets.lock().clear();
         Ok(())
     }
 
@@ -174,11 +178,52 @@ impl ClientQuotaManager {
         let config = self.config(key);
         let mut sensors = self.sensors.lock();
         if !sensors.contains_key(&sensor) && sensors.len() >= self.windows.max_tracked.max(1) {
-            make_room(&mut sensors, now_ms, self.windows.max_tracked.max(1));
+            make_room(
+                &mut sensors,
+                Rate::last_event_ms,
+                now_ms,
+                self.windows.max_tracked.max(1),
+            );
         }
         let rate = sensors.entry(sensor).or_default();
         rate.record_and_throttle_ms(config, value, bound, now_ms)
             .max(0)
+    }
+
+    /// Records `permits` partition mutations (created or deleted) against the
+    /// `controller_mutation_rate` that applies, as Kafka's ControllerMutationQuota does.
+    /// `strict` (CreateTopics v6+, CreatePartitions v3+, DeleteTopics v5+): a client
+    /// already over its quota is refused, `Err(throttle_ms)`, and nothing is taken;
+    /// otherwise the permits are taken and `Ok(throttle_ms)` says how long the client is
+    /// then over (always taken and never refused when not strict). `None`: no quota.
+    pub fn record_mutations(
+        &self,
+        user: &str,
+        client_id: &str,
+        permits: f64,
+        strict: bool,
+        now_ms: i64,
+    ) -> Option<Result<i64, i64>> {
+        if !self.enabled() {
+            return None;
+        }
+        let (quota, sensor) = self.quota_for(QuotaKey::ControllerMutationRate, user, client_id)?;
+        let config = self.config(QuotaKey::ControllerMutationRate);
+        let mut buckets = self.buckets.lock();
+        if !buckets.contains_key(&sensor) && buckets.len() >= self.windows.max_tracked.max(1) {
+            make_room(
+                &mut buckets,
+                TokenBucket::last_event_ms,
+                now_ms,
+                self.windows.max_tracked.max(1),
+            );
+        }
+        let bucket = buckets.entry(sensor).or_default();
+        if strict && bucket.tokens(config, quota, now_ms) < 0.0 {
+            return Some(Err(bucket.throttle_ms(quota).max(1)));
+        }
+        bucket.take(config, quota, permits, now_ms);
+        Some(Ok(if strict { 0 } else { bucket.throttle_ms(quota) }))
     }
 
     /// Takes back a value recorded by [`record`](Self::record) (Kafka unrecords a fetch
@@ -211,15 +256,17 @@ impl ClientQuotaManager {
 }
 
 /// Drops sensors idle for an hour; if none is, the longest-idle one.
-fn make_room(sensors: &mut HashMap<SensorKey, Rate>, now_ms: i64, max: usize) {
-    sensors.retain(|_, r| {
-        r.last_event_ms()
-            .is_some_and(|t| now_ms - t < SENSOR_IDLE_EXPIRY_MS)
-    });
+fn make_room<T>(
+    sensors: &mut HashMap<SensorKey, T>,
+    last_event_ms: fn(&T) -> Option<i64>,
+    now_ms: i64,
+    max: usize,
+) {
+    sensors.retain(|_, r| last_event_ms(r).is_some_and(|t| now_ms - t < SENSOR_IDLE_EXPIRY_MS));
     if sensors.len() >= max {
         let oldest = sensors
             .iter()
-            .min_by_key(|(_, r)| r.last_event_ms().unwrap_or(i64::MIN))
+            .min_by_key(|(_, r)| last_event_ms(r).unwrap_or(i64::MIN))
             .map(|(k, _)| k.clone());
         if let Some(k) = oldest {
             sensors.remove(&k);
@@ -368,5 +415,21 @@ mod tests {
         )])
         .unwrap();
         assert!(!m.enabled());
+    }
+
+    #[test]
+    fn mutations_take_tokens_and_strict_refuses_once_below_zero() {
+        let m = ClientQuotaManager::open(None, QuotaWindows::default()).unwrap();
+        assert_eq!(m.record_mutations("u", "c", 5.0, true, 0), None);
+        m.alter(&[(
+            QuotaEntity::user(None),
+            vec![(QuotaKey::ControllerMutationRate, Some(1.0))],
+        )])
+        .unwrap();
+        // Burst: 1/s x 11 windows of 1 s = 11 tokens; 15 leave -4 (4 s to refill).
+        assert_eq!(m.record_mutations("u", "c", 15.0, true, 0), Some(Ok(0)));
+        assert_eq!(m.record_mutations("u", "c", 1.0, true, 0), Some(Err(4000)));
+        assert_eq!(m.record_mutations("u", "c", 1.0, false, 0), Some(Ok(5000)));
+        assert_eq!(m.record_mutations("u", "c", 1.0, true, 6000), Some(Ok(0)));
     }
 }

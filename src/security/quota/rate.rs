@@ -136,3 +136,49 @@ mod tests {
         assert_eq!(r.measure(CFG, 60_000), 0.0);
     }
 }
+
+/// Kafka's `TokenBucket` (KIP-599), what `controller_mutation_rate` is measured with:
+/// tokens refill at the quota's rate up to a burst of `quota * samples * window`, each
+/// partition created or deleted takes one, and the quota is violated while the bucket
+/// is below zero. A new bucket starts full.
+#[derive(Clone, Debug, Default)]
+pub struct TokenBucket {
+    tokens: f64,
+    last_update_ms: Option<i64>,
+}
+
+impl TokenBucket {
+    fn refill(&mut self, config: WindowConfig, quota: f64, now: i64) {
+        let burst = config.samples.max(1) as f64 * (config.window_ms as f64 / 1000.0) * quota;
+        self.tokens = match self.last_update_ms {
+            None => burst,
+            Some(last) => (self.tokens + quota * ((now - last).max(0) as f64 / 1000.0)).min(burst),
+        };
+        self.last_update_ms = Some(now);
+    }
+
+    /// The tokens left at `now`.
+    pub fn tokens(&mut self, config: WindowConfig, quota: f64, now: i64) -> f64 {
+        self.refill(config, quota, now);
+        self.tokens
+    }
+
+    /// Takes `permits` tokens.
+    pub fn take(&mut self, config: WindowConfig, quota: f64, permits: f64, now: i64) {
+        self.refill(config, quota, now);
+        self.tokens -= permits;
+    }
+
+    pub fn last_event_ms(&self) -> Option<i64> {
+        self.last_update_ms
+    }
+
+    /// Kafka's wait for the bucket to come back to zero: `-tokens / quota` seconds.
+    pub fn throttle_ms(&self, quota: f64) -> i64 {
+        if self.tokens >= 0.0 {
+            0
+        } else {
+            (-self.tokens / quota * 1000.0).round() as i64
+        }
+    }
+}
