@@ -21,6 +21,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from harness import INTEGRATION_DIR, Broker, run, sluice_bin
+from kafka_wire import KafkaConn
 from test_java_client import JARS, JAVA_LIB_DIR, JVM_FLAGS
 
 # Short windows so a test needs little data to go over its quota: the burst a client gets
@@ -156,6 +157,24 @@ def test_consumer_over_its_quota_is_throttled(qbroker):
     assert throttled.max_ms > 0, "fetch answers to the client over its quota carry throttle_time_ms"
     rate = TOTAL / elapsed
     assert rate < 3 * RATE, f"{rate:.0f} B/s against a quota of {RATE} B/s"
+
+
+def test_request_percentage_throttles_a_busy_client_on_the_wire(qbroker):
+    """request_percentage=0.001 is 10 us of handler time per second: a few Metadata requests go
+    over it whatever the machine's speed, and the answer says so in throttle_time_ms."""
+    b = qbroker
+    sluice(b, "alter", "--client", "busy-client", "--add-config", "request_percentage=0.001")
+    throttles = []
+    with KafkaConn.to(b.bootstrap, client_id="busy-client") as conn:
+        # Stops at the first throttled answer: the connection is muted after it.
+        for _ in range(50):
+            t = conn.metadata(None)["throttle_time_ms"]
+            throttles.append(t)
+            if t > 0:
+                break
+    assert throttles[-1] > 0, throttles
+    with KafkaConn.to(b.bootstrap, client_id="other-client") as conn:
+        assert [conn.metadata(None)["throttle_time_ms"] for _ in range(10)] == [0] * 10
 
 
 def test_quotas_survive_kill9(broker_factory):

@@ -6,14 +6,17 @@
 //! Produce is measured by the request's bytes in (`producer_byte_rate`), Fetch by the
 //! answer's bytes out (`consumer_byte_rate`; its max_bytes is first bounded by what
 //! the quota can let through in the quota window, as Kafka bounds it, so one answer
-//! never throttles for ever), every request by its handler time
-//! (`request_percentage`, percent of one thread). The slowest of these is the delay.
+//! never throttles for ever), every request by the time its handler spent running
+//! (`request_percentage`, percent of one thread: the time inside the handler's polls,
+//! so a long poll's or a group join's wait does not count, as Kafka counts only
+//! request-thread time). The slowest of these is the delay.
 //! Kafka answers a throttled Fetch empty and takes its bytes back; this broker sends
 //! the data it read and throttles the next fetch instead (the fetch session already
 //! moved past that data). With no quota configured nothing here runs but one atomic
 //! load. It never touches sockets: muting is the connection's.
 
-use std::time::Instant;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use kafka_protocol::messages::ApiKey;
@@ -27,7 +30,8 @@ use crate::security::quota::QuotaKey;
 pub struct Metered {
     user: String,
     client_id: String,
-    started: Instant,
+    /// Time spent inside the handler's polls (see [`timed`]).
+    busy: Duration,
     throttle_ms: i64,
 }
 
@@ -71,9 +75,25 @@ pub fn before(
     Some(Metered {
         user,
         client_id,
-        started: Instant::now(),
+        busy: Duration::ZERO,
         throttle_ms,
     })
+}
+
+/// Runs a handler, adding the time spent inside its polls to `metered` (nothing more
+/// than the await when no quota is configured).
+pub async fn timed<F: Future>(metered: &mut Option<Metered>, handler: F) -> F::Output {
+    let Some(m) = metered.as_mut() else {
+        return handler.await;
+    };
+    let mut handler = std::pin::pin!(handler);
+    std::future::poll_fn(|cx| {
+        let start = Instant::now();
+        let polled = handler.as_mut().poll(cx);
+        m.busy += start.elapsed();
+        polled
+    })
+    .await
 }
 
 /// Records what the request cost once handled (Fetch bytes out, handler time), puts
@@ -108,7 +128,7 @@ pub fn after(
         ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
     ) {
         // Percent of one thread's second: nanoseconds * 100 / 1e9.
-        let percent = metered.started.elapsed().as_nanos() as f64 * 1e-7;
+        let percent = metered.busy.as_nanos() as f64 * 1e-7;
         throttle_ms = throttle_ms.max(quotas.record(
             QuotaKey::RequestPercentage,
             &metered.user,

@@ -87,12 +87,12 @@ fn wire_type(t: &str) -> Result<&'static str> {
     })
 }
 
-/// (wire type, name: `None` = default, `Some(None)` = any).
-fn components(
-    e: &EntityArgs,
-    any_allowed: bool,
-) -> Result<Vec<(&'static str, Option<Option<String>>)>> {
-    let mut out: Vec<(&'static str, Option<Option<String>>)> = Vec::new();
+/// One filter or entity component: (wire type, name), where the name is
+/// `Some(Some(n))` for a name, `Some(None)` for the default and `None` for any.
+type Component = (&'static str, Option<Option<String>>);
+
+fn components(e: &EntityArgs, any_allowed: bool) -> Result<Vec<Component>> {
+    let mut out: Vec<Component> = Vec::new();
     if e.user.is_some() || e.user_defaults {
         out.push(("user", Some(e.user.clone())));
     }

@@ -444,10 +444,9 @@ impl State {
             header.client_id.as_ref().map(|c| c.to_string()),
             self.session.clone(),
         );
-        let metered = api::throttle::before(&mut command, &ctx, &self.broker, request_bytes);
+        let mut metered = api::throttle::before(&mut command, &ctx, &self.broker, request_bytes);
         drop(entered);
-        let answer = command
-            .start(&ctx, &self.broker)
+        let answer = api::throttle::timed(&mut metered, command.start(&ctx, &self.broker))
             .instrument(span.clone())
             .await;
         let answer = match answer {
