@@ -84,7 +84,10 @@ consume() {
 
 declare -A P C2
 for r in $(seq "$RUNS"); do
-  for b in open quota; do
+  # Which broker goes first alternates, so an order effect (a warm page cache, the other
+  # broker's background work) does not favour one side.
+  order="open quota"; ((r % 2 == 0)) && order="quota open"
+  for b in $order; do
     t="t-$b-$r"
     log "run $r: $b produce $COUNT x $SIZE B, then consume"
     P[$b]+="$(produce "$t" "$b") "
