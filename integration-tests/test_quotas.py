@@ -177,6 +177,18 @@ def test_request_percentage_throttles_a_busy_client_on_the_wire(qbroker):
         assert [conn.metadata(None)["throttle_time_ms"] for _ in range(10)] == [0] * 10
 
 
+def test_the_number_of_quota_entities_is_bounded(broker_factory):
+    b = broker_factory(settings={"sluice.quota.max.entities": 2})
+    sluice(b, "alter", "--user", "u1", "--add-config", "producer_byte_rate=1000")
+    sluice(b, "alter", "--client-defaults", "--add-config", "consumer_byte_rate=1000")
+    refused = sluice(b, "alter", "--user", "u3", "--add-config", "producer_byte_rate=1000", check=False)
+    assert refused.returncode != 0 and "POLICY_VIOLATION" in refused.stderr, refused.stderr
+    # Existing entities can still be changed, and removing one makes room.
+    sluice(b, "alter", "--user", "u1", "--add-config", "producer_byte_rate=2000")
+    sluice(b, "alter", "--user", "u1", "--delete-config", "producer_byte_rate")
+    sluice(b, "alter", "--user", "u3", "--add-config", "producer_byte_rate=1000")
+
+
 def test_quotas_survive_kill9(broker_factory):
     b = broker_factory(in_memory=False)
     sluice(b, "alter", "--entity-type", "users", "--entity-name", "bob", "--add-config",

@@ -4,7 +4,9 @@
 //! result per entity: an empty entity, an unknown or repeated entity type, an empty
 //! name, an unknown key, a key given twice, a value that is not > 0 or is fractional
 //! for a byte rate. An entity with any refused change gets none applied; the others
-//! are applied. `validate_only` checks without changing anything.
+//! are applied. `validate_only` checks without changing anything. Setting a quota on
+//! an entity that has none, beyond `sluice.quota.max.entities`, is POLICY_VIOLATION.
+//! (Two alterations running at once may overshoot the bound by what they add together.)
 
 use std::sync::Arc;
 
@@ -17,7 +19,7 @@ use crate::error::ResponseError;
 use crate::security::quota::manager::Alteration;
 use crate::security::quota::{QuotaEntity, QuotaKey};
 
-type Outcome = Result<Alteration, String>;
+type Outcome = Result<Alteration, (ResponseError, String)>;
 
 pub async fn handle(
     request: AlterClientQuotasRequest,
@@ -38,7 +40,10 @@ pub async fn handle(
                     d
                 })
                 .collect();
-            (echo, check(entry))
+            (
+                echo,
+                check(entry).map_err(|m| (ResponseError::InvalidRequest, m)),
+            )
         })
         .collect();
     // An entity named twice: both refused, as Kafka ignores a duplicate entity.
@@ -53,7 +58,32 @@ pub async fn handle(
             .enumerate()
             .any(|(j, (_, o))| j != i && matches!(o, Ok((e, _)) if *e == entity));
         if dup {
-            outcomes[i].1 = Err(format!("Ignoring duplicate entity {entity}"));
+            outcomes[i].1 = Err((
+                ResponseError::InvalidRequest,
+                format!("Ignoring duplicate entity {entity}"),
+            ));
+        }
+    }
+    // The bound on entities: new ones that would set a value, in request order.
+    let existing = broker.client_quotas.snapshot();
+    let max = broker.config.quota_max_entities;
+    let mut count = existing.len();
+    for (_, outcome) in outcomes.iter_mut() {
+        let Ok((entity, ops)) = outcome else {
+            continue;
+        };
+        if existing.contains_key(entity) || !ops.iter().any(|(_, v)| v.is_some()) {
+            continue;
+        }
+        if count >= max {
+            *outcome = Err((
+                ResponseError::PolicyViolation,
+                format!(
+                    "{entity}: quotas are already set on {count} entities (sluice.quota.max.entities)"
+                ),
+            ));
+        } else {
+            count += 1;
         }
     }
     let changes: Vec<Alteration> = outcomes
@@ -79,9 +109,9 @@ pub async fn handle(
             let mut e = EntryData::default();
             e.entity = entity;
             match (outcome, &written) {
-                (Err(message), _) => {
+                (Err((code, message)), _) => {
                     tracing::info!("AlterClientQuotas refused: {message}");
-                    e.error_code = ResponseError::InvalidRequest.code();
+                    e.error_code = code.code();
                     e.error_message = Some(sb(message));
                 }
                 (Ok(_), Err(err)) => {
@@ -100,7 +130,9 @@ pub async fn handle(
     Some(r)
 }
 
-fn check(entry: &kafka_protocol::messages::alter_client_quotas_request::EntryData) -> Outcome {
+fn check(
+    entry: &kafka_protocol::messages::alter_client_quotas_request::EntryData,
+) -> Result<Alteration, String> {
     let entity = QuotaEntity::from_components(
         entry
             .entity

@@ -126,6 +126,8 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "The windows controller_mutation_rate (partitions created or deleted per second) is measured over."),
     broker("controller.quota.window.size.seconds", Int, "1", true,
         "The length of one controller_mutation_rate window."),
+    broker("sluice.quota.max.entities", Int, "10000", true,
+        "Sluice-specific (Kafka has no such bound). The most entities (users, client-ids and their pairs, defaults included) client quotas may be set on. An AlterClientQuotas that would set a quota on one more is refused for that entity with POLICY_VIOLATION; changing or removing quotas of existing entities always works."),
     broker("sluice.quota.max.tracked.clients", Int, "100000", true,
         "Sluice-specific (Kafka bounds its quota sensors only by their one-hour expiry). The most (quota, user, client-id) rate sensors kept at once while client quotas are set. Sensors idle for an hour are dropped, as Kafka drops them; when the bound is reached anyway, the longest-idle sensor is dropped and that client's measurement starts afresh."),
     broker("connection.failed.authentication.delay.ms", Int, "100", true,

@@ -76,6 +76,8 @@ pub struct BrokerConfig {
     pub controller_quota_window_num: u32,
     pub controller_quota_window_size_seconds: u32,
     pub quota_max_tracked_clients: usize,
+    /// `sluice.quota.max.entities`
+    pub quota_max_entities: usize,
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
     pub acks_all_fsync: bool,
@@ -243,6 +245,7 @@ impl BrokerConfig {
             controller_quota_window_size_seconds: get("controller.quota.window.size.seconds")
                 .parse::<i32>()?
                 .max(1) as u32,
+            quota_max_entities: get("sluice.quota.max.entities").parse::<i32>()?.max(0) as usize,
             quota_max_tracked_clients: get("sluice.quota.max.tracked.clients")
                 .parse::<i32>()?
                 .max(1) as usize,
