@@ -18,6 +18,10 @@
 //! them back once handled: the connection reads nothing while it waits, so one client
 //! flooding big requests cannot take the memory every other connection needs.
 //!
+//! A client over its quota (see `api::throttle`) gets its answer at once, carrying
+//! throttle_time_ms; the connection then takes and reads no further request for that
+//! long (Kafka mutes the channel), while answers still due keep going out.
+//!
 //! A connection with no request and no answer traffic for `connections.max.idle.ms`
 //! is closed. One timer per connection, re-armed only when it fires early: traffic
 //! just moves a timestamp, so a busy connection pays no timer updates per read.
