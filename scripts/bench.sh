@@ -11,6 +11,7 @@
 #                                    200000 x 100 B framed records per run, validation off against on, confluent-kafka
 #                                    from .venv; the broker's CPU per record isolates the check)
 #   scripts/bench.sh --scale [...]   partitions and connections at scale (scripts/bench-scale.sh, its own options)
+#   scripts/bench.sh --quota [...]   the cost of client quotas on produce and consume (scripts/bench-quota.sh)
 #
 # Load generator: librdkafka 2.12.1's examples/rdkafka_performance, built from the Rust crate
 # rdkafka-sys (scripts/lib/librdkafka.sh; cached in ${XDG_CACHE_HOME:-$HOME/.cache}/sluice-compat).
@@ -47,7 +48,8 @@ while [[ $# -gt 0 ]]; do
     --scrape-only) SCRAPE_ONLY=1 ;;
     --schema-only) SCHEMA_ONLY=1 ;;
     --scale) shift; exec "$(dirname "${BASH_SOURCE[0]}")/bench-scale.sh" "$@" ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    --quota) shift; exec "$(dirname "${BASH_SOURCE[0]}")/bench-quota.sh" "$@" ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift

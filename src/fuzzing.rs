@@ -487,6 +487,7 @@ fn encode_default_request(
         }
         ApiKey::OffsetDelete => OffsetDeleteRequest::default().encode(buf, version),
         ApiKey::DescribeClientQuotas => DescribeClientQuotasRequest::default().encode(buf, version),
+        ApiKey::AlterClientQuotas => AlterClientQuotasRequest::default().encode(buf, version),
         ApiKey::DescribeUserScramCredentials => {
             DescribeUserScramCredentialsRequest::default().encode(buf, version)
         }

@@ -49,8 +49,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         None,
         "no delegation tokens (need SASL)",
     ),
-    (ApiKey::DescribeClientQuotas, None, "no client quotas"),
-    (ApiKey::AlterClientQuotas, None, "no client quotas"),
     (
         ApiKey::UnregisterBroker,
         None,

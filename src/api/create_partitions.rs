@@ -1,5 +1,6 @@
 //! CreatePartitions (key 37): grows topics (never shrinks), with validate_only.
-//! Manual assignments may only name this broker.
+//! Manual assignments may only name this broker. Partitions added count against the
+//! client's `controller_mutation_rate` (`throttle::MutationQuota`).
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ pub async fn handle(
 ) -> Option<CreatePartitionsResponse> {
     let mut r = CreatePartitionsResponse::default();
     let node = broker.config.node_id;
+    let mut quota = super::throttle::MutationQuota::new(ctx, broker, ctx.api_version >= 3);
     for t in request.topics {
         let mut result = CreatePartitionsTopicResult::default();
         result.name = t.name.clone();
@@ -31,10 +33,24 @@ pub async fn handle(
                 format!("this cluster has only broker {node}"),
             ))
         } else {
-            broker
+            let before = broker
                 .topics
-                .add_partitions(&t.name, t.count, request.validate_only)
-                .map(|_| ())
+                .get(&t.name)
+                .map_or(0, |t| t.partitions.len() as i32);
+            match &mut quota {
+                Some(q) if !request.validate_only => q.check(broker),
+                _ => Ok(()),
+            }
+            .and_then(|()| {
+                broker
+                    .topics
+                    .add_partitions(&t.name, t.count, request.validate_only)
+            })
+            .map(|_| {
+                if let (Some(q), false) = (&mut quota, request.validate_only) {
+                    q.take(broker, t.count - before);
+                }
+            })
         };
         if let Err(e) = outcome {
             tracing::info!(topic = %&*t.name, count = t.count, client = ?ctx.client_id, "CreatePartitions refused: {e}");
@@ -43,5 +59,6 @@ pub async fn handle(
         }
         r.results.push(result);
     }
+    r.throttle_time_ms = super::throttle::MutationQuota::throttle_time_ms(&quota);
     Some(r)
 }

@@ -1,6 +1,7 @@
 //! CreateTopics (key 19): validated like Kafka (name, partitions, replication factor 1
 //! or -1, manual assignments onto this broker only, known configs with valid values),
-//! with validate_only, and per-topic errors.
+//! with validate_only, and per-topic errors. Partitions created count against the
+//! client's `controller_mutation_rate` (`throttle::MutationQuota`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub async fn handle(
         *seen.entry(t.name.to_string()).or_default() += 1;
     }
     let mut r = CreateTopicsResponse::default();
+    let mut quota = super::throttle::MutationQuota::new(ctx, broker, version >= 6);
     for topic in request.topics {
         let name = topic.name.clone();
         let mut result = CreatableTopicResult::default();
@@ -43,10 +45,14 @@ pub async fn handle(
         } else {
             to_new_topic(topic, broker).and_then(|new| {
                 let partitions = new.num_partitions;
-                broker
-                    .topics
-                    .create(new, request.validate_only)
-                    .map(|t| (t, partitions))
+                if let (Some(q), false) = (&mut quota, request.validate_only) {
+                    q.check(broker)?;
+                }
+                let created = broker.topics.create(new, request.validate_only)?;
+                if let (Some(q), false) = (&mut quota, request.validate_only) {
+                    q.take(broker, partitions);
+                }
+                Ok((created, partitions))
             })
         };
         match outcome {
@@ -88,6 +94,9 @@ pub async fn handle(
             }
         }
         r.topics.push(result);
+    }
+    if version >= 2 {
+        r.throttle_time_ms = super::throttle::MutationQuota::throttle_time_ms(&quota);
     }
     Some(r)
 }

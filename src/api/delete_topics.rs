@@ -1,5 +1,6 @@
 //! DeleteTopics (key 20): by name (v0-v5) or by name or topic id (v6+). The topic
-//! disappears at once; its files are removed in the background.
+//! disappears at once; its files are removed in the background. Its partitions count
+//! against the client's `controller_mutation_rate` (`throttle::MutationQuota`).
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub async fn handle(
             .collect()
     };
     let mut r = DeleteTopicsResponse::default();
+    let mut quota = super::throttle::MutationQuota::new(ctx, broker, version >= 5);
     for (name, id) in wanted {
         let mut result = DeletableTopicResult::default();
         let resolved = match &name {
@@ -47,7 +49,17 @@ pub async fn handle(
             Ok(n) if crate::topics::name::is_internal(&n) => {
                 result.error_code = ResponseError::TopicDeletionDisabled.code();
             }
-            Ok(n) => match broker.topics.delete(&n) {
+            Ok(n) => match quota
+                .as_mut()
+                .map_or(Ok(()), |q| q.check(broker))
+                .and_then(|()| {
+                    let partitions = broker.topics.get(&n).map_or(0, |t| t.partitions.len());
+                    let deleted = broker.topics.delete(&n)?;
+                    if let Some(q) = &mut quota {
+                        q.take(broker, partitions as i32);
+                    }
+                    Ok(deleted)
+                }) {
                 Ok(deleted_id) => {
                     tracing::info!(topic = %n, client = ?ctx.client_id, "topic deleted by request");
                     if version >= 6 {
@@ -65,6 +77,9 @@ pub async fn handle(
             Err(e) => result.error_code = e.code(),
         }
         r.responses.push(result);
+    }
+    if version >= 1 {
+        r.throttle_time_ms = super::throttle::MutationQuota::throttle_time_ms(&quota);
     }
     Some(r)
 }

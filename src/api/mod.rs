@@ -13,6 +13,7 @@
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod alter_replica_log_dirs;
@@ -33,6 +34,7 @@ pub mod delete_records;
 pub mod delete_share_group_offsets;
 pub mod delete_topics;
 pub mod describe_acls;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -75,6 +77,7 @@ pub mod share_group_describe;
 pub mod share_group_heartbeat;
 mod share_request;
 pub mod sync_group;
+pub mod throttle;
 pub mod txn_offset_commit;
 pub mod update_features;
 
@@ -320,6 +323,8 @@ commands! {
     GetTelemetrySubscriptions(GetTelemetrySubscriptionsRequest => GetTelemetrySubscriptionsResponse) = get_telemetry_subscriptions::handle;
     PushTelemetry(PushTelemetryRequest => PushTelemetryResponse) = push_telemetry::handle;
     ListConfigResources(ListConfigResourcesRequest => ListConfigResourcesResponse) = list_config_resources::handle;
+    DescribeClientQuotas(DescribeClientQuotasRequest => DescribeClientQuotasResponse) = describe_client_quotas::handle;
+    AlterClientQuotas(AlterClientQuotasRequest => AlterClientQuotasResponse) = alter_client_quotas::handle;
 }
 
 /// What handling a request leaves for the connection to send.

@@ -60,6 +60,8 @@ pub struct Broker {
     /// KIP-714 client telemetry: subscriptions (`<log.dirs>/client-metrics`) and the
     /// metrics clients pushed.
     pub telemetry: Arc<crate::coordinator::telemetry::ClientMetricsManager>,
+    /// Client quotas (`<log.dirs>/client-quotas`) and their rate sensors.
+    pub client_quotas: crate::security::quota::ClientQuotaManager,
     /// This process's ownership of the data directory, held until the broker is
     /// dropped; or, with `in_memory`, the volume that holds every file instead (its
     /// files are gone when the broker is dropped).
@@ -199,12 +201,24 @@ impl Broker {
             )
             .context("loading client-metrics subscriptions")?,
         );
+        let client_quotas = crate::security::quota::ClientQuotaManager::open(
+            Some(&config.data_dir),
+            crate::security::quota::QuotaWindows {
+                samples: config.quota_window_num,
+                window_seconds: config.quota_window_size_seconds,
+                controller_samples: config.controller_quota_window_num,
+                controller_window_seconds: config.controller_quota_window_size_seconds,
+                max_tracked: config.quota_max_tracked_clients,
+            },
+        )
+        .context("loading client quotas")?;
         Ok(Arc::new(Broker {
             telemetry,
             schema_ids,
             schema_registry,
             scram_credentials,
             authorizer,
+            client_quotas,
             groups,
             share,
             transactions,

@@ -5,7 +5,7 @@
 //! - `client.rs`: one broker connection (framing, ApiVersions negotiation);
 //! - `security.rs`: `--command-config` and the security flags: TLS and SASL for it;
 //! - `cluster.rs`: Metadata, leaders, coordinators, ListOffsets;
-//! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`, `user.rs`, `acl.rs`: the network
+//! - `topic.rs`, `produce.rs`, `consume.rs`, `group.rs`, `user.rs`, `acl.rs`, `quota.rs`: the network
 //!   commands;
 //! - `consume_group.rs`: group membership for `consume --group`;
 //! - `dump_log.rs`: the offline `dump-log`;
@@ -40,6 +40,7 @@ pub mod import;
 pub mod mirror;
 pub mod output;
 pub mod produce;
+pub mod quota;
 pub mod range_reader;
 pub mod records;
 pub mod replay;
@@ -86,6 +87,8 @@ pub enum ClientCommand {
     Feature(feature::FeatureArgs),
     /// Add, list and remove ACLs (CreateAcls, DescribeAcls, DeleteAcls).
     Acl(acl::AclArgs),
+    /// Describe and alter client quotas (DescribeClientQuotas, AlterClientQuotas).
+    Quota(quota::QuotaArgs),
     /// Print (or --verify) segment files offline, like kafka-dump-log.
     DumpLog(dump_log::DumpLogArgs),
     /// Ask a broker's admin HTTP side whether it is alive (/health) and ready (/ready).
@@ -117,6 +120,7 @@ impl ClientCommand {
             ClientCommand::Mirror(a) => Some(&a.security),
             ClientCommand::Feature(a) => Some(&a.bootstrap.security),
             ClientCommand::Acl(a) => Some(&a.bootstrap.security),
+            ClientCommand::Quota(a) => Some(&a.bootstrap.security),
             ClientCommand::DumpLog(_) | ClientCommand::Status(_) | ClientCommand::Schema(_) => None,
         }
     }
@@ -148,6 +152,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             ClientCommand::Feature(a) => feature::run(a).await,
             ClientCommand::Schema(a) => schema::run(a).await,
             ClientCommand::Acl(a) => acl::run(a).await,
+            ClientCommand::Quota(a) => quota::run(a).await,
             ClientCommand::DumpLog(_) => unreachable!("handled above"),
         }
     })

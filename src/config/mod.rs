@@ -72,6 +72,15 @@ pub struct BrokerConfig {
     /// `super.users`, each `Type:name`.
     pub super_users: Vec<String>,
     pub allow_everyone_if_no_acl_found: bool,
+    /// `quota.window.num`, `quota.window.size.seconds` and their controller twins,
+    /// `sluice.quota.max.tracked.clients`.
+    pub quota_window_num: u32,
+    pub quota_window_size_seconds: u32,
+    pub controller_quota_window_num: u32,
+    pub controller_quota_window_size_seconds: u32,
+    pub quota_max_tracked_clients: usize,
+    /// `sluice.quota.max.entities`
+    pub quota_max_entities: usize,
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
     pub acks_all_fsync: bool,
@@ -267,6 +276,18 @@ impl BrokerConfig {
                 .map(str::to_string)
                 .collect(),
             allow_everyone_if_no_acl_found: get("allow.everyone.if.no.acl.found") == "true",
+            quota_window_num: get("quota.window.num").parse::<i32>()?.max(1) as u32,
+            quota_window_size_seconds: get("quota.window.size.seconds").parse::<i32>()?.max(1)
+                as u32,
+            controller_quota_window_num: get("controller.quota.window.num").parse::<i32>()?.max(1)
+                as u32,
+            controller_quota_window_size_seconds: get("controller.quota.window.size.seconds")
+                .parse::<i32>()?
+                .max(1) as u32,
+            quota_max_entities: get("sluice.quota.max.entities").parse::<i32>()?.max(0) as usize,
+            quota_max_tracked_clients: get("sluice.quota.max.tracked.clients")
+                .parse::<i32>()?
+                .max(1) as usize,
             retention_check_interval_ms: get("log.retention.check.interval.ms").parse()?,
             flush_scheduler_interval_ms: get("log.flush.scheduler.interval.ms").parse()?,
             acks_all_fsync: get("sluice.acks.all.fsync") == "true",

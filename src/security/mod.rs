@@ -1,6 +1,7 @@
 //! Authentication as Kafka does it: principals, SASL (PLAIN and SCRAM-SHA-256/512), the
 //! JAAS lines PLAIN users come from, the durable store of SCRAM credentials, and the
-//! ACL authorizer (Kafka's StandardAuthorizer rules) with its durable ACL set.
+//! ACL authorizer (Kafka's StandardAuthorizer rules) with its durable ACL set, and
+//! client quotas (durable, with the rate sensors that decide throttling).
 //!
 //! It owns the per-connection authentication state ([`Session`]) that the SaslHandshake
 //! and SaslAuthenticate handlers drive and that request handlers read the principal
@@ -13,6 +14,7 @@ pub mod authorizer;
 pub mod credentials;
 pub mod jaas;
 pub mod principal;
+pub mod quota;
 pub mod scram;
 pub mod session;
 

@@ -18,6 +18,10 @@
 //! them back once handled: the connection reads nothing while it waits, so one client
 //! flooding big requests cannot take the memory every other connection needs.
 //!
+//! A client over its quota (see `api::throttle`) gets its answer at once, carrying
+//! throttle_time_ms; the connection then takes and reads no further request for that
+//! long (Kafka mutes the channel), while answers still due keep going out.
+//!
 //! A connection with no request and no answer traffic for `connections.max.idle.ms`
 //! is closed. One timer per connection, re-armed only when it fires early: traffic
 //! just moves a timestamp, so a busy connection pays no timer updates per read.
@@ -181,6 +185,9 @@ impl<S: Transport> Connection<S> {
         let mut acquiring: Option<Acquiring> = None;
         let mut answers = Answers::default();
         let mut last_traffic = Instant::now();
+        // A client over its quota: no request is taken or read until then (Kafka mutes
+        // the channel for the throttle time; answers still go out).
+        let mut muted_until: Option<Instant> = None;
         // Fires no later than `last_traffic + idle`; when traffic came after it was set,
         // it fires early and is pushed on to the real deadline.
         let idle_timer = tokio::time::sleep_until(last_traffic + idle);
@@ -188,7 +195,8 @@ impl<S: Transport> Connection<S> {
         loop {
             // Backpressure: with too many answers waiting, take no new request (and
             // read no more) until the oldest is out.
-            if !answers.is_full() {
+            let muted = muted_until.is_some_and(|t| Instant::now() < t);
+            if !answers.is_full() && !muted {
                 let max = state.session.max_request_bytes(socket_max, sasl_max);
                 let frame = match take_frame(&mut input, max) {
                     Ok(frame) => frame,
@@ -225,7 +233,11 @@ impl<S: Transport> Connection<S> {
                     // ran (a long poll, an acks=0 produce that has no answer).
                     last_traffic = Instant::now();
                     let close_after = match handled {
-                        Ok((slot, a, close_after)) => match answers.push(slot, a) {
+                        Ok((slot, a, close_after, mute_ms)) => match answers.push(slot, a) {
+                            Ok(()) if mute_ms > 0 => {
+                                muted_until = Some(Instant::now() + Duration::from_millis(mute_ms));
+                                close_after
+                            }
                             Ok(()) => close_after,
                             Err(close) => Some(close),
                         },
@@ -248,10 +260,10 @@ impl<S: Transport> Connection<S> {
                 input.reserve(read_chunk);
             }
             let spare = input.capacity() - input.len();
-            let reading = !answers.is_full() && acquiring.is_none();
+            let reading = !answers.is_full() && acquiring.is_none() && !muted;
             // Answers still due (a deferred produce, bytes not yet written) and a request
             // waiting for pool bytes are traffic in progress, not idleness.
-            let may_idle = idle_ms.is_some() && !answers.is_busy() && acquiring.is_none();
+            let may_idle = idle_ms.is_some() && !answers.is_busy() && acquiring.is_none() && !muted;
             tokio::select! {
                 biased;
                 _ = stopped(stop) => return Close::Shutdown,
@@ -264,6 +276,9 @@ impl<S: Transport> Connection<S> {
                 got = async { acquiring.as_mut().expect("guarded").await }, if acquiring.is_some() => {
                     permit = Some(got);
                     acquiring = None;
+                }
+                _ = tokio::time::sleep_until(muted_until.unwrap_or_else(Instant::now)), if muted => {
+                    muted_until = None;
                 }
                 _ = &mut idle_timer, if may_idle => {
                     let deadline = last_traffic + idle;
@@ -349,8 +364,13 @@ fn next_request_id() -> u64 {
 
 impl State {
     /// Decodes and runs one request; returns its answer (ready, deferred or none) with
-    /// what is needed to frame it, and why to close once it is written, if so.
-    async fn handle_frame(&self, mut frame: Bytes) -> Result<(Slot, Answer, Option<Close>), Close> {
+    /// what is needed to frame it, why to close once it is written, if so, and how long
+    /// to mute the connection for a client over its quota (milliseconds).
+    async fn handle_frame(
+        &self,
+        mut frame: Bytes,
+    ) -> Result<(Slot, Answer, Option<Close>, u64), Close> {
+        let request_bytes = frame.len();
         if frame.len() < 8 {
             return Err(Close::Protocol(format!(
                 "request of {} bytes is too short for a request header",
@@ -390,7 +410,12 @@ impl State {
                     version: 0,
                     correlation_id: header.correlation_id,
                 };
-                return Ok((slot, Answer::Ready(Response::ApiVersions(response)), None));
+                return Ok((
+                    slot,
+                    Answer::Ready(Response::ApiVersions(response)),
+                    None,
+                    0,
+                ));
             }
             return Err(Close::Protocol(format!(
                 "{key:?} v{api_version} is not supported (supported: v{}..=v{})",
@@ -412,7 +437,7 @@ impl State {
             client = ?header.client_id,
             "request"
         );
-        let command = Command::decode(key, api_version, &mut frame).map_err(|e| {
+        let mut command = Command::decode(key, api_version, &mut frame).map_err(|e| {
             Close::Protocol(format!("malformed {key:?} v{api_version} request: {e:#}"))
         })?;
         let ctx = RequestContext::on_connection(
@@ -423,9 +448,9 @@ impl State {
             header.client_id.as_ref().map(|c| c.to_string()),
             self.session.clone(),
         );
+        let mut metered = api::throttle::before(&mut command, &ctx, &self.broker, request_bytes);
         drop(entered);
-        let answer = command
-            .start(&ctx, &self.broker)
+        let answer = api::throttle::timed(&mut metered, command.start(&ctx, &self.broker))
             .instrument(span.clone())
             .await;
         let answer = match answer {
@@ -433,6 +458,10 @@ impl State {
             other => other,
         };
         let answer = super::request_metrics::observe(key, api_version, started, answer);
+        let (answer, mute_ms) = match metered {
+            Some(m) => api::throttle::after(m, key, api_version, answer, &self.broker),
+            None => (answer, 0),
+        };
         match ctx.take_close_reason() {
             Some(reason) => Err(Close::Protocol(reason)),
             None => {
@@ -450,6 +479,7 @@ impl State {
                         }
                         _ => Close::Protocol(reason),
                     }),
+                    mute_ms,
                 ))
             }
         }

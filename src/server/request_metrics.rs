@@ -159,6 +159,8 @@ pub fn error_code(response: &Response) -> i16 {
         R::GetTelemetrySubscriptions(r) => r.error_code,
         R::PushTelemetry(r) => r.error_code,
         R::ListConfigResources(r) => r.error_code,
+        R::DescribeClientQuotas(r) => r.error_code,
+        R::AlterClientQuotas(r) => first(r.entries.iter().map(|e| e.error_code)),
         R::CreateTopics(r) => first(r.topics.iter().map(|t| t.error_code)),
         R::DeleteTopics(r) => first(r.responses.iter().map(|t| t.error_code)),
         R::OffsetForLeaderEpoch(r) => first(

@@ -642,6 +642,43 @@ pub fn before(
             resp.error_message = Some(sb("Cluster authorization failed."));
             Response::DescribeUserScramCredentials(resp)
         }),
+        Command::DescribeClientQuotas(_) => cluster_or(a, Op::DescribeConfigs, || {
+            let mut resp = DescribeClientQuotasResponse::default();
+            resp.error_code = CLUSTER_DENIED;
+            resp.error_message = Some(sb("Cluster authorization failed."));
+            Response::DescribeClientQuotas(resp)
+        }),
+        Command::AlterClientQuotas(r) => {
+            let entities: Vec<Vec<alter_client_quotas_response::EntityData>> = r
+                .entries
+                .iter()
+                .map(|e| {
+                    e.entity
+                        .iter()
+                        .map(|d| {
+                            let mut out = alter_client_quotas_response::EntityData::default();
+                            out.entity_type = d.entity_type.clone();
+                            out.entity_name = d.entity_name.clone();
+                            out
+                        })
+                        .collect()
+                })
+                .collect();
+            cluster_or(a, Op::AlterConfigs, || {
+                let mut resp = AlterClientQuotasResponse::default();
+                resp.entries = entities
+                    .into_iter()
+                    .map(|entity| {
+                        let mut e = alter_client_quotas_response::EntryData::default();
+                        e.entity = entity;
+                        e.error_code = CLUSTER_DENIED;
+                        e.error_message = Some(sb("Cluster authorization failed."));
+                        e
+                    })
+                    .collect();
+                Response::AlterClientQuotas(resp)
+            })
+        }
         Command::DescribeAcls(_) => cluster_or(a, Op::Describe, || {
             let mut resp = DescribeAclsResponse::default();
             resp.error_code = CLUSTER_DENIED;

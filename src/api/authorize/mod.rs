@@ -48,6 +48,8 @@
 //! | DescribeLogDirs, ListPartitionReassignments, DescribeQuorum, DescribeUserScramCredentials, DescribeAcls | C DESCRIBE (whole) |
 //! | ElectLeaders, AlterPartitionReassignments, AlterUserScramCredentials, CreateAcls, DeleteAcls | C ALTER (whole) |
 //! | AlterReplicaLogDirs | C ALTER (every partition CLUSTER_AUTHORIZATION_FAILED) |
+//! | DescribeClientQuotas | C DESCRIBE_CONFIGS (whole) |
+//! | AlterClientQuotas | C ALTER_CONFIGS (whole) |
 //! | ShareGroupHeartbeat | G READ (whole); T DESCRIBE on every subscribed topic (whole) |
 //! | ShareFetch, ShareAcknowledge | G READ, T READ on every topic (whole: per topic is still to do) |
 //! | ShareGroupDescribe, DescribeShareGroupOffsets | G DESCRIBE (and T DESCRIBE on the named topics) per group |
