@@ -333,3 +333,20 @@ fn a_restart_replays_the_group_type_after_each_conversion() {
     assert_eq!((consumer, members), (None, 2));
     assert_eq!(generation, g.generation_id);
 }
+
+#[test]
+fn consumer_member_session_expiry_downgrades_too() {
+    let mut s = Setup::new(6);
+    let mut g = classic_group(&s);
+    consumer_join(&s, &mut g, "k", 0);
+    // The classic members keep heartbeating; the consumer-protocol member goes silent.
+    s.elapsed_ms = 2_000;
+    let epoch = g.consumer.as_deref().unwrap().group_epoch;
+    g.heartbeat(&s.env(), "c1", None, 3);
+    g.heartbeat(&s.env(), "c2", None, 3);
+    s.elapsed_ms = 3_500; // past group.consumer.session.timeout.ms (3 s), within theirs
+    g.tick(&s.env());
+    assert!(g.consumer.is_none(), "downgraded when its session expired");
+    assert_eq!((g.members.len(), g.generation_id), (2, epoch));
+    assert_eq!(g.state, GroupState::PreparingRebalance);
+}
