@@ -135,7 +135,12 @@ impl GroupMetadata {
             req.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH && req.instance_id.is_some();
         if let Some(before) = before.filter(|_| !temporary) {
             if super::migration::downgrade_allowed(env.config, &before, &result.member_id) {
-                return match self.downgrade_to_classic(env, &before, &result.member_id) {
+                return match self.downgrade_to_classic(
+                    env,
+                    &before,
+                    &result.member_id,
+                    Records::new(),
+                ) {
                     Ok(a) => (result, Some(a)),
                     Err(e) => (
                         HeartbeatResult::error(e, "storing the downgrade failed"),
@@ -552,7 +557,7 @@ impl GroupMetadata {
                         }
                     }
                 }
-                if let Err(e) = self.downgrade_to_classic(env, &cg, id) {
+                if let Err(e) = self.downgrade_to_classic(env, &cg, id, Records::new()) {
                     tracing::error!(group = %self.group_id, error = %e, "downgrade failed; retrying on the next tick");
                 }
                 return;
