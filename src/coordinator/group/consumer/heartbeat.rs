@@ -135,7 +135,12 @@ impl GroupMetadata {
             req.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH && req.instance_id.is_some();
         if let Some(before) = before.filter(|_| !temporary) {
             if super::migration::downgrade_allowed(env.config, &before, &result.member_id) {
-                return match self.downgrade_to_classic(env, &before, &result.member_id) {
+                return match self.downgrade_to_classic(
+                    env,
+                    &before,
+                    &result.member_id,
+                    Records::new(),
+                ) {
                     Ok(a) => (result, Some(a)),
                     Err(e) => (
                         HeartbeatResult::error(e, "storing the downgrade failed"),
@@ -539,10 +544,20 @@ impl GroupMetadata {
         let mut recs = Records::new();
         for (id, why) in &doomed {
             tracing::info!(group = %self.group_id, member = %id, reason = why, "fencing consumer group member");
-            if recs.is_empty() && super::migration::downgrade_allowed(env.config, &cg, id) {
+            if super::migration::downgrade_allowed(env.config, &cg, id) {
                 // The last consumer-protocol member is gone: back to a classic group
-                // (any other expired member is then expired by the classic timers).
-                if let Err(e) = self.downgrade_to_classic(env, &cg, id) {
+                // (after the members fenced before it; any later expired member is then
+                // expired by the classic timers).
+                if !recs.is_empty() {
+                    match store::append(env, &self.group_id, std::mem::take(&mut recs)) {
+                        Ok(_) => self.install(env, cg.clone()),
+                        Err(e) => {
+                            tracing::error!(group = %self.group_id, error = %e, "storing fenced members failed; retrying on the next tick");
+                            return;
+                        }
+                    }
+                }
+                if let Err(e) = self.downgrade_to_classic(env, &cg, id, Records::new()) {
                     tracing::error!(group = %self.group_id, error = %e, "downgrade failed; retrying on the next tick");
                 }
                 return;

@@ -289,11 +289,17 @@ impl GroupMetadata {
     /// group's tombstones and the classic group's record in one batch, then the classic
     /// group in place (Stable at the group epoch, each member holding its target) and a
     /// rebalance so its members rejoin.
+    ///
+    /// `leaving` is empty when a classic static member replaced the last
+    /// consumer-protocol member (it is in `cg` already, under its new member id, with
+    /// the replaced member's target): then no rebalance, as Kafka. `prefix` is written
+    /// first in the same batch (that join's own records).
     pub fn downgrade_to_classic(
         &mut self,
         env: &Env,
         cg: &ConsumerGroup,
         leaving: &str,
+        prefix: Records,
     ) -> Result<Appended, ResponseError> {
         let mut classic = GroupMetadata::new(&self.group_id, env.now_ms);
         classic.generation_id = cg.group_epoch;
@@ -335,7 +341,8 @@ impl GroupMetadata {
         classic.state = GroupState::Stable;
         classic.subscribed_topics = classic.compute_subscribed_topics();
 
-        let mut recs = self.consumer_tombstones_of(cg);
+        let mut recs = prefix;
+        recs.extend(self.consumer_tombstones_of(cg));
         recs.push((
             crate::coordinator::group::records::group_key(&self.group_id),
             Some(crate::coordinator::group::records::group_value(
@@ -359,7 +366,9 @@ impl GroupMetadata {
         self.pending_sync.clear();
         self.subscribed_topics = classic.subscribed_topics;
         self.transition_to(GroupState::Stable, env.now_ms);
-        self.maybe_prepare_rebalance(env, "downgrade from consumer group to classic group");
+        if !leaving.is_empty() {
+            self.maybe_prepare_rebalance(env, "downgrade from consumer group to classic group");
+        }
         Ok(appended)
     }
 
@@ -405,6 +414,7 @@ impl GroupMetadata {
         }
         let mut recs = Records::new();
         let mut replaced = false;
+        let mut replaced_id = None;
         let old = match &req.group_instance_id {
             None => cg
                 .members
@@ -430,6 +440,7 @@ impl GroupMetadata {
                         cg.target.insert(member_id.clone(), t);
                     }
                     replaced = true;
+                    replaced_id = Some(id);
                     m
                 }
                 Some(_) => return err(ResponseError::FencedInstanceId),
@@ -472,6 +483,33 @@ impl GroupMetadata {
         // The sync timeout: it must send SyncGroup within its rebalance timeout.
         member.classic_deadline = Some(env.now + ms(req.rebalance_timeout_ms.max(0)));
         cg.update_member(member.clone());
+        let result = JoinResult {
+            error: None,
+            member_id: member_id.clone(),
+            generation_id: member.member_epoch,
+            protocol_type: Some(CONSUMER_PROTOCOL_TYPE.to_string()),
+            protocol_name: req.protocols.first().map(|(n, _)| n.clone()),
+            leader_id: String::new(),
+            members: Vec::new(),
+        };
+        // Kafka's validateOnlineDowngradeWithReplacedMemberId: the joining classic
+        // static member replaced the last consumer-protocol member.
+        let downgrade = replaced_id.as_ref().is_some_and(|id| {
+            let m = &current.members[id];
+            !m.uses_classic_protocol()
+                && current
+                    .members
+                    .values()
+                    .all(|o| o.member_id == *id || o.uses_classic_protocol())
+                && env.config.consumer_migration_policy.downgrade_enabled()
+                && current.members.len() <= env.config.max_size.max(0) as usize
+        });
+        if downgrade {
+            return match self.downgrade_to_classic(env, &cg, "", recs) {
+                Ok(a) => (result, Some(a)),
+                Err(e) => err(e),
+            };
+        }
         let appended = if recs.is_empty() {
             None
         } else {
@@ -486,15 +524,6 @@ impl GroupMetadata {
         self.install(env, cg);
         tracing::info!(group = %self.group_id, member = %member_id, epoch = member.member_epoch,
             "classic member joined the consumer group");
-        let result = JoinResult {
-            error: None,
-            member_id,
-            generation_id: member.member_epoch,
-            protocol_type: Some(CONSUMER_PROTOCOL_TYPE.to_string()),
-            protocol_name: req.protocols.first().map(|(n, _)| n.clone()),
-            leader_id: String::new(),
-            members: Vec::new(),
-        };
         (result, appended)
     }
 

@@ -333,3 +333,71 @@ fn a_restart_replays_the_group_type_after_each_conversion() {
     assert_eq!((consumer, members), (None, 2));
     assert_eq!(generation, g.generation_id);
 }
+
+#[test]
+fn consumer_member_session_expiry_downgrades_too() {
+    let mut s = Setup::new(6);
+    let mut g = classic_group(&s);
+    consumer_join(&s, &mut g, "k", 0);
+    // The classic members keep heartbeating; the consumer-protocol member goes silent.
+    s.elapsed_ms = 2_000;
+    let epoch = g.consumer.as_deref().unwrap().group_epoch;
+    g.heartbeat(&s.env(), "c1", None, 3);
+    g.heartbeat(&s.env(), "c2", None, 3);
+    s.elapsed_ms = 3_500; // past group.consumer.session.timeout.ms (3 s), within theirs
+    g.tick(&s.env());
+    assert!(g.consumer.is_none(), "downgraded when its session expired");
+    assert_eq!((g.members.len(), g.generation_id), (2, epoch));
+    assert_eq!(g.state, GroupState::PreparingRebalance);
+}
+
+#[test]
+fn classic_static_member_replacing_the_last_consumer_member_downgrades_without_rebalance() {
+    let s = Setup::new(6);
+    let mut g = classic_group(&s);
+    let req = HeartbeatRequest {
+        member_id: "k".into(),
+        member_epoch: 0,
+        instance_id: Some("i1".into()),
+        rebalance_timeout_ms: 60_000,
+        subscribed_topic_names: Some(vec!["t".to_string()]),
+        owned: Some(Assignment::new()),
+        ..Default::default()
+    };
+    assert_eq!(g.consumer_heartbeat(&s.env(), req).0.error, None);
+    let target = g.consumer.as_deref().unwrap().target["k"].clone();
+    // The same instance restarts as a classic consumer (unknown member id).
+    let req = JoinRequest {
+        member_id: String::new(),
+        group_instance_id: Some("i1".into()),
+        require_known_member_id: true,
+        client_id: "c".into(),
+        client_host: "/127.0.0.1".into(),
+        rebalance_timeout_ms: 60_000,
+        session_timeout_ms: 10_000,
+        protocol_type: CONSUMER_PROTOCOL_TYPE.into(),
+        protocols: vec![("range".into(), subscription(&[]))],
+    };
+    let r = match g.join(&s.env(), req) {
+        JoinOutcome::Ready(r) | JoinOutcome::ReadyWhenDurable(r, _) => r,
+        JoinOutcome::Wait(_) => panic!("answered at once"),
+    };
+    assert_eq!(r.error, None);
+    assert!(g.consumer.is_none(), "downgraded");
+    assert_eq!(
+        g.state,
+        GroupState::Stable,
+        "no rebalance for a replacement"
+    );
+    assert_eq!(g.members.len(), 3);
+    assert_eq!(g.static_members["i1"], r.member_id);
+    let id = s.topics.get("t").unwrap().id;
+    let got: BTreeSet<i32> = decode(&g.members[&r.member_id].assignment)
+        .into_iter()
+        .collect();
+    assert_eq!(
+        Some(&got),
+        target.get(&id),
+        "it takes the replaced member's target"
+    );
+}
