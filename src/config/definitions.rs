@@ -109,7 +109,19 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     broker("ssl.enabled.protocols", List, "TLSv1.2,TLSv1.3", true,
         "Per-listener. The TLS versions accepted: TLSv1.2 and/or TLSv1.3 (rustls speaks no older version)."),
     broker("sasl.enabled.mechanisms", List, "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", true,
-        "Per-listener. The SASL mechanisms SASL_PLAINTEXT and SASL_SSL listeners offer (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). An enabled mechanism with no users authenticates nobody. PLAIN users come from <mechanism>.sasl.jaas.config; SCRAM users are managed with AlterUserScramCredentials (`sluice user add`)."),
+        "Per-listener. The SASL mechanisms SASL_PLAINTEXT and SASL_SSL listeners offer (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER). An enabled mechanism with no users authenticates nobody. PLAIN users come from <mechanism>.sasl.jaas.config; SCRAM users are managed with AlterUserScramCredentials (`sluice user add`); OAUTHBEARER tokens are checked by Kafka's unsecured validator (development only; options from oauthbearer.sasl.jaas.config) or, with sasl.oauthbearer.jwks.endpoint.url, against a JWKS."),
+    broker("sasl.oauthbearer.jwks.endpoint.url", String, "", true,
+        "Per-listener. A file:// URL of a JSON Web Key Set: OAUTHBEARER tokens must then be JWTs signed by one of its keys (RS256, ES256, ...; chosen by the token's kid), with exp and iat. The file is re-read when a token names a key it lacks. Empty: Kafka's unsecured validator (alg none; for development)."),
+    broker("sasl.oauthbearer.expected.audience", List, "", true,
+        "Per-listener. With a JWKS: the audiences (comma-separated) of which a token's aud claim must name one. Empty: aud is not checked."),
+    broker("sasl.oauthbearer.expected.issuer", String, "", true,
+        "Per-listener. With a JWKS: the value a token's iss claim must have. Empty: iss is not checked."),
+    broker("sasl.oauthbearer.sub.claim.name", String, "sub", true,
+        "Per-listener. With a JWKS: the claim holding the principal's name (User:<value>)."),
+    broker("sasl.oauthbearer.scope.claim.name", String, "scope", true,
+        "Per-listener. With a JWKS: the claim holding the token's scope. Accepted under Kafka's name; a scope grants nothing here (ACLs decide), and the unsecured validator's required scope is its JAAS option unsecuredValidatorRequiredScope."),
+    broker("sasl.oauthbearer.clock.skew.seconds", Int, "30", true,
+        "Per-listener. With a JWKS: the clock difference allowed when checking a token's exp and iat."),
     broker("sasl.jaas.config", Password, "", true,
         "Per-listener. The JAAS line for every mechanism that has no <mechanism>.sasl.jaas.config of its own. For PLAIN, Kafka's `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\";` lists the users. Kafka's per-mechanism names work too: plain.sasl.jaas.config and listener.name.<listener>.plain.sasl.jaas.config (one value, spaces, quotes and = included)."),
     broker("authorizer.class.name", String, "", true,
@@ -440,10 +452,14 @@ pub fn validate(def: &ConfigDef, value: &str) -> Result<(), std::string::String>
             "sasl.enabled.mechanisms" => match value
                 .split(',')
                 .map(str::trim)
-                .find(|m| !matches!(*m, "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512"))
-            {
+                .find(|m| {
+                    !matches!(
+                        *m,
+                        "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512" | "OAUTHBEARER"
+                    )
+                }) {
                 Some(m) => bad(&format!(
-                    "unsupported SASL mechanism {m} (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"
+                    "unsupported SASL mechanism {m} (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)"
                 )),
                 None => Ok(()),
             },

@@ -1,6 +1,6 @@
-//! Authentication as Kafka does it: principals, SASL (PLAIN and SCRAM-SHA-256/512), the
-//! JAAS lines PLAIN users come from, the durable store of SCRAM credentials, and the
-//! ACL authorizer (Kafka's StandardAuthorizer rules) with its durable ACL set.
+//! Authentication as Kafka does it: principals, SASL (PLAIN, SCRAM-SHA-256/512 and
+//! OAUTHBEARER), the JAAS lines PLAIN users come from, the durable store of SCRAM
+//! credentials, and the ACL authorizer (Kafka's StandardAuthorizer rules) with its durable ACL set.
 //!
 //! It owns the per-connection authentication state ([`Session`]) that the SaslHandshake
 //! and SaslAuthenticate handlers drive and that request handlers read the principal
@@ -12,6 +12,7 @@ pub mod acl_store;
 pub mod authorizer;
 pub mod credentials;
 pub mod jaas;
+pub mod oauthbearer;
 pub mod principal;
 pub mod scram;
 pub mod session;

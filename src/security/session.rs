@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 
 use super::credentials::ScramCredentialStore;
 use super::jaas;
+use super::oauthbearer;
 use super::principal::KafkaPrincipal;
 use super::scram::{ScramMechanism, ScramServer, ScramStep};
 use crate::config::listeners::ListenerConfig;
@@ -28,8 +29,11 @@ pub struct ListenerSecurity {
     pub mechanisms: Vec<String>,
     /// PLAIN users from the listener's JAAS line.
     plain_users: BTreeMap<String, String>,
-    /// `connections.max.reauth.ms`; 0: sessions do not expire.
+    /// `connections.max.reauth.ms`; 0: sessions do not expire (but an OAUTHBEARER
+    /// session still ends with its token).
     pub reauth_ms: u64,
+    /// How OAUTHBEARER tokens are validated, when the mechanism is enabled.
+    oauthbearer: Option<oauthbearer::Validator>,
 }
 
 impl ListenerSecurity {
@@ -53,6 +57,14 @@ impl ListenerSecurity {
         } else {
             BTreeMap::new()
         };
+        let oauthbearer = if mechanisms.iter().any(|m| m == "OAUTHBEARER") {
+            match oauthbearer::Validator::from_listener(&config) {
+                Ok(v) => Some(v),
+                Err(e) => bail!("listener {}: {e:#}", config.name),
+            }
+        } else {
+            None
+        };
         let reauth_ms = config
             .setting("connections.max.reauth.ms")
             .trim()
@@ -64,6 +76,7 @@ impl ListenerSecurity {
             mechanisms,
             plain_users,
             reauth_ms,
+            oauthbearer,
         })
     }
 
@@ -74,6 +87,7 @@ impl ListenerSecurity {
             mechanisms: Vec::new(),
             plain_users: BTreeMap::new(),
             reauth_ms: 0,
+            oauthbearer: None,
         }
     }
 
@@ -124,6 +138,9 @@ enum Exchange {
     Chosen(String),
     /// A SCRAM exchange waiting for its client-final.
     Scram(ScramServer),
+    /// OAUTHBEARER sent its error challenge (this JSON); the client's `\x01` ends the
+    /// exchange with SASL_AUTHENTICATION_FAILED (RFC 7628 3.2.3).
+    OAuthBearerChallenged(String),
 }
 
 struct State {
@@ -232,7 +249,7 @@ impl Session {
         }
         if state.expires_at.is_some_and(|t| Instant::now() >= t) {
             return Err(format!(
-                "{key:?} request after the SASL session expired (connections.max.reauth.ms = {}) without re-authentication",
+                "{key:?} request after the SASL session expired (connections.max.reauth.ms = {}, or the OAUTHBEARER token's expiry) without re-authentication",
                 self.listener.reauth_ms
             ));
         }
@@ -249,8 +266,10 @@ impl Session {
                 None,
             );
         }
+        // Re-authentication (KIP-368) is for sessions that expire: with
+        // connections.max.reauth.ms, or an OAUTHBEARER token's lifetime.
         let reauthenticating = state.principal.is_some();
-        if reauthenticating && self.listener.reauth_ms == 0 {
+        if reauthenticating && state.expires_at.is_none() {
             return SaslAnswer::error(
                 ResponseError::IllegalSaslState,
                 "Unexpected SaslHandshake request: the connection is already authenticated".into(),
@@ -294,7 +313,9 @@ impl Session {
             );
         }
         let exchange = std::mem::replace(&mut state.exchange, Exchange::Idle);
-        let result: Result<(Vec<u8>, String), Failure> = match exchange {
+        // Success: the answer's bytes, the user, and when the credential expires (Unix
+        // ms; OAUTHBEARER tokens only).
+        let result: Result<(Vec<u8>, String, Option<i64>), Failure> = match exchange {
             Exchange::Idle => {
                 return SaslAnswer::error(
                     ResponseError::IllegalSaslState,
@@ -303,8 +324,31 @@ impl Session {
                 )
             }
             Exchange::Chosen(m) if m == "PLAIN" => match self.plain(token) {
-                Ok(user) => Ok((Vec::new(), user)),
+                Ok(user) => Ok((Vec::new(), user, None)),
                 Err((client, log)) => Err((client, log)),
+            },
+            Exchange::OAuthBearerChallenged(challenge) if token == [oauthbearer::CONTROL_A] => {
+                Err((
+                    challenge,
+                    "OAUTHBEARER client acknowledged the error challenge".into(),
+                ))
+            }
+            // A new client-first after the challenge starts over, as Kafka's server allows.
+            Exchange::Chosen(m) if m == "OAUTHBEARER" => match self.oauthbearer(token) {
+                Ok(Ok(done)) => Ok(done),
+                Ok(Err(challenge)) => {
+                    state.exchange = Exchange::OAuthBearerChallenged(challenge.clone());
+                    return SaslAnswer::ok(challenge.into_bytes());
+                }
+                Err(failure) => Err(failure),
+            },
+            Exchange::OAuthBearerChallenged(_) => match self.oauthbearer(token) {
+                Ok(Ok(done)) => Ok(done),
+                Ok(Err(challenge)) => {
+                    state.exchange = Exchange::OAuthBearerChallenged(challenge.clone());
+                    return SaslAnswer::ok(challenge.into_bytes());
+                }
+                Err(failure) => Err(failure),
             },
             Exchange::Chosen(m) => {
                 let mechanism =
@@ -322,14 +366,14 @@ impl Session {
             Exchange::Scram(mut server) => {
                 let mechanism = server.mechanism();
                 match server.step(token, |_| None) {
-                    Ok(ScramStep::Done { server_final, user }) => Ok((server_final, user)),
+                    Ok(ScramStep::Done { server_final, user }) => Ok((server_final, user, None)),
                     Ok(ScramStep::Continue(_)) => unreachable!("SCRAM's second step ends it"),
                     Err(why) => Err((scram_failure(mechanism), why)),
                 }
             }
         };
         match result {
-            Ok((bytes, user)) => {
+            Ok((bytes, user, credential_expires_ms)) => {
                 let principal = KafkaPrincipal::user(user);
                 if let Some(old) = &state.principal {
                     if *old != principal {
@@ -344,11 +388,19 @@ impl Session {
                 }
                 state.principal = Some(principal);
                 let mut answer = SaslAnswer::ok(bytes);
-                if self.listener.reauth_ms > 0 {
-                    state.expires_at =
-                        Some(Instant::now() + Duration::from_millis(self.listener.reauth_ms));
+                // Kafka's rule: the session lasts the shorter of connections.max.reauth.ms
+                // (when set) and the credential's remaining lifetime (when it has one).
+                let reauth = (self.listener.reauth_ms > 0).then_some(self.listener.reauth_ms);
+                let credential = credential_expires_ms
+                    .map(|at| (at - crate::clock::system_now_ms()).max(0) as u64);
+                let lifetime = match (reauth, credential) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                state.expires_at = lifetime.map(|ms| Instant::now() + Duration::from_millis(ms));
+                if let Some(ms) = lifetime {
                     if api_version >= 1 {
-                        answer.session_lifetime_ms = self.listener.reauth_ms as i64;
+                        answer.session_lifetime_ms = ms as i64;
                     }
                 }
                 answer
@@ -408,6 +460,46 @@ impl Session {
                 format!("unknown PLAIN user {user:?}"),
             ),
         }
+    }
+}
+
+impl Session {
+    /// One OAUTHBEARER client-first message: `Ok(Ok(success))`, `Ok(Err(challenge))`
+    /// for a token that did not validate (the client answers `\x01`, then fails), or
+    /// `Err` for a malformed message, as Kafka's server answers each.
+    #[allow(clippy::type_complexity)]
+    fn oauthbearer(
+        &self,
+        token: &[u8],
+    ) -> Result<Result<(Vec<u8>, String, Option<i64>), String>, Failure> {
+        let generic = || {
+            "Authentication failed during authentication due to invalid credentials with SASL mechanism OAUTHBEARER".to_string()
+        };
+        let first = oauthbearer::parse_client_first(token).map_err(|why| (generic(), why))?;
+        let Some(validator) = &self.listener.oauthbearer else {
+            return Err((generic(), "OAUTHBEARER has no validator".into()));
+        };
+        let valid = match validator.validate(&first.token, crate::clock::system_now_ms()) {
+            Ok(v) => v,
+            Err(invalid) => {
+                tracing::info!(
+                    listener = %self.listener.config.name,
+                    "OAUTHBEARER token refused: {}",
+                    invalid.why
+                );
+                return Ok(Err(invalid.challenge()));
+            }
+        };
+        if !first.authzid.is_empty() && first.authzid != valid.principal {
+            return Err((
+                format!(
+                    "Authentication failed: Client requested an authorization id ({}) that is different from the token's principal name ({})",
+                    first.authzid, valid.principal
+                ),
+                "OAUTHBEARER authorization id differs from the token's principal".into(),
+            ));
+        }
+        Ok(Ok((Vec::new(), valid.principal, Some(valid.expires_at_ms))))
     }
 }
 
