@@ -521,6 +521,16 @@ fn encode_default_request(
             AlterUserScramCredentialsRequest::default().encode(buf, version)
         }
         ApiKey::DescribeQuorum => DescribeQuorumRequest::default().encode(buf, version),
+        ApiKey::CreateDelegationToken => {
+            CreateDelegationTokenRequest::default().encode(buf, version)
+        }
+        ApiKey::RenewDelegationToken => RenewDelegationTokenRequest::default().encode(buf, version),
+        ApiKey::ExpireDelegationToken => {
+            ExpireDelegationTokenRequest::default().encode(buf, version)
+        }
+        ApiKey::DescribeDelegationToken => {
+            DescribeDelegationTokenRequest::default().encode(buf, version)
+        }
         ApiKey::DescribeCluster => DescribeClusterRequest::default().encode(buf, version),
         ApiKey::DescribeProducers => DescribeProducersRequest::default().encode(buf, version),
         ApiKey::DescribeTransactions => DescribeTransactionsRequest::default().encode(buf, version),

@@ -34,26 +34,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         None,
         "one log directory only (several log directories are not implemented)",
     ),
-    (
-        ApiKey::CreateDelegationToken,
-        None,
-        "no delegation tokens (need SASL)",
-    ),
-    (
-        ApiKey::RenewDelegationToken,
-        None,
-        "no delegation tokens (need SASL)",
-    ),
-    (
-        ApiKey::ExpireDelegationToken,
-        None,
-        "no delegation tokens (need SASL)",
-    ),
-    (
-        ApiKey::DescribeDelegationToken,
-        None,
-        "no delegation tokens (need SASL)",
-    ),
     (ApiKey::DescribeClientQuotas, None, "no client quotas"),
     (ApiKey::AlterClientQuotas, None, "no client quotas"),
     (

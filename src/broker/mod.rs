@@ -57,6 +57,8 @@ pub struct Broker {
     pub scram_credentials: crate::security::ScramCredentialStore,
     /// ACLs (`<log.dirs>/acls`) and the rules that check them (`authorizer.class.name`).
     pub authorizer: crate::security::Authorizer,
+    /// Delegation tokens (`<log.dirs>/delegation_tokens`; on with `delegation.token.secret.key`).
+    pub delegation_tokens: crate::security::delegation_tokens::DelegationTokenStore,
     /// This process's ownership of the data directory, held until the broker is
     /// dropped; or, with `in_memory`, the volume that holds every file instead (its
     /// files are gone when the broker is dropped).
@@ -172,7 +174,13 @@ impl Broker {
             },
         )
         .context("loading ACLs")?;
+        let delegation_tokens = crate::security::delegation_tokens::DelegationTokenStore::open(
+            &config.data_dir,
+            crate::security::delegation_tokens::settings_of(&config),
+        )
+        .context("loading delegation tokens")?;
         Ok(Arc::new(Broker {
+            delegation_tokens,
             schema_ids,
             schema_registry,
             scram_credentials,

@@ -11,6 +11,7 @@ pub mod acl;
 pub mod acl_store;
 pub mod authorizer;
 pub mod credentials;
+pub mod delegation_tokens;
 pub mod jaas;
 pub mod oauthbearer;
 pub mod principal;

@@ -14,6 +14,7 @@ use kafka_protocol::messages::ApiKey;
 use parking_lot::Mutex;
 
 use super::credentials::ScramCredentialStore;
+use super::delegation_tokens::DelegationTokenStore;
 use super::jaas;
 use super::oauthbearer;
 use super::principal::KafkaPrincipal;
@@ -136,8 +137,9 @@ enum Exchange {
     Idle,
     /// SaslHandshake chose this mechanism; the first SaslAuthenticate is due.
     Chosen(String),
-    /// A SCRAM exchange waiting for its client-final.
-    Scram(ScramServer),
+    /// A SCRAM exchange waiting for its client-final; with a delegation token, the
+    /// token's owner and expiry (Unix ms).
+    Scram(Box<ScramServer>, Option<(KafkaPrincipal, i64)>),
     /// OAUTHBEARER sent its error challenge (this JSON); the client's `\x01` ends the
     /// exchange with SASL_AUTHENTICATION_FAILED (RFC 7628 3.2.3).
     OAuthBearerChallenged(String),
@@ -148,6 +150,8 @@ struct State {
     principal: Option<KafkaPrincipal>,
     exchange: Exchange,
     expires_at: Option<Instant>,
+    /// Authenticated with a delegation token (such a session may not manage tokens).
+    token_authenticated: bool,
 }
 
 /// One connection's authentication state.
@@ -183,6 +187,7 @@ impl Session {
                 principal,
                 exchange: Exchange::Idle,
                 expires_at: None,
+                token_authenticated: false,
             }),
         }
     }
@@ -216,6 +221,12 @@ impl Session {
             .principal
             .clone()
             .unwrap_or_else(KafkaPrincipal::anonymous)
+    }
+
+    /// Whether the session authenticated with a delegation token (Kafka's
+    /// `KafkaPrincipal.tokenAuthenticated`).
+    pub fn token_authenticated(&self) -> bool {
+        self.state.lock().token_authenticated
     }
 
     /// The largest request frame this connection may send now: `sasl_max`
@@ -302,6 +313,7 @@ impl Session {
         &self,
         token: &[u8],
         scram: &ScramCredentialStore,
+        tokens: Option<&DelegationTokenStore>,
         api_version: i16,
     ) -> SaslAnswer {
         let mut state = self.state.lock();
@@ -313,9 +325,9 @@ impl Session {
             );
         }
         let exchange = std::mem::replace(&mut state.exchange, Exchange::Idle);
-        // Success: the answer's bytes, the user, and when the credential expires (Unix
-        // ms; OAUTHBEARER tokens only).
-        let result: Result<(Vec<u8>, String, Option<i64>), Failure> = match exchange {
+        // Success: the answer's bytes, the principal, whether it came from a delegation
+        // token, and when the credential expires (Unix ms; tokens only).
+        let result: Result<(Vec<u8>, KafkaPrincipal, bool, Option<i64>), Failure> = match exchange {
             Exchange::Idle => {
                 return SaslAnswer::error(
                     ResponseError::IllegalSaslState,
@@ -324,7 +336,7 @@ impl Session {
                 )
             }
             Exchange::Chosen(m) if m == "PLAIN" => match self.plain(token) {
-                Ok(user) => Ok((Vec::new(), user, None)),
+                Ok(user) => Ok((Vec::new(), KafkaPrincipal::user(user), false, None)),
                 Err((client, log)) => Err((client, log)),
             },
             Exchange::OAuthBearerChallenged(challenge) if token == [oauthbearer::CONTROL_A] => {
@@ -335,7 +347,9 @@ impl Session {
             }
             // A new client-first after the challenge starts over, as Kafka's server allows.
             Exchange::Chosen(m) if m == "OAUTHBEARER" => match self.oauthbearer(token) {
-                Ok(Ok(done)) => Ok(done),
+                Ok(Ok((bytes, user, expiry))) => {
+                    Ok((bytes, KafkaPrincipal::user(user), false, expiry))
+                }
                 Ok(Err(challenge)) => {
                     state.exchange = Exchange::OAuthBearerChallenged(challenge.clone());
                     return SaslAnswer::ok(challenge.into_bytes());
@@ -343,7 +357,9 @@ impl Session {
                 Err(failure) => Err(failure),
             },
             Exchange::OAuthBearerChallenged(_) => match self.oauthbearer(token) {
-                Ok(Ok(done)) => Ok(done),
+                Ok(Ok((bytes, user, expiry))) => {
+                    Ok((bytes, KafkaPrincipal::user(user), false, expiry))
+                }
                 Ok(Err(challenge)) => {
                     state.exchange = Exchange::OAuthBearerChallenged(challenge.clone());
                     return SaslAnswer::ok(challenge.into_bytes());
@@ -354,27 +370,42 @@ impl Session {
                 let mechanism =
                     ScramMechanism::from_name(&m).expect("enabled mechanisms are known");
                 let mut server = ScramServer::new(mechanism);
-                match server.step(token, |u| scram.get(u, mechanism)) {
+                let mut token_owner = None;
+                let lookup = |u: &str, token_auth: bool| {
+                    if !token_auth {
+                        return scram.get(u, mechanism);
+                    }
+                    let now = crate::clock::system_now_ms();
+                    let (credential, owner, expiry) =
+                        tokens?.scram_credential(u, mechanism, now)?;
+                    token_owner = Some((owner, expiry));
+                    Some(credential)
+                };
+                match server.step_with(token, lookup) {
                     Ok(ScramStep::Continue(first)) => {
-                        state.exchange = Exchange::Scram(server);
+                        state.exchange = Exchange::Scram(Box::new(server), token_owner);
                         return SaslAnswer::ok(first);
                     }
                     Ok(ScramStep::Done { .. }) => unreachable!("SCRAM takes two steps"),
                     Err(why) => Err((scram_failure(mechanism), why)),
                 }
             }
-            Exchange::Scram(mut server) => {
+            Exchange::Scram(mut server, token_owner) => {
                 let mechanism = server.mechanism();
                 match server.step(token, |_| None) {
-                    Ok(ScramStep::Done { server_final, user }) => Ok((server_final, user, None)),
+                    Ok(ScramStep::Done { server_final, user }) => match token_owner {
+                        // Kafka: the principal of a token-authenticated session is the
+                        // token's owner; the session ends with the token.
+                        Some((owner, expiry)) => Ok((server_final, owner, true, Some(expiry))),
+                        None => Ok((server_final, KafkaPrincipal::user(user), false, None)),
+                    },
                     Ok(ScramStep::Continue(_)) => unreachable!("SCRAM's second step ends it"),
                     Err(why) => Err((scram_failure(mechanism), why)),
                 }
             }
         };
         match result {
-            Ok((bytes, user, credential_expires_ms)) => {
-                let principal = KafkaPrincipal::user(user);
+            Ok((bytes, principal, by_token, credential_expires_ms)) => {
                 if let Some(old) = &state.principal {
                     if *old != principal {
                         let why =
@@ -387,6 +418,7 @@ impl Session {
                     }
                 }
                 state.principal = Some(principal);
+                state.token_authenticated = by_token;
                 let mut answer = SaslAnswer::ok(bytes);
                 // Kafka's rule: the session lasts the shorter of connections.max.reauth.ms
                 // (when set) and the credential's remaining lifetime (when it has one).
@@ -561,11 +593,11 @@ mod tests {
         assert!(s.check_request(ApiKey::ApiVersions).is_ok());
         assert!(s.check_request(ApiKey::Metadata).is_err());
         // SaslAuthenticate before SaslHandshake: ILLEGAL_SASL_STATE and a close.
-        let a = s.authenticate(b"\0alice\0pw", &store, 1);
+        let a = s.authenticate(b"\0alice\0pw", &store, None, 1);
         assert_eq!(a.error, Some(ResponseError::IllegalSaslState));
         assert!(a.close.is_some());
         assert!(s.handshake("PLAIN").error.is_none());
-        let a = s.authenticate(b"\0alice\0pw", &store, 1);
+        let a = s.authenticate(b"\0alice\0pw", &store, None, 1);
         assert!(a.error.is_none(), "{a:?}");
         assert_eq!(a.session_lifetime_ms, 0);
         assert_eq!(s.principal(), KafkaPrincipal::user("alice"));
@@ -584,7 +616,7 @@ mod tests {
         for token in [&b"\0alice\0nope"[..], b"\0bob\0pw", b"garbage"] {
             let s = Session::new(listener(SecurityProtocol::SaslPlaintext, "0"), None);
             s.handshake("PLAIN");
-            let a = s.authenticate(token, &store, 2);
+            let a = s.authenticate(token, &store, None, 2);
             assert_eq!(a.error, Some(ResponseError::SaslAuthenticationFailed));
             assert!(a
                 .error_message
@@ -595,7 +627,7 @@ mod tests {
         }
         let s = Session::new(listener(SecurityProtocol::SaslPlaintext, "0"), None);
         s.handshake("SCRAM-SHA-256");
-        let a = s.authenticate(b"n,,n=ghost,r=abc", &store, 2);
+        let a = s.authenticate(b"n,,n=ghost,r=abc", &store, None, 2);
         assert_eq!(
             a.error_message.as_deref(),
             Some("Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256")
@@ -612,10 +644,13 @@ mod tests {
         let store = ScramCredentialStore::open(dir.path()).unwrap();
         let s = Session::new(listener(SecurityProtocol::SaslSsl, "60000"), None);
         s.handshake("PLAIN");
-        let a = s.authenticate(b"\0alice\0pw", &store, 1);
+        let a = s.authenticate(b"\0alice\0pw", &store, None, 1);
         assert_eq!(a.session_lifetime_ms, 60000);
         assert!(s.handshake("PLAIN").error.is_none());
-        assert!(s.authenticate(b"\0alice\0pw", &store, 0).error.is_none());
+        assert!(s
+            .authenticate(b"\0alice\0pw", &store, None, 0)
+            .error
+            .is_none());
     }
 
     #[test]
