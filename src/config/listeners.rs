@@ -98,6 +98,7 @@ pub const PER_LISTENER: &[&str] = &[
     "ssl.truststore.certificates",
     "ssl.client.auth",
     "ssl.enabled.protocols",
+    "ssl.principal.mapping.rules",
     "sasl.enabled.mechanisms",
     "sasl.jaas.config",
     "connections.max.reauth.ms",

@@ -15,6 +15,7 @@ pub mod delegation_tokens;
 pub mod jaas;
 pub mod oauthbearer;
 pub mod principal;
+pub mod principal_mapping;
 pub mod scram;
 pub mod session;
 

@@ -35,6 +35,8 @@ pub struct ListenerSecurity {
     pub reauth_ms: u64,
     /// How OAUTHBEARER tokens are validated, when the mechanism is enabled.
     oauthbearer: Option<oauthbearer::Validator>,
+    /// `ssl.principal.mapping.rules`: a TLS client's subject to its principal name.
+    pub ssl_principal_mapper: super::principal_mapping::SslPrincipalMapper,
 }
 
 impl ListenerSecurity {
@@ -66,6 +68,12 @@ impl ListenerSecurity {
         } else {
             None
         };
+        let ssl_principal_mapper = match super::principal_mapping::SslPrincipalMapper::parse(
+            config.setting("ssl.principal.mapping.rules"),
+        ) {
+            Ok(m) => m,
+            Err(e) => bail!("listener {}: ssl.principal.mapping.rules: {e}", config.name),
+        };
         let reauth_ms = config
             .setting("connections.max.reauth.ms")
             .trim()
@@ -78,6 +86,7 @@ impl ListenerSecurity {
             plain_users,
             reauth_ms,
             oauthbearer,
+            ssl_principal_mapper,
         })
     }
 
@@ -89,6 +98,7 @@ impl ListenerSecurity {
             plain_users: BTreeMap::new(),
             reauth_ms: 0,
             oauthbearer: None,
+            ssl_principal_mapper: Default::default(),
         }
     }
 
