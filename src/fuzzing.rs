@@ -9,8 +9,9 @@
 //! - [`record_batch`]: the bytes of a produced batch, through the log's validator
 //!   under several topic configurations, and the record walkers that read what it
 //!   accepts;
-//! - [`sasl`]: SCRAM client messages through the SCRAM server exchange, PLAIN and JAAS
-//!   parsing.
+//! - [`sasl`]: SCRAM client messages through the SCRAM server exchange, OAUTHBEARER
+//!   client-first messages through the parser and Kafka's unsecured token validator,
+//!   PLAIN and JAAS parsing.
 //!
 //! A panic anywhere, also in a task the connection spawns, is a finding. This module
 //! owns no behaviour of its own: it only drives the broker's code. It is compiled for
@@ -181,7 +182,8 @@ pub fn record_batch(data: &[u8]) {
 
 /// SASL messages: the first byte picks what the rest is. SCRAM-SHA-256 or -512: split
 /// at the first 0xFF into a client-first and a client-final message for the server
-/// exchange; otherwise one JAAS line. (PLAIN tokens go through [`connection`]'s SASL
+/// exchange; 2: an OAUTHBEARER client-first message (its token through the unsecured
+/// validator, also with a required scope and a custom principal claim); 3: one JAAS line. (PLAIN tokens go through [`connection`]'s SASL
 /// listener.)
 pub fn sasl(data: &[u8]) {
     use crate::security::scram::{ScramMechanism, ScramServer};
@@ -208,6 +210,26 @@ pub fn sasl(data: &[u8]) {
             let mut server = ScramServer::with_nonce(mechanism, "servernonce".into());
             if server.step(first, |_| Some(credential.clone())).is_ok() {
                 let _ = server.step(last, |_| Some(credential));
+            }
+        }
+        2 => {
+            use crate::security::oauthbearer;
+            if let Ok(first) = oauthbearer::parse_client_first(rest) {
+                let now = 1_700_000_000_000;
+                let _ = oauthbearer::validate_unsecured(
+                    &first.token,
+                    &oauthbearer::UnsecuredOptions::default(),
+                    now,
+                );
+                let strict = oauthbearer::UnsecuredOptions {
+                    principal_claim: "user".into(),
+                    required_scope: vec!["kafka".into(), "write".into()],
+                    allowable_clock_skew_ms: i32::MAX as i64,
+                    ..oauthbearer::UnsecuredOptions::default()
+                };
+                if let Ok(v) = oauthbearer::validate_unsecured(&first.token, &strict, now) {
+                    assert!(!v.principal.trim().is_empty());
+                }
             }
         }
         _ => {
@@ -403,6 +425,12 @@ pub fn other_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         b"org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\" username=\"admin\";",
     );
     out.push(("sasl", "jaas".into(), jaas));
+    // An unsecured JWS as librdkafka's builder makes it: {"alg":"none"}.{sub, iat, exp}.
+    let mut oauth = vec![2];
+    oauth.extend_from_slice(
+        b"n,a=alice,\x01auth=Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSIsImlhdCI6MTY5OTk5OTk5OSwiZXhwIjoxNzAwMDAzNjAwLCJzY29wZSI6ImthZmthIHdyaXRlIn0.\x01traceId=1\x01\x01",
+    );
+    out.push(("sasl", "oauthbearer".into(), oauth));
     out
 }
 
@@ -495,6 +523,16 @@ fn encode_default_request(
             AlterUserScramCredentialsRequest::default().encode(buf, version)
         }
         ApiKey::DescribeQuorum => DescribeQuorumRequest::default().encode(buf, version),
+        ApiKey::CreateDelegationToken => {
+            CreateDelegationTokenRequest::default().encode(buf, version)
+        }
+        ApiKey::RenewDelegationToken => RenewDelegationTokenRequest::default().encode(buf, version),
+        ApiKey::ExpireDelegationToken => {
+            ExpireDelegationTokenRequest::default().encode(buf, version)
+        }
+        ApiKey::DescribeDelegationToken => {
+            DescribeDelegationTokenRequest::default().encode(buf, version)
+        }
         ApiKey::DescribeCluster => DescribeClusterRequest::default().encode(buf, version),
         ApiKey::DescribeProducers => DescribeProducersRequest::default().encode(buf, version),
         ApiKey::DescribeTransactions => DescribeTransactionsRequest::default().encode(buf, version),

@@ -30,26 +30,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
          its own markers",
     ),
     (
-        ApiKey::CreateDelegationToken,
-        None,
-        "no delegation tokens (need SASL)",
-    ),
-    (
-        ApiKey::RenewDelegationToken,
-        None,
-        "no delegation tokens (need SASL)",
-    ),
-    (
-        ApiKey::ExpireDelegationToken,
-        None,
-        "no delegation tokens (need SASL)",
-    ),
-    (
-        ApiKey::DescribeDelegationToken,
-        None,
-        "no delegation tokens (need SASL)",
-    ),
-    (
         ApiKey::UnregisterBroker,
         None,
         "a single node has no other broker to unregister",

@@ -23,6 +23,7 @@ pub async fn handle(
     let answer = ctx.session.authenticate(
         &request.auth_bytes,
         &broker.scram_credentials,
+        Some(&broker.delegation_tokens),
         ctx.api_version,
     );
     if let Some(reason) = answer.close {

@@ -206,6 +206,7 @@ with_throttle_time! {
     DeleteShareGroupOffsets DescribeUserScramCredentials AlterUserScramCredentials
     UpdateFeatures DescribeAcls CreateAcls DeleteAcls DescribeClientQuotas AlterClientQuotas
     GetTelemetrySubscriptions PushTelemetry ListConfigResources AlterReplicaLogDirs
+    CreateDelegationToken RenewDelegationToken ExpireDelegationToken DescribeDelegationToken
     ; wrapped: ShareFetch ShareAcknowledge DescribeShareGroupOffsets
 }
 

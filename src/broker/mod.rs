@@ -62,6 +62,8 @@ pub struct Broker {
     pub telemetry: Arc<crate::coordinator::telemetry::ClientMetricsManager>,
     /// Client quotas (`<log.dirs>/client-quotas`) and their rate sensors.
     pub client_quotas: crate::security::quota::ClientQuotaManager,
+    /// Delegation tokens (`<log.dirs>/delegation_tokens`; on with `delegation.token.secret.key`).
+    pub delegation_tokens: crate::security::delegation_tokens::DelegationTokenStore,
     /// This process's ownership of the data directory, held until the broker is
     /// dropped; or, with `in_memory`, the volume that holds every file instead (its
     /// files are gone when the broker is dropped).
@@ -212,8 +214,14 @@ impl Broker {
             },
         )
         .context("loading client quotas")?;
+        let delegation_tokens = crate::security::delegation_tokens::DelegationTokenStore::open(
+            &config.data_dir,
+            crate::security::delegation_tokens::settings_of(&config),
+        )
+        .context("loading delegation tokens")?;
         Ok(Arc::new(Broker {
             telemetry,
+            delegation_tokens,
             schema_ids,
             schema_registry,
             scram_credentials,

@@ -93,7 +93,7 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     broker("ssl.keystore.type", String, "PEM", true,
         "Per-listener. The format of the broker's key and certificate chain on SSL and SASL_SSL listeners; only PEM (rustls reads no JKS or PKCS12)."),
     broker("ssl.keystore.location", String, "", true,
-        "Per-listener. A PEM file holding the broker's private key (unencrypted PKCS#8, PKCS#1 or SEC1) and its certificate chain, leaf first. Read at start-up."),
+        "Per-listener. A PEM file holding the broker's private key (unencrypted PKCS#8, PKCS#1 or SEC1) and its certificate chain, leaf first. Read at start-up, and again when the file changes (checked every 2 s): new connections then get the new certificate; a file that does not load is logged and the previous one kept."),
     broker("ssl.keystore.certificate.chain", Password, "", true,
         "Per-listener. The broker's certificate chain as PEM text, instead of ssl.keystore.location (with ssl.keystore.key)."),
     broker("ssl.keystore.key", Password, "", true,
@@ -101,17 +101,37 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     broker("ssl.truststore.type", String, "PEM", true,
         "Per-listener. The format of the certificates client certificates are verified against; only PEM."),
     broker("ssl.truststore.location", String, "", true,
-        "Per-listener. A PEM file of CA certificates that client certificates must chain to (needed when ssl.client.auth is requested or required)."),
+        "Per-listener. A PEM file of CA certificates that client certificates must chain to (needed when ssl.client.auth is requested or required). Re-read when it changes, as ssl.keystore.location."),
     broker("ssl.truststore.certificates", Password, "", true,
         "Per-listener. The trusted CA certificates as PEM text, instead of ssl.truststore.location."),
     broker("ssl.client.auth", String, "none", true,
         "Per-listener. none: no client certificate is asked for; requested: one is asked for and verified if sent; required: a client without a valid certificate fails the TLS handshake (mTLS). On an SSL listener the principal is the certificate's subject as Kafka writes it (User:CN=...,OU=...), or User:ANONYMOUS without one."),
+    broker("ssl.principal.mapping.rules", String, "DEFAULT", true,
+        "Per-listener. Kafka's rules turning a client certificate's subject into the principal's name: comma-separated RULE:pattern/replacement/ (optionally ending in L or U to lower- or upper-case the result) and DEFAULT (the subject unchanged), the first rule whose pattern matches the whole subject wins, e.g. RULE:^CN=(.*?),OU=ServiceUsers.*$/$1/,DEFAULT. A subject no rule matches fails the connection."),
     broker("ssl.enabled.protocols", List, "TLSv1.2,TLSv1.3", true,
         "Per-listener. The TLS versions accepted: TLSv1.2 and/or TLSv1.3 (rustls speaks no older version)."),
     broker("sasl.enabled.mechanisms", List, "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", true,
-        "Per-listener. The SASL mechanisms SASL_PLAINTEXT and SASL_SSL listeners offer (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). An enabled mechanism with no users authenticates nobody. PLAIN users come from <mechanism>.sasl.jaas.config; SCRAM users are managed with AlterUserScramCredentials (`sluice user add`)."),
+        "Per-listener. The SASL mechanisms SASL_PLAINTEXT and SASL_SSL listeners offer (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER). An enabled mechanism with no users authenticates nobody. PLAIN users come from <mechanism>.sasl.jaas.config; SCRAM users are managed with AlterUserScramCredentials (`sluice user add`); OAUTHBEARER tokens are checked by Kafka's unsecured validator (development only; options from oauthbearer.sasl.jaas.config) or, with sasl.oauthbearer.jwks.endpoint.url, against a JWKS."),
+    broker("sasl.oauthbearer.jwks.endpoint.url", String, "", true,
+        "Per-listener. A file:// URL of a JSON Web Key Set: OAUTHBEARER tokens must then be JWTs signed by one of its keys (RS256, ES256, ...; chosen by the token's kid), with exp and iat. The file is re-read when a token names a key it lacks. Empty: Kafka's unsecured validator (alg none; for development)."),
+    broker("sasl.oauthbearer.expected.audience", List, "", true,
+        "Per-listener. With a JWKS: the audiences (comma-separated) of which a token's aud claim must name one. Empty: aud is not checked."),
+    broker("sasl.oauthbearer.expected.issuer", String, "", true,
+        "Per-listener. With a JWKS: the value a token's iss claim must have. Empty: iss is not checked."),
+    broker("sasl.oauthbearer.sub.claim.name", String, "sub", true,
+        "Per-listener. With a JWKS: the claim holding the principal's name (User:<value>)."),
+    broker("sasl.oauthbearer.scope.claim.name", String, "scope", true,
+        "Per-listener. With a JWKS: the claim holding the token's scope. Accepted under Kafka's name; a scope grants nothing here (ACLs decide), and the unsecured validator's required scope is its JAAS option unsecuredValidatorRequiredScope."),
+    broker("sasl.oauthbearer.clock.skew.seconds", Int, "30", true,
+        "Per-listener. With a JWKS: the clock difference allowed when checking a token's exp and iat."),
     broker("sasl.jaas.config", Password, "", true,
         "Per-listener. The JAAS line for every mechanism that has no <mechanism>.sasl.jaas.config of its own. For PLAIN, Kafka's `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\";` lists the users. Kafka's per-mechanism names work too: plain.sasl.jaas.config and listener.name.<listener>.plain.sasl.jaas.config (one value, spaces, quotes and = included)."),
+    broker("delegation.token.secret.key", Password, "", true,
+        "Turns delegation tokens on (CreateDelegationToken, RenewDelegationToken, ExpireDelegationToken, DescribeDelegationToken; SCRAM authentication with tokenauth=true). A token's HMAC is HMAC-SHA512 of its id keyed with this secret, so changing it invalidates every token. Empty: the token APIs answer DELEGATION_TOKEN_AUTH_DISABLED."),
+    broker("delegation.token.max.lifetime.ms", Long, "604800000", true,
+        "The longest a delegation token may live, renewals included (a CreateDelegationToken asking for more gets this)."),
+    broker("delegation.token.expiry.time.ms", Long, "86400000", true,
+        "How long a delegation token lives until renewed, and the renewal period when a RenewDelegationToken asks for the default (-1). Expired tokens are removed."),
     broker("authorizer.class.name", String, "", true,
         "Turns ACLs on when set to Kafka's org.apache.kafka.metadata.authorizer.StandardAuthorizer (or kafka.security.authorizer.AclAuthorizer; both mean the same here): every request is then checked against the ACLs that CreateAcls/DeleteAcls (`sluice acl`) manage, with Kafka's rules and error codes. Empty: no authorizer, everything is allowed and the ACL APIs answer SECURITY_DISABLED."),
     broker("super.users", String, "", true,
@@ -470,10 +490,14 @@ pub fn validate(def: &ConfigDef, value: &str) -> Result<(), std::string::String>
             "sasl.enabled.mechanisms" => match value
                 .split(',')
                 .map(str::trim)
-                .find(|m| !matches!(*m, "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512"))
-            {
+                .find(|m| {
+                    !matches!(
+                        *m,
+                        "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512" | "OAUTHBEARER"
+                    )
+                }) {
                 Some(m) => bad(&format!(
-                    "unsupported SASL mechanism {m} (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"
+                    "unsupported SASL mechanism {m} (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)"
                 )),
                 None => Ok(()),
             },

@@ -98,9 +98,16 @@ pub const PER_LISTENER: &[&str] = &[
     "ssl.truststore.certificates",
     "ssl.client.auth",
     "ssl.enabled.protocols",
+    "ssl.principal.mapping.rules",
     "sasl.enabled.mechanisms",
     "sasl.jaas.config",
     "connections.max.reauth.ms",
+    "sasl.oauthbearer.jwks.endpoint.url",
+    "sasl.oauthbearer.expected.audience",
+    "sasl.oauthbearer.expected.issuer",
+    "sasl.oauthbearer.sub.claim.name",
+    "sasl.oauthbearer.scope.claim.name",
+    "sasl.oauthbearer.clock.skew.seconds",
 ];
 
 /// True for `<mechanism>.sasl.jaas.config` (Kafka's per-mechanism JAAS setting).

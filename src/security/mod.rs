@@ -1,7 +1,8 @@
-//! Authentication as Kafka does it: principals, SASL (PLAIN and SCRAM-SHA-256/512), the
-//! JAAS lines PLAIN users come from, the durable store of SCRAM credentials, and the
-//! ACL authorizer (Kafka's StandardAuthorizer rules) with its durable ACL set, and
-//! client quotas (durable, with the rate sensors that decide throttling).
+//! Authentication as Kafka does it: principals, SASL (PLAIN, SCRAM-SHA-256/512 and
+//! OAUTHBEARER), the JAAS lines PLAIN users come from, the durable store of SCRAM
+//! credentials, and the ACL authorizer (Kafka's StandardAuthorizer rules) with its
+//! durable ACL set, and client quotas (durable, with the rate sensors that decide
+//! throttling).
 //!
 //! It owns the per-connection authentication state ([`Session`]) that the SaslHandshake
 //! and SaslAuthenticate handlers drive and that request handlers read the principal
@@ -12,8 +13,11 @@ pub mod acl;
 pub mod acl_store;
 pub mod authorizer;
 pub mod credentials;
+pub mod delegation_tokens;
 pub mod jaas;
+pub mod oauthbearer;
 pub mod principal;
+pub mod principal_mapping;
 pub mod quota;
 pub mod scram;
 pub mod session;

@@ -4,7 +4,8 @@
 //! The exchange is Kafka's: client-first (`n,,n=user,r=nonce`), server-first with the
 //! credential's own salt and iteration count, client-final with the proof, and the
 //! server-final carrying the server signature. Channel binding is refused (`y`/`p`
-//! headers), as Kafka refuses it; `tokenauth` (delegation tokens) is not served.
+//! headers), as Kafka refuses it. The `tokenauth=true` extension (a delegation token's
+//! id as the user) is told to the credential lookup ([`ScramServer::step_with`]).
 //! Failures return a reason for the broker log; the client only ever gets Kafka's
 //! generic message, so nobody learns which users exist.
 
@@ -140,6 +141,8 @@ pub struct ScramServer {
     mechanism: ScramMechanism,
     server_nonce: String,
     state: State,
+    /// The client-first carried `tokenauth=true`.
+    token_auth: bool,
 }
 
 enum State {
@@ -172,6 +175,7 @@ impl ScramServer {
             mechanism,
             server_nonce,
             state: State::AwaitingClientFirst,
+            token_auth: false,
         }
     }
 
@@ -179,12 +183,17 @@ impl ScramServer {
         self.mechanism
     }
 
-    /// Feeds one client message. `lookup` finds a user's credential for this mechanism.
-    /// An `Err` is the reason for the log; the exchange is over.
-    pub fn step(
+    /// Whether the client authenticates with a delegation token (`tokenauth=true`).
+    pub fn token_auth(&self) -> bool {
+        self.token_auth
+    }
+
+    /// Like [`ScramServer::step`], but `lookup` also learns whether the client asked
+    /// for delegation-token authentication (`tokenauth=true`).
+    pub fn step_with(
         &mut self,
         message: &[u8],
-        lookup: impl FnOnce(&str) -> Option<ScramCredential>,
+        lookup: impl FnOnce(&str, bool) -> Option<ScramCredential>,
     ) -> Result<ScramStep, String> {
         let message =
             std::str::from_utf8(message).map_err(|_| "SCRAM message is not UTF-8".to_string())?;
@@ -208,10 +217,29 @@ impl ScramServer {
         }
     }
 
+    /// Feeds one client message. `lookup` finds a user's credential for this mechanism.
+    /// An `Err` is the reason for the log; the exchange is over.
+    pub fn step(
+        &mut self,
+        message: &[u8],
+        lookup: impl FnOnce(&str) -> Option<ScramCredential>,
+    ) -> Result<ScramStep, String> {
+        self.step_with(
+            message,
+            |user, token| {
+                if token {
+                    None
+                } else {
+                    lookup(user)
+                }
+            },
+        )
+    }
+
     fn client_first(
         &mut self,
         message: &str,
-        lookup: impl FnOnce(&str) -> Option<ScramCredential>,
+        lookup: impl FnOnce(&str, bool) -> Option<ScramCredential>,
     ) -> Result<ScramStep, String> {
         // gs2-header: cbind-flag "," [authzid] ","
         let (flag, rest) = message
@@ -242,7 +270,7 @@ impl ScramServer {
         for ext in attrs {
             match ext.split_once('=') {
                 Some(("tokenauth", v)) if v.eq_ignore_ascii_case("true") => {
-                    return Err("delegation-token authentication is not supported".into())
+                    self.token_auth = true;
                 }
                 Some((k, _)) if k.len() == 1 => {
                     return Err(format!("unexpected SCRAM attribute `{k}` in client-first"))
@@ -261,7 +289,13 @@ impl ScramServer {
                 ));
             }
         }
-        let credential = lookup(&user).ok_or_else(|| format!("unknown SCRAM user {user:?}"))?;
+        let credential = lookup(&user, self.token_auth).ok_or_else(|| {
+            if self.token_auth {
+                format!("unknown or expired delegation token {user:?}")
+            } else {
+                format!("unknown SCRAM user {user:?}")
+            }
+        })?;
         let nonce = format!("{client_nonce}{}", self.server_nonce);
         let server_first = format!(
             "r={nonce},s={},i={}",

@@ -14,7 +14,9 @@ use kafka_protocol::messages::ApiKey;
 use parking_lot::Mutex;
 
 use super::credentials::ScramCredentialStore;
+use super::delegation_tokens::DelegationTokenStore;
 use super::jaas;
+use super::oauthbearer;
 use super::principal::KafkaPrincipal;
 use super::scram::{ScramMechanism, ScramServer, ScramStep};
 use crate::config::listeners::ListenerConfig;
@@ -28,8 +30,13 @@ pub struct ListenerSecurity {
     pub mechanisms: Vec<String>,
     /// PLAIN users from the listener's JAAS line.
     plain_users: BTreeMap<String, String>,
-    /// `connections.max.reauth.ms`; 0: sessions do not expire.
+    /// `connections.max.reauth.ms`; 0: sessions do not expire (but an OAUTHBEARER
+    /// session still ends with its token).
     pub reauth_ms: u64,
+    /// How OAUTHBEARER tokens are validated, when the mechanism is enabled.
+    oauthbearer: Option<oauthbearer::Validator>,
+    /// `ssl.principal.mapping.rules`: a TLS client's subject to its principal name.
+    pub ssl_principal_mapper: super::principal_mapping::SslPrincipalMapper,
 }
 
 impl ListenerSecurity {
@@ -53,6 +60,20 @@ impl ListenerSecurity {
         } else {
             BTreeMap::new()
         };
+        let oauthbearer = if mechanisms.iter().any(|m| m == "OAUTHBEARER") {
+            match oauthbearer::Validator::from_listener(&config) {
+                Ok(v) => Some(v),
+                Err(e) => bail!("listener {}: {e:#}", config.name),
+            }
+        } else {
+            None
+        };
+        let ssl_principal_mapper = match super::principal_mapping::SslPrincipalMapper::parse(
+            config.setting("ssl.principal.mapping.rules"),
+        ) {
+            Ok(m) => m,
+            Err(e) => bail!("listener {}: ssl.principal.mapping.rules: {e}", config.name),
+        };
         let reauth_ms = config
             .setting("connections.max.reauth.ms")
             .trim()
@@ -64,6 +85,8 @@ impl ListenerSecurity {
             mechanisms,
             plain_users,
             reauth_ms,
+            oauthbearer,
+            ssl_principal_mapper,
         })
     }
 
@@ -74,6 +97,8 @@ impl ListenerSecurity {
             mechanisms: Vec::new(),
             plain_users: BTreeMap::new(),
             reauth_ms: 0,
+            oauthbearer: None,
+            ssl_principal_mapper: Default::default(),
         }
     }
 
@@ -122,8 +147,12 @@ enum Exchange {
     Idle,
     /// SaslHandshake chose this mechanism; the first SaslAuthenticate is due.
     Chosen(String),
-    /// A SCRAM exchange waiting for its client-final.
-    Scram(ScramServer),
+    /// A SCRAM exchange waiting for its client-final; with a delegation token, the
+    /// token's owner and expiry (Unix ms).
+    Scram(Box<ScramServer>, Option<(KafkaPrincipal, i64)>),
+    /// OAUTHBEARER sent its error challenge (this JSON); the client's `\x01` ends the
+    /// exchange with SASL_AUTHENTICATION_FAILED (RFC 7628 3.2.3).
+    OAuthBearerChallenged(String),
 }
 
 struct State {
@@ -131,6 +160,8 @@ struct State {
     principal: Option<KafkaPrincipal>,
     exchange: Exchange,
     expires_at: Option<Instant>,
+    /// Authenticated with a delegation token (such a session may not manage tokens).
+    token_authenticated: bool,
 }
 
 /// One connection's authentication state.
@@ -168,6 +199,7 @@ impl Session {
                 principal,
                 exchange: Exchange::Idle,
                 expires_at: None,
+                token_authenticated: false,
             }),
             client_software: Mutex::new(None),
         }
@@ -214,6 +246,12 @@ impl Session {
             .unwrap_or_else(KafkaPrincipal::anonymous)
     }
 
+    /// Whether the session authenticated with a delegation token (Kafka's
+    /// `KafkaPrincipal.tokenAuthenticated`).
+    pub fn token_authenticated(&self) -> bool {
+        self.state.lock().token_authenticated
+    }
+
     /// The largest request frame this connection may send now: `sasl_max`
     /// (`sasl.server.max.receive.size`) on a SASL listener until it has authenticated,
     /// as Kafka bounds the SASL exchange; `socket_max` otherwise.
@@ -245,7 +283,7 @@ impl Session {
         }
         if state.expires_at.is_some_and(|t| Instant::now() >= t) {
             return Err(format!(
-                "{key:?} request after the SASL session expired (connections.max.reauth.ms = {}) without re-authentication",
+                "{key:?} request after the SASL session expired (connections.max.reauth.ms = {}, or the OAUTHBEARER token's expiry) without re-authentication",
                 self.listener.reauth_ms
             ));
         }
@@ -262,8 +300,10 @@ impl Session {
                 None,
             );
         }
+        // Re-authentication (KIP-368) is for sessions that expire: with
+        // connections.max.reauth.ms, or an OAUTHBEARER token's lifetime.
         let reauthenticating = state.principal.is_some();
-        if reauthenticating && self.listener.reauth_ms == 0 {
+        if reauthenticating && state.expires_at.is_none() {
             return SaslAnswer::error(
                 ResponseError::IllegalSaslState,
                 "Unexpected SaslHandshake request: the connection is already authenticated".into(),
@@ -296,6 +336,7 @@ impl Session {
         &self,
         token: &[u8],
         scram: &ScramCredentialStore,
+        tokens: Option<&DelegationTokenStore>,
         api_version: i16,
     ) -> SaslAnswer {
         let mut state = self.state.lock();
@@ -307,7 +348,9 @@ impl Session {
             );
         }
         let exchange = std::mem::replace(&mut state.exchange, Exchange::Idle);
-        let result: Result<(Vec<u8>, String), Failure> = match exchange {
+        // Success: the answer's bytes, the principal, whether it came from a delegation
+        // token, and when the credential expires (Unix ms; tokens only).
+        let result: Result<(Vec<u8>, KafkaPrincipal, bool, Option<i64>), Failure> = match exchange {
             Exchange::Idle => {
                 return SaslAnswer::error(
                     ResponseError::IllegalSaslState,
@@ -316,34 +359,76 @@ impl Session {
                 )
             }
             Exchange::Chosen(m) if m == "PLAIN" => match self.plain(token) {
-                Ok(user) => Ok((Vec::new(), user)),
+                Ok(user) => Ok((Vec::new(), KafkaPrincipal::user(user), false, None)),
                 Err((client, log)) => Err((client, log)),
+            },
+            Exchange::OAuthBearerChallenged(challenge) if token == [oauthbearer::CONTROL_A] => {
+                Err((
+                    challenge,
+                    "OAUTHBEARER client acknowledged the error challenge".into(),
+                ))
+            }
+            // A new client-first after the challenge starts over, as Kafka's server allows.
+            Exchange::Chosen(m) if m == "OAUTHBEARER" => match self.oauthbearer(token) {
+                Ok(Ok((bytes, user, expiry))) => {
+                    Ok((bytes, KafkaPrincipal::user(user), false, expiry))
+                }
+                Ok(Err(challenge)) => {
+                    state.exchange = Exchange::OAuthBearerChallenged(challenge.clone());
+                    return SaslAnswer::ok(challenge.into_bytes());
+                }
+                Err(failure) => Err(failure),
+            },
+            Exchange::OAuthBearerChallenged(_) => match self.oauthbearer(token) {
+                Ok(Ok((bytes, user, expiry))) => {
+                    Ok((bytes, KafkaPrincipal::user(user), false, expiry))
+                }
+                Ok(Err(challenge)) => {
+                    state.exchange = Exchange::OAuthBearerChallenged(challenge.clone());
+                    return SaslAnswer::ok(challenge.into_bytes());
+                }
+                Err(failure) => Err(failure),
             },
             Exchange::Chosen(m) => {
                 let mechanism =
                     ScramMechanism::from_name(&m).expect("enabled mechanisms are known");
                 let mut server = ScramServer::new(mechanism);
-                match server.step(token, |u| scram.get(u, mechanism)) {
+                let mut token_owner = None;
+                let lookup = |u: &str, token_auth: bool| {
+                    if !token_auth {
+                        return scram.get(u, mechanism);
+                    }
+                    let now = crate::clock::system_now_ms();
+                    let (credential, owner, expiry) =
+                        tokens?.scram_credential(u, mechanism, now)?;
+                    token_owner = Some((owner, expiry));
+                    Some(credential)
+                };
+                match server.step_with(token, lookup) {
                     Ok(ScramStep::Continue(first)) => {
-                        state.exchange = Exchange::Scram(server);
+                        state.exchange = Exchange::Scram(Box::new(server), token_owner);
                         return SaslAnswer::ok(first);
                     }
                     Ok(ScramStep::Done { .. }) => unreachable!("SCRAM takes two steps"),
                     Err(why) => Err((scram_failure(mechanism), why)),
                 }
             }
-            Exchange::Scram(mut server) => {
+            Exchange::Scram(mut server, token_owner) => {
                 let mechanism = server.mechanism();
                 match server.step(token, |_| None) {
-                    Ok(ScramStep::Done { server_final, user }) => Ok((server_final, user)),
+                    Ok(ScramStep::Done { server_final, user }) => match token_owner {
+                        // Kafka: the principal of a token-authenticated session is the
+                        // token's owner; the session ends with the token.
+                        Some((owner, expiry)) => Ok((server_final, owner, true, Some(expiry))),
+                        None => Ok((server_final, KafkaPrincipal::user(user), false, None)),
+                    },
                     Ok(ScramStep::Continue(_)) => unreachable!("SCRAM's second step ends it"),
                     Err(why) => Err((scram_failure(mechanism), why)),
                 }
             }
         };
         match result {
-            Ok((bytes, user)) => {
-                let principal = KafkaPrincipal::user(user);
+            Ok((bytes, principal, by_token, credential_expires_ms)) => {
                 if let Some(old) = &state.principal {
                     if *old != principal {
                         let why =
@@ -356,12 +441,21 @@ impl Session {
                     }
                 }
                 state.principal = Some(principal);
+                state.token_authenticated = by_token;
                 let mut answer = SaslAnswer::ok(bytes);
-                if self.listener.reauth_ms > 0 {
-                    state.expires_at =
-                        Some(Instant::now() + Duration::from_millis(self.listener.reauth_ms));
+                // Kafka's rule: the session lasts the shorter of connections.max.reauth.ms
+                // (when set) and the credential's remaining lifetime (when it has one).
+                let reauth = (self.listener.reauth_ms > 0).then_some(self.listener.reauth_ms);
+                let credential = credential_expires_ms
+                    .map(|at| (at - crate::clock::system_now_ms()).max(0) as u64);
+                let lifetime = match (reauth, credential) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                state.expires_at = lifetime.map(|ms| Instant::now() + Duration::from_millis(ms));
+                if let Some(ms) = lifetime {
                     if api_version >= 1 {
-                        answer.session_lifetime_ms = self.listener.reauth_ms as i64;
+                        answer.session_lifetime_ms = ms as i64;
                     }
                 }
                 answer
@@ -424,6 +518,46 @@ impl Session {
     }
 }
 
+impl Session {
+    /// One OAUTHBEARER client-first message: `Ok(Ok(success))`, `Ok(Err(challenge))`
+    /// for a token that did not validate (the client answers `\x01`, then fails), or
+    /// `Err` for a malformed message, as Kafka's server answers each.
+    #[allow(clippy::type_complexity)]
+    fn oauthbearer(
+        &self,
+        token: &[u8],
+    ) -> Result<Result<(Vec<u8>, String, Option<i64>), String>, Failure> {
+        let generic = || {
+            "Authentication failed during authentication due to invalid credentials with SASL mechanism OAUTHBEARER".to_string()
+        };
+        let first = oauthbearer::parse_client_first(token).map_err(|why| (generic(), why))?;
+        let Some(validator) = &self.listener.oauthbearer else {
+            return Err((generic(), "OAUTHBEARER has no validator".into()));
+        };
+        let valid = match validator.validate(&first.token, crate::clock::system_now_ms()) {
+            Ok(v) => v,
+            Err(invalid) => {
+                tracing::info!(
+                    listener = %self.listener.config.name,
+                    "OAUTHBEARER token refused: {}",
+                    invalid.why
+                );
+                return Ok(Err(invalid.challenge()));
+            }
+        };
+        if !first.authzid.is_empty() && first.authzid != valid.principal {
+            return Err((
+                format!(
+                    "Authentication failed: Client requested an authorization id ({}) that is different from the token's principal name ({})",
+                    first.authzid, valid.principal
+                ),
+                "OAUTHBEARER authorization id differs from the token's principal".into(),
+            ));
+        }
+        Ok(Ok((Vec::new(), valid.principal, Some(valid.expires_at_ms))))
+    }
+}
+
 /// A failed authentication: the message for the client, the reason for the log.
 type Failure = (String, String);
 
@@ -482,11 +616,11 @@ mod tests {
         assert!(s.check_request(ApiKey::ApiVersions).is_ok());
         assert!(s.check_request(ApiKey::Metadata).is_err());
         // SaslAuthenticate before SaslHandshake: ILLEGAL_SASL_STATE and a close.
-        let a = s.authenticate(b"\0alice\0pw", &store, 1);
+        let a = s.authenticate(b"\0alice\0pw", &store, None, 1);
         assert_eq!(a.error, Some(ResponseError::IllegalSaslState));
         assert!(a.close.is_some());
         assert!(s.handshake("PLAIN").error.is_none());
-        let a = s.authenticate(b"\0alice\0pw", &store, 1);
+        let a = s.authenticate(b"\0alice\0pw", &store, None, 1);
         assert!(a.error.is_none(), "{a:?}");
         assert_eq!(a.session_lifetime_ms, 0);
         assert_eq!(s.principal(), KafkaPrincipal::user("alice"));
@@ -505,7 +639,7 @@ mod tests {
         for token in [&b"\0alice\0nope"[..], b"\0bob\0pw", b"garbage"] {
             let s = Session::new(listener(SecurityProtocol::SaslPlaintext, "0"), None);
             s.handshake("PLAIN");
-            let a = s.authenticate(token, &store, 2);
+            let a = s.authenticate(token, &store, None, 2);
             assert_eq!(a.error, Some(ResponseError::SaslAuthenticationFailed));
             assert!(a
                 .error_message
@@ -516,7 +650,7 @@ mod tests {
         }
         let s = Session::new(listener(SecurityProtocol::SaslPlaintext, "0"), None);
         s.handshake("SCRAM-SHA-256");
-        let a = s.authenticate(b"n,,n=ghost,r=abc", &store, 2);
+        let a = s.authenticate(b"n,,n=ghost,r=abc", &store, None, 2);
         assert_eq!(
             a.error_message.as_deref(),
             Some("Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256")
@@ -533,10 +667,13 @@ mod tests {
         let store = ScramCredentialStore::open(dir.path()).unwrap();
         let s = Session::new(listener(SecurityProtocol::SaslSsl, "60000"), None);
         s.handshake("PLAIN");
-        let a = s.authenticate(b"\0alice\0pw", &store, 1);
+        let a = s.authenticate(b"\0alice\0pw", &store, None, 1);
         assert_eq!(a.session_lifetime_ms, 60000);
         assert!(s.handshake("PLAIN").error.is_none());
-        assert!(s.authenticate(b"\0alice\0pw", &store, 0).error.is_none());
+        assert!(s
+            .authenticate(b"\0alice\0pw", &store, None, 0)
+            .error
+            .is_none());
     }
 
     #[test]

@@ -39,7 +39,7 @@ use request_pool::RequestPool;
 pub struct BoundListener {
     tcp: TcpListener,
     pub security: Arc<ListenerSecurity>,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<tls::ReloadingAcceptor>>,
 }
 
 impl BoundListener {
@@ -71,7 +71,7 @@ pub async fn bind_all(config: &BrokerConfig) -> Result<Vec<BoundListener>> {
             l.advertised_port = tcp.local_addr()?.port() as i32;
         }
         let tls = if l.security_protocol.uses_tls() {
-            Some(tls::acceptor(&l)?)
+            Some(Arc::new(tls::ReloadingAcceptor::new(&l)?))
         } else {
             None
         };
@@ -146,9 +146,16 @@ async fn accept_loop(
     // Refusals are worth a line each, until a flood of them would drown the log.
     let mut refusals = LogLimiter::new(20, Duration::from_secs(1));
     let mut accept_errors = LogLimiter::new(1, Duration::from_secs(1));
+    let mut reload_check = tokio::time::interval(tls::RELOAD_CHECK_INTERVAL);
+    reload_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stopped(&mut stop) => break,
+            _ = reload_check.tick(), if listener.tls.is_some() => {
+                if let Some(t) = &listener.tls {
+                    t.reload_if_changed();
+                }
+            }
             accepted = listener.tcp.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let slot = match quotas.try_acquire(peer.ip()) {
@@ -168,7 +175,7 @@ async fn accept_loop(
                     let guard = tracker.guard();
                     let broker = broker.clone();
                     let security = listener.security.clone();
-                    let tls = listener.tls.clone();
+                    let tls = listener.tls.as_ref().map(|t| t.current());
                     let stop = conn_stop.clone();
                     let pool = pool.clone();
                     tokio::spawn(async move {
@@ -268,7 +275,13 @@ async fn run_connection(
             return;
         }
     };
-    let principal = tls::peer_principal(&stream);
+    let principal = match tls::peer_principal(&stream, &security.ssl_principal_mapper) {
+        Ok(p) => p,
+        Err(why) => {
+            tracing::warn!(conn = id, peer = %peer, listener = %name, "closing: {why}");
+            return;
+        }
+    };
     tracing::debug!(conn = id, peer = %peer, listener = %name, principal = %principal, "TLS session established");
     let session = Arc::new(Session::new(security, Some(principal)));
     connection::Connection::with_session(id, peer, stream, broker, stop, session)

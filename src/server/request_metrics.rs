@@ -186,6 +186,10 @@ pub fn error_code(response: &Response) -> i16 {
         R::AddOffsetsToTxn(r) => r.error_code,
         R::EndTxn(r) => r.error_code,
         R::UpdateFeatures(r) => r.error_code,
+        R::CreateDelegationToken(r) => r.error_code,
+        R::RenewDelegationToken(r) => r.error_code,
+        R::ExpireDelegationToken(r) => r.error_code,
+        R::DescribeDelegationToken(r) => r.error_code,
         R::DescribeTransactions(r) => first(r.transaction_states.iter().map(|t| t.error_code)),
         R::ListTransactions(r) => r.error_code,
         R::TxnOffsetCommit(r) => first(

@@ -4,7 +4,10 @@
 //! keystore as a file or inline, PEM truststore, `ssl.client.auth`,
 //! `ssl.enabled.protocols`) and names the client by its certificate
 //! ([`KafkaPrincipal::from_certificate`]). A bad setting or an unreadable file stops
-//! start-up with one line naming the listener and the setting. It never reads or writes
+//! start-up with one line naming the listener and the setting. The keystore and
+//! truststore files are watched ([`ReloadingAcceptor`]): when one changes, new
+//! connections get the new certificates, as Kafka's dynamic keystore update gives them;
+//! a file that does not load is logged and the previous certificates kept. It never reads or writes
 //! Kafka requests: the connection runs over the decrypted stream like over a socket.
 
 use std::sync::Arc;
@@ -19,7 +22,72 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::listeners::ListenerConfig;
+use crate::security::principal_mapping::SslPrincipalMapper;
 use crate::security::KafkaPrincipal;
+
+/// How often the keystore and truststore files are checked for changes.
+pub const RELOAD_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A listener's TLS acceptor, rebuilt when its PEM files change.
+pub struct ReloadingAcceptor {
+    listener: ListenerConfig,
+    current: parking_lot::RwLock<TlsAcceptor>,
+    /// The files' (modified time, length) when last loaded or tried.
+    stamps: parking_lot::Mutex<Vec<Option<(std::time::SystemTime, u64)>>>,
+}
+
+impl ReloadingAcceptor {
+    pub fn new(listener: &ListenerConfig) -> Result<ReloadingAcceptor> {
+        let stamps = file_stamps(listener);
+        Ok(ReloadingAcceptor {
+            current: parking_lot::RwLock::new(acceptor(listener)?),
+            listener: listener.clone(),
+            stamps: parking_lot::Mutex::new(stamps),
+        })
+    }
+
+    /// The acceptor for a connection accepted now.
+    pub fn current(&self) -> TlsAcceptor {
+        self.current.read().clone()
+    }
+
+    /// Rebuilds the acceptor when the keystore or truststore file changed since the
+    /// last look. Blocking (reads the files), but they are small.
+    pub fn reload_if_changed(&self) {
+        let now = file_stamps(&self.listener);
+        {
+            let mut last = self.stamps.lock();
+            if *last == now {
+                return;
+            }
+            *last = now;
+        }
+        let name = &self.listener.name;
+        match acceptor(&self.listener) {
+            Ok(a) => {
+                *self.current.write() = a;
+                tracing::info!(listener = %name, "TLS keystore/truststore changed: new connections use the new certificates");
+            }
+            Err(e) => tracing::warn!(
+                listener = %name,
+                "TLS keystore/truststore changed but does not load, keeping the previous certificates: {e:#}"
+            ),
+        }
+    }
+}
+
+fn file_stamps(l: &ListenerConfig) -> Vec<Option<(std::time::SystemTime, u64)>> {
+    ["ssl.keystore.location", "ssl.truststore.location"]
+        .iter()
+        .map(|s| l.setting(s))
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            std::fs::metadata(p)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())))
+        })
+        .collect()
+}
 
 /// The TLS acceptor of a listener whose security protocol uses TLS.
 pub fn acceptor(listener: &ListenerConfig) -> Result<TlsAcceptor> {
@@ -124,18 +192,32 @@ fn truststore(l: &ListenerConfig) -> Result<RootCertStore> {
     Ok(roots)
 }
 
-/// The principal of a TLS client: its certificate's subject, or `User:ANONYMOUS`.
-pub fn peer_principal(stream: &TlsStream<TcpStream>) -> KafkaPrincipal {
+/// The principal of a TLS client: its certificate's subject mapped by the listener's
+/// `ssl.principal.mapping.rules`, or `User:ANONYMOUS` without a certificate. `Err`: no
+/// rule matches the subject (the connection fails, as in Kafka).
+pub fn peer_principal(
+    stream: &TlsStream<TcpStream>,
+    mapper: &SslPrincipalMapper,
+) -> Result<KafkaPrincipal, String> {
     match stream
         .get_ref()
         .1
         .peer_certificates()
         .and_then(|c| c.first())
     {
-        Some(cert) => KafkaPrincipal::from_certificate(cert).unwrap_or_else(|e| {
-            tracing::warn!("{e}; treating the client as User:ANONYMOUS");
-            KafkaPrincipal::anonymous()
-        }),
-        None => KafkaPrincipal::anonymous(),
+        Some(cert) => match KafkaPrincipal::from_certificate(cert) {
+            Ok(p) => match mapper.name(&p.name) {
+                Some(name) => Ok(KafkaPrincipal::user(name)),
+                None => Err(format!(
+                    "no ssl.principal.mapping.rules rule applies to {}",
+                    p.name
+                )),
+            },
+            Err(e) => {
+                tracing::warn!("{e}; treating the client as User:ANONYMOUS");
+                Ok(KafkaPrincipal::anonymous())
+            }
+        },
+        None => Ok(KafkaPrincipal::anonymous()),
     }
 }

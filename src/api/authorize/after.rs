@@ -324,6 +324,25 @@ pub fn after(after: After, response: &mut Response, ctx: &RequestContext, broker
                 }
             }
         }
+        (After::DescribeDelegationToken, Response::DescribeDelegationToken(r)) => {
+            let me = &a.principal;
+            let is_me = |t: &StrBytes, n: &StrBytes| {
+                t.as_str() == me.principal_type && n.as_str() == me.name
+            };
+            r.tokens.retain(|t| {
+                let owner = format!("{}:{}", t.principal_type, t.principal_name);
+                is_me(&t.principal_type, &t.principal_name)
+                    || is_me(
+                        &t.token_requester_principal_type,
+                        &t.token_requester_principal_name,
+                    )
+                    || t.renewers
+                        .iter()
+                        .any(|rn| is_me(&rn.principal_type, &rn.principal_name))
+                    || a.allows(Op::Describe, Rt::DelegationToken, &t.token_id)
+                    || a.allows(Op::DescribeTokens, Rt::User, &owner)
+            });
+        }
         (After::ListGroups, Response::ListGroups(r)) if !a.cluster(Op::Describe) => {
             r.groups.retain(|g| a.group(Op::Describe, &g.group_id));
         }

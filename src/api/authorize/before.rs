@@ -753,6 +753,33 @@ pub fn before(
             resp.error_code = CLUSTER_DENIED;
             Response::ListConfigResources(resp)
         }),
+        Command::CreateDelegationToken(r) => {
+            let owner = match &r.owner_principal_name {
+                Some(name) if !name.is_empty() => format!(
+                    "{}:{name}",
+                    r.owner_principal_type
+                        .as_ref()
+                        .map_or("User", |t| t.as_str())
+                ),
+                _ => return Ok(After::Nothing),
+            };
+            if owner == a.principal.to_string() || a.allows(Op::CreateTokens, Rt::User, &owner) {
+                return Ok(After::Nothing);
+            }
+            let mut resp = CreateDelegationTokenResponse::default();
+            resp.error_code = ResponseError::DelegationTokenAuthorizationFailed.code();
+            if let (Some(t), Some(n)) = (&r.owner_principal_type, &r.owner_principal_name) {
+                resp.principal_type = t.clone();
+                resp.principal_name = n.clone();
+            }
+            if ctx.api_version >= 3 {
+                resp.token_requester_principal_type = sb(a.principal.principal_type.clone());
+                resp.token_requester_principal_name = sb(a.principal.name.clone());
+            }
+            Err(Box::new(Response::CreateDelegationToken(resp)))
+        }
+        Command::RenewDelegationToken(_) | Command::ExpireDelegationToken(_) => Ok(After::Nothing),
+        Command::DescribeDelegationToken(_) => Ok(After::DescribeDelegationToken),
         // Kafka checks no ACL for client telemetry.
         Command::ApiVersions(_)
         | Command::SaslHandshake(_)

@@ -57,6 +57,9 @@
 //! | DeleteShareGroupOffsets | G DELETE, T READ per topic (whole) |
 //! | UpdateFeatures | C ALTER (whole) |
 //! | ListConfigResources | C DESCRIBE_CONFIGS (whole) |
+//! | CreateDelegationToken | for another owner (v3): U CREATE_TOKENS on that owner (whole) |
+//! | RenewDelegationToken, ExpireDelegationToken | nothing here: owner or renewer, checked by the token store as Kafka checks it |
+//! | DescribeDelegationToken | filter: own tokens (owner, renewer or requester), else D DESCRIBE on the token id or U DESCRIBE_TOKENS on its owner |
 //! | ApiVersions, SaslHandshake, SaslAuthenticate, GetTelemetrySubscriptions, PushTelemetry | nothing |
 
 use std::collections::HashSet;
@@ -194,6 +197,7 @@ pub enum After {
     /// Share groups taken out of the request.
     ShareGroupDescribe(Vec<GroupId>),
     DescribeShareGroupOffsets(Vec<(GroupId, i16)>),
+    DescribeDelegationToken,
 }
 
 /// Uuid as the codec names it.
