@@ -181,6 +181,13 @@ impl<S: Transport> Connection<S> {
         let mut acquiring: Option<Acquiring> = None;
         let mut answers = Answers::default();
         let mut last_traffic = Instant::now();
+        // When the last read returned. Reads happen only when no whole frame is left in
+        // `input`, so every frame taken was completed by the last read: its arrival,
+        // the start of its `queue` stage (request_metrics), costs no clock read.
+        let mut last_read = last_traffic;
+        // When the request at the head of `input` started waiting for pool bytes: its
+        // queue stage starts there instead.
+        let mut pool_wait_since: Option<std::time::Instant> = None;
         // Fires no later than `last_traffic + idle`; when traffic came after it was set,
         // it fires early and is pushed on to the real deadline.
         let idle_timer = tokio::time::sleep_until(last_traffic + idle);
@@ -207,7 +214,10 @@ impl<S: Transport> Connection<S> {
                 if let Some(frame) = frame {
                     // Held until the request is handled, then given back.
                     let _held = permit.take();
-                    let handler = state.handle_frame(frame);
+                    let arrived = pool_wait_since
+                        .take()
+                        .unwrap_or_else(|| last_read.into_std());
+                    let handler = state.handle_frame(frame, arrived);
                     tokio::pin!(handler);
                     let handled = loop {
                         tokio::select! {
@@ -225,7 +235,8 @@ impl<S: Transport> Connection<S> {
                     // ran (a long poll, an acks=0 produce that has no answer).
                     last_traffic = Instant::now();
                     let close_after = match handled {
-                        Ok((slot, a, close_after)) => match answers.push(slot, a) {
+                        Ok((slot, a, handled, close_after)) => match answers.push(slot, a, handled)
+                        {
                             Ok(()) => close_after,
                             Err(close) => Some(close),
                         },
@@ -242,6 +253,7 @@ impl<S: Transport> Connection<S> {
                 let size = pending_frame_size(&input).filter(|&size| size <= max);
                 if let (Some(pool), Some(size)) = (&state.pool, size) {
                     acquiring = Some(pool.acquire(size));
+                    pool_wait_since = Some(std::time::Instant::now());
                 }
             }
             if input.capacity() - input.len() < read_chunk / 4 {
@@ -285,6 +297,7 @@ impl<S: Transport> Connection<S> {
                     }
                     Ok(n) => {
                         last_traffic = Instant::now();
+                        last_read = last_traffic;
                         if n >= spare {
                             read_chunk = (read_chunk * 2).min(READ_CHUNK);
                         }
@@ -348,9 +361,14 @@ fn next_request_id() -> u64 {
 }
 
 impl State {
-    /// Decodes and runs one request; returns its answer (ready, deferred or none) with
-    /// what is needed to frame it, and why to close once it is written, if so.
-    async fn handle_frame(&self, mut frame: Bytes) -> Result<(Slot, Answer, Option<Close>), Close> {
+    /// Decodes and runs one request whose frame was read whole at `arrived`; returns
+    /// its answer (ready, deferred or none) with what is needed to frame it, when the
+    /// handler returned, and why to close once it is written, if so.
+    async fn handle_frame(
+        &self,
+        mut frame: Bytes,
+        arrived: std::time::Instant,
+    ) -> Result<(Slot, Answer, std::time::Instant, Option<Close>), Close> {
         if frame.len() < 8 {
             return Err(Close::Protocol(format!(
                 "request of {} bytes is too short for a request header",
@@ -389,8 +407,10 @@ impl State {
                     key,
                     version: 0,
                     correlation_id: header.correlation_id,
+                    arrived,
                 };
-                return Ok((slot, Answer::Ready(Response::ApiVersions(response)), None));
+                let answer = Answer::Ready(Response::ApiVersions(response));
+                return Ok((slot, answer, started, None));
             }
             return Err(Close::Protocol(format!(
                 "{key:?} v{api_version} is not supported (supported: v{}..=v{})",
@@ -432,7 +452,14 @@ impl State {
             Answer::Deferred(wait) => Answer::Deferred(Box::pin(wait.instrument(span))),
             other => other,
         };
-        let answer = super::request_metrics::observe(key, api_version, started, answer);
+        let handled = std::time::Instant::now();
+        let times = super::request_metrics::Times {
+            arrived,
+            started,
+            handled,
+        };
+        let m = crate::metrics::global();
+        let answer = super::request_metrics::observe(m, key, api_version, times, answer);
         match ctx.take_close_reason() {
             Some(reason) => Err(Close::Protocol(reason)),
             None => {
@@ -440,10 +467,12 @@ impl State {
                     key,
                     version: api_version,
                     correlation_id: header.correlation_id,
+                    arrived,
                 };
                 Ok((
                     slot,
                     answer,
+                    handled,
                     ctx.take_close_after_answer().map(|reason| match key {
                         ApiKey::SaslAuthenticate | ApiKey::SaslHandshake => {
                             Close::AuthenticationFailed(reason)
