@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sluice::config::{BrokerConfig, Overrides};
+use sluice::server::otlp;
 
 #[derive(Parser)]
 #[command(
@@ -58,17 +59,26 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
+    // The OTLP span exporter is known only once the settings are read: a slot for it,
+    // filled by `serve` when sluice.otlp.endpoint is set (sluice::server::otlp).
+    let (otlp, otlp_slot) = tracing_subscriber::reload::Layer::new(None::<otlp::Layer>);
+    tracing_subscriber::registry()
+        .with(otlp)
+        .with(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .init();
     match cli.command {
-        Command::Serve(args) => match serve(args) {
+        Command::Serve(args) => match serve(args, otlp_slot) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("sluice: {e:#}");
@@ -86,7 +96,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
+type OtlpSlot =
+    tracing_subscriber::reload::Handle<Option<otlp::Layer>, tracing_subscriber::Registry>;
+
+fn serve(args: ServeArgs, otlp_slot: OtlpSlot) -> anyhow::Result<()> {
     let mut sets = Vec::new();
     for s in &args.set {
         let Some((name, value)) = s.split_once('=') else {
@@ -111,7 +124,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(sluice::run(config, shutdown_signal(), |_, _| {}))
+    let exporter = otlp::install(&config, runtime.handle().clone(), |layer| {
+        Ok(otlp_slot.reload(Some(layer))?)
+    })?;
+    let served = runtime.block_on(sluice::run(config, shutdown_signal(), |_, _| {}));
+    // Sends the last spans while the runtime that carries the exports still runs.
+    drop(exporter);
+    served
 }
 
 /// Completes on the first SIGINT or SIGTERM.

@@ -422,7 +422,21 @@ impl State {
         self.session.check_request(key).map_err(Close::Protocol)?;
         // Every log line the request causes, the deferred wait for durability included,
         // carries its id: `request{request_id=N api=...}`.
-        let span = tracing::info_span!("request", request_id = next_request_id(), api = ?key);
+        let span = tracing::info_span!(
+            "request",
+            request_id = next_request_id(),
+            api = ?key,
+            otel.name = tracing::field::Empty,
+            otel.kind = tracing::field::Empty,
+            kafka.api_key = tracing::field::Empty,
+            kafka.api_version = tracing::field::Empty,
+            messaging.client.id = tracing::field::Empty,
+        );
+        if super::otlp::enabled() {
+            let api = super::request_metrics::api_name(key);
+            let client = header.client_id.as_deref();
+            super::otlp::describe_request(&span, api, api_key, api_version, client);
+        }
         let entered = span.enter();
         tracing::debug!(
             conn = self.id,
