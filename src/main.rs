@@ -59,12 +59,34 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => match serve(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sluice: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Client(command) => {
+            match init_logging(None).and_then(|()| sluice::cli::run(command)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if sluice::cli::output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sluice: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Logs to stderr at RUST_LOG's levels (default info); with `otlp`, the request spans
+/// are exported too (sluice::server::otlp). `serve` calls it once its settings are
+/// read, since they say whether spans are exported.
+fn init_logging(otlp: Option<otlp::Layer>) -> anyhow::Result<()> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let cli = Cli::parse();
-    // The OTLP span exporter is known only once the settings are read: a slot for it,
-    // filled by `serve` when sluice.otlp.endpoint is set (sluice::server::otlp).
-    let (otlp, otlp_slot) = tracing_subscriber::reload::Layer::new(None::<otlp::Layer>);
     tracing_subscriber::registry()
         .with(otlp)
         .with(
@@ -76,30 +98,11 @@ fn main() -> ExitCode {
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         )
-        .init();
-    match cli.command {
-        Command::Serve(args) => match serve(args, otlp_slot) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("sluice: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Client(command) => match sluice::cli::run(command) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) if sluice::cli::output::is_broken_pipe(&e) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("sluice: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-    }
+        .try_init()?;
+    Ok(())
 }
 
-type OtlpSlot =
-    tracing_subscriber::reload::Handle<Option<otlp::Layer>, tracing_subscriber::Registry>;
-
-fn serve(args: ServeArgs, otlp_slot: OtlpSlot) -> anyhow::Result<()> {
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut sets = Vec::new();
     for s in &args.set {
         let Some((name, value)) = s.split_once('=') else {
@@ -124,9 +127,11 @@ fn serve(args: ServeArgs, otlp_slot: OtlpSlot) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let exporter = otlp::install(&config, runtime.handle().clone(), |layer| {
-        Ok(otlp_slot.reload(Some(layer))?)
-    })?;
+    let (layer, exporter) = otlp::install(&config, runtime.handle().clone())?.unzip();
+    init_logging(layer)?;
+    if let Some(exporter) = &exporter {
+        exporter.log_started();
+    }
     let served = runtime.block_on(sluice::run(config, shutdown_signal(), |_, _| {}));
     // Sends the last spans while the runtime that carries the exports still runs.
     drop(exporter);

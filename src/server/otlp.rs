@@ -57,6 +57,19 @@ pub type Layer = tracing_opentelemetry::OpenTelemetryLayer<
 /// goes away: the last export runs on it).
 pub struct Exporter {
     provider: SdkTracerProvider,
+    url: String,
+    max_queue: usize,
+}
+
+impl Exporter {
+    /// The start-up line (once the subscriber that prints it is installed).
+    pub fn log_started(&self) {
+        tracing::info!(
+            url = %self.url,
+            max_queue_spans = self.max_queue,
+            "exporting request spans with OTLP/HTTP"
+        );
+    }
 }
 
 impl Drop for Exporter {
@@ -87,13 +100,13 @@ pub fn traces_url(endpoint: &str) -> Result<String> {
 }
 
 /// Starts exporting request spans when `sluice.otlp.endpoint` is set: builds the
-/// exporter on `runtime` and hands the tracing layer to `add_layer`. `None` when the
-/// endpoint is empty (the default); an endpoint that is not an http URL is an error.
+/// exporter on `runtime` and returns the tracing layer for the process's subscriber.
+/// `None` when the endpoint is empty (the default); an endpoint that is not an http
+/// URL is an error.
 pub fn install(
     config: &BrokerConfig,
     runtime: tokio::runtime::Handle,
-    add_layer: impl FnOnce(Layer) -> Result<()>,
-) -> Result<Option<Exporter>> {
+) -> Result<Option<(Layer, Exporter)>> {
     let setting = |name: &str| {
         config
             .broker_value(name)
@@ -134,17 +147,23 @@ pub fn install(
         .with_resource(Resource::builder().with_service_name(service_name).build())
         .build();
     let tracer = provider.tracer("sluice");
-    add_layer(tracing_opentelemetry::layer().with_tracer(tracer))?;
+    let layer = tracing_opentelemetry::layer().with_tracer(tracer);
     ENABLED.store(true, Ordering::Relaxed);
-    tracing::info!(url = %url, max_queue_spans = max_queue, "exporting request spans with OTLP/HTTP");
-    Ok(Some(Exporter { provider }))
+    Ok(Some((
+        layer,
+        Exporter {
+            provider,
+            url,
+            max_queue,
+        },
+    )))
 }
 
 /// Records the OTLP name and attributes of a request span (called only when
 /// [`enabled`]): name = the Kafka API, kind = server, and the API key, version and
-/// client id. They are span fields declared empty by the connection (the span's
-/// `request_id` and `api` fields become attributes too): `OpenTelemetrySpanExt` cannot
-/// reach the layer through the reload slot it sits in.
+/// client id. They are span fields declared empty by the connection, recorded only
+/// here, so log lines show them only while spans are exported (the span's
+/// `request_id` and `api` fields become attributes too).
 pub fn describe_request(
     span: &tracing::Span,
     api: &'static str,
