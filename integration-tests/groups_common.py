@@ -167,6 +167,24 @@ def assert_exactly_once(workers, expected) -> None:
     dups = {k: v for k, v in seen.items() if v > 1}
     missing = set(expected) - set(seen)
     extra = set(seen) - set(expected)
-    assert not dups, f"{len(dups)} records consumed more than once, e.g. {sorted(dups.items())[:5]}"
+    assert not dups, (f"{len(dups)} records consumed more than once, e.g. {sorted(dups.items())[:5]}\n"
+                      + "\n".join(_history(w, sorted(dups)[0]) for w in workers))
     assert not missing, f"{len(missing)} records never consumed, e.g. {sorted(missing)[:5]}"
     assert not extra, f"unexpected records {sorted(extra)[:5]}"
+
+
+def _history(worker, record) -> str:
+    """What a worker printed about the partition of ``record`` (assignments, revocations, that
+    partition's records and failed commits), so a duplicate can be traced to a generation."""
+    partition = record[0]
+    keep = []
+    for i, line in enumerate(worker.snapshot()):
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] in ("ASSIGN", "REVOKE", "IDLE", "CLOSED") or (
+                parts[0] in ("REC", "COMMITFAIL") and parts[1:2] == [str(partition)]):
+            keep.append(f"{i:5d} {line}")
+    if len(keep) > 60:
+        keep = keep[:30] + ["  ..."] + keep[-30:]
+    return f"--- {worker.name}: partition {partition} ---\n" + "\n".join(keep)

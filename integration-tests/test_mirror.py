@@ -92,6 +92,9 @@ def test_mirror_through_kills_ends_identical_with_translated_offsets(broker_fact
 
     n = 3000
     done = threading.Event()
+    # The producer holds its last third back until the test is ready to kill A, so A's kill
+    # always lands mid-stream however slow or fast the machine is.
+    held_from, release = 2000, threading.Event()
     errors = []
 
     def produce():
@@ -99,6 +102,9 @@ def test_mirror_through_kills_ends_identical_with_translated_offsets(broker_fact
             p = Producer({"bootstrap.servers": a.bootstrap, "enable.idempotence": True, "linger.ms": 5,
                           "message.timeout.ms": 60000})
             for i in range(n):
+                if i == held_from:
+                    p.flush(60)
+                    release.wait(180)
                 while True:
                     try:
                         p.produce(topic, key=f"k{i % 17}".encode(), value=f"v{i}".encode(),
@@ -126,7 +132,9 @@ def test_mirror_through_kills_ends_identical_with_translated_offsets(broker_fact
         b.kill9()
         b.start()
         wait_until(lambda: count(b.bootstrap, topic) > 1200, timeout=90, message="copies after B's restart")
-        assert not done.is_set(), "the producer finished before the kills: slow it down"
+        assert not done.is_set(), "the producer finished before the kills"
+        release.set()
+        time.sleep(0.5)  # a few batches of the last third are in flight
         a.kill9()
         a.start()
         assert done.wait(120) and not errors, errors

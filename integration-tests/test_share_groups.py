@@ -6,17 +6,26 @@ Each test starts the real broker, creates a one-partition topic, sets the group'
 consumers: distinct records for members sharing a partition, ACCEPT/RELEASE/REJECT, redelivery
 after the acquisition lock runs out, the delivery count limit archiving a poison record, and
 acknowledgements surviving a kill -9 of the broker.
+
+ShareFetch/ShareAcknowledge v2 (acquire modes, RENEW) go over the raw protocol (share_wire.py):
+librdkafka 2.16's ShareConsumer negotiates v1 only. The ``share.version`` feature is driven with
+``sluice feature`` as an operator would.
 """
 
 from __future__ import annotations
 
+import subprocess
 import time
+import uuid
 
 import pytest
 from confluent_kafka import AcknowledgeType, Producer, ShareConsumer
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
+
+import kafka_wire as kw
+import share_wire as sw
 
 # Short locks so redelivery tests finish quickly; the broker-wide minimum is lowered to allow it.
 SETTINGS = {
@@ -243,3 +252,208 @@ def test_read_committed_share_group_never_delivers_aborted_records(broker_factor
         c.commit_sync()
     finally:
         c.close()
+
+
+def topic_id(b, topic) -> uuid.UUID:
+    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=10000)
+    try:
+        (t,) = admin.describe_topic_partitions([topic])["topics"]
+        return uuid.UUID(str(t["topic_id"]))
+    finally:
+        admin.close()
+
+
+def test_share_fetch_and_acknowledge_v2_raw(broker_factory):
+    b = broker_factory(settings=SETTINGS)
+    setup(b, "q7", "g7")
+    # Two producer batches: offsets 0-2 and 3-5.
+    produce(b, "q7", [b"a", b"b", b"c"])
+    produce(b, "q7", [b"d", b"e", b"f"])
+    tid = topic_id(b, "q7")
+    with kw.KafkaConn.to(b.bootstrap) as c:
+        keys = c.api_versions(3)["api_keys"]
+    assert keys[sw.SHARE_FETCH] == (1, 2) and keys[sw.SHARE_ACKNOWLEDGE] == (1, 2)
+    for m in ("m1", "m2"):
+        assert sw.heartbeat(b.bootstrap, "g7", m, 0, ["q7"])[0] == 0
+
+    # Record limit: exactly MaxRecords records, in one range.
+    f = sw.share_fetch(b.bootstrap, "g7", "m1", 0, tid, max_records=2, acquire_mode=sw.RECORD_LIMIT)
+    assert f["error"] == 0 and f["lock_ms"] == 2000, f
+    assert f["partition"]["acquired"] == [(0, 1, 1)]
+    # Batch-optimized: one record asked, the rest of its producer batch comes with it.
+    f = sw.share_fetch(b.bootstrap, "g7", "m2", 0, tid, max_records=1, acquire_mode=sw.BATCH_OPTIMIZED)
+    assert f["partition"]["acquired"] == [(2, 2, 1)], f
+    f = sw.share_fetch(b.bootstrap, "g7", "m2", 1, tid, max_records=1, acquire_mode=sw.BATCH_OPTIMIZED)
+    assert f["partition"]["acquired"] == [(3, 5, 1)], f
+
+    # IsRenewAck with fetch bounds is an invalid request; with zero bounds it renews only.
+    f = sw.share_fetch(b.bootstrap, "g7", "m1", 1, tid, [(0, 1, [sw.RENEW])], renew=True)
+    assert f["error"] == kw.INVALID_REQUEST, f
+    f = sw.share_fetch(b.bootstrap, "g7", "m1", 1, tid, [(0, 1, [sw.RENEW])], renew=True,
+                       max_wait_ms=0, min_bytes=0, max_bytes=0, max_records=0)
+    assert f["error"] == 0 and f["partition"]["ack_error"] == 0 and f["partition"]["acquired"] == [], f
+    # ShareAcknowledge v2: RENEW answers the lock duration; RENEW at v1 is refused.
+    a = sw.share_acknowledge(b.bootstrap, "g7", "m1", 2, tid, [(0, 1, [sw.RENEW])], renew=True)
+    assert (a["error"], a["partition_error"], a["lock_ms"]) == (0, 0, 2000), a
+    a = sw.share_acknowledge(b.bootstrap, "g7", "m1", 3, tid, [(0, 1, [sw.RENEW])], version=1)
+    assert a["partition_error"] == kw.INVALID_REQUEST, a
+    a = sw.share_acknowledge(b.bootstrap, "g7", "m1", 4, tid, [(0, 1, [sw.ACCEPT])])
+    assert (a["error"], a["partition_error"]) == (0, 0), a
+    # m2 acknowledges nothing: its records come back after the lock and go to m1, one count
+    # higher.
+    deadline = time.time() + 30
+    got = []
+    epoch = 5
+    while not got and time.time() < deadline:
+        f = sw.share_fetch(b.bootstrap, "g7", "m1", epoch, tid, max_wait_ms=500)
+        epoch += 1
+        got = f["partition"]["acquired"] if f["partition"] else []
+    assert got == [(2, 2, 2), (3, 5, 2)], got
+    a = sw.share_acknowledge(b.bootstrap, "g7", "m1", epoch, tid, [(2, 5, [sw.ACCEPT])])
+    assert (a["error"], a["partition_error"]) == (0, 0), a
+
+
+def test_share_version_0_refuses_share_groups(broker_factory, sluice_binary):
+    b = broker_factory(settings=SETTINGS)
+    create_topic(b, "q8")
+
+    def feature(*args):
+        out = subprocess.run([str(sluice_binary), "feature", *args, "-b", b.bootstrap],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
+    assert "share.version" in feature("describe")
+    feature("downgrade", "--feature", "share.version=0")
+    assert sw.heartbeat(b.bootstrap, "g8", "m1", 0, ["q8"])[0] == kw.UNSUPPORTED_VERSION
+    f = sw.share_fetch(b.bootstrap, "g8", "m1", 0, topic_id(b, "q8"))
+    assert f["error"] == kw.UNSUPPORTED_VERSION, f
+    # The level is durable across a kill -9, and level 1 turns share groups back on.
+    b.kill9()
+    b.start()
+    assert sw.heartbeat(b.bootstrap, "g8", "m1", 0, ["q8"])[0] == kw.UNSUPPORTED_VERSION
+    feature("upgrade", "--feature", "share.version=1")
+    assert sw.heartbeat(b.bootstrap, "g8", "m1", 0, ["q8"]) == (0, 1)
+
+
+def state_topic_end(b) -> int:
+    """The end offset of __share_group_state's one partition (the test sets one)."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "state-watch"})
+    try:
+        return c.get_watermark_offsets(TopicPartition("__share_group_state", 0), timeout=10)[1]
+    finally:
+        c.close()
+
+
+def test_a_lock_expiring_with_no_fetcher_returns_the_record(broker_factory):
+    b = broker_factory(settings={**SETTINGS, "share.coordinator.state.topic.num.partitions": "1"})
+    setup(b, "q9", "g9")
+    produce(b, "q9", [b"held"])
+    tid = topic_id(b, "q9")
+    assert sw.heartbeat(b.bootstrap, "g9", "holder", 0, ["q9"])[0] == 0
+    f = sw.share_fetch(b.bootstrap, "g9", "holder", 0, tid)
+    assert f["partition"]["acquired"] == [(0, 0, 1)], f
+    # Nobody fetches or acknowledges from here on: only the broker's lock timer can return
+    # the record, and it records that in __share_group_state (delivery count 1, available).
+    before = state_topic_end(b)
+    deadline = time.time() + 30
+    while state_topic_end(b) == before and time.time() < deadline:
+        time.sleep(0.2)
+    assert state_topic_end(b) > before, "the expired lock was never recorded"
+    # The record went back to the group: after a kill -9 (acquisitions are not durable, the
+    # expiry is) another consumer gets it as a second delivery.
+    b.kill9()
+    b.start()
+    other = consumer(b, "g9")
+    try:
+        other.subscribe(["q9"])
+        got = poll_until(other, 1)
+        assert [(m.value(), m.delivery_count()) for m in got] == [(b"held", 2)]
+        other.acknowledge(got[0])
+        other.commit_sync()
+    finally:
+        other.close()
+
+
+def test_group_configs_and_membership_survive_kill9(broker_factory):
+    b = broker_factory(settings=SETTINGS)
+    setup(b, "q10", "g10")  # share.auto.offset.reset=earliest
+    produce(b, "q10", [b"early"])
+    err, epoch = sw.heartbeat(b.bootstrap, "g10", "kept", 0, ["q10"])
+    assert err == 0
+    b.kill9()
+    b.start()
+    # The member carries on at its epoch (no UNKNOWN_MEMBER_ID, no rejoin), then leaves.
+    assert sw.heartbeat(b.bootstrap, "g10", "kept", epoch) == (0, epoch)
+    assert sw.heartbeat(b.bootstrap, "g10", "kept", -1)[0] == 0
+    # Still earliest after the restart: the record written before anyone joined is delivered.
+    c = consumer(b, "g10")
+    try:
+        c.subscribe(["q10"])
+        got = poll_until(c, 1)
+        assert [m.value() for m in got] == [b"early"]
+        c.acknowledge(got[0])
+        c.commit_sync()
+    finally:
+        c.close()
+
+
+def test_cli_consume_and_describe_share_and_consumer_groups(broker_factory, sluice_binary):
+    b = broker_factory(settings=SETTINGS)
+    setup(b, "q11", "g11")
+    produce(b, "q11", [b"v%d" % i for i in range(5)])
+
+    def sluice(*args, check=True):
+        out = subprocess.run([str(sluice_binary), *args, "-b", b.bootstrap],
+                             capture_output=True, text=True, timeout=60)
+        if check:
+            assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
+    # RELEASE: the two records come back to the group, with a higher delivery count.
+    out = sluice("consume", "q11", "--share-group", "g11", "-n", "2", "--release", "--timeout-ms", "20000")
+    assert out.split() == ["v0", "v1"], out
+    # ACCEPT (the default): all five, the released two again among them.
+    out = sluice("consume", "q11", "--share-group", "g11", "-n", "5", "--timeout-ms", "20000")
+    assert sorted(out.split()) == ["v0", "v1", "v2", "v3", "v4"], out
+    # Everything accepted: the start offset reached the end, with no lag.
+    out = sluice("group", "describe", "g11")
+    assert "Type: share" in out and "Members: 0" in out, out
+    row = [line.split() for line in out.splitlines() if line.startswith("q11")]
+    assert row == [["q11", "0", "5", "5", "0"]], out
+
+    # A member shows with its epoch and assignment while it consumes.
+    c = consumer(b, "g11")
+    try:
+        c.subscribe(["q11"])
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            c.poll(0.5)
+            out = sluice("group", "describe", "g11")
+            if "Members: 1" in out and "assignment=q11:0" in out:
+                break
+        assert "Members: 1" in out and "epoch=" in out and "assignment=q11:0" in out, out
+    finally:
+        c.close()
+
+    # A KIP-848 consumer group: members with epochs and assignments, and the offsets table.
+    from confluent_kafka import Consumer
+    cg = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "cg11", "group.protocol": "consumer",
+                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        cg.subscribe(["q11"])
+        got = []
+        deadline = time.time() + 30
+        while len(got) < 5 and time.time() < deadline:
+            m = cg.poll(0.5)
+            if m is not None and m.error() is None:
+                got.append(m)
+        assert len(got) == 5
+        cg.commit(got[-1], asynchronous=False)
+        out = sluice("group", "describe", "cg11")
+        assert "Type: consumer" in out and "Members: 1" in out and "assignment=q11:0" in out, out
+        row = [line.split()[:5] for line in out.splitlines() if line.startswith("q11")]
+        assert row == [["q11", "0", "5", "5", "0"]], out
+    finally:
+        cg.close()

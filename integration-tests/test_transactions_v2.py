@@ -106,8 +106,9 @@ def update_features(bootstrap: str, updates, validate_only=False) -> tuple[int, 
 
 def test_features_are_kafka_4_2s_and_v3_leaves_out_minimum_0(broker):
     v4 = features(broker.bootstrap, 4)
-    assert v4["supported"] == {"metadata.version": (7, 29), "transaction.version": (0, 2)}
-    assert v4["finalized"] == {"metadata.version": 29, "transaction.version": 2}
+    assert v4["supported"] == {"metadata.version": (7, 29), "transaction.version": (0, 2),
+                               "share.version": (0, 1)}
+    assert v4["finalized"] == {"metadata.version": 29, "transaction.version": 2, "share.version": 1}
     assert v4["epoch"] >= 0
     v3 = features(broker.bootstrap, 3)
     # Below v4 a feature whose minimum is 0 is left out (KAFKA-17492), as Kafka does.

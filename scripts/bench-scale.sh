@@ -3,9 +3,11 @@
 # the machine's physical references and the process limits measured in the same run. Figures
 # only: nothing here passes or fails. Also reached as `scripts/bench.sh --scale`.
 #
-#   scripts/bench-scale.sh                  partitions 1,1000; connections 10,1000 (a few minutes)
-#   scripts/bench-scale.sh --full           partitions 1,1000,10000; connections 10,1000,10000
-#   scripts/bench-scale.sh --partitions 1,5000 --connections 10,2000
+#   scripts/bench-scale.sh                  partitions 1,1000; connections 10,1000; groups 10,100
+#                                           (a few minutes)
+#   scripts/bench-scale.sh --full           partitions 1,1000,10000; connections 10,1000,10000;
+#                                           groups 10,100,1000
+#   scripts/bench-scale.sh --partitions 1,5000 --connections 10,2000 --groups 10,500
 #
 # Partitions: per count a fresh broker, one topic of that many partitions (CreateTopics time),
 # descriptors, memory maps and RSS (anonymous / file-backed) after creation, produce throughput
@@ -14,19 +16,24 @@
 # (SIGTERM to exit), then start on that data and the same figures after it.
 # Connections: idle connections (one ApiVersions each, then held) added in steps on one broker;
 # its RSS and the produce latency (acks=1, one record at a time) of one extra producer.
+# Groups: per count a fresh broker, that many KIP-848 groups of 10 members, each member
+# heartbeating and committing once a second (examples/groups_load.rs, built here in release),
+# for GROUPS_SECONDS (default 20): commit rate and latency, broker CPU and RSS, the size of
+# __consumer_offsets, then a clean restart that replays every group.
 #
 # Environment: SLUICE_BIN (default target/release/sluice), BENCH_DIR (default target/bench-scale),
 # PYTHON (default .venv/bin/python). Broker logs and client errors are kept in BENCH_DIR.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PARTS=1,1000 CONNS=10,1000
+PARTS=1,1000 CONNS=10,1000 GROUP_COUNTS=10,100
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --full) PARTS=1,1000,10000 CONNS=10,1000,10000 ;;
+    --full) PARTS=1,1000,10000 CONNS=10,1000,10000 GROUP_COUNTS=10,100,1000 ;;
     --partitions) PARTS=$2; shift ;;
     --connections) CONNS=$2; shift ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    --groups) GROUP_COUNTS=$2; shift ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -53,3 +60,12 @@ echo
 echo "### connections"
 echo
 "$PY" "$ROOT/scripts/lib/bench_scale.py" connections "$BIN" "$DIR" "$CONNS" 2>>"$DIR/clients.log"
+echo
+echo "### consumer groups"
+echo
+export GROUPS_LOAD="${GROUPS_LOAD:-$ROOT/target/release/examples/groups_load}"
+if [[ ! -x $GROUPS_LOAD ]]; then
+  (cd "$ROOT" && cargo build --release --example groups_load >>"$DIR/clients.log" 2>&1) ||
+    { echo "cannot build examples/groups_load (see $DIR/clients.log)"; exit 1; }
+fi
+"$PY" "$ROOT/scripts/lib/bench_scale.py" groups "$BIN" "$DIR" "$GROUP_COUNTS" 2>>"$DIR/clients.log"

@@ -58,7 +58,7 @@ if [[ ! -x "$SLUICE_BIN" ]]; then
   FAILED=1
 else
   step "integration tests (pytest, broker $SLUICE_BIN)" \
-    .venv/bin/python -m pytest integration-tests -v --timeout 300 "$@" || true
+    .venv/bin/python -m pytest integration-tests -v --timeout 300 --durations=30 "$@" || true
   if [[ $# -eq 0 ]]; then
     # The same produce/fetch, group and transaction tests against `sluice serve --in-memory`.
     step "integration tests in memory (SLUICE_STORAGE=memory)" \

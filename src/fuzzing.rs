@@ -469,6 +469,7 @@ fn encode_default_request(
         ApiKey::DescribeConfigs => DescribeConfigsRequest::default().encode(buf, version),
         ApiKey::AlterConfigs => AlterConfigsRequest::default().encode(buf, version),
         ApiKey::DescribeLogDirs => DescribeLogDirsRequest::default().encode(buf, version),
+        ApiKey::AlterReplicaLogDirs => AlterReplicaLogDirsRequest::default().encode(buf, version),
         ApiKey::SaslAuthenticate => SaslAuthenticateRequest::default()
             .with_auth_bytes(Bytes::from_static(b"\0alice\0alice-secret"))
             .encode(buf, version),
@@ -509,10 +510,15 @@ fn encode_default_request(
         ApiKey::UpdateFeatures => UpdateFeaturesRequest::default().encode(buf, version),
         ApiKey::ShareGroupHeartbeat => ShareGroupHeartbeatRequest::default().encode(buf, version),
         ApiKey::ShareGroupDescribe => ShareGroupDescribeRequest::default().encode(buf, version),
-        ApiKey::ShareFetch => ShareFetchRequest::default().encode(buf, version),
-        ApiKey::ShareAcknowledge => ShareAcknowledgeRequest::default().encode(buf, version),
+        ApiKey::ShareFetch => {
+            crate::api::codec_4_2::ShareFetchRequest::default().encode(buf, version)
+        }
+        ApiKey::ShareAcknowledge => {
+            crate::api::codec_4_2::ShareAcknowledgeRequest::default().encode(buf, version)
+        }
+        // v1 is v0 on the wire (crate::api::codec_4_2).
         ApiKey::DescribeShareGroupOffsets => {
-            DescribeShareGroupOffsetsRequest::default().encode(buf, version)
+            DescribeShareGroupOffsetsRequest::default().encode(buf, version.min(0))
         }
         ApiKey::AlterShareGroupOffsets => {
             AlterShareGroupOffsetsRequest::default().encode(buf, version)
@@ -523,6 +529,11 @@ fn encode_default_request(
         ApiKey::DescribeAcls => DescribeAclsRequest::default().encode(buf, version),
         ApiKey::CreateAcls => CreateAclsRequest::default().encode(buf, version),
         ApiKey::DeleteAcls => DeleteAclsRequest::default().encode(buf, version),
+        ApiKey::GetTelemetrySubscriptions => {
+            GetTelemetrySubscriptionsRequest::default().encode(buf, version)
+        }
+        ApiKey::PushTelemetry => PushTelemetryRequest::default().encode(buf, version),
+        ApiKey::ListConfigResources => ListConfigResourcesRequest::default().encode(buf, version),
         _ => return None,
     })
 }

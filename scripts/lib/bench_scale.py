@@ -7,6 +7,11 @@ connections cost a broker as their number grows. Figures only: nothing here pass
                                                 spread over all partitions (random partition per
                                                 record), clean shutdown time, then start time on
                                                 that data and the same figures after it
+  bench_scale.py groups BIN DIR G1,G2,...       per count: G consumer groups (KIP-848) of 10 members
+                                                each committing once a second (examples/groups_load.rs,
+                                                $GROUPS_LOAD, $GROUPS_SECONDS): commit rate and latency,
+                                                broker CPU and RSS, __consumer_offsets size, and the
+                                                clean restart that replays the groups
   bench_scale.py connections BIN DIR C1,C2,...  per count: C idle connections (one ApiVersions
                                                 each, then held), broker RSS and the produce
                                                 latency (p50/p99, acks=1, one record at a time) of
@@ -215,10 +220,56 @@ def connections(binary: str, base: str, counts: list[int]) -> None:
     b.stop()
 
 
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def groups(binary: str, base: str, counts: list[int]) -> None:
+    """Per count: a fresh broker, `count` KIP-848 groups of 10 members committing once a second
+    (the groups_load example, $GROUPS_LOAD), then a clean restart that replays the groups."""
+    load = os.environ.get("GROUPS_LOAD") or "target/release/examples/groups_load"
+    seconds = int(os.environ.get("GROUPS_SECONDS", "20"))
+    print("| groups x members | commits/s | commit p50 / p99 / p99.9 (ms) | heartbeat p99 (ms) | errors "
+          "| broker CPU (% of one core) | RSS (MiB) | __consumer_offsets (MiB) | restart (s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n in counts:
+        data = os.path.join(base, f"groups-{n}")
+        b = Broker(binary, data, os.path.join(base, f"groups-{n}.log"))
+        b.start()
+        cpu0, t0 = cpu_seconds(b.proc.pid), time.monotonic()
+        out = subprocess.run([load, "--bootstrap", b.bootstrap, "--groups", str(n), "--members", "10",
+                              "--seconds", str(seconds), "--connections", str(min(200, max(10, n // 5)))],
+                             capture_output=True, text=True, timeout=600 + seconds)
+        cpu = (cpu_seconds(b.proc.pid) - cpu0) / (time.monotonic() - t0) * 100
+        st = b.stats()
+        lines = {l.split(":", 1)[0]: l.split(":", 1)[1].strip() for l in out.stdout.splitlines() if ":" in l}
+        if out.returncode != 0:
+            print(f"| {n} x 10 | load generator failed: {out.stderr.strip()[-200:]} |", flush=True)
+            b.stop()
+            continue
+
+        def pick(key: str, *names: str) -> str:
+            words = lines.get(key, "").split()
+            return " / ".join(words[words.index(n) + 1] for n in names if n in words) or "?"
+
+        rate = lines.get("commits", "?").split("(")[-1].split("/s")[0]
+        errors = "; ".join(v for k, v in lines.items() if k == "errors") or "none"
+        offsets = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(data)
+                      if "__consumer_offsets" in d for f in fs) / (1 << 20)
+        b.stop()
+        restart = b.start()
+        b.stop()
+        print(f"| {n} x 10 | {rate} | {pick('commit latency ms', 'p50', 'p99', 'p99.9')} "
+              f"| {pick('heartbeat latency ms', 'p99')} | {errors} | {cpu:.0f} | {st['VmRSS']:.0f} "
+              f"| {offsets:.1f} | {restart:.2f} |", flush=True)
+
+
 def main(argv: list[str]) -> None:
     what, binary, base, counts = argv[1], argv[2], argv[3], [int(c) for c in argv[4].split(",")]
     os.makedirs(base, exist_ok=True)
-    {"partitions": partitions, "connections": connections}[what](binary, base, counts)
+    {"partitions": partitions, "connections": connections, "groups": groups}[what](binary, base, counts)
 
 
 if __name__ == "__main__":

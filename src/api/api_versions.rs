@@ -19,12 +19,17 @@ use crate::coordinator::features::supported_features;
 use crate::error::ResponseError;
 
 pub async fn handle(
-    _request: ApiVersionsRequest,
+    request: ApiVersionsRequest,
     ctx: &RequestContext,
     broker: &Arc<Broker>,
 ) -> Option<ApiVersionsResponse> {
     let mut r = response(0);
     if ctx.api_version >= 3 {
+        // KIP-714's client_software_name/version match on what the client said here.
+        ctx.session.set_client_software(
+            request.client_software_name.to_string(),
+            request.client_software_version.to_string(),
+        );
         r.supported_features = supported_features()
             .into_iter()
             .filter(|f| ctx.api_version >= 4 || f.min != 0)

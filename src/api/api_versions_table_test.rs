@@ -30,11 +30,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
          its own markers",
     ),
     (
-        ApiKey::AlterReplicaLogDirs,
-        None,
-        "one log directory only (several log directories are not implemented)",
-    ),
-    (
         ApiKey::CreateDelegationToken,
         None,
         "no delegation tokens (need SASL)",
@@ -60,34 +55,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         ApiKey::UnregisterBroker,
         None,
         "a single node has no other broker to unregister",
-    ),
-    (
-        ApiKey::GetTelemetrySubscriptions,
-        None,
-        "client telemetry (KIP-714) not implemented",
-    ),
-    (
-        ApiKey::PushTelemetry,
-        None,
-        "client telemetry (KIP-714) not implemented",
-    ),
-    (
-        ApiKey::ListConfigResources,
-        None,
-        "not implemented: which resources v1 lists per type (KIP-1142) was not \
-         confirmed against Kafka's source; no client-metrics resources exist for v0",
-    ),
-    (
-        ApiKey::ShareFetch,
-        Some(1),
-        "v2 (acquire modes, record limits, RENEW) is Kafka 4.2's: api::codec_4_2 \
-         decodes it, but the handler does not yet serve IsRenewAck and the acquire modes",
-    ),
-    (
-        ApiKey::ShareAcknowledge,
-        Some(1),
-        "v2 (RENEW) is Kafka 4.2's: api::codec_4_2 decodes it, but the handler does \
-         not yet answer AcquisitionLockTimeoutMs or take IsRenewAck",
     ),
     (
         ApiKey::AddRaftVoter,
@@ -128,12 +95,6 @@ const GAPS: &[(ApiKey, Option<i16>, &str)] = &[
         None,
         "inter-broker (group coordinator to share coordinator); here the share \
          coordinator runs in-process over __share_group_state",
-    ),
-    (
-        ApiKey::DescribeShareGroupOffsets,
-        Some(0),
-        "v1 (Lag) is Kafka 4.2's; kafka-protocol 0.18 stops at v0 and api::codec_4_2 \
-         does not add it yet",
     ),
 ];
 

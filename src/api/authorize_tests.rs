@@ -251,10 +251,13 @@ async fn share_group_apis_need_group_read_and_topic_read() {
         r.group_id = Some(GroupId(sb("workers")));
         r.member_id = Some(sb("m1"));
         r.topics = vec![t];
-        Command::ShareFetch(r)
+        Command::ShareFetch(super::codec_4_2::ShareFetchRequest {
+            request: r,
+            ..Default::default()
+        })
     };
     let code = |r: &Response| match r {
-        Response::ShareFetch(f) => f.error_code,
+        Response::ShareFetch(f) => f.response.error_code,
         _ => panic!(),
     };
     assert_eq!(code(&apply(&b, 1, fetch()).await), 30, "no group READ");

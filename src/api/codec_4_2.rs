@@ -20,9 +20,13 @@
 //!   line can name them directly (`ShareFetch(codec_4_2::ShareFetchRequest =>
 //!   codec_4_2::ShareFetchResponse) = share_fetch::handle;`), with `supported_versions`
 //!   raising the codec's range (v1) to [`SHARE_FETCH_MAX`] / [`SHARE_ACKNOWLEDGE_MAX`].
+//! - DescribeShareGroupOffsets v1 (KIP-1226): each partition's `Lag` (int64) after
+//!   `LeaderEpoch`; the request is unchanged. Its response ([`DescribeShareGroupOffsetsResponse`])
+//!   is written whole by hand at v1 (the field sits inside nested arrays), and the tests
+//!   check that the same writer without the lag is the codec's v0 byte for byte.
 //! - Not client-facing or not served, so not here: WriteTxnMarkers v2, AddRaftVoter v1,
-//!   WriteShareGroupState v1, ReadShareGroupStateSummary v1, DescribeShareGroupOffsets v1,
-//!   and StreamsGroupHeartbeat/StreamsGroupDescribe (keys 88, 89) becoming stable.
+//!   WriteShareGroupState v1, ReadShareGroupStateSummary v1, and
+//!   StreamsGroupHeartbeat/StreamsGroupDescribe (keys 88, 89) becoming stable.
 //!
 //! Why by hand and not regenerated: see docs/kafka-4.2-api-keys.md ("The codec"). Every
 //! version here differs from one the codec serves by a field inserted or swapped at a
@@ -58,6 +62,7 @@ pub const OFFSET_COMMIT_MAX: i16 = 10;
 pub const OFFSET_FETCH_MAX: i16 = 10;
 pub const SHARE_FETCH_MAX: i16 = 2;
 pub const SHARE_ACKNOWLEDGE_MAX: i16 = 2;
+pub const DESCRIBE_SHARE_GROUP_OFFSETS_MAX: i16 = 1;
 
 /// Decodes a request of a version the codec cannot read; `None` for everything else
 /// (the codec's own decoder is used).
@@ -70,6 +75,10 @@ pub(super) fn decode_request(
         (ApiKey::ListOffsets, 11) => ListOffsetsRequest::decode(body, 10).map(Command::ListOffsets),
         (ApiKey::OffsetCommit, 10) => decode_offset_commit_v10(body).map(Command::OffsetCommit),
         (ApiKey::OffsetFetch, 10) => decode_offset_fetch_v10(body).map(Command::OffsetFetch),
+        (ApiKey::DescribeShareGroupOffsets, 1) => {
+            codec::DescribeShareGroupOffsetsRequest::decode(body, 0)
+                .map(Command::DescribeShareGroupOffsets)
+        }
         _ => return None,
     })
 }
@@ -100,6 +109,9 @@ pub(super) fn encode_default_request(
             encode_offset_commit_v10(&OffsetCommitRequest::default(), buf)
         }
         (ApiKey::OffsetFetch, 10) => encode_offset_fetch_v10(&OffsetFetchRequest::default(), buf),
+        (ApiKey::DescribeShareGroupOffsets, 1) => {
+            codec::DescribeShareGroupOffsetsRequest::default().encode(buf, 0)
+        }
         _ => return None,
     })
 }
@@ -406,6 +418,118 @@ impl Encodable for ShareAcknowledgeResponse {
     }
 }
 
+// ---- DescribeShareGroupOffsets v1 -------------------------------------------------------
+
+/// DescribeShareGroupOffsets response v0-1: the codec's v0 response and v1's per-partition
+/// `Lag` (KIP-1226), an int64 after `LeaderEpoch`. The request is unchanged from v0.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DescribeShareGroupOffsetsResponse {
+    pub response: codec::DescribeShareGroupOffsetsResponse,
+    /// Each partition's lag by (group, topic id, partition); a partition without one is
+    /// answered with -1, Kafka's "uninitialized lag".
+    pub lags: BTreeMap<(String, uuid::Uuid, i32), i64>,
+}
+
+impl DescribeShareGroupOffsetsResponse {
+    fn lag(&self, group: &str, topic_id: uuid::Uuid, partition: i32) -> i64 {
+        let key = (group.to_string(), topic_id, partition);
+        self.lags.get(&key).copied().unwrap_or(-1)
+    }
+}
+
+impl Decodable for DescribeShareGroupOffsetsResponse {
+    fn decode<B: ByteBuf>(buf: &mut B, version: i16) -> Result<Self> {
+        use codec::describe_share_group_offsets_response as m;
+        if version == 0 {
+            return Ok(DescribeShareGroupOffsetsResponse {
+                response: codec::DescribeShareGroupOffsetsResponse::decode(buf, 0)?,
+                ..Default::default()
+            });
+        }
+        check_version(
+            "DescribeShareGroupOffsetsResponse",
+            version,
+            DESCRIBE_SHARE_GROUP_OFFSETS_MAX,
+        )?;
+        let mut out = DescribeShareGroupOffsetsResponse::default();
+        out.response.throttle_time_ms = read_i32(buf)?;
+        for _ in 0..array_len(buf, "groups")? {
+            let mut g = m::DescribeShareGroupOffsetsResponseGroup::default();
+            g.group_id = read_string(buf)?;
+            for _ in 0..array_len(buf, "topics")? {
+                let mut t = m::DescribeShareGroupOffsetsResponseTopic::default();
+                t.topic_name = read_string(buf)?;
+                t.topic_id = read_uuid(buf)?;
+                for _ in 0..array_len(buf, "partitions")? {
+                    let mut p = m::DescribeShareGroupOffsetsResponsePartition::default();
+                    p.partition_index = read_i32(buf)?;
+                    p.start_offset = read_i64(buf)?;
+                    p.leader_epoch = read_i32(buf)?;
+                    let lag = read_i64(buf)?;
+                    p.error_code = read_i16(buf)?;
+                    p.error_message = read_string(buf)?;
+                    p.unknown_tagged_fields = read_tagged_fields(buf)?;
+                    let key = (g.group_id.to_string(), t.topic_id, p.partition_index);
+                    out.lags.insert(key, lag);
+                    t.partitions.push(p);
+                }
+                t.unknown_tagged_fields = read_tagged_fields(buf)?;
+                g.topics.push(t);
+            }
+            g.error_code = read_i16(buf)?;
+            g.error_message = read_string(buf)?;
+            g.unknown_tagged_fields = read_tagged_fields(buf)?;
+            out.response.groups.push(g);
+        }
+        out.response.unknown_tagged_fields = read_tagged_fields(buf)?;
+        Ok(out)
+    }
+}
+
+impl Encodable for DescribeShareGroupOffsetsResponse {
+    fn encode<B: ByteBufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
+        if version == 0 {
+            return self.response.encode(buf, 0);
+        }
+        check_version(
+            "DescribeShareGroupOffsetsResponse",
+            version,
+            DESCRIBE_SHARE_GROUP_OFFSETS_MAX,
+        )?;
+        let r = &self.response;
+        buf.put_i32(r.throttle_time_ms);
+        write_len(buf, Some(r.groups.len()))?;
+        for g in &r.groups {
+            write_string(buf, Some(&g.group_id))?;
+            write_len(buf, Some(g.topics.len()))?;
+            for t in &g.topics {
+                write_string(buf, Some(&t.topic_name))?;
+                buf.put_slice(t.topic_id.as_bytes());
+                write_len(buf, Some(t.partitions.len()))?;
+                for p in &t.partitions {
+                    buf.put_i32(p.partition_index);
+                    buf.put_i64(p.start_offset);
+                    buf.put_i32(p.leader_epoch);
+                    buf.put_i64(self.lag(&g.group_id, t.topic_id, p.partition_index));
+                    buf.put_i16(p.error_code);
+                    write_string(buf, p.error_message.as_deref())?;
+                    write_tagged_fields(buf, &p.unknown_tagged_fields)?;
+                }
+                write_tagged_fields(buf, &t.unknown_tagged_fields)?;
+            }
+            buf.put_i16(g.error_code);
+            write_string(buf, g.error_message.as_deref())?;
+            write_tagged_fields(buf, &g.unknown_tagged_fields)?;
+        }
+        write_tagged_fields(buf, &r.unknown_tagged_fields)
+    }
+    fn compute_size(&self, version: i16) -> Result<usize> {
+        let mut buf = BytesMut::new();
+        self.encode(&mut buf, version)?;
+        Ok(buf.len())
+    }
+}
+
 // ---- shared pieces -------------------------------------------------------------------
 
 fn check_version(what: &str, version: i16, max: i16) -> Result<()> {
@@ -519,6 +643,20 @@ fn read_i32<B: ByteBuf>(buf: &mut B) -> Result<i32> {
     Ok(buf.get_i32())
 }
 
+fn read_i16<B: ByteBuf>(buf: &mut B) -> Result<i16> {
+    if buf.remaining() < 2 {
+        bail!("truncated int16");
+    }
+    Ok(buf.get_i16())
+}
+
+fn read_i64<B: ByteBuf>(buf: &mut B) -> Result<i64> {
+    if buf.remaining() < 8 {
+        bail!("truncated int64");
+    }
+    Ok(buf.get_i64())
+}
+
 fn read_bool<B: ByteBuf>(buf: &mut B) -> Result<bool> {
     if !buf.has_remaining() {
         bail!("truncated boolean");
@@ -556,6 +694,12 @@ impl FromCompactString for Option<StrBytes> {
 impl FromCompactString for StrBytes {
     fn from_compact(s: Option<StrBytes>) -> Result<Self> {
         s.ok_or_else(|| anyhow::anyhow!("non-nullable string is null"))
+    }
+}
+
+impl FromCompactString for codec::TopicName {
+    fn from_compact(s: Option<StrBytes>) -> Result<Self> {
+        StrBytes::from_compact(s).map(codec::TopicName)
     }
 }
 

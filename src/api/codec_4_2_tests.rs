@@ -318,3 +318,42 @@ fn share_acknowledge_response_v2_inserts_lock_timeout_after_error_message() {
     );
     assert_eq!(response.compute_size(2).unwrap(), v2.len());
 }
+
+#[test]
+fn describe_share_group_offsets_response_v1_inserts_lag_after_leader_epoch() {
+    use codec::describe_share_group_offsets_response as m;
+    let topic_id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+    let mut partition = m::DescribeShareGroupOffsetsResponsePartition::default();
+    partition.partition_index = 3;
+    partition.start_offset = 40;
+    partition.leader_epoch = 7;
+    partition.error_message = Some(sb("x"));
+    let mut topic = m::DescribeShareGroupOffsetsResponseTopic::default();
+    topic.topic_name = TopicName(sb(NAME));
+    topic.topic_id = topic_id;
+    topic.partitions.push(partition);
+    let mut group = m::DescribeShareGroupOffsetsResponseGroup::default();
+    group.group_id = codec::GroupId(sb("g"));
+    group.topics.push(topic);
+    let mut response = DescribeShareGroupOffsetsResponse::default();
+    response.response.throttle_time_ms = 5;
+    response.response.groups.push(group);
+    response.lags.insert(("g".into(), topic_id, 3), 12);
+
+    let v0 = encode(&response.response, 0);
+    assert_eq!(encode(&response, 0), v0);
+    // ThrottleTimeMs, groups length, "g", topics length, the name, the id, partitions
+    // length, then PartitionIndex, StartOffset and LeaderEpoch.
+    let prefix = 4 + 1 + 2 + 1 + 16 + 16 + 1 + 4 + 8 + 4;
+    let v1 = encode(&response, 1);
+    assert_eq!(v1, with_inserted(&v0, prefix, &12i64.to_be_bytes()));
+    assert_eq!(
+        DescribeShareGroupOffsetsResponse::decode(&mut v1.clone(), 1).unwrap(),
+        response
+    );
+    // A partition without a computed lag is answered with Kafka's -1.
+    response.lags.clear();
+    let v1 = encode(&response, 1);
+    assert_eq!(v1, with_inserted(&v0, prefix, &(-1i64).to_be_bytes()));
+    assert!(DescribeShareGroupOffsetsResponse::decode(&mut v1.slice(..v1.len() - 3), 1).is_err());
+}

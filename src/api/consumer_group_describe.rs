@@ -22,6 +22,8 @@ const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 <<
 
 /// ConsumerGroupDescribe v1's member type of a member using the consumer protocol.
 const CONSUMER_MEMBER_TYPE: i8 = 1;
+/// ... and of a classic member of a consumer group (after an online upgrade).
+const CLASSIC_MEMBER_TYPE: i8 = 0;
 
 fn assignment(parts: Vec<(uuid::Uuid, String, Vec<i32>)>) -> Assignment {
     let mut a = Assignment::default();
@@ -90,7 +92,11 @@ pub async fn handle(
                     dm.assignment = assignment(m.assignment);
                     dm.target_assignment = assignment(m.target_assignment);
                     if ctx.api_version >= 1 {
-                        dm.member_type = CONSUMER_MEMBER_TYPE;
+                        dm.member_type = if m.classic {
+                            CLASSIC_MEMBER_TYPE
+                        } else {
+                            CONSUMER_MEMBER_TYPE
+                        };
                     }
                     dm
                 })

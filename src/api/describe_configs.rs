@@ -118,6 +118,13 @@ pub async fn handle(
     let version = ctx.api_version;
     let mut r = DescribeConfigsResponse::default();
     for resource in request.resources {
+        if resource.resource_type == super::client_metrics_configs::RESOURCE_CLIENT_METRICS {
+            r.results.push(super::client_metrics_configs::describe(
+                &resource.resource_name,
+                broker,
+            ));
+            continue;
+        }
         let mut result = DescribeConfigsResult::default();
         result.resource_type = resource.resource_type;
         result.resource_name = resource.resource_name.clone();

@@ -1,5 +1,8 @@
-//! DescribeLogDirs (key 35): the data directory, each partition's size on disk, and
-//! (v4+) the disk's total and usable bytes, as `kafka-log-dirs` shows them.
+//! DescribeLogDirs (key 35): every log directory (`log.dirs`) with each partition's size
+//! on disk, the future replica of a partition being moved there (AlterReplicaLogDirs,
+//! `is_future_key`, with its offset lag), and (v4+) the disk's total and usable bytes,
+//! as `kafka-log-dirs` shows them. A directory that cannot be read answers
+//! KAFKA_STORAGE_ERROR with no partitions, as Kafka answers for an offline directory.
 
 use std::sync::Arc;
 
@@ -7,6 +10,7 @@ use kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
 use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse, TopicName};
+use kafka_protocol::ResponseError;
 
 use super::{sb, RequestContext};
 use crate::broker::Broker;
@@ -16,60 +20,59 @@ pub async fn handle(
     ctx: &RequestContext,
     broker: &Arc<Broker>,
 ) -> Option<DescribeLogDirsResponse> {
-    let data_dir = broker.topics.data_dir();
-    let mut dir = DescribeLogDirsResult::default();
-    dir.log_dir = sb(match std::fs::canonicalize(data_dir) {
-        Ok(path) => path.display().to_string(),
-        // An in-memory broker's directory has no name on disk.
-        Err(_) => crate::log::storage::display(data_dir),
-    });
     let wanted: Option<Vec<(String, Vec<i32>)>> = request.topics.map(|topics| {
         topics
             .into_iter()
             .map(|t| (t.topic.to_string(), t.partitions))
             .collect()
     });
-    for topic in broker.topics.list() {
-        let partitions: Vec<i32> = match &wanted {
-            None => (0..topic.partitions.len() as i32).collect(),
-            Some(w) => match w.iter().find(|(name, _)| name.as_str() == &*topic.name) {
-                Some((_, parts)) => parts.clone(),
-                None => continue,
-            },
+    let mut results = Vec::new();
+    for described in broker.topics.describe_log_dirs() {
+        let mut dir = DescribeLogDirsResult::default();
+        dir.log_dir = sb(match std::fs::canonicalize(&described.dir) {
+            Ok(path) => path.display().to_string(),
+            // An in-memory broker's directory has no name on disk.
+            Err(_) => crate::log::storage::display(&described.dir),
+        });
+        let (total, usable) = match described.space {
+            Ok(space) => space,
+            Err(_) => {
+                dir.error_code = ResponseError::KafkaStorageError.code();
+                (-1, -1)
+            }
         };
-        let mut t = DescribeLogDirsTopic::default();
-        t.name = TopicName(sb(topic.name.to_string()));
-        for index in partitions {
-            let Some(partition) = topic.partition(index) else {
-                continue;
+        for replica in described.replicas {
+            let included = match &wanted {
+                None => true,
+                Some(w) => w.iter().any(|(name, parts)| {
+                    **name == *replica.topic && parts.contains(&replica.partition)
+                }),
             };
+            if !included {
+                continue;
+            }
             let mut p = DescribeLogDirsPartition::default();
-            p.partition_index = index;
-            p.partition_size = partition.size_bytes() as i64;
-            p.offset_lag = 0;
-            t.partitions.push(p);
+            p.partition_index = replica.partition;
+            p.partition_size = replica.size_bytes;
+            p.offset_lag = replica.offset_lag;
+            p.is_future_key = replica.is_future;
+            match dir.topics.iter_mut().find(|t| *t.name.0 == *replica.topic) {
+                Some(t) => t.partitions.push(p),
+                None => {
+                    let mut t = DescribeLogDirsTopic::default();
+                    t.name = TopicName(sb(replica.topic.to_string()));
+                    t.partitions.push(p);
+                    dir.topics.push(t);
+                }
+            }
         }
-        dir.topics.push(t);
-    }
-    if ctx.api_version >= 4 {
-        let (total, usable) = disk_space(data_dir).unwrap_or((-1, -1));
-        dir.total_bytes = total;
-        dir.usable_bytes = usable;
+        if ctx.api_version >= 4 {
+            dir.total_bytes = total;
+            dir.usable_bytes = usable;
+        }
+        results.push(dir);
     }
     let mut r = DescribeLogDirsResponse::default();
-    r.results = vec![dir];
+    r.results = results;
     Some(r)
-}
-
-/// Total and available bytes of the file system holding `path` (statvfs).
-fn disk_space(path: &std::path::Path) -> Option<(i64, i64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    let frsize = st.f_frsize as i64;
-    Some((st.f_blocks as i64 * frsize, st.f_bavail as i64 * frsize))
 }

@@ -1,6 +1,9 @@
 //! DescribeShareGroupOffsets (key 90, KIP-932): the share-partition start offset of
 //! each topic-partition of a share group (all it has state for when no topics are
-//! named; -1 for a named partition it never initialized).
+//! named; -1 for a named partition it never initialized), and from v1 (KIP-1226) its
+//! lag: the partition's high watermark minus the start offset minus the records past
+//! the start that delivery is complete for (acknowledged, archived, or gaps no member
+//! will be given), as Kafka computes it; -1 where the start offset is not initialized.
 
 use std::sync::Arc;
 
@@ -8,10 +11,9 @@ use kafka_protocol::messages::describe_share_group_offsets_response::{
     DescribeShareGroupOffsetsResponseGroup, DescribeShareGroupOffsetsResponsePartition,
     DescribeShareGroupOffsetsResponseTopic,
 };
-use kafka_protocol::messages::{
-    DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse, TopicName,
-};
+use kafka_protocol::messages::{DescribeShareGroupOffsetsRequest, TopicName};
 
+use super::codec_4_2::DescribeShareGroupOffsetsResponse;
 use super::{sb, RequestContext};
 use crate::broker::Broker;
 use crate::error::ResponseError;
@@ -22,15 +24,25 @@ pub async fn handle(
     broker: &Arc<Broker>,
 ) -> Option<DescribeShareGroupOffsetsResponse> {
     let mut r = DescribeShareGroupOffsetsResponse::default();
+    let high_watermark = |topic_id: &uuid::Uuid, index: i32| {
+        let topic = broker.topics.get_by_id(topic_id)?;
+        Some(topic.partition(index)?.watermarks().high_watermark)
+    };
     for g in request.groups {
         let mut out = DescribeShareGroupOffsetsResponseGroup::default();
         out.group_id = g.group_id.clone();
         let Some(offsets) = broker.share.start_offsets(&g.group_id) else {
             out.error_code = ResponseError::GroupIdNotFound.code();
             out.error_message = Some(sb(format!("Group {} not found.", g.group_id.0)));
-            r.groups.push(out);
+            r.response.groups.push(out);
             continue;
         };
+        for (&(topic_id, index), &(start, complete)) in &offsets {
+            if let Some(hw) = high_watermark(&topic_id, index).filter(|_| start >= 0) {
+                let key = (g.group_id.to_string(), topic_id, index);
+                r.lags.insert(key, hw - start - complete);
+            }
+        }
         let partition = |index: i32, start: i64| {
             let mut p = DescribeShareGroupOffsetsResponsePartition::default();
             p.partition_index = index;
@@ -40,7 +52,7 @@ pub async fn handle(
         };
         match g.topics {
             None => {
-                for ((topic_id, index), start) in offsets {
+                for ((topic_id, index), (start, _)) in offsets {
                     let Some(topic) = broker.topics.get_by_id(&topic_id) else {
                         continue;
                     };
@@ -65,7 +77,7 @@ pub async fn handle(
                     for index in t.partitions {
                         let mut p = partition(
                             index,
-                            offsets.get(&(rt.topic_id, index)).copied().unwrap_or(-1),
+                            offsets.get(&(rt.topic_id, index)).map_or(-1, |o| o.0),
                         );
                         if topic.as_ref().and_then(|t| t.partition(index)).is_none() {
                             p.error_code = ResponseError::UnknownTopicOrPartition.code();
@@ -77,7 +89,7 @@ pub async fn handle(
                 }
             }
         }
-        r.groups.push(out);
+        r.response.groups.push(out);
     }
     Some(r)
 }

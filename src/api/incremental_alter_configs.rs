@@ -1,5 +1,5 @@
 //! IncrementalAlterConfigs (key 44): SET, DELETE, APPEND and SUBTRACT on a topic's
-//! config overrides, validated like Kafka (INVALID_CONFIG for unknown names, bad
+//! config overrides (share-group and client-metrics resources have their own files), validated like Kafka (INVALID_CONFIG for unknown names, bad
 //! values, or APPEND/SUBTRACT on a setting that is not a list), applied at once to
 //! every partition and persisted with the topic.
 
@@ -31,7 +31,10 @@ pub async fn handle(
         let mut out = AlterConfigsResourceResponse::default();
         out.resource_type = res.resource_type;
         out.resource_name = res.resource_name.clone();
-        let outcome = if res.resource_type == super::share_group_configs::RESOURCE_GROUP {
+        let outcome = if res.resource_type == super::client_metrics_configs::RESOURCE_CLIENT_METRICS
+        {
+            super::client_metrics_configs::alter(&res, broker, request.validate_only)
+        } else if res.resource_type == super::share_group_configs::RESOURCE_GROUP {
             super::share_group_configs::apply(&res, broker, request.validate_only)
         } else if res.resource_type != RESOURCE_TOPIC {
             Err(unsupported_resource(res.resource_type))

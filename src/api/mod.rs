@@ -15,10 +15,12 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
+pub mod alter_replica_log_dirs;
 pub mod alter_share_group_offsets;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod authorize;
+pub mod client_metrics_configs;
 pub mod codec_4_2;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
@@ -45,11 +47,13 @@ pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
+pub mod get_telemetry_subscriptions;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
+pub mod list_config_resources;
 pub mod list_groups;
 pub mod list_offsets;
 pub mod list_partition_reassignments;
@@ -61,6 +65,7 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod produce_txn;
+pub mod push_telemetry;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod share_acknowledge;
@@ -68,6 +73,7 @@ pub mod share_fetch;
 pub mod share_group_configs;
 pub mod share_group_describe;
 pub mod share_group_heartbeat;
+mod share_request;
 pub mod sync_group;
 pub mod txn_offset_commit;
 pub mod update_features;
@@ -275,6 +281,7 @@ commands! {
     TxnOffsetCommit(TxnOffsetCommitRequest => TxnOffsetCommitResponse) = txn_offset_commit::handle;
     DeleteRecords(DeleteRecordsRequest => DeleteRecordsResponse) = delete_records::handle;
     DescribeLogDirs(DescribeLogDirsRequest => DescribeLogDirsResponse) = describe_log_dirs::handle;
+    AlterReplicaLogDirs(AlterReplicaLogDirsRequest => AlterReplicaLogDirsResponse) = alter_replica_log_dirs::handle;
     CreatePartitions(CreatePartitionsRequest => CreatePartitionsResponse) = create_partitions::handle;
     AlterConfigs(AlterConfigsRequest => AlterConfigsResponse) = alter_configs::handle;
     IncrementalAlterConfigs(IncrementalAlterConfigsRequest => IncrementalAlterConfigsResponse) = incremental_alter_configs::handle;
@@ -297,9 +304,9 @@ commands! {
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse) = consumer_group_describe::handle;
     ShareGroupHeartbeat(ShareGroupHeartbeatRequest => ShareGroupHeartbeatResponse) = share_group_heartbeat::handle;
     ShareGroupDescribe(ShareGroupDescribeRequest => ShareGroupDescribeResponse) = share_group_describe::handle;
-    ShareFetch(ShareFetchRequest => ShareFetchResponse) = share_fetch::handle;
-    ShareAcknowledge(ShareAcknowledgeRequest => ShareAcknowledgeResponse) = share_acknowledge::handle;
-    DescribeShareGroupOffsets(DescribeShareGroupOffsetsRequest => DescribeShareGroupOffsetsResponse) = describe_share_group_offsets::handle;
+    ShareFetch(codec_4_2::ShareFetchRequest => codec_4_2::ShareFetchResponse) = share_fetch::handle;
+    ShareAcknowledge(codec_4_2::ShareAcknowledgeRequest => codec_4_2::ShareAcknowledgeResponse) = share_acknowledge::handle;
+    DescribeShareGroupOffsets(DescribeShareGroupOffsetsRequest => codec_4_2::DescribeShareGroupOffsetsResponse) = describe_share_group_offsets::handle;
     AlterShareGroupOffsets(AlterShareGroupOffsetsRequest => AlterShareGroupOffsetsResponse) = alter_share_group_offsets::handle;
     DeleteShareGroupOffsets(DeleteShareGroupOffsetsRequest => DeleteShareGroupOffsetsResponse) = delete_share_group_offsets::handle;
     SaslHandshake(SaslHandshakeRequest => SaslHandshakeResponse) = sasl_handshake::handle;
@@ -310,6 +317,9 @@ commands! {
     DescribeAcls(DescribeAclsRequest => DescribeAclsResponse) = describe_acls::handle;
     CreateAcls(CreateAclsRequest => CreateAclsResponse) = create_acls::handle;
     DeleteAcls(DeleteAclsRequest => DeleteAclsResponse) = delete_acls::handle;
+    GetTelemetrySubscriptions(GetTelemetrySubscriptionsRequest => GetTelemetrySubscriptionsResponse) = get_telemetry_subscriptions::handle;
+    PushTelemetry(PushTelemetryRequest => PushTelemetryResponse) = push_telemetry::handle;
+    ListConfigResources(ListConfigResourcesRequest => ListConfigResourcesResponse) = list_config_resources::handle;
 }
 
 /// What handling a request leaves for the connection to send.
@@ -398,6 +408,18 @@ pub fn supported_versions(key: ApiKey) -> Option<VersionRange> {
             min: range.min,
             max: codec_4_2::OFFSET_FETCH_MAX,
         },
+        ApiKey::DescribeShareGroupOffsets => VersionRange {
+            min: range.min,
+            max: codec_4_2::DESCRIBE_SHARE_GROUP_OFFSETS_MAX,
+        },
+        ApiKey::ShareFetch => VersionRange {
+            min: range.min,
+            max: codec_4_2::SHARE_FETCH_MAX,
+        },
+        ApiKey::ShareAcknowledge => VersionRange {
+            min: range.min,
+            max: codec_4_2::SHARE_ACKNOWLEDGE_MAX,
+        },
         // v6 is KIP-939's two-phase commit (Enable2Pc, KeepPreparedTxn), which Kafka
         // 4.2 still marks unstable and does not advertise; this broker ignores the
         // fields, so it must not advertise v6 either.
@@ -428,6 +450,8 @@ mod produce_tests;
 mod share_tests;
 #[cfg(test)]
 mod storage_failure_tests;
+#[cfg(test)]
+mod telemetry_tests;
 /// Handler tests; their broker and batch builders serve the connection tests too.
 #[cfg(test)]
 pub(crate) mod tests;

@@ -1,7 +1,7 @@
 //! Share group configs on GROUP config resources (Kafka's ConfigResource type 32):
 //! IncrementalAlterConfigs SET/DELETE of `share.auto.offset.reset`,
 //! `share.isolation.level`, `share.record.lock.duration.ms`, ... with Kafka's names and
-//! bounds. The values live in the share coordinator (in memory: see its doc).
+//! bounds. The values live in the share coordinator, durable in its group configs file.
 
 use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
 

@@ -1,6 +1,7 @@
 //! ShareGroupDescribe (key 77, KIP-932): members, member epochs, subscriptions and
 //! assignments of share groups. A group id that is not a share group gets
-//! GROUP_ID_NOT_FOUND, as Kafka answers.
+//! GROUP_ID_NOT_FOUND, as Kafka answers; every group gets UNSUPPORTED_VERSION while
+//! the `share.version` feature is at 0.
 
 use std::sync::Arc;
 
@@ -20,10 +21,17 @@ pub async fn handle(
     broker: &Arc<Broker>,
 ) -> Option<ShareGroupDescribeResponse> {
     let mut r = ShareGroupDescribeResponse::default();
+    let refused = super::share_request::share_groups_refusal(broker);
     for id in request.group_ids {
         let mut d = DescribedGroup::default();
         d.group_id = id.clone();
         d.authorized_operations = i32::MIN;
+        if let Some(e) = &refused {
+            d.error_code = e.code();
+            d.error_message = e.message.clone().map(sb);
+            r.groups.push(d);
+            continue;
+        }
         match broker.share.describe(&id) {
             None => {
                 d.error_code = ResponseError::GroupIdNotFound.code();

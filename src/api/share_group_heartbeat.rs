@@ -4,6 +4,7 @@
 //!
 //! Checks the request as Kafka's GroupMetadataManager does (INVALID_REQUEST for a
 //! missing member id or subscription) and hands the share coordinator plain values.
+//! With the `share.version` feature at 0 it answers UNSUPPORTED_VERSION, as Kafka.
 
 use std::sync::Arc;
 
@@ -26,6 +27,10 @@ pub async fn handle(
         r.error_code = e.code();
         r.error_message = Some(sb(m));
     };
+    if let Some(e) = super::share_request::share_groups_refusal(broker) {
+        fail(&mut r, e.error, e.message.unwrap_or_default());
+        return Some(r);
+    }
     if let Some(m) = invalid(&request) {
         fail(&mut r, ResponseError::InvalidRequest, m.to_string());
         return Some(r);

@@ -10,6 +10,10 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
+use super::codec_4_2::{
+    ShareAcknowledgeRequest as AckV2, ShareFetchRequest as FetchV2,
+    ShareFetchResponse as FetchV2Response,
+};
 use super::tests::{batch, broker, ctx, encode, produce, BatchSpec};
 use crate::error::ResponseError;
 
@@ -29,7 +33,7 @@ fn heartbeat(member: &str, epoch: i32) -> ShareGroupHeartbeatRequest {
 }
 
 /// A ShareFetch of partition 0 of `topic` with `acks` (first, last, type).
-fn share_fetch(topic: Uuid, epoch: i32, acks: &[(i64, i64, i8)]) -> ShareFetchRequest {
+fn share_fetch(topic: Uuid, epoch: i32, acks: &[(i64, i64, i8)]) -> FetchV2 {
     let mut p = share_fetch_request::FetchPartition::default();
     p.partition_index = 0;
     p.acknowledgement_batches = acks
@@ -53,11 +57,15 @@ fn share_fetch(topic: Uuid, epoch: i32, acks: &[(i64, i64, i8)]) -> ShareFetchRe
     r.max_bytes = 1 << 20;
     r.max_records = 500;
     r.topics = vec![t];
-    r
+    FetchV2 {
+        request: r,
+        ..Default::default()
+    }
 }
 
 /// (acquired ranges, acknowledge error) of partition 0.
-fn acquired(r: &ShareFetchResponse) -> (Vec<(i64, i64, i16)>, i16) {
+fn acquired(r: &FetchV2Response) -> (Vec<(i64, i64, i16)>, i16) {
+    let r = &r.response;
     assert_eq!(r.error_code, 0, "{:?}", r.error_message);
     let p = r.responses.iter().flat_map(|t| t.partitions.iter()).next();
     p.map(|p| {
@@ -134,7 +142,7 @@ async fn share_group_lifecycle_with_read_committed() {
     );
     // Acknowledgements on the session's opening request are refused.
     let r = f(share_fetch(topic.id, 0, &[(0, 1, 1)])).await.unwrap();
-    assert_eq!(r.error_code, ResponseError::InvalidRequest.code());
+    assert_eq!(r.response.error_code, ResponseError::InvalidRequest.code());
     // The refusal left the session as it was (next epoch 1).
     let r = f(share_fetch(topic.id, 1, &[(0, 1, 1)])).await.unwrap();
     assert_eq!(acquired(&r), (vec![], 0));
@@ -169,23 +177,29 @@ async fn share_group_lifecycle_with_read_committed() {
         r.member_id = Some(s("m1"));
         r.share_session_epoch = epoch;
         r.topics = vec![t];
-        r
+        AckV2 {
+            request: r,
+            ..Default::default()
+        }
     };
     let r = super::share_acknowledge::handle(ack(9), &ctx(1), &b)
         .await
         .unwrap();
-    assert_eq!(r.error_code, ResponseError::InvalidShareSessionEpoch.code());
+    assert_eq!(
+        r.response.error_code,
+        ResponseError::InvalidShareSessionEpoch.code()
+    );
     let r = super::share_acknowledge::handle(ack(4), &ctx(1), &b)
         .await
         .unwrap();
-    assert_eq!(r.error_code, 0);
-    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    assert_eq!(r.response.error_code, 0);
+    assert_eq!(r.response.responses[0].partitions[0].error_code, 0);
     // Accepting it twice is an invalid record state.
     let r = super::share_acknowledge::handle(ack(5), &ctx(1), &b)
         .await
         .unwrap();
     assert_eq!(
-        r.responses[0].partitions[0].error_code,
+        r.response.responses[0].partitions[0].error_code,
         ResponseError::InvalidRecordState.code()
     );
 
@@ -203,7 +217,12 @@ async fn share_group_lifecycle_with_read_committed() {
         .unwrap();
     // 0-1 and 5 accepted, 2-4 never delivered: the start offset stops at the open
     // transaction.
-    assert_eq!(r.groups[0].topics[0].partitions[0].start_offset, 6);
+    assert_eq!(r.response.groups[0].topics[0].partitions[0].start_offset, 6);
+    // v1's lag: everything from the start offset to the high watermark is still to be
+    // delivered (the open transaction and the record behind it).
+    let high_watermark = p.watermarks().high_watermark;
+    assert!(high_watermark > 6);
+    assert_eq!(r.lags[&("g".to_string(), topic.id, 0)], high_watermark - 6);
 
     let list = |types: &[&str]| {
         let mut r = ListGroupsRequest::default();
@@ -243,7 +262,7 @@ async fn share_group_lifecycle_with_read_committed() {
     let r = super::describe_share_group_offsets::handle(describe_offsets(), &ctx(0), &b)
         .await
         .unwrap();
-    assert_eq!(r.groups[0].topics[0].partitions[0].start_offset, 6);
+    assert_eq!(r.response.groups[0].topics[0].partitions[0].start_offset, 6);
     let hb = super::share_group_heartbeat::handle(heartbeat("m1", 0), &ctx(1), &b)
         .await
         .unwrap();
@@ -280,7 +299,7 @@ async fn share_group_lifecycle_with_read_committed() {
     let r = super::describe_share_group_offsets::handle(describe_offsets(), &ctx(0), &b)
         .await
         .unwrap();
-    assert_eq!(r.groups[0].topics[0].partitions[0].start_offset, 2);
+    assert_eq!(r.response.groups[0].topics[0].partitions[0].start_offset, 2);
     let mut del = DeleteShareGroupOffsetsRequest::default();
     del.group_id = GroupId(s("g"));
     let mut t = delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic::default();
@@ -293,7 +312,7 @@ async fn share_group_lifecycle_with_read_committed() {
     let r = super::describe_share_group_offsets::handle(describe_offsets(), &ctx(0), &b)
         .await
         .unwrap();
-    assert!(r.groups[0].topics.is_empty());
+    assert!(r.response.groups[0].topics.is_empty());
     let r = super::delete_groups::handle(delete(), &ctx(2), &b)
         .await
         .unwrap();
@@ -307,4 +326,182 @@ async fn share_group_lifecycle_with_read_committed() {
         r.groups[0].error_code,
         ResponseError::GroupIdNotFound.code()
     );
+}
+
+#[tokio::test]
+async fn share_fetch_v2_acquire_modes_and_renewal() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    let topic = b
+        .topics
+        .create(
+            crate::topics::NewTopic {
+                name: "t".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                configs: Default::default(),
+            },
+            false,
+        )
+        .unwrap();
+    // Two producer batches: 0-2 and 3-5.
+    for (values, at) in [(["a", "b", "c"], 1000), (["d", "e", "f"], 2000)] {
+        produce(&b, "t", 0, batch(&values, at), -1).await.unwrap();
+    }
+    b.share
+        .set_group_config("g", "share.auto.offset.reset", Some("earliest"))
+        .unwrap();
+    for m in ["m1", "m2"] {
+        let hb = super::share_group_heartbeat::handle(heartbeat(m, 0), &ctx(1), &b)
+            .await
+            .unwrap();
+        assert_eq!(hb.error_code, 0);
+    }
+    let c2 = ctx(2);
+    let fetch = |member: &str, epoch: i32, max: i32, mode: i8| {
+        let mut r = share_fetch(topic.id, epoch, &[]);
+        r.request.member_id = Some(s(member));
+        r.request.max_records = max;
+        r.share_acquire_mode = mode;
+        r
+    };
+    // Record limit: exactly 2 records.
+    let r = super::share_fetch::handle(fetch("m1", 0, 2, 1), &c2, &b)
+        .await
+        .unwrap();
+    assert_eq!(acquired(&r).0, vec![(0, 1, 1)]);
+    // Batch-optimized: 2 records reach into the first batch's rest (2), then stop at
+    // its end; the second member's fetch takes the next batch whole.
+    let r = super::share_fetch::handle(fetch("m2", 0, 1, 0), &c2, &b)
+        .await
+        .unwrap();
+    assert_eq!(acquired(&r).0, vec![(2, 2, 1)]);
+    let r = super::share_fetch::handle(fetch("m2", 1, 1, 0), &c2, &b)
+        .await
+        .unwrap();
+    assert_eq!(acquired(&r).0, vec![(3, 5, 1)]);
+    // An unknown acquire mode is an invalid request.
+    let r = super::share_fetch::handle(fetch("m1", 1, 1, 7), &c2, &b)
+        .await
+        .unwrap();
+    assert_eq!(r.response.error_code, ResponseError::InvalidRequest.code());
+
+    // IsRenewAck with fetch bounds is refused; without them it renews and acquires
+    // nothing.
+    let mut renew = share_fetch(topic.id, 1, &[(0, 1, 4)]);
+    renew.is_renew_ack = true;
+    let r = super::share_fetch::handle(renew.clone(), &c2, &b)
+        .await
+        .unwrap();
+    assert_eq!(r.response.error_code, ResponseError::InvalidRequest.code());
+    renew.request.max_wait_ms = 0;
+    renew.request.max_bytes = 0;
+    renew.request.max_records = 0;
+    let r = super::share_fetch::handle(renew, &c2, &b).await.unwrap();
+    assert_eq!(acquired(&r), (vec![], 0));
+    assert!(r.response.acquisition_lock_timeout_ms > 0);
+    // RENEW at v1 is refused per partition.
+    let r = super::share_fetch::handle(share_fetch(topic.id, 2, &[(0, 1, 4)]), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(acquired(&r).1, ResponseError::InvalidRequest.code());
+    // ShareAcknowledge v2 renews and answers the lock duration; then accepts.
+    let ack = |epoch: i32, ty: i8| {
+        let mut bt = share_acknowledge_request::AcknowledgementBatch::default();
+        bt.first_offset = 0;
+        bt.last_offset = 1;
+        bt.acknowledge_types = vec![ty];
+        let mut p = share_acknowledge_request::AcknowledgePartition::default();
+        p.acknowledgement_batches = vec![bt];
+        let mut t = share_acknowledge_request::AcknowledgeTopic::default();
+        t.topic_id = topic.id;
+        t.partitions = vec![p];
+        let mut r = ShareAcknowledgeRequest::default();
+        r.group_id = Some(GroupId(s("g")));
+        r.member_id = Some(s("m1"));
+        r.share_session_epoch = epoch;
+        r.topics = vec![t];
+        AckV2 {
+            request: r,
+            is_renew_ack: ty == 4,
+        }
+    };
+    let r = super::share_acknowledge::handle(ack(3, 4), &c2, &b)
+        .await
+        .unwrap();
+    assert_eq!(r.response.responses[0].partitions[0].error_code, 0);
+    assert_eq!(
+        i64::from(r.acquisition_lock_timeout_ms),
+        b.share.config().record_lock_duration_ms
+    );
+    let r = super::share_acknowledge::handle(ack(4, 1), &c2, &b)
+        .await
+        .unwrap();
+    assert_eq!(r.response.responses[0].partitions[0].error_code, 0);
+}
+
+#[tokio::test]
+async fn group_configs_survive_a_restart_and_delete_group_drops_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    b.share
+        .set_group_config("g", "share.auto.offset.reset", Some("earliest"))
+        .unwrap();
+    b.share
+        .set_group_config("g", "share.record.lock.duration.ms", Some("20000"))
+        .unwrap();
+    b.share
+        .set_group_config("g", "share.record.lock.duration.ms", None)
+        .unwrap();
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    assert_eq!(
+        b.share.group_configs("g").into_iter().collect::<Vec<_>>(),
+        vec![(
+            "share.auto.offset.reset".to_string(),
+            "earliest".to_string()
+        )]
+    );
+    // A group with configs and no members is deleted with its configs.
+    let hb = super::share_group_heartbeat::handle(heartbeat("m1", 0), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(hb.error_code, 0);
+    super::share_group_heartbeat::handle(heartbeat("m1", -1), &ctx(1), &b)
+        .await
+        .unwrap();
+    b.share.delete_group("g").await.unwrap();
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    assert!(b.share.group_configs("g").is_empty());
+}
+
+#[tokio::test]
+async fn membership_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    let hb = super::share_group_heartbeat::handle(heartbeat("m1", 0), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(hb.error_code, 0);
+    let epoch = hb.member_epoch;
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    let g = b
+        .share
+        .describe("g")
+        .expect("the group is still there")
+        .group;
+    assert_eq!(g.members["m1"].member_epoch, epoch);
+    // The member carries on at its epoch, without rejoining.
+    let hb = super::share_group_heartbeat::handle(heartbeat("m1", epoch), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!((hb.error_code, hb.member_epoch), (0, epoch));
+    super::share_group_heartbeat::handle(heartbeat("m1", -1), &ctx(1), &b)
+        .await
+        .unwrap();
+    drop(b);
+    let b = broker(dir.path(), &[]);
+    assert!(b.share.describe("g").unwrap().group.members.is_empty());
 }

@@ -77,7 +77,7 @@ pub fn run_once(
                 continue;
             }
         };
-        match partition.install_cleaned(&out) {
+        match partition.install_cleaned(&plan, &out) {
             Ok(0) => {}
             Ok(swapped) => {
                 worked = true;

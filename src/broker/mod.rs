@@ -57,6 +57,9 @@ pub struct Broker {
     pub scram_credentials: crate::security::ScramCredentialStore,
     /// ACLs (`<log.dirs>/acls`) and the rules that check them (`authorizer.class.name`).
     pub authorizer: crate::security::Authorizer,
+    /// KIP-714 client telemetry: subscriptions (`<log.dirs>/client-metrics`) and the
+    /// metrics clients pushed.
+    pub telemetry: Arc<crate::coordinator::telemetry::ClientMetricsManager>,
     /// This process's ownership of the data directory, held until the broker is
     /// dropped; or, with `in_memory`, the volume that holds every file instead (its
     /// files are gone when the broker is dropped).
@@ -65,7 +68,11 @@ pub struct Broker {
 
 /// Where a broker keeps its files, held for its life.
 enum Storage {
-    Disk(#[allow(dead_code)] DataDirLock),
+    /// The first log directory's lock, then the others' (`log.dirs`).
+    Disk(
+        #[allow(dead_code)] DataDirLock,
+        #[allow(dead_code)] Vec<DataDirLock>,
+    ),
     Memory(#[allow(dead_code)] MemoryVolume),
 }
 
@@ -111,6 +118,7 @@ impl Broker {
             // puts them all in memory, with no lock to take (no one else can see it).
             let volume = MemoryVolume::new();
             config.data_dir = volume.root().to_path_buf();
+            config.extra_log_dirs.clear();
             Storage::Memory(volume)
         } else {
             storage::create_dir_all(&config.data_dir).with_context(|| {
@@ -118,13 +126,24 @@ impl Broker {
             })?;
             // Before anything is read or written: a second broker must not recover (and
             // rewrite) logs that the first is appending to.
-            Storage::Disk(match lock {
+            let first = match lock {
                 Some(lock) => lock,
                 None => DataDirLock::acquire(&config.data_dir)?,
-            })
+            };
+            // Every log directory has its own lock, as in Kafka.
+            let mut others = Vec::new();
+            for dir in &config.extra_log_dirs {
+                storage::create_dir_all(dir)
+                    .with_context(|| format!("creating log directory {}", dir.display()))?;
+                others.push(DataDirLock::acquire(dir)?);
+            }
+            Storage::Disk(first, others)
         };
         let config = Arc::new(config);
         let cluster_id = store::load_or_create_meta(&config.data_dir, config.node_id)?;
+        for dir in &config.extra_log_dirs {
+            store::check_or_create_log_dir_meta(dir, config.node_id, &cluster_id)?;
+        }
         let topics = Arc::new(TopicRegistry::load(config.clone(), clock.clone())?);
         let producer_ids = Arc::new(ProducerIdManager::open(&config.data_dir)?);
         let features = Arc::new(FeatureControl::open(&config.data_dir)?);
@@ -172,7 +191,16 @@ impl Broker {
             },
         )
         .context("loading ACLs")?;
+        let telemetry = Arc::new(
+            crate::coordinator::telemetry::ClientMetricsManager::open(
+                &config.data_dir,
+                crate::coordinator::telemetry::TelemetryConfig::from_broker(&config),
+                clock.clone(),
+            )
+            .context("loading client-metrics subscriptions")?,
+        );
         Ok(Arc::new(Broker {
+            telemetry,
             schema_ids,
             schema_registry,
             scram_credentials,

@@ -5,7 +5,7 @@
 //! `records.rs` (every header kept, repeated keys included), read_committed filtering of aborted
 //! transactions, the stop conditions and the output format. Consumer-group membership
 //! lives in `consume_group.rs`; this file only asks it for an assignment, committed
-//! offsets and whether to rejoin. It must never write to the topic or commit offsets
+//! offsets and whether to rejoin. Share-group consumption is `consume_share.rs`. It must never write to the topic or commit offsets
 //! outside a group.
 
 use std::collections::{BTreeMap, HashSet};
@@ -54,6 +54,19 @@ pub struct ConsumeArgs {
     /// offsets are committed, and the start flags apply only where G has no offset.
     #[arg(short, long, value_name = "G")]
     pub group: Option<String>,
+    /// Consume as a member of share group G (KIP-932): records are acquired from the
+    /// group and acknowledged, ACCEPT unless --release or --reject (`consume_share.rs`).
+    #[arg(long, value_name = "G", conflicts_with_all = [
+        "group", "partition", "from_beginning", "offset", "timestamp", "exit_at_end",
+        "read_uncommitted", "schema_registry",
+    ])]
+    pub share_group: Option<String>,
+    /// With --share-group: acknowledge each record with RELEASE (delivered again).
+    #[arg(long, requires = "share_group")]
+    pub release: bool,
+    /// With --share-group: acknowledge each record with REJECT (never delivered again).
+    #[arg(long, requires = "share_group", conflicts_with = "release")]
+    pub reject: bool,
     /// Stop after N records.
     #[arg(short = 'n', long, value_name = "N")]
     pub max_messages: Option<u64>,
@@ -394,6 +407,9 @@ impl Consumer {
 }
 
 pub async fn run(args: ConsumeArgs) -> Result<()> {
+    if let Some(g) = &args.share_group {
+        return super::consume_share::run(&args, g).await;
+    }
     let mut cluster = Cluster::connect(&args.bootstrap.bootstrap).await?;
     let topic = cluster.topic(&args.topic).await?;
     let committed = !args.read_uncommitted;

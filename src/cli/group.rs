@@ -1,6 +1,7 @@
 //! `sluice group list|describe`: consumer groups as the coordinator sees them
 //! (ListGroups, DescribeGroups, OffsetFetch) with lag per partition (log end offset
 //! from ListOffsets minus the committed offset), like `kafka-consumer-groups --describe`.
+//! KIP-848 consumer groups and share groups are described by `group_kinds.rs`.
 //!
 //! Also owns the small codecs both this file and `consume_group.rs` need: the consumer
 //! protocol's subscription/assignment bytes and OffsetFetch. It must never join a group
@@ -192,6 +193,19 @@ async fn list(cluster: &mut Cluster) -> Result<()> {
 
 async fn describe(cluster: &mut Cluster, group: &str) -> Result<()> {
     let mut conn = coordinator(cluster, group).await?;
+    match super::group_kinds::group_type(&mut conn, group)
+        .await?
+        .as_deref()
+    {
+        Some("share") => {
+            return super::group_kinds::describe_share(cluster, &mut conn, group).await
+        }
+        Some("consumer") => {
+            let owner = super::group_kinds::describe_consumer(&mut conn, group).await?;
+            return offsets_table(cluster, &mut conn, group, owner).await;
+        }
+        _ => {}
+    }
     let request = DescribeGroupsRequest::default().with_groups(vec![GroupId(str_bytes(group))]);
     let answer = conn.send(&request, 5).await?;
     let Some(g) = answer.groups.into_iter().next() else {
@@ -249,7 +263,18 @@ async fn describe(cluster: &mut Cluster, group: &str) -> Result<()> {
             }
         }
     }
-    let committed = committed_offsets(&mut conn, group, None).await?;
+    offsets_table(cluster, &mut conn, group, owner).await
+}
+
+/// The committed offset, log end offset and lag of every partition the group committed
+/// or owns, with its owner: (topic, partition) -> (member id, host, client id).
+async fn offsets_table(
+    cluster: &mut Cluster,
+    conn: &mut Connection,
+    group: &str,
+    owner: BTreeMap<(String, i32), (String, String, String)>,
+) -> Result<()> {
+    let committed = committed_offsets(conn, group, None).await?;
     let keys: BTreeSet<(String, i32)> = committed.keys().chain(owner.keys()).cloned().collect();
     if keys.is_empty() {
         println!("Offsets: (none committed)");

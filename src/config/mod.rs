@@ -38,8 +38,11 @@ pub struct BrokerConfig {
     /// `listeners`, `advertised.listeners`, `listener.security.protocol.map` and the
     /// per-listener settings, resolved; never empty.
     pub listeners: Vec<listeners::ListenerConfig>,
-    /// `log.dirs`
+    /// The first of `log.dirs`: every partition's log unless more are given, and
+    /// always the broker's own metadata files.
     pub data_dir: PathBuf,
+    /// The rest of `log.dirs`, in the order given (see [`BrokerConfig::log_dirs`]).
+    pub extra_log_dirs: Vec<PathBuf>,
     /// Keep every log in memory instead of `data_dir` (`sluice serve --in-memory`, the
     /// embedded broker): nothing is written to any file, and nothing outlives the
     /// process. Not a setting: only the command line and the embedding API choose it.
@@ -115,7 +118,34 @@ pub struct Overrides {
     pub sets: Vec<(String, String)>,
 }
 
+/// `log.dirs` as Kafka reads it: directories separated by commas, blanks around them
+/// ignored; at least one, none twice.
+fn parse_log_dirs(value: &str) -> Result<Vec<PathBuf>> {
+    let dirs: Vec<PathBuf> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    if dirs.is_empty() {
+        bail!("log.dirs names no directory");
+    }
+    for (i, d) in dirs.iter().enumerate() {
+        if dirs[..i].contains(d) {
+            bail!("log.dirs names {} twice", d.display());
+        }
+    }
+    Ok(dirs)
+}
+
 impl BrokerConfig {
+    /// Every log directory, `data_dir` first.
+    pub fn log_dirs(&self) -> Vec<PathBuf> {
+        std::iter::once(self.data_dir.clone())
+            .chain(self.extra_log_dirs.iter().cloned())
+            .collect()
+    }
+
     /// Builds the configuration from an optional TOML file and command-line overrides.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<BrokerConfig> {
         let mut explicit = BTreeMap::new();
@@ -194,12 +224,21 @@ impl BrokerConfig {
             Some(v) => v.parse()?,
             None => 1,
         };
+        let log_dirs = parse_log_dirs(
+            explicit
+                .get("log.dirs")
+                .or_else(|| explicit.get("log.dir"))
+                .cloned()
+                .unwrap_or_else(|| get("log.dirs"))
+                .as_str(),
+        )?;
         Ok(BrokerConfig {
             listeners,
             listen,
             advertised_host,
             advertised_port,
-            data_dir: PathBuf::from(get("log.dirs")),
+            data_dir: log_dirs[0].clone(),
+            extra_log_dirs: log_dirs[1..].to_vec(),
             in_memory: false,
             node_id,
             auto_create_topics_enable: get("auto.create.topics.enable") == "true",
@@ -294,7 +333,11 @@ impl BrokerConfig {
                 self.source_of(broker_name),
             ),
             "log.dirs" => (
-                self.data_dir.display().to_string(),
+                self.log_dirs()
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
                 self.source_of(broker_name),
             ),
             _ => match self.explicit.get(broker_name) {

@@ -2,12 +2,16 @@
 //! cluster runs it): which feature levels this broker supports, which are finalized,
 //! the epoch of that information, and UpdateFeatures' validation and changes.
 //!
-//! Two features exist: `metadata.version` (Kafka 4.2's levels 7 = 3.3-IV3 to 29 =
+//! Three features exist: `metadata.version` (Kafka 4.2's levels 7 = 3.3-IV3 to 29 =
 //! 4.2-IV1; Sluice keeps no metadata log, so the level changes nothing but what clients
-//! read) and `transaction.version` (0-2; 2 turns on KIP-890's transactions v2 for
-//! clients that ask for it, see `crate::coordinator::transaction`). A cluster that never
-//! changed them has Kafka 4.2's defaults for a new cluster: metadata.version 29,
-//! transaction.version 2.
+//! read), `transaction.version` (0-2; 2 turns on KIP-890's transactions v2 for
+//! clients that ask for it, see `crate::coordinator::transaction`) and `share.version`
+//! (0-1, Kafka's ShareVersion: 1 turns on KIP-932 share groups, and needs
+//! metadata.version 4.1-IV1 or later; at 0 the share group APIs answer
+//! UNSUPPORTED_VERSION). A cluster that never changed them has Kafka 4.2's defaults
+//! for a new cluster: metadata.version 29, transaction.version 2, share.version 1
+//! (share groups are production-ready, and on, from 4.2). A data dir whose features
+//! file predates share.version has it at 0, as a Kafka cluster upgraded to 4.2 does.
 //!
 //! The finalized levels live in `<log.dirs>/features` (text, layout in
 //! storage-format.md), replaced as a whole on every change through the log's storage
@@ -27,6 +31,9 @@ use crate::topics::store::write_atomically;
 pub const FILE_NAME: &str = "features";
 pub const METADATA_VERSION: &str = "metadata.version";
 pub const TRANSACTION_VERSION: &str = "transaction.version";
+pub const SHARE_VERSION: &str = "share.version";
+/// The metadata.version share.version 1 depends on (4.1-IV1), as Kafka's ShareVersion.
+const SHARE_VERSION_1_NEEDS_METADATA_VERSION: i16 = 27;
 
 /// Kafka's `MetadataVersion` levels a 4.2 broker supports: (level, release name, whether
 /// the level changed the metadata format). A downgrade across a level that changed the
@@ -98,6 +105,11 @@ pub fn supported_features() -> Vec<SupportedFeature> {
             min: 0,
             max: 2,
         },
+        SupportedFeature {
+            name: SHARE_VERSION,
+            min: 0,
+            max: 1,
+        },
     ]
 }
 
@@ -114,6 +126,7 @@ fn defaults() -> BTreeMap<String, i16> {
     BTreeMap::from([
         (METADATA_VERSION.to_string(), 29),
         (TRANSACTION_VERSION.to_string(), 2),
+        (SHARE_VERSION.to_string(), 1),
     ])
 }
 
@@ -178,6 +191,11 @@ impl FeatureControl {
         self.state.lock().level(TRANSACTION_VERSION)
     }
 
+    /// Whether share groups are on (share.version 1 or above finalized).
+    pub fn share_groups_enabled(&self) -> bool {
+        self.state.lock().level(SHARE_VERSION) >= 1
+    }
+
     /// UpdateFeatures: validates every update against the levels as they would be after
     /// all of them (Kafka's `updateFeatures`), then, unless `validate_only`, makes them
     /// durable and applies them all at once. The first invalid update fails the whole
@@ -193,6 +211,7 @@ impl FeatureControl {
                 proposed.insert(u.feature.clone(), u.level);
             }
         }
+        check_dependencies(&proposed, updates)?;
         if validate_only || updates.is_empty() {
             return Ok(());
         }
@@ -283,6 +302,32 @@ fn validate(current: &BTreeMap<String, i16>, u: &FeatureUpdate) -> Result<(), Ka
         return Err(KafkaError::new(
             ResponseError::InvalidUpdateVersion,
             format!("Invalid metadata.version {level}. {reason}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Kafka's feature dependencies on the levels as they would be after the request:
+/// share.version 1 needs metadata.version 4.1-IV1 (27) or later.
+fn check_dependencies(
+    proposed: &BTreeMap<String, i16>,
+    updates: &[FeatureUpdate],
+) -> Result<(), KafkaError> {
+    let share = proposed.get(SHARE_VERSION).copied().unwrap_or(0);
+    let metadata = proposed.get(METADATA_VERSION).copied().unwrap_or(0);
+    if share >= 1 && metadata < SHARE_VERSION_1_NEEDS_METADATA_VERSION {
+        // Named after the update that broke the dependency, as Kafka reports it.
+        let (feature, level) = if updates.iter().any(|u| u.feature == SHARE_VERSION) {
+            (SHARE_VERSION, share)
+        } else {
+            (METADATA_VERSION, metadata)
+        };
+        return Err(invalid(
+            feature,
+            level,
+            format!(
+                "{SHARE_VERSION} level {share} depends on {METADATA_VERSION} level                  {SHARE_VERSION_1_NEEDS_METADATA_VERSION} or above, and {METADATA_VERSION}                  would be {metadata}."
+            ),
         ));
     }
     Ok(())
@@ -431,7 +476,9 @@ mod tests {
             ResponseError::InvalidUpdateVersion
         );
         // 24..=29 changed no metadata: a safe downgrade to 23 works, to 22 it does not
-        // (23 changed the format).
+        // (23 changed the format). share.version 1 needs 27, so it goes first.
+        f.update(&[up(SHARE_VERSION, 0, SafeDowngrade)], false)
+            .unwrap();
         f.update(&[up(METADATA_VERSION, 23, SafeDowngrade)], false)
             .unwrap();
         assert_eq!(
@@ -458,6 +505,48 @@ mod tests {
             .is_err());
         assert_eq!(f.finalized().level(METADATA_VERSION), 23);
         assert_eq!(metadata_version_name(29), Some("4.2-IV1"));
+    }
+
+    #[test]
+    fn share_version_gates_share_groups_and_depends_on_metadata_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = FeatureControl::open(dir.path()).unwrap();
+        use UpgradeType::*;
+        assert_eq!(f.finalized().level(SHARE_VERSION), 1);
+        assert!(f.share_groups_enabled());
+        f.update(&[up(SHARE_VERSION, 0, SafeDowngrade)], false)
+            .unwrap();
+        assert!(!f.share_groups_enabled());
+        assert_eq!(
+            code(f.update(&[up(SHARE_VERSION, 2, Upgrade)], false)),
+            ResponseError::InvalidUpdateVersion
+        );
+        // metadata.version 26 (4.1-IV0) cannot carry share.version 1.
+        f.update(&[up(METADATA_VERSION, 26, SafeDowngrade)], false)
+            .unwrap();
+        let e = f.update(&[up(SHARE_VERSION, 1, Upgrade)], false);
+        assert!(e
+            .as_ref()
+            .unwrap_err()
+            .message
+            .as_ref()
+            .unwrap()
+            .contains("depends on"));
+        f.update(
+            &[
+                up(METADATA_VERSION, 29, Upgrade),
+                up(SHARE_VERSION, 1, Upgrade),
+            ],
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            code(f.update(&[up(METADATA_VERSION, 26, SafeDowngrade)], false)),
+            ResponseError::InvalidUpdateVersion
+        );
+        drop(f);
+        let f = FeatureControl::open(dir.path()).unwrap();
+        assert!(f.share_groups_enabled());
     }
 
     #[test]

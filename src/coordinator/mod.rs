@@ -7,6 +7,8 @@
 //! - [`share`]: KIP-932 share groups and share-partition state (`__share_group_state`).
 //! - [`transaction`]: the transaction coordinator (`__transaction_state`, markers).
 //! - [`producer_ids`]: producer id allocation for InitProducerId.
+//! - [`telemetry`]: KIP-714 client telemetry (client-metrics subscriptions, pushed
+//!   metrics kept for /metrics).
 //! - [`features`]: the finalized feature levels (`transaction.version`,
 //!   `metadata.version`) and UpdateFeatures.
 //!
@@ -24,6 +26,7 @@ pub mod internal_log;
 pub mod producer_ids;
 pub(crate) mod replay;
 pub mod share;
+pub mod telemetry;
 pub mod transaction;
 
 pub use group::GroupCoordinator;

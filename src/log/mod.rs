@@ -25,6 +25,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod cleaner;
 pub mod config;
+pub mod dir_copy;
 pub mod error;
 pub mod file_names;
 pub mod index_file;

@@ -137,6 +137,8 @@ struct State {
 pub struct Session {
     pub listener: std::sync::Arc<ListenerSecurity>,
     state: Mutex<State>,
+    /// (name, version) the client gave in ApiVersions v3+, for KIP-714's `match`.
+    client_software: Mutex<Option<(String, String)>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -167,7 +169,18 @@ impl Session {
                 exchange: Exchange::Idle,
                 expires_at: None,
             }),
+            client_software: Mutex::new(None),
         }
+    }
+
+    /// Records the client software name and version an ApiVersions v3+ carried.
+    pub fn set_client_software(&self, name: String, version: String) {
+        *self.client_software.lock() = Some((name, version));
+    }
+
+    /// The client software name and version, once ApiVersions v3+ gave them.
+    pub fn client_software(&self) -> Option<(String, String)> {
+        self.client_software.lock().clone()
     }
 
     /// An anonymous PLAINTEXT session on no listener in particular (its advertised

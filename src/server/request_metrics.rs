@@ -182,6 +182,9 @@ pub fn error_code(response: &Response) -> i16 {
             first(std::iter::once(r.error_code).chain(r.coordinators.iter().map(|c| c.error_code)))
         }
         R::ApiVersions(r) => r.error_code,
+        R::GetTelemetrySubscriptions(r) => r.error_code,
+        R::PushTelemetry(r) => r.error_code,
+        R::ListConfigResources(r) => r.error_code,
         R::CreateTopics(r) => first(r.topics.iter().map(|t| t.error_code)),
         R::DeleteTopics(r) => first(r.responses.iter().map(|t| t.error_code)),
         R::OffsetForLeaderEpoch(r) => first(
@@ -222,6 +225,11 @@ pub fn error_code(response: &Response) -> i16 {
         R::DescribeLogDirs(r) => {
             first(std::iter::once(r.error_code).chain(r.results.iter().map(|d| d.error_code)))
         }
+        R::AlterReplicaLogDirs(r) => first(
+            r.results
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
         R::CreatePartitions(r) => first(r.results.iter().map(|t| t.error_code)),
         R::AlterConfigs(r) => first(r.responses.iter().map(|t| t.error_code)),
         R::IncrementalAlterConfigs(r) => first(r.responses.iter().map(|t| t.error_code)),
@@ -279,7 +287,7 @@ pub fn error_code(response: &Response) -> i16 {
         R::DeleteAcls(r) => first(r.filter_results.iter().map(|f| f.error_code)),
         R::ConsumerGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
         R::ShareGroupHeartbeat(r) => r.error_code,
-        R::DescribeShareGroupOffsets(r) => first(r.groups.iter().map(|g| g.error_code)),
+        R::DescribeShareGroupOffsets(r) => first(r.response.groups.iter().map(|g| g.error_code)),
         R::AlterShareGroupOffsets(r) => first(
             std::iter::once(r.error_code).chain(
                 r.responses
@@ -291,16 +299,17 @@ pub fn error_code(response: &Response) -> i16 {
             first(std::iter::once(r.error_code).chain(r.responses.iter().map(|t| t.error_code)))
         }
         R::ShareGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
-        R::ShareFetch(r) => first(std::iter::once(r.error_code).chain(
-            r.responses.iter().flat_map(|t| {
+        R::ShareFetch(r) => first(std::iter::once(r.response.error_code).chain(
+            r.response.responses.iter().flat_map(|t| {
                 t.partitions
                     .iter()
                     .flat_map(|p| [p.error_code, p.acknowledge_error_code])
             }),
         )),
         R::ShareAcknowledge(r) => first(
-            std::iter::once(r.error_code).chain(
-                r.responses
+            std::iter::once(r.response.error_code).chain(
+                r.response
+                    .responses
                     .iter()
                     .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
             ),

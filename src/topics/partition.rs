@@ -15,6 +15,7 @@
 
 use std::io;
 use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -363,6 +364,41 @@ impl Partition {
         log.delete_records_before(target)
     }
 
+    /// This partition's directory (`<log dir>/<topic>-<partition>`).
+    pub fn dir(&self) -> PathBuf {
+        self.log.lock().dir().to_path_buf()
+    }
+
+    /// The log directory (one of `log.dirs`) holding this partition.
+    pub fn log_dir(&self) -> PathBuf {
+        let dir = self.dir();
+        dir.parent().map_or(dir.clone(), Path::to_path_buf)
+    }
+
+    /// Runs `f` with the log end offset while no append can run (a copy pass for
+    /// AlterReplicaLogDirs lists the files under this, so what it copies covers at least
+    /// that offset).
+    pub fn with_appends_held<R>(&self, f: impl FnOnce(&Path, i64) -> R) -> R {
+        let log = self.log();
+        f(log.dir(), log.log_end_offset())
+    }
+
+    /// AlterReplicaLogDirs' switch, all under the log lock (produce and fetch wait for
+    /// it): closes the log cleanly, lets `replace` finish the copy and rename the
+    /// directories, and serves from the log it returns. If `replace` fails the closed
+    /// log stays in service (its next write removes its clean-shutdown marker).
+    pub fn replace_log<E: From<io::Error>>(
+        &self,
+        replace: impl FnOnce(&Path, &LogConfig) -> Result<PartitionLog, E>,
+    ) -> Result<(), E> {
+        let mut log = self.log();
+        log.close()?;
+        let mut new = replace(log.dir(), log.config())?;
+        new.adopt_offline_state(log.offline_state().clone());
+        *log = new;
+        Ok(())
+    }
+
     /// Bytes on disk in this partition's segments (DescribeLogDirs).
     pub fn size_bytes(&self) -> u64 {
         self.log().size_bytes()
@@ -392,8 +428,14 @@ impl Partition {
     }
 
     /// Swaps cleaned segments in. Returns how many were replaced (none once offline).
-    pub fn install_cleaned(&self, out: &CleanOutput) -> Result<usize, LogError> {
-        self.log().install_cleaned(out, CrashAfter::default())
+    /// Nothing is installed when the log moved to another log directory since `plan`
+    /// was made: its cleaned files are in the old directory, removed with it.
+    pub fn install_cleaned(&self, plan: &CleanPlan, out: &CleanOutput) -> Result<usize, LogError> {
+        let mut log = self.log();
+        if log.dir() != plan.dir {
+            return Ok(0);
+        }
+        log.install_cleaned(out, CrashAfter::default())
     }
 
     /// Flushes and closes the log cleanly. An offline partition is left as it is, without
@@ -407,8 +449,13 @@ impl Partition {
     /// instead of writing a checkpoint, snapshot or marker by path into a directory that
     /// a topic created again under the same name may own by then.
     pub fn retire(&self) {
+        self.retire_because("its topic was deleted");
+    }
+
+    /// Fences this partition for good, as [`Partition::retire`], for `reason`.
+    pub fn retire_because(&self, reason: &str) {
         let log = self.log.lock();
-        log.offline_state().retire("its topic was deleted");
+        log.offline_state().retire(reason);
     }
 }
 

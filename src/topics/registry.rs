@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
+use super::log_dirs::Moves;
 use super::name as topic_name;
 use super::partition::Partition;
 use super::store::{self as topic_store, TopicRecord, DELETE_SUFFIX};
@@ -54,9 +55,14 @@ pub struct NewTopic {
 }
 
 pub struct TopicRegistry {
+    /// The first log directory: topic files and the metadata change count.
     data_dir: PathBuf,
+    /// Every log directory (`log.dirs`), `data_dir` first.
+    pub(super) log_dirs: Vec<PathBuf>,
+    /// AlterReplicaLogDirs moves in progress, by partition (`log_dirs`).
+    pub(super) moves: Mutex<Moves>,
     config: Arc<BrokerConfig>,
-    clock: Clock,
+    pub(super) clock: Clock,
     topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
     by_id: RwLock<HashMap<Uuid, Arc<Topic>>>,
     /// Serialises create and delete (they write files and must not interleave).
@@ -64,36 +70,61 @@ pub struct TopicRegistry {
     /// Metadata changes committed so far (`metadata.changes`), advanced under
     /// `admin_lock` after each change's commit point.
     metadata_changes: AtomicI64,
+    /// Set by `close_all`: moves stop before their switch.
+    pub(super) closing: std::sync::atomic::AtomicBool,
 }
 
 impl TopicRegistry {
-    /// Opens every topic recorded in the data directory, recovering each partition log,
-    /// and removes directories left over from deletions.
+    /// Opens every topic recorded in the data directory, recovering each partition log
+    /// in whichever log directory holds it, and removes directories left over from
+    /// deletions and interrupted moves.
     pub fn load(config: Arc<BrokerConfig>, clock: Clock) -> Result<TopicRegistry> {
         let data_dir = config.data_dir.clone();
-        remove_deleted_dirs(&data_dir);
+        let log_dirs = config.log_dirs();
+        for dir in &log_dirs {
+            remove_deleted_dirs(dir);
+        }
         let registry = TopicRegistry {
             data_dir: data_dir.clone(),
+            log_dirs: log_dirs.clone(),
+            moves: Mutex::new(HashMap::new()),
             config,
             clock,
             topics: RwLock::new(HashMap::new()),
             by_id: RwLock::new(HashMap::new()),
             admin_lock: Mutex::new(()),
+            closing: std::sync::atomic::AtomicBool::new(false),
             metadata_changes: AtomicI64::new(topic_store::read_metadata_changes(&data_dir)?),
         };
         let now = registry.clock.now_ms();
         let records = topic_store::read_topics(&data_dir)?;
-        remove_uncommitted_partition_dirs(&data_dir, &records);
+        let located = super::log_dirs::discover(&log_dirs, &records)?;
+        for dir in &log_dirs {
+            remove_uncommitted_partition_dirs(dir, &records);
+        }
         for record in records {
+            let placement: Vec<PathBuf> = (0..record.partitions.max(0))
+                .map(|p| match located.get(&(record.name.clone(), p)) {
+                    Some(dir) => dir.clone(),
+                    None => registry.place_partitions(1).remove(0),
+                })
+                .collect();
             let topic = registry
-                .open_topic(&record, now)
+                .open_topic(&record, now, &placement)
                 .with_context(|| format!("opening topic {}", record.name))?;
             registry.insert(topic);
         }
         Ok(registry)
     }
 
-    fn open_topic(&self, record: &TopicRecord, now: i64) -> Result<Arc<Topic>> {
+    /// Opens (creating) the partitions of `record`, partition `p` in log directory
+    /// `placement[p]`.
+    fn open_topic(
+        &self,
+        record: &TopicRecord,
+        now: i64,
+        placement: &[PathBuf],
+    ) -> Result<Arc<Topic>> {
         let name: Arc<str> = Arc::from(record.name.as_str());
         let log_config = self.config.log_config(&record.configs);
         // Opened from several threads, as they are closed (`close_all`): opening is
@@ -107,7 +138,7 @@ impl TopicRegistry {
                 scope.spawn(|| loop {
                     let p = next.fetch_add(1, Ordering::Relaxed);
                     let Some(slot) = opened.get(p) else { break };
-                    let dir = topic_store::partition_dir(&self.data_dir, &record.name, p as i32);
+                    let dir = topic_store::partition_dir(&placement[p], &record.name, p as i32);
                     let log = PartitionLog::open(dir.clone(), log_config.clone(), now)
                         .with_context(|| format!("opening {}", dir.display()));
                     *slot.lock() = Some(log);
@@ -297,14 +328,29 @@ impl TopicRegistry {
         // commit point. A failure at any step before it removes every directory this
         // call made (a crash does the same at the next start-up), so a topic is either
         // all there or not there at all.
+        let placement = self.place_partitions(record.partitions as usize);
         let created = 0..record.partitions;
         let topic = self
-            .open_topic(&record, self.clock.now_ms())
-            .map_err(|e| self.undo_partition_dirs(&record.name, created.clone(), e))
+            .open_topic(&record, self.clock.now_ms(), &placement)
+            .map_err(|e| self.undo_partition_dirs(&record.name, created.clone(), &placement, e))
             .map_err(storage)?;
+        if let Err(e) = self.sync_log_dirs() {
+            drop(topic);
+            return Err(storage(self.undo_partition_dirs(
+                &record.name,
+                created,
+                &placement,
+                e,
+            )));
+        }
         if let Err(e) = topic_store::write_topic(&self.data_dir, &record) {
             drop(topic);
-            return Err(storage(self.undo_partition_dirs(&record.name, created, e)));
+            return Err(storage(self.undo_partition_dirs(
+                &record.name,
+                created,
+                &placement,
+                e,
+            )));
         }
         self.insert(topic.clone());
         self.count_metadata_change();
@@ -355,20 +401,29 @@ impl TopicRegistry {
         // As in `create`: the rewritten topic file is the commit point, and every
         // directory made before a failure is removed again.
         let added = current..new_count;
+        let mut placement: Vec<PathBuf> = vec![self.data_dir.clone(); current as usize];
+        placement.extend(self.place_partitions((new_count - current) as usize));
         for p in added.clone() {
-            let dir = topic_store::partition_dir(&self.data_dir, name, p);
+            let dir = topic_store::partition_dir(&placement[p as usize], name, p);
             match PartitionLog::open(&dir, log_config.clone(), self.clock.now_ms()) {
                 Ok(log) => partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log))),
                 Err(e) => {
                     partitions.truncate(current as usize);
                     let e = anyhow::Error::new(e).context(format!("opening {}", dir.display()));
-                    return Err(storage(self.undo_partition_dirs(name, added, e)));
+                    return Err(storage(
+                        self.undo_partition_dirs(name, added, &placement, e),
+                    ));
                 }
             }
         }
-        if let Err(e) = topic_store::write_topic(&self.data_dir, &record) {
+        let committed = self
+            .sync_log_dirs()
+            .and_then(|()| topic_store::write_topic(&self.data_dir, &record));
+        if let Err(e) = committed {
             partitions.truncate(current as usize);
-            return Err(storage(self.undo_partition_dirs(name, added, e)));
+            return Err(storage(
+                self.undo_partition_dirs(name, added, &placement, e),
+            ));
         }
         let grown = Arc::new(Topic {
             name: topic.name.clone(),
@@ -438,10 +493,11 @@ impl TopicRegistry {
         &self,
         topic: &str,
         range: std::ops::Range<i32>,
+        placement: &[PathBuf],
         error: anyhow::Error,
     ) -> anyhow::Error {
         for p in range {
-            let dir = topic_store::partition_dir(&self.data_dir, topic, p);
+            let dir = topic_store::partition_dir(&placement[p as usize], topic, p);
             match storage::remove_dir_all(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -450,8 +506,17 @@ impl TopicRegistry {
                 }
             }
         }
-        let _ = topic_store::sync_dir(&self.data_dir);
+        let _ = self.sync_log_dirs();
         error
+    }
+
+    /// fsyncs every log directory but the first (`write_topic` syncs that one), so the
+    /// partition directories a topic file is about to need are durable names first.
+    fn sync_log_dirs(&self) -> Result<()> {
+        for dir in &self.log_dirs[1..] {
+            topic_store::sync_dir(dir)?;
+        }
+        Ok(())
     }
 
     /// Kafka refuses topics whose names differ only by '.' vs '_' (metric name clash).
@@ -478,10 +543,12 @@ impl TopicRegistry {
         self.count_metadata_change();
         let mut doomed = Vec::new();
         for p in &topic.partitions {
+            // Retired first: a move's switch (under the same lock) then never runs, and
+            // the partition's directory is where it stays.
             p.retire();
-            let dir = topic_store::partition_dir(&self.data_dir, name, p.index);
-            let target =
-                topic_store::deleted_partition_dir(&self.data_dir, name, p.index, &topic.id);
+            let dir = p.dir();
+            let log_dir = p.log_dir();
+            let target = topic_store::deleted_partition_dir(&log_dir, name, p.index, &topic.id);
             match storage::rename(&dir, &target) {
                 Ok(()) => doomed.push(target),
                 Err(e) => {
@@ -491,8 +558,11 @@ impl TopicRegistry {
         }
         // The topic file's removal above is the commit point; the renames only spare
         // start-up the work (and the error line) of finding the directories unowned.
-        if let Err(e) = topic_store::sync_dir(&self.data_dir) {
-            tracing::warn!(dir = %self.data_dir.display(), error = %format!("{e:#}"), "fsync of the data directory after renaming a deleted topic's partitions failed");
+        if let Err(e) = self
+            .sync_log_dirs()
+            .and_then(|()| topic_store::sync_dir(&self.data_dir))
+        {
+            tracing::warn!(dir = %self.data_dir.display(), error = %format!("{e:#}"), "fsync of the log directories after renaming a deleted topic's partitions failed");
         }
         std::thread::spawn(move || {
             for dir in doomed {
@@ -511,6 +581,7 @@ impl TopicRegistry {
     /// file system commits many of them together instead of one after another, so
     /// thousands of partitions close in a fraction of the time.
     pub fn close_all(&self) {
+        self.closing.store(true, Ordering::Release);
         let partitions = self.all_partitions();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let workers = OPEN_CLOSE_THREADS.min(partitions.len());
@@ -631,142 +702,5 @@ fn remove_deleted_dirs(data_dir: &Path) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Overrides;
-
-    fn registry(dir: &Path) -> TopicRegistry {
-        let overrides = Overrides {
-            listen: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.to_path_buf()),
-            ..Default::default()
-        };
-        let config = Arc::new(BrokerConfig::load(None, &overrides).unwrap());
-        TopicRegistry::load(config, Clock::system()).unwrap()
-    }
-
-    fn new_topic(name: &str, partitions: i32) -> NewTopic {
-        NewTopic {
-            name: name.into(),
-            num_partitions: partitions,
-            replication_factor: 1,
-            configs: BTreeMap::new(),
-        }
-    }
-
-    fn dirs_of(dir: &Path, topic: &str) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(&format!("{topic}-")))
-            .collect();
-        names.sort();
-        names
-    }
-
-    #[test]
-    fn a_creation_that_fails_half_way_leaves_nothing_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        let topics = registry(dir.path());
-        // A file where partition 2's directory must go makes its creation fail after
-        // partitions 0 and 1 were made.
-        std::fs::write(dir.path().join("t-2"), b"in the way").unwrap();
-        let Err(err) = topics.create(new_topic("t", 4), false) else {
-            panic!("creation should fail")
-        };
-        assert_eq!(err.error, ResponseError::KafkaStorageError);
-        assert_eq!(
-            dirs_of(dir.path(), "t"),
-            ["t-2"],
-            "only the obstacle is left"
-        );
-        assert!(topics.get("t").is_none());
-        assert!(topic_store::read_topics(dir.path()).unwrap().is_empty());
-        std::fs::remove_file(dir.path().join("t-2")).unwrap();
-        topics.create(new_topic("t", 4), false).unwrap();
-        assert_eq!(dirs_of(dir.path(), "t"), ["t-0", "t-1", "t-2", "t-3"]);
-    }
-
-    #[test]
-    fn adding_partitions_that_fails_half_way_keeps_the_old_count() {
-        let dir = tempfile::tempdir().unwrap();
-        let topics = registry(dir.path());
-        topics.create(new_topic("t", 1), false).unwrap();
-        std::fs::write(dir.path().join("t-3"), b"in the way").unwrap();
-        let Err(err) = topics.add_partitions("t", 5, false) else {
-            panic!("adding partitions should fail")
-        };
-        assert_eq!(err.error, ResponseError::KafkaStorageError);
-        assert_eq!(dirs_of(dir.path(), "t"), ["t-0", "t-3"]);
-        assert_eq!(topics.get("t").unwrap().partitions.len(), 1);
-        topics.close_all();
-        drop(topics);
-        std::fs::remove_file(dir.path().join("t-3")).unwrap();
-        let topics = registry(dir.path());
-        assert_eq!(topics.get("t").unwrap().partitions.len(), 1);
-    }
-
-    #[test]
-    fn a_deleted_topics_partition_never_writes_into_a_topic_created_again_with_its_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let topics = registry(dir.path());
-        let old = topics.create(new_topic("t", 1), false).unwrap();
-        let held = old.partitions[0].clone(); // as an in-flight request holds it
-        topics.delete("t").unwrap();
-        let new = topics.create(new_topic("t", 1), false).unwrap();
-        let new_dir = dir.path().join("t-0");
-        let before: Vec<_> = std::fs::read_dir(&new_dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        // Everything the old partition could still be asked to do is refused, and none
-        // of it leaves a file in the new topic's directory.
-        let batch = crate::log::test_util::batch(1, 1, 4);
-        assert!(held.append(batch, 1).is_err());
-        assert!(held.close().is_err());
-        assert_eq!(held.housekeeping(i64::MAX).unwrap(), 0);
-        let after: Vec<_> = std::fs::read_dir(&new_dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(before, after);
-        assert!(!new_dir
-            .join(crate::log::file_names::CLEAN_SHUTDOWN_MARKER)
-            .exists());
-        assert_eq!(new.partitions[0].watermarks().high_watermark, 0);
-    }
-
-    #[test]
-    fn start_up_removes_partition_dirs_no_topic_file_covers_but_keeps_data() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let topics = registry(dir.path());
-            topics.create(new_topic("kept", 2), false).unwrap();
-            topics.close_all();
-        }
-        // What a crash before the commit point leaves: directories of a topic never
-        // committed, and one past a committed topic's partition count.
-        for name in ["half-0", "half-1", "kept-2"] {
-            std::fs::create_dir(dir.path().join(name)).unwrap();
-            std::fs::write(dir.path().join(name).join("00000000000000000000.log"), b"").unwrap();
-        }
-        // A directory with records but no topic file is not debris: it stays.
-        std::fs::create_dir(dir.path().join("mystery-0")).unwrap();
-        std::fs::write(
-            dir.path()
-                .join("mystery-0")
-                .join("00000000000000000000.log"),
-            b"not empty",
-        )
-        .unwrap();
-        let topics = registry(dir.path());
-        assert!(dirs_of(dir.path(), "half").is_empty());
-        assert_eq!(dirs_of(dir.path(), "kept"), ["kept-0", "kept-1"]);
-        assert_eq!(dirs_of(dir.path(), "mystery"), ["mystery-0"]);
-        assert_eq!(topics.get("kept").unwrap().partitions.len(), 2);
-        assert!(topics.get("half").is_none());
-    }
-}
+#[path = "registry_tests.rs"]
+mod tests;

@@ -41,6 +41,29 @@ pub struct TopicRecord {
 /// Returns the cluster id. A node id that differs from the configured one is an error,
 /// as in Kafka: the data directory belongs to another broker.
 pub fn load_or_create_meta(data_dir: &Path, node_id: i32) -> Result<String> {
+    load_or_create_meta_with(data_dir, node_id, new_cluster_id)
+}
+
+/// The `meta.properties` of a log directory after the first (`log.dirs`): created with
+/// the first directory's cluster id, and checked against it at every start, as Kafka
+/// checks every directory's, so a directory of another cluster or node is never mixed
+/// in.
+pub fn check_or_create_log_dir_meta(dir: &Path, node_id: i32, cluster_id: &str) -> Result<()> {
+    let found = load_or_create_meta_with(dir, node_id, || cluster_id.to_string())?;
+    if found != cluster_id {
+        bail!(
+            "{} belongs to cluster {found}, but the first log directory to cluster {cluster_id}",
+            dir.join(META_PROPERTIES).display()
+        );
+    }
+    Ok(())
+}
+
+fn load_or_create_meta_with(
+    data_dir: &Path,
+    node_id: i32,
+    new_cluster_id: impl FnOnce() -> String,
+) -> Result<String> {
     let path = data_dir.join(META_PROPERTIES);
     if storage::exists(&path) {
         let text = storage::read_to_string(&path)
@@ -179,6 +202,25 @@ pub fn deleted_partition_dir(
     let suffix = format!("-{partition}.{}{DELETE_SUFFIX}", topic_id.simple());
     let keep = topic.len().min(255 - suffix.len());
     data_dir.join(format!("{}{suffix}", &topic[..keep]))
+}
+
+/// Suffix of a partition directory being filled by AlterReplicaLogDirs in its new log
+/// directory (Kafka's future replica).
+pub const FUTURE_SUFFIX: &str = "-future";
+
+/// `<log dir>/<topic>-<partition>.<topic id>-future`: where a partition moving into
+/// `log_dir` is copied before it takes the plain name. Cut short like
+/// [`deleted_partition_dir`]. Named by topic id so that a copy left by a topic deleted
+/// (and created again) mid-move can never be taken for the new topic's.
+pub fn future_partition_dir(
+    log_dir: &Path,
+    topic: &str,
+    partition: i32,
+    topic_id: &Uuid,
+) -> PathBuf {
+    let suffix = format!("-{partition}.{}{FUTURE_SUFFIX}", topic_id.simple());
+    let keep = topic.len().min(255 - suffix.len());
+    log_dir.join(format!("{}{suffix}", &topic[..keep]))
 }
 
 /// The count of metadata changes (topic created, deleted, grown or reconfigured) this

@@ -31,7 +31,7 @@ pub fn after(after: After, response: &mut Response, ctx: &RequestContext, broker
                 let mut out = describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseGroup::default();
                 out.group_id = g;
                 out.error_code = code;
-                r.groups.push(out);
+                r.response.groups.push(out);
             }
         }
         (After::Produce(denied), Response::Produce(r)) => {

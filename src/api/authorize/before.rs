@@ -310,23 +310,25 @@ pub fn before(
             Ok(After::ShareGroupDescribe(denied))
         }
         Command::ShareFetch(r) => {
+            let r = &r.request;
             let topics = r.topics.iter().map(|t| &t.topic_id);
             match share_read_refusal(a, broker, r.group_id.as_ref(), topics) {
                 None => Ok(After::Nothing),
                 Some(code) => {
-                    let mut resp = ShareFetchResponse::default();
-                    resp.error_code = code;
+                    let mut resp = super::super::codec_4_2::ShareFetchResponse::default();
+                    resp.response.error_code = code;
                     Err(Box::new(Response::ShareFetch(resp)))
                 }
             }
         }
         Command::ShareAcknowledge(r) => {
+            let r = &r.request;
             let topics = r.topics.iter().map(|t| &t.topic_id);
             match share_read_refusal(a, broker, r.group_id.as_ref(), topics) {
                 None => Ok(After::Nothing),
                 Some(code) => {
-                    let mut resp = ShareAcknowledgeResponse::default();
-                    resp.error_code = code;
+                    let mut resp = super::super::codec_4_2::ShareAcknowledgeResponse::default();
+                    resp.response.error_code = code;
                     Err(Box::new(Response::ShareAcknowledge(resp)))
                 }
             }
@@ -618,6 +620,12 @@ pub fn before(
             resp.error_code = CLUSTER_DENIED;
             Response::DescribeLogDirs(resp)
         }),
+        Command::AlterReplicaLogDirs(r) => cluster_or(a, Op::Alter, || {
+            Response::AlterReplicaLogDirs(super::super::alter_replica_log_dirs::refuse_all(
+                r,
+                CLUSTER_DENIED,
+            ))
+        }),
         Command::ListPartitionReassignments(_) => cluster_or(a, Op::Describe, || {
             let mut resp = ListPartitionReassignmentsResponse::default();
             resp.error_code = CLUSTER_DENIED;
@@ -703,8 +711,16 @@ pub fn before(
                 Response::DeleteAcls(resp)
             })
         }
-        Command::ApiVersions(_) | Command::SaslHandshake(_) | Command::SaslAuthenticate(_) => {
-            Ok(After::Nothing)
-        }
+        Command::ListConfigResources(_) => cluster_or(a, Op::DescribeConfigs, || {
+            let mut resp = ListConfigResourcesResponse::default();
+            resp.error_code = CLUSTER_DENIED;
+            Response::ListConfigResources(resp)
+        }),
+        // Kafka checks no ACL for client telemetry.
+        Command::ApiVersions(_)
+        | Command::SaslHandshake(_)
+        | Command::SaslAuthenticate(_)
+        | Command::GetTelemetrySubscriptions(_)
+        | Command::PushTelemetry(_) => Ok(After::Nothing),
     }
 }

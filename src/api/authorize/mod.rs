@@ -33,7 +33,7 @@
 //! | DeleteTopics | T DELETE per topic (and T DESCRIBE when named by id) |
 //! | CreatePartitions | T ALTER per topic |
 //! | DeleteRecords | T DELETE per topic |
-//! | DescribeConfigs | DESCRIBE_CONFIGS on the topic, group or cluster (broker), per resource |
+//! | DescribeConfigs | DESCRIBE_CONFIGS on the topic, group or cluster (broker, client metrics), per resource |
 //! | AlterConfigs, IncrementalAlterConfigs | ALTER_CONFIGS likewise, per resource |
 //! | InitProducerId | X WRITE (whole); without a transactional id C IDEMPOTENT_WRITE or WRITE on some topic, else CLUSTER_AUTHORIZATION_FAILED |
 //! | AddPartitionsToTxn (v0-3) | X WRITE (whole); T WRITE per topic, the others OPERATION_NOT_ATTEMPTED; v4+ C CLUSTER_ACTION |
@@ -47,13 +47,15 @@
 //! | DescribeCluster | authorized operations only (C DESCRIBE to see them) |
 //! | DescribeLogDirs, ListPartitionReassignments, DescribeQuorum, DescribeUserScramCredentials, DescribeAcls | C DESCRIBE (whole) |
 //! | ElectLeaders, AlterPartitionReassignments, AlterUserScramCredentials, CreateAcls, DeleteAcls | C ALTER (whole) |
+//! | AlterReplicaLogDirs | C ALTER (every partition CLUSTER_AUTHORIZATION_FAILED) |
 //! | ShareGroupHeartbeat | G READ (whole); T DESCRIBE on every subscribed topic (whole) |
 //! | ShareFetch, ShareAcknowledge | G READ, T READ on every topic (whole: per topic is still to do) |
 //! | ShareGroupDescribe, DescribeShareGroupOffsets | G DESCRIBE (and T DESCRIBE on the named topics) per group |
 //! | AlterShareGroupOffsets | G READ, T READ per topic (whole) |
 //! | DeleteShareGroupOffsets | G DELETE, T READ per topic (whole) |
 //! | UpdateFeatures | C ALTER (whole) |
-//! | ApiVersions, SaslHandshake, SaslAuthenticate | nothing |
+//! | ListConfigResources | C DESCRIBE_CONFIGS (whole) |
+//! | ApiVersions, SaslHandshake, SaslAuthenticate, GetTelemetrySubscriptions, PushTelemetry | nothing |
 
 use std::collections::HashSet;
 
@@ -81,6 +83,7 @@ const TXN_DENIED: i16 = 53;
 const CONFIG_TOPIC: i8 = 2;
 const CONFIG_BROKER: i8 = 4;
 const CONFIG_BROKER_LOGGER: i8 = 8;
+const CONFIG_CLIENT_METRICS: i8 = 16;
 const CONFIG_GROUP: i8 = 32;
 
 /// The principal and host of one request, checked against the broker's authorizer.
@@ -137,7 +140,9 @@ impl<'a> Auth<'a> {
         match resource_type {
             CONFIG_TOPIC if !self.topic(op, name) => Err(TOPIC_DENIED),
             CONFIG_GROUP if !self.group(op, name) => Err(GROUP_DENIED),
-            CONFIG_BROKER | CONFIG_BROKER_LOGGER if !self.cluster(op) => Err(CLUSTER_DENIED),
+            CONFIG_BROKER | CONFIG_BROKER_LOGGER | CONFIG_CLIENT_METRICS if !self.cluster(op) => {
+                Err(CLUSTER_DENIED)
+            }
             _ => Ok(()),
         }
     }

@@ -258,6 +258,10 @@ impl GroupCoordinator {
         };
         match outcome {
             JoinOutcome::Ready(r) => r,
+            JoinOutcome::ReadyWhenDurable(r, appended) => match appended.durable().await {
+                Ok(()) => r,
+                Err(e) => JoinResult::error(&member_id, e),
+            },
             JoinOutcome::Wait(rx) => rx.await.unwrap_or_else(|_| {
                 JoinResult::error(&member_id, ResponseError::RebalanceInProgress)
             }),
@@ -353,7 +357,10 @@ impl GroupCoordinator {
             if g.consumer.is_some() {
                 g.validate_consumer_offset_commit(member_id, generation_id)?;
                 // Kafka: consumer-protocol members commit with OffsetCommit v9+.
-                if api_version < 9 && !(generation_id < 0 && member_id.is_empty()) {
+                if api_version < 9
+                    && !(generation_id < 0 && member_id.is_empty())
+                    && !g.is_classic_member_of_consumer_group(member_id)
+                {
                     return Err(ResponseError::UnsupportedVersion);
                 }
             } else {

@@ -36,6 +36,8 @@ pub struct JoinRequest {
 
 pub enum JoinOutcome {
     Ready(JoinResult),
+    /// A classic member of a consumer group: answered once its records are durable.
+    ReadyWhenDurable(JoinResult, Appended),
     Wait(oneshot::Receiver<JoinResult>),
 }
 
@@ -66,6 +68,16 @@ impl GroupMetadata {
                 &req.member_id,
                 ResponseError::CoordinatorNotAvailable,
             ));
+        }
+        if self
+            .consumer
+            .as_deref()
+            .is_some_and(|cg| !cg.members.is_empty())
+        {
+            return match self.classic_join_to_consumer_group(env, &req) {
+                (r, Some(appended)) => JoinOutcome::ReadyWhenDurable(r, appended),
+                (r, None) => ready(r),
+            };
         }
         if let Some(refused) = self.classic_join_on_consumer_group(env, &req.member_id) {
             return ready(refused);
@@ -448,6 +460,9 @@ impl GroupMetadata {
         if self.is(GroupState::Dead) {
             return ready(ResponseError::CoordinatorNotAvailable);
         }
+        if self.consumer.is_some() {
+            return SyncOutcome::Ready(self.classic_sync_to_consumer_group(env, &req));
+        }
         if self.is_static_member_fenced(req.group_instance_id.as_deref(), &req.member_id) {
             return ready(ResponseError::FencedInstanceId);
         }
@@ -567,6 +582,14 @@ impl GroupMetadata {
         if self.is(GroupState::Dead) {
             return Some(ResponseError::CoordinatorNotAvailable);
         }
+        if self.consumer.is_some() {
+            return self.classic_heartbeat_to_consumer_group(
+                env,
+                member_id,
+                instance_id,
+                generation_id,
+            );
+        }
         if self.is_static_member_fenced(instance_id, member_id) {
             return Some(ResponseError::FencedInstanceId);
         }
@@ -595,6 +618,9 @@ impl GroupMetadata {
     ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
         if self.is(GroupState::Dead) {
             return Err(ResponseError::CoordinatorNotAvailable);
+        }
+        if self.consumer.is_some() {
+            return Ok(self.classic_leave_to_consumer_group(env, leaving));
         }
         let mut out = Vec::with_capacity(leaving.len());
         for (member_id, instance_id) in leaving {

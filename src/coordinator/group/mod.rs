@@ -86,6 +86,8 @@ pub struct GroupConfig {
     pub consumer_assignors: Vec<String>,
     /// `group.consumer.max.size`.
     pub consumer_max_size: i32,
+    /// `group.consumer.migration.policy`: online upgrade/downgrade of live groups.
+    pub consumer_migration_policy: consumer::config::MigrationPolicy,
 }
 
 impl GroupConfig {
@@ -111,6 +113,7 @@ impl GroupConfig {
             ),
             consumer_assignors: consumer::config::assignors(c),
             consumer_max_size: consumer::config::int(c, "group.consumer.max.size"),
+            consumer_migration_policy: consumer::config::migration_policy(c),
         }
     }
 }

@@ -90,7 +90,7 @@ fn join_req(member_id: &str, instance: Option<&str>, protocols: &[&str]) -> Join
 
 fn ready(o: JoinOutcome) -> JoinResult {
     match o {
-        JoinOutcome::Ready(r) => r,
+        JoinOutcome::Ready(r) | JoinOutcome::ReadyWhenDurable(r, _) => r,
         JoinOutcome::Wait(mut rx) => rx.try_recv().expect("join should be complete"),
     }
 }
@@ -98,7 +98,9 @@ fn ready(o: JoinOutcome) -> JoinResult {
 fn waiting(o: JoinOutcome) -> tokio::sync::oneshot::Receiver<JoinResult> {
     match o {
         JoinOutcome::Wait(rx) => rx,
-        JoinOutcome::Ready(r) => panic!("expected to wait, got {r:?}"),
+        JoinOutcome::Ready(r) | JoinOutcome::ReadyWhenDurable(r, _) => {
+            panic!("expected to wait, got {r:?}")
+        }
     }
 }
 

@@ -18,6 +18,8 @@ pub struct ShareConfig {
     pub max_groups: usize,
     pub max_size: usize,
     pub state_topic_partitions: i32,
+    /// Where the group configs file lives (`log.dirs`); `None`: kept in memory only.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ShareConfig {
@@ -31,6 +33,7 @@ impl Default for ShareConfig {
             max_groups: 10,
             max_size: 200,
             state_topic_partitions: 50,
+            state_dir: None,
         }
     }
 }
@@ -88,6 +91,7 @@ impl ShareConfig {
             max_groups: within("group.share.max.groups", 1, 100)? as usize,
             max_size: within("group.share.max.size", 10, 1000)? as usize,
             state_topic_partitions: int(c, "share.coordinator.state.topic.num.partitions") as i32,
+            state_dir: Some(c.data_dir.clone()),
         })
     }
 }

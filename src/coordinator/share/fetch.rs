@@ -7,10 +7,9 @@
 //! old one), -1 closes it after its acknowledgements (releasing what the member still
 //! holds), any other value must be the session's next epoch. Acknowledgements are
 //! durable in `__share_group_state` before the answer leaves. Acquisition itself is
-//! not persisted (a restart makes acquired records available again). Future request
-//! versions extend [`FetchRequest`]: RENEW is in [`super::partition::AckType`] and
-//! allowed by `renew_allowed`; v2's acquire modes and record limits add fields there.
-//! The wire types stay in the handlers.
+//! not persisted (a restart makes acquired records available again). ShareFetch v2's
+//! acquire modes (KIP-1206) and lock renewals (KIP-1222) are fields of [`FetchRequest`];
+//! the wire types stay in the handlers.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -51,6 +50,17 @@ pub struct PartitionRequest {
     pub acks: Vec<AckBatch>,
 }
 
+/// ShareFetch v2's `ShareAcquireMode` (KIP-1206); v1 is always batch-optimized.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AcquireMode {
+    /// MaxRecords is a soft limit: acquisition runs on to the end of the producer batch
+    /// the last record counted falls in, and AcquiredRecords follow batch boundaries.
+    #[default]
+    BatchOptimized,
+    /// MaxRecords is a strict limit on the records acquired by one request.
+    RecordLimit,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct FetchRequest {
     pub group_id: String,
@@ -60,6 +70,10 @@ pub struct FetchRequest {
     pub max_bytes: usize,
     /// 0: unbounded (the broker's default).
     pub max_records: usize,
+    pub acquire_mode: AcquireMode,
+    /// ShareFetch v2's IsRenewAck: acknowledgements (lock renewals) only, nothing is
+    /// acquired and the answer does not wait.
+    pub renew_only: bool,
     pub partitions: Vec<PartitionRequest>,
     pub forgotten: Vec<(Uuid, i32)>,
     /// Whether the RENEW acknowledgement type (4) may be used (request v2+).
@@ -109,7 +123,7 @@ impl ShareCoordinator {
                 r.ack_error = ack_failed.clone();
             }
         }
-        if req.session_epoch == -1 {
+        if req.session_epoch == -1 || req.renew_only {
             return Ok(FetchResult {
                 partitions: results,
                 acquisition_lock_timeout_ms: limits_lock,
@@ -406,9 +420,19 @@ impl ShareCoordinator {
             let from = sp.next_fetch_offset();
             if from < bound {
                 match read_candidates(&partition, from, bound, bytes_left, read_committed) {
-                    Ok((bytes, candidates)) => {
-                        let acquired =
-                            sp.acquire(&candidates, &req.member_id, now, &limits, records_left);
+                    Ok((bytes, candidates, batch_ends)) => {
+                        let batch_ends = match req.acquire_mode {
+                            AcquireMode::BatchOptimized => &batch_ends[..],
+                            AcquireMode::RecordLimit => &[],
+                        };
+                        let acquired = sp.acquire(
+                            &candidates,
+                            &req.member_id,
+                            now,
+                            &limits,
+                            records_left,
+                            batch_ends,
+                        );
                         if !acquired.is_empty() {
                             let n: i64 = acquired
                                 .iter()
@@ -462,14 +486,15 @@ fn initial_offset(
 }
 
 /// Reads from `from` and lists each offset read: data, or skipped (control records,
-/// and under read_committed the records of aborted transactions).
+/// and under read_committed the records of aborted transactions); and the last offset
+/// of each batch read, in order.
 fn read_candidates(
     partition: &crate::topics::Partition,
     from: i64,
     bound: i64,
     max_bytes: usize,
     read_committed: bool,
-) -> anyhow::Result<(Bytes, Vec<Candidate>)> {
+) -> anyhow::Result<(Bytes, Vec<Candidate>, Vec<i64>)> {
     let (info, _) = partition.read(from, max_bytes, Some(bound), true)?;
     let aborted = if read_committed {
         partition.aborted_transactions(from, bound)?
@@ -485,7 +510,11 @@ fn read_candidates(
     }
     let mut buf = info.records.clone();
     let mut candidates = Vec::new();
+    let mut batch_ends = Vec::new();
     for set in RecordBatchDecoder::decode_all(&mut buf)? {
+        if let Some(last) = set.records.iter().map(|r| r.offset).max() {
+            batch_ends.push(last);
+        }
         for r in set.records {
             if r.offset < from || r.offset >= bound {
                 continue;
@@ -501,7 +530,7 @@ fn read_candidates(
             });
         }
     }
-    Ok((info.records, candidates))
+    Ok((info.records, candidates, batch_ends))
 }
 
 /// Waits for every write; the first failure, if any.

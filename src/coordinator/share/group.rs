@@ -4,9 +4,12 @@
 //! there are more members than partitions (share groups have no exclusive ownership,
 //! so there is no revocation step: a member takes its new assignment at once).
 //!
-//! Pure state: no clock reads, no I/O, no locks; the coordinator passes times in.
+//! Pure state: no clock reads, no I/O, no locks; the coordinator passes times in (and
+//! keeps a copy of the groups durable through their serde form).
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
 
 use uuid::Uuid;
 
@@ -19,7 +22,7 @@ pub type TopicsMetadata = BTreeMap<String, (Uuid, i32)>;
 
 pub const ASSIGNOR_NAME: &str = "simple";
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShareMember {
     pub member_id: String,
     pub member_epoch: i32,
@@ -30,10 +33,12 @@ pub struct ShareMember {
     pub assignment: Assignment,
     /// The epoch at which the member was last sent its assignment.
     pub sent_epoch: i32,
+    /// Not persisted: a restart gives every member a full session to come back.
+    #[serde(skip)]
     pub session_deadline_ms: i64,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ShareGroup {
     pub group_epoch: i32,
     pub assignment_epoch: i32,
@@ -65,6 +70,18 @@ impl ShareGroup {
         } else {
             "Stable"
         }
+    }
+
+    /// What a change of membership changes (the group epoch and each member's epoch):
+    /// when it differs after a heartbeat, the groups are written again.
+    pub fn membership(&self) -> (i32, Vec<(&str, i32)>) {
+        (
+            self.group_epoch,
+            self.members
+                .values()
+                .map(|m| (m.member_id.as_str(), m.member_epoch))
+                .collect(),
+        )
     }
 
     /// Every topic some member subscribes to.

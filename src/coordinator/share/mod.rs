@@ -6,10 +6,15 @@
 //! One lock guards the share groups, share-partitions and sessions: a state change
 //! and the append of the record that persists it happen under it, so the log holds
 //! the states in the order they happened; the wait for the fsync happens after the
-//! lock is released, before the client is answered. Membership is kept in memory
-//! only (members rejoin after a restart, as after a coordinator move); the delivery
-//! state of every share-partition is durable. Never parses Kafka requests and never
-//! touches sockets.
+//! lock is released, before the client is answered. The delivery state of every
+//! share-partition is durable, and so are the group configs set with
+//! IncrementalAlterConfigs (`<log.dirs>/share-group-configs`, replaced atomically
+//! before the change is answered) and the groups' membership (`<log.dirs>/share-groups`:
+//! epochs, members, subscriptions, assignments; rewritten whenever an epoch changes),
+//! so after a restart a group is still listed, described and deletable, and a member
+//! that comes back within its session keeps its epoch; one that does not expires. A timer returns records whose acquisition lock ran
+//! out even when nobody fetches, as Kafka's lock timer tasks do. Never parses Kafka
+//! requests and never touches sockets.
 
 pub mod admin;
 pub mod config;
@@ -32,6 +37,11 @@ pub use config::ShareConfig;
 use group::{Heartbeat, HeartbeatResult, ShareGroup, TopicsMetadata};
 use partition::{Limits, SharePartition};
 use store::{SharePartitionKey, StateRecord};
+
+/// The group configs file in `log.dirs` (JSON: `{"version":1,"groups":{group:{name:value}}}`).
+pub const GROUP_CONFIGS_FILE: &str = "share-group-configs";
+/// The share groups' membership in `log.dirs` (JSON: `{"version":1,"groups":{group:ShareGroup}}`).
+pub const GROUPS_FILE: &str = "share-groups";
 
 /// The share coordinator and share-partition manager of this broker.
 pub struct ShareCoordinator {
@@ -85,6 +95,22 @@ impl ShareCoordinator {
             }
             if let Some(p) = sp {
                 inner.partitions.insert(key, p);
+            }
+        }
+        if let Some(dir) = &config.state_dir {
+            inner.group_configs = load_group_configs(dir)?;
+            inner.groups = load_groups(dir)?;
+            let now = clock.now_ms();
+            for (id, g) in inner.groups.iter_mut() {
+                let session = inner
+                    .group_configs
+                    .get(id)
+                    .and_then(|c| c.get("share.session.timeout.ms"))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(config.session_timeout_ms);
+                for m in g.members.values_mut() {
+                    m.session_deadline_ms = now + session;
+                }
             }
         }
         if !inner.partitions.is_empty() {
@@ -181,6 +207,16 @@ impl ShareCoordinator {
         }
         let member_id = hb.member_id.clone();
         let leaving = hb.member_epoch == -1;
+        let before = inner.groups.get(group_id).map(|g| {
+            let (epoch, members) = g.membership();
+            (
+                epoch,
+                members
+                    .into_iter()
+                    .map(|(m, e)| (m.to_string(), e))
+                    .collect::<Vec<_>>(),
+            )
+        });
         let group = inner.groups.entry(group_id.to_string()).or_default();
         let result = group.heartbeat(
             hb,
@@ -189,6 +225,17 @@ impl ShareCoordinator {
             session_timeout,
             self.config.max_size,
         )?;
+        let (epoch, members) = group.membership();
+        let after = (
+            epoch,
+            members
+                .into_iter()
+                .map(|(m, e)| (m.to_string(), e))
+                .collect::<Vec<_>>(),
+        );
+        if before.as_ref() != Some(&after) {
+            self.write_groups(&inner);
+        }
         if leaving {
             self.member_gone(&mut inner, group_id, &member_id);
         }
@@ -232,6 +279,9 @@ impl ShareCoordinator {
                 .get_mut(&id)
                 .map(|g| g.expire_members(now, |n| self.topics_metadata(n)))
                 .unwrap_or_default();
+            if !gone.is_empty() {
+                self.write_groups(&inner);
+            }
             for m in gone {
                 tracing::info!(group = %id, member = %m, "share group member session expired");
                 self.member_gone(&mut inner, &id, &m);
@@ -291,7 +341,14 @@ impl ShareCoordinator {
                 inner.snapshot_epochs.remove(&key);
             }
             inner.groups.remove(group_id);
-            inner.group_configs.remove(group_id);
+            self.write_groups(&inner);
+            if inner.group_configs.remove(group_id).is_some() {
+                if let Err(e) = self.write_group_configs(&inner.group_configs) {
+                    // The group is gone either way; stale configs only return with a
+                    // group of the same name.
+                    tracing::warn!(group = %group_id, error = %e, "could not rewrite the share group configs");
+                }
+            }
             pending
         };
         for p in pending {
@@ -300,22 +357,22 @@ impl ShareCoordinator {
         Ok(())
     }
 
-    /// DescribeShareGroupOffsets: the start offset of each share-partition of the
-    /// group (-1 where it was never initialized).
-    pub fn start_offsets(&self, group_id: &str) -> Option<BTreeMap<(uuid::Uuid, i32), i64>> {
+    /// DescribeShareGroupOffsets: (start offset, delivery complete count) of each
+    /// share-partition the group has state for; `None` for a group that does not exist.
+    pub fn start_offsets(&self, group_id: &str) -> Option<BTreeMap<(uuid::Uuid, i32), (i64, i64)>> {
         let inner = self.inner.lock();
         let known = inner.groups.contains_key(group_id);
-        let offsets: BTreeMap<(uuid::Uuid, i32), i64> = inner
+        let offsets: BTreeMap<(uuid::Uuid, i32), (i64, i64)> = inner
             .partitions
             .iter()
             .filter(|(k, _)| k.0 == group_id)
-            .map(|(k, p)| ((k.1, k.2), p.start_offset))
+            .map(|(k, p)| ((k.1, k.2), (p.start_offset, p.delivery_complete_count())))
             .collect();
         (known || !offsets.is_empty()).then_some(offsets)
     }
 
-    /// Sets share group configs (IncrementalAlterConfigs on a GROUP resource); kept
-    /// in memory only.
+    /// Sets share group configs (IncrementalAlterConfigs on a GROUP resource), durable
+    /// in the group configs file before this returns.
     pub fn set_group_config(
         &self,
         group_id: &str,
@@ -324,12 +381,76 @@ impl ShareCoordinator {
     ) -> Result<(), KafkaError> {
         config::validate_group_config(name, value)?;
         let mut inner = self.inner.lock();
-        let configs = inner.group_configs.entry(group_id.to_string()).or_default();
+        let mut all = inner.group_configs.clone();
+        let configs = all.entry(group_id.to_string()).or_default();
         match value {
             Some(v) => configs.insert(name.to_string(), v.to_string()),
             None => configs.remove(name),
         };
+        if configs.is_empty() {
+            all.remove(group_id);
+        }
+        self.write_group_configs(&all).map_err(|e| {
+            tracing::error!(group = %group_id, error = %e, "could not write the share group configs");
+            KafkaError::new(
+                ResponseError::UnknownServerError,
+                "the group configs could not be written",
+            )
+        })?;
+        inner.group_configs = all;
         Ok(())
+    }
+
+    /// Replaces the group configs file with `all` (nothing without a state dir).
+    fn write_group_configs(
+        &self,
+        all: &HashMap<String, BTreeMap<String, String>>,
+    ) -> std::io::Result<()> {
+        let Some(dir) = &self.config.state_dir else {
+            return Ok(());
+        };
+        let groups: BTreeMap<&String, &BTreeMap<String, String>> = all.iter().collect();
+        let text = serde_json::json!({ "version": 1, "groups": groups }).to_string();
+        crate::log::checkpoint::write_atomic(dir, GROUP_CONFIGS_FILE, text.as_bytes())
+    }
+
+    /// Replaces the groups file with the groups' membership. A failure is logged, not
+    /// answered: membership is what members re-establish by rejoining, unlike the
+    /// delivery state.
+    fn write_groups(&self, inner: &Inner) {
+        let Some(dir) = &self.config.state_dir else {
+            return;
+        };
+        let text = serde_json::json!({ "version": 1, "groups": &inner.groups }).to_string();
+        if let Err(e) = crate::log::checkpoint::write_atomic(dir, GROUPS_FILE, text.as_bytes()) {
+            tracing::warn!(error = %e, "could not write the share groups' membership");
+        }
+    }
+
+    /// Returns every record whose acquisition lock ran out to the group (the timer's
+    /// half of lock expiry; fetches and acknowledgements also expire locks first).
+    pub fn expire_locks(&self) {
+        let now = self.clock.now_ms();
+        let mut inner = self.inner.lock();
+        let due: Vec<SharePartitionKey> = inner
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.next_lock_deadline().is_some_and(|d| d <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            let limits = self.limits(&inner, &key.0);
+            let changed = inner
+                .partitions
+                .get_mut(&key)
+                .is_some_and(|p| p.expire_locks(now, &limits));
+            if changed {
+                tracing::debug!(group = %key.0, topic_id = %key.1, partition = key.2, "acquisition locks expired");
+                // Not awaited: no client waits on it, and a restart would make the
+                // records available again anyway (only the delivery count is at stake).
+                let _ = self.persist(&mut inner, &key, now);
+            }
+        }
     }
 
     pub fn group_configs(&self, group_id: &str) -> BTreeMap<String, String> {
@@ -339,6 +460,13 @@ impl ShareCoordinator {
             .get(group_id)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The groups with at least one config override (ListConfigResources' GROUP).
+    pub fn configured_groups(&self) -> Vec<String> {
+        let inner = self.inner.lock();
+        let configured = inner.group_configs.iter().filter(|(_, c)| !c.is_empty());
+        configured.map(|(g, _)| g.clone()).collect()
     }
 
     /// Appends a ShareSnapshot of `key`'s current state.
@@ -375,7 +503,59 @@ impl ShareCoordinator {
     }
 }
 
-/// Expires share group members on time; runs until aborted.
+/// The group configs file as [`ShareCoordinator::write_group_configs`] left it.
+fn load_group_configs(dir: &std::path::Path) -> Result<HashMap<String, BTreeMap<String, String>>> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        version: u32,
+        groups: HashMap<String, BTreeMap<String, String>>,
+    }
+    let Some(bytes) = crate::log::checkpoint::read_atomic(dir, GROUP_CONFIGS_FILE)? else {
+        return Ok(HashMap::new());
+    };
+    let file: File = serde_json::from_slice(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is damaged ({e}); refusing to start without the share group configs it holds",
+            dir.join(GROUP_CONFIGS_FILE).display()
+        )
+    })?;
+    if file.version != 1 {
+        anyhow::bail!(
+            "{}: unsupported version {}",
+            dir.join(GROUP_CONFIGS_FILE).display(),
+            file.version
+        );
+    }
+    Ok(file.groups)
+}
+
+/// The groups file as [`ShareCoordinator::write_groups`] left it.
+fn load_groups(dir: &std::path::Path) -> Result<BTreeMap<String, ShareGroup>> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        version: u32,
+        groups: BTreeMap<String, ShareGroup>,
+    }
+    let Some(bytes) = crate::log::checkpoint::read_atomic(dir, GROUPS_FILE)? else {
+        return Ok(BTreeMap::new());
+    };
+    let file: File = serde_json::from_slice(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is damaged ({e}); refusing to start without the share groups it holds",
+            dir.join(GROUPS_FILE).display()
+        )
+    })?;
+    if file.version != 1 {
+        anyhow::bail!(
+            "{}: unsupported version {}",
+            dir.join(GROUPS_FILE).display(),
+            file.version
+        );
+    }
+    Ok(file.groups)
+}
+
+/// Expires share group members and acquisition locks on time; runs until aborted.
 pub fn spawn_timers(coordinator: Arc<ShareCoordinator>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_millis(250));
@@ -383,6 +563,7 @@ pub fn spawn_timers(coordinator: Arc<ShareCoordinator>) -> tokio::task::JoinHand
         loop {
             ticker.tick().await;
             coordinator.expire_members();
+            coordinator.expire_locks();
         }
     })
 }

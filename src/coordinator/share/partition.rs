@@ -199,9 +199,28 @@ impl SharePartition {
         self.records.len()
     }
 
+    /// Kafka's deliveryCompleteCount (KIP-1226): offsets in [start, end) that no member
+    /// will ever be given again, acknowledged or archived records and the gaps (control
+    /// records, aborted or compacted-away offsets), so that the share-partition lag is
+    /// `end of log - start - this`.
+    pub fn delivery_complete_count(&self) -> i64 {
+        let pending = self
+            .records
+            .values()
+            .filter(|r| matches!(r.state, RecordState::Available | RecordState::Acquired))
+            .count() as i64;
+        debug_assert!(self.end_offset >= self.start_offset);
+        (self.end_offset - self.start_offset) - pending
+    }
+
     /// Acquires up to `max_records` of `candidates` (in offset order, as read from the
     /// log at [`Self::next_fetch_offset`]) for `member`, locking each until
     /// `now_ms + record_lock_duration_ms`.
+    ///
+    /// `batch_ends` (the last offset of each producer batch read, in order) turns on
+    /// ShareFetch's batch-optimized mode: `max_records` is then a soft limit,
+    /// acquisition runs on to the end of the batch the limit was reached in, and no
+    /// acquired range crosses a batch boundary. Empty: a strict record limit.
     pub fn acquire(
         &mut self,
         candidates: &[Candidate],
@@ -209,16 +228,29 @@ impl SharePartition {
         now_ms: i64,
         limits: &Limits,
         max_records: usize,
+        batch_ends: &[i64],
     ) -> Vec<AcquiredRange> {
+        let batch_of = |o: i64| batch_ends.partition_point(|&end| end < o);
         let mut acquired: Vec<(i64, i16)> = Vec::new();
+        // With batch alignment: the last offset acquisition may still reach.
+        let mut stop_after: Option<i64> = None;
         for c in candidates {
-            if acquired.len() >= max_records {
-                break;
-            }
             let (offset, data) = match *c {
                 Candidate::Data(o) => (o, true),
                 Candidate::Skip(o) => (o, false),
             };
+            match stop_after {
+                Some(last) if offset > last => break,
+                Some(_) => {}
+                None if acquired.len() >= max_records => {
+                    let held = acquired.last().map(|a| a.0).unwrap_or(i64::MAX);
+                    match batch_ends.get(batch_of(held)) {
+                        Some(&end) if offset <= end => stop_after = Some(end),
+                        _ => break,
+                    }
+                }
+                None => {}
+            }
             if offset < self.start_offset {
                 continue;
             }
@@ -252,7 +284,13 @@ impl SharePartition {
         let mut ranges: Vec<AcquiredRange> = Vec::new();
         for (o, count) in acquired {
             match ranges.last_mut() {
-                Some(r) if r.last_offset + 1 == o && r.delivery_count == count => r.last_offset = o,
+                Some(r)
+                    if r.last_offset + 1 == o
+                        && r.delivery_count == count
+                        && (batch_ends.is_empty() || batch_of(r.last_offset) == batch_of(o)) =>
+                {
+                    r.last_offset = o
+                }
                 _ => ranges.push(AcquiredRange {
                     first_offset: o,
                     last_offset: o,

@@ -30,13 +30,13 @@ fn range(first: i64, last: i64, count: i16) -> AcquiredRange {
 fn two_members_get_distinct_records() {
     let mut p = SharePartition::new(0);
     assert_eq!(
-        p.acquire(&data(0..10), "a", 0, &LIMITS, 4),
+        p.acquire(&data(0..10), "a", 0, &LIMITS, 4, &[]),
         vec![range(0, 3, 1)]
     );
     let from = p.next_fetch_offset();
     assert_eq!(from, 4);
     assert_eq!(
-        p.acquire(&data(from..10), "b", 0, &LIMITS, 100),
+        p.acquire(&data(from..10), "b", 0, &LIMITS, 100, &[]),
         vec![range(4, 9, 1)]
     );
     assert_eq!(p.next_fetch_offset(), 10);
@@ -45,7 +45,7 @@ fn two_members_get_distinct_records() {
 #[test]
 fn accept_moves_the_start_offset_and_is_final() {
     let mut p = SharePartition::new(0);
-    p.acquire(&data(0..3), "a", 0, &LIMITS, 10);
+    p.acquire(&data(0..3), "a", 0, &LIMITS, 10, &[]);
     p.acknowledge("a", 0, 1, &[1], &LIMITS, 0).unwrap();
     assert_eq!(p.start_offset, 2);
     // Accepted records are gone: acknowledging again is an invalid record state.
@@ -69,24 +69,24 @@ fn accept_moves_the_start_offset_and_is_final() {
 fn release_redelivers_with_a_higher_count_and_the_limit_archives() {
     let mut p = SharePartition::new(0);
     for count in 1..=3 {
-        let got = p.acquire(&data(p.next_fetch_offset()..1), "a", 0, &LIMITS, 10);
+        let got = p.acquire(&data(p.next_fetch_offset()..1), "a", 0, &LIMITS, 10, &[]);
         assert_eq!(got, vec![range(0, 0, count)]);
         p.acknowledge("a", 0, 0, &[2], &LIMITS, 0).unwrap();
     }
     // Released at the limit: archived, never delivered again.
     assert_eq!(p.start_offset, 1);
-    assert!(p.acquire(&data(1..1), "a", 0, &LIMITS, 10).is_empty());
+    assert!(p.acquire(&data(1..1), "a", 0, &LIMITS, 10, &[]).is_empty());
 }
 
 #[test]
 fn reject_archives_and_per_offset_types_apply() {
     let mut p = SharePartition::new(0);
-    p.acquire(&data(0..3), "a", 0, &LIMITS, 10);
+    p.acquire(&data(0..3), "a", 0, &LIMITS, 10, &[]);
     p.acknowledge("a", 0, 2, &[1, 3, 2], &LIMITS, 0).unwrap();
     // 0 accepted, 1 rejected, 2 released: start stops at 2, which comes back.
     assert_eq!(p.start_offset, 2);
     assert_eq!(
-        p.acquire(&data(2..3), "b", 0, &LIMITS, 10),
+        p.acquire(&data(2..3), "b", 0, &LIMITS, 10, &[]),
         vec![range(2, 2, 2)]
     );
 }
@@ -94,7 +94,7 @@ fn reject_archives_and_per_offset_types_apply() {
 #[test]
 fn renew_extends_the_lock() {
     let mut p = SharePartition::new(0);
-    p.acquire(&data(0..1), "a", 0, &LIMITS, 10);
+    p.acquire(&data(0..1), "a", 0, &LIMITS, 10, &[]);
     p.acknowledge("a", 0, 0, &[4], &LIMITS, 900).unwrap();
     assert!(!p.expire_locks(1000, &LIMITS));
     assert!(p.expire_locks(1900, &LIMITS));
@@ -103,12 +103,12 @@ fn renew_extends_the_lock() {
 #[test]
 fn an_expired_lock_returns_the_record() {
     let mut p = SharePartition::new(0);
-    p.acquire(&data(0..2), "a", 0, &LIMITS, 10);
+    p.acquire(&data(0..2), "a", 0, &LIMITS, 10, &[]);
     assert!(!p.expire_locks(999, &LIMITS));
     assert!(p.expire_locks(1000, &LIMITS));
     assert_eq!(p.next_fetch_offset(), 0);
     assert_eq!(
-        p.acquire(&data(0..2), "b", 1000, &LIMITS, 10),
+        p.acquire(&data(0..2), "b", 1000, &LIMITS, 10, &[]),
         vec![range(0, 1, 2)]
     );
     // The late acknowledgement of the first holder is refused.
@@ -129,7 +129,7 @@ fn skipped_offsets_are_gaps_and_the_lock_limit_holds() {
         Candidate::Data(3),
     ];
     assert_eq!(
-        p.acquire(&c, "a", 0, &limits, 10),
+        p.acquire(&c, "a", 0, &limits, 10, &[]),
         vec![range(0, 0, 1), range(2, 2, 1)]
     );
     assert_eq!(p.end_offset, 3);
@@ -140,7 +140,7 @@ fn skipped_offsets_are_gaps_and_the_lock_limit_holds() {
 #[test]
 fn snapshot_round_trip_makes_acquired_records_available() {
     let mut p = SharePartition::new(5);
-    p.acquire(&data(5..9), "a", 0, &LIMITS, 10);
+    p.acquire(&data(5..9), "a", 0, &LIMITS, 10, &[]);
     p.acknowledge("a", 6, 6, &[1], &LIMITS, 0).unwrap();
     p.acknowledge("a", 7, 7, &[3], &LIMITS, 0).unwrap();
     let batches = p.state_batches();
@@ -185,7 +185,7 @@ proptest! {
             match op {
                 Op::Fetch(m, n) => {
                     let from = p.next_fetch_offset();
-                    let got = p.acquire(&data(from..log_end), &m.to_string(), now, &LIMITS, n as usize);
+                    let got = p.acquire(&data(from..log_end), &m.to_string(), now, &LIMITS, n as usize, &[]);
                     for r in got {
                         for o in r.first_offset..=r.last_offset {
                             prop_assert!(!accepted.contains(&o), "accepted offset {} redelivered", o);
@@ -227,4 +227,69 @@ proptest! {
             prop_assert!(p.start_offset <= p.end_offset);
         }
     }
+}
+
+#[test]
+fn delivery_complete_count_is_what_no_member_will_be_given_again() {
+    let mut p = SharePartition::new(0);
+    assert_eq!(p.delivery_complete_count(), 0);
+    // 0-5 acquired with a control record at 3, then 1 accepted, 2 rejected (archived),
+    // 4 released (available again).
+    let mut offered = data(0..3);
+    offered.push(Candidate::Skip(3));
+    offered.extend(data(4..6));
+    p.acquire(&offered, "a", 0, &LIMITS, 10, &[]);
+    p.acknowledge("a", 1, 1, &[1], &LIMITS, 0).unwrap();
+    p.acknowledge("a", 2, 2, &[3], &LIMITS, 0).unwrap();
+    p.acknowledge("a", 4, 4, &[2], &LIMITS, 0).unwrap();
+    // Start 0, end 6: 0, 4 and 5 are still to deliver; 1, 2 and the gap at 3 are done.
+    assert_eq!((p.start_offset, p.end_offset), (0, 6));
+    assert_eq!(p.delivery_complete_count(), 3);
+    // Accepting 0 moves the start past the finished run: nothing below it counts.
+    p.acknowledge("a", 0, 0, &[1], &LIMITS, 0).unwrap();
+    assert_eq!(p.start_offset, 4);
+    assert_eq!(p.delivery_complete_count(), 0);
+}
+
+#[test]
+fn batch_optimized_rounds_up_to_the_batch_and_record_limit_is_strict() {
+    // Three producer batches: 0-4, 5-9, 10-14.
+    let ends = [4, 9, 14];
+    let mut p = SharePartition::new(0);
+    // Batch-optimized: 6 records reach into the second batch, which is taken whole;
+    // the acquired ranges follow the batch boundaries.
+    assert_eq!(
+        p.acquire(&data(0..15), "a", 0, &LIMITS, 6, &ends),
+        vec![range(0, 4, 1), range(5, 9, 1)]
+    );
+    // A limit that ends exactly on a boundary takes no more.
+    assert_eq!(
+        p.acquire(&data(10..15), "b", 0, &LIMITS, 5, &ends),
+        vec![range(10, 14, 1)]
+    );
+    // Record limit: exactly 6, one range.
+    let mut q = SharePartition::new(0);
+    assert_eq!(
+        q.acquire(&data(0..15), "a", 0, &LIMITS, 6, &[]),
+        vec![range(0, 5, 1)]
+    );
+    assert_eq!(q.next_fetch_offset(), 6);
+}
+
+#[test]
+fn renew_keeps_the_record_and_restarts_its_lock() {
+    let mut p = SharePartition::new(0);
+    p.acquire(&data(0..2), "a", 0, &LIMITS, 10, &[]);
+    // At 900 ms (lock 1000 ms) offset 0 is renewed: it now runs to 1900.
+    p.acknowledge("a", 0, 0, &[4], &LIMITS, 900).unwrap();
+    assert!(p.expire_locks(1000, &LIMITS), "offset 1 expires");
+    assert_eq!(
+        p.acquire(&data(0..2), "b", 1000, &LIMITS, 10, &[]),
+        vec![range(1, 1, 2)],
+        "offset 0 is still held by a"
+    );
+    assert!(!p.expire_locks(1899, &LIMITS));
+    assert_eq!(p.next_lock_deadline(), Some(1900));
+    p.acknowledge("a", 0, 0, &[1], &LIMITS, 1500).unwrap();
+    assert_eq!(p.start_offset, 1);
 }

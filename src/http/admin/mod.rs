@@ -7,11 +7,13 @@
 //! coordinators loaded, the Kafka listener bound), 200 after. `/metrics` is Prometheus
 //! text 0.0.4, or OpenMetrics 1.0 when the Accept header asks for it, encoded by
 //! `prometheus-client` from the process-wide registry (`crate::metrics`) and, once the
-//! broker serves, kafka_exporter's families computed from its state ([`exporter`]).
+//! broker serves, kafka_exporter's families computed from its state ([`exporter`]) and
+//! the metrics clients pushed with KIP-714 telemetry ([`client_metrics`]).
 //! Unknown paths get a JSON 404, unserved methods a 405. It only reads the broker; the
 //! Kafka listener never waits for it, and a failure here never stops the broker once
 //! it runs.
 
+pub mod client_metrics;
 pub mod exporter;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -177,6 +179,9 @@ fn encode(state: &AdminState, openmetrics: bool) -> Result<String, std::fmt::Err
         scraped.register_collector(Box::new(exporter::KafkaCollector {
             broker: broker.clone(),
             max_partition_series: state.max_partition_series,
+        }));
+        scraped.register_collector(Box::new(client_metrics::ClientMetricsCollector {
+            broker: broker.clone(),
         }));
     }
     let mut out = String::with_capacity(64 * 1024);

@@ -182,6 +182,13 @@ impl PartitionLog {
         self.offline.is_offline()
     }
 
+    /// Shares `state` as this log's offline flag, for a log just opened to replace
+    /// another (a partition moved to another log directory) whose owner keeps reading
+    /// the flag it has. Before any write: nothing has cloned the log's own flag yet.
+    pub fn adopt_offline_state(&mut self, state: Arc<OfflineState>) {
+        self.offline = state;
+    }
+
     /// Takes the log offline because `what` failed with `e`; returns the error to pass on.
     fn fail(&self, what: &str, e: io::Error) -> io::Error {
         self.offline.fail(what, e)

@@ -4,6 +4,13 @@
 //! the previous target assignment, which it keeps where it can (stickiness), as Kafka's
 //! UniformAssignor does. They never look at what members currently own: moving from
 //! the old target to the new one without overlap is the reconciliation's job.
+//!
+//! Racks: members' rack ids are stored and described but not used here, as in Kafka 4,
+//! whose rewritten UniformAssignor and RangeAssignor do not place by rack (the rack of
+//! each partition is only offered to custom assignors). Even the client-side rule
+//! (rack-aware only if a member rack matches a partition rack and the partitions do not
+//! all share the same racks) could never apply on a single broker, where every
+//! partition has the same (here: no) rack.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -32,6 +32,45 @@ pub fn assignors(c: &BrokerConfig) -> Vec<String> {
         .collect()
 }
 
+/// Kafka's ConsumerGroupMigrationPolicy (`group.consumer.migration.policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigrationPolicy {
+    Disabled,
+    Upgrade,
+    Downgrade,
+    Bidirectional,
+}
+
+impl MigrationPolicy {
+    pub fn upgrade_enabled(self) -> bool {
+        matches!(
+            self,
+            MigrationPolicy::Upgrade | MigrationPolicy::Bidirectional
+        )
+    }
+
+    pub fn downgrade_enabled(self) -> bool {
+        matches!(
+            self,
+            MigrationPolicy::Downgrade | MigrationPolicy::Bidirectional
+        )
+    }
+}
+
+/// `group.consumer.migration.policy` (case-insensitive, as Kafka parses it).
+pub fn migration_policy(c: &BrokerConfig) -> MigrationPolicy {
+    match value(c, "group.consumer.migration.policy")
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "disabled" => MigrationPolicy::Disabled,
+        "upgrade" => MigrationPolicy::Upgrade,
+        "downgrade" => MigrationPolicy::Downgrade,
+        _ => MigrationPolicy::Bidirectional,
+    }
+}
+
 pub fn validate(c: &BrokerConfig) -> Result<()> {
     let get = |n: &str| int(c, n);
     let session = get("group.consumer.session.timeout.ms");

@@ -61,7 +61,7 @@ impl HeartbeatResult {
     }
 }
 
-type Records = Vec<(Bytes, Option<Bytes>)>;
+pub(super) type Records = Vec<(Bytes, Option<Bytes>)>;
 
 fn fail(
     error: ResponseError,
@@ -82,29 +82,68 @@ impl GroupMetadata {
                 None,
             );
         }
-        if self.consumer.is_none() {
-            let empty_classic = self.members.is_empty() && self.pending_members.is_empty();
-            if !empty_classic {
-                let msg = format!("Group {} is not a consumer group.", self.group_id);
-                return (
-                    HeartbeatResult::error(ResponseError::GroupIdNotFound, msg),
-                    None,
-                );
-            }
-        }
-        let mut cg = self.consumer.as_deref().cloned().unwrap_or_default();
         let mut recs = Records::new();
-        let outcome = if req.member_epoch == LEAVE_GROUP_MEMBER_EPOCH
-            || req.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH
-        {
+        let mut upgraded = false;
+        let mut cg = match self.consumer.as_deref() {
+            Some(cg) => cg.clone(),
+            None if self.members.is_empty() && self.pending_members.is_empty() => {
+                ConsumerGroup::default()
+            }
+            None => {
+                // A classic group with members: converted online by the first
+                // consumer-protocol member joining, if the policy allows it.
+                let refused = |why: String| {
+                    tracing::info!(group = %self.group_id, reason = %why,
+                        "cannot upgrade the classic group to a consumer group");
+                    let msg = format!(
+                        "Cannot upgrade classic group {} to consumer group because {why}.",
+                        self.group_id
+                    );
+                    (
+                        HeartbeatResult::error(ResponseError::GroupIdNotFound, msg),
+                        None,
+                    )
+                };
+                if req.member_epoch != 0 {
+                    return refused("the member is not joining (member epoch 0)".into());
+                }
+                if let Err(why) = super::migration::upgrade_allowed(env.config, self) {
+                    return refused(why.into());
+                }
+                match self.classic_to_consumer(env, &mut recs) {
+                    Ok(cg) => {
+                        upgraded = true;
+                        cg
+                    }
+                    Err(why) => return refused(why),
+                }
+            }
+        };
+        let leaving = req.member_epoch == LEAVE_GROUP_MEMBER_EPOCH
+            || req.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH;
+        let before = leaving.then(|| cg.clone());
+        let outcome = if leaving {
             self.consumer_leave(env, &mut cg, &req, &mut recs)
         } else {
-            self.consumer_member_heartbeat(env, &mut cg, req, &mut recs)
+            self.consumer_member_heartbeat(env, &mut cg, req.clone(), &mut recs)
         };
         let result = match outcome {
             Ok(r) => r,
             Err(e) => return (e, None),
         };
+        let temporary =
+            req.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH && req.instance_id.is_some();
+        if let Some(before) = before.filter(|_| !temporary) {
+            if super::migration::downgrade_allowed(env.config, &before, &result.member_id) {
+                return match self.downgrade_to_classic(env, &before, &result.member_id) {
+                    Ok(a) => (result, Some(a)),
+                    Err(e) => (
+                        HeartbeatResult::error(e, "storing the downgrade failed"),
+                        None,
+                    ),
+                };
+            }
+        }
         let appended = if recs.is_empty() {
             None
         } else {
@@ -116,6 +155,9 @@ impl GroupMetadata {
                 }
             }
         };
+        if upgraded {
+            self.finish_upgrade();
+        }
         self.install(env, cg);
         (result, appended)
     }
@@ -317,7 +359,54 @@ impl GroupMetadata {
         }
         member.client_id = req.client_id.clone();
         member.client_host = req.client_host.clone();
-        let mut bump = (new_member && !replaced)
+        let mut member = self.update_and_reconcile(
+            env,
+            cg,
+            &old,
+            member,
+            new_member && !replaced,
+            req.owned.as_ref(),
+            recs,
+        );
+        let session_ms = cfg.consumer_session_timeout_ms;
+        member.session_deadline = env.now + ms(session_ms);
+        let changed = member.assigned != old.assigned || new_member;
+        cg.update_member(member.clone());
+
+        let full = joining
+            || (req.rebalance_timeout_ms != -1
+                && req.subscribed_topic_names.is_some()
+                && req.owned.is_some());
+        Ok(HeartbeatResult {
+            error: None,
+            message: None,
+            member_id,
+            member_epoch: member.member_epoch,
+            heartbeat_interval_ms: cfg.consumer_heartbeat_interval_ms,
+            assignment: (full || changed).then(|| member.assigned.clone()),
+        })
+    }
+
+    /// Steps 1-3 of Kafka's heartbeat (and of a classic member's JoinGroup) once the
+    /// member's new metadata is known: its metadata record, the group epoch bump on a
+    /// new member or subscription (or changed topics), the target assignment, and the
+    /// member's reconciliation towards it. Returns the member as reconciled (the caller
+    /// sets its timers and puts it in the group).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn update_and_reconcile(
+        &self,
+        env: &Env,
+        cg: &mut ConsumerGroup,
+        old: &ConsumerMember,
+        member: ConsumerMember,
+        bumps: bool,
+        owned: Option<&Assignment>,
+        recs: &mut Records,
+    ) -> ConsumerMember {
+        let cfg = env.config;
+        let new_member = bumps || !cg.members.contains_key(&member.member_id);
+        let member_id = member.member_id.clone();
+        let mut bump = bumps
             || member.subscribed_topic_names != old.subscribed_topic_names
             || member.subscribed_topic_regex != old.subscribed_topic_regex;
         if new_member || member.metadata_value() != old.metadata_value() {
@@ -364,22 +453,16 @@ impl GroupMetadata {
         if !member.is_reconciled_to(cg.assignment_epoch) {
             let target = cg.target.get(&member_id).cloned().unwrap_or_default();
             let owners = &cg.partition_epochs;
-            let updated = reconcile(
-                &member,
-                cg.assignment_epoch,
-                &target,
-                req.owned.as_ref(),
-                &|t, p| {
-                    owners.get(&(t, p)).copied().filter(|_| {
-                        // Its own partitions do not block it.
-                        !member.assigned.get(&t).is_some_and(|s| s.contains(&p))
-                            && !member
-                                .pending_revocation
-                                .get(&t)
-                                .is_some_and(|s| s.contains(&p))
-                    })
-                },
-            );
+            let updated = reconcile(&member, cg.assignment_epoch, &target, owned, &|t, p| {
+                owners.get(&(t, p)).copied().filter(|_| {
+                    // Its own partitions do not block it.
+                    !member.assigned.get(&t).is_some_and(|s| s.contains(&p))
+                        && !member
+                            .pending_revocation
+                            .get(&t)
+                            .is_some_and(|s| s.contains(&p))
+                })
+            });
             if updated.assignment_value() != member.assignment_value() {
                 let mut updated = updated;
                 updated.rebalance_deadline = (updated.state == MemberState::UnrevokedPartitions)
@@ -393,28 +476,12 @@ impl GroupMetadata {
                 member = updated;
             }
         }
-        let session_ms = cfg.consumer_session_timeout_ms;
-        member.session_deadline = env.now + ms(session_ms);
-        let changed = member.assigned != old.assigned || new_member;
-        cg.update_member(member.clone());
-
-        let full = joining
-            || (req.rebalance_timeout_ms != -1
-                && req.subscribed_topic_names.is_some()
-                && req.owned.is_some());
-        Ok(HeartbeatResult {
-            error: None,
-            message: None,
-            member_id,
-            member_epoch: member.member_epoch,
-            heartbeat_interval_ms: cfg.consumer_heartbeat_interval_ms,
-            assignment: (full || changed).then(|| member.assigned.clone()),
-        })
+        member
     }
 
-    /// A classic JoinGroup reaching a consumer group: an empty one becomes a classic
-    /// group again (its consumer-group records are deleted); one with members refuses it
-    /// with INCONSISTENT_GROUP_PROTOCOL (online migration of a live group is not served).
+    /// A classic JoinGroup reaching an empty consumer group: it becomes a classic group
+    /// again (its consumer-group records are deleted). One with members serves the
+    /// member as a classic member of the consumer group instead (`migration`).
     pub fn classic_join_on_consumer_group(
         &mut self,
         env: &Env,
@@ -423,6 +490,7 @@ impl GroupMetadata {
         use crate::coordinator::group::JoinResult;
         let cg = self.consumer.as_deref()?;
         if !cg.members.is_empty() {
+            // Served by the consumer group (see `migration`); not reached.
             return Some(JoinResult::error(
                 member_id,
                 ResponseError::InconsistentGroupProtocol,
@@ -447,6 +515,11 @@ impl GroupMetadata {
         for m in cg.members.values() {
             if m.session_deadline <= env.now {
                 doomed.push((m.member_id.clone(), "session expired"));
+            } else if m.classic_deadline.is_some_and(|d| d <= env.now) {
+                doomed.push((
+                    m.member_id.clone(),
+                    "the classic member did not rejoin or sync within the rebalance timeout",
+                ));
             } else if let Some((deadline, epoch)) = m.rebalance_deadline {
                 if deadline <= env.now
                     && epoch == m.member_epoch
@@ -466,6 +539,14 @@ impl GroupMetadata {
         let mut recs = Records::new();
         for (id, why) in &doomed {
             tracing::info!(group = %self.group_id, member = %id, reason = why, "fencing consumer group member");
+            if recs.is_empty() && super::migration::downgrade_allowed(env.config, &cg, id) {
+                // The last consumer-protocol member is gone: back to a classic group
+                // (any other expired member is then expired by the classic timers).
+                if let Err(e) = self.downgrade_to_classic(env, &cg, id) {
+                    tracing::error!(group = %self.group_id, error = %e, "downgrade failed; retrying on the next tick");
+                }
+                return;
+            }
             fence(&self.group_id, &mut cg, id, &mut recs);
         }
         match store::append(env, &self.group_id, recs) {
@@ -494,9 +575,23 @@ impl GroupMetadata {
             return Err(ResponseError::UnknownMemberId);
         };
         if member_epoch != m.member_epoch {
-            return Err(ResponseError::StaleMemberEpoch);
+            // Kafka's validateMemberEpoch: a classic member's generation is its epoch.
+            return Err(if m.uses_classic_protocol() {
+                ResponseError::IllegalGeneration
+            } else {
+                ResponseError::StaleMemberEpoch
+            });
         }
         Ok(())
+    }
+
+    /// Whether `member_id` is a classic member of this consumer group (its commits
+    /// use the classic OffsetCommit versions).
+    pub fn is_classic_member_of_consumer_group(&self, member_id: &str) -> bool {
+        self.consumer
+            .as_deref()
+            .and_then(|cg| cg.members.get(member_id))
+            .is_some_and(|m| m.uses_classic_protocol())
     }
 
     /// OffsetFetch v9+ by a consumer group member: the same member and epoch checks;
@@ -612,7 +707,7 @@ fn fence(group_id: &str, cg: &mut ConsumerGroup, member_id: &str, recs: &mut Rec
     ));
 }
 
-fn tombstone_member(group_id: &str, member_id: &str, recs: &mut Records) {
+pub(super) fn tombstone_member(group_id: &str, member_id: &str, recs: &mut Records) {
     for t in [
         records::CURRENT_MEMBER_ASSIGNMENT,
         records::TARGET_ASSIGNMENT_MEMBER,
@@ -668,28 +763,35 @@ fn topic_names(env: &Env) -> Vec<String> {
         .collect()
 }
 
-fn epoch_record(group_id: &str, record_type: i16, epoch: i32) -> (Bytes, Option<Bytes>) {
+pub(super) fn epoch_record(group_id: &str, record_type: i16, epoch: i32) -> (Bytes, Option<Bytes>) {
     (
         records::key(record_type, group_id, None),
         Some(records::epoch_value(epoch)),
     )
 }
 
-fn member_metadata_record(group_id: &str, m: &ConsumerMember) -> (Bytes, Option<Bytes>) {
+pub(super) fn member_metadata_record(group_id: &str, m: &ConsumerMember) -> (Bytes, Option<Bytes>) {
     (
         records::key(records::MEMBER_METADATA, group_id, Some(&m.member_id)),
         records::member_metadata_value(&m.metadata_value()).ok(),
     )
 }
 
-fn target_member_record(group_id: &str, member_id: &str, a: &Assignment) -> (Bytes, Option<Bytes>) {
+pub(super) fn target_member_record(
+    group_id: &str,
+    member_id: &str,
+    a: &Assignment,
+) -> (Bytes, Option<Bytes>) {
     (
         records::key(records::TARGET_ASSIGNMENT_MEMBER, group_id, Some(member_id)),
         records::target_member_value(a).ok(),
     )
 }
 
-fn current_assignment_record(group_id: &str, m: &ConsumerMember) -> (Bytes, Option<Bytes>) {
+pub(super) fn current_assignment_record(
+    group_id: &str,
+    m: &ConsumerMember,
+) -> (Bytes, Option<Bytes>) {
     (
         records::key(
             records::CURRENT_MEMBER_ASSIGNMENT,

@@ -13,10 +13,13 @@
 pub mod assignor;
 pub mod config;
 pub mod heartbeat;
+pub mod migration;
 pub mod reconcile;
 pub mod records;
 pub mod service;
 
+#[cfg(test)]
+mod migration_tests;
 #[cfg(test)]
 mod tests;
 
@@ -96,6 +99,11 @@ pub struct ConsumerMember {
     /// While it must revoke partitions: when it is fenced if it has not (and the epoch
     /// the deadline was set in).
     pub rebalance_deadline: Option<(Instant, i32)>,
+    /// Set for a member speaking the classic protocol (JoinGroup/SyncGroup/Heartbeat).
+    pub classic: Option<records::ClassicMemberMetadata>,
+    /// A classic member told to rejoin, or joined and not yet synced: when it is fenced
+    /// unless it does (Kafka's consumer-group join and sync timeouts).
+    pub classic_deadline: Option<Instant>,
 }
 
 impl ConsumerMember {
@@ -118,7 +126,13 @@ impl ConsumerMember {
             pending_revocation: Assignment::new(),
             session_deadline: now,
             rebalance_deadline: None,
+            classic: None,
+            classic_deadline: None,
         }
+    }
+
+    pub fn uses_classic_protocol(&self) -> bool {
+        self.classic.is_some()
     }
 
     pub fn metadata_value(&self) -> records::MemberMetadataValue {
@@ -131,6 +145,7 @@ impl ConsumerMember {
             subscribed_topic_regex: self.subscribed_topic_regex.clone(),
             rebalance_timeout_ms: self.rebalance_timeout_ms,
             server_assignor: self.server_assignor.clone(),
+            classic: self.classic.clone(),
         }
     }
 
@@ -153,6 +168,7 @@ impl ConsumerMember {
         self.set_regex(v.subscribed_topic_regex);
         self.rebalance_timeout_ms = v.rebalance_timeout_ms;
         self.server_assignor = v.server_assignor;
+        self.classic = v.classic;
     }
 
     /// Sets the regex subscription (empty clears it). Kafka compiles it with RE2/J; the
@@ -220,7 +236,9 @@ impl ConsumerGroup {
                     .filter(|(_, e)| *e == m.member_epoch)
                     .filter(|_| m.state == MemberState::UnrevokedPartitions)
                     .map(|(d, _)| d);
-                std::iter::once(m.session_deadline).chain(rebalance)
+                std::iter::once(m.session_deadline)
+                    .chain(rebalance)
+                    .chain(m.classic_deadline)
             })
             .min()
     }
@@ -405,7 +423,11 @@ pub fn replay_into(
     for (id, mut cg) in consumer {
         // Members come back with a fresh session, as Kafka schedules them on load.
         for m in cg.members.values_mut() {
-            m.session_deadline = now + super::ms(session_timeout_ms);
+            let session = m
+                .classic
+                .as_ref()
+                .map_or(session_timeout_ms, |c| c.session_timeout_ms);
+            m.session_deadline = now + super::ms(session);
         }
         let g = groups
             .entry(id.clone())

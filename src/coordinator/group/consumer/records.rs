@@ -126,6 +126,51 @@ pub struct MemberMetadataValue {
     pub subscribed_topic_regex: Option<String>,
     pub rebalance_timeout_ms: i32,
     pub server_assignor: Option<String>,
+    /// Tagged field 0: set for a member that speaks the classic protocol (a classic
+    /// consumer inside a consumer group after an online upgrade).
+    pub classic: Option<ClassicMemberMetadata>,
+}
+
+/// ConsumerGroupMemberMetadataValue.ClassicMemberMetadata: what a classic member sent
+/// in its JoinGroup (session timeout and (protocol name, metadata) in its order).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ClassicMemberMetadata {
+    pub session_timeout_ms: i32,
+    pub protocols: Vec<(String, Bytes)>,
+}
+
+/// Tag 0 of ConsumerGroupMemberMetadataValue.
+const CLASSIC_MEMBER_METADATA_TAG: u32 = 0;
+
+fn put_classic(b: &mut BytesMut, c: &ClassicMemberMetadata) {
+    b.put_i32(c.session_timeout_ms);
+    put_uvarint(b, c.protocols.len() as u32 + 1);
+    for (name, metadata) in &c.protocols {
+        put_cstr(b, Some(name));
+        put_uvarint(b, metadata.len() as u32 + 1);
+        b.put_slice(metadata);
+        b.put_u8(0);
+    }
+    b.put_u8(0);
+}
+
+fn get_classic(mut b: &[u8]) -> Result<ClassicMemberMetadata> {
+    let session_timeout_ms = get_i32c(&mut b)?;
+    let n = get_count(&mut b)?;
+    let mut protocols = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = get_str_c(&mut b)?;
+        let len = get_count(&mut b)?;
+        let metadata = Bytes::copy_from_slice(&b[..len]);
+        b.advance(len);
+        skip_tags(&mut b)?;
+        protocols.push((name, metadata));
+    }
+    skip_tags(&mut b)?;
+    Ok(ClassicMemberMetadata {
+        session_timeout_ms,
+        protocols,
+    })
 }
 
 /// ConsumerGroupCurrentMemberAssignmentValue.
@@ -236,7 +281,18 @@ pub fn member_metadata_value(m: &MemberMetadataValue) -> Result<Bytes> {
     put_cstr(&mut b, m.subscribed_topic_regex.as_deref());
     b.put_i32(m.rebalance_timeout_ms);
     put_cstr(&mut b, m.server_assignor.as_deref());
-    Ok(finish(b))
+    match &m.classic {
+        None => b.put_u8(0),
+        Some(c) => {
+            let mut field = BytesMut::new();
+            put_classic(&mut field, c);
+            put_uvarint(&mut b, 1);
+            put_uvarint(&mut b, CLASSIC_MEMBER_METADATA_TAG);
+            put_uvarint(&mut b, field.len() as u32);
+            b.put_slice(&field);
+        }
+    }
+    Ok(b.freeze())
 }
 
 pub fn decode_member_metadata_value(v: &[u8]) -> Result<MemberMetadataValue> {
@@ -259,8 +315,21 @@ pub fn decode_member_metadata_value(v: &[u8]) -> Result<MemberMetadataValue> {
         subscribed_topic_regex: get_cstr(&mut b)?,
         rebalance_timeout_ms: get_i32c(&mut b)?,
         server_assignor: get_cstr(&mut b)?,
+        classic: None,
     };
-    skip_tags(&mut b)?;
+    let mut out = out;
+    let tags = get_uvarint(&mut b)?;
+    for _ in 0..tags {
+        let tag = get_uvarint(&mut b)?;
+        let size = get_uvarint(&mut b)? as usize;
+        if b.remaining() < size {
+            bail!("tagged field truncated");
+        }
+        if tag == CLASSIC_MEMBER_METADATA_TAG {
+            out.classic = Some(get_classic(&b[..size])?);
+        }
+        b.advance(size);
+    }
     Ok(out)
 }
 
@@ -385,9 +454,23 @@ mod tests {
             subscribed_topic_regex: Some("^x.*".into()),
             rebalance_timeout_ms: 300_000,
             server_assignor: Some("range".into()),
+            classic: None,
         };
         let v = member_metadata_value(&m).unwrap();
         assert_eq!(decode_member_metadata_value(&v).unwrap(), m);
+        // A classic member's metadata rides in tagged field 0.
+        let mut classic = m.clone();
+        classic.classic = Some(ClassicMemberMetadata {
+            session_timeout_ms: 45_000,
+            protocols: vec![
+                ("range".into(), Bytes::from_static(b"\x00\x01abc")),
+                ("roundrobin".into(), Bytes::new()),
+            ],
+        });
+        let v = member_metadata_value(&classic).unwrap();
+        let plain = member_metadata_value(&m).unwrap();
+        assert!(v.starts_with(&plain[..plain.len() - 1]));
+        assert_eq!(decode_member_metadata_value(&v).unwrap(), classic);
         let t = Uuid::new_v4();
         let mut a = Assignment::new();
         a.insert(t, [0, 2, 5].into_iter().collect());

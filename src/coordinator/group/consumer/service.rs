@@ -26,6 +26,8 @@ pub struct ConsumerMemberDescription {
     /// (topic id, topic name, partitions).
     pub assignment: Vec<(Uuid, String, Vec<i32>)>,
     pub target_assignment: Vec<(Uuid, String, Vec<i32>)>,
+    /// A classic member of the consumer group (online migration).
+    pub classic: bool,
 }
 
 pub struct ConsumerGroupDescription {
@@ -116,6 +118,7 @@ impl GroupCoordinator {
                 subscribed_topic_regex: m.subscribed_topic_regex.clone(),
                 assignment: named(&m.assigned),
                 target_assignment: named(&cg.target.get(&m.member_id).cloned().unwrap_or_default()),
+                classic: m.uses_classic_protocol(),
             })
             .collect();
         Ok(ConsumerGroupDescription {

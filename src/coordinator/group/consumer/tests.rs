@@ -16,16 +16,17 @@ use crate::coordinator::group::{Env, GroupConfig, GroupMetadata};
 use crate::error::ResponseError;
 use crate::topics::{NewTopic, TopicRegistry};
 
-struct Setup {
+pub(super) struct Setup {
     _dir: tempfile::TempDir,
-    topics: Arc<TopicRegistry>,
-    config: GroupConfig,
+    pub(super) broker: Arc<BrokerConfig>,
+    pub(super) topics: Arc<TopicRegistry>,
+    pub(super) config: GroupConfig,
     start: Instant,
-    elapsed_ms: u64,
+    pub(super) elapsed_ms: u64,
 }
 
 impl Setup {
-    fn new(partitions: i32) -> Setup {
+    pub(super) fn new(partitions: i32) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let overrides = Overrides {
             listen: Some("127.0.0.1:0".into()),
@@ -58,6 +59,7 @@ impl Setup {
             .unwrap();
         Setup {
             _dir: dir,
+            broker: broker.clone(),
             topics,
             config: GroupConfig::from_broker(&broker),
             start: Instant::now(),
@@ -65,7 +67,7 @@ impl Setup {
         }
     }
 
-    fn env(&self) -> Env<'_> {
+    pub(super) fn env(&self) -> Env<'_> {
         Env {
             topics: &self.topics,
             config: &self.config,
@@ -348,4 +350,34 @@ fn a_member_that_does_not_revoke_in_time_is_fenced_and_its_partitions_move() {
     assert!(!cg.members.contains_key(&a.member_id), "not fenced");
     heartbeat(&s, &mut g, &mut b);
     assert_eq!(partitions_of(&b.owned).len(), 2);
+}
+
+/// Rack ids are kept and described, but do not move partitions: Kafka 4's server-side
+/// `uniform` and `range` assignors do not place by rack, and even the client-side
+/// rack-aware rule (AbstractPartitionAssignor.useRackAwareAssignment) stays off when
+/// partitions carry no rack or all the same racks, which is always so on one broker.
+#[test]
+fn member_racks_do_not_change_the_assignment() {
+    let s = Setup::new(6);
+    let settle = |racks: [Option<&str>; 2], assignor: &str| {
+        let mut g = GroupMetadata::new("g", 0);
+        let mut clients = [Client::new(0), Client::new(1)];
+        for _ in 0..6 {
+            for (c, rack) in clients.iter_mut().zip(racks) {
+                let mut req = c.request();
+                req.rack_id = rack.map(str::to_string);
+                req.server_assignor = Some(assignor.to_string());
+                let (r, _) = g.consumer_heartbeat(&s.env(), req);
+                c.apply(&r);
+            }
+        }
+        let cg = g.consumer.as_deref().unwrap();
+        assert_eq!(cg.members["member-0"].rack_id.as_deref(), racks[0]);
+        clients.map(|c| partitions_of(&c.owned))
+    };
+    for assignor in ["uniform", "range"] {
+        let plain = settle([None, None], assignor);
+        assert_eq!(plain[0].len() + plain[1].len(), 6);
+        assert_eq!(settle([Some("rack-a"), Some("rack-b")], assignor), plain);
+    }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rebalance time of a consumer group when a member joins, per group protocol, with one client.
 
-    .venv/bin/python scripts/rebalance-time.py [--runs 3] [--partitions 12] [--members 3]
+    .venv/bin/python scripts/bench-rebalance.py [--runs 3] [--partitions 12] [--members 3]
 
 Starts the broker ($SLUICE_BIN, else target/release/sluice, else target/debug/sluice) on a free
 127.0.0.1 port with a fresh data directory, and with confluent-kafka (librdkafka) measures, for
@@ -10,7 +10,7 @@ of --members members is settled, then one more subscribes; the time until every 
 non-empty share and the shares cover every partition exactly once. Every member learns of a
 rebalance at its next heartbeat, so both sides use a 1 s heartbeat (client heartbeat.interval.ms for
 classic, the broker's group.consumer.heartbeat.interval.ms for KIP-848); the classic join phase
-also waits for every member's JoinGroup. Prints per-run figures and the median per protocol.
+also waits for every member's JoinGroup. Prints a table: per protocol the median and every run.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -87,8 +88,13 @@ def run(bootstrap, topic, protocol, partitions, members, n):
     everyone = consumers + [joiner]
     poll_until(everyone, lambda: settled(everyone, partitions), 120)
     took = time.monotonic() - start
-    for c in everyone:
-        c.close()
+    # Closed together: a cooperative member closing alone can wait on the others' rebalance
+    # while nobody polls them (seen to hang until max.poll.interval.ms).
+    closers = [threading.Thread(target=c.close, daemon=True) for c in everyone]
+    for t in closers:
+        t.start()
+    for t in closers:
+        t.join(60)
     return took
 
 
@@ -121,14 +127,17 @@ def main():
         topic = "rebalance"
         admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive for its future
         admin.create_topics([NewTopic(topic, num_partitions=args.partitions, replication_factor=1)])[topic].result(30)
+        import confluent_kafka
         print(f"{args.members}-member group, one member joins; {args.partitions} partitions; "
-              f"heartbeat {HEARTBEAT_MS} ms; {binary()}")
+              f"heartbeat {HEARTBEAT_MS} ms; librdkafka {confluent_kafka.libversion()[0]}; {binary()}")
+        print(f"| {'protocol':42s} | median (s) | runs (s) |")
+        print(f"|{'-' * 44}|------------|----------|")
         for protocol, label in (("range", "classic eager (range)"),
                                 ("cooperative-sticky", "classic cooperative (cooperative-sticky)"),
                                 ("consumer", "consumer (KIP-848, uniform)")):
             times = [run(bootstrap, topic, protocol, args.partitions, args.members, n) for n in range(args.runs)]
-            print(f"{label:42s} median {statistics.median(times):6.2f} s   runs: "
-                  + " ".join(f"{t:.2f}" for t in times), flush=True)
+            print(f"| {label:42s} | {statistics.median(times):10.2f} | "
+                  + " ".join(f"{t:.2f}" for t in times) + " |", flush=True)
     finally:
         broker.terminate()
         broker.wait(10)
