@@ -208,7 +208,12 @@ def test_exposition_parses_in_both_formats(broker_factory):
     assert types["sluice_request_duration_seconds"] == "histogram"
     assert types["sluice_fsync_duration_seconds"] == "histogram"
     assert types["process_cpu_seconds"] == "counter"
-    assert values[("sluice_request_duration_seconds_count", lab(api="Produce", stage="total"))] >= 1
+    # Every request stage is timed for the produce and the consume path; acks=all
+    # produces also wait for durability (remote).
+    for api in ("Produce", "Fetch"):
+        for stage in ("queue", "handle", "send", "total"):
+            assert values[("sluice_request_duration_seconds_count", lab(api=api, stage=stage))] >= 1, (api, stage)
+    assert values[("sluice_request_duration_seconds_count", lab(api="Produce", stage="remote"))] >= 1
 
     status, headers, om = http(f"{base}/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
     assert status == 200

@@ -7,6 +7,8 @@
 #   scripts/bench.sh --quick         1 run each, 1/10 of the record counts (a smoke test)
 #   scripts/bench.sh --runs N --crash-gib G
 #   scripts/bench.sh --scrape-only   only the cost of /metrics scraped every second (scripts/lib/bench_scrape.sh)
+#   scripts/bench.sh --otlp-only     only the cost of exporting request spans with OTLP to a local receiver
+#                                    (scripts/lib/bench_otlp.sh), against the same load not exported
 #   scripts/bench.sh --schema-only   only the cost of broker-side schema id validation (scripts/lib/bench_schema.py:
 #                                    200000 x 100 B framed records per run, validation off against on, confluent-kafka
 #                                    from .venv; the broker's CPU per record isolates the check)
@@ -37,8 +39,10 @@ source "$ROOT/scripts/lib/librdkafka.sh"
 REFS="python3 $ROOT/scripts/lib/bench_refs.py"
 # shellcheck source=lib/bench_scrape.sh
 source "$ROOT/scripts/lib/bench_scrape.sh"
+# shellcheck source=lib/bench_otlp.sh
+source "$ROOT/scripts/lib/bench_otlp.sh"
 
-RUNS=5 CRASH_GIB=1 SCALE=1 SCRAPE_ONLY=0 SCHEMA_ONLY=0
+RUNS=5 CRASH_GIB=1 SCALE=1 SCRAPE_ONLY=0 SCHEMA_ONLY=0 OTLP_ONLY=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --full) RUNS=7 CRASH_GIB=4 ;;
@@ -46,10 +50,11 @@ while [[ $# -gt 0 ]]; do
     --runs) RUNS=$2; shift ;;
     --crash-gib) CRASH_GIB=$2; shift ;;
     --scrape-only) SCRAPE_ONLY=1 ;;
+    --otlp-only) OTLP_ONLY=1 ;;
     --schema-only) SCHEMA_ONLY=1 ;;
     --scale) shift; exec "$(dirname "${BASH_SOURCE[0]}")/bench-scale.sh" "$@" ;;
     --quota) shift; exec "$(dirname "${BASH_SOURCE[0]}")/bench-quota.sh" "$@" ;;
-    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -94,7 +99,7 @@ ROT=$(cat "/sys/block/$BLK/queue/rotational" 2>/dev/null || echo "?")
 log "machine: $(nproc) CPUs ($CPU), $MEM, data dir on $DEV ($FSTYPE, rotational=$ROT)"
 
 # --- physical references ----------------------------------------------------------------------------
-if [[ $SCRAPE_ONLY == 0 && $SCHEMA_ONLY == 0 ]]; then
+if [[ $SCRAPE_ONLY == 0 && $SCHEMA_ONLY == 0 && $OTLP_ONLY == 0 ]]; then
   log "physical references: loopback TCP, sequential write + fsync, fsync rate"
   LOOP=$(for _ in $(seq "$RUNS"); do $REFS loopback 2; done | median)
   DISK=$(for _ in $(seq "$RUNS"); do $REFS diskwrite "$BENCH_DIR" 512; done | median)
@@ -131,6 +136,12 @@ perf_consume() {
   [[ "$n" == "$2" ]] || log "consume $1: got $n of $2"
   awk -v n="$n" -v b="$bytes" -v ms="$ms" 'BEGIN {if (ms < 1) ms = 1; printf "%.0f %.1f\n", n/(ms/1000), b/(ms/1000)/1e6}'
 }
+
+if [[ $OTLP_ONLY == 1 ]]; then
+  bench_otlp
+  bench_otlp_table
+  exit 0
+fi
 
 if [[ $SCRAPE_ONLY == 1 ]]; then
   bench_scrape
@@ -266,6 +277,7 @@ broker_stop
 
 # --- the cost of /metrics ------------------------------------------------------------------------------
 bench_scrape
+bench_otlp
 bench_schema
 
 # --- start-up and memory ---------------------------------------------------------------------------------
@@ -350,6 +362,8 @@ rm -rf "$BENCH_DIR"/data-*
   echo "| peak RSS under produce load (VmHWM) | $PEAK_RSS MiB | |"
   echo
   bench_scrape_table
+  echo
+  bench_otlp_table
   echo
   bench_schema_table
 } >"$OUTF"

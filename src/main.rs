@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sluice::config::{BrokerConfig, Overrides};
+use sluice::server::otlp;
 
 #[derive(Parser)]
 #[command(
@@ -59,14 +60,6 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     match cli.command {
         Command::Serve(args) => match serve(args) {
             Ok(()) => ExitCode::SUCCESS,
@@ -75,15 +68,38 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Client(command) => match sluice::cli::run(command) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) if sluice::cli::output::is_broken_pipe(&e) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("sluice: {e:#}");
-                ExitCode::FAILURE
+        Command::Client(command) => {
+            match init_logging(None).and_then(|()| sluice::cli::run(command)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if sluice::cli::output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sluice: {e:#}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
     }
+}
+
+/// Logs to stderr at RUST_LOG's levels (default info); with `otlp`, the request spans
+/// are exported too (sluice::server::otlp). `serve` calls it once its settings are
+/// read, since they say whether spans are exported.
+fn init_logging(otlp: Option<otlp::Layer>) -> anyhow::Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(otlp)
+        .with(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .try_init()?;
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -111,7 +127,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(sluice::run(config, shutdown_signal(), |_, _| {}))
+    let (layer, exporter) = otlp::install(&config, runtime.handle().clone())?.unzip();
+    init_logging(layer)?;
+    if let Some(exporter) = &exporter {
+        exporter.log_started();
+    }
+    let served = runtime.block_on(sluice::run(config, shutdown_signal(), |_, _| {}));
+    // Sends the last spans while the runtime that carries the exports still runs.
+    drop(exporter);
+    served
 }
 
 /// Completes on the first SIGINT or SIGTERM.

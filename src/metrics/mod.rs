@@ -9,6 +9,21 @@
 //! `crate::http::admin`'s. Recording is lock-free on the hot path (atomics behind the
 //! families' read lock); label sets are bounded: requests by API x version x error
 //! code, connections by listener, per-topic counters by the topics that exist.
+//!
+//! The families recorded here (type, labels):
+//! - `sluice_requests_total` counter {api, version, error}
+//! - `sluice_request_duration_seconds` histogram {api, stage}; stage is `queue`,
+//!   `handle`, `remote`, `send` or `total` (see [`StageLabels`])
+//! - `sluice_connections` gauge {listener}
+//! - `sluice_topic_bytes_in_total`, `sluice_topic_bytes_out_total`,
+//!   `sluice_topic_records_in_total`, `sluice_topic_records_out_total` counters {topic}
+//! - `sluice_fsync_duration_seconds` histogram, `sluice_group_commit_offsets` histogram
+//! - `process_cpu_seconds_total`, `process_resident_memory_bytes`,
+//!   `process_virtual_memory_bytes`, `process_start_time_seconds`, `process_open_fds`,
+//!   `process_max_fds`, `sluice_process_memory_maps` gauges ([`process`])
+//!
+//! Families computed from broker state at scrape time (kafka_exporter's, log sizes)
+//! are listed in `crate::http::admin::exporter`.
 
 pub mod process;
 
@@ -35,8 +50,13 @@ pub struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StageLabels {
     pub api: &'static str,
-    /// `handle`: decoded request to handler return; `remote`: the wait after it for
-    /// durability (acks=all produce, Kafka's RemoteTime); `total`: both.
+    /// Kafka's request stages: `queue`: frame read whole to handler start (behind the
+    /// connection's earlier requests and the `queued.max.request.bytes` pool,
+    /// RequestQueueTime); `handle`: handler start to return (LocalTime); `remote`: the
+    /// wait after it for durability (acks=all produce, RemoteTime); `send`: answer
+    /// ready to its last byte written, behind earlier answers included
+    /// (ResponseQueueTime + ResponseSendTime); `total`: frame read to last byte
+    /// written (handler return for a request without an answer; TotalTime).
     pub stage: &'static str,
 }
 
@@ -74,7 +94,9 @@ fn latency_histogram() -> Histogram {
 }
 
 impl Metrics {
-    fn new() -> Metrics {
+    /// A registry of its own; the broker records into [`global`] (tests use their own
+    /// to read back exactly what they caused).
+    pub fn new() -> Metrics {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -86,7 +108,7 @@ impl Metrics {
             Family::new_with_constructor(latency_histogram);
         registry.register(
             "sluice_request_duration_seconds",
-            "Kafka request latency by API and stage (handle, remote, total)",
+            "Kafka request latency by API and stage (queue, handle, remote, send, total)",
             request_duration.clone(),
         );
         let connections = Family::<ListenerLabels, Gauge>::default();
@@ -201,6 +223,12 @@ impl Metrics {
             histogram: &self.fsync_duration,
             started: Instant::now(),
         }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
     }
 }
 

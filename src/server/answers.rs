@@ -9,9 +9,14 @@
 //! done goes out even while a later Fetch long-polls. This module never runs handlers
 //! or reads the socket; it never reorders answers and never drops one except when the
 //! connection closes.
+//!
+//! It times each answer's `send` stage (ready -> last byte written, see
+//! `request_metrics`): one `Instant::now()` per write of the queue, shared by every
+//! answer that write finished.
 
 use std::collections::VecDeque;
 use std::task::Poll;
+use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::BoxFuture;
@@ -20,8 +25,10 @@ use kafka_protocol::protocol::Encodable;
 use tokio::io::AsyncWrite;
 
 use super::connection::Close;
+use super::request_metrics;
 use super::response_buf::{zero_copy_candidates, OutQueue, ResponseBuf};
 use crate::api::Response;
+use crate::metrics::{self, Metrics};
 
 /// At most this many deferred answers per connection; then the connection reads no
 /// more requests until the oldest is answered. (An idempotent producer keeps at most 5
@@ -38,6 +45,14 @@ pub struct Slot {
     pub key: ApiKey,
     pub version: i16,
     pub correlation_id: i32,
+    /// When the request's frame was read whole (its `queue` stage starts there).
+    pub arrived: Instant,
+}
+
+/// An encoded answer not yet written, and when it became ready.
+struct Unsent {
+    slot: Slot,
+    ready: Instant,
 }
 
 struct Deferred {
@@ -46,33 +61,64 @@ struct Deferred {
     /// Encoded answers of the requests that came after this one and before the next
     /// deferred one.
     behind: OutQueue,
+    behind_unsent: Vec<Unsent>,
 }
 
 /// A connection's answers not yet written, in request order.
-#[derive(Default)]
 pub struct Answers {
     /// Encoded answers with nothing unanswered before them: write these now.
     ready: OutQueue,
+    /// The answers in `ready`, to time their send once written.
+    unsent: Vec<Unsent>,
     deferred: VecDeque<Deferred>,
+    metrics: &'static Metrics,
+}
+
+impl Default for Answers {
+    fn default() -> Answers {
+        Answers::recording_into(metrics::global())
+    }
 }
 
 impl Answers {
-    /// Queues the answer to the latest request.
-    pub fn push(&mut self, slot: Slot, answer: crate::api::Answer) -> Result<(), Close> {
+    /// Answers whose send times go to `metrics` (tests; connections use the global).
+    pub fn recording_into(metrics: &'static Metrics) -> Answers {
+        Answers {
+            ready: OutQueue::default(),
+            unsent: Vec::new(),
+            deferred: VecDeque::new(),
+            metrics,
+        }
+    }
+
+    /// Queues the answer to the latest request; a ready answer became ready at
+    /// `handled`.
+    pub fn push(
+        &mut self,
+        slot: Slot,
+        answer: crate::api::Answer,
+        handled: Instant,
+    ) -> Result<(), Close> {
         match answer {
             crate::api::Answer::None => Ok(()),
             crate::api::Answer::Ready(response) => {
-                let out = match self.deferred.back_mut() {
-                    Some(d) => &mut d.behind,
-                    None => &mut self.ready,
+                let (out, unsent) = match self.deferred.back_mut() {
+                    Some(d) => (&mut d.behind, &mut d.behind_unsent),
+                    None => (&mut self.ready, &mut self.unsent),
                 };
-                encode_response(out, slot, &response)
+                encode_response(out, slot, &response)?;
+                unsent.push(Unsent {
+                    slot,
+                    ready: handled,
+                });
+                Ok(())
             }
             crate::api::Answer::Deferred(wait) => {
                 self.deferred.push_back(Deferred {
                     slot,
                     wait,
                     behind: OutQueue::default(),
+                    behind_unsent: Vec::new(),
                 });
                 Ok(())
             }
@@ -96,7 +142,12 @@ impl Answers {
     /// the write queue, or writes the whole write queue. Pending forever when idle.
     /// Cancel-safe, so it can lose a `select!` to the running handler at any point.
     pub async fn step<W: AsyncWrite + Unpin>(&mut self, out: &mut W) -> Result<(), Close> {
-        let Answers { ready, deferred } = self;
+        let Answers {
+            ready,
+            unsent,
+            deferred,
+            metrics,
+        } = self;
         let (has_head, has_ready) = (!deferred.is_empty(), !ready.is_empty());
         let head = std::future::poll_fn(|cx| match deferred.front_mut() {
             Some(d) => d.wait.as_mut().poll(cx),
@@ -109,9 +160,19 @@ impl Answers {
                 let d = deferred.pop_front().expect("polled the head of a non-empty queue");
                 encode_response(ready, d.slot, &response)?;
                 ready.append(d.behind);
+                unsent.push(Unsent { slot: d.slot, ready: Instant::now() });
+                unsent.extend(d.behind_unsent);
                 Ok(())
             }
-            written = ready.write_to(out), if has_ready => written.map_err(Close::Io),
+            written = ready.write_to(out), if has_ready => {
+                written.map_err(Close::Io)?;
+                // Everything queued is written: each answer's last byte went out by now.
+                let now = Instant::now();
+                for u in unsent.drain(..) {
+                    request_metrics::sent(metrics, u.slot.key, u.slot.arrived, u.ready, now);
+                }
+                Ok(())
+            }
             else => std::future::pending().await,
         }
     }
@@ -133,6 +194,7 @@ pub fn encode_response(out: &mut OutQueue, slot: Slot, response: &Response) -> R
         key,
         version,
         correlation_id,
+        ..
     } = slot;
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
@@ -183,6 +245,7 @@ mod tests {
             key: ApiKey::ApiVersions,
             version: 0,
             correlation_id,
+            arrived: Instant::now(),
         }
     }
 
@@ -225,14 +288,14 @@ mod tests {
     fn answers_behind_a_deferred_one_wait_for_it() {
         let mut answers = Answers::default();
         let mut out = Vec::new();
-        answers.push(slot(1), ready()).unwrap();
+        answers.push(slot(1), ready(), Instant::now()).unwrap();
         let (answer, first_done) = deferred();
-        answers.push(slot(2), answer).unwrap();
-        answers.push(slot(3), ready()).unwrap();
-        answers.push(slot(4), Answer::None).unwrap();
+        answers.push(slot(2), answer, Instant::now()).unwrap();
+        answers.push(slot(3), ready(), Instant::now()).unwrap();
+        answers.push(slot(4), Answer::None, Instant::now()).unwrap();
         let (answer, second_done) = deferred();
-        answers.push(slot(5), answer).unwrap();
-        answers.push(slot(6), ready()).unwrap();
+        answers.push(slot(5), answer, Instant::now()).unwrap();
+        answers.push(slot(6), ready(), Instant::now()).unwrap();
 
         step_while_ready(&mut answers, &mut out);
         assert_eq!(
@@ -252,6 +315,50 @@ mod tests {
         assert!(!answers.is_busy());
     }
 
+    /// `sluice_request_duration_seconds_count{api="ApiVersions",stage=...}` in `m`.
+    fn stage_count(m: &Metrics, stage: &str) -> u64 {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, m.registry()).unwrap();
+        let series = format!(
+            "sluice_request_duration_seconds_count{{api=\"ApiVersions\",stage=\"{stage}\"}} "
+        );
+        text.lines()
+            .find_map(|l| l.strip_prefix(series.as_str()))
+            .map_or(0, |v| v.parse().unwrap())
+    }
+
+    #[test]
+    fn send_and_total_are_timed_once_the_answer_is_written() {
+        let m: &'static Metrics = Box::leak(Box::new(Metrics::new()));
+        let mut answers = Answers::recording_into(m);
+        let mut out = Vec::new();
+        let (answer, done) = deferred();
+        answers.push(slot(1), answer, Instant::now()).unwrap();
+        answers.push(slot(2), ready(), Instant::now()).unwrap();
+        step_while_ready(&mut answers, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(stage_count(m, "send"), 0, "nothing written, nothing timed");
+        assert_eq!(stage_count(m, "total"), 0);
+
+        done.send(()).unwrap();
+        step_while_ready(&mut answers, &mut out);
+        assert_eq!(correlation_ids(&out), [1, 2]);
+        assert_eq!(
+            stage_count(m, "send"),
+            2,
+            "the deferred answer and the one behind it"
+        );
+        assert_eq!(stage_count(m, "total"), 2);
+
+        answers.push(slot(3), Answer::None, Instant::now()).unwrap();
+        step_while_ready(&mut answers, &mut out);
+        assert_eq!(
+            stage_count(m, "send"),
+            2,
+            "a request without an answer sends nothing"
+        );
+    }
+
     #[test]
     fn too_many_deferred_answers_fill_the_queue() {
         let mut answers = Answers::default();
@@ -259,7 +366,9 @@ mod tests {
         for i in 0..MAX_DEFERRED {
             assert!(!answers.is_full());
             let (answer, tx) = deferred();
-            answers.push(slot(i as i32), answer).unwrap();
+            answers
+                .push(slot(i as i32), answer, Instant::now())
+                .unwrap();
             senders.push(tx);
         }
         assert!(answers.is_full());

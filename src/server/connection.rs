@@ -188,6 +188,13 @@ impl<S: Transport> Connection<S> {
         // A client over its quota: no request is taken or read until then (Kafka mutes
         // the channel for the throttle time; answers still go out).
         let mut muted_until: Option<Instant> = None;
+        // When the last read returned. Reads happen only when no whole frame is left in
+        // `input`, so every frame taken was completed by the last read: its arrival,
+        // the start of its `queue` stage (request_metrics), costs no clock read.
+        let mut last_read = last_traffic;
+        // When the request at the head of `input` started waiting for pool bytes: its
+        // queue stage starts there instead.
+        let mut pool_wait_since: Option<std::time::Instant> = None;
         // Fires no later than `last_traffic + idle`; when traffic came after it was set,
         // it fires early and is pushed on to the real deadline.
         let idle_timer = tokio::time::sleep_until(last_traffic + idle);
@@ -215,7 +222,10 @@ impl<S: Transport> Connection<S> {
                 if let Some(frame) = frame {
                     // Held until the request is handled, then given back.
                     let _held = permit.take();
-                    let handler = state.handle_frame(frame);
+                    let arrived = pool_wait_since
+                        .take()
+                        .unwrap_or_else(|| last_read.into_std());
+                    let handler = state.handle_frame(frame, arrived);
                     tokio::pin!(handler);
                     let handled = loop {
                         tokio::select! {
@@ -233,7 +243,9 @@ impl<S: Transport> Connection<S> {
                     // ran (a long poll, an acks=0 produce that has no answer).
                     last_traffic = Instant::now();
                     let close_after = match handled {
-                        Ok((slot, a, close_after, mute_ms)) => match answers.push(slot, a) {
+                        Ok((slot, a, handled, close_after, mute_ms)) => match answers
+                            .push(slot, a, handled)
+                        {
                             Ok(()) if mute_ms > 0 => {
                                 muted_until = Some(Instant::now() + Duration::from_millis(mute_ms));
                                 close_after
@@ -254,6 +266,7 @@ impl<S: Transport> Connection<S> {
                 let size = pending_frame_size(&input).filter(|&size| size <= max);
                 if let (Some(pool), Some(size)) = (&state.pool, size) {
                     acquiring = Some(pool.acquire(size));
+                    pool_wait_since = Some(std::time::Instant::now());
                 }
             }
             if input.capacity() - input.len() < read_chunk / 4 {
@@ -300,6 +313,7 @@ impl<S: Transport> Connection<S> {
                     }
                     Ok(n) => {
                         last_traffic = Instant::now();
+                        last_read = last_traffic;
                         if n >= spare {
                             read_chunk = (read_chunk * 2).min(READ_CHUNK);
                         }
@@ -363,13 +377,15 @@ fn next_request_id() -> u64 {
 }
 
 impl State {
-    /// Decodes and runs one request; returns its answer (ready, deferred or none) with
-    /// what is needed to frame it, why to close once it is written, if so, and how long
-    /// to mute the connection for a client over its quota (milliseconds).
+    /// Decodes and runs one request whose frame was read whole at `arrived`; returns
+    /// its answer (ready, deferred or none) with what is needed to frame it, when the
+    /// handler returned, why to close once it is written, if so, and how long to mute
+    /// the connection for a client over its quota (milliseconds).
     async fn handle_frame(
         &self,
         mut frame: Bytes,
-    ) -> Result<(Slot, Answer, Option<Close>, u64), Close> {
+        arrived: std::time::Instant,
+    ) -> Result<(Slot, Answer, std::time::Instant, Option<Close>, u64), Close> {
         let request_bytes = frame.len();
         if frame.len() < 8 {
             return Err(Close::Protocol(format!(
@@ -409,13 +425,10 @@ impl State {
                     key,
                     version: 0,
                     correlation_id: header.correlation_id,
+                    arrived,
                 };
-                return Ok((
-                    slot,
-                    Answer::Ready(Response::ApiVersions(response)),
-                    None,
-                    0,
-                ));
+                let answer = Answer::Ready(Response::ApiVersions(response));
+                return Ok((slot, answer, started, None, 0));
             }
             return Err(Close::Protocol(format!(
                 "{key:?} v{api_version} is not supported (supported: v{}..=v{})",
@@ -427,7 +440,21 @@ impl State {
         self.session.check_request(key).map_err(Close::Protocol)?;
         // Every log line the request causes, the deferred wait for durability included,
         // carries its id: `request{request_id=N api=...}`.
-        let span = tracing::info_span!("request", request_id = next_request_id(), api = ?key);
+        let span = tracing::info_span!(
+            "request",
+            request_id = next_request_id(),
+            api = ?key,
+            otel.name = tracing::field::Empty,
+            otel.kind = tracing::field::Empty,
+            kafka.api_key = tracing::field::Empty,
+            kafka.api_version = tracing::field::Empty,
+            messaging.client.id = tracing::field::Empty,
+        );
+        if super::otlp::enabled() {
+            let api = super::request_metrics::api_name(key);
+            let client = header.client_id.as_deref();
+            super::otlp::describe_request(&span, api, api_key, api_version, client);
+        }
         let entered = span.enter();
         tracing::debug!(
             conn = self.id,
@@ -457,9 +484,21 @@ impl State {
             Answer::Deferred(wait) => Answer::Deferred(Box::pin(wait.instrument(span))),
             other => other,
         };
-        let answer = super::request_metrics::observe(key, api_version, started, answer);
+        let handled = std::time::Instant::now();
+        let times = super::request_metrics::Times {
+            arrived,
+            started,
+            handled,
+        };
+        let answer = super::request_metrics::observe(
+            crate::metrics::global(),
+            key,
+            api_version,
+            times,
+            answer,
+        );
         let (answer, mute_ms) = match metered {
-            Some(m) => api::throttle::after(m, key, api_version, answer, &self.broker),
+            Some(metered) => api::throttle::after(metered, key, api_version, answer, &self.broker),
             None => (answer, 0),
         };
         match ctx.take_close_reason() {
@@ -469,10 +508,12 @@ impl State {
                     key,
                     version: api_version,
                     correlation_id: header.correlation_id,
+                    arrived,
                 };
                 Ok((
                     slot,
                     answer,
+                    handled,
                     ctx.take_close_after_answer().map(|reason| match key {
                         ApiKey::SaslAuthenticate | ApiKey::SaslHandshake => {
                             Close::AuthenticationFailed(reason)

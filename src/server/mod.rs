@@ -10,6 +10,7 @@ mod answers;
 pub mod connection;
 pub mod connection_quotas;
 pub mod frame;
+pub mod otlp;
 pub mod request_metrics;
 pub mod request_pool;
 pub mod response_buf;

@@ -1,7 +1,16 @@
 //! Request metrics: what the connection records about each answered request
 //! (`sluice_requests_total{api,version,error}` and
 //! `sluice_request_duration_seconds{api,stage}`), kept here so the connection loop
-//! calls one function per request.
+//! calls one function per request and the answer queue one per written answer.
+//!
+//! The stages follow Kafka's request metrics: `queue` (frame read whole -> handler
+//! starts: waiting behind the connection's in-order pipeline and for
+//! `queued.max.request.bytes`, Kafka's RequestQueueTimeMs), `handle` (the handler,
+//! LocalTimeMs), `remote` (a deferred answer's wait for durability, RemoteTimeMs),
+//! `send` (answer ready -> its last byte written, waiting behind earlier answers
+//! included: ResponseQueueTimeMs + ResponseSendTimeMs) and `total` (frame read ->
+//! answer written; TotalTimeMs). Every stage is a difference of instants the
+//! connection already takes, so timing costs a few `Instant::now()` per request.
 //!
 //! `error` is the answer's error code by Kafka's name (`NONE` when it carries none): the
 //! top-level error code where the answer has one, else the first non-zero code of its
@@ -14,42 +23,56 @@ use kafka_protocol::messages::ApiKey;
 
 use crate::api::{Answer, Response};
 use crate::error::ResponseError;
-use crate::metrics::{self, RequestLabels, StageLabels};
+use crate::metrics::{Metrics, RequestLabels, StageLabels};
 
-/// Records a request whose handler just returned `answer` (started at `started`). A
-/// deferred answer is wrapped so that its wait and its error are recorded when it
-/// completes.
-pub fn observe(key: ApiKey, version: i16, started: Instant, answer: Answer) -> Answer {
-    let api = api_name(key);
-    let m = metrics::global();
-    let handled = started.elapsed().as_secs_f64();
+fn stage(m: &Metrics, api: &'static str, stage: &'static str, seconds: f64) {
     m.request_duration
-        .get_or_create(&StageLabels {
-            api,
-            stage: "handle",
-        })
-        .observe(handled);
+        .get_or_create(&StageLabels { api, stage })
+        .observe(seconds);
+}
+
+/// When one request went through the connection: its frame was read whole
+/// (`arrived`), its handler started (`started`) and returned (`handled`).
+#[derive(Clone, Copy, Debug)]
+pub struct Times {
+    pub arrived: Instant,
+    pub started: Instant,
+    pub handled: Instant,
+}
+
+/// Records a request whose handler just returned `answer`. A deferred answer is
+/// wrapped so that its wait and its error are recorded when it completes. An answer
+/// that is sent has its `send` and `total` recorded by [`sent`]; a request without
+/// an answer (acks=0 produce) ends here.
+pub fn observe(
+    m: &'static Metrics,
+    key: ApiKey,
+    version: i16,
+    times: Times,
+    answer: Answer,
+) -> Answer {
+    let api = api_name(key);
+    let queued = times.started.saturating_duration_since(times.arrived);
+    stage(m, api, "queue", queued.as_secs_f64());
+    let handled = times.handled.saturating_duration_since(times.started);
+    stage(m, api, "handle", handled.as_secs_f64());
     match answer {
         Answer::None => {
-            finish(api, version, "NONE", started);
+            count(m, api, version, "NONE");
+            let total = times.handled.saturating_duration_since(times.arrived);
+            stage(m, api, "total", total.as_secs_f64());
             Answer::None
         }
         Answer::Ready(response) => {
-            finish(api, version, error_name(error_code(&response)), started);
+            count(m, api, version, error_name(error_code(&response)));
             Answer::Ready(response)
         }
         Answer::Deferred(wait) => {
-            let waiting = Instant::now();
+            let waiting = times.handled;
             Answer::Deferred(
                 wait.map(move |response| {
-                    metrics::global()
-                        .request_duration
-                        .get_or_create(&StageLabels {
-                            api,
-                            stage: "remote",
-                        })
-                        .observe(waiting.elapsed().as_secs_f64());
-                    finish(api, version, error_name(error_code(&response)), started);
+                    stage(m, api, "remote", waiting.elapsed().as_secs_f64());
+                    count(m, api, version, error_name(error_code(&response)));
                     response
                 })
                 .boxed(),
@@ -58,8 +81,17 @@ pub fn observe(key: ApiKey, version: i16, started: Instant, answer: Answer) -> A
     }
 }
 
-fn finish(api: &'static str, version: i16, error: &'static str, started: Instant) {
-    let m = metrics::global();
+/// Records an answer whose last byte was written at `written`: it was ready (handler
+/// returned or deferred wait over) at `ready`, its request read whole at `arrived`.
+pub fn sent(m: &Metrics, key: ApiKey, arrived: Instant, ready: Instant, written: Instant) {
+    let api = api_name(key);
+    let send = written.saturating_duration_since(ready);
+    stage(m, api, "send", send.as_secs_f64());
+    let total = written.saturating_duration_since(arrived);
+    stage(m, api, "total", total.as_secs_f64());
+}
+
+fn count(m: &Metrics, api: &'static str, version: i16, error: &'static str) {
     m.requests
         .get_or_create(&RequestLabels {
             api,
@@ -67,16 +99,10 @@ fn finish(api: &'static str, version: i16, error: &'static str, started: Instant
             error,
         })
         .inc();
-    m.request_duration
-        .get_or_create(&StageLabels {
-            api,
-            stage: "total",
-        })
-        .observe(started.elapsed().as_secs_f64());
 }
 
 /// Kafka's name of the API (`Produce`, `Fetch`, ...), as its request metrics label it.
-fn api_name(key: ApiKey) -> &'static str {
+pub fn api_name(key: ApiKey) -> &'static str {
     // `ApiKey`'s Debug names are Kafka's API names; cached as &'static str per key.
     static NAMES: std::sync::OnceLock<std::collections::HashMap<i16, &'static str>> =
         std::sync::OnceLock::new();
@@ -321,6 +347,59 @@ mod tests {
         assert_eq!(error_name(32000), "UNKNOWN");
         assert_eq!(api_name(ApiKey::Produce), "Produce");
         assert_eq!(api_name(ApiKey::OffsetCommit), "OffsetCommit");
+    }
+
+    /// `sluice_request_duration_seconds_{what}{api="Produce",stage=...}` in `m`.
+    fn series(m: &Metrics, what: &str, stage: &str) -> Option<f64> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, m.registry()).unwrap();
+        let name =
+            format!("sluice_request_duration_seconds_{what}{{api=\"Produce\",stage=\"{stage}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(name.as_str()))
+            .map(|v| v.parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn each_stage_is_the_difference_of_its_instants() {
+        let m: &'static Metrics = Box::leak(Box::new(Metrics::new()));
+        let arrived = Instant::now();
+        let times = Times {
+            arrived,
+            started: arrived + std::time::Duration::from_millis(30),
+            handled: arrived + std::time::Duration::from_millis(50),
+        };
+        let response = Response::Produce(ProduceResponse::default());
+        let answer = observe(m, ApiKey::Produce, 9, times, Answer::Ready(response));
+        assert!(matches!(answer, Answer::Ready(_)));
+        assert_eq!(series(m, "count", "queue"), Some(1.0));
+        assert!((series(m, "sum", "queue").unwrap() - 0.030).abs() < 1e-9);
+        assert!((series(m, "sum", "handle").unwrap() - 0.020).abs() < 1e-9);
+        assert_eq!(
+            series(m, "count", "send"),
+            None,
+            "sent answers are timed by sent()"
+        );
+        assert_eq!(series(m, "count", "total"), None);
+
+        let written = arrived + std::time::Duration::from_millis(65);
+        sent(m, ApiKey::Produce, arrived, times.handled, written);
+        assert!((series(m, "sum", "send").unwrap() - 0.015).abs() < 1e-9);
+        assert!((series(m, "sum", "total").unwrap() - 0.065).abs() < 1e-9);
+
+        // A deferred answer: remote is timed when it completes; no answer: total at once.
+        let response = Response::Produce(ProduceResponse::default());
+        let wait = async move { response }.boxed();
+        let Answer::Deferred(wait) = observe(m, ApiKey::Produce, 9, times, Answer::Deferred(wait))
+        else {
+            panic!("still deferred");
+        };
+        assert_eq!(series(m, "count", "remote"), None);
+        wait.await;
+        assert_eq!(series(m, "count", "remote"), Some(1.0));
+        observe(m, ApiKey::Produce, 0, times, Answer::None);
+        assert_eq!(series(m, "count", "total"), Some(2.0));
+        assert_eq!(series(m, "count", "queue"), Some(3.0));
     }
 
     #[test]
