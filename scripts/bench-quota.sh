@@ -24,6 +24,8 @@ _ROOT=$ROOT
 source "$ROOT/scripts/lib/broker.sh"
 # shellcheck source=lib/librdkafka.sh
 source "$ROOT/scripts/lib/librdkafka.sh"
+# shellcheck source=lib/perf_ab.sh
+source "$ROOT/scripts/lib/perf_ab.sh"
 
 RUNS=3 COUNT=200000 SIZE=1024
 while [[ $# -gt 0 ]]; do
@@ -46,7 +48,6 @@ sluice_resolve_bin || exit 2
 SRC=$(librdkafka_build perf) || exit 2
 PERF="$SRC/examples/rdkafka_performance"
 log() { printf '[bench-quota %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
@@ -63,43 +64,12 @@ done
   --add-config producer_byte_rate=10000000000,consumer_byte_rate=10000000000,request_percentage=10000 \
   >/dev/null || exit 1
 
-# produce TOPIC BROKER : "MB/s"
-produce() {
-  local out bytes ms
-  out=$("$PERF" -P -t "$1" -b "127.0.0.1:${PORT[$2]}" -s "$SIZE" -c "$COUNT" -a 1 -q -X enable.idempotence=false \
-    -X linger.ms=5 2>&1 | tee -a "$LOG" | grep 'messages produced' | tail -1)
-  bytes=$(sed -E 's/.*\(([0-9]+) bytes\).*/\1/' <<<"$out"); ms=$(sed -E 's/.* in ([0-9]+)ms:.*/\1/' <<<"$out")
-  [[ -n "$out" && ! "$out" =~ [1-9][0-9]*\ failed ]] || { echo "-"; return; }
-  awk -v b="$bytes" -v ms="$ms" 'BEGIN {printf "%.1f\n", b/(ms/1000)/1e6}'
-}
-# consume TOPIC BROKER : "MB/s"
-consume() {
-  local out bytes ms
-  out=$(timeout 300 "$PERF" -C -t "$1" -p 0 -b "127.0.0.1:${PORT[$2]}" -o beginning -c "$COUNT" -q 2>&1 \
-    | tee -a "$LOG" | grep 'consumed in' | tail -1)
-  bytes=$(sed -E 's/.*\(([0-9]+) bytes\).*/\1/' <<<"$out"); ms=$(sed -E 's/.* in ([0-9]+)ms:.*/\1/' <<<"$out")
-  [[ -n "$out" ]] || { echo "-"; return; }
-  awk -v b="$bytes" -v ms="$ms" 'BEGIN {if (ms < 1) ms = 1; printf "%.1f\n", b/(ms/1000)/1e6}'
-}
-
-declare -A P C2
-for r in $(seq "$RUNS"); do
-  # Which broker goes first alternates, so an order effect (a warm page cache, the other
-  # broker's background work) does not favour one side.
-  order="open quota"; ((r % 2 == 0)) && order="quota open"
-  for b in $order; do
-    t="t-$b-$r"
-    log "run $r: $b produce $COUNT x $SIZE B, then consume"
-    P[$b]+="$(produce "$t" "$b") "
-    C2[$b]+="$(consume "$t" "$b") "
-  done
-done
-
+conf() { echo "-b 127.0.0.1:${PORT[$1]}"; }
+perf_runs "$RUNS" open quota
 
 printf '\n| broker | produce MB/s (median of %s) | consume MB/s (median of %s) |\n|---|---|---|\n' "$RUNS" "$RUNS"
 for b in open quota; do
-  p=$(tr ' ' '\n' <<<"${P[$b]}" | grep -v '^$' | median)
-  c=$(tr ' ' '\n' <<<"${C2[$b]}" | grep -v '^$' | median)
+  read -r p c <<<"$(perf_medians "$b")"
   label=$([[ $b == open ]] && echo "no quotas" || echo "quotas on every client, far above the rate")
   printf '| %s | %s | %s |\n' "$label" "$p" "$c"
 done

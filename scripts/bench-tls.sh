@@ -22,6 +22,8 @@ _ROOT=$ROOT
 source "$ROOT/scripts/lib/broker.sh"
 # shellcheck source=lib/librdkafka.sh
 source "$ROOT/scripts/lib/librdkafka.sh"
+# shellcheck source=lib/perf_ab.sh
+source "$ROOT/scripts/lib/perf_ab.sh"
 
 RUNS=3 COUNT=200000 SIZE=1024
 while [[ $# -gt 0 ]]; do
@@ -44,7 +46,6 @@ sluice_resolve_bin || exit 2
 SRC=$(librdkafka_build perf) || exit 2
 PERF="$SRC/examples/rdkafka_performance"
 log() { printf '[bench-tls %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 cleanup() { broker_stop; }
 trap cleanup EXIT
 
@@ -78,41 +79,11 @@ conf() {
   esac
 }
 
-# produce TOPIC NAME : "MB/s"
-produce() {
-  local out bytes ms
-  # shellcheck disable=SC2046
-  out=$("$PERF" -P -t "$1" $(conf "$2") -s "$SIZE" -c "$COUNT" -a 1 -q -X enable.idempotence=false \
-    -X linger.ms=5 2>&1 | tee -a "$LOG" | grep 'messages produced' | tail -1)
-  bytes=$(sed -E 's/.*\(([0-9]+) bytes\).*/\1/' <<<"$out"); ms=$(sed -E 's/.* in ([0-9]+)ms:.*/\1/' <<<"$out")
-  [[ -n "$out" ]] || { echo "-"; return; }
-  awk -v b="$bytes" -v ms="$ms" 'BEGIN {printf "%.1f\n", b/(ms/1000)/1e6}'
-}
-# consume TOPIC NAME : "MB/s"
-consume() {
-  local out bytes ms
-  # shellcheck disable=SC2046
-  out=$(timeout 300 "$PERF" -C -t "$1" -p 0 $(conf "$2") -o beginning -c "$COUNT" -q 2>&1 \
-    | tee -a "$LOG" | grep 'consumed in' | tail -1)
-  bytes=$(sed -E 's/.*\(([0-9]+) bytes\).*/\1/' <<<"$out"); ms=$(sed -E 's/.* in ([0-9]+)ms:.*/\1/' <<<"$out")
-  [[ -n "$out" ]] || { echo "-"; return; }
-  awk -v b="$bytes" -v ms="$ms" 'BEGIN {if (ms < 1) ms = 1; printf "%.1f\n", b/(ms/1000)/1e6}'
-}
-
-declare -A P C2
-for r in $(seq "$RUNS"); do
-  for l in PLAINTEXT SSL SASL_SSL; do
-    t="t-$l-$r"
-    log "run $r: $l produce $COUNT x $SIZE B, then consume"
-    P[$l]+="$(produce "$t" "$l") "
-    C2[$l]+="$(consume "$t" "$l") "
-  done
-done
+perf_runs "$RUNS" PLAINTEXT SSL SASL_SSL
 
 printf '\n| listener | produce MB/s (median of %s) | consume MB/s (median of %s) |\n|---|---|---|\n' "$RUNS" "$RUNS"
 for l in PLAINTEXT SSL SASL_SSL; do
-  p=$(tr ' ' '\n' <<<"${P[$l]}" | grep -v '^$' | median)
-  c=$(tr ' ' '\n' <<<"${C2[$l]}" | grep -v '^$' | median)
+  read -r p c <<<"$(perf_medians "$l")"
   printf '| %s | %s | %s |\n' "$l" "$p" "$c"
 done
 printf '\n%s x %s B records, acks=1, one partition, rdkafka_performance (librdkafka 2.12.1), %s CPUs.\n' \
