@@ -1,6 +1,7 @@
-"""SASL with kafkajs and the official Java client (issue 10's client matrix beyond confluent-kafka,
-kafka-python and kcat, which test_security.py covers): produce and consume over SASL_SSL with
-SCRAM-SHA-256 and SCRAM-SHA-512 and over SASL_PLAINTEXT with PLAIN, a wrong password fails with the
+"""SASL and mTLS with kafkajs and the official Java client (issue 10's client matrix beyond
+confluent-kafka, kafka-python and kcat, which test_security.py covers): produce and consume over
+SASL_SSL with SCRAM-SHA-256 and SCRAM-SHA-512, over SASL_PLAINTEXT with PLAIN and over SSL with a
+client certificate (ssl.client.auth=required), a wrong password fails with the
 client's authentication error (within the client's own bounded timeouts), and a principal without
 WRITE is refused with TOPIC_AUTHORIZATION_FAILED on a broker with the ACL authorizer.
 
@@ -87,6 +88,15 @@ def test_java_produce_consume_over_sasl(secure, certs, case, sasl_classpath, tmp
     assert len(lines) == 2, lines
 
 
+def test_java_produce_consume_over_ssl_with_a_client_certificate(secure, certs, sasl_classpath, tmp_path):  # noqa: F811
+    # Kafka's PEM keystore: the client's private key and its certificate in one file.
+    keystore = tmp_path / "client-keystore.pem"
+    keystore.write_text((certs / "client.key").read_text() + (certs / "client.pem").read_text())
+    lines = java(sasl_classpath, tmp_path, secure.addr("SSL"), "SSL", "mTLS", keystore, "-", certs / "ca.pem",
+                 topic_name("java-mtls"), "ok")
+    assert len(lines) == 2, lines
+
+
 @pytest.mark.parametrize("case", BAD, ids=BAD_IDS)
 def test_java_wrong_password_fails(secure, certs, case, sasl_classpath, tmp_path):  # noqa: F811
     listener, mechanism, user, _ = case
@@ -106,6 +116,12 @@ def test_kafkajs_produce_consume_over_sasl(secure, certs, case):  # noqa: F811
     tls = "yes" if listener == "SASL_SSL" else "no"
     out = kafkajs(secure.addr(listener), tls, js_mechanism(mechanism), user, password, certs / "ca.pem",
                   topic_name("js-sasl"), "ok")
+    assert out == {"produced": 10, "values": [f"v{i}" for i in range(10)]}, out
+
+
+def test_kafkajs_produce_consume_over_ssl_with_a_client_certificate(secure, certs):  # noqa: F811
+    out = kafkajs(secure.addr("SSL"), "yes", "mtls", certs / "client.pem", certs / "client.key", certs / "ca.pem",
+                  topic_name("js-mtls"), "ok")
     assert out == {"produced": 10, "values": [f"v{i}" for i in range(10)]}, out
 
 

@@ -1,7 +1,9 @@
 // The official Java client (3.9) over SASL listeners, run by
 // integration-tests/test_sasl_more_clients.py as a single-file source program:
 //   java -cp <kafka-clients and its jars> SaslChecks.java BOOTSTRAP PROTOCOL MECHANISM USER PASSWORD CA_PEM TOPIC MODE
-// PROTOCOL: SASL_PLAINTEXT or SASL_SSL; MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512;
+// PROTOCOL: SASL_PLAINTEXT, SASL_SSL or SSL; MECHANISM: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, or mTLS
+// (protocol SSL: no SASL, the client certificate names the client; USER is then the PEM keystore
+// holding its private key and certificate chain, PASSWORD is ignored);
 // CA_PEM: the CA certificate (PEM) the broker's certificate is checked against ("-" without TLS).
 // MODE ok: produce 10 records and read them back; MODE badauth: the first request must fail with
 // SaslAuthenticationException; MODE denied: the produce must fail with
@@ -31,12 +33,17 @@ public class SaslChecks {
         Properties p = new Properties();
         p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, protocol);
-        p.put(SaslConfigs.SASL_MECHANISM, mechanism);
-        String module = mechanism.equals("PLAIN")
-            ? "org.apache.kafka.common.security.plain.PlainLoginModule"
-            : "org.apache.kafka.common.security.scram.ScramLoginModule";
-        p.put(SaslConfigs.SASL_JAAS_CONFIG, module + " required username=\"" + user + "\" password=\""
-            + password.replace("\\", "\\\\").replace("\"", "\\\"") + "\";");
+        if (mechanism.equals("mTLS")) {
+            p.put(SslConfigs.SSL_KEYSTORE_TYPE_CONFIG, "PEM");
+            p.put(SslConfigs.SSL_KEYSTORE_LOCATION_CONFIG, user);
+        } else {
+            p.put(SaslConfigs.SASL_MECHANISM, mechanism);
+            String module = mechanism.equals("PLAIN")
+                ? "org.apache.kafka.common.security.plain.PlainLoginModule"
+                : "org.apache.kafka.common.security.scram.ScramLoginModule";
+            p.put(SaslConfigs.SASL_JAAS_CONFIG, module + " required username=\"" + user + "\" password=\""
+                + password.replace("\\", "\\\\").replace("\"", "\\\"") + "\";");
+        }
         if (!ca.equals("-")) {
             p.put(SslConfigs.SSL_TRUSTSTORE_TYPE_CONFIG, "PEM");
             p.put(SslConfigs.SSL_TRUSTSTORE_LOCATION_CONFIG, ca);

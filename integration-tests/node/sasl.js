@@ -3,6 +3,8 @@
 //
 // Usage: node sasl.js BOOTSTRAP SSL(yes|no) MECHANISM USER PASSWORD CA_PEM TOPIC MODE
 //   MECHANISM: plain, scram-sha-256 or scram-sha-512; CA_PEM: "-" without TLS.
+//   MECHANISM mtls: TLS with a client certificate and no SASL; USER is then the certificate's
+//   PEM file and PASSWORD its private key's.
 //   MODE ok       -> {"produced": 10, "values": [...]}  (produce 10, read them back through a group)
 //   MODE badauth  -> {"error": NAME, "message": ...}    (connecting must fail)
 //   MODE denied   -> {"error": NAME, "type": ...}       (the produce must fail)
@@ -18,8 +20,12 @@ async function main () {
   const kafka = new Kafka({
     clientId: 'sluice-sasl-test',
     brokers: [bootstrap],
-    ssl: useSsl === 'yes' ? { ca: [fs.readFileSync(ca, 'utf-8')] } : false,
-    sasl: { mechanism, username, password },
+    ssl: useSsl !== 'yes'
+      ? false
+      : mechanism === 'mtls'
+        ? { ca: [fs.readFileSync(ca, 'utf-8')], cert: fs.readFileSync(username, 'utf-8'), key: fs.readFileSync(password, 'utf-8') }
+        : { ca: [fs.readFileSync(ca, 'utf-8')] },
+    sasl: mechanism === 'mtls' ? undefined : { mechanism, username, password },
     logLevel: logLevel.ERROR,
     connectionTimeout: 10000,
     authenticationTimeout: 10000,
