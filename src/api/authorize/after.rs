@@ -26,6 +26,41 @@ pub fn after(after: After, response: &mut Response, ctx: &RequestContext, broker
                 r.groups.push(d);
             }
         }
+        (After::ShareFetch(denied), Response::ShareFetch(r)) => {
+            for (topic_id, parts) in denied {
+                let mut t = share_fetch_response::ShareFetchableTopicResponse::default();
+                t.topic_id = topic_id;
+                t.partitions = parts
+                    .into_iter()
+                    .map(|(index, acknowledged)| {
+                        let mut p = share_fetch_response::PartitionData::default();
+                        p.partition_index = index;
+                        p.error_code = TOPIC_DENIED;
+                        if acknowledged {
+                            p.acknowledge_error_code = TOPIC_DENIED;
+                        }
+                        p
+                    })
+                    .collect();
+                r.response.responses.push(t);
+            }
+        }
+        (After::ShareAcknowledge(denied), Response::ShareAcknowledge(r)) => {
+            for (topic_id, parts) in denied {
+                let mut t = share_acknowledge_response::ShareAcknowledgeTopicResponse::default();
+                t.topic_id = topic_id;
+                t.partitions = parts
+                    .into_iter()
+                    .map(|(index, _)| {
+                        let mut p = share_acknowledge_response::PartitionData::default();
+                        p.partition_index = index;
+                        p.error_code = TOPIC_DENIED;
+                        p
+                    })
+                    .collect();
+                r.response.responses.push(t);
+            }
+        }
         (After::DescribeShareGroupOffsets(denied), Response::DescribeShareGroupOffsets(r)) => {
             for (g, code) in denied {
                 let mut out = describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseGroup::default();

@@ -309,29 +309,56 @@ pub fn before(
             });
             Ok(After::ShareGroupDescribe(denied))
         }
+        // Kafka's handleShareFetchRequest/handleShareAcknowledgeRequest: without READ on
+        // the group the whole request is refused; a topic without READ is taken out and
+        // answered TOPIC_AUTHORIZATION_FAILED per partition while the others are served.
         Command::ShareFetch(r) => {
-            let r = &r.request;
-            let topics = r.topics.iter().map(|t| &t.topic_id);
-            match share_read_refusal(a, broker, r.group_id.as_ref(), topics) {
-                None => Ok(After::Nothing),
-                Some(code) => {
-                    let mut resp = super::super::codec_4_2::ShareFetchResponse::default();
-                    resp.response.error_code = code;
-                    Err(Box::new(Response::ShareFetch(resp)))
-                }
+            let r = &mut r.request;
+            if r.group_id.as_ref().is_some_and(|g| !a.group(Op::Read, g)) {
+                let mut resp = super::super::codec_4_2::ShareFetchResponse::default();
+                resp.response.error_code = GROUP_DENIED;
+                return Err(Box::new(Response::ShareFetch(resp)));
             }
+            let denied = split_share_topics(
+                a,
+                broker,
+                &mut r.topics,
+                |t| {
+                    let parts = t.partitions.iter();
+                    (
+                        t.topic_id,
+                        parts
+                            .map(|p| (p.partition_index, !p.acknowledgement_batches.is_empty()))
+                            .collect(),
+                    )
+                },
+                |t| t.topic_id,
+            );
+            Ok(After::ShareFetch(denied))
         }
         Command::ShareAcknowledge(r) => {
-            let r = &r.request;
-            let topics = r.topics.iter().map(|t| &t.topic_id);
-            match share_read_refusal(a, broker, r.group_id.as_ref(), topics) {
-                None => Ok(After::Nothing),
-                Some(code) => {
-                    let mut resp = super::super::codec_4_2::ShareAcknowledgeResponse::default();
-                    resp.response.error_code = code;
-                    Err(Box::new(Response::ShareAcknowledge(resp)))
-                }
+            let r = &mut r.request;
+            if r.group_id.as_ref().is_some_and(|g| !a.group(Op::Read, g)) {
+                let mut resp = super::super::codec_4_2::ShareAcknowledgeResponse::default();
+                resp.response.error_code = GROUP_DENIED;
+                return Err(Box::new(Response::ShareAcknowledge(resp)));
             }
+            let denied = split_share_topics(
+                a,
+                broker,
+                &mut r.topics,
+                |t| {
+                    (
+                        t.topic_id,
+                        t.partitions
+                            .iter()
+                            .map(|p| (p.partition_index, true))
+                            .collect(),
+                    )
+                },
+                |t| t.topic_id,
+            );
+            Ok(After::ShareAcknowledge(denied))
         }
         Command::DescribeShareGroupOffsets(r) => {
             let mut denied = Vec::new();

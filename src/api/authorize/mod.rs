@@ -51,7 +51,7 @@
 //! | DescribeClientQuotas | C DESCRIBE_CONFIGS (whole) |
 //! | AlterClientQuotas | C ALTER_CONFIGS (whole) |
 //! | ShareGroupHeartbeat | G READ (whole); T DESCRIBE on every subscribed topic (whole) |
-//! | ShareFetch, ShareAcknowledge | G READ, T READ on every topic (whole: per topic is still to do) |
+//! | ShareFetch, ShareAcknowledge | G READ (whole); T READ per topic (a refused topic's partitions TOPIC_AUTHORIZATION_FAILED, the rest served) |
 //! | ShareGroupDescribe, DescribeShareGroupOffsets | G DESCRIBE (and T DESCRIBE on the named topics) per group |
 //! | AlterShareGroupOffsets | G READ, T READ per topic (whole) |
 //! | DeleteShareGroupOffsets | G DELETE, T READ per topic (whole) |
@@ -197,6 +197,10 @@ pub enum After {
     /// Share groups taken out of the request.
     ShareGroupDescribe(Vec<GroupId>),
     DescribeShareGroupOffsets(Vec<(GroupId, i16)>),
+    /// Topics (id, partitions with whether they carried acknowledgements) taken out of
+    /// a ShareFetch or ShareAcknowledge for want of READ.
+    ShareFetch(Vec<(Uuid, Vec<(i32, bool)>)>),
+    ShareAcknowledge(Vec<(Uuid, Vec<(i32, bool)>)>),
     DescribeDelegationToken,
 }
 
@@ -229,24 +233,29 @@ fn heartbeat_refusal(
     refused.then_some(TOPIC_DENIED)
 }
 
-/// What ShareFetch and ShareAcknowledge need: READ on the group, then READ on every
-/// topic they name (by id); the error code of the first refusal.
-fn share_read_refusal<'t>(
+/// Takes out of a ShareFetch's or ShareAcknowledge's `topics` those the principal may
+/// not READ (topics unknown here stay: their handler answers UNKNOWN_TOPIC_ID), returning
+/// each with its partitions and whether a partition carried acknowledgements.
+fn split_share_topics<T>(
     a: &Auth,
     broker: &Broker,
-    group_id: Option<&GroupId>,
-    mut topic_ids: impl Iterator<Item = &'t Uuid>,
-) -> Option<i16> {
-    if group_id.is_some_and(|g| !a.group(Op::Read, g)) {
-        return Some(GROUP_DENIED);
-    }
-    let refused = topic_ids.any(|id| {
+    topics: &mut Vec<T>,
+    describe: impl Fn(&T) -> (Uuid, Vec<(i32, bool)>),
+    topic_id: impl Fn(&T) -> Uuid,
+) -> Vec<(Uuid, Vec<(i32, bool)>)> {
+    let readable = |t: &T| {
         broker
             .topics
-            .get_by_id(id)
-            .is_some_and(|topic| !a.topic(Op::Read, &topic.name))
-    });
-    refused.then_some(TOPIC_DENIED)
+            .get_by_id(&topic_id(t))
+            .is_none_or(|topic| a.topic(Op::Read, &topic.name))
+    };
+    let denied = topics
+        .iter()
+        .filter(|t| !readable(t))
+        .map(&describe)
+        .collect();
+    topics.retain(readable);
+    denied
 }
 
 fn topic_name(broker: &Broker, name: &TopicName, id: &Uuid) -> Option<String> {
