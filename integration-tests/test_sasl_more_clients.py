@@ -51,13 +51,13 @@ def acl_broker(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sasl_classpath(tmp_path_factory):
-    """SaslChecks.java compiled once for the module."""
+    """SaslChecks.java and AclAdminChecks.java compiled once for the module."""
     missing = [j for j in JARS if not (JAVA_LIB_DIR / j).is_file()]
     assert not missing, f"missing {missing} in {JAVA_LIB_DIR}: run scripts/install-test-deps.sh"
     jars = [str(JAVA_LIB_DIR / j) for j in JARS]
     classes = tmp_path_factory.mktemp("sasl-java")
     run(["javac", "-nowarn", "-cp", os.pathsep.join(jars), "-d", classes,
-         INTEGRATION_DIR / "java" / "SaslChecks.java"], timeout=180)
+         INTEGRATION_DIR / "java" / "SaslChecks.java", INTEGRATION_DIR / "java" / "AclAdminChecks.java"], timeout=180)
     return os.pathsep.join([str(classes), *jars])
 
 
@@ -143,3 +143,23 @@ def test_java_and_kafkajs_without_write_are_refused(acl_broker, sasl_classpath, 
     assert len(lines) == 1, lines
     out = kafkajs(b.addr("SASL_PLAINTEXT"), "no", "plain", "carol", USERS["carol"], "-", topic, "denied")
     assert out["type"] == "TOPIC_AUTHORIZATION_FAILED", out
+
+
+def test_java_admin_client_manages_acls_that_take_effect_at_once(acl_broker, sasl_classpath, tmp_path):
+    b = acl_broker
+    r = run(["java", *JVM_FLAGS, f"-Djava.io.tmpdir={tmp_path}", "-cp", sasl_classpath, "AclAdminChecks",
+             b.addr("PLAINTEXT"), b.addr("SASL_PLAINTEXT"), "dave", USERS["dave"], topic_name("java-acl")],
+            timeout=180, tail_lines=80)
+    lines = [line for line in r.stdout.splitlines() if line.startswith("OK ")]
+    assert len(lines) == 6, r.stdout
+
+
+def test_kafkajs_admin_client_manages_acls_that_take_effect_at_once(acl_broker):
+    b = acl_broker
+    node = shutil.which("node")
+    assert node, "node is not installed"
+    r = run([node, NODE_DIR / "acl_admin.js", b.addr("PLAINTEXT"), b.addr("SASL_PLAINTEXT"), "bob", USERS["bob"],
+             topic_name("js-acl")], timeout=120, cwd=NODE_DIR, tail_lines=80)
+    out = json.loads(r.stdout)
+    assert out == {"before": "TOPIC_AUTHORIZATION_FAILED", "described": 1, "produced": None, "deleted": 1,
+                   "after": "TOPIC_AUTHORIZATION_FAILED"}, out
