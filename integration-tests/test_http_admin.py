@@ -169,6 +169,16 @@ def test_exposition_parses_in_both_formats(broker_factory):
     create_topic(b.bootstrap, "clicks", 3)
     produce(b.bootstrap, "clicks", {0: 5, 2: 7})
     consume_and_commit(b.bootstrap, "reader", "clicks", 2, 7)
+    # A member of a subscribing group: its join is the group's first rebalance.
+    joiner = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "joiner"})
+    try:
+        joiner.subscribe(["clicks"])
+        deadline = time.monotonic() + 30
+        while not joiner.assignment() and time.monotonic() < deadline:
+            joiner.poll(0.2)
+        assert joiner.assignment(), "the joiner never got an assignment"
+    finally:
+        joiner.close()
 
     status, headers, text = http(f"{base}/metrics")
     assert status == 200
@@ -214,6 +224,15 @@ def test_exposition_parses_in_both_formats(broker_factory):
         for stage in ("queue", "handle", "send", "total"):
             assert values[("sluice_request_duration_seconds_count", lab(api=api, stage=stage))] >= 1, (api, stage)
     assert values[("sluice_request_duration_seconds_count", lab(api="Produce", stage="remote"))] >= 1
+    # The group's first rebalance; no transaction is open; the cleaner has not run (no
+    # compacted topic); no share group holds records.
+    assert values[("sluice_group_rebalances_total", lab(group="joiner"))] >= 1
+    assert values[("sluice_transactions_open", lab())] == 0
+    assert values[("sluice_producer_ids", lab())] >= 0
+    assert values[("sluice_log_cleaner_runs_total", lab())] == 0
+    assert values[("sluice_log_cleaner_cleaned_bytes_total", lab())] == 0
+    assert types["sluice_log_cleaner_duration_seconds"] == "histogram"
+    assert types["sluice_share_group_acquired_records"] == "gauge"
 
     status, headers, om = http(f"{base}/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
     assert status == 200

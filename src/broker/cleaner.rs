@@ -83,6 +83,10 @@ pub fn run_once(
                 worked = true;
                 let before: u64 = out.segments.iter().map(|s| s.old_size).sum();
                 let after: u64 = out.segments.iter().map(|s| s.new_size).sum();
+                let m = crate::metrics::global();
+                m.cleaner_runs.inc();
+                m.cleaner_bytes.inc_by(before);
+                m.cleaner_duration.observe(started.elapsed().as_secs_f64());
                 tracing::info!(
                     topic = %partition.topic,
                     partition = partition.index,

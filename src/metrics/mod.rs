@@ -18,6 +18,9 @@
 //! - `sluice_topic_bytes_in_total`, `sluice_topic_bytes_out_total`,
 //!   `sluice_topic_records_in_total`, `sluice_topic_records_out_total` counters {topic}
 //! - `sluice_fsync_duration_seconds` histogram, `sluice_group_commit_offsets` histogram
+//! - `sluice_group_rebalances_total` counter {group}
+//! - `sluice_log_cleaner_runs_total`, `sluice_log_cleaner_cleaned_bytes_total` counters,
+//!   `sluice_log_cleaner_duration_seconds` histogram
 //! - `process_cpu_seconds_total`, `process_resident_memory_bytes`,
 //!   `process_virtual_memory_bytes`, `process_start_time_seconds`, `process_open_fds`,
 //!   `process_max_fds`, `sluice_process_memory_maps` gauges ([`process`])
@@ -60,6 +63,12 @@ pub struct StageLabels {
     pub stage: &'static str,
 }
 
+/// `sluice_group_rebalances_total` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GroupLabels {
+    pub group: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ListenerLabels {
     pub listener: String,
@@ -85,6 +94,12 @@ pub struct Metrics {
     pub topic_records_out: Family<TopicLabels, Counter>,
     pub fsync_duration: Histogram,
     pub group_commit_offsets: Histogram,
+    /// Classic rebalances begun and consumer-group epoch bumps, per group; a deleted
+    /// group's series is removed ([`Metrics::group_deleted`]).
+    pub group_rebalances: Family<GroupLabels, Counter>,
+    pub cleaner_runs: Counter,
+    pub cleaner_bytes: Counter,
+    pub cleaner_duration: Histogram,
 }
 
 /// 100 µs .. ~52 s, doubling: request and fsync latencies from page-cache speed to a
@@ -153,6 +168,30 @@ impl Metrics {
             "Offsets one acks=all fsync made durable (group commit: how many appends shared it)",
             group_commit_offsets.clone(),
         );
+        let group_rebalances = Family::<GroupLabels, Counter>::default();
+        registry.register(
+            "sluice_group_rebalances",
+            "Rebalances per group: classic rebalances begun, consumer-group (KIP-848) epoch bumps",
+            group_rebalances.clone(),
+        );
+        let cleaner_runs = Counter::default();
+        registry.register(
+            "sluice_log_cleaner_runs",
+            "Log cleaner passes that replaced segments of a compacted partition",
+            cleaner_runs.clone(),
+        );
+        let cleaner_bytes = Counter::default();
+        registry.register(
+            "sluice_log_cleaner_cleaned_bytes",
+            "Bytes of segments the log cleaner rewrote (their size before cleaning)",
+            cleaner_bytes.clone(),
+        );
+        let cleaner_duration = latency_histogram();
+        registry.register(
+            "sluice_log_cleaner_duration_seconds",
+            "Duration of each log cleaner pass that replaced segments",
+            cleaner_duration.clone(),
+        );
         registry.register_collector(Box::new(process::ProcessCollector));
         Metrics {
             registry,
@@ -165,7 +204,26 @@ impl Metrics {
             topic_records_out,
             fsync_duration,
             group_commit_offsets,
+            group_rebalances,
+            cleaner_runs,
+            cleaner_bytes,
+            cleaner_duration,
         }
+    }
+
+    /// Counts a rebalance of `group`.
+    pub fn rebalanced(&self, group: &str) {
+        let labels = GroupLabels {
+            group: group.to_string(),
+        };
+        self.group_rebalances.get_or_create(&labels).inc();
+    }
+
+    /// Forgets a deleted group's series, so deleted groups do not pile up series.
+    pub fn group_deleted(&self, group: &str) {
+        self.group_rebalances.remove(&GroupLabels {
+            group: group.to_string(),
+        });
     }
 
     pub fn registry(&self) -> &Registry {

@@ -315,6 +315,11 @@ impl Partition {
         self.log().aborted_transactions(fetch_offset, upper_bound)
     }
 
+    /// How many producer ids this partition remembers (their sequence and epoch state).
+    pub fn producer_count(&self) -> usize {
+        self.log().producer_state().producers().count()
+    }
+
     /// The producers this partition remembers, by producer id (DescribeProducers).
     pub fn active_producers(&self) -> Vec<ActiveProducer> {
         let log = self.log();

@@ -355,6 +355,7 @@ impl GroupMetadata {
         }
         tracing::info!(group = %self.group_id, generation = self.generation_id, reason,
             "preparing to rebalance");
+        crate::metrics::global().rebalanced(&self.group_id);
         self.transition_to(GroupState::PreparingRebalance, env.now_ms);
         if self.initial_delay.is_some() {
             if env.config.initial_rebalance_delay_ms <= 0 {

@@ -155,6 +155,7 @@ impl GroupMetadata {
         self.offsets.clear();
         self.pending_offset_commits.clear();
         self.transition_to(GroupState::Dead, env.now_ms);
+        crate::metrics::global().group_deleted(&self.group_id);
         Ok(())
     }
 

@@ -357,6 +357,20 @@ impl ShareCoordinator {
         Ok(())
     }
 
+    /// Records currently acquired by a member (in flight), summed per share group.
+    pub fn acquired_records_by_group(&self) -> BTreeMap<String, usize> {
+        let inner = self.inner.lock();
+        let mut out = BTreeMap::new();
+        for ((group, _, _), p) in &inner.partitions {
+            let acquired = p
+                .records()
+                .filter(|(_, state, _)| *state == partition::RecordState::Acquired)
+                .count();
+            *out.entry(group.clone()).or_insert(0) += acquired;
+        }
+        out
+    }
+
     /// DescribeShareGroupOffsets: (start offset, delivery complete count) of each
     /// share-partition the group has state for; `None` for a group that does not exist.
     pub fn start_offsets(&self, group_id: &str) -> Option<BTreeMap<(uuid::Uuid, i32), (i64, i64)>> {

@@ -17,6 +17,11 @@
 //!
 //! Cardinality: only the first `sluice.metrics.max.partition.series` partitions (in
 //! topic-name order) get per-partition series; the per-topic ones cover all partitions.
+//! Beside them, from the same pass: `sluice_log_size_bytes`, `sluice_log_segments` and
+//! `sluice_log_last_stable_offset_lag` {topic, partition} (and `sluice_topic_log_size_bytes`
+//! {topic}), `sluice_transactions_open`, `sluice_producer_ids`, and
+//! `sluice_share_group_acquired_records` {group}.
+//!
 //! This module only reads: it takes each partition's lock once, briefly, and never
 //! writes anything.
 
@@ -58,6 +63,12 @@ pub struct Snapshot {
     /// Topic name -> its partitions in index order.
     pub topics: BTreeMap<String, Vec<PartitionView>>,
     pub groups: Vec<GroupView>,
+    /// Transactions begun and not yet completed (Ongoing or preparing their end).
+    pub open_transactions: usize,
+    /// Producer ids the partitions remember, summed over partitions.
+    pub producer_ids: usize,
+    /// Share group -> records its members hold acquired.
+    pub share_acquired: BTreeMap<String, usize>,
 }
 
 impl Snapshot {
@@ -105,11 +116,26 @@ impl Snapshot {
             })
             .collect();
         let config = &broker.config;
+        use crate::coordinator::transaction::metadata::TransactionState as T;
+        let open = [
+            T::Ongoing,
+            T::PrepareCommit,
+            T::PrepareAbort,
+            T::PrepareEpochFence,
+        ];
         Snapshot {
             node_id: config.node_id,
             address: format!("{}:{}", config.advertised_host, config.advertised_port),
             topics,
             groups,
+            open_transactions: broker.transactions.list(&open, &[], -1).len(),
+            producer_ids: broker
+                .topics
+                .all_partitions()
+                .iter()
+                .map(|p| p.producer_count())
+                .sum(),
+            share_acquired: broker.share.acquired_records_by_group(),
         }
     }
 }
@@ -305,6 +331,27 @@ pub fn encode_snapshot(
         per_partition(|_, _| 0, s.node_id),
     )?;
 
+    gauge(
+        enc,
+        "sluice_transactions_open",
+        "Transactions begun and not completed (Ongoing, PrepareCommit, PrepareAbort)",
+        [(vec![], s.open_transactions as i64)],
+    )?;
+    gauge(
+        enc,
+        "sluice_producer_ids",
+        "Producer ids whose state the partitions keep, summed over partitions",
+        [(vec![], s.producer_ids as i64)],
+    )?;
+    gauge(
+        enc,
+        "sluice_share_group_acquired_records",
+        "Records a share group's members hold acquired (in flight, not yet acknowledged)",
+        s.share_acquired
+            .iter()
+            .map(|(g, n)| (vec![("group", g.clone())], *n as i64)),
+    )?;
+
     let series: Vec<(&GroupView, Vec<GroupTopicSeries>)> = s
         .groups
         .iter()
@@ -451,6 +498,9 @@ mod tests {
         Snapshot {
             node_id: 1,
             address: "127.0.0.1:9092".into(),
+            open_transactions: 1,
+            producer_ids: 3,
+            share_acquired: [("workers".to_string(), 5)].into_iter().collect(),
             topics,
             groups: vec![
                 GroupView {
@@ -519,6 +569,9 @@ mod tests {
             "kafka_consumergroup_members{consumergroup=\"idle\"} 0",
             "sluice_log_segments{topic=\"orders\",partition=\"0\"} 1",
             "sluice_topic_log_size_bytes{topic=\"orders\"} 300",
+            "sluice_transactions_open 1",
+            "sluice_producer_ids 3",
+            "sluice_share_group_acquired_records{group=\"workers\"} 5",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

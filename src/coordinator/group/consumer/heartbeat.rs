@@ -440,6 +440,7 @@ impl GroupMetadata {
         }
         if bump {
             cg.group_epoch += 1;
+            crate::metrics::global().rebalanced(&self.group_id);
             recs.push(epoch_record(
                 &self.group_id,
                 records::GROUP_METADATA,
@@ -715,6 +716,7 @@ fn fence(group_id: &str, cg: &mut ConsumerGroup, member_id: &str, recs: &mut Rec
     tombstone_member(group_id, member_id, recs);
     cg.remove_member(member_id);
     cg.group_epoch += 1;
+    crate::metrics::global().rebalanced(group_id);
     recs.push(epoch_record(
         group_id,
         records::GROUP_METADATA,
