@@ -8,6 +8,8 @@ API is driven with `requests`; the login form with Debian's Chromium through pla
 
 - test_api_needs_a_login: every API route but login/logout/openapi.json answers 401 JSON
   without a session; a wrong password is 401; the page itself loads.
+- test_scram_users_log_in: a SCRAM-SHA-512 user created with AlterUserScramCredentials logs
+  in with its password, not with another.
 - test_login_honours_acls_and_logout_ends_the_session: alice logs in (HttpOnly,
   SameSite=Strict cookie), sees only the topic she may DESCRIBE, gets 403 with Kafka's
   error name for a topic she may not see, for creating a topic and for producing without
@@ -31,7 +33,8 @@ import requests
 from harness import Broker, free_port, sluice_bin, wait_for_port, wait_until
 
 from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, AdminClient,
-                                   ResourcePatternType, ResourceType)
+                                   ResourcePatternType, ResourceType, ScramCredentialInfo, ScramMechanism,
+                                   UserScramCredentialUpsertion)
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 CHROMIUM = shutil.which("chromium")
@@ -51,6 +54,7 @@ class LoginBroker(Broker):
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "super.users": "User:admin;User:ANONYMOUS",
             "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
+            "listener.name.sasl_plaintext.sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-512",
             "num.partitions": 1,
             "sluice.http.listen": f"127.0.0.1:{self.http_port}",
         }
@@ -83,6 +87,10 @@ def console(tmp_path_factory):
                 for op in (AclOperation.DESCRIBE, AclOperation.WRITE)]
         for f in a.create_acls(acls).values():
             f.result(timeout=30)
+        scram = UserScramCredentialUpsertion(
+            "sam", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), b"sam-pw", b"salt-of-sam")
+        for f in a.alter_user_scram_credentials([scram]).values():
+            f.result(timeout=30)
         yield url
     finally:
         b.stop(check=False)
@@ -111,6 +119,15 @@ def test_api_needs_a_login(console):
         assert r.status_code == 401, r.text
         assert "set-cookie" not in r.headers
     r = requests.get(console + "/api/topics", cookies={"sluice_session": "0" * 64}, timeout=10)
+    assert r.status_code == 401
+
+
+def test_scram_users_log_in(console):
+    """A SCRAM user (stored by AlterUserScramCredentials) logs in with its password; the
+    console acts as that user, who has no ACLs and so sees no topic."""
+    s = login(console, "sam", "sam-pw")
+    assert s.get(console + "/api/topics", timeout=10).json()["topics"] == []
+    r = requests.post(console + "/api/login", json={"user": "sam", "password": "sam-pw2"}, timeout=30)
     assert r.status_code == 401
 
 
