@@ -9,14 +9,15 @@
 //! stored or logged; a session holds only the user name, keyed by a random 256-bit id
 //! sent as an HttpOnly, SameSite=Strict cookie. Sessions expire after
 //! `sluice.console.session.ms`; at most `sluice.console.max.sessions` live at once (the
-//! oldest is dropped for a new one). The logged-in principal (`User:<name>`) is handed
-//! to the Kafka API calls of the request through a task-local ([`current`]), so the
-//! ACL checks of `api::authorize` run for it. Without a SASL listener nothing here is
+//! oldest is dropped for a new one). The logged-in principal (`User:<name>`) and the
+//! HTTP peer's address are handed to the Kafka API calls of the request through a
+//! task-local ([`current`]), so the ACL checks of `api::authorize` run for them. Without a SASL listener nothing here is
 //! required and the console acts as `User:ANONYMOUS`, as before.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -36,24 +37,28 @@ pub const COOKIE: &str = "sluice_session";
 /// The API routes reachable without a session.
 const OPEN_ROUTES: &[&str] = &["/api/login", "/api/logout", "/api/openapi.json"];
 
+/// Who sends the console request being served: the logged-in principal and the
+/// HTTP peer's address (an ACL's host).
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub principal: KafkaPrincipal,
+    pub peer: Option<SocketAddr>,
+}
+
 tokio::task_local! {
-    /// The logged-in principal of the console request being served.
-    static PRINCIPAL: KafkaPrincipal;
+    static CALLER: Caller;
 }
 
-/// The principal of the console request being served: `None` outside a logged-in
+/// The caller of the console request being served: `None` outside a logged-in
 /// request (no SASL listener), where the console acts as `User:ANONYMOUS`.
-pub fn current() -> Option<KafkaPrincipal> {
-    PRINCIPAL.try_with(|p| p.clone()).ok()
+pub fn current() -> Option<Caller> {
+    CALLER.try_with(|c| c.clone()).ok()
 }
 
-/// Runs `f` as `principal` (a live tail's later polls, outside the request's task).
-pub async fn as_principal<F: std::future::Future>(
-    principal: Option<KafkaPrincipal>,
-    f: F,
-) -> F::Output {
-    match principal {
-        Some(p) => PRINCIPAL.scope(p, f).await,
+/// Runs `f` as `caller` (a live tail's later polls, outside the request's task).
+pub async fn as_caller<F: std::future::Future>(caller: Option<Caller>, f: F) -> F::Output {
+    match caller {
+        Some(c) => CALLER.scope(c, f).await,
         None => f.await,
     }
 }
@@ -250,11 +255,17 @@ pub async fn require(State(state): State<S>, request: Request, next: Next) -> Re
         return next.run(request).await;
     }
     let user = session_id(request.headers()).and_then(|id| login.sessions.user(&id, now_ms()));
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
     match user {
         Some(user) => {
-            PRINCIPAL
-                .scope(KafkaPrincipal::user(user), next.run(request))
-                .await
+            let caller = Caller {
+                principal: KafkaPrincipal::user(user),
+                peer,
+            };
+            CALLER.scope(caller, next.run(request)).await
         }
         None => unauthorized("log in first (POST /api/login)"),
     }
@@ -315,7 +326,7 @@ pub async fn logout(State(state): State<S>, headers: HeaderMap) -> ApiResult {
 }
 
 pub async fn whoami(State(state): State<S>) -> ApiResult {
-    let principal = current().unwrap_or_else(KafkaPrincipal::anonymous);
+    let principal = current().map_or_else(KafkaPrincipal::anonymous, |c| c.principal);
     super::ok(json!({
         "login_required": state.login.required(),
         "principal": principal.to_string(),

@@ -534,8 +534,8 @@ struct Tail {
     state: S,
     broker: Arc<Broker>,
     topic: String,
-    /// Who opened the tail: its later fetches run as this principal.
-    principal: Option<crate::security::KafkaPrincipal>,
+    /// Who opened the tail: its later fetches run as this caller.
+    caller: Option<super::login::Caller>,
     next: Vec<(i32, i64)>,
     window: Duration,
     top: usize,
@@ -562,7 +562,7 @@ impl Tail {
         for (partition, at) in self.next.iter_mut() {
             // A deleted or shrunk topic ends nothing: the tail just stops finding data.
             let fetch = fetch_once(&self.broker, &self.topic, *partition, *at, 1 << 20);
-            match super::login::as_principal(self.principal.clone(), fetch).await {
+            match super::login::as_caller(self.caller.clone(), fetch).await {
                 Ok((rs, next, _)) => {
                     *at = next.max(*at);
                     records.extend(rs.into_iter().map(|r| (*partition, r)));
@@ -676,7 +676,7 @@ pub async fn tail(
             .collect(),
         broker,
         topic,
-        principal: super::login::current(),
+        caller: super::login::current(),
         window: Duration::from_millis(window_ms),
         top,
         seen: VecDeque::new(),

@@ -190,15 +190,18 @@ fn page(body: &'static str, content_type: &'static str) -> Response {
 }
 
 /// The request context the console's calls to the Kafka handlers carry: the
-/// logged-in principal ([`login::current`]), else `User:ANONYMOUS`.
+/// logged-in principal and the HTTP peer ([`login::current`]), else `User:ANONYMOUS`
+/// from 127.0.0.1.
 fn ctx(api_version: i16) -> RequestContext {
-    let session = match login::current() {
-        Some(p) => Session::for_principal(p),
+    let caller = login::current();
+    let peer = caller.as_ref().and_then(|c| c.peer);
+    let session = match caller {
+        Some(c) => Session::for_principal(c.principal),
         None => Session::unauthenticated_default(),
     };
     RequestContext::on_connection(
         0,
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        peer.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
         api_version,
         0,
         Some("sluice-console".into()),
