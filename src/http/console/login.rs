@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -145,7 +146,13 @@ pub struct Login {
     /// The broker's SASL listeners; none: no login is required.
     listeners: Vec<ListenerSecurity>,
     pub sessions: SessionStore,
+    /// Password checks running now: a SCRAM check is thousands of HMACs, so a flood of
+    /// logins gets 429 beyond [`MAX_CONCURRENT_CHECKS`] instead of every core.
+    checks: Arc<tokio::sync::Semaphore>,
 }
+
+/// The most password checks that run at once.
+pub const MAX_CONCURRENT_CHECKS: usize = 4;
 
 impl Login {
     pub fn from_config(config: &BrokerConfig) -> Login {
@@ -175,6 +182,7 @@ impl Login {
                 get("sluice.console.session.ms", 28_800_000) as u64,
                 get("sluice.console.max.sessions", 1000) as usize,
             ),
+            checks: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CHECKS)),
         }
     }
 
@@ -285,9 +293,16 @@ pub async fn login(State(state): State<S>, ApiJson(body): ApiJson<Credentials>) 
         ));
     }
     let broker = state.broker()?.clone();
+    let Ok(permit) = state.login.checks.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many logins at once: try again",
+        ));
+    };
     let checker = state.clone();
     let user = body.user.clone();
     let ok = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         checker
             .login
             .check_password(&body.user, &body.password, |u, m| {
