@@ -119,6 +119,22 @@ impl ScramCredential {
     }
 }
 
+impl ScramCredential {
+    /// Whether `password` is this credential's password: the salted password is
+    /// recomputed from the stored salt and iterations and its keys compared in constant
+    /// time (for the web console's login, which gets the password itself).
+    pub fn matches_password(&self, mechanism: ScramMechanism, password: &str) -> bool {
+        let Ok(iterations) = u32::try_from(self.iterations) else {
+            return false;
+        };
+        let salted = mechanism.salted_password(password.as_bytes(), &self.salt, iterations);
+        let client_key = mechanism.hmac(&salted, b"Client Key");
+        let server_key = mechanism.hmac(&salted, b"Server Key");
+        constant_time_eq(&mechanism.hash(&client_key), &self.stored_key)
+            & constant_time_eq(&server_key, &self.server_key)
+    }
+}
+
 /// Random bytes for salts and nonces, from the operating system.
 pub fn random_bytes(n: usize) -> Vec<u8> {
     use rand::RngCore;

@@ -105,6 +105,14 @@ impl ListenerSecurity {
     pub fn plain_user_count(&self) -> usize {
         self.plain_users.len()
     }
+
+    /// Whether `user` is a PLAIN user of this listener's JAAS line with this password
+    /// (compared in constant time).
+    pub fn plain_password_matches(&self, user: &str, password: &str) -> bool {
+        self.plain_users
+            .get(user)
+            .is_some_and(|p| constant_time_eq(p.as_bytes(), password.as_bytes()))
+    }
 }
 
 /// What a SaslHandshake or SaslAuthenticate handler answers.
@@ -234,6 +242,14 @@ impl Session {
             })
             .clone();
         Session::new(listener, None)
+    }
+
+    /// A session already authenticated as `principal`, on no listener in particular:
+    /// for requests the web console makes for a logged-in user.
+    pub fn for_principal(principal: KafkaPrincipal) -> Session {
+        let session = Session::unauthenticated_default();
+        session.state.lock().principal = Some(principal);
+        session
     }
 
     /// The authenticated principal, `User:ANONYMOUS` before authentication (only the

@@ -79,6 +79,8 @@ pub async fn start(config: &BrokerConfig) -> Result<Option<Admin>> {
     let app = router(state.clone());
     let logged = url.clone();
     let task = tokio::spawn(async move {
+        // The peer's address reaches the console's ACL checks (an ACL's host).
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(setting = SETTING, error = %e, "admin HTTP side stopped");
         }

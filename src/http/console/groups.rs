@@ -25,8 +25,8 @@ use serde_json::{json, Value};
 
 use super::extract::{ApiJson, ApiPath};
 use super::messages::offset_for_timestamp;
-use super::{ctx, no_answer, ok, ApiError, ApiResult, S};
-use crate::api::{self, sb};
+use super::{call, no_answer, ok, ApiError, ApiResult, S};
+use crate::api::sb;
 use crate::broker::Broker;
 
 /// The most groups, transactions and held-back partitions one answer lists.
@@ -34,8 +34,7 @@ const MAX_LISTED: usize = 1000;
 
 pub async fn list(State(state): State<S>) -> ApiResult {
     let broker = state.broker()?;
-    let r = api::list_groups::handle(ListGroupsRequest::default(), &ctx(4), broker)
-        .await
+    let r = call!(ListGroups, ListGroupsRequest::default(), 4, broker)
         .ok_or_else(|| no_answer("ListGroups"))?;
     ApiError::check(r.error_code, None)?;
     let mut groups: Vec<Value> = r
@@ -60,9 +59,7 @@ async fn describe(
 ) -> Result<describe_groups_response::DescribedGroup, ApiError> {
     let mut request = DescribeGroupsRequest::default();
     request.groups = vec![GroupId(sb(group))];
-    let r = api::describe_groups::handle(request, &ctx(5), broker)
-        .await
-        .ok_or_else(|| no_answer("DescribeGroups"))?;
+    let r = call!(DescribeGroups, request, 5, broker).ok_or_else(|| no_answer("DescribeGroups"))?;
     let g = r
         .groups
         .into_iter()
@@ -83,9 +80,7 @@ async fn committed(
     g.topics = None;
     let mut request = OffsetFetchRequest::default();
     request.groups = vec![g];
-    let r = api::offset_fetch::handle(request, &ctx(8), broker)
-        .await
-        .ok_or_else(|| no_answer("OffsetFetch"))?;
+    let r = call!(OffsetFetch, request, 8, broker).ok_or_else(|| no_answer("OffsetFetch"))?;
     let g = r.groups.first().ok_or_else(|| no_answer("OffsetFetch"))?;
     ApiError::check(g.error_code, None)?;
     let mut out = BTreeMap::new();
@@ -264,9 +259,7 @@ pub async fn reset_offsets(
             t
         })
         .collect();
-    let r = api::offset_commit::handle(request, &ctx(8), broker)
-        .await
-        .ok_or_else(|| no_answer("OffsetCommit"))?;
+    let r = call!(OffsetCommit, request, 8, broker).ok_or_else(|| no_answer("OffsetCommit"))?;
     for t in &r.topics {
         for p in &t.partitions {
             ApiError::check(p.error_code, None)?;
@@ -277,10 +270,13 @@ pub async fn reset_offsets(
 
 pub async fn transactions(State(state): State<S>) -> ApiResult {
     let broker = state.broker()?;
-    let listed =
-        api::list_transactions::handle(ListTransactionsRequest::default(), &ctx(1), broker)
-            .await
-            .ok_or_else(|| no_answer("ListTransactions"))?;
+    let listed = call!(
+        ListTransactions,
+        ListTransactionsRequest::default(),
+        1,
+        broker
+    )
+    .ok_or_else(|| no_answer("ListTransactions"))?;
     ApiError::check(listed.error_code, None)?;
     let mut request = DescribeTransactionsRequest::default();
     request.transactional_ids = listed
@@ -292,8 +288,7 @@ pub async fn transactions(State(state): State<S>) -> ApiResult {
     let described = if request.transactional_ids.is_empty() {
         Vec::new()
     } else {
-        api::describe_transactions::handle(request, &ctx(0), broker)
-            .await
+        call!(DescribeTransactions, request, 0, broker)
             .ok_or_else(|| no_answer("DescribeTransactions"))?
             .transaction_states
     };
@@ -342,8 +337,7 @@ pub async fn transactions(State(state): State<S>) -> ApiResult {
                 t
             })
             .collect();
-        let r = api::describe_producers::handle(request, &ctx(0), broker)
-            .await
+        let r = call!(DescribeProducers, request, 0, broker)
             .ok_or_else(|| no_answer("DescribeProducers"))?;
         for t in &r.topics {
             for p in &t.partitions {

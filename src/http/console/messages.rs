@@ -29,8 +29,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::{ctx, limits, no_answer, ApiError, ApiResult, S};
-use crate::api::{self, sb};
+use super::{call, limits, no_answer, ApiError, ApiResult, S};
+use crate::api::sb;
 use crate::broker::Broker;
 use crate::confluent_framing::{framed_id, Decoded, Writer};
 use crate::log::records::{decode_batch, encode_batch, OutRecord, Producer, Record};
@@ -81,9 +81,7 @@ async fn fetch_once(
     request.max_bytes = max_bytes;
     request.session_epoch = -1;
     request.topics = vec![t];
-    let r = api::fetch::handle(request, &ctx(12), broker)
-        .await
-        .ok_or_else(|| no_answer("Fetch"))?;
+    let r = call!(Fetch, request, 12, broker).ok_or_else(|| no_answer("Fetch"))?;
     ApiError::check(r.error_code, None)?;
     let part = r
         .responses
@@ -205,9 +203,7 @@ pub(super) async fn offset_for_timestamp(
     let mut request = ListOffsetsRequest::default();
     request.replica_id = BrokerId(-1);
     request.topics = vec![t];
-    let r = api::list_offsets::handle(request, &ctx(7), broker)
-        .await
-        .ok_or_else(|| no_answer("ListOffsets"))?;
+    let r = call!(ListOffsets, request, 7, broker).ok_or_else(|| no_answer("ListOffsets"))?;
     let p = r
         .topics
         .first()
@@ -511,9 +507,7 @@ pub async fn produce(
     request.acks = -1;
     request.timeout_ms = 30_000;
     request.topic_data = vec![td];
-    let r = api::produce::handle(request, &ctx(9), broker)
-        .await
-        .ok_or_else(|| no_answer("Produce"))?;
+    let r = call!(Produce, request, 9, broker).ok_or_else(|| no_answer("Produce"))?;
     let pr = r
         .responses
         .first()
@@ -540,6 +534,8 @@ struct Tail {
     state: S,
     broker: Arc<Broker>,
     topic: String,
+    /// Who opened the tail: its later fetches run as this caller.
+    caller: Option<super::login::Caller>,
     next: Vec<(i32, i64)>,
     window: Duration,
     top: usize,
@@ -565,7 +561,8 @@ impl Tail {
         let mut records = Vec::new();
         for (partition, at) in self.next.iter_mut() {
             // A deleted or shrunk topic ends nothing: the tail just stops finding data.
-            match fetch_once(&self.broker, &self.topic, *partition, *at, 1 << 20).await {
+            let fetch = fetch_once(&self.broker, &self.topic, *partition, *at, 1 << 20);
+            match super::login::as_caller(self.caller.clone(), fetch).await {
                 Ok((rs, next, _)) => {
                     *at = next.max(*at);
                     records.extend(rs.into_iter().map(|r| (*partition, r)));
@@ -658,6 +655,7 @@ pub async fn tail(
             limits::MAX_TAIL_TOP
         )));
     }
+    super::topic_allowed(&broker, crate::security::acl::AclOperation::Read, &topic)?;
     let t = topic_partition(&broker, &topic, 0)?;
     if state.tails.fetch_add(1, Ordering::AcqRel) >= state.limits.max_tail_streams {
         state.tails.fetch_sub(1, Ordering::AcqRel);
@@ -678,6 +676,7 @@ pub async fn tail(
             .collect(),
         broker,
         topic,
+        caller: super::login::current(),
         window: Duration::from_millis(window_ms),
         top,
         seen: VecDeque::new(),

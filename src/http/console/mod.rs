@@ -12,11 +12,17 @@
 //! (`{"error", "error_code", "error_name"}`), never a 5xx or a panic; every size a
 //! request can ask for is capped ([`limits`]).
 //!
-//! Not here (yet): a login when SASL is enabled; the console acts as `User:ANONYMOUS`.
+//! When the broker has a SASL listener the API needs a login with the same users
+//! Kafka clients authenticate as ([`login`]), and every Kafka API call runs as the
+//! logged-in principal through [`call!`], i.e. through `Command::apply` with the ACL
+//! checks of `api::authorize` around the handler, as a client's request does; a
+//! refusal answers 403 with Kafka's error name. Without one it acts as
+//! `User:ANONYMOUS`, as a PLAINTEXT client does.
 
 mod extract;
 mod groups;
 pub mod limits;
+pub mod login;
 mod messages;
 mod topics;
 
@@ -34,6 +40,8 @@ use serde_json::{json, Value};
 use crate::api::RequestContext;
 use crate::broker::Broker;
 use crate::error::ResponseError;
+use crate::security::acl::{AclOperation, ResourceType};
+use crate::security::Session;
 
 const INDEX_HTML: &str = include_str!("static/index.html");
 const APP_JS: &str = include_str!("static/app.js");
@@ -47,6 +55,7 @@ pub struct ConsoleState {
     /// Live tails open now (capped by `sluice.console.max.tail.streams`).
     tails: AtomicUsize,
     limits: limits::Limits,
+    login: login::Login,
 }
 
 impl ConsoleState {
@@ -56,6 +65,7 @@ impl ConsoleState {
             started: Instant::now(),
             tails: AtomicUsize::new(0),
             limits: limits::Limits::from_config(config),
+            login: login::Login::from_config(config),
         })
     }
 
@@ -80,6 +90,9 @@ type S = Arc<ConsoleState>;
 /// router is built from the same paths and a test compares both with `openapi.json`.
 pub(crate) const API_ROUTES: &[(&str, &[&str])] = &[
     ("/api/openapi.json", &["get"]),
+    ("/api/login", &["post"]),
+    ("/api/logout", &["post"]),
+    ("/api/whoami", &["get"]),
     ("/api/overview", &["get"]),
     ("/api/topics", &["get", "post"]),
     ("/api/topics/{topic}", &["get", "delete"]),
@@ -132,6 +145,9 @@ pub fn router(state: S) -> Router {
             "/api/openapi.json",
             get(|| async { page(OPENAPI_JSON, "application/json") }),
         )
+        .route("/api/login", post(login::login))
+        .route("/api/logout", post(login::logout))
+        .route("/api/whoami", get(login::whoami))
         .route("/api/overview", get(topics::overview))
         .route("/api/topics", get(topics::list).post(topics::create))
         .route(
@@ -154,6 +170,10 @@ pub fn router(state: S) -> Router {
             post(groups::reset_offsets),
         )
         .route("/api/transactions", get(groups::transactions))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            login::require,
+        ))
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -169,15 +189,54 @@ fn page(body: &'static str, content_type: &'static str) -> Response {
         .into_response()
 }
 
-/// The request context the console's calls to the Kafka handlers carry.
+/// The request context the console's calls to the Kafka handlers carry: the
+/// logged-in principal and the HTTP peer ([`login::current`]), else `User:ANONYMOUS`
+/// from 127.0.0.1.
 fn ctx(api_version: i16) -> RequestContext {
-    RequestContext::new(
+    let caller = login::current();
+    let peer = caller.as_ref().and_then(|c| c.peer);
+    let session = match caller {
+        Some(c) => Session::for_principal(c.principal),
+        None => Session::unauthenticated_default(),
+    };
+    RequestContext::on_connection(
         0,
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        peer.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
         api_version,
         0,
         Some("sluice-console".into()),
+        Arc::new(session),
     )
+}
+
+/// Runs one Kafka API as a client's request runs: `Command::apply`, i.e. the handler
+/// between the ACL checks of `api::authorize`, as the request's principal. `None` when
+/// the handler sends no answer.
+macro_rules! call {
+    ($variant:ident, $request:expr, $version:expr, $broker:expr) => {{
+        let ctx = $crate::http::console::ctx($version);
+        match $crate::api::Command::$variant($request)
+            .apply(&ctx, $broker)
+            .await
+        {
+            Some($crate::api::Response::$variant(r)) => Some(r),
+            _ => None,
+        }
+    }};
+}
+pub(crate) use call;
+
+/// Refuses with Kafka's error when the request's principal may not do `op` on
+/// `topic` (for what the console reads from the broker without a Kafka API).
+fn topic_allowed(broker: &Broker, op: AclOperation, topic: &str) -> Result<(), ApiError> {
+    if crate::api::authorize::Auth::new(&ctx(0), broker).allows(op, ResourceType::Topic, topic) {
+        Ok(())
+    } else {
+        Err(ApiError::kafka(
+            ResponseError::TopicAuthorizationFailed.code(),
+            Some(format!("not authorized to access topic {topic}")),
+        ))
+    }
 }
 
 /// A 4xx (or 503) answer with a JSON body.

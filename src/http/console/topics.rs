@@ -20,10 +20,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{ApiJson, ApiPath};
-use super::{ctx, limits, no_answer, ok, ApiError, ApiResult, S};
-use crate::api::{self, sb};
+use super::{call, limits, no_answer, ok, ApiError, ApiResult, S};
+use crate::api::sb;
 use crate::broker::Broker;
 use crate::metrics::TopicLabels;
+use crate::security::acl::{AclOperation, ResourceType};
 
 const TOPIC_RESOURCE: i8 = 2;
 
@@ -32,7 +33,7 @@ pub async fn overview(State(state): State<S>) -> ApiResult {
     let metrics = crate::metrics::global();
     let (mut partitions, mut internal, mut disk_bytes) = (0usize, 0usize, 0u64);
     let (mut bytes_in, mut bytes_out, mut records_in, mut records_out) = (0u64, 0u64, 0u64, 0u64);
-    let topics = broker.topics.list();
+    let topics = visible_topics(broker);
     for t in &topics {
         partitions += t.partitions.len();
         internal += usize::from(t.is_internal());
@@ -49,8 +50,7 @@ pub async fn overview(State(state): State<S>) -> ApiResult {
         records_in += read(&metrics.topic_records_in);
         records_out += read(&metrics.topic_records_out);
     }
-    let groups = match api::list_groups::handle(ListGroupsRequest::default(), &ctx(4), broker).await
-    {
+    let groups = match call!(ListGroups, ListGroupsRequest::default(), 4, broker) {
         Some(r) => r.groups.len(),
         None => 0,
     };
@@ -86,11 +86,21 @@ pub async fn overview(State(state): State<S>) -> ApiResult {
     }))
 }
 
+/// The topics the request's principal may DESCRIBE (all of them without an
+/// authorizer), as Metadata lists them to a client.
+fn visible_topics(broker: &Broker) -> Vec<Arc<crate::topics::Topic>> {
+    let mut topics = broker.topics.list();
+    if broker.authorizer.enabled() {
+        let ctx = super::ctx(0);
+        let auth = crate::api::authorize::Auth::new(&ctx, broker);
+        topics.retain(|t| auth.allows(AclOperation::Describe, ResourceType::Topic, &t.name));
+    }
+    topics
+}
+
 pub async fn list(State(state): State<S>) -> ApiResult {
     let broker = state.broker()?;
-    let topics: Vec<Value> = broker
-        .topics
-        .list()
+    let topics: Vec<Value> = visible_topics(broker)
         .iter()
         .map(|t| {
             let (mut size, mut records) = (0u64, 0i64);
@@ -149,9 +159,7 @@ pub async fn create(State(state): State<S>, ApiJson(body): ApiJson<CreateTopic>)
     let mut request = CreateTopicsRequest::default();
     request.topics = vec![topic];
     request.timeout_ms = 30_000;
-    let r = api::create_topics::handle(request, &ctx(7), broker)
-        .await
-        .ok_or_else(|| no_answer("CreateTopics"))?;
+    let r = call!(CreateTopics, request, 7, broker).ok_or_else(|| no_answer("CreateTopics"))?;
     let result = r.topics.first().ok_or_else(|| no_answer("CreateTopics"))?;
     ApiError::check(result.error_code, result.error_message.as_ref())?;
     Ok((
@@ -170,9 +178,7 @@ pub async fn delete(State(state): State<S>, ApiPath(topic): ApiPath<String>) -> 
     let mut request = DeleteTopicsRequest::default();
     request.topic_names = vec![TopicName(sb(topic.clone()))];
     request.timeout_ms = 30_000;
-    let r = api::delete_topics::handle(request, &ctx(5), broker)
-        .await
-        .ok_or_else(|| no_answer("DeleteTopics"))?;
+    let r = call!(DeleteTopics, request, 5, broker).ok_or_else(|| no_answer("DeleteTopics"))?;
     let result = r
         .responses
         .first()
@@ -192,9 +198,8 @@ pub(super) async fn describe_configs(
     resource.configuration_keys = None;
     let mut request = DescribeConfigsRequest::default();
     request.resources = vec![resource];
-    let r = api::describe_configs::handle(request, &ctx(4), broker)
-        .await
-        .ok_or_else(|| no_answer("DescribeConfigs"))?;
+    let r =
+        call!(DescribeConfigs, request, 4, broker).ok_or_else(|| no_answer("DescribeConfigs"))?;
     let result = r
         .results
         .first()
@@ -231,7 +236,14 @@ fn config_source(source: i8) -> &'static str {
 
 pub async fn detail(State(state): State<S>, ApiPath(topic): ApiPath<String>) -> ApiResult {
     let broker = state.broker()?;
-    let configs = describe_configs(broker, &topic).await?;
+    super::topic_allowed(broker, AclOperation::Describe, &topic)?;
+    // Without DESCRIBE_CONFIGS the page still shows the partitions, as a client may
+    // list offsets without seeing configs; `configs_error` says why they are missing.
+    let (configs, configs_error) = match describe_configs(broker, &topic).await {
+        Ok(c) => (c, None),
+        Err(e) if e.status == StatusCode::FORBIDDEN => (Vec::new(), Some(e.body)),
+        Err(e) => return Err(e),
+    };
     let Some(t) = broker.topics.get(&topic) else {
         return Err(ApiError::kafka(
             kafka_protocol::ResponseError::UnknownTopicOrPartition.code(),
@@ -260,6 +272,7 @@ pub async fn detail(State(state): State<S>, ApiPath(topic): ApiPath<String>) -> 
         "internal": t.is_internal(),
         "partitions": partitions,
         "configs": configs,
+        "configs_error": configs_error,
     }))
 }
 
@@ -303,8 +316,7 @@ pub async fn alter_configs(
     resource.configs = configs;
     let mut request = IncrementalAlterConfigsRequest::default();
     request.resources = vec![resource];
-    let r = api::incremental_alter_configs::handle(request, &ctx(1), broker)
-        .await
+    let r = call!(IncrementalAlterConfigs, request, 1, broker)
         .ok_or_else(|| no_answer("IncrementalAlterConfigs"))?;
     let result = r
         .responses

@@ -1,6 +1,8 @@
 // The Sluice console: a small single-page app over /api/ (see /api/openapi.json).
 // Hash routes: #/ overview, #/topics, #/topic/NAME, #/groups, #/group/NAME,
 // #/transactions. Charts are drawn on <canvas> by lineChart below. No dependencies.
+// When the broker has a SASL listener the API answers 401 until a login: any 401 shows
+// the login form (loginPage), which posts to /api/login and then shows the page again.
 'use strict';
 
 const main = document.getElementById('main');
@@ -24,6 +26,7 @@ async function api(method, path, body) {
   if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers['content-type'] = 'application/json'; }
   const r = await fetch(path, opts);
   const data = await r.json().catch(() => ({ error: 'HTTP ' + r.status }));
+  if (r.status === 401 && path !== '/api/login') loginPage();
   if (!r.ok) { const e = new Error(data.error_name ? data.error_name + ': ' + data.error : data.error); e.status = r.status; throw e; }
   return data;
 }
@@ -336,6 +339,43 @@ async function transactionsPage() {
   });
 }
 
+// ---------- login ----------
+function loginPage() {
+  if (document.getElementById('login-form')) return;
+  for (const f of cleanup) f();
+  cleanup = [];
+  const user = h('input', { id: 'login-user', name: 'user', autocomplete: 'username', required: true });
+  const password = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const error = h('p', { class: 'error', id: 'login-error' });
+  const form = h('form', { id: 'login-form', onsubmit: async ev => {
+    ev.preventDefault();
+    try {
+      await api('POST', '/api/login', { user: user.value, password: password.value });
+      await showWho();
+      main.replaceChildren(h('p', {}, 'Loading…'));
+      route();
+    } catch (e) { error.textContent = e.message; }
+  } },
+  h('h1', {}, 'Log in'),
+  h('p', { class: 'muted' }, 'This broker has SASL listeners: log in with a Kafka user (PLAIN or SCRAM).'),
+  h('label', {}, 'User ', user), ' ', h('label', {}, 'Password ', password), ' ',
+  h('button', { type: 'submit', id: 'login-submit' }, 'Log in'), error);
+  main.replaceChildren(form);
+  document.getElementById('who').replaceChildren();
+  user.focus();
+}
+async function showWho() {
+  const who = document.getElementById('who');
+  const r = await fetch('/api/whoami');
+  if (!r.ok) { who.replaceChildren(); return; }
+  const w = await r.json();
+  if (!w.login_required) { who.replaceChildren(); return; }
+  who.replaceChildren(w.principal + ' ', h('button', { id: 'logout', onclick: async () => {
+    await api('POST', '/api/logout');
+    loginPage();
+  } }, 'Log out'));
+}
+
 // ---------- router ----------
 async function route() {
   for (const f of cleanup) f();
@@ -352,8 +392,10 @@ async function route() {
     else if (page === 'transactions') await transactionsPage();
     else main.replaceChildren(h('p', {}, 'No such page. ', h('a', { href: '#/' }, 'Overview')));
   } catch (e) {
-    main.replaceChildren(h('p', { class: 'error' }, e.message));
+    if (e.status === 401) loginPage();
+    else main.replaceChildren(h('p', { class: 'error' }, e.message));
   }
 }
 window.addEventListener('hashchange', route);
+showWho().catch(() => {});
 route();
