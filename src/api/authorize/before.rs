@@ -286,8 +286,7 @@ pub fn before(
                 }
             }
         }
-        // Share groups (KIP-932). ShareFetch and ShareAcknowledge are checked whole: a
-        // refused topic answers the whole request (Kafka answers it per topic; to do).
+        // Share groups (KIP-932).
         Command::ShareGroupHeartbeat(r) => {
             match heartbeat_refusal(a, &r.group_id, r.subscribed_topic_names.as_deref()) {
                 None => Ok(After::Nothing),

@@ -74,11 +74,13 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn read(broker: &Broker) -> Snapshot {
         let mut topics = BTreeMap::new();
+        let mut producer_ids = 0;
         for topic in broker.topics.list() {
             let partitions = topic
                 .partitions
                 .iter()
                 .map(|p| {
+                    producer_ids += p.producer_count();
                     let marks = p.watermarks();
                     let (size_bytes, segments) = p.log_size_and_segments();
                     PartitionView {
@@ -129,12 +131,7 @@ impl Snapshot {
             topics,
             groups,
             open_transactions: broker.transactions.list(&open, &[], -1).len(),
-            producer_ids: broker
-                .topics
-                .all_partitions()
-                .iter()
-                .map(|p| p.producer_count())
-                .sum(),
+            producer_ids,
             share_acquired: broker.share.acquired_records_by_group(),
         }
     }
