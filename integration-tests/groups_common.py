@@ -160,6 +160,16 @@ def wait_consumed(workers, n: int, timeout: float = 90) -> None:
         time.sleep(0.1)
 
 
+def wait_assigned(workers, timeout: float = 60) -> None:
+    """Wait until each worker has been given an assignment (an empty one counts).
+
+    A member that joins while its group waits for a crashed member's session to expire is only
+    assigned once that rebalance ends; a test that stops it before then would find it never
+    took part."""
+    for w in workers:
+        w.wait_for(lambda w: w.assignments(), timeout, "an assignment")
+
+
 def assert_exactly_once(workers, expected) -> None:
     seen = collections.Counter()
     for w in workers:

@@ -98,7 +98,7 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "worker":
 from confluent_kafka import OFFSET_INVALID, Consumer, ConsumerGroupState, KafkaException, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec  # noqa: E402
 
-from groups_common import Worker, assert_exactly_once, produce, wait_consumed  # noqa: E402
+from groups_common import Worker, assert_exactly_once, produce, wait_assigned, wait_consumed  # noqa: E402
 
 
 def spawn(workers, broker, group, topic, strategy, instance=None):
@@ -134,6 +134,9 @@ def test_three_members_join_leave_crash_exactly_once(gbroker, workers, strategy)
     w1.kill9()
     w4 = spawn(workers, gbroker, group, topic, strategy)  # a member joins
     wait_consumed(workers, 800)
+    # The rebalance that takes in w4 ends only when w1's session expires; the others may have
+    # consumed 800 records before then.
+    wait_assigned([w2, w3, w4])
     w2.stop()  # a member leaves
     expected += produce(gbroker.bootstrap, topic, parts, 600, "c")
     wait_consumed(workers, len(expected), timeout=120)

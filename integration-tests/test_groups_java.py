@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from groups_common import Worker, assert_exactly_once, produce, wait_consumed
+from groups_common import Worker, assert_exactly_once, produce, wait_assigned, wait_consumed
 from harness import INTEGRATION_DIR, run
 from test_java_client import JARS, JAVA_LIB_DIR, JVM_FLAGS
 
@@ -63,6 +63,7 @@ def test_members_join_leave_crash_exactly_once_and_admin(java, gbroker, workers,
     w1.kill9()
     expected += produce(gbroker.bootstrap, topic, parts, 200, "c")
     wait_consumed(workers, 400, timeout=120)
+    wait_assigned([w2, w3])
     w2.stop()  # leaves
     wait_consumed(workers, len(expected), timeout=120)
 
@@ -110,6 +111,7 @@ def test_consumer_protocol_join_leave_crash_exactly_once(java, broker_factory, w
     w1.kill9()
     expected += produce(broker.bootstrap, topic, parts, 200, "c")
     wait_consumed(workers, 400, timeout=120)
+    wait_assigned([w2, w3])
     w2.stop()  # leaves
     wait_consumed(workers, len(expected), timeout=120)
     w3.stop()
