@@ -17,11 +17,22 @@ API is driven with `requests`; the login form with Debian's Chromium through pla
   cookie is 401.
 - test_login_form_in_chromium: the page shows the login form, logs in as alice and shows
   the overview with her principal.
+- test_acls_and_users_as_the_logged_in_user: the ACL and SCRAM-user endpoints run as the
+  logged-in user: alice (no cluster ACLs) gets 403 CLUSTER_AUTHORIZATION_FAILED for each;
+  admin sees the ACLs confluent-kafka's AdminClient created and its SCRAM user, never a
+  password or key.
+- test_access_page_in_chromium: admin creates an ACL from the form, sees it listed and
+  deletes it, adds a SCRAM user from the form and sees it listed
+  (integration-tests/node/console_access.js); the new user then authenticates with
+  SASL/SCRAM-SHA-512 from confluent-kafka and logs in to the console, and after its
+  removal from the API can do neither. The page's screenshot goes to
+  $SLUICE_CONSOLE_SCREENSHOTS (docs/console/access.png) when set.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
 import uuid
@@ -32,6 +43,7 @@ import requests
 
 from harness import Broker, free_port, sluice_bin, wait_for_port, wait_until
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, AdminClient,
                                    ResourcePatternType, ResourceType, ScramCredentialInfo, ScramMechanism,
                                    UserScramCredentialUpsertion)
@@ -69,7 +81,13 @@ class LoginBroker(Broker):
 
 
 @pytest.fixture(scope="module")
-def console(tmp_path_factory):
+def console(login_broker):
+    return login_broker[0]
+
+
+@pytest.fixture(scope="module")
+def login_broker(tmp_path_factory):
+    """(console URL, broker)."""
     b = LoginBroker(tmp_path_factory.mktemp("console-login") / "data", binary=sluice_bin())
     b.start()
     url = f"http://127.0.0.1:{b.http_port}"
@@ -91,7 +109,7 @@ def console(tmp_path_factory):
             "sam", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), b"sam-pw", b"salt-of-sam")
         for f in a.alter_user_scram_credentials([scram]).values():
             f.result(timeout=30)
-        yield url
+        yield url, b
     finally:
         b.stop(check=False)
 
@@ -176,3 +194,59 @@ def test_login_form_in_chromium(console):
     p = subprocess.run(["node", str(NODE_DIR / "console_login.js"), console + "/", "alice", USERS["alice"]],
                        cwd=NODE_DIR, capture_output=True, text=True, timeout=90)
     assert p.returncode == 0 and "LOGGED IN" in p.stdout, p.stdout + p.stderr
+
+
+def test_acls_and_users_as_the_logged_in_user(console):
+    alice = login(console, "alice")
+    acl = {"resource_type": "TOPIC", "resource_name": OPEN, "principal": "User:alice", "operation": "READ"}
+    for method, path, body in [("GET", "/api/acls", None), ("POST", "/api/acls", acl),
+                               ("DELETE", "/api/acls", None), ("GET", "/api/users", None),
+                               ("PUT", "/api/users/alice", {"password": "mine"}), ("DELETE", "/api/users/sam", None)]:
+        params = acl if method == "DELETE" and path == "/api/acls" else None
+        r = alice.request(method, console + path, json=body, params=params, timeout=30)
+        assert r.status_code == 403, (method, path, r.status_code, r.text)
+        assert r.json()["error_name"] == "CLUSTER_AUTHORIZATION_FAILED", r.text
+
+    admin = login(console, "admin")
+    r = admin.get(console + "/api/acls", timeout=10).json()
+    assert r["authorizer_enabled"] is True
+    mine = {(a["resource_name"], a["principal"], a["operation"], a["permission"], a["pattern_type"], a["host"])
+            for a in r["acls"] if a["resource_type"] == "TOPIC"}
+    assert {(OPEN, "User:alice", op, "ALLOW", "LITERAL", "*") for op in ("DESCRIBE", "WRITE")} <= mine, r
+    r = admin.get(console + "/api/users", timeout=10)
+    assert r.status_code == 200, r.text
+    assert {"user": "sam", "credentials": [{"mechanism": "SCRAM-SHA-512", "iterations": 4096}]} in r.json()["users"]
+    assert "sam-pw" not in r.text
+
+
+def scram_client_authenticates(b, user, password, timeout=10) -> bool:
+    a = AdminClient({"bootstrap.servers": f"127.0.0.1:{b.ports['SASL_PLAINTEXT']}",
+                     "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512",
+                     "sasl.username": user, "sasl.password": password})
+    try:
+        a.list_topics(timeout=timeout)
+        return True
+    except KafkaException:
+        return False
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_access_page_in_chromium(login_broker, tmp_path):
+    console, b = login_broker
+    shots = Path(os.environ.get("SLUICE_CONSOLE_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    user, password = f"carol-{SUFFIX}", f"carol-pw-{SUFFIX}"
+    p = subprocess.run(["node", str(NODE_DIR / "console_access.js"), console + "/", "admin", USERS["admin"],
+                        str(shots), user, password],
+                       cwd=NODE_DIR, capture_output=True, text=True, timeout=90)
+    assert p.returncode == 0 and "ACCESS OK" in p.stdout, p.stdout + p.stderr
+    assert (shots / "access.png").stat().st_size > 10_000
+    # The console salted the password right: a real SCRAM client and the console's login
+    # both authenticate with it.
+    assert scram_client_authenticates(b, user, password)
+    login(console, user, password)
+    admin = login(console, "admin")
+    r = admin.delete(console + f"/api/users/{user}", timeout=10)
+    assert r.status_code == 200 and r.json()["deleted"] == ["SCRAM-SHA-512"], r.text
+    assert requests.post(console + "/api/login", json={"user": user, "password": password}, timeout=30).status_code == 401
+    assert not scram_client_authenticates(b, user, password, timeout=5)

@@ -4,6 +4,8 @@
 // part with a real Kafka client (confluent-kafka). Exits 0 when every check passed.
 //
 //   node console_e2e.js CONSOLE_URL SCREENSHOT_DIR TOPIC GROUP
+//
+// The share group is GROUP-share on topic TOPIC-share; the schema subject TOPIC-value.
 'use strict';
 
 const path = require('path');
@@ -13,6 +15,7 @@ const readline = require('readline');
 const { chromium } = require('playwright-core');
 
 const [url, shots, topic, group] = process.argv.slice(2);
+const shareGroup = group + '-share', shareTopic = topic + '-share', subject = topic + '-value';
 const lines = readline.createInterface({ input: process.stdin });
 const waiting = [];
 lines.on('line', l => { const w = waiting.shift(); if (w) w(l); });
@@ -134,6 +137,50 @@ function log(...a) { console.log('#', ...a); }
     await page.goto(url + '#/topics');
     await page.locator('#topics-table tr[data-topic="' + topic + '"]').waitFor();
     await shot('topics');
+
+    // A share group (KIP-932): listed with its type, and its page with the lag
+    // DescribeShareGroupOffsets v1 computes. The Python side's ShareConsumer got records
+    // 0-9 of a one-partition topic, accepted 0-5 and still holds 6-9: start offset 6,
+    // end offset 10, lag 4.
+    await step('share_group');
+    await page.goto(url + '#/groups');
+    const shareRow = page.locator(`#groups-table tr[data-group="${shareGroup}"]`);
+    await shareRow.waitFor();
+    await shot('groups'); // again, now with a share group beside the classic one
+    const shareText = await shareRow.innerText();
+    if (!/\bshare\b/.test(shareText)) failures.push('the share group row lacks its type: ' + shareText);
+    await shareRow.locator('a').click();
+    await page.waitForFunction(g => document.getElementById('share-group-name')?.textContent === g, shareGroup);
+    const shareCells = `#share-lag-table tr[data-partition="${shareTopic}-0"] td`;
+    await page.waitForFunction(sel => [...document.querySelectorAll(sel)].map(td => td.textContent).slice(2).join(' ') === '6 10 4', shareCells);
+    await page.waitForFunction(() => document.getElementById('share-group-members')?.textContent === '1');
+    const memberText = await page.locator('#share-members-table').innerText();
+    if (!memberText.includes(shareTopic + ': 0')) failures.push('the share member lacks its assignment: ' + memberText);
+    log('share group lag 4');
+    await shot('share-group');
+    await step('share_group_done');
+
+    // A schema registered over the registry's REST API, on the schema pages.
+    await step('schema_registered');
+    await page.goto(url + '#/schemas');
+    const subjectRow = page.locator(`#schemas-table tr[data-subject="${subject}"]`);
+    await subjectRow.waitFor();
+    const subjectText = await subjectRow.innerText();
+    for (const want of ['AVRO', 'BACKWARD']) if (!subjectText.includes(want)) failures.push(`subject row lacks ${want}: ${subjectText}`);
+    await shot('schemas');
+    await subjectRow.locator('a.version', { hasText: /^2$/ }).click();
+    await page.waitForFunction(s => document.getElementById('schema-subject')?.textContent === s, subject);
+    await page.waitForFunction(() => document.getElementById('schema-version')?.textContent === '2');
+    const schemaText = await page.locator('#schema-text').innerText();
+    // Stored compact, shown pretty-printed.
+    if (!schemaText.includes('\n  "name": "Product"')) failures.push('schema not pretty-printed: ' + schemaText);
+    if (await page.locator('#schema-type').innerText() !== 'AVRO') failures.push('schema type');
+    await page.locator('a.version', { hasText: /^1$/ }).click();
+    await page.waitForFunction(() => document.getElementById('schema-version')?.textContent === '1');
+    await page.locator('a.version', { hasText: /^2$/ }).click();
+    await page.waitForFunction(() => document.getElementById('schema-version')?.textContent === '2');
+    log('schema seen');
+    await shot('schema');
 
     // The overview with traffic: its chart samples once a second while the page is open.
     await page.goto(url + '#/');

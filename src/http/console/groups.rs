@@ -1,4 +1,5 @@
-//! `/api/groups*` and `/api/transactions`: consumer groups through ListGroups,
+//! `/api/groups*` and `/api/transactions`: groups through ListGroups (v5: with their
+//! type, classic, consumer or share, and a type filter), consumer groups through
 //! DescribeGroups, OffsetFetch and OffsetCommit (the offset reset), and transactions
 //! through ListTransactions, DescribeTransactions and DescribeProducers.
 //!
@@ -23,7 +24,7 @@ use kafka_protocol::ResponseError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::messages::offset_for_timestamp;
 use super::{call, no_answer, ok, ApiError, ApiResult, S};
 use crate::api::sb;
@@ -32,10 +33,31 @@ use crate::broker::Broker;
 /// The most groups, transactions and held-back partitions one answer lists.
 const MAX_LISTED: usize = 1000;
 
-pub async fn list(State(state): State<S>) -> ApiResult {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only groups of this type (ListGroups v5's types filter).
+    #[serde(rename = "type")]
+    group_type: Option<String>,
+}
+
+/// The group types ListGroups v5 knows.
+const GROUP_TYPES: &[&str] = &["classic", "consumer", "share"];
+
+pub async fn list(State(state): State<S>, ApiQuery(query): ApiQuery<ListQuery>) -> ApiResult {
     let broker = state.broker()?;
-    let r = call!(ListGroups, ListGroupsRequest::default(), 4, broker)
-        .ok_or_else(|| no_answer("ListGroups"))?;
+    let mut request = ListGroupsRequest::default();
+    if let Some(t) = &query.group_type {
+        let t = t.to_ascii_lowercase();
+        if !GROUP_TYPES.contains(&t.as_str()) {
+            return Err(ApiError::bad(format!(
+                "type must be one of {}, not {t}",
+                GROUP_TYPES.join(", ")
+            )));
+        }
+        request.types_filter = vec![sb(t)];
+    }
+    let r = call!(ListGroups, request, 5, broker).ok_or_else(|| no_answer("ListGroups"))?;
     ApiError::check(r.error_code, None)?;
     let mut groups: Vec<Value> = r
         .groups
@@ -46,6 +68,7 @@ pub async fn list(State(state): State<S>) -> ApiResult {
                 "group_id": g.group_id.as_str(),
                 "protocol_type": g.protocol_type.as_str(),
                 "state": g.group_state.as_str(),
+                "type": g.group_type.as_str(),
             })
         })
         .collect();

@@ -148,7 +148,7 @@ pub struct Login {
     pub sessions: SessionStore,
     /// Password checks running now: a SCRAM check is thousands of HMACs, so a flood of
     /// logins gets 429 beyond [`MAX_CONCURRENT_CHECKS`] instead of every core.
-    checks: Arc<tokio::sync::Semaphore>,
+    pub(super) checks: Arc<tokio::sync::Semaphore>,
 }
 
 /// The most password checks that run at once.

@@ -18,12 +18,20 @@
 //! checks of `api::authorize` around the handler, as a client's request does; a
 //! refusal answers 403 with Kafka's error name. Without one it acts as
 //! `User:ANONYMOUS`, as a PLAINTEXT client does.
+//!
+//! Pages: overview and topics ([`topics`], [`messages`]), groups and transactions
+//! ([`groups`], share groups in [`share_groups`]), ACLs and SCRAM users ([`access`]),
+//! and the schema registry's subjects ([`schemas`], read in process from the broker's
+//! registry, which sits below `http` in the layer map).
 
+mod access;
 mod extract;
 mod groups;
 pub mod limits;
 pub mod login;
 mod messages;
+mod schemas;
+mod share_groups;
 mod topics;
 
 use std::sync::atomic::AtomicUsize;
@@ -103,6 +111,12 @@ pub(crate) const API_ROUTES: &[(&str, &[&str])] = &[
     ("/api/groups/{group}", &["get"]),
     ("/api/groups/{group}/reset-offsets", &["post"]),
     ("/api/transactions", &["get"]),
+    ("/api/share-groups/{group}", &["get"]),
+    ("/api/acls", &["get", "post", "delete"]),
+    ("/api/users", &["get"]),
+    ("/api/users/{user}", &["put", "delete"]),
+    ("/api/schemas", &["get"]),
+    ("/api/schemas/{subject}/versions/{version}", &["get"]),
 ];
 
 /// The methods a path serves, for a 405's `Allow` (GET and HEAD for paths outside the
@@ -170,6 +184,23 @@ pub fn router(state: S) -> Router {
             post(groups::reset_offsets),
         )
         .route("/api/transactions", get(groups::transactions))
+        .route("/api/share-groups/{group}", get(share_groups::detail))
+        .route(
+            "/api/acls",
+            get(access::list_acls)
+                .post(access::create_acl)
+                .delete(access::delete_acl),
+        )
+        .route("/api/users", get(access::list_users))
+        .route(
+            "/api/users/{user}",
+            axum::routing::put(access::put_user).delete(access::delete_user),
+        )
+        .route("/api/schemas", get(schemas::list))
+        .route(
+            "/api/schemas/{subject}/versions/{version}",
+            get(schemas::version),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             login::require,
@@ -270,7 +301,8 @@ impl ApiError {
                 ResponseError::UnknownTopicOrPartition
                 | ResponseError::UnknownTopicId
                 | ResponseError::GroupIdNotFound
-                | ResponseError::TransactionalIdNotFound,
+                | ResponseError::TransactionalIdNotFound
+                | ResponseError::ResourceNotFound,
             ) => StatusCode::NOT_FOUND,
             Some(
                 ResponseError::TopicAlreadyExists

@@ -1,6 +1,7 @@
 // The Sluice console: a small single-page app over /api/ (see /api/openapi.json).
 // Hash routes: #/ overview, #/topics, #/topic/NAME, #/groups, #/group/NAME,
-// #/transactions. Charts are drawn on <canvas> by lineChart below. No dependencies.
+// #/share-group/NAME, #/transactions, #/access (ACLs and SCRAM users), #/schemas,
+// #/schema/SUBJECT/VERSION. Charts are drawn on <canvas> by lineChart below. No dependencies.
 // When the broker has a SASL listener the API answers 401 until a login: any 401 shows
 // the login form (loginPage), which posts to /api/login and then shows the page again.
 'use strict';
@@ -53,7 +54,7 @@ function fmtDuration(ms) {
 }
 function card(label, value, id) { return h('div', { class: 'card' }, h('div', { class: 'label' }, label), h('div', { class: 'value', id }, value)); }
 function table(headers, rows, attrs) {
-  return h('table', attrs || {}, h('thead', {}, h('tr', {}, headers.map(c => h('th', { class: /^(size|lag|offsets?|partitions|count|high watermark|last stable offset|log start offset|held back|committed offset|rate \/s|segments)$/i.test(c) ? 'num' : null }, c)))),
+  return h('table', attrs || {}, h('thead', {}, h('tr', {}, headers.map(c => h('th', { class: /^(size|lag|offsets?|partitions|count|high watermark|last stable offset|log start offset|held back|committed offset|rate \/s|segments|start offset|end offset|versions|iterations)$/i.test(c) ? 'num' : null }, c)))),
     h('tbody', {}, rows));
 }
 function b64ToBytes(b) { const s = atob(b); const out = new Uint8Array(s.length); for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i); return out; }
@@ -149,9 +150,11 @@ function topicTable(topics, withDelete) {
     } }, 'Delete') : null))), { id: 'topics-table' });
 }
 function groupTable(groups) {
-  if (!groups.length) return h('p', { class: 'muted' }, 'No consumer groups yet.');
-  return table(['Group', 'State', 'Protocol type'], groups.map(g => h('tr', {},
-    h('td', {}, h('a', { href: '#/group/' + encodeURIComponent(g.group_id) }, g.group_id)), h('td', {}, g.state), h('td', {}, g.protocol_type))), { id: 'groups-table' });
+  if (!groups.length) return h('p', { class: 'muted' }, 'No groups yet.');
+  // Share groups (KIP-932) have their own page: no committed offsets, share-partitions.
+  const link = g => (g.type === 'share' ? '#/share-group/' : '#/group/') + encodeURIComponent(g.group_id);
+  return table(['Group', 'Type', 'State', 'Protocol type'], groups.map(g => h('tr', { 'data-group': g.group_id },
+    h('td', {}, h('a', { href: link(g) }, g.group_id)), h('td', {}, h('span', { class: 'badge' }, g.type || 'classic')), h('td', {}, g.state), h('td', {}, g.protocol_type))), { id: 'groups-table' });
 }
 
 async function topicsPage() {
@@ -287,7 +290,7 @@ async function topicPage(topic) {
 
 async function groupsPage() {
   const box = h('div', {});
-  main.replaceChildren(h('h1', {}, 'Consumer groups'), h('div', { class: 'panel' }, box));
+  main.replaceChildren(h('h1', {}, 'Groups'), h('p', { class: 'muted' }, 'Classic and consumer (KIP-848) groups, and share groups (KIP-932).'), h('div', { class: 'panel' }, box));
   every(3000, async () => { const g = await api('GET', '/api/groups'); box.replaceChildren(groupTable(g.groups)); });
 }
 
@@ -322,6 +325,111 @@ async function groupPage(group) {
       h('td', {}, m.assignments.map(a => a.topic + ': ' + a.partitions.join(',')).join('; '))))) : h('p', { class: 'muted' }, 'No members.'));
     lineChart(canvas, [{ color: '#1264a3', points: hist }], v => String(Math.round(v)));
   });
+}
+
+async function shareGroupPage(group) {
+  const enc = encodeURIComponent(group);
+  const head = h('div', { class: 'cards' }), members = h('div', {}), offsets = h('div', {});
+  main.replaceChildren(h('h1', {}, 'Share group ', h('span', { id: 'share-group-name' }, group)), head,
+    h('div', { class: 'panel' }, h('h2', {}, 'Share-partitions: start offset, end offset, lag'),
+      h('p', { class: 'muted' }, 'Lag as DescribeShareGroupOffsets v1 computes it: end offset - start offset - records past the start whose delivery is complete (acknowledged or archived).'), offsets),
+    h('div', { class: 'panel' }, h('h2', {}, 'Members'), members));
+  every(1000, async () => {
+    const g = await api('GET', '/api/share-groups/' + enc);
+    head.replaceChildren(card('State', g.state, 'share-group-state'), card('Group epoch', g.group_epoch, 'share-group-epoch'), card('Assignment epoch', g.assignment_epoch),
+      card('Members', g.members.length, 'share-group-members'), card('Total lag', g.lag_sum, 'share-group-lag'));
+    offsets.replaceChildren(g.offsets.length ? table(['Topic', 'Partition', 'Start offset', 'End offset', 'Lag'], g.offsets.map(o => h('tr', { 'data-partition': o.topic + '-' + o.partition },
+      h('td', {}, h('a', { href: '#/topic/' + encodeURIComponent(o.topic) }, o.topic)), h('td', {}, o.partition), h('td', { class: 'num' }, o.start_offset ?? '-'),
+      h('td', { class: 'num' }, o.end_offset ?? ''), h('td', { class: 'num lag' }, o.lag ?? '-'))), { id: 'share-lag-table' }) : h('p', { class: 'muted' }, 'No share-partition is initialized yet.'));
+    members.replaceChildren(g.members.length ? table(['Member', 'Client id', 'Host', 'Epoch', 'Assignment'], g.members.map(m => h('tr', {}, h('td', {}, m.member_id), h('td', {}, m.client_id), h('td', {}, m.client_host),
+      h('td', { class: 'num' }, m.member_epoch), h('td', {}, m.assignments.map(a => a.topic + ': ' + a.partitions.join(',')).join('; ')))), { id: 'share-members-table' }) : h('p', { class: 'muted' }, 'No members.'));
+  });
+}
+
+const ACL_RESOURCES = ['TOPIC', 'GROUP', 'CLUSTER', 'TRANSACTIONAL_ID', 'DELEGATION_TOKEN', 'USER'];
+const ACL_OPERATIONS = ['ALL', 'READ', 'WRITE', 'CREATE', 'DELETE', 'ALTER', 'DESCRIBE', 'CLUSTER_ACTION', 'DESCRIBE_CONFIGS', 'ALTER_CONFIGS', 'IDEMPOTENT_WRITE', 'CREATE_TOKENS', 'DESCRIBE_TOKENS'];
+async function accessPage() {
+  const options = list => list.map(x => h('option', { value: x }, x));
+  const aclBox = h('div', { id: 'acls-box' }), userBox = h('div', { id: 'users-box' });
+  const rType = h('select', { id: 'acl-resource-type' }, options(ACL_RESOURCES));
+  const rName = h('input', { id: 'acl-resource-name', required: true, placeholder: 'orders (kafka-cluster for CLUSTER)' });
+  const pType = h('select', { id: 'acl-pattern-type' }, options(['LITERAL', 'PREFIXED']));
+  const principal = h('input', { id: 'acl-principal', required: true, placeholder: 'User:alice' });
+  const host = h('input', { id: 'acl-host', value: '*', style: 'width:110px' });
+  const op = h('select', { id: 'acl-operation' }, options(ACL_OPERATIONS));
+  const perm = h('select', { id: 'acl-permission' }, options(['ALLOW', 'DENY']));
+  const uName = h('input', { id: 'user-name', required: true, placeholder: 'carol', autocomplete: 'off' });
+  const uPassword = h('input', { id: 'user-password', type: 'password', required: true, autocomplete: 'new-password' });
+  const uMech = h('select', { id: 'user-mechanism' }, options(['SCRAM-SHA-512', 'SCRAM-SHA-256']));
+  const uIter = h('input', { id: 'user-iterations', type: 'number', min: 4096, max: 16384, value: 4096, style: 'width:90px' });
+  const refreshAcls = async () => {
+    const d = await api('GET', '/api/acls');
+    if (!d.authorizer_enabled) { aclBox.replaceChildren(h('p', { class: 'muted', id: 'acls-disabled' }, 'No authorizer is configured on this broker (authorizer.class.name): every request is allowed and there are no ACLs.')); return; }
+    aclBox.replaceChildren(d.acls.length ? table(['Resource', 'Name', 'Pattern', 'Principal', 'Host', 'Operation', 'Permission', ''], d.acls.map(a => h('tr', { 'data-acl': [a.resource_type, a.resource_name, a.principal, a.operation].join('|') },
+      h('td', {}, a.resource_type), h('td', {}, a.resource_name), h('td', {}, a.pattern_type), h('td', {}, a.principal), h('td', {}, a.host), h('td', {}, a.operation),
+      h('td', {}, h('span', { class: a.permission === 'DENY' ? 'badge deny' : 'badge' }, a.permission)),
+      h('td', {}, h('button', { class: 'danger', onclick: async () => {
+        if (!confirm('Delete this ACL?')) return;
+        try { await api('DELETE', '/api/acls?' + new URLSearchParams(a)); toast('Deleted the ACL'); refreshAcls(); } catch (e) { toast(e.message, true); }
+      } }, 'Delete')))), { id: 'acls-table' }) : h('p', { class: 'muted' }, 'No ACLs.'), d.truncated ? h('p', { class: 'muted' }, 'Only the first 1000 bindings are listed.') : '');
+  };
+  const refreshUsers = async () => {
+    const d = await api('GET', '/api/users');
+    userBox.replaceChildren(d.users.length ? table(['User', 'Mechanisms (iterations)', ''], d.users.map(u => h('tr', { 'data-user': u.user },
+      h('td', {}, u.user), h('td', {}, u.credentials.map(c => c.mechanism + ' (' + c.iterations + ')').join(', ')),
+      h('td', {}, h('button', { class: 'danger', onclick: async () => {
+        if (!confirm('Remove user ' + u.user + '?')) return;
+        try { await api('DELETE', '/api/users/' + encodeURIComponent(u.user)); toast('Removed ' + u.user); refreshUsers(); } catch (e) { toast(e.message, true); }
+      } }, 'Remove')))), { id: 'users-table' }) : h('p', { class: 'muted' }, 'No SCRAM users.'));
+  };
+  main.replaceChildren(h('h1', {}, 'ACLs and users'),
+    h('div', { class: 'panel' }, h('h2', {}, 'ACL bindings'), aclBox),
+    h('div', { class: 'panel' }, h('h2', {}, 'Create an ACL'),
+      h('form', { id: 'acl-form', onsubmit: async ev => {
+        ev.preventDefault();
+        const body = { resource_type: rType.value, resource_name: rName.value, pattern_type: pType.value, principal: principal.value, host: host.value, operation: op.value, permission: perm.value };
+        try { await api('POST', '/api/acls', body); toast('Created the ACL'); refreshAcls(); } catch (e) { toast(e.message, true); }
+      } }, h('label', {}, 'Resource type', rType), h('label', {}, 'Resource name', rName), h('label', {}, 'Pattern', pType), h('label', {}, 'Principal', principal),
+        h('label', {}, 'Host', host), h('label', {}, 'Operation', op), h('label', {}, 'Permission', perm), h('button', { type: 'submit', id: 'acl-create' }, 'Create'))),
+    h('div', { class: 'panel' }, h('h2', {}, 'SCRAM users'), userBox),
+    h('div', { class: 'panel' }, h('h2', {}, 'Add a user or change a password'),
+      h('p', { class: 'muted' }, 'The console salts and hashes the password (PBKDF2) and sends the broker only the salted password (AlterUserScramCredentials).'),
+      h('form', { id: 'user-form', onsubmit: async ev => {
+        ev.preventDefault();
+        try {
+          await api('PUT', '/api/users/' + encodeURIComponent(uName.value), { password: uPassword.value, mechanism: uMech.value, iterations: Number(uIter.value) });
+          uPassword.value = ''; toast('Saved ' + uName.value); refreshUsers();
+        } catch (e) { toast(e.message, true); }
+      } }, h('label', {}, 'User', uName), h('label', {}, 'Password', uPassword), h('label', {}, 'Mechanism', uMech), h('label', {}, 'Iterations', uIter), h('button', { type: 'submit', id: 'user-save' }, 'Save'))));
+  await Promise.all([refreshAcls(), refreshUsers()]);
+  every(5000, () => Promise.all([refreshAcls(), refreshUsers()]));
+}
+
+// A schema's text as stored, pretty-printed when it is JSON (Avro and JSON Schema).
+function prettySchema(text) {
+  try { return JSON.stringify(JSON.parse(text), null, 2); } catch (e) { return text; }
+}
+async function schemasPage() {
+  const box = h('div', {});
+  main.replaceChildren(h('h1', {}, 'Schemas'), box);
+  const d = await api('GET', '/api/schemas');
+  if (!d.enabled) { box.replaceChildren(h('div', { class: 'panel' }, h('p', { class: 'muted', id: 'schemas-disabled' }, 'The schema registry is disabled on this broker (sluice.schema.registry.listen is empty).'))); return; }
+  box.replaceChildren(h('div', { class: 'cards' }, card('Subjects', d.subjects.length, 'schema-subjects'), card('Global compatibility', d.compatibility)),
+    h('div', { class: 'panel' }, h('h2', {}, 'Subjects'), d.subjects.length ? table(['Subject', 'Type', 'Latest id', 'Compatibility', 'Versions'], d.subjects.map(s => h('tr', { 'data-subject': s.subject },
+      h('td', {}, h('a', { href: '#/schema/' + encodeURIComponent(s.subject) + '/latest' }, s.subject)), h('td', {}, s.schema_type ?? ''), h('td', { class: 'num' }, s.latest_id ?? ''), h('td', {}, s.compatibility),
+      h('td', {}, s.versions.map(v => h('a', { href: '#/schema/' + encodeURIComponent(s.subject) + '/' + v, class: 'version' }, String(v)))))), { id: 'schemas-table' })
+      : h('p', { class: 'muted' }, 'No subjects yet: register a schema through the registry\'s REST API.'), d.truncated ? h('p', { class: 'muted' }, 'Only the first 1000 subjects are listed.') : null));
+}
+async function schemaPage(arg) {
+  const i = arg.lastIndexOf('/');
+  const subject = decodeURIComponent(i < 0 ? arg : arg.slice(0, i)), version = i < 0 ? 'latest' : arg.slice(i + 1);
+  const s = await api('GET', '/api/schemas/' + encodeURIComponent(subject) + '/versions/' + encodeURIComponent(version));
+  main.replaceChildren(...[h('h1', {}, 'Subject ', h('span', { id: 'schema-subject' }, s.subject), ' ', h('span', { class: 'badge' }, 'version ' + s.version)),
+    h('div', { class: 'cards' }, card('Version', s.version, 'schema-version'), card('Id', s.id, 'schema-id'), card('Type', s.schema_type, 'schema-type'), card('Compatibility', s.compatibility, 'schema-compatibility')),
+    h('div', { class: 'panel' }, h('h2', {}, 'Versions'), h('p', {}, s.versions.map(v => h('a', { href: '#/schema/' + encodeURIComponent(s.subject) + '/' + v, class: v === s.version ? 'version active' : 'version' }, String(v))))),
+    s.references.length ? h('div', { class: 'panel' }, h('h2', {}, 'References'), table(['Name', 'Subject', 'Version'], s.references.map(r => h('tr', {}, h('td', {}, r.name), h('td', {}, r.subject), h('td', {}, r.version))))) : null,
+    h('div', { class: 'panel' }, h('h2', {}, 'Schema'), h('pre', { class: 'schema', id: 'schema-text' }, prettySchema(s.schema))),
+    h('p', {}, h('a', { href: '#/schemas' }, '← all subjects'))].filter(Boolean));
 }
 
 async function transactionsPage() {
@@ -382,14 +490,19 @@ async function route() {
   cleanup = [];
   const hash = location.hash || '#/';
   const [, page, arg] = hash.match(/^#\/([^/]*)\/?(.*)$/) || [];
-  document.querySelectorAll('[data-nav]').forEach(a => a.classList.toggle('active', a.dataset.nav === (page || 'overview') || a.dataset.nav === page + 's'));
+  const nav = page === 'share-group' ? 'groups' : (page || 'overview');
+  document.querySelectorAll('[data-nav]').forEach(a => a.classList.toggle('active', a.dataset.nav === nav || a.dataset.nav === nav + 's'));
   try {
     if (!page) await overviewPage();
     else if (page === 'topics') await topicsPage();
     else if (page === 'topic') await topicPage(decodeURIComponent(arg));
     else if (page === 'groups') await groupsPage();
     else if (page === 'group') await groupPage(decodeURIComponent(arg));
+    else if (page === 'share-group') await shareGroupPage(decodeURIComponent(arg));
     else if (page === 'transactions') await transactionsPage();
+    else if (page === 'access') await accessPage();
+    else if (page === 'schemas') await schemasPage();
+    else if (page === 'schema') await schemaPage(arg);
     else main.replaceChildren(h('p', {}, 'No such page. ', h('a', { href: '#/' }, 'Overview')));
   } catch (e) {
     if (e.status === 401) loginPage();
