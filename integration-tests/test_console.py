@@ -189,7 +189,7 @@ def test_console_in_chromium(broker_factory, tmp_path):
     assert (NODE_DIR / "node_modules" / "playwright-core").is_dir(), "playwright-core missing: run scripts/install-test-deps.sh"
     b, url = console_broker(broker_factory)
     topic, group = "console-e2e", "console-group"
-    shots = Path(os.environ.get("SLUICE_CONSOLE_SCREENSHOTS") or tmp_path / "shots")
+    shots = Path(os.environ.get("SLUICE_CONSOLE_SCREENSHOTS") or tmp_path / "shots").resolve()
     shots.mkdir(parents=True, exist_ok=True)
     script = Script([url, str(shots), topic, group], timeout=240)
     consumer = txn = load = share = None

@@ -233,7 +233,7 @@ def scram_client_authenticates(b, user, password, timeout=10) -> bool:
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 def test_access_page_in_chromium(login_broker, tmp_path):
     console, b = login_broker
-    shots = Path(os.environ.get("SLUICE_CONSOLE_SCREENSHOTS") or tmp_path)
+    shots = Path(os.environ.get("SLUICE_CONSOLE_SCREENSHOTS") or tmp_path).resolve()
     shots.mkdir(parents=True, exist_ok=True)
     user, password = f"carol-{SUFFIX}", f"carol-pw-{SUFFIX}"
     p = subprocess.run(["node", str(NODE_DIR / "console_access.js"), console + "/", "admin", USERS["admin"],
