@@ -29,16 +29,15 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::limits::MAX_PASSWORD_BYTES;
 use super::{call, no_answer, ok, ApiError, ApiResult, S};
 use crate::api::sb;
 use crate::error::ResponseError;
-use crate::security::acl::{AclOperation, PatternType, PermissionType, ResourceType};
+use crate::security::acl::{AclOperation, PatternType, PermissionType, ResourceType, CLUSTER_NAME};
 use crate::security::scram::{ScramMechanism, MAX_ITERATIONS, MIN_ITERATIONS};
 
 /// The most ACL bindings and users one answer lists.
 const MAX_LISTED: usize = 1000;
-/// The longest password the console salts (PBKDF2's cost grows with it).
-pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// The bytes of salt a new credential gets.
 const SALT_BYTES: usize = 32;
 
@@ -77,7 +76,19 @@ pub async fn list_acls(State(state): State<S>) -> ApiResult {
             })
         })
         .collect();
-    acls.sort_by_key(|a| a.to_string());
+    let key = |a: &Value| {
+        [
+            "resource_type",
+            "resource_name",
+            "pattern_type",
+            "principal",
+            "operation",
+            "permission",
+            "host",
+        ]
+        .map(|f| a[f].as_str().unwrap_or_default().to_string())
+    };
+    acls.sort_by_key(key);
     let truncated = acls.len() > MAX_LISTED;
     acls.truncate(MAX_LISTED);
     ok(json!({"authorizer_enabled": true, "acls": acls, "truncated": truncated}))
@@ -382,6 +393,15 @@ pub async fn put_user(
         return Err(ApiError::bad("the user name must not be empty"));
     }
     let body = user_body(&body)?;
+    // The authorizer decides again in AlterUserScramCredentials; asking first only
+    // spares the PBKDF2 work for a caller it will refuse.
+    let auth = crate::api::authorize::Auth::new(&super::ctx(0), &broker);
+    if !auth.allows(AclOperation::Alter, ResourceType::Cluster, CLUSTER_NAME) {
+        return Err(ApiError::kafka(
+            ResponseError::ClusterAuthorizationFailed.code(),
+            Some("not authorized to alter SCRAM credentials (ALTER on the cluster)".into()),
+        ));
+    }
     let Ok(permit) = state.login.checks.clone().try_acquire_owned() else {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -49,3 +49,5 @@ pub const MAX_TAIL_WINDOW_RECORDS: usize = 100_000;
 pub const MAX_TAIL_EVENT_RECORDS: usize = 50;
 /// A key or header shown by the console is cut to this many bytes in tail events.
 pub const MAX_TAIL_KEY_BYTES: usize = 256;
+/// The longest password the console salts for a SCRAM user (PBKDF2's cost grows with it).
+pub const MAX_PASSWORD_BYTES: usize = 1024;

@@ -294,7 +294,7 @@ async fn scram_users_get_salted_passwords_that_are_never_answered() {
         json!({"password": "p", "mechanism": "MD5"}),
         json!({"password": "p", "extra": "31337"}),
         json!(["31337"]),
-        json!({"password": "x".repeat(access::MAX_PASSWORD_BYTES + 1)}),
+        json!({"password": "x".repeat(limits::MAX_PASSWORD_BYTES + 1)}),
     ] {
         let (status, e) = answer(put("dave", body.clone()).await).await;
         assert_eq!(status, 400, "{body}: {e}");

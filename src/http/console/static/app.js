@@ -115,7 +115,7 @@ async function overviewPage() {
     h('div', { class: 'panel' }, h('h2', {}, 'Throughput'),
       h('div', { class: 'legend' }, h('span', { class: 'in' }, '■ bytes in /s'), h('span', { class: 'out' }, '■ bytes out /s'), h('span', { id: 'rates', class: 'muted' })), canvas),
     h('div', { class: 'row' }, h('div', { class: 'panel' }, h('h2', {}, h('a', { href: '#/topics' }, 'Topics')), topicsBox),
-      h('div', { class: 'panel' }, h('h2', {}, h('a', { href: '#/groups' }, 'Consumer groups')), groupsBox)),
+      h('div', { class: 'panel' }, h('h2', {}, h('a', { href: '#/groups' }, 'Groups')), groupsBox)),
     h('div', { class: 'panel' }, h('h2', {}, 'Listeners'), listeners));
   every(1000, async () => {
     const o = await api('GET', '/api/overview');
