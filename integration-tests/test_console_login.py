@@ -125,7 +125,9 @@ def login(url, user, password=None):
 def test_api_needs_a_login(console):
     for method, path in [("GET", "/api/topics"), ("GET", "/api/overview"), ("GET", "/api/whoami"),
                          ("POST", "/api/topics"), ("GET", f"/api/topics/{OPEN}/messages"),
-                         ("GET", "/api/groups"), ("GET", "/api/transactions")]:
+                         ("GET", "/api/groups"), ("GET", "/api/transactions"), ("GET", "/api/share-groups/g"),
+                         ("GET", "/api/acls"), ("GET", "/api/users"), ("PUT", "/api/users/x"),
+                         ("GET", "/api/schemas")]:
         r = requests.request(method, console + path, json={}, timeout=10)
         assert r.status_code == 401, (method, path, r.status_code, r.text)
         assert r.json()["login_required"] is True
@@ -250,3 +252,4 @@ def test_access_page_in_chromium(login_broker, tmp_path):
     assert r.status_code == 200 and r.json()["deleted"] == ["SCRAM-SHA-512"], r.text
     assert requests.post(console + "/api/login", json={"user": user, "password": password}, timeout=30).status_code == 401
     assert not scram_client_authenticates(b, user, password, timeout=5)
+    assert password not in b.log_text(), "the broker logged the password"
