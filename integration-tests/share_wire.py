@@ -1,6 +1,7 @@
 """Raw share-group requests for tests that need what no installed client sends: ShareFetch v2
 (KIP-1206's ``ShareAcquireMode``, KIP-1222's ``IsRenewAck``) and ShareAcknowledge v2 (RENEW and
-``AcquisitionLockTimeoutMs``), plus ShareGroupHeartbeat v1 to become a member. librdkafka 2.16's
+``AcquisitionLockTimeoutMs``), plus ShareGroupHeartbeat v1 to become a member and
+DescribeShareGroupOffsets v0-1 (KIP-1226's lag). librdkafka 2.16's
 ShareConsumer stops at ShareFetch/ShareAcknowledge v1 and kafka-python 3.x has no share messages.
 
 Field layouts follow Kafka 4.2's ShareGroupHeartbeat/ShareFetch/ShareAcknowledge JSON
@@ -13,6 +14,7 @@ from __future__ import annotations
 import kafka_wire as kw
 
 SHARE_GROUP_HEARTBEAT, SHARE_FETCH, SHARE_ACKNOWLEDGE = 76, 78, 79
+DESCRIBE_SHARE_GROUP_OFFSETS = 90
 BATCH_OPTIMIZED, RECORD_LIMIT = 0, 1
 ACCEPT, RELEASE, REJECT, RENEW = 1, 2, 3, 4
 
@@ -104,3 +106,51 @@ def share_acknowledge(bootstrap: str, group: str, member: str, epoch: int, topic
               for e in parts]
     out["partition_error"] = errors[0] if errors else None
     return out
+
+
+def describe_offsets(bootstrap: str, group: str, version: int, topic: str | None = None) -> dict:
+    """{(topic, partition): (start_offset, lag or None)} and the group's error code."""
+    topics = None if topic is None else [kw.compact_string(topic) + kw.compact_array([kw.i32(0)]) + b"\x00"]
+    body = kw.compact_array([kw.compact_string(group) + kw.compact_array(topics) + b"\x00"]) + b"\x00"
+    conn = kw.KafkaConn.to(bootstrap)
+    try:
+        corr = conn.next_correlation_id()
+        conn.send_raw(kw.request(DESCRIBE_SHARE_GROUP_OFFSETS, version, corr, body, flexible=True))
+        r = kw.Reader(conn.recv_frame())
+    finally:
+        conn.close()
+    assert r.i32() == corr
+    r.tagged_fields()
+    r.i32()  # throttle
+
+    def partition(r):
+        index, start, _epoch = r.i32(), r.i64(), r.i32()
+        lag = r.i64() if version >= 1 else None
+        error, _message = r.i16(), r.compact_string()
+        r.tagged_fields()
+        return index, start, lag, error
+
+    def topic_(r):
+        name = r.compact_string()
+        r.uuid()
+        parts = r.compact_array(partition)
+        r.tagged_fields()
+        return name, parts
+
+    def group_(r):
+        r.compact_string()
+        topics = r.compact_array(topic_)
+        error = r.i16()
+        r.compact_string()
+        r.tagged_fields()
+        return topics, error
+
+    (topics, error), = r.compact_array(group_)
+    r.tagged_fields()
+    assert r.remaining() == 0, "trailing bytes in the answer"
+    out = {}
+    for name, parts in topics or []:
+        for index, start, lag, perr in parts:
+            assert perr == 0, (name, index, perr)
+            out[(name, index)] = (start, lag)
+    return {"error": error, "partitions": out}

@@ -17,59 +17,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from kafka_wire import KafkaConn, Reader, compact_array, compact_string, i32, request
+from share_wire import describe_offsets
 
-DESCRIBE_SHARE_GROUP_OFFSETS = 90
-TAGS = b"\x00"
 SETTINGS = {"group.share.min.record.lock.duration.ms": "1000", "group.share.record.lock.duration.ms": "60000"}
-
-
-def describe_offsets(bootstrap: str, group: str, version: int, topic: str | None = None) -> dict:
-    """{(topic, partition): (start_offset, lag or None)} and the group's error code."""
-    topics = None if topic is None else [compact_string(topic) + compact_array([i32(0)]) + TAGS]
-    body = compact_array([compact_string(group) + compact_array(topics) + TAGS]) + TAGS
-    conn = KafkaConn.to(bootstrap)
-    try:
-        corr = conn.next_correlation_id()
-        conn.send_raw(request(DESCRIBE_SHARE_GROUP_OFFSETS, version, corr, body, flexible=True))
-        r = Reader(conn.recv_frame())
-    finally:
-        conn.close()
-    assert r.i32() == corr
-    r.tagged_fields()
-    r.i32()  # throttle
-
-    def partition(r):
-        index, start, _epoch = r.i32(), r.i64(), r.i32()
-        lag = r.i64() if version >= 1 else None
-        error, _message = r.i16(), r.compact_string()
-        r.tagged_fields()
-        return index, start, lag, error
-
-    def topic_(r):
-        name = r.compact_string()
-        r.uuid()
-        parts = r.compact_array(partition)
-        r.tagged_fields()
-        return name, parts
-
-    def group_(r):
-        r.compact_string()
-        topics = r.compact_array(topic_)
-        error = r.i16()
-        r.compact_string()
-        r.tagged_fields()
-        return topics, error
-
-    (topics, error), = r.compact_array(group_)
-    r.tagged_fields()
-    assert r.remaining() == 0, "trailing bytes in the answer"
-    out = {}
-    for name, parts in topics or []:
-        for index, start, lag, perr in parts:
-            assert perr == 0, (name, index, perr)
-            out[(name, index)] = (start, lag)
-    return {"error": error, "partitions": out}
 
 
 def test_share_partition_lag_follows_acknowledgements(broker_factory):

@@ -328,6 +328,7 @@ def test_share_version_0_refuses_share_groups(broker_factory, sluice_binary):
     assert sw.heartbeat(b.bootstrap, "g8", "m1", 0, ["q8"])[0] == kw.UNSUPPORTED_VERSION
     f = sw.share_fetch(b.bootstrap, "g8", "m1", 0, topic_id(b, "q8"))
     assert f["error"] == kw.UNSUPPORTED_VERSION, f
+    assert sw.describe_offsets(b.bootstrap, "g8", 1)["error"] == kw.UNSUPPORTED_VERSION
     # The level is durable across a kill -9, and level 1 turns share groups back on.
     b.kill9()
     b.start()

@@ -1,6 +1,7 @@
 //! AlterShareGroupOffsets (key 91, KIP-932): sets the share-partition start offset of
 //! topic-partitions of a share group without members (NON_EMPTY_GROUP otherwise);
-//! what was in flight there is forgotten.
+//! what was in flight there is forgotten. Refused whole with UNSUPPORTED_VERSION while
+//! the `share.version` feature is at 0, as Kafka's KafkaApis does.
 
 use std::sync::Arc;
 
@@ -9,7 +10,8 @@ use kafka_protocol::messages::alter_share_group_offsets_response::{
 };
 use kafka_protocol::messages::{AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse};
 
-use super::RequestContext;
+use super::share_request::share_groups_refusal;
+use super::{sb, RequestContext};
 use crate::broker::Broker;
 use crate::error::ResponseError;
 
@@ -19,6 +21,11 @@ pub async fn handle(
     broker: &Arc<Broker>,
 ) -> Option<AlterShareGroupOffsetsResponse> {
     let mut r = AlterShareGroupOffsetsResponse::default();
+    if let Some(e) = share_groups_refusal(broker) {
+        r.error_code = e.code();
+        r.error_message = e.message.map(sb);
+        return Some(r);
+    }
     // (topic index in the answer, partition, offset) of each partition that exists.
     let mut wanted = Vec::new();
     for t in &request.topics {

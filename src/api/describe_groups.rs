@@ -2,8 +2,10 @@
 //! assignments are only shown while the group is Stable, as Kafka does.
 //!
 //! An unknown group is answered as Kafka answers it: state "Dead" with no error up to
-//! v5, GROUP_ID_NOT_FOUND from v6. Without an authorizer every group operation is
-//! allowed, which v3+ report when asked.
+//! v5, GROUP_ID_NOT_FOUND from v6; a consumer (KIP-848) or share group is answered the
+//! same way, with "is not a classic group" as its message (their describe APIs are
+//! ConsumerGroupDescribe and ShareGroupDescribe). Without an authorizer every group
+//! operation is allowed, which v3+ report when asked.
 
 use std::sync::Arc;
 
@@ -37,7 +39,13 @@ pub async fn handle(
                 dg.group_state = sb("Dead");
                 if v >= 6 {
                     dg.error_code = ResponseError::GroupIdNotFound.code();
-                    dg.error_message = Some(sb(format!("Group {} not found.", id.0)));
+                    let other_kind = broker.groups.is_consumer_group(id)
+                        || broker.share.describe(id).is_some();
+                    dg.error_message = Some(sb(if other_kind {
+                        format!("Group {} is not a classic group.", id.0)
+                    } else {
+                        format!("Group {} not found.", id.0)
+                    }));
                 }
                 return dg;
             };

@@ -4,6 +4,8 @@
 //! lag: the partition's high watermark minus the start offset minus the records past
 //! the start that delivery is complete for (acknowledged, archived, or gaps no member
 //! will be given), as Kafka computes it; -1 where the start offset is not initialized.
+//! While the `share.version` feature is at 0 every group gets UNSUPPORTED_VERSION, as
+//! Kafka's KafkaApis answers.
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use kafka_protocol::messages::describe_share_group_offsets_response::{
 use kafka_protocol::messages::{DescribeShareGroupOffsetsRequest, TopicName};
 
 use super::codec_4_2::DescribeShareGroupOffsetsResponse;
+use super::share_request::share_groups_refusal;
 use super::{sb, RequestContext};
 use crate::broker::Broker;
 use crate::error::ResponseError;
@@ -31,6 +34,12 @@ pub async fn handle(
     for g in request.groups {
         let mut out = DescribeShareGroupOffsetsResponseGroup::default();
         out.group_id = g.group_id.clone();
+        if let Some(e) = share_groups_refusal(broker) {
+            out.error_code = e.code();
+            out.error_message = e.message.map(sb);
+            r.response.groups.push(out);
+            continue;
+        }
         let Some(offsets) = broker.share.start_offsets(&g.group_id) else {
             out.error_code = ResponseError::GroupIdNotFound.code();
             out.error_message = Some(sb(format!("Group {} not found.", g.group_id.0)));

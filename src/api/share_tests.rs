@@ -505,3 +505,79 @@ async fn membership_survives_a_restart() {
     let b = broker(dir.path(), &[]);
     assert!(b.share.describe("g").unwrap().group.members.is_empty());
 }
+
+#[tokio::test]
+async fn share_admin_apis_answer_unsupported_version_at_share_version_0() {
+    use crate::coordinator::features::{FeatureUpdate, UpgradeType, SHARE_VERSION};
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    b.features
+        .update(
+            &[FeatureUpdate {
+                feature: SHARE_VERSION.into(),
+                level: 0,
+                upgrade_type: UpgradeType::SafeDowngrade,
+            }],
+            false,
+        )
+        .unwrap();
+    let unsupported = ResponseError::UnsupportedVersion.code();
+
+    let mut describe = DescribeShareGroupOffsetsRequest::default();
+    let mut g = describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default();
+    g.group_id = GroupId(s("g"));
+    describe.groups.push(g);
+    let r = super::describe_share_group_offsets::handle(describe, &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.response.groups[0].error_code, unsupported);
+
+    let mut alter = AlterShareGroupOffsetsRequest::default();
+    alter.group_id = GroupId(s("g"));
+    let r = super::alter_share_group_offsets::handle(alter, &ctx(0), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.error_code, unsupported);
+
+    let mut delete = DeleteShareGroupOffsetsRequest::default();
+    delete.group_id = GroupId(s("g"));
+    let r = super::delete_share_group_offsets::handle(delete, &ctx(0), &b)
+        .await
+        .unwrap();
+    assert_eq!(r.error_code, unsupported);
+}
+
+#[tokio::test]
+async fn describe_groups_names_a_share_group_as_not_classic() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    let hb = super::share_group_heartbeat::handle(heartbeat("m1", 0), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(hb.error_code, 0);
+    let describe = |version: i16| {
+        let mut r = DescribeGroupsRequest::default();
+        r.groups = vec![GroupId(s("g")), GroupId(s("nobody"))];
+        let b = b.clone();
+        async move {
+            super::describe_groups::handle(r, &ctx(version), &b)
+                .await
+                .unwrap()
+        }
+    };
+    let r = describe(6).await;
+    let not_found = ResponseError::GroupIdNotFound.code();
+    assert_eq!(r.groups[0].group_state.as_str(), "Dead");
+    assert_eq!(r.groups[0].error_code, not_found);
+    assert_eq!(
+        r.groups[0].error_message.as_deref(),
+        Some("Group g is not a classic group.")
+    );
+    assert_eq!(
+        r.groups[1].error_message.as_deref(),
+        Some("Group nobody not found.")
+    );
+    // Before v6 both are Dead without an error, as Kafka answers librdkafka's v4.
+    let r = describe(4).await;
+    assert!(r.groups.iter().all(|g| g.error_code == 0 && g.group_state.as_str() == "Dead"));
+}

@@ -550,6 +550,15 @@ impl GroupCoordinator {
         out
     }
 
+    /// Whether a live (not Dead) group of the consumer protocol (KIP-848) has this id:
+    /// DescribeGroups names such a group as "not a classic group" rather than unknown.
+    pub fn is_consumer_group(&self, group_id: &str) -> bool {
+        self.group(group_id).is_some_and(|group| {
+            let g = group.lock();
+            !g.is(GroupState::Dead) && g.consumer.is_some()
+        })
+    }
+
     /// Kafka's GroupSummary: member metadata and assignments only while Stable.
     pub fn describe_group(&self, group_id: &str) -> Option<GroupDescription> {
         let group = self.group(group_id)?;
