@@ -10,9 +10,9 @@
 #   SLUICE_SKIP_CARGO=1    skip `cargo build` and `cargo test` (with SLUICE_BIN)
 #
 # Builds and tests the debug profile (dependencies optimised, the broker's own code with its
-# debug assertions and overflow checks): what developers run, and a third of the build time
-# of `--release`, whose thin LTO of the broker and of every test harness was most of CI's
-# time. `cargo build --release` stays what users run and what the benchmarks measure.
+# debug assertions and overflow checks): what developers run, and without `--release`'s thin
+# LTO of the broker and of every test harness, which was most of CI's time.
+# `cargo build --release` stays what users run and what the benchmarks measure.
 # Exits non-zero if any step fails; prints a summary at the end.
 set -euo pipefail
 
