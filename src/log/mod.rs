@@ -27,6 +27,7 @@ pub mod cleaner;
 pub mod config;
 pub mod dir_copy;
 pub mod error;
+pub mod file_cache;
 pub mod file_names;
 pub mod index_file;
 pub mod offline;
@@ -57,6 +58,8 @@ mod bounds_tests;
 #[allow(clippy::duplicate_mod)] // the same tests, on the other storage
 #[path = "bounds_tests.rs"]
 mod bounds_tests_in_memory;
+#[cfg(test)]
+mod file_cache_tests;
 #[cfg(test)]
 pub(crate) mod format_doc_test;
 #[cfg(test)]
