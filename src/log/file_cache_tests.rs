@@ -55,8 +55,11 @@ fn keyed_batch(records: &[(u8, u64)], ts: i64) -> Vec<u8> {
     buf.to_vec()
 }
 
-/// The records of `bytes` (whole batches): (offset, key, value).
-fn records_of(bytes: &Bytes) -> Vec<(i64, Bytes, Bytes)> {
+/// A record read back: (offset, key, value).
+type Rec = (i64, Bytes, Bytes);
+
+/// The records of `bytes` (whole batches).
+fn records_of(bytes: &Bytes) -> Vec<Rec> {
     let mut out = Vec::new();
     let mut buf = bytes.clone();
     while !buf.is_empty() {
@@ -179,7 +182,7 @@ fn run(ops: Vec<Op>, max_files: usize, max_maps: usize) {
     let mut serial = 0u64;
     let mut ts = 1_000i64;
     // Bytes handed out by reads stay valid however often their segment is closed.
-    let mut kept: Vec<(Bytes, Vec<(i64, Bytes, Bytes)>)> = Vec::new();
+    let mut kept: Vec<(Bytes, Vec<Rec>)> = Vec::new();
     let mut rolled = false;
     for op in ops {
         match op {

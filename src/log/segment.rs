@@ -94,7 +94,7 @@ impl SegmentFiles {
 /// Where a segment's files are.
 enum Files {
     /// Held by the segment: the active segment, or one being recovered or rebuilt.
-    Owned(SegmentFiles),
+    Owned(Box<SegmentFiles>),
     /// A closed segment's: opened on first use, closed again by the log's budget
     /// (`file_cache`).
     Closed(Arc<Slot<SegmentFiles>>),
@@ -282,7 +282,13 @@ impl LogSegment {
             offset_index: OffsetIndex::open(&idx, base_offset, true, cache)?,
             time_index: TimeIndex::open(&tidx, base_offset, true, cache)?,
         };
-        let mut seg = Self::new(base_offset, (log, idx, tidx), cache, Files::Owned(files), 0);
+        let mut seg = Self::new(
+            base_offset,
+            (log, idx, tidx),
+            cache,
+            Files::Owned(Box::new(files)),
+            0,
+        );
         seg.fd = Some((Arc::new(file), cache.hold(Kind::File)));
         seg.become_active(config)?;
         Ok(seg)
@@ -346,7 +352,7 @@ impl LogSegment {
     /// Read access, opening a closed segment's files if the budget closed them.
     pub fn reader(&self) -> io::Result<SegmentReader<'_>> {
         let files = match &self.files {
-            Files::Owned(f) => FilesRef::Borrowed(f),
+            Files::Owned(f) => FilesRef::Borrowed(f.as_ref()),
             Files::Closed(slot) => FilesRef::Shared(slot.get(|| self.load_files())?),
         };
         Ok(SegmentReader {
@@ -364,10 +370,10 @@ impl LogSegment {
                 Some(f) => Arc::try_unwrap(f).or_else(|_| self.load_files())?,
                 None => self.load_files()?,
             };
-            self.files = Files::Owned(files);
+            self.files = Files::Owned(Box::new(files));
         }
         match &mut self.files {
-            Files::Owned(f) => Ok(f),
+            Files::Owned(f) => Ok(f.as_mut()),
             Files::Closed(_) => unreachable!("made owned above"),
         }
     }
@@ -447,7 +453,7 @@ impl LogSegment {
             else {
                 unreachable!("owned above")
             };
-            self.files = Files::Closed(Slot::with_open(&self.cache, files));
+            self.files = Files::Closed(Slot::with_open(&self.cache, *files));
         }
         self.active = false;
         self.release_synced_fd();
