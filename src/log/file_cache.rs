@@ -133,7 +133,8 @@ impl FileCache {
         }
     }
 
-    fn over_budget(&self) -> bool {
+    /// The log holds more descriptors or maps than its budgets allow.
+    pub fn over_budget(&self) -> bool {
         self.open_files() > self.max_open_files() || self.mmaps() > self.max_mmaps()
     }
 

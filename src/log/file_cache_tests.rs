@@ -17,6 +17,7 @@ use proptest::prelude::*;
 
 use crate::log::cleaner::CleanerConfig;
 use crate::log::file_cache::FileCache;
+use crate::log::segment::IDLE_ACTIVE_MS;
 use crate::log::test_util::test_dir;
 use crate::log::*;
 
@@ -104,6 +105,9 @@ enum Op {
     Reopen(usize),
     /// Partition: ListOffsets by a timestamp (fraction of the appended range).
     ByTime(usize, f64),
+    /// Partition: flush, then housekeeping once it has been idle long enough for its
+    /// active segment to give its files back (the budget is always exceeded here).
+    Idle(usize),
 }
 
 const PARTITIONS: usize = 3;
@@ -117,7 +121,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => p.clone().prop_map(Op::Compact),
         2 => p.clone().prop_map(Op::GroupCommit),
         1 => p.clone().prop_map(Op::Reopen),
-        1 => (p, 0.0f64..=1.0).prop_map(|(p, x)| Op::ByTime(p, x)),
+        1 => (p.clone(), 0.0f64..=1.0).prop_map(|(p, x)| Op::ByTime(p, x)),
+        2 => p.prop_map(Op::Idle),
     ]
 }
 
@@ -244,6 +249,11 @@ fn run(ops: Vec<Op>, max_files: usize, max_maps: usize) {
                 logs[p].close().unwrap();
                 logs[p] = PartitionLog::open(dirs[p].path(), cfg.clone(), ts).unwrap();
             }
+            Op::Idle(p) => {
+                ts += IDLE_ACTIVE_MS;
+                logs[p].flush().unwrap();
+                logs[p].housekeeping(ts).unwrap();
+            }
             Op::ByTime(p, x) => {
                 let log = &logs[p];
                 let target = 1_000 + ((ts - 1_000) as f64 * x) as i64;
@@ -335,4 +345,49 @@ fn the_budget_holds_between_reads_and_closed_segments_hold_no_descriptor() {
     assert!(cache.evictions() > 20, "{cache:?}");
     drop(log);
     assert_eq!((cache.open_files(), cache.mmaps()), (0, 0), "nothing leaks");
+}
+
+/// An idle partition's active segment gives its descriptor and maps back when the log
+/// is over its budget, and takes them again on the next append; nothing is lost.
+#[test]
+fn an_idle_active_segment_closes_its_files_over_budget_and_reopens_on_append() {
+    fn append(log: &mut PartitionLog, model: &mut Model, i: u64, now: i64) {
+        let info = log.append(&keyed_batch(&[(i as u8, i)], now), now).unwrap();
+        let key = Bytes::from(format!("k{i}"));
+        let value = Bytes::from(format!("k{i}-{i}-{}", "x".repeat(40)));
+        model.insert(info.base_offset, (key, value, now));
+    }
+    let cache = FileCache::new(0, 0);
+    let cfg = LogConfig {
+        flush_ms: i64::MAX,
+        ..config(&cache)
+    };
+    let dir = test_dir!();
+    let mut log = PartitionLog::open(dir.path(), cfg.clone(), 0).unwrap();
+    let mut model = Model::new();
+    append(&mut log, &mut model, 1, 1_000);
+    append(&mut log, &mut model, 2, 1_001);
+    assert_eq!(cache.open_files(), 1);
+    // Not idle long enough, then data not synced: nothing is closed.
+    log.housekeeping(1_002).unwrap();
+    assert_eq!(cache.open_files(), 1);
+    log.housekeeping(1_001 + IDLE_ACTIVE_MS).unwrap();
+    assert_eq!(cache.open_files(), 1, "unsynced data keeps the descriptor");
+    log.flush().unwrap();
+    log.housekeeping(1_001 + IDLE_ACTIVE_MS).unwrap();
+    assert_eq!((cache.open_files(), cache.mmaps()), (0, 0), "{cache:?}");
+    check_all(&log, &model);
+    assert_eq!(
+        (cache.open_files(), cache.mmaps()),
+        (0, 0),
+        "reads close what they open"
+    );
+    // The next append takes the files again, and a clean close and open keep it all.
+    append(&mut log, &mut model, 3, 20_000);
+    assert_eq!(cache.open_files(), 1);
+    check_all(&log, &model);
+    log.close().unwrap();
+    drop(log);
+    let log = PartitionLog::open(dir.path(), cfg, 30_000).unwrap();
+    check_all(&log, &model);
 }

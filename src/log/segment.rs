@@ -37,6 +37,9 @@ use crate::log::time_index::TimeIndex;
 pub const MAX_SEGMENT_BYTES: u64 = i32::MAX as u64;
 /// Granularity of the active segment's over-sized mapping.
 const MAP_CHUNK: u64 = 1 << 20;
+/// How long an active segment must have gone without appends before housekeeping may
+/// close its files when the log is over its budget (`LogSegment::release_if_idle`).
+pub const IDLE_ACTIVE_MS: i64 = 10_000;
 
 /// The recovery check of one stored batch: the strict one, or log compaction's (offset
 /// gaps inside the batch allowed) for a segment that may have been cleaned.
@@ -218,6 +221,8 @@ pub struct LogSegment {
     first_batch_timestamp: i64,
     /// Wall-clock time of the first append (estimated for segments found at open).
     created_ms: Option<i64>,
+    /// `now_ms` of the last append since this segment was opened.
+    last_append_ms: Option<i64>,
     /// Offset after the last batch of this segment.
     pub next_offset: i64,
     /// `next_offset` as of the last completed fdatasync of the `.log` (set through
@@ -260,6 +265,7 @@ impl LogSegment {
             offset_of_max_timestamp: -1,
             first_batch_timestamp: -1,
             created_ms: None,
+            last_append_ms: None,
             next_offset: base_offset,
             synced_next_offset: base_offset,
             allow_gaps: false,
@@ -460,6 +466,26 @@ impl LogSegment {
         Ok(())
     }
 
+    /// The last segment of an idle partition (no append for `IDLE_ACTIVE_MS`, every
+    /// byte fdatasynced) closes its descriptor and lets the budget close its maps, when
+    /// the log holds more than its budget: it becomes inactive (indexes trimmed and
+    /// synced, as at a roll) while staying the last segment, and the next append makes
+    /// it active again. Returns whether it did.
+    pub fn release_if_idle(&mut self, now_ms: i64) -> io::Result<bool> {
+        let idle = self
+            .last_append_ms
+            .is_none_or(|t| now_ms.saturating_sub(t) >= IDLE_ACTIVE_MS);
+        if !self.active
+            || !idle
+            || self.synced_next_offset < self.next_offset
+            || !self.cache.over_budget()
+        {
+            return Ok(false);
+        }
+        self.become_inactive()?;
+        Ok(true)
+    }
+
     /// Records that the `.log` is durable up to `offset` (an fdatasync through
     /// `log_file` completed); an inactive segment then closes its descriptor.
     pub fn mark_synced(&mut self, offset: i64) {
@@ -606,7 +632,11 @@ impl LogSegment {
         config: &LogConfig,
         now_ms: i64,
     ) -> io::Result<()> {
-        debug_assert!(self.active, "appends go to the active segment");
+        if !self.active {
+            // The active segment of a partition left idle gave its files back to the
+            // budget (`release_if_idle`): take them again.
+            self.become_active(config)?;
+        }
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let file = self.fd()?;
         let written = write_all_vectored_at(&file, parts, self.size)
@@ -641,6 +671,7 @@ impl LogSegment {
         );
         debug_assert!(pos > self.size || headers.is_empty());
         self.size = pos;
+        self.last_append_ms = Some(now_ms);
         Ok(())
     }
 
