@@ -153,9 +153,11 @@ impl FileCache {
     fn enforce(&self, ring: &mut Ring) {
         // Two passes of the hand at most: the first clears the second-chance bits,
         // the second closes. What stays over budget is in use right now (active
-        // segments, slots a reader holds, maps kept by `Bytes`).
+        // segments, slots a reader holds, maps kept by `Bytes`). Only the map budget
+        // is looked at: a closed segment's slot holds maps, never a descriptor (the
+        // descriptor budget is kept by idle active segments closing theirs).
         let mut steps = ring.slots.len() * 2;
-        while steps > 0 && self.over_budget() {
+        while steps > 0 && self.mmaps() > self.max_mmaps() {
             steps -= 1;
             let Some(weak) = ring.slots.pop_front() else {
                 break;

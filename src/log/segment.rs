@@ -210,6 +210,9 @@ pub struct LogSegment {
     files: Files,
     /// Appends go here: `become_active` ran and `become_inactive` did not since.
     active: bool,
+    /// The trimmed index files were not synced when the segment stopped being active
+    /// (`release_if_idle`): `become_inactive` must still sync them.
+    indexes_unsynced: bool,
     /// Published size: every byte below it is a whole, validated batch.
     size: u64,
     bytes_since_last_index_entry: u64,
@@ -259,6 +262,7 @@ impl LogSegment {
             fd: None,
             files,
             active: false,
+            indexes_unsynced: false,
             size,
             bytes_since_last_index_entry: 0,
             max_timestamp: -1,
@@ -445,14 +449,25 @@ impl LogSegment {
     /// budget, which may close them; the `.log` descriptor is kept only while data in
     /// it waits for an fdatasync.
     pub fn become_inactive(&mut self) -> io::Result<()> {
+        self.deactivate(true)
+    }
+
+    /// `become_inactive`; without `sync_indexes` the index files are left for the
+    /// page cache to write and synced by the next `become_inactive` (roll or close).
+    fn deactivate(&mut self, sync_indexes: bool) -> io::Result<()> {
         if let Files::Owned(files) = &mut self.files {
             files
                 .time_index
                 .maybe_append(self.max_timestamp, self.offset_of_max_timestamp, true);
             files.offset_index.file_mut().trim()?;
             files.time_index.file_mut().trim()?;
-            files.offset_index.file().sync()?;
-            files.time_index.file().sync()?;
+            if sync_indexes {
+                files.offset_index.file().sync()?;
+                files.time_index.file().sync()?;
+                self.indexes_unsynced = false;
+            } else {
+                self.indexes_unsynced = true;
+            }
             self.remap(self.size)?;
             let Files::Owned(files) =
                 std::mem::replace(&mut self.files, Files::Closed(Slot::new(&self.cache)))
@@ -460,6 +475,11 @@ impl LogSegment {
                 unreachable!("owned above")
             };
             self.files = Files::Closed(Slot::with_open(&self.cache, *files));
+        } else if sync_indexes && self.indexes_unsynced {
+            // Written through maps since dropped: their pages are in the page cache.
+            storage::open(&self.idx_path)?.sync_data()?;
+            storage::open(&self.tidx_path)?.sync_data()?;
+            self.indexes_unsynced = false;
         }
         self.active = false;
         self.release_synced_fd();
@@ -468,9 +488,10 @@ impl LogSegment {
 
     /// The last segment of an idle partition (no append for `IDLE_ACTIVE_MS`, every
     /// byte fdatasynced) closes its descriptor and lets the budget close its maps, when
-    /// the log holds more than its budget: it becomes inactive (indexes trimmed and
-    /// synced, as at a roll) while staying the last segment, and the next append makes
-    /// it active again. Returns whether it did.
+    /// the log holds more than its budget: it becomes inactive (indexes trimmed, as at
+    /// a roll) while staying the last segment, and the next append makes
+    /// it active again. The indexes are not synced now (an active segment's are rebuilt
+    /// after a crash anyway): the next roll or close syncs them. Returns whether it did.
     pub fn release_if_idle(&mut self, now_ms: i64) -> io::Result<bool> {
         let idle = self
             .last_append_ms
@@ -482,7 +503,7 @@ impl LogSegment {
         {
             return Ok(false);
         }
-        self.become_inactive()?;
+        self.deactivate(false)?;
         Ok(true)
     }
 
