@@ -37,6 +37,7 @@ pub mod producer_state;
 pub mod records;
 pub mod recovery;
 pub mod segment;
+pub mod segment_files;
 pub mod storage;
 pub mod time_index;
 pub mod txn_index;

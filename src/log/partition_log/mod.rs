@@ -104,10 +104,15 @@ impl SyncHandle {
     }
 }
 
-/// A write refused for lack of space (ENOSPC, EDQUOT): the one append failure that
-/// leaves the log online, once the unpublished tail is cut back.
+/// A write refused for lack of space (ENOSPC, EDQUOT), once the unpublished tail is cut
+/// back, or for lack of descriptors (EMFILE, ENFILE: an idle active segment that closed
+/// its files could not open them again, before anything was written): the append
+/// failures that leave the log online.
 fn out_of_space(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) | Some(libc::EMFILE) | Some(libc::ENFILE)
+    )
 }
 
 pub struct PartitionLog {
