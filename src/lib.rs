@@ -93,6 +93,7 @@ pub async fn run(
         ),
         Err(e) => tracing::warn!(error = %e, "cannot read the file descriptor limit"),
     }
+    log_file_budgets(&config);
     let broker = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || match lock {
@@ -144,4 +145,31 @@ pub async fn run(
     tokio::task::spawn_blocking(move || broker.shutdown()).await?;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// Sets the log's budgets of descriptors and maps (`sluice.log.max.open.files`,
+/// `sluice.log.max.mmaps`; 0 derives them from the process's limits, read after the
+/// descriptor limit was raised) and logs them.
+fn log_file_budgets(config: &BrokerConfig) {
+    let setting = |name: &str| {
+        config
+            .broker_value(name)
+            .and_then(|(v, _)| v.trim().parse::<i64>().ok())
+            .map_or(0, |v| v.max(0) as usize)
+    };
+    let (derived_files, derived_maps) = log::file_cache::default_budgets();
+    let files = match setting("sluice.log.max.open.files") {
+        0 => derived_files,
+        n => n,
+    };
+    let maps = match setting("sluice.log.max.mmaps") {
+        0 => derived_maps,
+        n => n,
+    };
+    log::file_cache::global().set_budgets(files, maps);
+    tracing::info!(
+        max_open_files = files,
+        max_mmaps = maps,
+        "log budget of descriptors and memory maps (closed segments' files beyond it are closed, least recently used first)"
+    );
 }

@@ -439,6 +439,7 @@ impl BrokerConfig {
             delete_retention_ms: num("delete.retention.ms"),
             key_schema_validation: schema_validation(&value, "key"),
             value_schema_validation: schema_validation(&value, "value"),
+            file_cache: crate::log::file_cache::global().clone(),
         }
     }
 

@@ -1,7 +1,10 @@
 //! Per-partition log configuration (Kafka's topic-level `segment.*`, `retention.*`,
 //! `flush.*`, `cleanup.policy` and compaction settings). Plain data only: it must never read files or the environment.
 
+use std::sync::Arc;
+
 use crate::log::batch::TimestampType;
+use crate::log::file_cache::{self, FileCache};
 use crate::log::validator::schema_ids::SubjectNameStrategy;
 
 /// Topic-level storage settings, named after Kafka's topic configs.
@@ -68,6 +71,10 @@ pub struct LogConfig {
     pub key_schema_validation: Option<SubjectNameStrategy>,
     /// The same for values (`confluent.value.*`).
     pub value_schema_validation: Option<SubjectNameStrategy>,
+    /// The budget of descriptors and maps closed segments' files are opened under
+    /// (`sluice.log.max.open.files`, `sluice.log.max.mmaps`): the process-wide one
+    /// unless a test brings its own. A handle, not a setting.
+    pub file_cache: Arc<FileCache>,
 }
 
 impl Default for LogConfig {
@@ -98,6 +105,7 @@ impl Default for LogConfig {
             delete_retention_ms: 86400000,
             key_schema_validation: None,
             value_schema_validation: None,
+            file_cache: file_cache::global().clone(),
         }
     }
 }

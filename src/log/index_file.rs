@@ -11,6 +11,10 @@
 //! and double from `FIRST_GROWTH_BYTES` as entries come, so thousands of idle
 //! partitions do not each hold two 10 MiB maps. Growing happens a few times per
 //! segment, on the append path, each a `set_len` and a new mapping.
+//!
+//! No descriptor is held: the file is opened by path for each resize, map or sync and
+//! closed at once (the mapping keeps the file itself alive), so an index costs one map
+//! and no descriptor. The map is counted against the log's budget (`file_cache`).
 
 use std::fs::File;
 use std::io;
@@ -19,6 +23,7 @@ use std::sync::Arc;
 
 use memmap2::{MmapMut, MmapOptions};
 
+use crate::log::file_cache::{FileCache, Held, Kind};
 use crate::log::storage::OpenOptions;
 
 /// The first preallocation of an index that gets its first entry.
@@ -26,9 +31,9 @@ const FIRST_GROWTH_BYTES: usize = 8 * 1024;
 
 pub struct IndexFile {
     path: PathBuf,
-    file: Arc<File>,
+    cache: Arc<FileCache>,
     /// `None` while the file is empty (a zero-length mapping is not allowed).
-    mmap: Option<MmapMut>,
+    mmap: Option<(MmapMut, Held)>,
     entry_size: usize,
     entries: usize,
     /// Entries the current file length (and mapping) has room for.
@@ -41,7 +46,12 @@ impl IndexFile {
     /// Opens or creates `path`. With `fresh` the old content is discarded (the
     /// index is about to be rebuilt); otherwise every whole entry in the file is
     /// taken as used, like Kafka does for an index it trusts.
-    pub fn open(path: &Path, entry_size: usize, fresh: bool) -> io::Result<IndexFile> {
+    pub fn open(
+        path: &Path,
+        entry_size: usize,
+        fresh: bool,
+        cache: &Arc<FileCache>,
+    ) -> io::Result<IndexFile> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -52,7 +62,7 @@ impl IndexFile {
         let entries = len / entry_size;
         let mut idx = IndexFile {
             path: path.to_path_buf(),
-            file: Arc::new(file),
+            cache: cache.clone(),
             mmap: None,
             entry_size,
             entries,
@@ -61,18 +71,24 @@ impl IndexFile {
         };
         // A torn tail that is not a whole entry is cut so entry i is always at i*size.
         if len != entries * entry_size {
-            idx.file.set_len((entries * entry_size) as u64)?;
+            file.set_len((entries * entry_size) as u64)?;
         }
-        idx.remap()?;
+        idx.remap(&file)?;
         Ok(idx)
     }
 
-    fn remap(&mut self) -> io::Result<()> {
+    /// The file, opened for one resize, map or sync.
+    fn open_file(&self) -> io::Result<File> {
+        OpenOptions::new().read(true).write(true).open(&self.path)
+    }
+
+    fn remap(&mut self, file: &File) -> io::Result<()> {
         let len = self.mapped * self.entry_size;
         self.mmap = if len > 0 {
             // SAFETY: the file is private to this index (only this process, through
             // this struct, maps or resizes it) and is at least `len` bytes long.
-            Some(unsafe { MmapOptions::new().len(len).map_mut(&*self.file)? })
+            let m = unsafe { MmapOptions::new().len(len).map_mut(file)? };
+            Some((m, self.cache.hold(Kind::Map)))
         } else {
             None
         };
@@ -82,15 +98,16 @@ impl IndexFile {
     /// Changes the file length to `cap` entries and maps it. On failure the old
     /// length and mapping are kept (growing first, mapping second).
     fn set_mapped(&mut self, cap: usize) -> io::Result<()> {
-        if let Some(m) = &self.mmap {
+        if let Some((m, _)) = &self.mmap {
             m.flush()?;
         }
+        let file = self.open_file()?;
         let old = self.mapped;
-        self.file.set_len((cap * self.entry_size) as u64)?;
+        file.set_len((cap * self.entry_size) as u64)?;
         self.mapped = cap;
-        if let Err(e) = self.remap() {
+        if let Err(e) = self.remap(&file) {
             self.mapped = old;
-            let _ = self.file.set_len((old * self.entry_size) as u64);
+            let _ = file.set_len((old * self.entry_size) as u64);
             return Err(e);
         }
         Ok(())
@@ -135,7 +152,7 @@ impl IndexFile {
 
     pub fn entry(&self, i: usize) -> &[u8] {
         debug_assert!(i < self.entries);
-        let m = self.mmap.as_ref().expect("index with entries is mapped");
+        let (m, _) = self.mmap.as_ref().expect("index with entries is mapped");
         &m[i * self.entry_size..(i + 1) * self.entry_size]
     }
 
@@ -174,7 +191,7 @@ impl IndexFile {
             "index entries must ascend"
         );
         let at = self.entries * self.entry_size;
-        let m = self.mmap.as_mut().expect("index with capacity is mapped");
+        let (m, _) = self.mmap.as_mut().expect("index with capacity is mapped");
         m[at..at + self.entry_size].copy_from_slice(bytes);
         self.entries += 1;
     }
@@ -184,16 +201,18 @@ impl IndexFile {
         self.entries = self.entries.min(n);
     }
 
-    /// Makes the entries durable: msync the dirty pages, then fdatasync for the length.
+    /// Makes the entries durable: msync the dirty pages (through the mapping's own
+    /// open file, which reports any write-back error), then fdatasync for the length.
     pub fn sync(&self) -> io::Result<()> {
-        if let Some(m) = &self.mmap {
+        if let Some((m, _)) = &self.mmap {
             m.flush()?;
         }
-        self.file.sync_data()
+        self.open_file()?.sync_data()
     }
 
-    pub fn file(&self) -> &Arc<File> {
-        &self.file
+    /// True if the file is mapped (it has room for at least one entry).
+    pub fn is_mapped(&self) -> bool {
+        self.mmap.is_some()
     }
 
     pub fn path(&self) -> &Path {
@@ -213,7 +232,8 @@ mod tests {
     fn an_active_index_starts_unmapped_and_grows_by_doubling_within_its_limit() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.index");
-        let mut idx = IndexFile::open(&path, 8, true).unwrap();
+        let cache = FileCache::new(usize::MAX, usize::MAX);
+        let mut idx = IndexFile::open(&path, 8, true, &cache).unwrap();
         idx.resize(10 << 20).unwrap();
         assert_eq!(idx.capacity(), (10 << 20) / 8);
         assert_eq!(idx.file_len(), 0, "nothing preallocated");
@@ -237,8 +257,14 @@ mod tests {
             std::fs::metadata(&path).unwrap().len(),
             idx.entries() as u64 * 8
         );
+        assert_eq!(
+            (cache.mmaps(), cache.open_files()),
+            (1, 0),
+            "one map, no descriptor"
+        );
         drop(idx);
-        let reopened = IndexFile::open(&path, 8, false).unwrap();
+        assert_eq!(cache.mmaps(), 0);
+        let reopened = IndexFile::open(&path, 8, false, &cache).unwrap();
         assert_eq!(reopened.entries(), 3 * FIRST_GROWTH_BYTES / 8);
     }
 }

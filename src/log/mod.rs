@@ -27,6 +27,7 @@ pub mod cleaner;
 pub mod config;
 pub mod dir_copy;
 pub mod error;
+pub mod file_cache;
 pub mod file_names;
 pub mod index_file;
 pub mod offline;
@@ -36,6 +37,7 @@ pub mod producer_state;
 pub mod records;
 pub mod recovery;
 pub mod segment;
+pub mod segment_files;
 pub mod storage;
 pub mod time_index;
 pub mod txn_index;
@@ -57,6 +59,8 @@ mod bounds_tests;
 #[allow(clippy::duplicate_mod)] // the same tests, on the other storage
 #[path = "bounds_tests.rs"]
 mod bounds_tests_in_memory;
+#[cfg(test)]
+mod file_cache_tests;
 #[cfg(test)]
 pub(crate) mod format_doc_test;
 #[cfg(test)]

@@ -9,6 +9,9 @@
 use std::io;
 use std::path::Path;
 
+use std::sync::Arc;
+
+use crate::log::file_cache::FileCache;
 use crate::log::index_file::IndexFile;
 
 pub const OFFSET_INDEX_ENTRY_SIZE: usize = 8;
@@ -19,10 +22,15 @@ pub struct OffsetIndex {
 }
 
 impl OffsetIndex {
-    pub fn open(path: &Path, base_offset: i64, fresh: bool) -> io::Result<OffsetIndex> {
+    pub fn open(
+        path: &Path,
+        base_offset: i64,
+        fresh: bool,
+        cache: &Arc<FileCache>,
+    ) -> io::Result<OffsetIndex> {
         Ok(OffsetIndex {
             base_offset,
-            file: IndexFile::open(path, OFFSET_INDEX_ENTRY_SIZE, fresh)?,
+            file: IndexFile::open(path, OFFSET_INDEX_ENTRY_SIZE, fresh, cache)?,
         })
     }
 

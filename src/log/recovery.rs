@@ -92,7 +92,7 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
         while bases.len() > 1 && bases[1] <= c.log_start_offset {
             let base = bases.remove(0);
             tracing::info!(base, "deleting segment below the log start offset");
-            LogSegment::open_existing(dir, base, false)?.delete()?;
+            LogSegment::open_existing(dir, base, false, &config.file_cache)?.delete()?;
         }
     }
 
@@ -117,7 +117,7 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
         let base = bases[i];
         let next_base = bases.get(i + 1).copied();
         let trusted = clean || next_base.is_some_and(|nb| nb <= recovery_point);
-        let mut seg = LogSegment::open_existing(dir, base, !trusted)?;
+        let mut seg = LogSegment::open_existing(dir, base, !trusted, &config.file_cache)?;
         // Segments the cleaner may have rewritten have offset gaps (log compaction).
         seg.allow_gaps = match cleaner {
             Some(c) => base < c.gaps_below,
@@ -170,7 +170,7 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
         if cut {
             for &later in &bases[i + 1..] {
                 tracing::warn!(dir = %dir.display(), base = later, "deleting segment after the truncation point");
-                LogSegment::open_existing(dir, later, false)?.delete()?;
+                LogSegment::open_existing(dir, later, false, &config.file_cache)?.delete()?;
             }
             break;
         }
@@ -181,9 +181,7 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
     for (i, seg) in segments.iter_mut().enumerate() {
         if i + 1 < n {
             // Rebuilt non-active indexes get their final entry and are trimmed now.
-            if seg.offset_index().file().capacity() != seg.offset_index().entries()
-                || seg.time_index().file().capacity() != seg.time_index().entries()
-            {
+            if seg.indexes_untrimmed() {
                 seg.become_inactive()?;
             }
         } else {
@@ -204,7 +202,7 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
         for seg in &mut segments {
             if seg.synced_next_offset < seg.next_offset || seg.size() == 0 {
                 seg.sync_all()?;
-                seg.synced_next_offset = seg.next_offset;
+                seg.mark_synced(i64::MAX);
             }
         }
         checkpoint::sync_dir(dir)?;

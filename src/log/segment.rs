@@ -1,7 +1,13 @@
 //! One log segment: `<base>.log` plus its `.index` and `.timeindex` (Kafka's
 //! `LogSegment`).
 //!
-//! Owns the segment's file handle, its read-only mapping and its two indexes.
+//! Owns the segment's file handle, its read-only mapping and its two indexes. Only the
+//! active segment holds them for good; a closed segment's are opened on first use
+//! (`reader`) and closed again when the log's budget of descriptors and maps needs
+//! room (`crate::log::file_cache`). A closed segment holds no descriptor even while
+//! open (the `.log` and its indexes are read through their maps), except a `.log`
+//! whose last appends still wait for an fdatasync.
+//!
 //! Writes always go through the file (`pwrite` at the published size), so a full
 //! disk becomes an `io::Error` instead of a SIGBUS; reads come from the read-only
 //! mapping and never look at bytes at or past the published size. It must never
@@ -15,15 +21,15 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use memmap2::{Mmap, MmapOptions};
-
 use crate::log::batch::{check_stored_batch, BatchHeader, ScanStop};
 use crate::log::config::LogConfig;
+use crate::log::file_cache::{FileCache, Held, Kind, Slot};
 use crate::log::file_names::{
     segment_path, LOG_EXT, OFFSET_INDEX_EXT, TIME_INDEX_EXT, TXN_INDEX_EXT,
 };
 use crate::log::offset_index::OffsetIndex;
+pub use crate::log::segment_files::SegmentReader;
+use crate::log::segment_files::{map_log, Files, FilesRef, SegmentFiles};
 use crate::log::storage::{self, OpenOptions};
 use crate::log::time_index::TimeIndex;
 
@@ -31,6 +37,9 @@ use crate::log::time_index::TimeIndex;
 pub const MAX_SEGMENT_BYTES: u64 = i32::MAX as u64;
 /// Granularity of the active segment's over-sized mapping.
 const MAP_CHUNK: u64 = 1 << 20;
+/// How long an active segment must have gone without appends before housekeeping may
+/// close its files when the log is over its budget (`LogSegment::release_if_idle`).
+pub const IDLE_ACTIVE_MS: i64 = 10_000;
 
 /// The recovery check of one stored batch: the strict one, or log compaction's (offset
 /// gaps inside the batch allowed) for a segment that may have been cleaned.
@@ -52,28 +61,25 @@ fn estimated_creation(first_batch_timestamp: i64, now_ms: i64) -> i64 {
     }
 }
 
-/// Keeps a mapping alive for as long as any `Bytes` handed out of it exists.
-struct MmapSlice {
-    map: Arc<Mmap>,
-    start: usize,
-    end: usize,
-}
-
-impl AsRef<[u8]> for MmapSlice {
-    fn as_ref(&self) -> &[u8] {
-        &self.map[self.start..self.end]
-    }
-}
-
 pub struct LogSegment {
     pub base_offset: i64,
     log_path: PathBuf,
-    file: Arc<File>,
+    idx_path: PathBuf,
+    tidx_path: PathBuf,
+    cache: Arc<FileCache>,
+    /// The `.log` descriptor, held while the segment is active (it is written) or has
+    /// data not yet fdatasynced (the sync must go through the descriptor the writes
+    /// went through, so a write-back error cannot slip past it). Otherwise closed: a
+    /// closed segment is read through its mapping only.
+    fd: Option<(Arc<File>, Held)>,
+    files: Files,
+    /// Appends go here: `become_active` ran and `become_inactive` did not since.
+    active: bool,
+    /// The trimmed index files were not synced when the segment stopped being active
+    /// (`release_if_idle`): `become_inactive` must still sync them.
+    indexes_unsynced: bool,
     /// Published size: every byte below it is a whole, validated batch.
     size: u64,
-    map: Option<Arc<Mmap>>,
-    offset_index: OffsetIndex,
-    time_index: TimeIndex,
     bytes_since_last_index_entry: u64,
     /// Largest batch max timestamp seen (Kafka `maxTimestampSoFar`), -1 if none.
     max_timestamp: i64,
@@ -83,9 +89,12 @@ pub struct LogSegment {
     first_batch_timestamp: i64,
     /// Wall-clock time of the first append (estimated for segments found at open).
     created_ms: Option<i64>,
+    /// `now_ms` of the last append since this segment was opened.
+    last_append_ms: Option<i64>,
     /// Offset after the last batch of this segment.
     pub next_offset: i64,
-    /// `next_offset` as of the last completed fdatasync of the `.log`.
+    /// `next_offset` as of the last completed fdatasync of the `.log` (set through
+    /// `mark_synced`, which also lets the descriptor go).
     pub synced_next_offset: i64,
     /// Log compaction: this segment may have been cleaned, so offsets may jump between
     /// batches, a batch may hold fewer records than its offset span, and the segment may
@@ -102,9 +111,40 @@ impl LogSegment {
         )
     }
 
+    fn new(
+        base_offset: i64,
+        (log_path, idx_path, tidx_path): (PathBuf, PathBuf, PathBuf),
+        cache: &Arc<FileCache>,
+        files: Files,
+        size: u64,
+    ) -> LogSegment {
+        LogSegment {
+            base_offset,
+            log_path,
+            idx_path,
+            tidx_path,
+            cache: cache.clone(),
+            fd: None,
+            files,
+            active: false,
+            indexes_unsynced: false,
+            size,
+            bytes_since_last_index_entry: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            first_batch_timestamp: -1,
+            created_ms: None,
+            last_append_ms: None,
+            next_offset: base_offset,
+            synced_next_offset: base_offset,
+            allow_gaps: false,
+        }
+    }
+
     /// A new, empty active segment. Any leftover files with its name are replaced:
     /// they cannot be mapped by a reader since no live segment has this base.
     pub fn create(dir: &Path, base_offset: i64, config: &LogConfig) -> io::Result<LogSegment> {
+        let cache = &config.file_cache;
         let (log, idx, tidx) = Self::paths(dir, base_offset);
         let file = OpenOptions::new()
             .read(true)
@@ -112,36 +152,34 @@ impl LogSegment {
             .create(true)
             .truncate(true)
             .open(&log)?;
-        let mut seg = LogSegment {
-            base_offset,
-            log_path: log,
-            file: Arc::new(file),
-            size: 0,
+        let files = SegmentFiles {
             map: None,
-            offset_index: OffsetIndex::open(&idx, base_offset, true)?,
-            time_index: TimeIndex::open(&tidx, base_offset, true)?,
-            bytes_since_last_index_entry: 0,
-            max_timestamp: -1,
-            offset_of_max_timestamp: -1,
-            first_batch_timestamp: -1,
-            created_ms: None,
-            next_offset: base_offset,
-            synced_next_offset: base_offset,
-            allow_gaps: false,
+            offset_index: OffsetIndex::open(&idx, base_offset, true, cache)?,
+            time_index: TimeIndex::open(&tidx, base_offset, true, cache)?,
         };
+        let mut seg = Self::new(
+            base_offset,
+            (log, idx, tidx),
+            cache,
+            Files::Owned(Box::new(files)),
+            0,
+        );
+        seg.fd = Some((Arc::new(file), cache.hold(Kind::File)));
         seg.become_active(config)?;
         Ok(seg)
     }
 
     /// Opens an existing segment without interpreting it; `load_trusted` or
-    /// `recover` must follow. `fresh_indexes` discards the index files.
+    /// `recover` must follow. `fresh_indexes` discards the index files. Nothing stays
+    /// open: the files are opened on first use.
     pub fn open_existing(
         dir: &Path,
         base_offset: i64,
         fresh_indexes: bool,
+        cache: &Arc<FileCache>,
     ) -> io::Result<LogSegment> {
         let (log, idx, tidx) = Self::paths(dir, base_offset);
-        Self::open_files(base_offset, log, &idx, &tidx, fresh_indexes)
+        Self::open_files(base_offset, log, &idx, &tidx, fresh_indexes, cache)
     }
 
     /// `open_existing` with explicit file names (log compaction builds the indexes of
@@ -152,55 +190,95 @@ impl LogSegment {
         idx: &Path,
         tidx: &Path,
         fresh_indexes: bool,
+        cache: &Arc<FileCache>,
     ) -> io::Result<LogSegment> {
-        let file = OpenOptions::new().read(true).write(true).open(&log)?;
-        let size = file.metadata()?.len();
-        let mut seg = LogSegment {
-            base_offset,
-            log_path: log,
-            file: Arc::new(file),
-            size,
-            map: None,
-            offset_index: OffsetIndex::open(idx, base_offset, fresh_indexes)?,
-            time_index: TimeIndex::open(tidx, base_offset, fresh_indexes)?,
-            bytes_since_last_index_entry: 0,
-            max_timestamp: -1,
-            offset_of_max_timestamp: -1,
-            first_batch_timestamp: -1,
-            created_ms: None,
-            next_offset: base_offset,
-            synced_next_offset: base_offset,
-            allow_gaps: false,
+        let size = storage::metadata(&log)?.len();
+        if fresh_indexes {
+            for p in [idx, tidx] {
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(p)?;
+            }
+        }
+        let paths = (log, idx.to_path_buf(), tidx.to_path_buf());
+        let files = Files::Closed(Slot::new(cache));
+        Ok(Self::new(base_offset, paths, cache, files, size))
+    }
+
+    /// Opens a closed segment's files: the `.log` mapped up to the published size
+    /// (its descriptor closed at once) and both indexes.
+    fn load_files(&self) -> io::Result<SegmentFiles> {
+        let map = match self.size {
+            0 => None,
+            len => {
+                let file = OpenOptions::new().read(true).open(&self.log_path)?;
+                map_log(&file, len, &self.cache)?
+            }
         };
-        seg.remap(size)?;
-        Ok(seg)
+        Ok(SegmentFiles {
+            map,
+            offset_index: OffsetIndex::open(&self.idx_path, self.base_offset, false, &self.cache)?,
+            time_index: TimeIndex::open(&self.tidx_path, self.base_offset, false, &self.cache)?,
+        })
+    }
+
+    /// Read access, opening a closed segment's files if the budget closed them.
+    pub fn reader(&self) -> io::Result<SegmentReader<'_>> {
+        let files = match &self.files {
+            Files::Owned(f) => FilesRef::Borrowed(f.as_ref()),
+            Files::Closed(slot) => FilesRef::Shared(slot.get(|| self.load_files())?),
+        };
+        Ok(SegmentReader {
+            size: self.size,
+            files,
+        })
+    }
+
+    /// The files, held by the segment from now on (for writing them).
+    fn owned(&mut self) -> io::Result<&mut SegmentFiles> {
+        if let Files::Closed(slot) = &self.files {
+            let files = match slot.take() {
+                // No one else holds a closed segment's files for long (readers are
+                // serialised with this call); if someone does, open a fresh set.
+                Some(f) => Arc::try_unwrap(f).or_else(|_| self.load_files())?,
+                None => self.load_files()?,
+            };
+            self.files = Files::Owned(Box::new(files));
+        }
+        match &mut self.files {
+            Files::Owned(f) => Ok(f.as_mut()),
+            Files::Closed(_) => unreachable!("made owned above"),
+        }
+    }
+
+    /// The `.log` descriptor, opened read-write if closed.
+    fn fd(&mut self) -> io::Result<Arc<File>> {
+        if self.fd.is_none() {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&self.log_path)?;
+            self.fd = Some((Arc::new(file), self.cache.hold(Kind::File)));
+        }
+        Ok(self.fd.as_ref().expect("opened above").0.clone())
     }
 
     /// Replaces the mapping; on failure the old one stays, so published bytes
     /// remain readable.
     fn remap(&mut self, len: u64) -> io::Result<()> {
-        if len == 0 {
-            self.map = None;
-        } else {
-            // SAFETY: the mapping is read-only and we only ever dereference bytes
-            // below the published size, which the file always covers (a `.log` is
-            // only shrunk below its published size in `recover`, before any reader
-            // exists; a failed append only cuts unpublished bytes). Pages past EOF in
-            // an over-sized mapping are never touched.
-            let m = unsafe { MmapOptions::new().len(len as usize).map(&*self.file)? };
-            self.map = Some(Arc::new(m));
-        }
+        let file = self.fd()?;
+        let cache = self.cache.clone();
+        let map = map_log(&file, len, &cache)?;
+        self.owned()?.map = map;
         Ok(())
-    }
-
-    fn mapped_len(&self) -> u64 {
-        self.map.as_ref().map_or(0, |m| m.len() as u64)
     }
 
     /// Maps at least `needed` bytes; the active segment maps up to `segment.bytes`
     /// ahead so appends rarely remap.
     fn ensure_mapped(&mut self, needed: u64, config: &LogConfig) -> io::Result<()> {
-        if needed <= self.mapped_len() {
+        if needed <= self.owned()?.mapped_len() {
             return Ok(());
         }
         let want = needed.max(config.segment_bytes.min(MAX_SEGMENT_BYTES));
@@ -209,14 +287,20 @@ impl LogSegment {
 
     /// Lets the indexes grow and over-maps the `.log` for appends. An empty segment
     /// maps nothing until its first append (which maps ahead): an idle, empty
-    /// partition holds no memory map at all.
+    /// partition holds no memory map at all. The segment's files stay open from now
+    /// on (counted, never closed by the budget) until `become_inactive`.
     pub fn become_active(&mut self, config: &LogConfig) -> io::Result<()> {
-        self.offset_index
+        self.fd()?;
+        let files = self.owned()?;
+        files
+            .offset_index
             .file_mut()
             .resize(config.segment_index_bytes)?;
-        self.time_index
+        files
+            .time_index
             .file_mut()
             .resize(config.segment_index_bytes)?;
+        self.active = true;
         if self.size == 0 {
             return Ok(());
         }
@@ -226,15 +310,79 @@ impl LogSegment {
     /// Kafka's `onBecomeInactiveSegment` + trim: record the largest timestamp in the
     /// time index, cut the preallocated index tails, make the indexes durable (they
     /// are trusted on the next open once the recovery point passes this segment),
-    /// and shrink the `.log` mapping to the data.
+    /// and shrink the `.log` mapping to the data. The files then belong to the log's
+    /// budget, which may close them; the `.log` descriptor is kept only while data in
+    /// it waits for an fdatasync.
     pub fn become_inactive(&mut self) -> io::Result<()> {
-        self.time_index
-            .maybe_append(self.max_timestamp, self.offset_of_max_timestamp, true);
-        self.offset_index.file_mut().trim()?;
-        self.time_index.file_mut().trim()?;
-        self.offset_index.file().sync()?;
-        self.time_index.file().sync()?;
-        self.remap(self.size)
+        self.deactivate(true)
+    }
+
+    /// `become_inactive`; without `sync_indexes` the index files are left for the
+    /// page cache to write and synced by the next `become_inactive` (roll or close).
+    fn deactivate(&mut self, sync_indexes: bool) -> io::Result<()> {
+        if let Files::Owned(files) = &mut self.files {
+            files
+                .time_index
+                .maybe_append(self.max_timestamp, self.offset_of_max_timestamp, true);
+            files.offset_index.file_mut().trim()?;
+            files.time_index.file_mut().trim()?;
+            if sync_indexes {
+                files.offset_index.file().sync()?;
+                files.time_index.file().sync()?;
+                self.indexes_unsynced = false;
+            } else {
+                self.indexes_unsynced = true;
+            }
+            self.remap(self.size)?;
+            let Files::Owned(files) =
+                std::mem::replace(&mut self.files, Files::Closed(Slot::new(&self.cache)))
+            else {
+                unreachable!("owned above")
+            };
+            self.files = Files::Closed(Slot::with_open(&self.cache, *files));
+        } else if sync_indexes && self.indexes_unsynced {
+            // Written through maps since dropped: their pages are in the page cache.
+            storage::open(&self.idx_path)?.sync_data()?;
+            storage::open(&self.tidx_path)?.sync_data()?;
+            self.indexes_unsynced = false;
+        }
+        self.active = false;
+        self.release_synced_fd();
+        Ok(())
+    }
+
+    /// The last segment of an idle partition (no append for `IDLE_ACTIVE_MS`, every
+    /// byte fdatasynced) closes its descriptor and lets the budget close its maps, when
+    /// the log holds more than its budget: it becomes inactive (indexes trimmed, as at
+    /// a roll) while staying the last segment, and the next append makes
+    /// it active again. The indexes are not synced now (an active segment's are rebuilt
+    /// after a crash anyway): the next roll or close syncs them. Returns whether it did.
+    pub fn release_if_idle(&mut self, now_ms: i64) -> io::Result<bool> {
+        let idle = self
+            .last_append_ms
+            .is_none_or(|t| now_ms.saturating_sub(t) >= IDLE_ACTIVE_MS);
+        if !self.active
+            || !idle
+            || self.synced_next_offset < self.next_offset
+            || !self.cache.over_budget()
+        {
+            return Ok(false);
+        }
+        self.deactivate(false)?;
+        Ok(true)
+    }
+
+    /// Records that the `.log` is durable up to `offset` (an fdatasync through
+    /// `log_file` completed); an inactive segment then closes its descriptor.
+    pub fn mark_synced(&mut self, offset: i64) {
+        self.synced_next_offset = self.synced_next_offset.max(self.next_offset.min(offset));
+        self.release_synced_fd();
+    }
+
+    fn release_synced_fd(&mut self) {
+        if !self.active && self.synced_next_offset >= self.next_offset {
+            self.fd = None;
+        }
     }
 
     pub fn size(&self) -> u64 {
@@ -269,20 +417,39 @@ impl LogSegment {
         }
     }
 
-    pub fn log_file(&self) -> &Arc<File> {
-        &self.file
+    /// The `.log` descriptor the segment's writes went through, for an fdatasync. Held
+    /// while the segment is active or has unsynced data; `None` otherwise (nothing to
+    /// sync).
+    pub fn log_file(&self) -> Option<Arc<File>> {
+        self.fd.as_ref().map(|(f, _)| f.clone())
     }
 
-    pub fn offset_index(&self) -> &OffsetIndex {
-        &self.offset_index
-    }
-
-    pub fn time_index(&self) -> &TimeIndex {
-        &self.time_index
-    }
-
+    /// The active segment's indexes are full (a closed segment's are never written).
     pub fn indexes_full(&self) -> bool {
-        self.offset_index.is_full() || self.time_index.is_full()
+        match &self.files {
+            Files::Owned(f) => f.offset_index.is_full() || f.time_index.is_full(),
+            Files::Closed(_) => false,
+        }
+    }
+
+    /// The indexes still have room past their entries (rebuilt by `recover`, not yet
+    /// trimmed by `become_inactive`).
+    pub fn indexes_untrimmed(&self) -> bool {
+        match &self.files {
+            Files::Owned(f) => {
+                f.offset_index.file().capacity() != f.offset_index.entries()
+                    || f.time_index.file().capacity() != f.time_index.entries()
+            }
+            Files::Closed(_) => false,
+        }
+    }
+
+    /// The segment's files are open (held or in the budget's slot): for tests.
+    pub fn files_open(&self) -> bool {
+        match &self.files {
+            Files::Owned(_) => true,
+            Files::Closed(slot) => slot.is_open(),
+        }
     }
 
     /// Timestamp used by time-based retention: Kafka's `largestTimestamp`, falling
@@ -298,53 +465,10 @@ impl LogSegment {
             .map_or(0, |d| d.as_millis() as i64)
     }
 
-    fn bytes(&self) -> &[u8] {
-        match &self.map {
-            Some(m) => &m[..self.size as usize],
-            None => &[],
-        }
-    }
-
-    /// Header of the batch at `pos`, if `pos` is below the published size.
-    pub fn batch_at(&self, pos: u64) -> Option<BatchHeader> {
-        let b = self.bytes();
-        let h = BatchHeader::parse(b.get(pos as usize..)?)?;
-        if h.batch_length <= 0 || pos + h.total_size() as u64 > self.size {
-            return None;
-        }
-        Some(h)
-    }
-
-    /// Zero-copy view of `[start, end)`; the bytes outlive the segment.
-    pub fn slice(&self, start: u64, end: u64) -> Bytes {
-        debug_assert!(start <= end && end <= self.size);
-        match &self.map {
-            Some(m) if end > start => Bytes::from_owner(MmapSlice {
-                map: m.clone(),
-                start: start as usize,
-                end: end as usize,
-            }),
-            _ => Bytes::new(),
-        }
-    }
-
-    /// Position and header of the first batch whose last offset >= `offset`
-    /// (Kafka's `translateOffset`), starting from the offset index's hint.
-    pub fn find_batch(&self, offset: i64) -> Option<(u64, BatchHeader)> {
-        let mut pos = self.offset_index.lookup(offset).1 as u64;
-        while let Some(h) = self.batch_at(pos) {
-            if h.last_offset() >= offset {
-                return Some((pos, h));
-            }
-            pos += h.total_size() as u64;
-        }
-        None
-    }
-
     /// Records the index entries a batch at `position` calls for (Kafka's
     /// `LogSegment.append` bookkeeping); shared by append and recovery so a rebuilt
     /// index is identical to the one written live.
-    fn index_batch(&mut self, h: &BatchHeader, position: u64, interval: u32) {
+    fn index_batch(&mut self, h: &BatchHeader, position: u64, interval: u32) -> io::Result<()> {
         // Offsets are contiguous, except that a cleaned segment only promises that they
         // increase; positions fit the index's u32.
         debug_assert!(
@@ -361,13 +485,15 @@ impl LogSegment {
             self.offset_of_max_timestamp = h.last_offset();
         }
         if self.bytes_since_last_index_entry > interval as u64 {
-            self.offset_index.append(h.last_offset(), position as u32);
-            self.time_index
-                .maybe_append(self.max_timestamp, self.offset_of_max_timestamp, false);
+            let (max_ts, max_ts_offset) = (self.max_timestamp, self.offset_of_max_timestamp);
+            let files = self.owned()?;
+            files.offset_index.append(h.last_offset(), position as u32);
+            files.time_index.maybe_append(max_ts, max_ts_offset, false);
             self.bytes_since_last_index_entry = 0;
         }
         self.bytes_since_last_index_entry += h.total_size() as u64;
         self.next_offset = h.last_offset() + 1;
+        Ok(())
     }
 
     /// Appends already-validated batches (offsets assigned) at the end of the file.
@@ -392,14 +518,20 @@ impl LogSegment {
         config: &LogConfig,
         now_ms: i64,
     ) -> io::Result<()> {
+        if !self.active {
+            // The active segment of a partition left idle gave its files back to the
+            // budget (`release_if_idle`): take them again.
+            self.become_active(config)?;
+        }
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        let written = write_all_vectored_at(&self.file, parts, self.size)
+        let file = self.fd()?;
+        let written = write_all_vectored_at(&file, parts, self.size)
             .and_then(|()| self.ensure_mapped(self.size + len as u64, config));
         if let Err(e) = written {
             // Cut the unpublished tail so a later crash recovery cannot take a
             // stale, never-acknowledged batch for data. Safe with live readers:
             // they only ever touch bytes below the published size.
-            if let Err(e2) = self.file.set_len(self.size) {
+            if let Err(e2) = file.set_len(self.size) {
                 // Not the original error (which may say "out of space"): the file now
                 // holds bytes past the published size, so the caller must not go on.
                 return Err(io::Error::other(format!(
@@ -412,7 +544,8 @@ impl LogSegment {
         self.note_first_batch(headers.first().map_or(-1, |h| h.max_timestamp), now_ms);
         let mut pos = self.size;
         for h in headers {
-            self.index_batch(h, pos, config.index_interval_bytes);
+            // The active segment's files are held: this cannot open anything.
+            self.index_batch(h, pos, config.index_interval_bytes)?;
             pos += h.total_size() as u64;
         }
         // Each batch starts where the previous one ended, from the published size on,
@@ -424,6 +557,7 @@ impl LogSegment {
         );
         debug_assert!(pos > self.size || headers.is_empty());
         self.size = pos;
+        self.last_append_ms = Some(now_ms);
         Ok(())
     }
 
@@ -432,32 +566,37 @@ impl LogSegment {
     /// `.log` at the first batch that fails. Returns why it stopped early, if it did.
     /// Only called from `open`, so no reader can have this file mapped.
     pub fn recover(&mut self, config: &LogConfig, now_ms: i64) -> io::Result<Option<String>> {
-        self.offset_index.reset();
-        self.time_index.reset();
-        self.offset_index
+        let file = self.fd()?;
+        let file_size = self.size;
+        if self.owned()?.mapped_len() < file_size {
+            self.remap(file_size)?;
+        }
+        let files = self.owned()?;
+        files.offset_index.reset();
+        files.time_index.reset();
+        files
+            .offset_index
             .file_mut()
             .resize(config.segment_index_bytes)?;
-        self.time_index
+        files
+            .time_index
             .file_mut()
             .resize(config.segment_index_bytes)?;
+        let map = files.map.clone();
         self.bytes_since_last_index_entry = 0;
         self.max_timestamp = -1;
         self.offset_of_max_timestamp = -1;
         self.next_offset = self.base_offset;
         self.first_batch_timestamp = -1;
         self.created_ms = None;
-        let file_size = self.size;
+        let all: &[u8] = match &map {
+            Some(m) => &m.map[..file_size as usize],
+            None => &[],
+        };
         let mut pos = 0u64;
         let mut stop = None;
         while pos < file_size {
-            let res = {
-                let all = match &self.map {
-                    Some(m) => &m[..file_size as usize],
-                    None => &[][..],
-                };
-                check_batch(&all[pos as usize..], self.allow_gaps)
-            };
-            let h = match res {
+            let h = match check_batch(&all[pos as usize..], self.allow_gaps) {
                 Ok(h) => h,
                 Err(ScanStop::Truncated) => {
                     stop = Some(format!("torn batch at position {pos}"));
@@ -486,13 +625,14 @@ impl LogSegment {
                 break;
             }
             self.note_first_batch(h.max_timestamp, estimated_creation(h.max_timestamp, now_ms));
-            self.index_batch(&h, pos, config.index_interval_bytes);
+            self.index_batch(&h, pos, config.index_interval_bytes)?;
             pos += h.total_size() as u64;
         }
+        drop(map);
         if pos < file_size {
-            self.map = None;
+            self.owned()?.map = None;
             // Recovery only: nothing outside this struct can have the file mapped.
-            self.file.set_len(pos)?;
+            file.set_len(pos)?;
             self.size = pos;
             self.remap(pos)?;
         }
@@ -512,13 +652,19 @@ impl LogSegment {
         index_interval_bytes: u32,
         now_ms: i64,
     ) -> Result<(), String> {
-        self.offset_index.sanity_check(self.size)?;
-        self.time_index.sanity_check()?;
-        if let Some((ts, off)) = self.time_index.last_entry() {
-            self.max_timestamp = ts;
-            self.offset_of_max_timestamp = off;
+        let r = self
+            .reader()
+            .map_err(|e| format!("cannot open the segment: {e}"))?;
+        r.offset_index().sanity_check(self.size)?;
+        r.time_index().sanity_check()?;
+        let mut max_timestamp = self.max_timestamp;
+        let mut offset_of_max_timestamp = self.offset_of_max_timestamp;
+        if let Some((ts, off)) = r.time_index().last_entry() {
+            max_timestamp = ts;
+            offset_of_max_timestamp = off;
         }
-        if let Some(h) = self.batch_at(0) {
+        let mut first_batch = None;
+        if let Some(h) = r.batch_at(0) {
             if h.base_offset != self.base_offset
                 && !(self.allow_gaps && h.base_offset > self.base_offset)
             {
@@ -527,18 +673,18 @@ impl LogSegment {
                     h.base_offset, self.base_offset
                 ));
             }
-            self.note_first_batch(h.max_timestamp, estimated_creation(h.max_timestamp, now_ms));
+            first_batch = Some(h.max_timestamp);
         }
         // Scan the tail after the last index entry (at most about one index interval):
         // it yields the end offset and catches a `.log` that lost its tail.
-        let (_, start) = self.offset_index.lookup(i64::MAX);
+        let (_, start) = r.offset_index().lookup(i64::MAX);
         let mut pos = start as u64;
-        let mut next = match self.offset_index.last_entry() {
+        let mut next = match r.offset_index().last_entry() {
             Some(_) => -1,
             None => self.base_offset,
         };
-        let all = self.bytes();
-        let no_entries = self.offset_index.entries() == 0;
+        let all = r.bytes();
+        let no_entries = r.offset_index().entries() == 0;
         while pos < self.size {
             if no_entries && pos > index_interval_bytes as u64 {
                 // Appends would have indexed this batch: the index file was lost.
@@ -565,18 +711,24 @@ impl LogSegment {
                 ));
             }
         }
-        self.next_offset = next;
-        if self.max_timestamp < 0 && self.size > 0 {
+        if max_timestamp < 0 && self.size > 0 {
             // No time index entry (e.g. no batch carried a timestamp): header scan.
             let mut pos = 0;
-            while let Some(h) = self.batch_at(pos) {
-                if h.max_timestamp > self.max_timestamp {
-                    self.max_timestamp = h.max_timestamp;
-                    self.offset_of_max_timestamp = h.last_offset();
+            while let Some(h) = r.batch_at(pos) {
+                if h.max_timestamp > max_timestamp {
+                    max_timestamp = h.max_timestamp;
+                    offset_of_max_timestamp = h.last_offset();
                 }
                 pos += h.total_size() as u64;
             }
         }
+        drop(r);
+        if let Some(ts) = first_batch {
+            self.note_first_batch(ts, estimated_creation(ts, now_ms));
+        }
+        self.max_timestamp = max_timestamp;
+        self.offset_of_max_timestamp = offset_of_max_timestamp;
+        self.next_offset = next;
         self.synced_next_offset = self.next_offset;
         Ok(())
     }
@@ -584,22 +736,37 @@ impl LogSegment {
     /// fdatasync of the `.log` only: the active segment's indexes are always rebuilt
     /// after a crash, and inactive ones were synced when they were rolled.
     pub fn sync_log(&self) -> io::Result<()> {
-        self.file.sync_data()
+        match &self.fd {
+            Some((f, _)) => f.sync_data(),
+            None => storage::open(&self.log_path)?.sync_data(),
+        }
     }
 
     /// fdatasync of the `.log` and both indexes (after recovery rebuilt them).
     pub fn sync_all(&self) -> io::Result<()> {
-        self.file.sync_data()?;
-        self.offset_index.file().sync()?;
-        self.time_index.file().sync()
+        self.sync_log()?;
+        match &self.files {
+            Files::Owned(f) => {
+                f.offset_index.file().sync()?;
+                f.time_index.file().sync()
+            }
+            Files::Closed(_) => {
+                // Nothing of ours is dirty in a map of a closed segment's indexes
+                // (they are never written); the files themselves may be.
+                storage::open(&self.idx_path)?.sync_data()?;
+                storage::open(&self.tidx_path)?.sync_data()
+            }
+        }
     }
 
-    /// Unlinks the three files. Outstanding `Bytes` keep their mapping (and thus
+    /// Unlinks the segment's files. Outstanding `Bytes` keep their mapping (and thus
     /// the data) alive until dropped.
     pub fn delete(self) -> io::Result<()> {
-        let idx = self.offset_index.file().path().to_path_buf();
-        let tidx = self.time_index.file().path().to_path_buf();
-        let log = self.log_path.clone();
+        let (log, idx, tidx) = (
+            self.log_path.clone(),
+            self.idx_path.clone(),
+            self.tidx_path.clone(),
+        );
         // The aborted-transaction index lives and dies with its segment.
         let txn = log.with_extension(TXN_INDEX_EXT);
         drop(self);

@@ -144,7 +144,13 @@ fn read_limits() {
 #[test]
 fn offset_and_time_index_lookup() {
     let dir = test_dir!();
-    let mut idx = OffsetIndex::open(&dir.path().join("a.index"), 100, true).unwrap();
+    let mut idx = OffsetIndex::open(
+        &dir.path().join("a.index"),
+        100,
+        true,
+        crate::log::file_cache::global(),
+    )
+    .unwrap();
     idx.file_mut().resize(64).unwrap();
     assert_eq!(idx.lookup(150), (100, 0));
     assert!(idx.append(110, 50));
@@ -161,7 +167,13 @@ fn offset_and_time_index_lookup() {
     idx.file_mut().trim().unwrap();
     assert_eq!(fs::metadata(dir.path().join("a.index")).unwrap().len(), 64);
 
-    let mut t = TimeIndex::open(&dir.path().join("a.timeindex"), 100, true).unwrap();
+    let mut t = TimeIndex::open(
+        &dir.path().join("a.timeindex"),
+        100,
+        true,
+        crate::log::file_cache::global(),
+    )
+    .unwrap();
     t.file_mut().resize(36).unwrap();
     assert!(t.maybe_append(1000, 105, false));
     assert!(!t.maybe_append(1000, 106, false), "timestamps must grow");
@@ -180,7 +192,13 @@ fn offset_and_time_index_lookup() {
 #[should_panic(expected = "does not ascend")]
 fn a_non_ascending_offset_index_entry_is_a_bug() {
     let dir = test_dir!();
-    let mut idx = OffsetIndex::open(&dir.path().join("a.index"), 100, true).unwrap();
+    let mut idx = OffsetIndex::open(
+        &dir.path().join("a.index"),
+        100,
+        true,
+        crate::log::file_cache::global(),
+    )
+    .unwrap();
     idx.file_mut().resize(64).unwrap();
     assert!(idx.append(120, 90));
     idx.append(120, 95);

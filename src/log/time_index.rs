@@ -10,6 +10,9 @@
 use std::io;
 use std::path::Path;
 
+use std::sync::Arc;
+
+use crate::log::file_cache::FileCache;
 use crate::log::index_file::IndexFile;
 
 pub const TIME_INDEX_ENTRY_SIZE: usize = 12;
@@ -20,10 +23,15 @@ pub struct TimeIndex {
 }
 
 impl TimeIndex {
-    pub fn open(path: &Path, base_offset: i64, fresh: bool) -> io::Result<TimeIndex> {
+    pub fn open(
+        path: &Path,
+        base_offset: i64,
+        fresh: bool,
+        cache: &Arc<FileCache>,
+    ) -> io::Result<TimeIndex> {
         Ok(TimeIndex {
             base_offset,
-            file: IndexFile::open(path, TIME_INDEX_ENTRY_SIZE, fresh)?,
+            file: IndexFile::open(path, TIME_INDEX_ENTRY_SIZE, fresh, cache)?,
         })
     }
 

@@ -20,7 +20,8 @@
 //! Beside them, from the same pass: `sluice_log_size_bytes`, `sluice_log_segments` and
 //! `sluice_log_last_stable_offset_lag` {topic, partition} (and `sluice_topic_log_size_bytes`
 //! {topic}), `sluice_transactions_open`, `sluice_producer_ids`, and
-//! `sluice_share_group_acquired_records` {group}.
+//! `sluice_share_group_acquired_records` {group}; and the log's `sluice_log_open_files`
+//! and `sluice_log_mmaps` against their budgets.
 //!
 //! This module only reads: it takes each partition's lock once, briefly, and never
 //! writes anything.
@@ -195,7 +196,8 @@ impl std::fmt::Debug for KafkaCollector {
 }
 
 impl Collector for KafkaCollector {
-    fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        encode_log_files(&mut encoder)?;
         encode_snapshot(
             &Snapshot::read(&self.broker),
             self.max_partition_series,
@@ -205,6 +207,22 @@ impl Collector for KafkaCollector {
 }
 
 type Labels = Vec<(&'static str, String)>;
+
+/// The log's descriptors and maps against their budgets (`crate::log::file_cache`).
+fn encode_log_files(enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    let cache = crate::log::file_cache::global();
+    let clamp = |v: usize| v.min(i64::MAX as usize) as i64;
+    let families: [(&str, &str, usize); 4] = [
+        ("sluice_log_open_files", "File descriptors the log holds (segments' .log files)", cache.open_files()),
+        ("sluice_log_mmaps", "Memory maps the log holds (segments' .log, .index and .timeindex), including those only in-flight reads keep", cache.mmaps()),
+        ("sluice_log_max_open_files", "Budget of file descriptors for the log (sluice.log.max.open.files)", cache.max_open_files()),
+        ("sluice_log_max_mmaps", "Budget of memory maps for the log (sluice.log.max.mmaps)", cache.max_mmaps()),
+    ];
+    for (name, help, value) in families {
+        gauge(enc, name, help, [(vec![], clamp(value))])?;
+    }
+    Ok(())
+}
 
 fn gauge<I>(
     encoder: &mut DescriptorEncoder,

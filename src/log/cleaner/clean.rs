@@ -233,6 +233,7 @@ impl Pass<'_> {
             &swap::path(dir, base, OFFSET_INDEX_EXT, CLEANED_SUFFIX),
             &swap::path(dir, base, TIME_INDEX_EXT, CLEANED_SUFFIX),
             true,
+            &self.plan.config.file_cache,
         )?;
         cleaned.allow_gaps = true;
         if let Some(why) = cleaned.recover(&self.plan.config, self.plan.now_ms)? {

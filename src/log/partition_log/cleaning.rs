@@ -81,17 +81,29 @@ impl PartitionLog {
                 return None;
             }
         };
+        // The plan holds each segment's bytes (and so its map) until the pass is done,
+        // whatever the budget of maps says.
+        let segments: io::Result<Vec<cleaner::PlanSegment>> = segs
+            .iter()
+            .map(|s| {
+                Ok(cleaner::PlanSegment {
+                    base_offset: s.base_offset,
+                    next_offset: s.next_offset,
+                    bytes: s.reader()?.slice(0, s.size()),
+                })
+            })
+            .collect();
+        let segments = match segments {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot open segments to clean; not cleaning");
+                return None;
+            }
+        };
         Some(CleanPlan {
             dir: self.dir.clone(),
             config: self.config.clone(),
-            segments: segs
-                .iter()
-                .map(|s| cleaner::PlanSegment {
-                    base_offset: s.base_offset,
-                    next_offset: s.next_offset,
-                    bytes: s.slice(0, s.size()),
-                })
-                .collect(),
+            segments,
             first_dirty,
             upper,
             aborted,
@@ -175,7 +187,7 @@ impl PartitionLog {
                 return Err(e.into());
             }
             let next_base = self.segments[i + 1].base_offset;
-            let mut seg = LogSegment::open_existing(&dir, base, false)?;
+            let mut seg = LogSegment::open_existing(&dir, base, false, &self.config.file_cache)?;
             seg.allow_gaps = true;
             if let Err(why) = seg.load_trusted(
                 Some(next_base),
@@ -183,13 +195,13 @@ impl PartitionLog {
                 out.now_ms,
             ) {
                 tracing::warn!(dir = %dir.display(), base, "rebuilding cleaned segment: {why}");
-                seg = LogSegment::open_existing(&dir, base, true)?;
+                seg = LogSegment::open_existing(&dir, base, true, &self.config.file_cache)?;
                 seg.allow_gaps = true;
                 seg.recover(&self.config, out.now_ms)?;
                 seg.become_inactive()?;
                 seg.sync_all()?;
             }
-            seg.synced_next_offset = seg.next_offset;
+            seg.mark_synced(i64::MAX);
             let end = seg.next_offset;
             self.segments[i] = seg;
             self.aborted.retain(|a| {

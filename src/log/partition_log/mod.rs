@@ -31,7 +31,7 @@ use crate::log::error::{AppendError, LogError};
 use crate::log::offline::OfflineState;
 use crate::log::producer_state::{self, ProducerStateManager, SequenceCheck};
 use crate::log::recovery;
-use crate::log::segment::{LogSegment, MAX_SEGMENT_BYTES};
+use crate::log::segment::{LogSegment, SegmentReader, MAX_SEGMENT_BYTES};
 use crate::log::txn_index::{self, AbortedTxn};
 use crate::log::validator::{
     AppendOrigin, LogValidator, ValidatedRecords, ValidationConfig, ValidationError,
@@ -104,10 +104,15 @@ impl SyncHandle {
     }
 }
 
-/// A write refused for lack of space (ENOSPC, EDQUOT): the one append failure that
-/// leaves the log online, once the unpublished tail is cut back.
+/// A write refused for lack of space (ENOSPC, EDQUOT), once the unpublished tail is cut
+/// back, or for lack of descriptors (EMFILE, ENFILE: an idle active segment that closed
+/// its files could not open them again, before anything was written): the append
+/// failures that leave the log online.
 fn out_of_space(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) | Some(libc::EMFILE) | Some(libc::ENFILE)
+    )
 }
 
 pub struct PartitionLog {
@@ -545,6 +550,7 @@ impl PartitionLog {
             let Some(seg) = self.segments.get(idx) else {
                 return Ok(empty);
             };
+            let seg = seg.reader()?;
             if let Some((pos, h)) = seg.find_batch(fetch_offset) {
                 break (seg, pos, h);
             }
@@ -634,7 +640,7 @@ impl PartitionLog {
             .segments
             .iter()
             .filter(|s| s.synced_next_offset < s.next_offset)
-            .map(|s| s.log_file().clone())
+            .filter_map(|s| s.log_file())
             .collect();
         if files.is_empty() && self.recovery_point >= self.log_end_offset() {
             return None;
@@ -658,7 +664,7 @@ impl PartitionLog {
         let offset = offset.min(self.log_end_offset());
         for seg in &mut self.segments {
             if seg.base_offset < offset {
-                seg.synced_next_offset = seg.synced_next_offset.max(seg.next_offset.min(offset));
+                seg.mark_synced(offset);
             }
         }
         if offset > self.recovery_point {

@@ -55,7 +55,9 @@ impl PartitionLog {
         }
         let mut derived = Vec::new();
         for seg in self.segments.iter().filter(|s| s.next_offset > from) {
-            let mut pos = if from > seg.base_offset {
+            let base = seg.base_offset;
+            let seg = seg.reader()?;
+            let mut pos = if from > base {
                 match seg.find_batch(from) {
                     Some((pos, _)) => pos,
                     None => continue,
@@ -80,7 +82,7 @@ impl PartitionLog {
                                     .first_unstable_offset()
                                     .unwrap_or(done.last_offset + 1),
                             };
-                            txn_index::append(&self.dir, seg.base_offset, &entry)?;
+                            txn_index::append(&self.dir, base, &entry)?;
                             derived.push(entry);
                         }
                     }

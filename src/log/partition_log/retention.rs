@@ -1,6 +1,8 @@
 //! Deleting old data from a partition log: time and size retention (for
 //! cleanup.policy containing delete), DeleteRecords, and the periodic housekeeping
-//! that also rolls aged segments and runs the flush.ms fsync. The new log start offset
+//! that also rolls aged segments, runs the flush.ms fsync and lets an idle partition's
+//! active segment close its files when the log is over its budget of descriptors and
+//! maps. The new log start offset
 //! is always checkpointed before any file is unlinked. An offline log is skipped by
 //! housekeeping and refuses DeleteRecords; a failed checkpoint or unlink takes it offline.
 
@@ -43,6 +45,11 @@ impl PartitionLog {
             .is_some_and(|t| now_ms - t >= self.config.flush_ms)
         {
             self.flush()?;
+        }
+        // An idle partition gives its descriptor and maps back when the log is over its
+        // budget (the next append takes them again).
+        if !self.closed {
+            self.active_mut().release_if_idle(now_ms)?;
         }
         Ok(deleted)
     }

@@ -12,7 +12,7 @@ impl PartitionLog {
     /// are decoded (through `kafka_protocol`, which also decompresses).
     fn find_record(
         &self,
-        seg: &LogSegment,
+        seg: &SegmentReader,
         from_pos: u64,
         header_pred: impl Fn(&BatchHeader) -> bool,
         pred: impl Fn(i64) -> bool,
@@ -61,12 +61,13 @@ impl PartitionLog {
             }
             // The time index gives a batch no later than the first candidate; the
             // offset index turns it into a position.
+            let seg = seg.reader()?;
             let from = match seg.time_index().lookup(target_ts) {
                 Some((_, off)) => seg.offset_index().lookup(off).1 as u64,
                 None => 0,
             };
             let found = self.find_record(
-                seg,
+                &seg,
                 from,
                 |h| h.max_timestamp >= target_ts,
                 |ts| ts >= target_ts,
@@ -95,13 +96,13 @@ impl PartitionLog {
             return Ok(None);
         };
         let max_ts = seg.max_timestamp();
+        let r = seg.reader()?;
         let from = if seg.offset_of_max_timestamp() >= 0 {
-            seg.offset_index().lookup(seg.offset_of_max_timestamp()).1 as u64
+            r.offset_index().lookup(seg.offset_of_max_timestamp()).1 as u64
         } else {
             0
         };
-        let found =
-            self.find_record(seg, from, |h| h.max_timestamp == max_ts, |ts| ts == max_ts)?;
+        let found = self.find_record(&r, from, |h| h.max_timestamp == max_ts, |ts| ts == max_ts)?;
         Ok(found.or(Some((seg.base_offset.max(self.log_start_offset), max_ts))))
     }
 }
