@@ -24,6 +24,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod cleaner;
+pub mod cold;
 pub mod config;
 pub mod dir_copy;
 pub mod error;

@@ -75,9 +75,11 @@ pub struct TopicRegistry {
 }
 
 impl TopicRegistry {
-    /// Opens every topic recorded in the data directory, recovering each partition log
-    /// in whichever log directory holds it, and removes directories left over from
-    /// deletions and interrupted moves.
+    /// Registers every topic recorded in the data directory, each partition in whichever
+    /// log directory holds it, and removes directories left over from deletions and
+    /// interrupted moves. Partition logs are not opened here: each is opened (and
+    /// recovered, after a crash) on first touch (`Partition::cold`), so start-up does no
+    /// per-partition I/O beyond listing the log directories.
     pub fn load(config: Arc<BrokerConfig>, clock: Clock) -> Result<TopicRegistry> {
         let data_dir = config.data_dir.clone();
         let log_dirs = config.log_dirs();
@@ -96,7 +98,6 @@ impl TopicRegistry {
             closing: std::sync::atomic::AtomicBool::new(false),
             metadata_changes: AtomicI64::new(topic_store::read_metadata_changes(&data_dir)?),
         };
-        let now = registry.clock.now_ms();
         let records = topic_store::read_topics(&data_dir)?;
         let located = super::log_dirs::discover(&log_dirs, &records)?;
         for dir in &log_dirs {
@@ -109,12 +110,36 @@ impl TopicRegistry {
                     None => registry.place_partitions(1).remove(0),
                 })
                 .collect();
-            let topic = registry
-                .open_topic(&record, now, &placement)
-                .with_context(|| format!("opening topic {}", record.name))?;
-            registry.insert(topic);
+            registry.insert(registry.cold_topic(&record, &placement));
         }
         Ok(registry)
+    }
+
+    /// The topic of `record` with every partition cold (in log directory
+    /// `placement[p]`): no file is touched.
+    fn cold_topic(&self, record: &TopicRecord, placement: &[PathBuf]) -> Arc<Topic> {
+        let name: Arc<str> = Arc::from(record.name.as_str());
+        let log_config = self.config.log_config(&record.configs);
+        let partitions = placement
+            .iter()
+            .enumerate()
+            .map(|(p, log_dir)| {
+                let dir = topic_store::partition_dir(log_dir, &record.name, p as i32);
+                Arc::new(Partition::cold(
+                    name.clone(),
+                    p as i32,
+                    dir,
+                    log_config.clone(),
+                    self.clock.clone(),
+                ))
+            })
+            .collect();
+        Arc::new(Topic {
+            name,
+            id: record.topic_id,
+            partitions,
+            configs: record.configs.clone(),
+        })
     }
 
     /// Opens (creating) the partitions of `record`, partition `p` in log directory
@@ -582,7 +607,17 @@ impl TopicRegistry {
     /// thousands of partitions close in a fraction of the time.
     pub fn close_all(&self) {
         self.closing.store(true, Ordering::Release);
-        let partitions = self.all_partitions();
+        // A partition never opened since start-up is as the last run left it (cleanly
+        // closed, or waiting for recovery at its next open): nothing to write.
+        let (partitions, cold): (Vec<_>, Vec<_>) = self
+            .all_partitions()
+            .into_iter()
+            .partition(|p| p.is_loaded());
+        tracing::info!(
+            open = partitions.len(),
+            never_opened = cold.len(),
+            "closing partition logs"
+        );
         let next = std::sync::atomic::AtomicUsize::new(0);
         let workers = OPEN_CLOSE_THREADS.min(partitions.len());
         std::thread::scope(|scope| {
@@ -704,3 +739,7 @@ fn remove_deleted_dirs(data_dir: &Path) {
 #[cfg(test)]
 #[path = "registry_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "lazy_tests.rs"]
+mod lazy_tests;
