@@ -12,6 +12,12 @@ connections cost a broker as their number grows. Figures only: nothing here pass
                                                 $GROUPS_LOAD, $GROUPS_SECONDS): commit rate and latency,
                                                 broker CPU and RSS, __consumer_offsets size, and the
                                                 clean restart that replays the groups
+  bench_scale.py lifecycle BIN DIR P1,P2,...    per count: a topic of P partitions, records in up to
+                                                1,000 of them; clean shutdown with all open, start,
+                                                Metadata of every partition, shutdown with none
+                                                touched, then records in 100, kill -9 and the start
+                                                after it ($BENCH_NOFILE raises the descriptor limit
+                                                of the brokers, root only)
   bench_scale.py connections BIN DIR C1,C2,...  per count: C idle connections (one ApiVersions
                                                 each, then held), broker RSS and the produce
                                                 latency (p50/p99, acks=1, one record at a time) of
@@ -266,10 +272,72 @@ def groups(binary: str, base: str, counts: list[int]) -> None:
               f"| {offsets:.1f} | {restart:.2f} |", flush=True)
 
 
+def produce_each(bootstrap: str, topic: str, parts: int, per_partition: int) -> None:
+    """`per_partition` 100 B records to each of partitions 0..parts-1 (acks=1)."""
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": 5, "enable.idempotence": False,
+                  "queue.buffering.max.messages": 1000000})
+    for part in range(parts):
+        for _ in range(per_partition):
+            while True:
+                try:
+                    p.produce(topic, b"x" * 100, partition=part)
+                    break
+                except BufferError:
+                    p.poll(0.01)
+    p.flush(300)
+    del p
+
+
+def lifecycle(binary: str, base: str, counts: list[int]) -> None:
+    """Start and shutdown as partitions grow, with most partitions untouched (issue 15 item 4)."""
+    nofile = int(os.environ.get("BENCH_NOFILE", "0"))
+    if nofile:
+        # Only root may raise the hard limit; the brokers started below inherit it.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    print("| partitions | create (s) | shutdown, all open (s) | start (s) | after start "
+          "| Metadata, all partitions (s) | shutdown, none touched (s) | start after kill -9 (s) "
+          "| after start after kill -9 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n in counts:
+        data = os.path.join(base, f"life{n}")
+        log = os.path.join(base, f"life{n}.log")
+        b = Broker(binary, data, log)
+        b.start()
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        t0 = time.monotonic()
+        try:
+            admin.create_topics([NewTopic("life", n, 1)], operation_timeout=900)["life"].result(timeout=900)
+        except Exception as e:  # a figure: the limit hit is what is measured
+            print(f"| {n} | failed after {time.monotonic() - t0:.1f} s: {e} | - | - | - | - | - | - | - |", flush=True)
+            b.stop()
+            continue
+        create = time.monotonic() - t0
+        produce_each(b.bootstrap, "life", min(n, 1000), 20)
+        shutdown_all = b.stop()
+        start = b.start()
+        after_start = b.stats()
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        t0 = time.monotonic()
+        md = admin.list_topics("life", timeout=300)
+        metadata = time.monotonic() - t0
+        assert len(md.topics["life"].partitions) == n
+        shutdown_none = b.stop()
+        b.start()
+        produce_each(b.bootstrap, "life", min(n, 100), 20)
+        b.proc.send_signal(signal.SIGKILL)
+        b.proc.wait(60)
+        start_crash = b.start()
+        after_crash = b.stats()
+        b.stop()
+        print(f"| {n} | {create:.2f} | {shutdown_all:.2f} | {start:.2f} | {fmt_stats(after_start)} | {metadata:.2f} "
+              f"| {shutdown_none:.2f} | {start_crash:.2f} | {fmt_stats(after_crash)} |", flush=True)
+
+
 def main(argv: list[str]) -> None:
     what, binary, base, counts = argv[1], argv[2], argv[3], [int(c) for c in argv[4].split(",")]
     os.makedirs(base, exist_ok=True)
-    {"partitions": partitions, "connections": connections, "groups": groups}[what](binary, base, counts)
+    {"partitions": partitions, "connections": connections, "groups": groups,
+     "lifecycle": lifecycle}[what](binary, base, counts)
 
 
 if __name__ == "__main__":

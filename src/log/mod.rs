@@ -29,6 +29,7 @@ pub mod config;
 pub mod dir_copy;
 pub mod error;
 pub mod file_names;
+pub mod fs_sync;
 pub mod index_file;
 pub mod offline;
 pub mod offset_index;

@@ -170,3 +170,35 @@ fn a_retired_cold_partition_is_never_opened() {
     assert!(p.read(0, 100, None, true).is_err());
     assert_eq!(p.open_count(), 0);
 }
+
+#[test]
+fn a_batched_shutdown_leaves_every_touched_partition_cleanly_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    cleanly_closed(dir.path(), 3);
+    let topics = registry(dir.path());
+    let t = topics.get("t").unwrap();
+    let now = topics.clock.now_ms();
+    t.partitions[0].append(batch(2, now, 10), now).unwrap();
+    t.partitions[1].append(batch(4, now, 10), now).unwrap();
+    topics.close_all();
+    drop(topics);
+    for (p, end) in [(0, 5), (1, 4), (2, 0)] {
+        let pdir = dir.path().join(format!("t-{p}"));
+        let marker = crate::log::checkpoint::take_clean_shutdown(&pdir)
+            .unwrap()
+            .unwrap_or_else(|| panic!("t-{p} has its marker"));
+        assert_eq!(marker.log_end_offset, end);
+        let cp = crate::log::checkpoint::read_checkpoint(&pdir)
+            .unwrap()
+            .unwrap();
+        assert_eq!(cp.recovery_point, end, "t-{p}'s recovery point is its end");
+        // Put it back for the start below.
+        crate::log::checkpoint::write_clean_shutdown(&pdir, &marker).unwrap();
+    }
+    let topics = registry(dir.path());
+    let t = topics.get("t").unwrap();
+    assert_eq!(t.partitions[0].watermarks().high_watermark, 5);
+    assert_eq!(t.partitions[1].watermarks().high_watermark, 4);
+    let (read, _) = t.partitions[0].read(3, 1 << 20, None, true).unwrap();
+    assert_eq!(read.first_offset, 3);
+}

@@ -670,6 +670,32 @@ impl Partition {
         self.cold_or_loaded(|_| Ok(()), |log| log.close())
     }
 
+    /// Step 1 of a batched clean shutdown (`PartitionLog::begin_batched_close`); false
+    /// when there is nothing to finish (cold, closed already, or offline).
+    pub fn begin_batched_close(&self) -> io::Result<bool> {
+        match self.log.get() {
+            Some(log) => {
+                let began = log.lock().begin_batched_close();
+                self.report_offline();
+                began
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Step 2, after a file-system sync that followed step 1 succeeded
+    /// (`PartitionLog::finish_batched_close`).
+    pub fn finish_batched_close(&self) -> io::Result<()> {
+        match self.log.get() {
+            Some(log) => {
+                let finished = log.lock().finish_batched_close();
+                self.report_offline();
+                finished
+            }
+            None => Ok(()),
+        }
+    }
+
     /// DeleteTopics: fences this partition before its directory is renamed away. A
     /// request still holding it (an acks=all wait, a fetch) then gets a storage error
     /// instead of writing a checkpoint, snapshot or marker by path into a directory that
