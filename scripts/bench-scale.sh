@@ -9,8 +9,7 @@
 #                                           groups 10,100,1000
 #   scripts/bench-scale.sh --partitions 1,5000 --connections 10,2000 --groups 10,500
 #   scripts/bench-scale.sh --only-lifecycle --lifecycle 1000,10000,50000
-#                                           start/shutdown only (BENCH_NOFILE=N raises the brokers'
-#                                           descriptor limit, root only: created partitions are open)
+#                                           start and shutdown only
 #
 # Partitions: per count a fresh broker, one topic of that many partitions (CreateTopics time),
 # descriptors, memory maps and RSS (anonymous / file-backed) after creation, produce throughput

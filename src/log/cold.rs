@@ -15,15 +15,27 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::log::batch::BatchHeader;
+use crate::log::checkpoint::{self, CleanShutdown};
 use crate::log::config::LogConfig;
 use crate::log::file_names::{
     parse_segment_name, segment_path, CLEANED_SUFFIX, CLEAN_SHUTDOWN_MARKER, LOG_EXT, SWAP_SUFFIX,
     TIME_INDEX_EXT, TMP_SUFFIX,
 };
+use crate::log::producer_state::{self, ProducerStateManager};
 use crate::log::storage;
 
 /// Bytes of one `.timeindex` entry (timestamp i64 + relative offset u32).
 const TIME_INDEX_ENTRY: u64 = 12;
+
+/// The offsets of a cleanly shut down log, as `PartitionLog::open` would find them:
+/// the log end offset from the clean-shutdown marker, the log start offset from the
+/// checkpoint, the last stable offset from the producer snapshot taken at the log end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ColdOffsets {
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+    pub last_stable_offset: i64,
+}
 
 /// A cold partition directory as listed once; the directory does not change while the
 /// partition stays unopened, so callers may cache it.
@@ -42,6 +54,8 @@ pub struct ColdSummary {
     active_size: u64,
     /// The active segment's first batch's max timestamp (-1 when it has none).
     active_first_timestamp: i64,
+    /// Base offsets of the oldest and the active segment.
+    bases: Option<(i64, i64)>,
     /// Opening is needed whatever the configs say: no clean-shutdown marker (crash
     /// recovery is due), or files only `open` knows how to settle.
     pub needs_open: bool,
@@ -88,12 +102,29 @@ impl ColdSummary {
         if let (Some(&(oldest, oldest_size)), Some(&(active, active_size))) =
             (bases.first(), bases.last())
         {
+            summary.bases = Some((oldest, active));
             summary.oldest_size = oldest_size;
             summary.active_size = active_size;
-            summary.oldest_largest_timestamp = largest_timestamp(dir, oldest);
-            summary.active_first_timestamp = first_batch_timestamp(dir, active);
+            // Only read where a decision depends on them: retention never looks at a lone
+            // active segment, and an empty one is never rolled.
+            if bases.len() >= 2 {
+                summary.oldest_largest_timestamp = largest_timestamp(dir, oldest);
+            }
+            if active_size > 0 {
+                summary.active_first_timestamp = first_batch_timestamp(dir, active);
+            }
         }
         Ok(summary)
+    }
+
+    /// The offsets the log opens with if it was cleanly shut down (`None` otherwise):
+    /// reads the marker, the checkpoint and the producer snapshot at the log end.
+    pub fn offsets(&self, dir: &Path) -> Option<ColdOffsets> {
+        let (oldest, active) = self.bases?;
+        if self.needs_open {
+            return None;
+        }
+        clean_offsets(dir, oldest, active, self.active_size)
     }
 
     /// Whether `PartitionLog::housekeeping` at `now_ms` could roll the active segment or
@@ -133,6 +164,26 @@ impl ColdSummary {
     pub fn needs_cleaning(&self, config: &LogConfig) -> bool {
         config.cleanup_compact && (self.needs_open || self.segments >= 2)
     }
+}
+
+/// What a valid marker, a valid checkpoint and the snapshot at the marker's log end
+/// say, if they agree with the files (the checks `open` makes before trusting a clean
+/// shutdown); `None` otherwise. Reads only: the marker stays in place.
+fn clean_offsets(dir: &Path, oldest: i64, active: i64, active_size: u64) -> Option<ColdOffsets> {
+    let marker = storage::read(dir.join(CLEAN_SHUTDOWN_MARKER)).ok()?;
+    let marker = CleanShutdown::decode(&marker)?;
+    if marker.active_base_offset != active || marker.active_log_size != active_size {
+        return None;
+    }
+    let cp = checkpoint::read_checkpoint(dir).ok()??;
+    let end = marker.log_end_offset;
+    let snapshot = storage::read(producer_state::snapshot_path(dir, end)).ok()?;
+    let state = ProducerStateManager::decode(&snapshot)?;
+    Some(ColdOffsets {
+        log_start_offset: cp.log_start_offset.max(oldest).min(end),
+        log_end_offset: end,
+        last_stable_offset: state.first_unstable_offset().map_or(end, |f| f.min(end)),
+    })
 }
 
 /// The largest timestamp of segment `base` as `LogSegment::largest_timestamp` gives it
@@ -207,6 +258,11 @@ mod tests {
         let s = ColdSummary::read(dir.path()).unwrap();
         assert_eq!((s.size_bytes, s.segments), (size, segments));
         assert!(!s.needs_open);
+        let offsets = s.offsets(dir.path()).expect("cleanly closed");
+        assert_eq!(offsets.log_end_offset, 18);
+        assert_eq!(offsets.last_stable_offset, 18);
+        assert_eq!(offsets.log_start_offset, 0);
+
         let keep = LogConfig {
             retention_ms: -1,
             retention_bytes: -1,
@@ -242,6 +298,39 @@ mod tests {
     }
 
     #[test]
+    fn the_offsets_are_those_open_finds_and_vanish_with_the_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_000_000;
+        let mut log = PartitionLog::open(dir.path(), config(), now).unwrap();
+        for i in 0..4 {
+            log.append(&batch(2, now + i, 10), now).unwrap();
+        }
+        log.delete_records_before(3).unwrap();
+        log.close().unwrap();
+        drop(log);
+        let offsets = ColdSummary::read(dir.path())
+            .unwrap()
+            .offsets(dir.path())
+            .unwrap();
+        let log = PartitionLog::open(dir.path(), config(), now).unwrap();
+        assert_eq!(
+            offsets,
+            ColdOffsets {
+                log_start_offset: log.log_start_offset(),
+                log_end_offset: log.log_end_offset(),
+                last_stable_offset: log.last_stable_offset(),
+            }
+        );
+        assert_eq!((offsets.log_start_offset, offsets.log_end_offset), (3, 8));
+        drop(log);
+        let s = ColdSummary::read(dir.path()).unwrap();
+        assert!(
+            s.needs_open && s.offsets(dir.path()).is_none(),
+            "open took the marker"
+        );
+    }
+
+    #[test]
     fn a_log_without_its_clean_shutdown_marker_needs_opening() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = PartitionLog::open(dir.path(), config(), 1_000).unwrap();
@@ -249,6 +338,7 @@ mod tests {
         drop(log); // no close: what a kill -9 leaves
         let s = ColdSummary::read(dir.path()).unwrap();
         assert!(s.needs_open);
+        assert!(s.offsets(dir.path()).is_none());
         assert!(s.needs_housekeeping(&config(), 1_000));
         let missing = ColdSummary::read(&dir.path().join("absent")).unwrap();
         assert!(missing.needs_open);

@@ -87,8 +87,21 @@ fn untouched_partitions_are_not_opened_and_their_shutdown_writes_nothing() {
         "closing cold partitions writes nothing"
     );
 
+    // The offsets of a cleanly closed partition come without opening it.
+    let marks = t.partitions[0].watermarks();
+    assert_eq!(
+        (
+            marks.log_start_offset,
+            marks.high_watermark,
+            marks.last_stable_offset
+        ),
+        (0, 3, 3)
+    );
+    assert!(!t.partitions[0].is_loaded());
+    assert_eq!(files(dir.path()), before);
     // First touch opens the log and serves what it holds.
-    assert_eq!(t.partitions[0].watermarks().high_watermark, 3);
+    let (read, marks) = t.partitions[0].read(0, 1 << 20, None, true).unwrap();
+    assert_eq!((read.first_offset, marks.high_watermark), (0, 3));
     assert!(t.partitions[0].is_loaded());
     assert!(t.partitions[1..].iter().all(|p| !p.is_loaded()));
     assert_eq!(t.partitions[0].log_size_and_segments(), (size, 1));

@@ -34,7 +34,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::log::cleaner::{CleanOutput, CleanPlan, CrashAfter};
-use crate::log::cold::ColdSummary;
+use crate::log::cold::{ColdOffsets, ColdSummary};
 use crate::log::txn_index::AbortedTxn;
 use crate::log::{
     AppendError, AppendInfo, AppendOrigin, LogConfig, LogError, LogValidator, OfflineState,
@@ -96,6 +96,8 @@ struct ColdLog {
     clock: Clock,
     /// The directory as listed on first need (it does not change while cold).
     summary: Option<ColdSummary>,
+    /// The offsets of a cleanly shut down log, read on first need.
+    offsets: Option<Option<ColdOffsets>>,
     /// An open failed before (later failures are logged at debug).
     failed_before: bool,
 }
@@ -113,6 +115,16 @@ impl ColdLog {
             }
         }
         self.summary.as_ref()
+    }
+
+    /// The offsets the log would open with, if it was shut down cleanly (cached).
+    fn offsets(&mut self) -> Option<ColdOffsets> {
+        if self.offsets.is_none() {
+            let dir = self.dir.clone();
+            let offsets = self.summary().and_then(|s| s.offsets(&dir));
+            self.offsets = Some(offsets);
+        }
+        self.offsets.flatten()
     }
 }
 
@@ -195,6 +207,7 @@ impl Partition {
                 config,
                 clock,
                 summary: None,
+                offsets: None,
                 failed_before: false,
             })),
             end_offset_tx,
@@ -435,10 +448,19 @@ impl Partition {
         Ok((info, marks))
     }
 
-    /// The offsets as the log has them (opening a cold partition). A log that cannot be
-    /// opened has none to give: zeros, beside the storage error every read and append
-    /// of it answers.
+    /// The offsets as the log has them. A cold partition that was shut down cleanly
+    /// answers from its marker, checkpoint and producer snapshot without opening (the
+    /// offsets open would find); any other opens. A log that cannot be opened has none to
+    /// give: zeros, beside the storage error every read and append of it answers.
     pub fn watermarks(&self) -> Watermarks {
+        let cold = self.cold_or_loaded(|cold| cold.offsets(), |_| None);
+        if let Some(o) = cold {
+            return Watermarks {
+                log_start_offset: o.log_start_offset,
+                high_watermark: o.log_end_offset,
+                last_stable_offset: o.last_stable_offset,
+            };
+        }
         match self.log() {
             Ok(log) => watermarks(&log),
             Err(_) => Watermarks {

@@ -660,6 +660,11 @@ impl TopicRegistry {
         }
     }
 
+    /// Whether `close_all` began: background passes over every partition stop early.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
