@@ -8,6 +8,8 @@
 #   scripts/bench-scale.sh --full           partitions 1,1000,10000; connections 10,1000,10000;
 #                                           groups 10,100,1000
 #   scripts/bench-scale.sh --partitions 1,5000 --connections 10,2000 --groups 10,500
+#   scripts/bench-scale.sh --only-lifecycle --lifecycle 1000,10000,50000
+#                                           start and shutdown only
 #
 # Partitions: per count a fresh broker, one topic of that many partitions (CreateTopics time),
 # descriptors, memory maps and RSS (anonymous / file-backed) after creation, produce throughput
@@ -26,14 +28,16 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PARTS=1,1000 CONNS=10,1000 GROUP_COUNTS=10,100
+PARTS=1,1000 CONNS=10,1000 GROUP_COUNTS=10,100 LIFE=1000
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --full) PARTS=1,1000,10000 CONNS=10,1000,10000 GROUP_COUNTS=10,100,1000 ;;
+    --full) PARTS=1,1000,10000 CONNS=10,1000,10000 GROUP_COUNTS=10,100,1000 LIFE=1000,10000,50000 ;;
+    --lifecycle) LIFE=$2; shift ;;
+    --only-lifecycle) ONLY_LIFE=1 ;;
     --partitions) PARTS=$2; shift ;;
     --connections) CONNS=$2; shift ;;
     --groups) GROUP_COUNTS=$2; shift ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -52,6 +56,11 @@ echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}'
 echo "process limits: RLIMIT_NOFILE soft $(ulimit -Sn) hard $(ulimit -Hn) (the broker raises soft to hard);" \
   "vm.max_map_count $(cat /proc/sys/vm/max_map_count); net.core.somaxconn $(cat /proc/sys/net/core/somaxconn)"
 echo "physical references: loopback $($REFS loopback 2) MB/s (one TCP stream), $($REFS fsyncrate "$DIR" 2) fsyncs/s (4 KiB append + fdatasync)"
+echo
+echo "### start and shutdown (most partitions untouched)"
+echo
+"$PY" "$ROOT/scripts/lib/bench_scale.py" lifecycle "$BIN" "$DIR" "$LIFE" 2>>"$DIR/clients.log"
+[[ -n ${ONLY_LIFE:-} ]] && exit 0
 echo
 echo "### partitions"
 echo

@@ -12,6 +12,13 @@ connections cost a broker as their number grows. Figures only: nothing here pass
                                                 $GROUPS_LOAD, $GROUPS_SECONDS): commit rate and latency,
                                                 broker CPU and RSS, __consumer_offsets size, and the
                                                 clean restart that replays the groups
+  bench_scale.py lifecycle BIN DIR P1,P2,...    per count: a topic of P partitions, records in up to
+                                                1,000 of them; clean shutdown with all open, start,
+                                                Metadata of every partition, shutdown with none
+                                                touched, then records in 100, kill -9 and the start
+                                                after it (topics of at most 5,000 partitions, the
+                                                broker restarted after each: created partitions
+                                                hold descriptors until a restart)
   bench_scale.py connections BIN DIR C1,C2,...  per count: C idle connections (one ApiVersions
                                                 each, then held), broker RSS and the produce
                                                 latency (p50/p99, acks=1, one record at a time) of
@@ -266,10 +273,105 @@ def groups(binary: str, base: str, counts: list[int]) -> None:
               f"| {offsets:.1f} | {restart:.2f} |", flush=True)
 
 
+def produce_each(bootstrap: str, topic: str, parts: int, per_partition: int) -> None:
+    """`per_partition` 100 B records to each of partitions 0..parts-1 (acks=1)."""
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": 5, "enable.idempotence": False,
+                  "queue.buffering.max.messages": 1000000})
+    for part in range(parts):
+        for _ in range(per_partition):
+            while True:
+                try:
+                    p.produce(topic, b"x" * 100, partition=part)
+                    break
+                except BufferError:
+                    p.poll(0.01)
+    p.flush(300)
+    del p
+
+
+CHUNK = 5000  # partitions per topic: created partitions are open until the next restart
+
+
+def start_checked(b: Broker) -> float | None:
+    """Seconds until the broker's port accepts, or None if the broker exited first."""
+    args_log = open(b.log, "a")
+    args = [b.binary, "serve", "--listen", f"127.0.0.1:{b.port}", "--data-dir", b.data,
+            "--set", "sluice.http.listen=", "--set", "sluice.schema.registry.listen="]
+    t0 = time.monotonic()
+    b.proc = subprocess.Popen(args, stdout=args_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    args_log.close()
+    while b.proc.poll() is None:
+        if wait_port(b.port, 0.05):
+            return time.monotonic() - t0
+    return None
+
+
+def lifecycle(binary: str, base: str, counts: list[int]) -> None:
+    """Start and shutdown as partitions grow, with most partitions untouched (issue 15 item 4).
+
+    Topics of at most CHUNK partitions, the broker restarted after each but the last (a
+    created partition holds its descriptors until then); records in up to 1,000 partitions;
+    clean shutdown with the last topic's partitions and those 1,000 open; start; Metadata of
+    every partition; shutdown with none touched; records in 100 partitions, kill -9, start."""
+    print("| partitions | create (s) | shutdown (s) | start (s) | after start "
+          "| Metadata, all (s) | shutdown, none touched (s) | start after kill -9 (s) "
+          "| after start after kill -9 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n in counts:
+        data = os.path.join(base, f"life{n}")
+        b = Broker(binary, data, os.path.join(base, f"life{n}.log"))
+        row = [str(n)]
+        try:
+            if start_checked(b) is None:
+                raise RuntimeError("no start")
+            create, made, i = 0.0, 0, 0
+            while made < n:
+                k = min(CHUNK, n - made)
+                admin = AdminClient({"bootstrap.servers": b.bootstrap})
+                t0 = time.monotonic()
+                admin.create_topics([NewTopic(f"life-{i}", k, 1)], operation_timeout=900)[f"life-{i}"].result(timeout=900)
+                create += time.monotonic() - t0
+                made, i = made + k, i + 1
+                if made < n:
+                    b.stop()
+                    if start_checked(b) is None:
+                        raise RuntimeError(f"broker exited at start-up with {made} partitions")
+            row.append(f"{create:.2f}" + (f" ({i} topics)" if i > 1 else ""))
+            produce_each(b.bootstrap, "life-0", min(n, 1000), 20)
+            row.append(f"{b.stop():.2f}")
+            start = start_checked(b)
+            if start is None:
+                raise RuntimeError(f"broker exited at start-up with {n} partitions")
+            row += [f"{start:.2f}", fmt_stats(b.stats())]
+            admin = AdminClient({"bootstrap.servers": b.bootstrap})
+            t0 = time.monotonic()
+            md = admin.list_topics(timeout=300)
+            row.append(f"{time.monotonic() - t0:.2f}")
+            assert sum(len(t.partitions) for name, t in md.topics.items() if name.startswith("life-")) == n
+            row.append(f"{b.stop():.2f}")
+            if start_checked(b) is None:
+                raise RuntimeError("no start")
+            produce_each(b.bootstrap, "life-0", min(n, 100), 20)
+            b.proc.send_signal(signal.SIGKILL)
+            b.proc.wait(60)
+            start = start_checked(b)
+            if start is None:
+                raise RuntimeError("broker exited at start-up after kill -9")
+            row += [f"{start:.2f}", fmt_stats(b.stats())]
+            b.stop()
+        except Exception as e:  # a figure: the limit hit is what is measured
+            row.append(f"failed: {e}")
+            if b.proc and b.proc.poll() is None:
+                b.stop()
+        row += ["-"] * (9 - len(row))
+        print("| " + " | ".join(row) + " |", flush=True)
+
+
 def main(argv: list[str]) -> None:
     what, binary, base, counts = argv[1], argv[2], argv[3], [int(c) for c in argv[4].split(",")]
     os.makedirs(base, exist_ok=True)
-    {"partitions": partitions, "connections": connections, "groups": groups}[what](binary, base, counts)
+    {"partitions": partitions, "connections": connections, "groups": groups,
+     "lifecycle": lifecycle}[what](binary, base, counts)
 
 
 if __name__ == "__main__":

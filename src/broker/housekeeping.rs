@@ -42,6 +42,11 @@ pub fn spawn(
 fn run_once(topics: &TopicRegistry, clock: &Clock) {
     let now = clock.now_ms();
     for partition in topics.all_partitions() {
+        // The first pass after start-up lists every cold partition's directory: let a
+        // shutdown stop it rather than wait for it.
+        if topics.is_closing() {
+            break;
+        }
         match partition.housekeeping(now) {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(

@@ -113,6 +113,13 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// Atomically replaces `dir/name` with `bytes` (tmp + fsync + rename + dir fsync).
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    write_replacing(dir, name, bytes, true)
+}
+
+/// tmp + rename, each fsync left to the caller's one sync of the whole file system
+/// afterwards (`crate::log::fs_sync`). Until that sync a crash may leave the new file
+/// torn or empty under its final name; its length and CRC make it read as absent then.
+pub fn write_replacing(dir: &Path, name: &str, bytes: &[u8], fsync: bool) -> io::Result<()> {
     let tmp = dir.join(format!("{name}.{}", crate::log::file_names::TMP_SUFFIX));
     {
         let mut f = OpenOptions::new()
@@ -121,10 +128,15 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
             .truncate(true)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if fsync {
+            f.sync_all()?;
+        }
     }
     storage::rename(&tmp, dir.join(name))?;
-    sync_dir(dir)
+    if fsync {
+        sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 /// The contents of `dir/name` as [`write_atomic`] left it (`None`: never written). A

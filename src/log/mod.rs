@@ -24,11 +24,13 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod cleaner;
+pub mod cold;
 pub mod config;
 pub mod dir_copy;
 pub mod error;
 pub mod file_cache;
 pub mod file_names;
+pub mod fs_sync;
 pub mod index_file;
 pub mod offline;
 pub mod offset_index;

@@ -413,6 +413,18 @@ pub fn snapshot_path(dir: &Path, offset: i64) -> PathBuf {
 
 /// Writes `<offset>.snapshot` (temp file, fsync, rename, directory fsync).
 pub fn write_snapshot(dir: &Path, offset: i64, state: &ProducerStateManager) -> io::Result<()> {
+    write_snapshot_with(dir, offset, state, true)
+}
+
+/// [`write_snapshot`] with the fsyncs left to the caller's one sync of the whole file
+/// system (`crate::log::fs_sync`): until then a crash may leave the snapshot torn, which
+/// its CRC turns into "absent" (an older snapshot or a replay).
+pub fn write_snapshot_with(
+    dir: &Path,
+    offset: i64,
+    state: &ProducerStateManager,
+    fsync: bool,
+) -> io::Result<()> {
     let path = snapshot_path(dir, offset);
     let tmp = path.with_extension(format!(
         "{SNAPSHOT_SUFFIX}.{}",
@@ -421,10 +433,15 @@ pub fn write_snapshot(dir: &Path, offset: i64, state: &ProducerStateManager) -> 
     {
         let mut f = storage::create(&tmp)?;
         f.write_all(&state.encode())?;
-        f.sync_all()?;
+        if fsync {
+            f.sync_all()?;
+        }
     }
     storage::rename(&tmp, &path)?;
-    storage::sync_dir(dir)
+    if fsync {
+        storage::sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 /// Offsets of the snapshot files in `dir`, ascending.

@@ -109,22 +109,50 @@ pub struct ReplicaDescription {
 /// dropping the moves a crash interrupted, and removes the leftovers of moves and
 /// deletions (`-delete`, and `-future` directories no partition owns). Partitions
 /// found nowhere are missing from the map (they get placed like new ones).
+/// Names of the directories in `dir` (none if it cannot be listed, as `is_dir` of each
+/// would have said).
+fn subdirectories(dir: &Path) -> std::collections::HashSet<std::ffi::OsString> {
+    match storage::read_dir(dir) {
+        Ok(entries) => entries
+            .flatten()
+            .filter(|e| e.is_dir())
+            .map(|e| e.file_name())
+            .collect(),
+        Err(_) => Default::default(),
+    }
+}
+
 pub fn discover(
     dirs: &[PathBuf],
     records: &[TopicRecord],
 ) -> Result<HashMap<(String, i32), PathBuf>> {
     let mut located = HashMap::new();
     let mut owned_futures = std::collections::HashSet::new();
+    // One listing per log directory rather than two stats per partition and directory:
+    // start-up with tens of thousands of partitions is mostly this loop.
+    let listings: Vec<std::collections::HashSet<std::ffi::OsString>> =
+        dirs.iter().map(|d| subdirectories(d)).collect();
+    let listed = |i: usize, path: &Path| {
+        path.file_name()
+            .is_some_and(|name| listings[i].contains(name))
+    };
     for record in records {
         for p in 0..record.partitions.max(0) {
             let current: Vec<&PathBuf> = dirs
                 .iter()
-                .filter(|d| storage::is_dir(topic_store::partition_dir(d, &record.name, p)))
+                .enumerate()
+                .filter(|(i, d)| listed(*i, &topic_store::partition_dir(d, &record.name, p)))
+                .map(|(_, d)| d)
                 .collect();
             let futures: Vec<PathBuf> = dirs
                 .iter()
-                .map(|d| topic_store::future_partition_dir(d, &record.name, p, &record.topic_id))
-                .filter(|f| storage::is_dir(f))
+                .enumerate()
+                .map(|(i, d)| {
+                    let f = topic_store::future_partition_dir(d, &record.name, p, &record.topic_id);
+                    (i, f)
+                })
+                .filter(|(i, f)| listed(*i, f))
+                .map(|(_, f)| f)
                 .collect();
             owned_futures.extend(futures.iter().cloned());
             match (current.as_slice(), futures.as_slice()) {

@@ -8,6 +8,15 @@
 //! without it, and takes it again only to write ([`Partition::append_validated`]).
 //! This module never sees Kafka request types.
 //!
+//! A partition found on disk at start-up is registered cold: only its directory and
+//! configs are known, and its log is opened (and, after a crash, recovered) on first
+//! touch by any method here that needs it, once, however many threads touch it at the
+//! same moment; nobody ever sees a half-opened log. Methods that can answer from the
+//! directory alone (sizes, configs, whether housekeeping or the cleaner would do anything)
+//! leave it cold, so an idle partition costs no descriptor, map or start-up time. A log
+//! that cannot be opened answers a storage error; a failure other than running out of
+//! descriptors takes the partition offline, as a failed write does.
+//!
 //! When a write or fsync the log's durability depends on fails, the log goes offline
 //! (`crate::log::offline`) and so does the partition, for the rest of the process: every
 //! later append, read and durability wait gets a storage error (KAFKA_STORAGE_ERROR at
@@ -17,13 +26,15 @@ use std::io;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::log::cleaner::{CleanOutput, CleanPlan, CrashAfter};
+use crate::log::cold::{ColdOffsets, ColdSummary};
 use crate::log::txn_index::AbortedTxn;
 use crate::log::{
     AppendError, AppendInfo, AppendOrigin, LogConfig, LogError, LogValidator, OfflineState,
@@ -59,7 +70,11 @@ pub struct ActiveProducer {
 pub struct Partition {
     pub topic: Arc<str>,
     pub index: i32,
-    log: Mutex<PartitionLog>,
+    /// The log once opened: at creation, or on first touch of a cold partition.
+    log: OnceLock<Mutex<PartitionLog>>,
+    /// What opening a cold partition needs; `None` once the log is open. Locked before
+    /// `log` when both are (opening holds it, so concurrent first touches open once).
+    cold: Mutex<Option<ColdLog>>,
     /// Log end offset after each append; fetches waiting for data watch it.
     end_offset_tx: watch::Sender<i64>,
     /// Serialises fsyncs of this partition; waiters queued behind an fsync in flight
@@ -69,6 +84,62 @@ pub struct Partition {
     durable_offset: AtomicI64,
     /// The log's offline flag, readable without the log lock.
     offline: Arc<OfflineState>,
+    /// How many times a cold log was opened (tests check it is at most once).
+    #[cfg(test)]
+    opens: std::sync::atomic::AtomicUsize,
+}
+
+/// A partition registered without opening its log.
+struct ColdLog {
+    dir: PathBuf,
+    config: LogConfig,
+    clock: Clock,
+    /// The directory as listed on first need (it does not change while cold).
+    summary: Option<ColdSummary>,
+    /// The offsets of a cleanly shut down log, read on first need.
+    offsets: Option<Option<ColdOffsets>>,
+    /// An open failed before (later failures are logged at debug).
+    failed_before: bool,
+}
+
+impl ColdLog {
+    /// The cached listing, read on first need; `None` if it cannot be read.
+    fn summary(&mut self) -> Option<&ColdSummary> {
+        if self.summary.is_none() {
+            match ColdSummary::read(&self.dir) {
+                Ok(s) => self.summary = Some(s),
+                Err(e) => {
+                    tracing::debug!(dir = %self.dir.display(), error = %e, "could not list a cold partition directory");
+                    return None;
+                }
+            }
+        }
+        self.summary.as_ref()
+    }
+
+    /// The offsets the log would open with, if it was shut down cleanly (cached).
+    fn offsets(&mut self) -> Option<ColdOffsets> {
+        if self.offsets.is_none() {
+            let dir = self.dir.clone();
+            let offsets = self.summary().and_then(|s| s.offsets(&dir));
+            self.offsets = Some(offsets);
+        }
+        self.offsets.flatten()
+    }
+}
+
+/// An error opening a log, as the I/O error the infallible-looking paths pass on.
+fn open_error(e: LogError) -> io::Error {
+    match e {
+        LogError::Io(e) => e,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+/// Out of descriptors or memory: worth trying again later, not a reason to take the
+/// partition offline for good.
+fn retryable_open_error(e: &LogError) -> bool {
+    matches!(e, LogError::Io(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOMEM)))
 }
 
 /// The locked log. Dropping it logs the partition's going offline, if whatever was done
@@ -106,19 +177,126 @@ impl Partition {
         Partition {
             topic,
             index,
-            log: Mutex::new(log),
+            log: OnceLock::from(Mutex::new(log)),
+            cold: Mutex::new(None),
             end_offset_tx,
             sync_lock: tokio::sync::Mutex::new(()),
             durable_offset: AtomicI64::new(recovery_point),
             offline,
+            #[cfg(test)]
+            opens: Default::default(),
         }
     }
 
-    fn log(&self) -> LogGuard<'_> {
-        LogGuard {
-            partition: self,
-            log: self.log.lock(),
+    /// A partition whose log in `dir` is opened on first touch (see the module doc).
+    /// Does no I/O.
+    pub fn cold(
+        topic: Arc<str>,
+        index: i32,
+        dir: PathBuf,
+        config: LogConfig,
+        clock: Clock,
+    ) -> Partition {
+        let (end_offset_tx, _) = watch::channel(0);
+        Partition {
+            topic,
+            index,
+            log: OnceLock::new(),
+            cold: Mutex::new(Some(ColdLog {
+                dir,
+                config,
+                clock,
+                summary: None,
+                offsets: None,
+                failed_before: false,
+            })),
+            end_offset_tx,
+            sync_lock: tokio::sync::Mutex::new(()),
+            durable_offset: AtomicI64::new(i64::MIN),
+            offline: Arc::new(OfflineState::default()),
+            #[cfg(test)]
+            opens: Default::default(),
         }
+    }
+
+    /// How many times this partition's cold log was opened.
+    #[cfg(test)]
+    pub fn open_count(&self) -> usize {
+        self.opens.load(Ordering::Relaxed)
+    }
+
+    /// Whether the log is open (it was created or touched since start-up).
+    pub fn is_loaded(&self) -> bool {
+        self.log.get().is_some()
+    }
+
+    /// The open log, opening it first if the partition is cold. Concurrent callers wait
+    /// for one open; none sees the log before it is whole.
+    fn loaded(&self) -> Result<&Mutex<PartitionLog>, LogError> {
+        if let Some(log) = self.log.get() {
+            return Ok(log);
+        }
+        let mut cold = self.cold.lock();
+        if let Some(log) = self.log.get() {
+            return Ok(log);
+        }
+        // Retired (topic deleted) or failed: never opened again in this process.
+        self.offline.check()?;
+        let spec = cold.as_mut().expect("a partition without a log is cold");
+        let started = std::time::Instant::now();
+        #[cfg(test)]
+        self.opens.fetch_add(1, Ordering::Relaxed);
+        let opened = PartitionLog::open(&spec.dir, spec.config.clone(), spec.clock.now_ms());
+        let mut log = match opened {
+            Ok(log) => log,
+            Err(e) => {
+                let retry = retryable_open_error(&e);
+                if !spec.failed_before || !retry {
+                    tracing::error!(topic = %self.topic, partition = self.index, error = %e, retry, "opening the partition log failed");
+                } else {
+                    tracing::debug!(topic = %self.topic, partition = self.index, error = %e, "opening the partition log failed again");
+                }
+                spec.failed_before = true;
+                if retry {
+                    return Err(e);
+                }
+                let e = self.offline.fail("opening the log", open_error(e));
+                self.report_offline();
+                return Err(LogError::Io(e));
+            }
+        };
+        log.adopt_offline_state(self.offline.clone());
+        self.durable_offset
+            .fetch_max(log.recovery_point(), Ordering::AcqRel);
+        self.end_offset_tx.send_replace(log.log_end_offset());
+        tracing::debug!(topic = %self.topic, partition = self.index, elapsed_us = started.elapsed().as_micros() as u64, "opened partition log on first use");
+        let _ = self.log.set(Mutex::new(log));
+        *cold = None;
+        Ok(self.log.get().expect("just set"))
+    }
+
+    fn log(&self) -> Result<LogGuard<'_>, LogError> {
+        Ok(LogGuard {
+            partition: self,
+            log: self.loaded()?.lock(),
+        })
+    }
+
+    /// `cold(..)` on the cold spec if the partition is still cold, else `hot(..)` on the
+    /// open log; never opens it.
+    fn cold_or_loaded<R>(
+        &self,
+        cold: impl FnOnce(&mut ColdLog) -> R,
+        hot: impl FnOnce(&mut PartitionLog) -> R,
+    ) -> R {
+        if self.log.get().is_none() {
+            let mut guard = self.cold.lock();
+            if let Some(spec) = guard.as_mut() {
+                return cold(spec);
+            }
+        }
+        let mut log = self.log.get().expect("loaded when not cold").lock();
+        hot(&mut log)
     }
 
     /// Logs the transition to offline the first time it is seen (one error line per
@@ -157,7 +335,10 @@ impl Partition {
     /// A validator for appends here at `now_ms`, with the topic's configs as they are
     /// now (read under one lock). Validating takes no lock.
     pub fn validator(&self, now_ms: i64, origin: AppendOrigin) -> LogValidator {
-        let config = self.log().validation_config();
+        let config = self.cold_or_loaded(
+            |cold| crate::log::ValidationConfig::new(&cold.config),
+            |log| log.validation_config(),
+        );
         LogValidator::new(config, now_ms, origin)
     }
 
@@ -184,7 +365,9 @@ impl Partition {
         validated: ValidatedRecords,
         now_ms: i64,
     ) -> Result<AppendInfo, ValidationError> {
-        let mut log = self.log();
+        let mut log = self
+            .log()
+            .map_err(|e| AppendError::Storage(open_error(e)))?;
         let info = log.append_validated(validated, now_ms)?;
         let end = log.log_end_offset();
         drop(log);
@@ -214,9 +397,9 @@ impl Partition {
                 return Ok(());
             }
             self.offline.check()?;
-            let handle = self.log().sync_handle();
+            let handle = self.log().map_err(open_error)?.sync_handle();
             let Some(handle) = handle else {
-                let covered = self.log().recovery_point();
+                let covered = self.log().map_err(open_error)?.recovery_point();
                 self.durable_offset.fetch_max(covered, Ordering::AcqRel);
                 if covered < end_offset {
                     // Nothing left to sync yet the data is not covered: the log was
@@ -237,7 +420,7 @@ impl Partition {
                 self.report_offline();
                 return Err(e);
             }
-            self.log().mark_flushed(covered);
+            self.log().map_err(open_error)?.mark_flushed(covered);
             let before = self.durable_offset.load(Ordering::Acquire);
             crate::metrics::global()
                 .group_commit_offsets
@@ -256,7 +439,7 @@ impl Partition {
         max_offset: Option<i64>,
         min_one_batch: bool,
     ) -> Result<(ReadInfo, Watermarks), LogError> {
-        let log = self.log();
+        let log = self.log()?;
         let marks = watermarks(&log);
         let bound = max_offset.unwrap_or(marks.high_watermark);
         let info = log.read(fetch_offset, max_bytes, bound, min_one_batch)?;
@@ -265,8 +448,27 @@ impl Partition {
         Ok((info, marks))
     }
 
+    /// The offsets as the log has them. A cold partition that was shut down cleanly
+    /// answers from its marker, checkpoint and producer snapshot without opening (the
+    /// offsets open would find); any other opens. A log that cannot be opened has none to
+    /// give: zeros, beside the storage error every read and append of it answers.
     pub fn watermarks(&self) -> Watermarks {
-        watermarks(&self.log())
+        let cold = self.cold_or_loaded(|cold| cold.offsets(), |_| None);
+        if let Some(o) = cold {
+            return Watermarks {
+                log_start_offset: o.log_start_offset,
+                high_watermark: o.log_end_offset,
+                last_stable_offset: o.last_stable_offset,
+            };
+        }
+        match self.log() {
+            Ok(log) => watermarks(&log),
+            Err(_) => Watermarks {
+                log_start_offset: 0,
+                high_watermark: 0,
+                last_stable_offset: 0,
+            },
+        }
     }
 
     /// Writes a COMMIT or ABORT marker for `producer_id` (called by the transaction
@@ -281,7 +483,9 @@ impl Partition {
         coordinator_epoch: i32,
         now_ms: i64,
     ) -> Result<i64, AppendError> {
-        let mut log = self.log();
+        let mut log = self
+            .log()
+            .map_err(|e| AppendError::Storage(open_error(e)))?;
         let offset = log.write_txn_marker(
             producer_id,
             producer_epoch,
@@ -297,7 +501,9 @@ impl Partition {
 
     /// Open transactions here: (producer id, epoch, first offset).
     pub fn ongoing_transactions(&self) -> Vec<(i64, i16, i64)> {
-        self.log().ongoing_transactions()
+        self.log()
+            .map(|log| log.ongoing_transactions())
+            .unwrap_or_default()
     }
 
     /// A receiver that changes whenever this partition's log end offset moves.
@@ -312,17 +518,20 @@ impl Partition {
         fetch_offset: i64,
         upper_bound: i64,
     ) -> Result<Vec<AbortedTxn>, LogError> {
-        self.log().aborted_transactions(fetch_offset, upper_bound)
+        self.log()?.aborted_transactions(fetch_offset, upper_bound)
     }
 
-    /// How many producer ids this partition remembers (their sequence and epoch state).
+    /// How many producer ids this partition remembers in memory (their sequence and epoch
+    /// state); a cold partition has not read its producer-state snapshot yet: 0.
     pub fn producer_count(&self) -> usize {
-        self.log().producer_state().producers().count()
+        self.cold_or_loaded(|_| 0, |log| log.producer_state().producers().count())
     }
 
     /// The producers this partition remembers, by producer id (DescribeProducers).
     pub fn active_producers(&self) -> Vec<ActiveProducer> {
-        let log = self.log();
+        let Ok(log) = self.log() else {
+            return Vec::new();
+        };
         let mut producers: Vec<ActiveProducer> = log
             .producer_state()
             .producers()
@@ -342,7 +551,7 @@ impl Partition {
     /// The sequence number `producer_id` at `producer_epoch` must use next here, if
     /// this partition remembers a batch of it at that epoch.
     pub fn next_sequence(&self, producer_id: i64, producer_epoch: i16) -> Option<i32> {
-        let log = self.log();
+        let log = self.log().ok()?;
         let entry = log.producer_state().entry(producer_id)?;
         (entry.producer_epoch == producer_epoch)
             .then(|| entry.batches.back().map(|b| b.last_seq.wrapping_add(1)))
@@ -352,26 +561,26 @@ impl Partition {
     /// The first offset whose batch has a timestamp at or after `timestamp_ms`, with
     /// that timestamp (ListOffsets by time).
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
-        self.log().offset_for_timestamp(timestamp_ms)
+        self.log()?.offset_for_timestamp(timestamp_ms)
     }
 
     /// The offset and timestamp of the record with the largest timestamp (ListOffsets
     /// MAX_TIMESTAMP).
     pub fn max_timestamp_and_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
-        self.log().max_timestamp_and_offset()
+        self.log()?.max_timestamp_and_offset()
     }
 
     /// DeleteRecords: moves the log start offset to `offset`, or to the high watermark
     /// when `None` (read under the same lock). Returns the new log start offset.
     pub fn delete_records_before(&self, offset: Option<i64>) -> Result<i64, LogError> {
-        let mut log = self.log();
+        let mut log = self.log()?;
         let target = offset.unwrap_or_else(|| log.high_watermark());
         log.delete_records_before(target)
     }
 
     /// This partition's directory (`<log dir>/<topic>-<partition>`).
     pub fn dir(&self) -> PathBuf {
-        self.log.lock().dir().to_path_buf()
+        self.cold_or_loaded(|cold| cold.dir.clone(), |log| log.dir().to_path_buf())
     }
 
     /// The log directory (one of `log.dirs`) holding this partition.
@@ -383,9 +592,9 @@ impl Partition {
     /// Runs `f` with the log end offset while no append can run (a copy pass for
     /// AlterReplicaLogDirs lists the files under this, so what it copies covers at least
     /// that offset).
-    pub fn with_appends_held<R>(&self, f: impl FnOnce(&Path, i64) -> R) -> R {
-        let log = self.log();
-        f(log.dir(), log.log_end_offset())
+    pub fn with_appends_held<R>(&self, f: impl FnOnce(&Path, i64) -> R) -> Result<R, LogError> {
+        let log = self.log()?;
+        Ok(f(log.dir(), log.log_end_offset()))
     }
 
     /// AlterReplicaLogDirs' switch, all under the log lock (produce and fetch wait for
@@ -396,7 +605,7 @@ impl Partition {
         &self,
         replace: impl FnOnce(&Path, &LogConfig) -> Result<PartitionLog, E>,
     ) -> Result<(), E> {
-        let mut log = self.log();
+        let mut log = self.log().map_err(open_error)?;
         log.close()?;
         let mut new = replace(log.dir(), log.config())?;
         new.adopt_offline_state(log.offline_state().clone());
@@ -406,37 +615,70 @@ impl Partition {
 
     /// Bytes on disk in this partition's segments (DescribeLogDirs).
     pub fn size_bytes(&self) -> u64 {
-        self.log().size_bytes()
+        self.log_size_and_segments().0
     }
 
-    /// Bytes and segment count of the log, under one lock (for /metrics).
+    /// Bytes and segment count of the log, under one lock (for /metrics). A cold
+    /// partition answers from its directory listing, without opening.
     pub fn log_size_and_segments(&self) -> (u64, usize) {
-        let log = self.log();
-        (log.size_bytes(), log.segment_count())
+        self.cold_or_loaded(
+            |cold| {
+                cold.summary()
+                    .map_or((0, 0), |s| (s.size_bytes, s.segments))
+            },
+            |log| (log.size_bytes(), log.segment_count()),
+        )
     }
 
-    /// Applies changed topic configs at once (AlterConfigs).
+    /// Applies changed topic configs at once (AlterConfigs); a cold partition opens with
+    /// them.
     pub fn set_config(&self, config: LogConfig) {
-        self.log().set_config(config)
+        self.cold_or_loaded(
+            |cold| cold.config = config.clone(),
+            |log| log.set_config(config.clone()),
+        )
     }
 
     /// Time-based rolls, the flush.ms fsync and retention. Returns how many segments
-    /// retention deleted. Skips an offline partition.
+    /// retention deleted. Skips an offline partition. A cold partition is opened only if
+    /// its directory says a roll or retention is due (or it needs crash recovery).
     pub fn housekeeping(&self, now_ms: i64) -> io::Result<usize> {
-        self.log().housekeeping(now_ms)
+        let due = self.cold_or_loaded(
+            |cold| {
+                let config = cold.config.clone();
+                cold.summary()
+                    .is_none_or(|s| s.needs_housekeeping(&config, now_ms))
+            },
+            |_| true,
+        );
+        if !due || self.is_offline() {
+            return Ok(0);
+        }
+        self.log().map_err(open_error)?.housekeeping(now_ms)
     }
 
     /// What the log cleaner should compact now, if anything (zero-copy views of the
-    /// closed segments; the copy runs without the lock).
+    /// closed segments; the copy runs without the lock). A cold partition is opened only
+    /// if it is compacted and has a segment besides the active one.
     pub fn cleaning_plan(&self, now_ms: i64) -> Option<CleanPlan> {
-        self.log().cleaning_plan(now_ms)
+        let due = self.cold_or_loaded(
+            |cold| {
+                let config = cold.config.clone();
+                cold.summary().is_none_or(|s| s.needs_cleaning(&config))
+            },
+            |_| true,
+        );
+        if !due || self.is_offline() {
+            return None;
+        }
+        self.log().ok()?.cleaning_plan(now_ms)
     }
 
     /// Swaps cleaned segments in. Returns how many were replaced (none once offline).
     /// Nothing is installed when the log moved to another log directory since `plan`
     /// was made: its cleaned files are in the old directory, removed with it.
     pub fn install_cleaned(&self, plan: &CleanPlan, out: &CleanOutput) -> Result<usize, LogError> {
-        let mut log = self.log();
+        let mut log = self.log()?;
         if log.dir() != plan.dir {
             return Ok(0);
         }
@@ -445,8 +687,35 @@ impl Partition {
 
     /// Flushes and closes the log cleanly. An offline partition is left as it is, without
     /// a clean-shutdown marker, and answers `Err`: the next start runs crash recovery.
+    /// A cold partition has nothing to close: its files are as the last run left them.
     pub fn close(&self) -> io::Result<()> {
-        self.log().close()
+        self.cold_or_loaded(|_| Ok(()), |log| log.close())
+    }
+
+    /// Step 1 of a batched clean shutdown (`PartitionLog::begin_batched_close`); false
+    /// when there is nothing to finish (cold, closed already, or offline).
+    pub fn begin_batched_close(&self) -> io::Result<bool> {
+        match self.log.get() {
+            Some(log) => {
+                let began = log.lock().begin_batched_close();
+                self.report_offline();
+                began
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Step 2, after a file-system sync that followed step 1 succeeded
+    /// (`PartitionLog::finish_batched_close`).
+    pub fn finish_batched_close(&self) -> io::Result<()> {
+        match self.log.get() {
+            Some(log) => {
+                let finished = log.lock().finish_batched_close();
+                self.report_offline();
+                finished
+            }
+            None => Ok(()),
+        }
     }
 
     /// DeleteTopics: fences this partition before its directory is renamed away. A
@@ -459,8 +728,12 @@ impl Partition {
 
     /// Fences this partition for good, as [`Partition::retire`], for `reason`.
     pub fn retire_because(&self, reason: &str) {
-        let log = self.log.lock();
-        log.offline_state().retire(reason);
+        // Under the lock that serialises with a move's switch or, while cold, with
+        // opening: neither runs on a retired partition.
+        self.cold_or_loaded(
+            |_| self.offline.retire(reason),
+            |log| log.offline_state().retire(reason),
+        )
     }
 }
 

@@ -23,6 +23,7 @@ use super::store::{self as topic_store, TopicRecord, DELETE_SUFFIX};
 use crate::clock::Clock;
 use crate::config::{validate_topic_configs, BrokerConfig};
 use crate::error::{KafkaError, ResponseError};
+use crate::log::fs_sync::FileSystemSync;
 use crate::log::storage;
 use crate::log::PartitionLog;
 
@@ -70,14 +71,19 @@ pub struct TopicRegistry {
     /// Metadata changes committed so far (`metadata.changes`), advanced under
     /// `admin_lock` after each change's commit point.
     metadata_changes: AtomicI64,
+    /// One `syncfs` per log directory for a clean shutdown, opened at start-up; `None`
+    /// where that is not as safe as per-file fsyncs (`crate::log::fs_sync`).
+    fs_sync: Option<FileSystemSync>,
     /// Set by `close_all`: moves stop before their switch.
     pub(super) closing: std::sync::atomic::AtomicBool,
 }
 
 impl TopicRegistry {
-    /// Opens every topic recorded in the data directory, recovering each partition log
-    /// in whichever log directory holds it, and removes directories left over from
-    /// deletions and interrupted moves.
+    /// Registers every topic recorded in the data directory, each partition in whichever
+    /// log directory holds it, and removes directories left over from deletions and
+    /// interrupted moves. Partition logs are not opened here: each is opened (and
+    /// recovered, after a crash) on first touch (`Partition::cold`), so start-up does no
+    /// per-partition I/O beyond listing the log directories.
     pub fn load(config: Arc<BrokerConfig>, clock: Clock) -> Result<TopicRegistry> {
         let data_dir = config.data_dir.clone();
         let log_dirs = config.log_dirs();
@@ -94,9 +100,9 @@ impl TopicRegistry {
             by_id: RwLock::new(HashMap::new()),
             admin_lock: Mutex::new(()),
             closing: std::sync::atomic::AtomicBool::new(false),
+            fs_sync: FileSystemSync::open(&log_dirs),
             metadata_changes: AtomicI64::new(topic_store::read_metadata_changes(&data_dir)?),
         };
-        let now = registry.clock.now_ms();
         let records = topic_store::read_topics(&data_dir)?;
         let located = super::log_dirs::discover(&log_dirs, &records)?;
         for dir in &log_dirs {
@@ -109,12 +115,36 @@ impl TopicRegistry {
                     None => registry.place_partitions(1).remove(0),
                 })
                 .collect();
-            let topic = registry
-                .open_topic(&record, now, &placement)
-                .with_context(|| format!("opening topic {}", record.name))?;
-            registry.insert(topic);
+            registry.insert(registry.cold_topic(&record, &placement));
         }
         Ok(registry)
+    }
+
+    /// The topic of `record` with every partition cold (in log directory
+    /// `placement[p]`): no file is touched.
+    fn cold_topic(&self, record: &TopicRecord, placement: &[PathBuf]) -> Arc<Topic> {
+        let name: Arc<str> = Arc::from(record.name.as_str());
+        let log_config = self.config.log_config(&record.configs);
+        let partitions = placement
+            .iter()
+            .enumerate()
+            .map(|(p, log_dir)| {
+                let dir = topic_store::partition_dir(log_dir, &record.name, p as i32);
+                Arc::new(Partition::cold(
+                    name.clone(),
+                    p as i32,
+                    dir,
+                    log_config.clone(),
+                    self.clock.clone(),
+                ))
+            })
+            .collect();
+        Arc::new(Topic {
+            name,
+            id: record.topic_id,
+            partitions,
+            configs: record.configs.clone(),
+        })
     }
 
     /// Opens (creating) the partitions of `record`, partition `p` in log directory
@@ -582,18 +612,57 @@ impl TopicRegistry {
     /// thousands of partitions close in a fraction of the time.
     pub fn close_all(&self) {
         self.closing.store(true, Ordering::Release);
-        let partitions = self.all_partitions();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let workers = OPEN_CLOSE_THREADS.min(partitions.len());
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    while let Some(p) = partitions.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        close_partition(p);
-                    }
-                });
+        // A partition never opened since start-up is as the last run left it (cleanly
+        // closed, or waiting for recovery at its next open): nothing to write.
+        let (partitions, cold): (Vec<_>, Vec<_>) = self
+            .all_partitions()
+            .into_iter()
+            .partition(|p| p.is_loaded());
+        tracing::info!(
+            open = partitions.len(),
+            never_opened = cold.len(),
+            batched = self.fs_sync.is_some(),
+            "closing partition logs"
+        );
+        let Some(fs_sync) = &self.fs_sync else {
+            on_threads(&partitions, |p| {
+                close_partition(p);
+            });
+            return;
+        };
+        // Batched: trim every log's indexes, one syncfs for all data, then every log's
+        // snapshot, checkpoint and marker without fsyncs, and one more syncfs. A marker is
+        // only written after the sync that made its log's data durable succeeded.
+        let began: Vec<bool> = on_threads(&partitions, |p| match p.begin_batched_close() {
+            Ok(began) => began,
+            Err(e) => {
+                log_close_failure(p, &e);
+                false
             }
         });
+        if let Err(e) = fs_sync.sync() {
+            tracing::error!(error = %e, "syncfs at shutdown failed: no partition is marked cleanly shut down, the next start recovers every partition opened in this run");
+            return;
+        }
+        let to_finish: Vec<Arc<Partition>> = partitions
+            .iter()
+            .zip(&began)
+            .filter(|(_, began)| **began)
+            .map(|(p, _)| p.clone())
+            .collect();
+        on_threads(&to_finish, |p| {
+            if let Err(e) = p.finish_batched_close() {
+                log_close_failure(p, &e);
+            }
+        });
+        if let Err(e) = fs_sync.sync() {
+            tracing::error!(error = %e, "syncfs of the clean-shutdown markers failed; data was already durable, partitions whose files did not reach the disk are recovered at their next open");
+        }
+    }
+
+    /// Whether `close_all` began: background passes over every partition stop early.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -606,14 +675,42 @@ impl TopicRegistry {
 /// few enough not to matter on a small machine.
 const OPEN_CLOSE_THREADS: usize = 16;
 
+/// `f` on every partition from up to `OPEN_CLOSE_THREADS` threads; results in order.
+fn on_threads<R: Send + Default>(
+    partitions: &[Arc<Partition>],
+    f: impl Fn(&Partition) -> R + Sync,
+) -> Vec<R> {
+    let results: Vec<Mutex<R>> = partitions.iter().map(|_| Mutex::default()).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = OPEN_CLOSE_THREADS.min(partitions.len());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(p) = partitions.get(i) else { break };
+                *results[i].lock() = f(p.as_ref());
+            });
+        }
+    });
+    results.into_iter().map(Mutex::into_inner).collect()
+}
+
 fn close_partition(p: &Partition) {
     let was_offline = p.is_offline();
     if let Err(e) = p.close() {
         if was_offline {
             tracing::warn!(topic = %p.topic, partition = p.index, "offline partition left without a clean-shutdown marker; the next start recovers it");
         } else {
-            tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing partition log failed");
+            log_close_failure(p, &e);
         }
+    }
+}
+
+fn log_close_failure(p: &Partition, e: &std::io::Error) {
+    if p.is_offline() && crate::log::offline::is_offline_error(e) {
+        tracing::warn!(topic = %p.topic, partition = p.index, "offline partition left without a clean-shutdown marker; the next start recovers it");
+    } else {
+        tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing partition log failed");
     }
 }
 
@@ -704,3 +801,7 @@ fn remove_deleted_dirs(data_dir: &Path) {
 #[cfg(test)]
 #[path = "registry_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "lazy_tests.rs"]
+mod lazy_tests;

@@ -718,4 +718,63 @@ impl PartitionLog {
         self.closed = true;
         Ok(())
     }
+
+    /// Step 1 of `close` for many logs at once, with one sync of each file system for all
+    /// of them (`crate::log::fs_sync`) instead of several fsyncs per log: the final time
+    /// index entry and the index trim (with their own fsyncs, as `close`). Nothing claims
+    /// durability yet. The caller then syncs the file system and calls
+    /// [`PartitionLog::finish_batched_close`]. `Ok(false)`: closed already, nothing to do.
+    pub fn begin_batched_close(&mut self) -> io::Result<bool> {
+        if self.closed {
+            return Ok(false);
+        }
+        self.offline.check()?;
+        let trimmed = self.active_mut().become_inactive();
+        trimmed.map_err(|e| self.fail("close", e))?;
+        // A write from here on reopens the active segment (and writes no marker).
+        self.closed = true;
+        Ok(true)
+    }
+
+    /// Step 2, only after a sync of the file system that began after step 1 succeeded:
+    /// everything appended is durable, so the recovery point moves to the log end, and
+    /// the producer snapshot, checkpoint and clean-shutdown marker are written without
+    /// fsyncs of their own (the caller syncs the file system once more). A log written
+    /// again since step 1 (or gone offline) gets no marker: its next open recovers it.
+    pub fn finish_batched_close(&mut self) -> io::Result<()> {
+        if !self.closed || self.offline.is_offline() {
+            return Ok(());
+        }
+        let end = self.log_end_offset();
+        for seg in &mut self.segments {
+            seg.synced_next_offset = seg.next_offset;
+        }
+        self.recovery_point = self.recovery_point.max(end);
+        self.unflushed_messages = 0;
+        self.first_unflushed_ms = None;
+        self.write_closed_files_unsynced()
+            .map_err(|e| self.fail("close", e))
+    }
+
+    fn write_closed_files_unsynced(&mut self) -> io::Result<()> {
+        let end = self.log_end_offset();
+        producer_state::write_snapshot_with(&self.dir, end, &self.producer_state, false)?;
+        let cp = Checkpoint {
+            log_start_offset: self.log_start_offset,
+            recovery_point: self.recovery_point,
+        };
+        checkpoint::write_replacing(&self.dir, checkpoint::CHECKPOINT_FILE, &cp.encode(), false)?;
+        let active = self.active();
+        let marker = CleanShutdown {
+            log_end_offset: active.next_offset,
+            active_base_offset: active.base_offset,
+            active_log_size: active.size(),
+        };
+        checkpoint::write_replacing(
+            &self.dir,
+            checkpoint::CLEAN_SHUTDOWN_FILE,
+            &marker.encode(),
+            false,
+        )
+    }
 }
