@@ -39,8 +39,8 @@ pub async fn handle(
                 dg.group_state = sb("Dead");
                 if v >= 6 {
                     dg.error_code = ResponseError::GroupIdNotFound.code();
-                    let other_kind = broker.groups.is_consumer_group(id)
-                        || broker.share.describe(id).is_some();
+                    let other_kind =
+                        broker.groups.is_consumer_group(id) || broker.share.describe(id).is_some();
                     dg.error_message = Some(sb(if other_kind {
                         format!("Group {} is not a classic group.", id.0)
                     } else {

@@ -524,7 +524,8 @@ async fn share_admin_apis_answer_unsupported_version_at_share_version_0() {
     let unsupported = ResponseError::UnsupportedVersion.code();
 
     let mut describe = DescribeShareGroupOffsetsRequest::default();
-    let mut g = describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default();
+    let mut g =
+        describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default();
     g.group_id = GroupId(s("g"));
     describe.groups.push(g);
     let r = super::describe_share_group_offsets::handle(describe, &ctx(1), &b)
@@ -579,5 +580,8 @@ async fn describe_groups_names_a_share_group_as_not_classic() {
     );
     // Before v6 both are Dead without an error, as Kafka answers librdkafka's v4.
     let r = describe(4).await;
-    assert!(r.groups.iter().all(|g| g.error_code == 0 && g.group_state.as_str() == "Dead"));
+    assert!(r
+        .groups
+        .iter()
+        .all(|g| g.error_code == 0 && g.group_state.as_str() == "Dead"));
 }
