@@ -317,6 +317,19 @@ impl LogSegment {
         self.deactivate(true)
     }
 
+    /// `become_inactive` for a close that syncs the whole file system afterwards (the
+    /// batched shutdown): the index files are trimmed but not fsynced one by one;
+    /// [`LogSegment::mark_indexes_synced`] records the file-system sync that covered them.
+    pub fn become_inactive_for_syncfs(&mut self) -> io::Result<()> {
+        self.deactivate(false)
+    }
+
+    /// A sync of the whole file system that began after the indexes were last written
+    /// succeeded: they are durable, as a `become_inactive` would have made them.
+    pub fn mark_indexes_synced(&mut self) {
+        self.indexes_unsynced = false;
+    }
+
     /// `become_inactive`; without `sync_indexes` the index files are left for the
     /// page cache to write and synced by the next `become_inactive` (roll or close).
     fn deactivate(&mut self, sync_indexes: bool) -> io::Result<()> {
