@@ -585,3 +585,118 @@ async fn describe_groups_names_a_share_group_as_not_classic() {
         .iter()
         .all(|g| g.error_code == 0 && g.group_state.as_str() == "Dead"));
 }
+
+/// librdkafka's ShareConsumer closes with the leave heartbeat first and its final
+/// request (epoch -1, carrying the last acknowledgements) after it: as at Kafka, whose
+/// share-partition leaders hear nothing of the leave, that request finds its session.
+#[tokio::test]
+async fn the_final_request_after_leaving_the_group_still_acknowledges() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path(), &[]);
+    let topic = b
+        .topics
+        .create(
+            crate::topics::NewTopic {
+                name: "t".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                configs: Default::default(),
+            },
+            false,
+        )
+        .unwrap();
+    produce(&b, "t", 0, batch(&["a", "b"], 1000), -1)
+        .await
+        .unwrap();
+    b.share
+        .set_group_config("g", "share.auto.offset.reset", Some("earliest"))
+        .unwrap();
+    let hb = super::share_group_heartbeat::handle(heartbeat("m1", 0), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(hb.error_code, 0);
+    let c1 = ctx(1);
+    let f = |req| super::share_fetch::handle(req, &c1, &b);
+    assert_eq!(
+        acquired(&f(share_fetch(topic.id, 0, &[])).await.unwrap()).0,
+        vec![(0, 1, 1)]
+    );
+
+    let leave = super::share_group_heartbeat::handle(heartbeat("m1", -1), &ctx(1), &b)
+        .await
+        .unwrap();
+    assert_eq!(leave.error_code, 0);
+    // Accept both records in the final request: the session is still there.
+    let mut last = share_fetch(topic.id, -1, &[(0, 1, 1)]);
+    last.request.max_records = 0;
+    let r = f(last).await.unwrap();
+    assert_eq!(r.response.error_code, 0, "{:?}", r.response.error_message);
+    assert_eq!(acquired(&r), (vec![], 0));
+    // Delivery is complete: the share-partition start offset moved past both.
+    let offsets = b.share.start_offsets("g").unwrap();
+    assert_eq!(offsets.get(&(topic.id, 0)).map(|o| o.0), Some(2));
+    // The session is closed now.
+    let r = f(share_fetch(topic.id, 1, &[])).await.unwrap();
+    assert_eq!(
+        r.response.error_code,
+        ResponseError::ShareSessionNotFound.code()
+    );
+}
+
+/// A member that left and never sent its final request loses its session (and the records
+/// it held) after a session timeout.
+#[tokio::test]
+async fn a_departed_members_session_closes_after_a_session_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(
+        dir.path(),
+        &[
+            ("group.share.min.session.timeout.ms", "1"),
+            ("group.share.session.timeout.ms", "50"),
+            ("group.share.min.heartbeat.interval.ms", "1"),
+            ("group.share.heartbeat.interval.ms", "10"),
+        ],
+    );
+    let topic = b
+        .topics
+        .create(
+            crate::topics::NewTopic {
+                name: "t".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                configs: Default::default(),
+            },
+            false,
+        )
+        .unwrap();
+    produce(&b, "t", 0, batch(&["a", "b"], 1000), -1)
+        .await
+        .unwrap();
+    b.share
+        .set_group_config("g", "share.auto.offset.reset", Some("earliest"))
+        .unwrap();
+    let c1 = ctx(1);
+    let join = || super::share_group_heartbeat::handle(heartbeat("m1", 0), &c1, &b);
+    assert_eq!(join().await.unwrap().error_code, 0);
+    let f = |req| super::share_fetch::handle(req, &c1, &b);
+    assert_eq!(
+        acquired(&f(share_fetch(topic.id, 0, &[])).await.unwrap()).0,
+        vec![(0, 1, 1)]
+    );
+    super::share_group_heartbeat::handle(heartbeat("m1", -1), &ctx(1), &b)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    b.share.expire_members();
+    let r = f(share_fetch(topic.id, -1, &[(0, 1, 1)])).await.unwrap();
+    assert_eq!(
+        r.response.error_code,
+        ResponseError::ShareSessionNotFound.code()
+    );
+    // The records came back: rejoining, the member gets them a second time.
+    assert_eq!(join().await.unwrap().error_code, 0);
+    assert_eq!(
+        acquired(&f(share_fetch(topic.id, 0, &[])).await.unwrap()).0,
+        vec![(0, 1, 2)]
+    );
+}

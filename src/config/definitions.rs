@@ -271,7 +271,7 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     broker("group.consumer.migration.policy", String, "bidirectional", false,
         "Online conversion between classic and KIP-848 consumer groups (disabled, upgrade, downgrade, bidirectional). upgrade: a classic group with members becomes a consumer group when the first group.protocol=consumer member joins (else that member gets GROUP_ID_NOT_FOUND); downgrade: a consumer group whose last consumer-protocol member leaves becomes a classic group again and its classic members rejoin."),
     broker("group.share.session.timeout.ms", Int, "45000", false,
-        "KIP-932 share groups: a member that sends no ShareGroupHeartbeat for this long is removed, its share sessions close and the records it holds return to the group. Within group.share.min/max.session.timeout.ms."),
+        "KIP-932 share groups: a member that sends no ShareGroupHeartbeat for this long is removed, its share sessions close and the records it holds return to the group. A member that left (leave heartbeat) keeps its share session for its final ShareFetch/ShareAcknowledge at most this long. Within group.share.min/max.session.timeout.ms."),
     broker("group.share.min.session.timeout.ms", Int, "45000", false,
         "The smallest group.share.session.timeout.ms accepted (start-up fails below it)."),
     broker("group.share.max.session.timeout.ms", Int, "60000", false,

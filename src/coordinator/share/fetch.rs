@@ -34,6 +34,9 @@ pub struct ShareSession {
     /// The epoch the next request must carry.
     pub next_epoch: i32,
     pub partitions: BTreeSet<(Uuid, i32)>,
+    /// When the member left its group (leave heartbeat), if it did: the session waits
+    /// for the member's final request, at most a session timeout.
+    pub departed_ms: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -220,6 +223,7 @@ impl ShareCoordinator {
                 let session = ShareSession {
                     next_epoch: 1,
                     partitions: listed.collect(),
+                    departed_ms: None,
                 };
                 let parts = session.partitions.clone();
                 inner.sessions.insert(key, session);

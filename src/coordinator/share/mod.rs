@@ -180,10 +180,7 @@ impl ShareCoordinator {
     ) -> Result<(HeartbeatResult, i32), (ResponseError, String)> {
         let now = self.clock.now_ms();
         let mut inner = self.inner.lock();
-        let session_timeout = self
-            .group_config(&inner, group_id, "share.session.timeout.ms")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(self.config.session_timeout_ms);
+        let session_timeout = self.session_timeout_ms(&inner, group_id);
         let interval = self
             .group_config(&inner, group_id, "share.heartbeat.interval.ms")
             .and_then(|v| v.parse().ok())
@@ -237,9 +234,27 @@ impl ShareCoordinator {
             self.write_groups(&inner);
         }
         if leaving {
-            self.member_gone(&mut inner, group_id, &member_id);
+            // Kafka's share-partition leaders hear nothing of a member leaving its group:
+            // the member's share session and the records it holds stay for its final
+            // ShareAcknowledge or ShareFetch (epoch -1), which clients send after the
+            // leave heartbeat (librdkafka does) with the acknowledgements of the records
+            // it consumed last. Closing the session here refused those with
+            // SHARE_SESSION_NOT_FOUND and redelivered the records. A member that never
+            // sends it loses the session in `expire_members` after a session timeout.
+            let key = (group_id.to_string(), member_id.clone());
+            match inner.sessions.get_mut(&key) {
+                Some(session) => session.departed_ms = Some(now),
+                None => self.member_gone(&mut inner, group_id, &member_id),
+            }
         }
         Ok((result, interval as i32))
+    }
+
+    /// `share.session.timeout.ms` of the group, or the broker's.
+    fn session_timeout_ms(&self, inner: &Inner, group_id: &str) -> i64 {
+        self.group_config(inner, group_id, "share.session.timeout.ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(self.config.session_timeout_ms)
     }
 
     /// The member left or expired: its share sessions close and what it held returns.
@@ -286,6 +301,27 @@ impl ShareCoordinator {
                 tracing::info!(group = %id, member = %m, "share group member session expired");
                 self.member_gone(&mut inner, &id, &m);
             }
+        }
+        // Members that left their group but never sent their final request.
+        let departed: Vec<(String, String)> = inner
+            .sessions
+            .iter()
+            .filter(|((group_id, member_id), session)| {
+                let in_group = inner.groups.get(group_id).is_some_and(|g| {
+                    g.membership()
+                        .1
+                        .iter()
+                        .any(|(m, _)| *m == member_id.as_str())
+                });
+                session.departed_ms.is_some_and(|left_ms| {
+                    now - left_ms >= self.session_timeout_ms(&inner, group_id)
+                }) && !in_group
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for (group_id, member_id) in departed {
+            tracing::info!(group = %group_id, member = %member_id, "share session of a member that left closed without its final request");
+            self.member_gone(&mut inner, &group_id, &member_id);
         }
     }
 
