@@ -7,7 +7,7 @@
 #
 # Environment:
 #   SLUICE_BIN=PATH        broker binary for the integration tests (default target/debug/sluice)
-#   SLUICE_SKIP_CARGO=1    skip `cargo build` and `cargo test` (with SLUICE_BIN)
+#   SLUICE_SKIP_CARGO=1    skip `cargo test --no-run` and `cargo test` (with SLUICE_BIN)
 #
 # Builds and tests the debug profile (dependencies optimised, the broker's own code with its
 # debug assertions and overflow checks): what developers run, and without `--release`'s thin
@@ -50,7 +50,9 @@ if ! step "install test dependencies" scripts/install-test-deps.sh; then
 fi
 
 if [[ "${SLUICE_SKIP_CARGO:-0}" != "1" ]]; then
-  if ! step "cargo build" cargo build; then
+  # One build for the broker and every test harness: `cargo build` alone would build the
+  # dependencies a second time, without the features the dev-dependencies add.
+  if ! step "cargo test --no-run (builds the broker too)" cargo test --no-run; then
     summary; exit 1
   fi
   step "cargo test" cargo test || true
