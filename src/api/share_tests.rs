@@ -5,6 +5,8 @@
 //! nothing acquired past the last stable offset), and a restart keeping the
 //! share-partition start offset.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
@@ -15,7 +17,9 @@ use super::codec_4_2::{
     ShareFetchResponse as FetchV2Response,
 };
 use super::tests::{batch, broker, ctx, encode, produce, BatchSpec};
+use crate::broker::Broker;
 use crate::error::ResponseError;
+use crate::topics::Topic;
 
 fn s(x: &str) -> StrBytes {
     StrBytes::from_string(x.to_string())
@@ -80,6 +84,34 @@ fn acquired(r: &FetchV2Response) -> (Vec<(i64, i64, i16)>, i16) {
     .unwrap_or_default()
 }
 
+/// Topic "t" with one partition.
+fn topic_t(b: &Arc<Broker>) -> Arc<Topic> {
+    b.topics
+        .create(
+            crate::topics::NewTopic {
+                name: "t".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                configs: Default::default(),
+            },
+            false,
+        )
+        .unwrap()
+}
+
+/// Topic "t" holding records "a" and "b" (offsets 0 and 1), which share group "g" reads
+/// from the earliest offset.
+async fn two_records_read_from_earliest(b: &Arc<Broker>) -> Arc<Topic> {
+    let topic = topic_t(b);
+    produce(b, "t", 0, batch(&["a", "b"], 1000), -1)
+        .await
+        .unwrap();
+    b.share
+        .set_group_config("g", "share.auto.offset.reset", Some("earliest"))
+        .unwrap();
+    topic
+}
+
 fn txn(values: &[&str], producer_id: i64, first_seq: i32) -> Bytes {
     encode(
         values,
@@ -100,24 +132,7 @@ async fn share_group_lifecycle_with_read_committed() {
         dir.path(),
         &[("share.coordinator.state.topic.num.partitions", "3")],
     );
-    let topic = b
-        .topics
-        .create(
-            crate::topics::NewTopic {
-                name: "t".into(),
-                num_partitions: 1,
-                replication_factor: 1,
-                configs: Default::default(),
-            },
-            false,
-        )
-        .unwrap();
-    produce(&b, "t", 0, batch(&["a", "b"], 1000), -1)
-        .await
-        .unwrap();
-    b.share
-        .set_group_config("g", "share.auto.offset.reset", Some("earliest"))
-        .unwrap();
+    let topic = two_records_read_from_earliest(&b).await;
     b.share
         .set_group_config("g", "share.isolation.level", Some("read_committed"))
         .unwrap();
@@ -332,18 +347,7 @@ async fn share_group_lifecycle_with_read_committed() {
 async fn share_fetch_v2_acquire_modes_and_renewal() {
     let dir = tempfile::tempdir().unwrap();
     let b = broker(dir.path(), &[]);
-    let topic = b
-        .topics
-        .create(
-            crate::topics::NewTopic {
-                name: "t".into(),
-                num_partitions: 1,
-                replication_factor: 1,
-                configs: Default::default(),
-            },
-            false,
-        )
-        .unwrap();
+    let topic = topic_t(&b);
     // Two producer batches: 0-2 and 3-5.
     for (values, at) in [(["a", "b", "c"], 1000), (["d", "e", "f"], 2000)] {
         produce(&b, "t", 0, batch(&values, at), -1).await.unwrap();
@@ -593,24 +597,7 @@ async fn describe_groups_names_a_share_group_as_not_classic() {
 async fn the_final_request_after_leaving_the_group_still_acknowledges() {
     let dir = tempfile::tempdir().unwrap();
     let b = broker(dir.path(), &[]);
-    let topic = b
-        .topics
-        .create(
-            crate::topics::NewTopic {
-                name: "t".into(),
-                num_partitions: 1,
-                replication_factor: 1,
-                configs: Default::default(),
-            },
-            false,
-        )
-        .unwrap();
-    produce(&b, "t", 0, batch(&["a", "b"], 1000), -1)
-        .await
-        .unwrap();
-    b.share
-        .set_group_config("g", "share.auto.offset.reset", Some("earliest"))
-        .unwrap();
+    let topic = two_records_read_from_earliest(&b).await;
     let hb = super::share_group_heartbeat::handle(heartbeat("m1", 0), &ctx(1), &b)
         .await
         .unwrap();
@@ -657,24 +644,7 @@ async fn a_departed_members_session_closes_after_a_session_timeout() {
             ("group.share.heartbeat.interval.ms", "10"),
         ],
     );
-    let topic = b
-        .topics
-        .create(
-            crate::topics::NewTopic {
-                name: "t".into(),
-                num_partitions: 1,
-                replication_factor: 1,
-                configs: Default::default(),
-            },
-            false,
-        )
-        .unwrap();
-    produce(&b, "t", 0, batch(&["a", "b"], 1000), -1)
-        .await
-        .unwrap();
-    b.share
-        .set_group_config("g", "share.auto.offset.reset", Some("earliest"))
-        .unwrap();
+    let topic = two_records_read_from_earliest(&b).await;
     let c1 = ctx(1);
     let join = || super::share_group_heartbeat::handle(heartbeat("m1", 0), &c1, &b);
     assert_eq!(join().await.unwrap().error_code, 0);
