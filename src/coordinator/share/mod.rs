@@ -307,15 +307,15 @@ impl ShareCoordinator {
             .sessions
             .iter()
             .filter(|((group_id, member_id), session)| {
-                let in_group = inner.groups.get(group_id).is_some_and(|g| {
-                    g.membership()
-                        .1
-                        .iter()
-                        .any(|(m, _)| *m == member_id.as_str())
-                });
+                let rejoined = || {
+                    inner
+                        .groups
+                        .get(group_id)
+                        .is_some_and(|g| g.members.contains_key(member_id))
+                };
                 session.departed_ms.is_some_and(|left_ms| {
                     now - left_ms >= self.session_timeout_ms(&inner, group_id)
-                }) && !in_group
+                }) && !rejoined()
             })
             .map(|(key, _)| key.clone())
             .collect();
