@@ -1,7 +1,8 @@
 """Raw share-group requests for tests that need what no installed client sends: ShareFetch v2
 (KIP-1206's ``ShareAcquireMode``, KIP-1222's ``IsRenewAck``) and ShareAcknowledge v2 (RENEW and
 ``AcquisitionLockTimeoutMs``), plus ShareGroupHeartbeat v1 to become a member and
-DescribeShareGroupOffsets v0-1 (KIP-1226's lag). librdkafka 2.16's
+DescribeShareGroupOffsets v0-1 (KIP-1226's lag), and the group configs a share group
+reads. librdkafka 2.16's
 ShareConsumer stops at ShareFetch/ShareAcknowledge v1 and kafka-python 3.x has no share messages.
 
 Field layouts follow Kafka 4.2's ShareGroupHeartbeat/ShareFetch/ShareAcknowledge JSON
@@ -11,12 +12,26 @@ per call, each under kafka_wire's timeouts.
 
 from __future__ import annotations
 
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
+
 import kafka_wire as kw
 
 SHARE_GROUP_HEARTBEAT, SHARE_FETCH, SHARE_ACKNOWLEDGE = 76, 78, 79
 DESCRIBE_SHARE_GROUP_OFFSETS = 90
 BATCH_OPTIMIZED, RECORD_LIMIT = 0, 1
 ACCEPT, RELEASE, REJECT, RENEW = 1, 2, 3, 4
+
+
+def set_group_configs(bootstrap: str, group: str, configs: dict) -> None:
+    """IncrementalAlterConfigs on the GROUP resource (e.g. share.auto.offset.reset), with
+    kafka-python's admin client: librdkafka's does not alter group configs."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        res = ConfigResource(ConfigResourceType.GROUP, group, configs=configs)
+        admin.alter_configs([res], incremental=True, raise_on_unknown=False)
+    finally:
+        admin.close()
 
 
 def call(bootstrap: str, key: int, version: int, body: bytes) -> kw.Reader:

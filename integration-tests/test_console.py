@@ -36,10 +36,9 @@ from pathlib import Path
 
 from confluent_kafka import AcknowledgeType, Consumer, Producer, ShareConsumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from kafka import KafkaAdminClient
-from kafka.admin import ConfigResource, ConfigResourceType
 
 from harness import free_port, run, wait_until
+from share_wire import set_group_configs
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 CHROMIUM = shutil.which("chromium")
@@ -74,13 +73,7 @@ def start_share_group(b, topic: str, group: str):
     0-5 and holds 6-9 (start offset 6, lag 4), still a member; the caller closes it."""
     creator = AdminClient({"bootstrap.servers": b.bootstrap})
     creator.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(15)
-    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=10000)
-    try:
-        admin.alter_configs([ConfigResource(ConfigResourceType.GROUP, group,
-                                            configs={"share.auto.offset.reset": "earliest"})],
-                            incremental=True, raise_on_unknown=False)
-    finally:
-        admin.close()
+    set_group_configs(b.bootstrap, group, {"share.auto.offset.reset": "earliest"})
     produce(b.bootstrap, topic, [(None, b"r%d" % i) for i in range(10)])
     c = ShareConsumer({"bootstrap.servers": b.bootstrap, "group.id": group,
                        "share.acknowledgement.mode": "explicit"})

@@ -14,10 +14,8 @@ import time
 
 from confluent_kafka import AcknowledgeType, Producer, ShareConsumer
 from confluent_kafka.admin import AdminClient, NewTopic
-from kafka import KafkaAdminClient
-from kafka.admin import ConfigResource, ConfigResourceType
 
-from share_wire import describe_offsets
+from share_wire import describe_offsets, set_group_configs
 
 SETTINGS = {"group.share.min.record.lock.duration.ms": "1000", "group.share.record.lock.duration.ms": "60000"}
 
@@ -27,13 +25,7 @@ def test_share_partition_lag_follows_acknowledgements(broker_factory):
     topic, group = "lagq", "lag-g"
     creator = AdminClient({"bootstrap.servers": b.bootstrap})  # kept alive for its future
     creator.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(15)
-    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=10000)
-    try:
-        admin.alter_configs([ConfigResource(ConfigResourceType.GROUP, group,
-                                            configs={"share.auto.offset.reset": "earliest"})],
-                            incremental=True, raise_on_unknown=False)
-    finally:
-        admin.close()
+    set_group_configs(b.bootstrap, group, {"share.auto.offset.reset": "earliest"})
     p = Producer({"bootstrap.servers": b.bootstrap})
     for i in range(10):
         p.produce(topic, value=b"r%d" % i)

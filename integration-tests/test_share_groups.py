@@ -40,15 +40,6 @@ def create_topic(b, topic):
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(15)
 
 
-def set_group_configs(b, group, configs):
-    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=10000)
-    try:
-        res = ConfigResource(ConfigResourceType.GROUP, group, configs=configs)
-        admin.alter_configs([res], incremental=True, raise_on_unknown=False)
-    finally:
-        admin.close()
-
-
 def produce(b, topic, values):
     p = Producer({"bootstrap.servers": b.bootstrap, "enable.idempotence": True})
     for v in values:
@@ -78,7 +69,7 @@ def poll_until(c, want, timeout=40):
 
 def setup(b, topic, group):
     create_topic(b, topic)
-    set_group_configs(b, group, {"share.auto.offset.reset": "earliest"})
+    sw.set_group_configs(b.bootstrap, group, {"share.auto.offset.reset": "earliest"})
 
 
 def test_members_sharing_a_partition_get_distinct_records(broker_factory):
@@ -227,7 +218,7 @@ def test_acknowledgements_survive_kill9(broker_factory):
 def test_read_committed_share_group_never_delivers_aborted_records(broker_factory):
     b = broker_factory(settings=SETTINGS)
     create_topic(b, "q6")
-    set_group_configs(b, "g6", {"share.auto.offset.reset": "earliest",
+    sw.set_group_configs(b.bootstrap, "g6", {"share.auto.offset.reset": "earliest",
                                 "share.isolation.level": "read_committed"})
     p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "share-txn"})
     p.init_transactions(15)
