@@ -106,34 +106,24 @@ impl DirCopy {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            let meta = src.metadata()?;
-            let (ino, len) = (meta.ino(), meta.len());
-            seen.insert(name.clone());
-            let dst_path = self.dst.join(&name);
-            let before = self.copied.get(&name).copied();
-            let same_file = before.is_some_and(|c| c.ino == ino);
-            if same_file && before.is_some_and(|c| c.sealed && c.len == len) {
-                continue;
-            }
-            let from = match before {
-                Some(c)
-                    if same_file
-                        && is_log
-                        && c.len <= len
-                        && tails_match(&src, &dst_path, c.len)? =>
-                {
-                    c.len
+            // An index file can shrink between its length and its read (the trim at a
+            // roll): then its length is read again and it is copied whole, a few times at
+            // most; a file that keeps shrinking fails the pass.
+            let mut attempt = 0;
+            loop {
+                match self.copy_file(&src, &name, sealed, is_log) {
+                    Ok(n) => {
+                        written += n;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && attempt < 3 => {
+                        attempt += 1;
+                        self.copied.remove(&name);
+                    }
+                    Err(e) => return Err(e),
                 }
-                _ => 0,
-            };
-            if from == len && same_file && before.is_some_and(|c| c.len == len) && is_log {
-                self.copied.insert(name, Copied { ino, len, sealed });
-                continue;
             }
-            written += copy_range(&src, &dst_path, from, len)?;
-            self.copied
-                .insert(name.clone(), Copied { ino, len, sealed });
-            self.dirty.insert(name);
+            seen.insert(name);
         }
         let gone: Vec<OsString> = self
             .copied
@@ -150,6 +140,42 @@ impl DirCopy {
             self.copied.remove(&name);
             self.dirty.remove(&name);
         }
+        Ok(written)
+    }
+
+    /// Copies what changed of one source file since the last pass; the bytes written.
+    fn copy_file(
+        &mut self,
+        src: &File,
+        name: &OsString,
+        sealed: bool,
+        is_log: bool,
+    ) -> io::Result<u64> {
+        let meta = src.metadata()?;
+        let (ino, len) = (meta.ino(), meta.len());
+        let dst_path = self.dst.join(name);
+        let before = self.copied.get(name).copied();
+        let same_file = before.is_some_and(|c| c.ino == ino);
+        if same_file && before.is_some_and(|c| c.sealed && c.len == len) {
+            return Ok(0);
+        }
+        let from = match before {
+            Some(c)
+                if same_file && is_log && c.len <= len && tails_match(src, &dst_path, c.len)? =>
+            {
+                c.len
+            }
+            _ => 0,
+        };
+        if from == len && same_file && before.is_some_and(|c| c.len == len) && is_log {
+            self.copied
+                .insert(name.clone(), Copied { ino, len, sealed });
+            return Ok(0);
+        }
+        let written = copy_range(src, &dst_path, from, len)?;
+        self.copied
+            .insert(name.clone(), Copied { ino, len, sealed });
+        self.dirty.insert(name.clone());
         Ok(written)
     }
 
