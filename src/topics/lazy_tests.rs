@@ -5,29 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use super::tests::{new_topic, registry};
 use super::*;
-use crate::config::Overrides;
 use crate::log::test_util::batch;
 use crate::log::AppendOrigin;
-
-fn registry(dir: &Path) -> TopicRegistry {
-    let overrides = Overrides {
-        listen: Some("127.0.0.1:0".into()),
-        data_dir: Some(dir.to_path_buf()),
-        ..Default::default()
-    };
-    let config = Arc::new(BrokerConfig::load(None, &overrides).unwrap());
-    TopicRegistry::load(config, Clock::system()).unwrap()
-}
-
-fn new_topic(name: &str, partitions: i32) -> NewTopic {
-    NewTopic {
-        name: name.into(),
-        num_partitions: partitions,
-        replication_factor: 1,
-        configs: BTreeMap::new(),
-    }
-}
 
 /// Every file under `dir` with its bytes and modification time.
 fn files(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {

@@ -4,7 +4,7 @@
 use super::*;
 use crate::config::Overrides;
 
-fn registry(dir: &Path) -> TopicRegistry {
+pub(super) fn registry(dir: &Path) -> TopicRegistry {
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(dir.to_path_buf()),
@@ -14,7 +14,7 @@ fn registry(dir: &Path) -> TopicRegistry {
     TopicRegistry::load(config, Clock::system()).unwrap()
 }
 
-fn new_topic(name: &str, partitions: i32) -> NewTopic {
+pub(super) fn new_topic(name: &str, partitions: i32) -> NewTopic {
     NewTopic {
         name: name.into(),
         num_partitions: partitions,
