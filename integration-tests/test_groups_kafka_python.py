@@ -17,6 +17,21 @@ MEMBER_CONF = dict(session_timeout_ms=3000, heartbeat_interval_ms=300, max_poll_
                    request_timeout_ms=31000)
 
 
+def subscribe(c, topic, listener=None):
+    """Subscribe, then load the topic's metadata before the first poll joins the group.
+
+    Works around a kafka-python 3.0.12 bug. When the leader joins before the subscription's
+    metadata arrives, its assignment snapshot is empty and it rejoins at once. If a poll's
+    timeout expires while that rejoin is in flight, the next poll sees the new assignment
+    snapshot, no longer needs a rejoin, and never takes the finished join's result. The member
+    then never applies its assignment and stops heartbeating. Reproduced here in 1 run in 4
+    under load with poll(timeout_ms=200); CI saw it once. `partitions_for_topic` fetches the
+    metadata and builds the snapshot, so the first join assigns from it and never rejoins.
+    """
+    c.subscribe([topic], listener=listener)
+    assert c.partitions_for_topic(topic), f"no partitions for {topic}"
+
+
 def worker_main(bootstrap, group, topic, strategy):
     from kafka import ConsumerRebalanceListener, KafkaConsumer
     from kafka.coordinator.assignors.range import RangePartitionAssignor
@@ -45,7 +60,7 @@ def worker_main(bootstrap, group, topic, strategy):
         def on_partitions_assigned(self, assigned):
             out("ASSIGN", ",".join(str(tp.partition) for tp in sorted(assigned, key=lambda t: t.partition)))
 
-    c.subscribe([topic], listener=Listener())
+    subscribe(c, topic, Listener())
     while not state["stop"]:
         if state["idle"]:
             out("IDLE")
@@ -132,7 +147,7 @@ def test_resume_after_restart_keeps_metadata(gbroker, admin):
 
     def read(n):
         c = consumer(gbroker, group)
-        c.subscribe([topic])
+        subscribe(c, topic)
         got = []
         deadline = time.monotonic() + 60
         while len(got) < n:
@@ -160,7 +175,7 @@ def test_admin_groups_offsets_and_static_removal(gbroker):
     admin.create_topics([NewTopic(topic, 2, 1)])
     produce(gbroker.bootstrap, topic, 2, 20, "x")  # 10 per partition
     c = consumer(gbroker, group, group_instance_id="kp-static")
-    c.subscribe([topic])
+    subscribe(c, topic)
     deadline = time.monotonic() + 30
     while len(c.assignment()) < 2 and time.monotonic() < deadline:
         c.poll(timeout_ms=100)
