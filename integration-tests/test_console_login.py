@@ -15,6 +15,9 @@ API is driven with `requests`; the login form with Debian's Chromium through pla
   error name for a topic she may not see, for creating a topic and for producing without
   WRITE, produces where she may; admin (a super user) sees both; after logout the same
   cookie is 401.
+- test_cli_share_describe_logs_in: `sluice group describe` of a share group reads what is
+  in flight from the console API, logged in as its SASL user; without one it says a login
+  is needed and describes the rest.
 - test_login_form_in_chromium: the page shows the login form, logs in as alice and shows
   the overview with her principal.
 - test_acls_and_users_as_the_logged_in_user: the ACL and SCRAM-user endpoints run as the
@@ -253,3 +256,41 @@ def test_access_page_in_chromium(login_broker, tmp_path):
     assert requests.post(console + "/api/login", json={"user": user, "password": password}, timeout=30).status_code == 401
     assert not scram_client_authenticates(b, user, password, timeout=5)
     assert password not in b.log_text(), "the broker logged the password"
+
+
+def test_cli_share_describe_logs_in(login_broker):
+    import share_wire as sw
+    from confluent_kafka import Producer
+    from kafka import KafkaAdminClient
+
+    url, b = login_broker
+    plain = f"127.0.0.1:{b.ports['PLAINTEXT']}"
+    topic, group = f"shared-{SUFFIX}", f"sg-{SUFFIX}"
+    s = login(url, "admin")
+    assert s.post(url + "/api/topics", json={"name": topic, "partitions": 1}, timeout=10).status_code in (200, 201)
+    p = Producer({"bootstrap.servers": plain})
+    for v in (b"a", b"b"):
+        p.produce(topic, v)
+    assert p.flush(30) == 0
+    sw.set_group_configs(plain, group, {"share.auto.offset.reset": "earliest"})
+    admin = KafkaAdminClient(bootstrap_servers=plain, request_timeout_ms=10000)
+    try:
+        (t,) = admin.describe_topic_partitions([topic])["topics"]
+    finally:
+        admin.close()
+    assert sw.heartbeat(plain, group, "m1", 0, [topic])[0] == 0
+    f = sw.share_fetch(plain, group, "m1", 0, uuid.UUID(str(t["topic_id"])))
+    assert f["partition"]["acquired"] == [(0, 1, 1)], f
+
+    def describe(*security):
+        out = subprocess.run([str(sluice_bin()), "group", "describe", group, "--http", f"127.0.0.1:{b.http_port}",
+                              *security], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
+    out = describe("-b", plain)
+    assert "Type: share" in out and "In flight: not shown (the console at" in out and "--sasl-username" in out, out
+    out = describe("-b", f"127.0.0.1:{b.ports['SASL_PLAINTEXT']}", "--security-protocol", "SASL_PLAINTEXT",
+                   "--sasl-mechanism", "PLAIN", "--sasl-username", "admin", "--sasl-password", USERS["admin"])
+    rows = [line.split() for line in out.splitlines() if line.startswith(topic)]
+    assert [r[:6] for r in rows if len(r) == 7] == [[topic, "0", "0-1", "acquired", "1", "m1"]], out

@@ -14,8 +14,10 @@ librdkafka 2.16's ShareConsumer negotiates v1 only. The ``share.version`` featur
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -26,6 +28,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 import kafka_wire as kw
 import share_wire as sw
+from harness import free_port
 
 # Short locks so redelivery tests finish quickly; the broker-wide minimum is lowered to allow it.
 SETTINGS = {
@@ -449,3 +452,42 @@ def test_cli_consume_and_describe_share_and_consumer_groups(broker_factory, slui
         assert row == [["q11", "0", "5", "5", "0"]], out
     finally:
         cg.close()
+
+
+def test_cli_and_console_show_what_is_in_flight(broker_factory, sluice_binary):
+    port = free_port()
+    # Locks long enough that the acquired records are still held when the CLI looks.
+    b = broker_factory(settings={**SETTINGS, "group.share.record.lock.duration.ms": "30000",
+                                 "sluice.http.listen": f"127.0.0.1:{port}"})
+    setup(b, "q12", "g12")
+    produce(b, "q12", [b"a", b"b", b"c", b"d"])
+    tid = topic_id(b, "q12")
+    assert sw.heartbeat(b.bootstrap, "g12", "m1", 0, ["q12"])[0] == 0
+    f = sw.share_fetch(b.bootstrap, "g12", "m1", 0, tid)
+    assert f["partition"]["acquired"] == [(0, 3, 1)], f
+    # Accept 0 (the start offset moves to 1), release 1 (available after one delivery);
+    # 2 and 3 stay acquired by m1.
+    a = sw.share_acknowledge(b.bootstrap, "g12", "m1", 1, tid, [(0, 0, [sw.ACCEPT]), (1, 1, [sw.RELEASE])])
+    assert (a["error"], a["partition_error"]) == (0, 0), a
+
+    def describe(http):
+        out = subprocess.run([str(sluice_binary), "group", "describe", "g12", "--http", http, "-b", b.bootstrap],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
+    out = describe(f"127.0.0.1:{port}")
+    runs = [line.split() for line in out.splitlines() if line.startswith("q12") and len(line.split()) == 7]
+    assert runs[0] == ["q12", "0", "1", "available", "1", "-", "-"], out
+    assert runs[1][:6] == ["q12", "0", "2-3", "acquired", "1", "m1"], out
+    assert 0 < int(runs[1][6]) <= 30000, out
+    assert len(runs) == 2, out
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/share-groups/g12", timeout=10) as r:
+        (p,) = json.loads(r.read())["offsets"]
+    assert p["start_offset"] == 1 and p["in_flight"]["records"] == {"available": 1, "acquired": 2}, p
+    assert p["in_flight"]["end_offset"] == 4 and p["in_flight"]["truncated"] is False, p
+
+    # Without the HTTP side the rest is still described, and the command says what it left out.
+    out = describe(f"127.0.0.1:{free_port()}")
+    assert "Type: share" in out and "In flight: not shown (cannot connect" in out, out

@@ -156,6 +156,9 @@ function log(...a) { console.log('#', ...a); }
     await page.waitForFunction(() => document.getElementById('share-group-members')?.textContent === '1');
     const memberText = await page.locator('#share-members-table').innerText();
     if (!memberText.includes(shareTopic + ': 0')) failures.push('the share member lacks its assignment: ' + memberText);
+    // What is in flight: 6-9 acquired by the member, first delivery.
+    const acquiredCells = `#share-in-flight-table tr[data-partition="${shareTopic}-0"][data-state="acquired"] td`;
+    await page.waitForFunction(sel => [...document.querySelectorAll(sel)].map(td => td.textContent).slice(2, 5).join(' ') === '6…9 acquired 1', acquiredCells);
     log('share group lag 4');
     await shot('share-group');
     await step('share_group_done');

@@ -37,15 +37,27 @@ pub struct GroupArgs {
 pub enum GroupCommand {
     /// List consumer groups: id, state and protocol type.
     List,
-    /// Show a group's state, members, assignments, and committed offsets with lag.
-    Describe { group: String },
+    /// Show a group's state, members, assignments, and committed offsets with lag; for
+    /// a share group also what is in flight (acquired records, delivery counts), read
+    /// from the broker's admin HTTP side.
+    Describe {
+        group: String,
+        /// The broker's admin HTTP side (sluice.http.listen), for a share group's
+        /// in-flight records [default: the bootstrap host, port 9644].
+        #[arg(long, value_name = "HOST:PORT")]
+        http: Option<String>,
+    },
 }
 
 pub async fn run(args: GroupArgs) -> Result<()> {
     let mut cluster = Cluster::connect(&args.bootstrap.bootstrap).await?;
     match args.command {
         GroupCommand::List => list(&mut cluster).await,
-        GroupCommand::Describe { group } => describe(&mut cluster, &group).await,
+        GroupCommand::Describe { group, http } => {
+            let http =
+                super::share_in_flight::http_address(http.as_deref(), &args.bootstrap.bootstrap);
+            describe(&mut cluster, &group, &http).await
+        }
     }
 }
 
@@ -191,14 +203,16 @@ async fn list(cluster: &mut Cluster) -> Result<()> {
     Ok(())
 }
 
-async fn describe(cluster: &mut Cluster, group: &str) -> Result<()> {
+async fn describe(cluster: &mut Cluster, group: &str, http: &str) -> Result<()> {
     let mut conn = coordinator(cluster, group).await?;
     match super::group_kinds::group_type(&mut conn, group)
         .await?
         .as_deref()
     {
         Some("share") => {
-            return super::group_kinds::describe_share(cluster, &mut conn, group).await
+            super::group_kinds::describe_share(cluster, &mut conn, group).await?;
+            super::share_in_flight::print(http, group).await;
+            return Ok(());
         }
         Some("consumer") => {
             let owner = super::group_kinds::describe_consumer(&mut conn, group).await?;

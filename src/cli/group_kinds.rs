@@ -6,7 +6,7 @@
 //!
 //! Which kind a group is comes from ListGroups v5's group type. Read-only: it never
 //! joins a group. The in-flight state of single records (acquired, delivery counts) is
-//! not in any Kafka API answer, so it is not shown.
+//! not in any Kafka API answer: `share_in_flight.rs` reads it from the admin HTTP side.
 
 use std::collections::BTreeMap;
 

@@ -78,6 +78,14 @@ pub fn configure(args: &SecurityArgs) -> Result<()> {
     Ok(())
 }
 
+/// The SASL user and password of a PLAIN or SCRAM configuration: the console's login
+/// accepts the same users (`sluice group describe` logs in with them).
+pub fn sasl_credentials() -> Option<(String, String)> {
+    let sasl = current().sasl?;
+    (sasl.mechanism == "PLAIN" || sasl.mechanism.starts_with("SCRAM-"))
+        .then_some((sasl.username, sasl.password))
+}
+
 fn current() -> ClientSecurity {
     SECURITY.get().cloned().unwrap_or_default()
 }

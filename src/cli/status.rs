@@ -4,12 +4,8 @@
 //! Speaks plain HTTP/1.1 through hyper to the address given; it never reads the
 //! broker's files or memory. Exit status: success only when the broker is ready.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -20,23 +16,8 @@ pub struct StatusArgs {
 
 /// One GET: status code and body.
 async fn get(address: &str, path: &str) -> Result<(u16, String)> {
-    let stream = TcpStream::connect(address)
-        .await
-        .with_context(|| format!("cannot connect to the admin HTTP side at {address}"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .context("HTTP handshake")?;
-    tokio::spawn(connection);
-    let request = hyper::Request::get(path)
-        .header(hyper::header::HOST, address)
-        .body(Empty::<Bytes>::new())?;
-    let response = sender
-        .send_request(request)
-        .await
-        .with_context(|| format!("GET {path}"))?;
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok((status, String::from_utf8_lossy(&body).trim().to_string()))
+    let answer = super::http_client::request(address, hyper::Method::GET, path, None, None).await?;
+    Ok((answer.status, answer.body))
 }
 
 pub async fn run(args: StatusArgs) -> Result<()> {

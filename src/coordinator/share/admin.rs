@@ -1,16 +1,74 @@
 //! The share group admin operations on share-partition state
 //! (AlterShareGroupOffsets, DeleteShareGroupOffsets): only on a group without members,
 //! as Kafka requires (NON_EMPTY_GROUP otherwise), each change persisted in
-//! `__share_group_state` before it is answered.
+//! `__share_group_state` before it is answered. And the live view of what is in flight
+//! ([`ShareCoordinator::in_flight`]), which no Kafka API carries: the console and
+//! `sluice group describe` show it.
+
+use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use super::partition::SharePartition;
+use super::partition::{InFlightRun, SharePartition};
 use super::{Inner, ShareCoordinator};
 use crate::coordinator::internal_log::Appended;
 use crate::error::ResponseError;
 
+/// One share-partition's in-flight records, live.
+#[derive(Clone, Debug)]
+pub struct InFlightPartition {
+    pub topic_id: Uuid,
+    pub partition: i32,
+    /// The share-partition start offset (SPSO).
+    pub start_offset: i64,
+    /// The next offset never acquired (SPEO + 1).
+    pub end_offset: i64,
+    pub runs: Vec<InFlightRun>,
+    /// Every in-flight record counted by state name (`available`, `acquired`,
+    /// `acknowledged`, `archived`), the runs left out included.
+    pub records_by_state: BTreeMap<&'static str, i64>,
+    /// The broker's clock when this was read: a lock's time left is its deadline minus it.
+    pub now_ms: i64,
+    /// More runs than the caller asked for; `runs` holds the first ones.
+    pub truncated: bool,
+}
+
 impl ShareCoordinator {
+    /// What is in flight in each share-partition of `group_id` (at most `max_runs` runs
+    /// each), ordered by topic id and partition; `None` for a group with neither
+    /// members nor state.
+    pub fn in_flight(&self, group_id: &str, max_runs: usize) -> Option<Vec<InFlightPartition>> {
+        let now_ms = self.clock.now_ms();
+        let inner = self.inner.lock();
+        let mut out: Vec<InFlightPartition> = inner
+            .partitions
+            .iter()
+            .filter(|(k, _)| k.0 == group_id)
+            .map(|(k, p)| {
+                let (runs, truncated) = p.in_flight_runs(max_runs);
+                let mut records_by_state = BTreeMap::new();
+                for (_, state, _) in p.records() {
+                    *records_by_state.entry(state.name()).or_insert(0) += 1;
+                }
+                InFlightPartition {
+                    topic_id: k.1,
+                    partition: k.2,
+                    start_offset: p.start_offset,
+                    end_offset: p.end_offset,
+                    runs,
+                    records_by_state,
+                    now_ms,
+                    truncated,
+                }
+            })
+            .collect();
+        if out.is_empty() && !inner.groups.contains_key(group_id) {
+            return None;
+        }
+        out.sort_by_key(|p| (p.topic_id, p.partition));
+        Some(out)
+    }
+
     fn check_empty(inner: &Inner, group_id: &str) -> Result<(), ResponseError> {
         match inner.groups.get(group_id) {
             Some(g) if !g.members.is_empty() => Err(ResponseError::NonEmptyGroup),

@@ -29,6 +29,16 @@ impl RecordState {
         }
     }
 
+    /// Kafka's name of the state (RecordState in Kafka's share-partition), lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordState::Available => "available",
+            RecordState::Acquired => "acquired",
+            RecordState::Acknowledged => "acknowledged",
+            RecordState::Archived => "archived",
+        }
+    }
+
     pub fn from_code(code: i8) -> Option<RecordState> {
         Some(match code {
             0 => RecordState::Available,
@@ -108,6 +118,21 @@ pub struct StateBatch {
     pub last_offset: i64,
     pub state: RecordState,
     pub delivery_count: i16,
+}
+
+/// A run of in-flight offsets with one live state, delivery count and holder, as
+/// `sluice group describe` and the console show them (unlike [`StateBatch`], an
+/// acquisition in progress shows as acquired, by its member).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InFlightRun {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub state: RecordState,
+    pub delivery_count: i16,
+    /// The member holding the acquisition lock (acquired runs only).
+    pub member: Option<String>,
+    /// When the earliest lock of the run runs out (acquired runs only, else 0).
+    pub lock_deadline_ms: i64,
 }
 
 /// Why an acknowledgement was refused: Kafka's INVALID_RECORD_STATE (or
@@ -453,6 +478,44 @@ impl SharePartition {
             }
         }
         out
+    }
+
+    /// The in-flight records as they are now (acquisitions included, with their holder
+    /// and lock deadline), in runs of consecutive offsets with one state, delivery count
+    /// and holder; at most `max_runs`, and whether more were left out.
+    pub fn in_flight_runs(&self, max_runs: usize) -> (Vec<InFlightRun>, bool) {
+        let mut out: Vec<InFlightRun> = Vec::new();
+        for (o, r) in &self.records {
+            if let Some(run) = out.last_mut() {
+                if run.last_offset + 1 == *o
+                    && run.state == r.state
+                    && run.delivery_count == r.delivery_count
+                    && run.member == r.member
+                {
+                    run.last_offset = *o;
+                    if r.state == RecordState::Acquired {
+                        run.lock_deadline_ms = run.lock_deadline_ms.min(r.lock_deadline_ms);
+                    }
+                    continue;
+                }
+            }
+            if out.len() == max_runs {
+                return (out, true);
+            }
+            out.push(InFlightRun {
+                first_offset: *o,
+                last_offset: *o,
+                state: r.state,
+                delivery_count: r.delivery_count,
+                member: r.member.clone(),
+                lock_deadline_ms: if r.state == RecordState::Acquired {
+                    r.lock_deadline_ms
+                } else {
+                    0
+                },
+            });
+        }
+        (out, false)
     }
 
     /// (offset, state, delivery count) of every in-flight record, for describe.

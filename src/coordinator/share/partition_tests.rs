@@ -293,3 +293,44 @@ fn renew_keeps_the_record_and_restarts_its_lock() {
     p.acknowledge("a", 0, 0, &[1], &LIMITS, 1500).unwrap();
     assert_eq!(p.start_offset, 1);
 }
+
+#[test]
+fn in_flight_runs_show_holders_locks_and_states_and_stop_at_the_cap() {
+    let mut p = SharePartition::new(0);
+    p.acquire(&data(0..6), "a", 0, &LIMITS, 3, &[]);
+    let from = p.next_fetch_offset();
+    p.acquire(&data(from..6), "b", 500, &LIMITS, 3, &[]);
+    p.acknowledge("a", 1, 1, &[1], &LIMITS, 600).unwrap();
+    p.acknowledge("b", 4, 4, &[2], &LIMITS, 600).unwrap();
+    let run = |first, last, state, member: Option<&str>, lock| InFlightRun {
+        first_offset: first,
+        last_offset: last,
+        state,
+        delivery_count: 1,
+        member: member.map(str::to_string),
+        lock_deadline_ms: lock,
+    };
+    let (runs, truncated) = p.in_flight_runs(100);
+    assert!(!truncated);
+    assert_eq!(
+        runs,
+        vec![
+            run(0, 0, RecordState::Acquired, Some("a"), 1000),
+            run(1, 1, RecordState::Acknowledged, None, 0),
+            run(2, 2, RecordState::Acquired, Some("a"), 1000),
+            run(3, 3, RecordState::Acquired, Some("b"), 1500),
+            run(4, 4, RecordState::Available, None, 0),
+            run(5, 5, RecordState::Acquired, Some("b"), 1500),
+        ]
+    );
+    let (first_two, truncated) = p.in_flight_runs(2);
+    assert!(truncated);
+    assert_eq!(first_two, runs[..2]);
+    // A run merges consecutive offsets with one state, count and holder.
+    let mut q = SharePartition::new(0);
+    q.acquire(&data(0..4), "a", 0, &LIMITS, 10, &[]);
+    assert_eq!(
+        q.in_flight_runs(10).0,
+        vec![run(0, 3, RecordState::Acquired, Some("a"), 1000)]
+    );
+}

@@ -35,6 +35,9 @@ impl Limits {
 
 /// The largest request body (a produced record with its headers, a topic's configs).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// The most in-flight runs (consecutive offsets with one state, delivery count and
+/// holder) a share group's page lists per share-partition; the rest are counted only.
+pub const MAX_IN_FLIGHT_RUNS: usize = 200;
 /// The most partitions a topic created from the console may have.
 pub const MAX_PARTITIONS: i32 = 1000;
 /// The longest sliding window of a live tail's top keys.

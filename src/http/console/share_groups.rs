@@ -6,7 +6,11 @@
 //! end offset minus the start offset minus the records past the start whose delivery is
 //! complete; null where the share-partition is not initialized. The end offset shown
 //! beside it is the partition's high watermark. Everything goes through the Kafka API
-//! handlers as the request's principal; this module never reads the share coordinator.
+//! handlers as the request's principal, except what is in flight in each
+//! share-partition (records acquired, with their holder and lock, and the delivery
+//! counts of the rest), which no Kafka API carries: it is read from the share
+//! coordinator in process, and only after ShareGroupDescribe answered the principal,
+//! so only a caller allowed to describe the group sees it.
 
 use axum::extract::State;
 use kafka_protocol::messages::describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup;
@@ -14,6 +18,7 @@ use kafka_protocol::messages::*;
 use serde_json::{json, Value};
 
 use super::extract::ApiPath;
+use super::limits::MAX_IN_FLIGHT_RUNS;
 use super::{call, no_answer, ok, ApiError, ApiResult, S};
 use crate::api::sb;
 
@@ -87,6 +92,20 @@ pub async fn detail(State(state): State<S>, ApiPath(group): ApiPath<String>) -> 
             }));
         }
     }
+    let in_flight = broker
+        .share
+        .in_flight(&group, MAX_IN_FLIGHT_RUNS)
+        .unwrap_or_default();
+    for p in &mut partitions {
+        let topic = broker.topics.get(p["topic"].as_str().unwrap_or_default());
+        let found = topic.and_then(|t| {
+            let index = p["partition"].as_i64()?;
+            in_flight
+                .iter()
+                .find(|f| f.topic_id == t.id && i64::from(f.partition) == index)
+        });
+        p["in_flight"] = found.map(in_flight_json).unwrap_or(Value::Null);
+    }
     partitions.sort_by(|a, b| {
         (a["topic"].as_str(), a["partition"].as_i64())
             .cmp(&(b["topic"].as_str(), b["partition"].as_i64()))
@@ -102,4 +121,28 @@ pub async fn detail(State(state): State<S>, ApiPath(group): ApiPath<String>) -> 
         "offsets": partitions,
         "lag_sum": lag_sum,
     }))
+}
+
+/// One share-partition's in-flight records: counts by state, then the runs.
+fn in_flight_json(p: &crate::coordinator::share::admin::InFlightPartition) -> Value {
+    let runs: Vec<Value> = p
+        .runs
+        .iter()
+        .map(|r| {
+            json!({
+                "first_offset": r.first_offset,
+                "last_offset": r.last_offset,
+                "state": r.state.name(),
+                "delivery_count": r.delivery_count,
+                "member_id": r.member,
+                "lock_remaining_ms": r.member.as_ref().map(|_| (r.lock_deadline_ms - p.now_ms).max(0)),
+            })
+        })
+        .collect();
+    json!({
+        "end_offset": p.end_offset,
+        "records": p.records_by_state,
+        "runs": runs,
+        "truncated": p.truncated,
+    })
 }

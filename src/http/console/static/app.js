@@ -297,7 +297,7 @@ async function groupsPage() {
 const lagHistory = {}; // group -> [[t, lag_sum]], kept across page changes (last 10 min)
 async function groupPage(group) {
   const enc = encodeURIComponent(group);
-  const head = h('div', { class: 'cards' }), members = h('div', {}), offsets = h('div', {});
+  const head = h('div', { class: 'cards' }), members = h('div', {}), offsets = h('div', {}), inFlight = h('div', {});
   const canvas = h('canvas', { class: 'chart', id: 'lag-chart' });
   const to = h('select', { id: 'reset-to' }, ['earliest', 'latest', 'timestamp'].map(x => h('option', { value: x }, x)));
   const when = h('input', { id: 'reset-time', type: 'datetime-local' });
@@ -329,13 +329,22 @@ async function groupPage(group) {
 
 async function shareGroupPage(group) {
   const enc = encodeURIComponent(group);
-  const head = h('div', { class: 'cards' }), members = h('div', {}), offsets = h('div', {});
+  const head = h('div', { class: 'cards' }), members = h('div', {}), offsets = h('div', {}), inFlight = h('div', {});
   main.replaceChildren(h('h1', {}, 'Share group ', h('span', { id: 'share-group-name' }, group)), head,
     h('div', { class: 'panel' }, h('h2', {}, 'Share-partitions: start offset, end offset, lag'),
       h('p', { class: 'muted' }, 'Lag as DescribeShareGroupOffsets v1 computes it: end offset - start offset - records past the start whose delivery is complete (acknowledged or archived).'), offsets),
+    h('div', { class: 'panel' }, h('h2', {}, 'In flight'),
+      h('p', { class: 'muted' }, 'Records past the start offset, in runs of one state, delivery count and holder: acquired ones with their member and the time left on the lock, the rest with the deliveries they had.'), inFlight),
     h('div', { class: 'panel' }, h('h2', {}, 'Members'), members));
   every(1000, async () => {
     const g = await api('GET', '/api/share-groups/' + enc);
+    const runs = g.offsets.flatMap(o => o.in_flight ? o.in_flight.runs.map(r => [o, r]) : []);
+    const truncated = g.offsets.some(o => o.in_flight && o.in_flight.truncated);
+    inFlight.replaceChildren(runs.length ? table(['Topic', 'Partition', 'Offsets', 'State', 'Deliveries', 'Member', 'Lock left (ms)'], runs.map(([o, r]) => h('tr', { 'data-partition': o.topic + '-' + o.partition, 'data-state': r.state },
+      h('td', {}, o.topic), h('td', {}, o.partition), h('td', { class: 'num' }, r.first_offset === r.last_offset ? r.first_offset : r.first_offset + '…' + r.last_offset),
+      h('td', {}, r.state), h('td', { class: 'num' }, r.delivery_count), h('td', {}, r.member_id ?? ''), h('td', { class: 'num' }, r.lock_remaining_ms ?? ''))), { id: 'share-in-flight-table' })
+      : h('p', { class: 'muted' }, 'Nothing in flight.'));
+    if (truncated) inFlight.append(h('p', { class: 'muted' }, 'Only the first 200 runs of a share-partition are listed.'));
     head.replaceChildren(card('State', g.state, 'share-group-state'), card('Group epoch', g.group_epoch, 'share-group-epoch'), card('Assignment epoch', g.assignment_epoch),
       card('Members', g.members.length, 'share-group-members'), card('Total lag', g.lag_sum, 'share-group-lag'));
     offsets.replaceChildren(g.offsets.length ? table(['Topic', 'Partition', 'Start offset', 'End offset', 'Lag'], g.offsets.map(o => h('tr', { 'data-partition': o.topic + '-' + o.partition },
