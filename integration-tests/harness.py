@@ -119,11 +119,22 @@ def sluice_bin() -> Path:
     return REPO_ROOT / "target" / "release" / "sluice"
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+    """A TCP port that is free on 127.0.0.1 right now and that this process never handed out
+    before. The kernel may give a port it just released straight back, so two calls in a row
+    could name the same port: a CI run once started a broker whose schema registry port was its
+    Kafka port, and one whose four listeners got two equal ports."""
+    for _ in range(1000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((LOOPBACK, 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no TCP port on 127.0.0.1 that was not handed out already")
 
 
 def wait_for_port(host: str, port: int, timeout: float) -> bool:
