@@ -9,6 +9,8 @@
 #   scripts/bench.sh --scrape-only   only the cost of /metrics scraped every second (scripts/lib/bench_scrape.sh)
 #   scripts/bench.sh --otlp-only     only the cost of exporting request spans with OTLP to a local receiver
 #                                    (scripts/lib/bench_otlp.sh), against the same load not exported
+#   scripts/bench.sh --latency-only  only where produce latency goes (scripts/lib/bench_latency.sh): client latency
+#                                    beside the broker's request stages and fsyncs, and the disk's own paced fsync
 #   scripts/bench.sh --schema-only   only the cost of broker-side schema id validation (scripts/lib/bench_schema.py:
 #                                    200000 x 100 B framed records per run, validation off against on, confluent-kafka
 #                                    from .venv; the broker's CPU per record isolates the check)
@@ -41,8 +43,10 @@ REFS="python3 $ROOT/scripts/lib/bench_refs.py"
 source "$ROOT/scripts/lib/bench_scrape.sh"
 # shellcheck source=lib/bench_otlp.sh
 source "$ROOT/scripts/lib/bench_otlp.sh"
+# shellcheck source=lib/bench_latency.sh
+source "$ROOT/scripts/lib/bench_latency.sh"
 
-RUNS=5 CRASH_GIB=1 SCALE=1 SCRAPE_ONLY=0 SCHEMA_ONLY=0 OTLP_ONLY=0
+RUNS=5 CRASH_GIB=1 SCALE=1 SCRAPE_ONLY=0 SCHEMA_ONLY=0 OTLP_ONLY=0 LATENCY_ONLY=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --full) RUNS=7 CRASH_GIB=4 ;;
@@ -52,9 +56,10 @@ while [[ $# -gt 0 ]]; do
     --scrape-only) SCRAPE_ONLY=1 ;;
     --otlp-only) OTLP_ONLY=1 ;;
     --schema-only) SCHEMA_ONLY=1 ;;
+    --latency-only) LATENCY_ONLY=1 ;;
     --scale) shift; exec "$(dirname "${BASH_SOURCE[0]}")/bench-scale.sh" "$@" ;;
     --quota) shift; exec "$(dirname "${BASH_SOURCE[0]}")/bench-quota.sh" "$@" ;;
-    -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -99,7 +104,7 @@ ROT=$(cat "/sys/block/$BLK/queue/rotational" 2>/dev/null || echo "?")
 log "machine: $(nproc) CPUs ($CPU), $MEM, data dir on $DEV ($FSTYPE, rotational=$ROT)"
 
 # --- physical references ----------------------------------------------------------------------------
-if [[ $SCRAPE_ONLY == 0 && $SCHEMA_ONLY == 0 && $OTLP_ONLY == 0 ]]; then
+if [[ $SCRAPE_ONLY == 0 && $SCHEMA_ONLY == 0 && $OTLP_ONLY == 0 && $LATENCY_ONLY == 0 ]]; then
   log "physical references: loopback TCP, sequential write + fsync, fsync rate"
   LOOP=$(for _ in $(seq "$RUNS"); do $REFS loopback 2; done | median)
   DISK=$(for _ in $(seq "$RUNS"); do $REFS diskwrite "$BENCH_DIR" 512; done | median)
@@ -136,6 +141,12 @@ perf_consume() {
   [[ "$n" == "$2" ]] || log "consume $1: got $n of $2"
   awk -v n="$n" -v b="$bytes" -v ms="$ms" 'BEGIN {if (ms < 1) ms = 1; printf "%.0f %.1f\n", n/(ms/1000), b/(ms/1000)/1e6}'
 }
+
+if [[ $LATENCY_ONLY == 1 ]]; then
+  bench_latency
+  bench_latency_table | tee "$OUTF"
+  exit 0
+fi
 
 if [[ $OTLP_ONLY == 1 ]]; then
   bench_otlp

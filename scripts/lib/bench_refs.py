@@ -9,6 +9,13 @@
   bench_refs.py percentiles FILE [SKIP]     one latency (microseconds) a line -> "p50 p99 p99.9" in ms,
                                             leaving out the first SKIP lines (connection set-up)
   bench_refs.py rss PID                     "<VmRSS MiB> <VmHWM MiB>"
+  bench_refs.py fsynclat DIR SECONDS RATE   one 4 KiB append + fdatasync every 1/RATE s in DIR (paced,
+                                            as acks=all requests arrive) -> "p50 p99 p99.9" in ms of each
+  bench_refs.py histq BEFORE AFTER NAME LABELS
+                                            two /metrics scrapes (Prometheus text files); the histogram NAME's
+                                            observations between them, on the series whose labels contain
+                                            every LABELS item (comma-separated k="v") -> "count p50 p99 p99.9 mean"
+                                            in ms, quantiles interpolated within buckets as Prometheus' histogram_quantile
 
 Only the standard library; every figure is printed, never judged.
 """
@@ -94,6 +101,80 @@ def fsyncrate(d, seconds):
     print(f"{n / dt:.0f}")
 
 
+def fsynclat(d, seconds, rate):
+    path = os.path.join(d, ".bench-fsynclat")
+    buf = b"x" * 4096
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    took = []
+    try:
+        interval = 1.0 / rate
+        t0 = time.monotonic()
+        next_at = t0
+        while next_at < t0 + seconds:
+            now = time.monotonic()
+            if now < next_at:
+                time.sleep(next_at - now)
+            start = time.monotonic()
+            os.write(fd, buf)
+            os.fdatasync(fd)
+            took.append(time.monotonic() - start)
+            next_at = max(next_at + interval, start)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    took.sort()
+    def pct(q):
+        return took[min(len(took) - 1, int(q * len(took)))] * 1000.0
+    print(f"{pct(0.50):.2f} {pct(0.99):.2f} {pct(0.999):.2f}")
+
+
+def _buckets(path, name, wanted):
+    out = {}
+    prefix = name + "_bucket{"
+    for line in open(path):
+        if not line.startswith(prefix):
+            continue
+        labels, _, value = line[len(prefix):].rpartition("} ")
+        if not all(w in labels for w in wanted):
+            continue
+        le = labels.rsplit('le="', 1)[1].split('"', 1)[0]
+        bound = float("inf") if le == "+Inf" else float(le)
+        out[bound] = out.get(bound, 0.0) + float(value.split()[0])
+    return out
+
+
+def _sum(path, name, wanted):
+    total = 0.0
+    for line in open(path):
+        if line.startswith(name + "_sum") and all(w in line for w in wanted):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def histq(before, after, name, labels):
+    wanted = [x for x in labels.split(",") if x]
+    b, a = _buckets(before, name, wanted), _buckets(after, name, wanted)
+    bounds = sorted(a)
+    cum = [(le, a[le] - b.get(le, 0.0)) for le in bounds]
+    total = cum[-1][1] if cum else 0.0
+    if total <= 0:
+        print("0 - - - -")
+        return
+    def q(x):
+        rank = x * total
+        lower, below = 0.0, 0.0
+        for le, c in cum:
+            if c >= rank:
+                if le == float("inf"):
+                    return lower * 1000.0
+                inside = c - below
+                return (lower + (le - lower) * ((rank - below) / inside if inside else 1.0)) * 1000.0
+            lower, below = le, c
+        return lower * 1000.0
+    mean = (_sum(after, name, wanted) - _sum(before, name, wanted)) / total * 1000.0
+    print(f"{total:.0f} {q(0.50):.2f} {q(0.99):.2f} {q(0.999):.2f} {mean:.2f}")
+
+
 def startup(port, logf, cmd):
     with open(logf, "ab") as log:
         t0 = time.monotonic()
@@ -150,6 +231,10 @@ def main(argv):
         percentiles(argv[2], int(argv[3]) if len(argv) > 3 else 0)
     elif cmd == "rss":
         rss(argv[2])
+    elif cmd == "fsynclat":
+        fsynclat(argv[2], float(argv[3]), float(argv[4]))
+    elif cmd == "histq":
+        histq(argv[2], argv[3], argv[4], argv[5] if len(argv) > 5 else "")
     else:
         sys.exit(f"unknown command {cmd}")
 

@@ -397,6 +397,58 @@ fn log_append_time_rewrites_header_and_crc() {
 }
 
 #[test]
+fn after_the_first_sync_the_checkpoint_is_housekeepings_written_without_the_log() {
+    let dir = test_dir!();
+    let mut log = open(dir.path(), small_config());
+    let on_disk = |d: &std::path::Path| {
+        crate::log::checkpoint::read_checkpoint(d)
+            .unwrap()
+            .map(|c| c.recovery_point)
+    };
+    let sync = |log: &mut PartitionLog| {
+        let h = log.sync_handle().unwrap();
+        h.sync().unwrap();
+        log.mark_flushed(h.offset());
+    };
+    // The first sync since the log opened writes it (its directory fsync makes a new
+    // partition's segment names durable before the first ack).
+    log.append(&batch(3, 1, 10), 1).unwrap();
+    sync(&mut log);
+    assert_eq!(on_disk(dir.path()), Some(3));
+    // Later syncs leave it to housekeeping.
+    log.append(&batch(2, 1, 10), 1).unwrap();
+    sync(&mut log);
+    assert_eq!(log.recovery_point(), 5);
+    assert_eq!(on_disk(dir.path()), Some(3));
+    assert!(
+        log.checkpoint_due().is_none(),
+        "written less than an interval ago"
+    );
+    std::thread::sleep(
+        crate::log::partition_log::CHECKPOINT_INTERVAL + std::time::Duration::from_millis(20),
+    );
+    let (writer, capture) = log.checkpoint_due().expect("due");
+    assert_eq!(capture.checkpoint.recovery_point, 5);
+    assert!(log.checkpoint_due().is_none(), "captured once");
+    // The capture is written with the log free to take appends meanwhile.
+    log.append(&batch(1, 1, 10), 1).unwrap();
+    assert!(writer.write(&capture).unwrap());
+    assert_eq!(on_disk(dir.path()), Some(5));
+    // Nothing moved since: nothing due, however long it waits.
+    sync(&mut log);
+    std::thread::sleep(
+        crate::log::partition_log::CHECKPOINT_INTERVAL + std::time::Duration::from_millis(20),
+    );
+    let (writer, capture) = log.checkpoint_due().expect("the recovery point moved to 6");
+    assert!(writer.write(&capture).unwrap());
+    assert_eq!(on_disk(dir.path()), Some(6));
+    std::thread::sleep(
+        crate::log::partition_log::CHECKPOINT_INTERVAL + std::time::Duration::from_millis(20),
+    );
+    assert!(log.checkpoint_due().is_none());
+}
+
+#[test]
 fn flush_sync_handle_and_flush_messages() {
     let dir = test_dir!();
     let mut log = open(

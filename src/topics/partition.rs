@@ -639,8 +639,8 @@ impl Partition {
         )
     }
 
-    /// Time-based rolls, the flush.ms fsync and retention. Returns how many segments
-    /// retention deleted. Skips an offline partition. A cold partition is opened only if
+    /// Time-based rolls, the flush.ms fsync, retention and the periodic recovery-point
+    /// checkpoint. Returns how many segments retention deleted. Skips an offline partition. A cold partition is opened only if
     /// its directory says a roll or retention is due (or it needs crash recovery).
     pub fn housekeeping(&self, now_ms: i64) -> io::Result<usize> {
         let due = self.cold_or_loaded(
@@ -654,7 +654,20 @@ impl Partition {
         if !due || self.is_offline() {
             return Ok(0);
         }
-        self.log().map_err(open_error)?.housekeeping(now_ms)
+        let (deleted, checkpoint) = {
+            let mut log = self.log().map_err(open_error)?;
+            let deleted = log.housekeeping(now_ms)?;
+            let offline = log.offline_state().clone();
+            (deleted, log.checkpoint_due().map(|due| (due, offline)))
+        };
+        // The periodic recovery-point checkpoint, written after the log's lock is
+        // released: appends and acks=all fsyncs go on while its fsyncs run.
+        if let Some(((writer, capture), offline)) = checkpoint {
+            writer
+                .write(&capture)
+                .map_err(|e| offline.fail("writing the recovery point checkpoint", e))?;
+        }
+        Ok(deleted)
     }
 
     /// What the log cleaner should compact now, if anything (zero-copy views of the

@@ -37,8 +37,10 @@ use crate::log::validator::{
     AppendOrigin, LogValidator, ValidatedRecords, ValidationConfig, ValidationError,
 };
 use aborted::AbortedTxns;
+pub use checkpoint_writer::{CheckpointCapture, CheckpointWriter};
 
 mod aborted;
+mod checkpoint_writer;
 mod cleaning;
 mod producers;
 mod retention;
@@ -48,8 +50,8 @@ mod time_lookup;
 /// length, partition leader epoch): all outside the CRC.
 const PREFIX: usize = 16;
 
-/// Minimum time between two recovery-point checkpoints written by flushes.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+/// Minimum time between two periodic recovery-point checkpoints (housekeeping's).
+pub(crate) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Result of a successful append.
 #[derive(Clone, Debug)]
@@ -126,6 +128,12 @@ pub struct PartitionLog {
     /// `now_ms` of the first append after the last flush (for `flush.ms`).
     first_unflushed_ms: Option<i64>,
     last_checkpoint: Option<Instant>,
+    /// The recovery-point checkpoint's writer, shared with housekeeping's periodic write
+    /// made without this log's lock.
+    checkpoints: Arc<CheckpointWriter>,
+    /// The sequence number of the last checkpoint captured, and its values.
+    checkpoint_seq: u64,
+    checkpointed: Option<Checkpoint>,
     /// `close` ran: the marker exists and the active indexes are trimmed.
     closed: bool,
     /// Idempotent producers' epochs and last batches (Kafka's ProducerStateManager).
@@ -155,6 +163,13 @@ impl PartitionLog {
             gaps_below: i64::MIN,
         });
         let mut log = PartitionLog {
+            checkpoints: Arc::new(CheckpointWriter::new(dir.clone())),
+            checkpoint_seq: 0,
+            // What the file (or recovery) says: nothing to write until it moves.
+            checkpointed: Some(Checkpoint {
+                log_start_offset: loaded.log_start_offset,
+                recovery_point: loaded.recovery_point,
+            }),
             dir,
             config,
             segments: loaded.segments,
@@ -500,13 +515,47 @@ impl PartitionLog {
     }
 
     fn write_checkpoint(&mut self) -> io::Result<()> {
-        let cp = Checkpoint {
+        let capture = self.capture_checkpoint();
+        self.checkpoints.write(&capture)?;
+        Ok(())
+    }
+
+    /// The checkpoint as the log has it now, numbered after every earlier capture.
+    fn capture_checkpoint(&mut self) -> CheckpointCapture {
+        let checkpoint = Checkpoint {
             log_start_offset: self.log_start_offset,
             recovery_point: self.recovery_point,
         };
-        checkpoint::write_checkpoint(&self.dir, &cp)?;
+        self.checkpoint_seq += 1;
+        self.checkpointed = Some(checkpoint);
         self.last_checkpoint = Some(Instant::now());
-        Ok(())
+        CheckpointCapture {
+            checkpoint,
+            seq: self.checkpoint_seq,
+        }
+    }
+
+    /// The periodic checkpoint, when one is due (the recovery point or the log start
+    /// moved, and the last checkpoint is [`CHECKPOINT_INTERVAL`] old): the capture and
+    /// the writer to write it with after this log's lock is released, so the fsyncs
+    /// of the checkpoint never hold up appends (housekeeping does this). A failed write
+    /// must take the log offline (`offline_state().fail`), as one under the lock does.
+    pub fn checkpoint_due(&mut self) -> Option<(Arc<CheckpointWriter>, CheckpointCapture)> {
+        if self.offline.is_offline() || self.closed {
+            return None;
+        }
+        let now = Checkpoint {
+            log_start_offset: self.log_start_offset,
+            recovery_point: self.recovery_point,
+        };
+        let recent = self
+            .last_checkpoint
+            .is_some_and(|t| t.elapsed() < CHECKPOINT_INTERVAL);
+        if recent || self.checkpointed == Some(now) {
+            return None;
+        }
+        let capture = self.capture_checkpoint();
+        Some((self.checkpoints.clone(), capture))
     }
 
     /// Index of the segment that may hold `offset` (last base <= offset).
@@ -653,10 +702,13 @@ impl PartitionLog {
     }
 
     /// Records that everything below `offset` is durable (after `SyncHandle::sync`
-    /// returned Ok). An offline log records nothing and writes no checkpoint. The
-    /// checkpoint written here (at most once a second) can fail and take the log
-    /// offline: callers check `is_offline` before declaring anything durable, because its
-    /// directory fsync is what makes a new partition's first segment names durable.
+    /// returned Ok). An offline log records nothing and writes no checkpoint. The first
+    /// sync after the log was opened also writes the checkpoint, whose directory fsync is
+    /// what makes a new partition's first segment names durable; it can fail and take
+    /// the log offline, so callers check `is_offline` before declaring anything durable.
+    /// Later checkpoints are housekeeping's ([`Self::checkpoint_due`]): written here,
+    /// under the log's lock, their three fsyncs held up every append once a second and
+    /// were most of the acks=all tail latency.
     pub fn mark_flushed(&mut self, offset: i64) {
         if self.offline.is_offline() {
             return;
@@ -678,12 +730,8 @@ impl PartitionLog {
             self.unflushed_messages = 0;
             self.first_unflushed_ms = None;
         }
-        // Cheap enough at most once a second; a stale checkpoint only lengthens
-        // recovery, but a failed write is a failed fsync or rename like any other.
-        if self
-            .last_checkpoint
-            .is_none_or(|t| t.elapsed() >= CHECKPOINT_INTERVAL)
-        {
+        // A failed write is a failed fsync or rename like any other.
+        if self.last_checkpoint.is_none() {
             if let Err(e) = self.write_checkpoint() {
                 self.fail("writing the recovery point checkpoint", e);
             }
@@ -762,11 +810,10 @@ impl PartitionLog {
     fn write_closed_files_unsynced(&mut self) -> io::Result<()> {
         let end = self.log_end_offset();
         producer_state::write_snapshot_with(&self.dir, end, &self.producer_state, false)?;
-        let cp = Checkpoint {
-            log_start_offset: self.log_start_offset,
-            recovery_point: self.recovery_point,
-        };
-        checkpoint::write_replacing(&self.dir, checkpoint::CHECKPOINT_FILE, &cp.encode(), false)?;
+        let capture = self.capture_checkpoint();
+        self.checkpoints.write_with(&capture, |dir, cp| {
+            checkpoint::write_replacing(dir, checkpoint::CHECKPOINT_FILE, &cp.encode(), false)
+        })?;
         let active = self.active();
         let marker = CleanShutdown {
             log_end_offset: active.next_offset,
