@@ -707,8 +707,8 @@ impl PartitionLog {
     /// what makes a new partition's first segment names durable; it can fail and take
     /// the log offline, so callers check `is_offline` before declaring anything durable.
     /// Later checkpoints are housekeeping's ([`Self::checkpoint_due`]): written here,
-    /// under the log's lock, their three fsyncs held up every append once a second and
-    /// were most of the acks=all tail latency.
+    /// under the log's lock, their three fsyncs held up every append once a second (what
+    /// that cost was within this machine's noise: docs/benchmarks.md, tail latency).
     pub fn mark_flushed(&mut self, offset: i64) {
         if self.offline.is_offline() {
             return;
