@@ -193,7 +193,7 @@ def _history(worker, record) -> str:
         if not parts:
             continue
         if parts[0] in ("ASSIGN", "REVOKE", "IDLE", "CLOSED") or (
-                parts[0] in ("REC", "COMMITFAIL") and parts[1:2] == [str(partition)]):
+                parts[0] in ("REC", "COMMITFAIL", "STALE") and parts[1:2] == [str(partition)]):
             keep.append(f"{i:5d} {line}")
     if len(keep) > 60:
         keep = keep[:30] + ["  ..."] + keep[-30:]
