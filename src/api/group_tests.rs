@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use super::tests::broker;
+use super::tests::{broker, topic_t};
 use crate::error::ResponseError;
 
 /// Every group API at every served version, through the handlers, with the answers
@@ -23,17 +23,7 @@ async fn every_version_of_every_group_api_encodes() {
             ("offsets.topic.num.partitions", "3"),
         ],
     );
-    b.topics
-        .create(
-            crate::topics::NewTopic {
-                name: "t".into(),
-                num_partitions: 1,
-                replication_factor: 1,
-                configs: Default::default(),
-            },
-            false,
-        )
-        .unwrap();
+    topic_t(&b);
     let ctx =
         |v: i16| RequestContext::new(1, "127.0.0.1:1".parse().unwrap(), v, 1, Some("c".into()));
     let s = |x: &str| StrBytes::from_string(x.to_string());

@@ -16,7 +16,7 @@ use super::codec_4_2::{
     ShareAcknowledgeRequest as AckV2, ShareFetchRequest as FetchV2,
     ShareFetchResponse as FetchV2Response,
 };
-use super::tests::{batch, broker, ctx, encode, produce, BatchSpec};
+use super::tests::{batch, broker, ctx, encode, produce, topic_t, BatchSpec};
 use crate::broker::Broker;
 use crate::error::ResponseError;
 use crate::topics::Topic;
@@ -82,21 +82,6 @@ fn acquired(r: &FetchV2Response) -> (Vec<(i64, i64, i16)>, i16) {
         )
     })
     .unwrap_or_default()
-}
-
-/// Topic "t" with one partition.
-fn topic_t(b: &Arc<Broker>) -> Arc<Topic> {
-    b.topics
-        .create(
-            crate::topics::NewTopic {
-                name: "t".into(),
-                num_partitions: 1,
-                replication_factor: 1,
-                configs: Default::default(),
-            },
-            false,
-        )
-        .unwrap()
 }
 
 /// Topic "t" holding records "a" and "b" (offsets 0 and 1), which share group "g" reads

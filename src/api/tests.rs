@@ -19,6 +19,21 @@ use crate::broker::Broker;
 use crate::config::{BrokerConfig, Overrides};
 use crate::error::ResponseError;
 
+/// Topic "t" with one partition.
+pub(crate) fn topic_t(b: &Arc<Broker>) -> Arc<crate::topics::Topic> {
+    b.topics
+        .create(
+            crate::topics::NewTopic {
+                name: "t".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                configs: Default::default(),
+            },
+            false,
+        )
+        .unwrap()
+}
+
 pub(crate) fn broker(dir: &std::path::Path, sets: &[(&str, &str)]) -> Arc<Broker> {
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".into()),
