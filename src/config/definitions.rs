@@ -192,6 +192,8 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "How many incremental fetch sessions (KIP-227) the broker keeps; when full, new sessions are refused and clients fall back to full fetches."),
     broker("log.retention.check.interval.ms", Long, "300000", false,
         "How often retention deletes old segments."),
+    broker("log.flush.offset.checkpoint.interval.ms", Int, "60000", true,
+        "How often each partition's recovery point (the offset below which its log is known to be fsync'd) is written to its checkpoint file, when it moved. After a crash, segments that rolled after the last checkpoint are scanned again whole (the active segment always is), so a shorter interval shortens crash recovery after heavy writing, at the cost of a temp-file write, two fsyncs and a rename per written partition per interval, which compete with acks=all fsyncs for the disk's journal."),
     broker("log.flush.scheduler.interval.ms", Long, "1000", false,
         "How often the background flusher looks for data older than flush.ms that still needs an fsync."),
     broker("sluice.acks.all.fsync", Boolean, "true", false,

@@ -418,6 +418,8 @@ impl BrokerConfig {
             flush_messages: num("flush.messages"),
             flush_ms: num("flush.ms"),
             producer_id_expiration_ms: self.broker_number("producer.id.expiration.ms"),
+            recovery_point_checkpoint_interval_ms: self
+                .broker_number("log.flush.offset.checkpoint.interval.ms"),
             max_producers: self.broker_number("sluice.producer.state.max.producers") as usize,
             max_ongoing_transactions: self
                 .broker_number("sluice.producer.state.max.ongoing.transactions")

@@ -39,6 +39,9 @@ pub struct LogConfig {
     pub flush_messages: i64,
     /// `flush.ms`: housekeeping fsyncs data that has been unflushed this long.
     pub flush_ms: i64,
+    /// `log.flush.offset.checkpoint.interval.ms` (a broker setting): the least time
+    /// between two periodic recovery-point checkpoints of this log.
+    pub recovery_point_checkpoint_interval_ms: i64,
     /// `producer.id.expiration.ms` (a broker setting): forget an idempotent producer
     /// whose last batch is older than this.
     pub producer_id_expiration_ms: i64,
@@ -93,6 +96,7 @@ impl Default for LogConfig {
             message_timestamp_after_max_ms: i64::MAX,
             flush_messages: i64::MAX,
             flush_ms: 1000,
+            recovery_point_checkpoint_interval_ms: 60000,
             producer_id_expiration_ms: 86400000,
             max_producers: 100_000,
             max_ongoing_transactions: 10_000,

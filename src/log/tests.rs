@@ -399,7 +399,12 @@ fn log_append_time_rewrites_header_and_crc() {
 #[test]
 fn after_the_first_sync_the_checkpoint_is_housekeepings_written_without_the_log() {
     let dir = test_dir!();
-    let mut log = open(dir.path(), small_config());
+    let interval = std::time::Duration::from_millis(200);
+    let config = LogConfig {
+        recovery_point_checkpoint_interval_ms: interval.as_millis() as i64,
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config);
     let on_disk = |d: &std::path::Path| {
         crate::log::checkpoint::read_checkpoint(d)
             .unwrap()
@@ -424,9 +429,7 @@ fn after_the_first_sync_the_checkpoint_is_housekeepings_written_without_the_log(
         log.checkpoint_due().is_none(),
         "written less than an interval ago"
     );
-    std::thread::sleep(
-        crate::log::partition_log::CHECKPOINT_INTERVAL + std::time::Duration::from_millis(20),
-    );
+    std::thread::sleep(interval + std::time::Duration::from_millis(20));
     let (writer, capture) = log.checkpoint_due().expect("due");
     assert_eq!(capture.checkpoint.recovery_point, 5);
     assert!(log.checkpoint_due().is_none(), "captured once");
@@ -436,15 +439,11 @@ fn after_the_first_sync_the_checkpoint_is_housekeepings_written_without_the_log(
     assert_eq!(on_disk(dir.path()), Some(5));
     // Nothing moved since: nothing due, however long it waits.
     sync(&mut log);
-    std::thread::sleep(
-        crate::log::partition_log::CHECKPOINT_INTERVAL + std::time::Duration::from_millis(20),
-    );
+    std::thread::sleep(interval + std::time::Duration::from_millis(20));
     let (writer, capture) = log.checkpoint_due().expect("the recovery point moved to 6");
     assert!(writer.write(&capture).unwrap());
     assert_eq!(on_disk(dir.path()), Some(6));
-    std::thread::sleep(
-        crate::log::partition_log::CHECKPOINT_INTERVAL + std::time::Duration::from_millis(20),
-    );
+    std::thread::sleep(interval + std::time::Duration::from_millis(20));
     assert!(log.checkpoint_due().is_none());
 }
 

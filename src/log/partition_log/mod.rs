@@ -50,9 +50,6 @@ mod time_lookup;
 /// length, partition leader epoch): all outside the CRC.
 const PREFIX: usize = 16;
 
-/// Minimum time between two periodic recovery-point checkpoints (housekeeping's).
-pub(crate) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
-
 /// Result of a successful append.
 #[derive(Clone, Debug)]
 pub struct AppendInfo {
@@ -536,9 +533,10 @@ impl PartitionLog {
     }
 
     /// The periodic checkpoint, when one is due (the recovery point or the log start
-    /// moved, and the last checkpoint is [`CHECKPOINT_INTERVAL`] old): the capture and
-    /// the writer to write it with after this log's lock is released, so the fsyncs
-    /// of the checkpoint never hold up appends (housekeeping does this). A failed write
+    /// moved, and the last checkpoint is `log.flush.offset.checkpoint.interval.ms` old):
+    /// the capture and the writer to write it with after this log's lock is released,
+    /// so the fsyncs of the checkpoint never hold up appends (housekeeping does this).
+    /// A failed write
     /// must take the log offline (`offline_state().fail`), as one under the lock does.
     pub fn checkpoint_due(&mut self) -> Option<(Arc<CheckpointWriter>, CheckpointCapture)> {
         if self.offline.is_offline() || self.closed {
@@ -548,9 +546,12 @@ impl PartitionLog {
             log_start_offset: self.log_start_offset,
             recovery_point: self.recovery_point,
         };
-        let recent = self
-            .last_checkpoint
-            .is_some_and(|t| t.elapsed() < CHECKPOINT_INTERVAL);
+        let interval = Duration::from_millis(
+            self.config
+                .recovery_point_checkpoint_interval_ms
+                .clamp(0, i64::MAX) as u64,
+        );
+        let recent = self.last_checkpoint.is_some_and(|t| t.elapsed() < interval);
         if recent || self.checkpointed == Some(now) {
             return None;
         }
