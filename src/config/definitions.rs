@@ -198,6 +198,8 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "How often the background flusher looks for data older than flush.ms that still needs an fsync."),
     broker("sluice.acks.all.fsync", Boolean, "true", false,
         "Sluice-specific. When true, an acks=all produce is answered only after its data is fsync'd (concurrent producers share one fsync: group commit). acks=0/1 are answered once the data is written to the OS page cache, which survives a crash of the broker process but not of the machine; flush.messages and flush.ms bound that window."),
+    broker("sluice.acks.all.concurrent.fsyncs", Int, "2", true,
+        "Sluice-specific. How many acks=all fdatasyncs of one partition may be in flight at once (1 to 8). With 1, a request that arrives while an fsync runs waits for it to end and then for the next one; with 2, the next one starts at once, so it waits for about one fsync. Extra fsyncs cost disk bandwidth only when requests arrive during one."),
     broker("producer.id.expiration.ms", Long, "86400000", false,
         "Forget an idempotent producer's sequence state this long after its last batch (its next batch is then accepted as from a new producer)."),
     broker("sluice.producer.state.max.producers", Int, "100000", false,

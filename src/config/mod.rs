@@ -418,6 +418,9 @@ impl BrokerConfig {
             flush_messages: num("flush.messages"),
             flush_ms: num("flush.ms"),
             producer_id_expiration_ms: self.broker_number("producer.id.expiration.ms"),
+            concurrent_fsyncs: self
+                .broker_number("sluice.acks.all.concurrent.fsyncs")
+                .clamp(1, 8) as usize,
             recovery_point_checkpoint_interval_ms: self
                 .broker_number("log.flush.offset.checkpoint.interval.ms"),
             max_producers: self.broker_number("sluice.producer.state.max.producers") as usize,

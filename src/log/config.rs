@@ -39,6 +39,9 @@ pub struct LogConfig {
     pub flush_messages: i64,
     /// `flush.ms`: housekeeping fsyncs data that has been unflushed this long.
     pub flush_ms: i64,
+    /// `sluice.acks.all.concurrent.fsyncs` (a broker setting): how many group-commit
+    /// fdatasyncs of this log may be in flight at once.
+    pub concurrent_fsyncs: usize,
     /// `log.flush.offset.checkpoint.interval.ms` (a broker setting): the least time
     /// between two periodic recovery-point checkpoints of this log.
     pub recovery_point_checkpoint_interval_ms: i64,
@@ -97,6 +100,7 @@ impl Default for LogConfig {
             flush_messages: i64::MAX,
             flush_ms: 1000,
             recovery_point_checkpoint_interval_ms: 60000,
+            concurrent_fsyncs: 2,
             producer_id_expiration_ms: 86400000,
             max_producers: 100_000,
             max_ongoing_transactions: 10_000,

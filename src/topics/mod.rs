@@ -9,6 +9,7 @@
 //! layer: everything above reaches partitions through [`TopicRegistry`] and
 //! [`Partition`]'s methods, never through the locked log itself.
 
+pub mod group_commit;
 pub mod log_dirs;
 pub mod name;
 pub mod partition;

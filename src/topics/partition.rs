@@ -25,7 +25,6 @@
 use std::io;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -38,8 +37,9 @@ use crate::log::cold::{ColdOffsets, ColdSummary};
 use crate::log::txn_index::AbortedTxn;
 use crate::log::{
     AppendError, AppendInfo, AppendOrigin, LogConfig, LogError, LogValidator, OfflineState,
-    PartitionLog, ReadInfo, ValidatedRecords, ValidationError,
+    PartitionLog, ReadInfo, SyncHandle, ValidatedRecords, ValidationError,
 };
+use crate::topics::group_commit::{GroupCommit, Step};
 
 /// Leader epoch of every partition: Sluice is a single, permanent leader, so the epoch
 /// never changes. Clients see it in Metadata, Fetch and OffsetForLeaderEpoch.
@@ -77,11 +77,8 @@ pub struct Partition {
     cold: Mutex<Option<ColdLog>>,
     /// Log end offset after each append; fetches waiting for data watch it.
     end_offset_tx: watch::Sender<i64>,
-    /// Serialises fsyncs of this partition; waiters queued behind an fsync in flight
-    /// usually find their data covered by it when they get the lock (group commit).
-    sync_lock: tokio::sync::Mutex<()>,
-    /// Everything below this offset is known to be fsync'd.
-    durable_offset: AtomicI64,
+    /// The durable offset and the fsyncs in flight (acks=all group commit).
+    group_commit: GroupCommit,
     /// The log's offline flag, readable without the log lock.
     offline: Arc<OfflineState>,
     /// How many times a cold log was opened (tests check it is at most once).
@@ -174,14 +171,14 @@ impl Partition {
         let recovery_point = log.recovery_point();
         let (end_offset_tx, _) = watch::channel(end);
         let offline = log.offline_state().clone();
+        let concurrent_fsyncs = log.config().concurrent_fsyncs;
         Partition {
             topic,
             index,
             log: OnceLock::from(Mutex::new(log)),
             cold: Mutex::new(None),
             end_offset_tx,
-            sync_lock: tokio::sync::Mutex::new(()),
-            durable_offset: AtomicI64::new(recovery_point),
+            group_commit: GroupCommit::new(recovery_point, concurrent_fsyncs),
             offline,
             #[cfg(test)]
             opens: Default::default(),
@@ -198,6 +195,7 @@ impl Partition {
         clock: Clock,
     ) -> Partition {
         let (end_offset_tx, _) = watch::channel(0);
+        let concurrent_fsyncs = config.concurrent_fsyncs;
         Partition {
             topic,
             index,
@@ -211,8 +209,7 @@ impl Partition {
                 failed_before: false,
             })),
             end_offset_tx,
-            sync_lock: tokio::sync::Mutex::new(()),
-            durable_offset: AtomicI64::new(i64::MIN),
+            group_commit: GroupCommit::new(i64::MIN, concurrent_fsyncs),
             offline: Arc::new(OfflineState::default()),
             #[cfg(test)]
             opens: Default::default(),
@@ -222,7 +219,7 @@ impl Partition {
     /// How many times this partition's cold log was opened.
     #[cfg(test)]
     pub fn open_count(&self) -> usize {
-        self.opens.load(Ordering::Relaxed)
+        self.opens.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the log is open (it was created or touched since start-up).
@@ -245,7 +242,8 @@ impl Partition {
         let spec = cold.as_mut().expect("a partition without a log is cold");
         let started = std::time::Instant::now();
         #[cfg(test)]
-        self.opens.fetch_add(1, Ordering::Relaxed);
+        self.opens
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let opened = PartitionLog::open(&spec.dir, spec.config.clone(), spec.clock.now_ms());
         let mut log = match opened {
             Ok(log) => log,
@@ -266,8 +264,7 @@ impl Partition {
             }
         };
         log.adopt_offline_state(self.offline.clone());
-        self.durable_offset
-            .fetch_max(log.recovery_point(), Ordering::AcqRel);
+        self.group_commit.advance(log.recovery_point());
         self.end_offset_tx.send_replace(log.log_end_offset());
         tracing::debug!(topic = %self.topic, partition = self.index, elapsed_us = started.elapsed().as_micros() as u64, "opened partition log on first use");
         let _ = self.log.set(Mutex::new(log));
@@ -379,28 +376,26 @@ impl Partition {
         Ok(info)
     }
 
-    /// Waits until every offset below `end_offset` is fsync'd. Concurrent callers share
-    /// fsyncs: whoever holds the sync lock syncs everything appended so far.
+    /// Waits until every offset below `end_offset` is fsync'd (acks=all group commit,
+    /// `crate::topics::group_commit`): a waiter whose data an fsync in flight covers waits
+    /// for it; otherwise it starts one that syncs everything appended so far, as soon as
+    /// fewer than `sluice.acks.all.concurrent.fsyncs` are in flight.
     ///
     /// Ok only for data an fsync that succeeded covered. Once an fsync failed the
     /// partition is offline and every waiter for data not yet proven durable gets an
     /// error: the fsync is never retried, because a retry may "succeed" after the kernel
     /// dropped the pages it could not write.
-    pub async fn wait_durable(&self, end_offset: i64) -> io::Result<()> {
+    pub async fn wait_durable(self: &Arc<Self>, end_offset: i64) -> io::Result<()> {
         loop {
-            if self.durable_offset.load(Ordering::Acquire) >= end_offset {
-                return Ok(());
-            }
-            self.offline.check()?;
-            let _guard = self.sync_lock.lock().await;
-            if self.durable_offset.load(Ordering::Acquire) >= end_offset {
-                return Ok(());
-            }
-            self.offline.check()?;
+            let check = || self.offline.check();
+            let slot = match self.group_commit.next_step(end_offset, check).await? {
+                Step::Durable => return Ok(()),
+                Step::Sync(slot) => slot,
+            };
             let handle = self.log().map_err(open_error)?.sync_handle();
             let Some(handle) = handle else {
                 let covered = self.log().map_err(open_error)?.recovery_point();
-                self.durable_offset.fetch_max(covered, Ordering::AcqRel);
+                self.group_commit.advance(covered);
                 if covered < end_offset {
                     // Nothing left to sync yet the data is not covered: the log was
                     // truncated or replaced under us. Report it rather than spin.
@@ -412,24 +407,42 @@ impl Partition {
                 return Ok(());
             };
             let covered = handle.offset();
-            let synced = tokio::task::spawn_blocking(move || handle.sync())
-                .await
-                .map_err(io::Error::other)?;
-            if let Err(e) = synced {
-                // The handle took the log offline (or found it so).
-                self.report_offline();
-                return Err(e);
-            }
-            self.log().map_err(open_error)?.mark_flushed(covered);
-            let before = self.durable_offset.load(Ordering::Acquire);
-            crate::metrics::global()
-                .group_commit_offsets
-                .observe((covered - before).max(0) as f64);
-            // The checkpoint mark_flushed may write (with its directory fsync) failed:
-            // declare nothing durable.
-            self.offline.check()?;
-            self.durable_offset.fetch_max(covered, Ordering::AcqRel);
+            self.group_commit.started(covered);
+            // Runs to its end even if this waiter is dropped (see the module doc of
+            // group_commit); this waiter learns the outcome like every other, below.
+            let partition = self.clone();
+            tokio::task::spawn_blocking(move || {
+                let durable = partition.finish_sync(&handle);
+                partition.group_commit.finished(durable);
+                drop(slot);
+            });
         }
+    }
+
+    /// The fdatasync of a group commit and its bookkeeping under the log's lock, on the
+    /// blocking pool. Returns the offset it made durable, `None` when it failed (the log
+    /// is then offline, and reported so).
+    fn finish_sync(&self, handle: &SyncHandle) -> Option<i64> {
+        let covered = handle.offset();
+        if handle.sync().is_err() {
+            // The handle took the log offline (or found it so).
+            self.report_offline();
+            return None;
+        }
+        let before = self.group_commit.durable_offset();
+        match self.log() {
+            Ok(mut log) => log.mark_flushed(covered),
+            Err(_) => return None,
+        }
+        // The checkpoint mark_flushed may write (with its directory fsync) failed:
+        // declare nothing durable.
+        if self.offline.is_offline() {
+            return None;
+        }
+        crate::metrics::global()
+            .group_commit_offsets
+            .observe((covered - before).max(0) as f64);
+        Some(covered)
     }
 
     pub fn read(
