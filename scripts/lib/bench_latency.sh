@@ -3,26 +3,37 @@
 # client's per-record delivery latency beside the broker's own view of the same Produce requests
 # (sluice_request_duration_seconds by stage: queue, handle, remote = the wait for the fsync, send,
 # total) and of its fsyncs (sluice_fsync_duration_seconds, sluice_group_commit_offsets), from two
-# /metrics scrapes around each run, and the disk's own fsync latency paced at the same rate (4 KiB
-# append + fdatasync, bench_refs.py fsynclat) measured in the same minutes: the floor an acks=all
-# request cannot go under. Sourced by scripts/bench.sh, which provides PERF, RUNS, SCALE, LOGDIR,
-# BENCH_DIR, REFS, log, median, free_port, broker_start/broker_stop.
+# /metrics scrapes around each run, and two physical references measured in the same minutes:
+# the disk's own fsync latency paced at the same rate (4 KiB append + fdatasync, bench_refs.py
+# fsynclat), and group commit on a bare file (170 B appends at the rate while as many threads as
+# the broker may run fdatasync back to back, bench_refs.py groupsync): the least an acks=all
+# answer can wait on this disk. acks=all runs once per `sluice.acks.all.concurrent.fsyncs` value
+# in LATENCY_FSYNCS (default "2 1": the default, then one fsync at a time), each on a fresh
+# broker, so the rows compare them in the same run. Sourced by scripts/bench.sh, which provides
+# PERF, RUNS, SCALE, LOGDIR, BENCH_DIR, REFS, log, median, free_port, broker_start/broker_stop.
 #
 # bench_latency : fills LBROWS with the table's rows.
 
 bench_latency() {
-  local seconds=$((10 / SCALE < 2 ? 2 : 10 / SCALE)) hport d spec acks rate a r f count
-  broker_stop
-  d="$BENCH_DIR/data-latency"; rm -rf "$d"
-  PORT=$(free_port) hport=$(free_port)
-  broker_start "$d" "$PORT" "$LOGDIR/broker-latency.log" --set auto.create.topics.enable=true \
-    --set num.partitions=1 --http "127.0.0.1:$hport" || exit 1
+  local seconds=$((10 / SCALE < 2 ? 2 : 10 / SCALE)) hport d spec acks rate fsyncs a r f count
+  local fsync_values=${LATENCY_FSYNCS:-2 1} n specs=()
+  for rate in 1000 5000; do
+    specs+=("1 $rate -")
+    for n in $fsync_values; do specs+=("all $rate $n"); done
+  done
   LBROWS=()
-  for spec in "1 1000" "all 1000" "1 5000" "all 5000"; do
-    read -r acks rate <<<"$spec"
+  for spec in "${specs[@]}"; do
+    read -r acks rate fsyncs <<<"$spec"
+    broker_stop
+    d="$BENCH_DIR/data-latency"; rm -rf "$d"
+    PORT=$(free_port) hport=$(free_port)
+    local set=()
+    [[ $fsyncs != - ]] && set=(--set "sluice.acks.all.concurrent.fsyncs=$fsyncs")
+    broker_start "$d" "$PORT" "$LOGDIR/broker-latency.log" --set auto.create.topics.enable=true \
+      --set num.partitions=1 --http "127.0.0.1:$hport" "${set[@]}" || exit 1
     count=$((rate * seconds))
     a=$acks; [[ $acks == all ]] && a=-1
-    local -a client=() total=() remote=() queue=() send=() fsync=() batch=() disk=()
+    local -a client=() total=() remote=() queue=() send=() fsync=() batch=() disk=() group=()
     for r in $(seq "$RUNS"); do
       log "latency breakdown: ${count} x 100 B at ${rate}/s, acks=$acks (run $r of $RUNS)"
       f="$LOGDIR/latbd-$acks-$rate-$r.txt"
@@ -44,6 +55,11 @@ bench_latency() {
         batch+=("$($REFS histq $h sluice_group_commit_offsets '' | awk '{if ($5 == "-") print "-"; else printf "%.1f\n", $5 / 1000}')")
       }
       disk+=("$($REFS fsynclat "$BENCH_DIR" "$seconds" "$rate")")
+      if [[ $fsyncs != - ]]; then
+        group+=("$($REFS groupsync "$BENCH_DIR" "$seconds" "$rate" 170 "$fsyncs")")
+      else
+        group+=("- - -")
+      fi
     done
     # column K (1-based) of each "p50 p99 p99.9" entry -> the median over runs
     col() { local k=$1; shift; printf '%s\n' "$@" | awk -v k="$k" '{print $k}' | grep -v '^-$' | median; }
@@ -52,11 +68,12 @@ bench_latency() {
     fs_p50=$(printf '%s\n' "${fsync[@]}" | awk '{print $2}' | grep -v '^-$' | median)
     fs_p99=$(printf '%s\n' "${fsync[@]}" | awk '{print $3}' | grep -v '^-$' | median)
     fs_p999=$(printf '%s\n' "${fsync[@]}" | awk '{print $4}' | grep -v '^-$' | median)
-    LBROWS+=("| acks=$acks | $rate/s | $(col 1 "${client[@]}") / $(col 2 "${client[@]}") / $(col 3 "${client[@]}") | \
+    LBROWS+=("| acks=$acks | $rate/s | $fsyncs | $(col 1 "${client[@]}") / $(col 2 "${client[@]}") / $(col 3 "${client[@]}") | \
 $(col 1 "${total[@]}") / $(col 2 "${total[@]}") / $(col 3 "${total[@]}") | $(col 2 "${queue[@]}") | \
 $(col 2 "${remote[@]}") / $(col 3 "${remote[@]}") | $(col 2 "${send[@]}") | \
 $fs_count: $fs_p50 / $fs_p99 / $fs_p999 | $(printf '%s\n' "${batch[@]}" | median) | \
-$(col 1 "${disk[@]}") / $(col 2 "${disk[@]}") / $(col 3 "${disk[@]}") | $(printf '%s' "${client[*]}" | awk '{for (i = 2; i <= NF; i += 3) printf "%s%s", (i > 2 ? "/" : ""), $i}') |")
+$(col 1 "${disk[@]}") / $(col 2 "${disk[@]}") / $(col 3 "${disk[@]}") | \
+$(col 1 "${group[@]}") / $(col 2 "${group[@]}") / $(col 3 "${group[@]}") | $(printf '%s' "${client[*]}" | awk '{for (i = 2; i <= NF; i += 3) printf "%s%s", (i > 2 ? "/" : ""), $i}') |")
     unset -f col
   done
   broker_stop
@@ -65,8 +82,8 @@ $(col 1 "${disk[@]}") / $(col 2 "${disk[@]}") / $(col 3 "${disk[@]}") | $(printf
 
 bench_latency_table() {
   echo
-  echo "| acks | rate | client p50 / p99 / p99.9 ms | broker total p50 / p99 / p99.9 ms | queue p99 ms | remote (fsync wait) p99 / p99.9 ms | send p99 ms | broker fsyncs: count: p50 / p99 / p99.9 ms | offsets per fsync, mean | disk alone, paced at the rate: p50 / p99 / p99.9 ms | client p99 per run |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| acks | rate | concurrent fsyncs | client p50 / p99 / p99.9 ms | broker total p50 / p99 / p99.9 ms | queue p99 ms | remote (fsync wait) p99 / p99.9 ms | send p99 ms | broker fsyncs: count: p50 / p99 / p99.9 ms | offsets per fsync, mean | disk alone, paced at the rate: p50 / p99 / p99.9 ms | group commit on a bare file: p50 / p99 / p99.9 ms | client p99 per run |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${LBROWS[@]}"
   echo
   echo "Broker figures come from histograms with power-of-two buckets from 0.1 ms, interpolated within a bucket"
