@@ -6,9 +6,11 @@
 # /metrics scrapes around each run, and two physical references measured in the same minutes:
 # the disk's own fsync latency paced at the same rate (4 KiB append + fdatasync, bench_refs.py
 # fsynclat), and group commit on a bare file (170 B appends at the rate while as many threads as
-# the broker may run fdatasync back to back, bench_refs.py groupsync): the least an acks=all
-# answer can wait on this disk. acks=all runs once per `sluice.acks.all.concurrent.fsyncs` value
-# in LATENCY_FSYNCS (default "2 1": the default, then one fsync at a time), each on a fresh
+# the broker may run fdatasync back to back, examples/group_commit_reference.rs, compiled here
+# with rustc -O): the least an acks=all answer can wait on this disk; and the same on a file
+# preallocated with zeros (appends overwrite it, so an fdatasync commits no new length or
+# blocks to the file system's journal): what appending itself costs. acks=all runs once per `sluice.acks.all.concurrent.fsyncs` value
+# in LATENCY_FSYNCS (default "1 2": the default, then two at a time), each on a fresh
 # broker, so the rows compare them in the same run. Sourced by scripts/bench.sh, which provides
 # PERF, RUNS, SCALE, LOGDIR, BENCH_DIR, REFS, log, median, free_port, broker_start/broker_stop.
 #
@@ -16,11 +18,13 @@
 
 bench_latency() {
   local seconds=$((10 / SCALE < 2 ? 2 : 10 / SCALE)) hport d spec acks rate fsyncs a r f count
-  local fsync_values=${LATENCY_FSYNCS:-2 1} n specs=()
+  local fsync_values=${LATENCY_FSYNCS:-1 2} n specs=()
   for rate in 1000 5000; do
     specs+=("1 $rate -")
     for n in $fsync_values; do specs+=("all $rate $n"); done
   done
+  local reference="$BENCH_DIR/group_commit_reference"
+  rustc -O --edition 2021 "$ROOT/examples/group_commit_reference.rs" -o "$reference" || exit 1
   LBROWS=()
   for spec in "${specs[@]}"; do
     read -r acks rate fsyncs <<<"$spec"
@@ -33,7 +37,7 @@ bench_latency() {
       --set num.partitions=1 --http "127.0.0.1:$hport" "${set[@]}" || exit 1
     count=$((rate * seconds))
     a=$acks; [[ $acks == all ]] && a=-1
-    local -a client=() total=() remote=() queue=() send=() fsync=() batch=() disk=() group=()
+    local -a client=() total=() remote=() queue=() send=() fsync=() batch=() disk=() group=() prealloc=()
     for r in $(seq "$RUNS"); do
       log "latency breakdown: ${count} x 100 B at ${rate}/s, acks=$acks (run $r of $RUNS)"
       f="$LOGDIR/latbd-$acks-$rate-$r.txt"
@@ -56,9 +60,11 @@ bench_latency() {
       }
       disk+=("$($REFS fsynclat "$BENCH_DIR" "$seconds" "$rate")")
       if [[ $fsyncs != - ]]; then
-        group+=("$($REFS groupsync "$BENCH_DIR" "$seconds" "$rate" 170 "$fsyncs")")
+        group+=("$("$reference" "$BENCH_DIR" "$seconds" "$rate" 170 "$fsyncs")")
+        prealloc+=("$("$reference" "$BENCH_DIR" "$seconds" "$rate" 170 "$fsyncs" prealloc)")
       else
         group+=("- - -")
+        prealloc+=("- - -")
       fi
     done
     # column K (1-based) of each "p50 p99 p99.9" entry -> the median over runs
@@ -73,7 +79,8 @@ $(col 1 "${total[@]}") / $(col 2 "${total[@]}") / $(col 3 "${total[@]}") | $(col
 $(col 2 "${remote[@]}") / $(col 3 "${remote[@]}") | $(col 2 "${send[@]}") | \
 $fs_count: $fs_p50 / $fs_p99 / $fs_p999 | $(printf '%s\n' "${batch[@]}" | median) | \
 $(col 1 "${disk[@]}") / $(col 2 "${disk[@]}") / $(col 3 "${disk[@]}") | \
-$(col 1 "${group[@]}") / $(col 2 "${group[@]}") / $(col 3 "${group[@]}") | $(printf '%s' "${client[*]}" | awk '{for (i = 2; i <= NF; i += 3) printf "%s%s", (i > 2 ? "/" : ""), $i}') |")
+$(col 1 "${group[@]}") / $(col 2 "${group[@]}") / $(col 3 "${group[@]}") | \
+$(col 1 "${prealloc[@]}") / $(col 2 "${prealloc[@]}") / $(col 3 "${prealloc[@]}") | $(printf '%s' "${client[*]}" | awk '{for (i = 2; i <= NF; i += 3) printf "%s%s", (i > 2 ? "/" : ""), $i}') |")
     unset -f col
   done
   broker_stop
@@ -82,8 +89,8 @@ $(col 1 "${group[@]}") / $(col 2 "${group[@]}") / $(col 3 "${group[@]}") | $(pri
 
 bench_latency_table() {
   echo
-  echo "| acks | rate | concurrent fsyncs | client p50 / p99 / p99.9 ms | broker total p50 / p99 / p99.9 ms | queue p99 ms | remote (fsync wait) p99 / p99.9 ms | send p99 ms | broker fsyncs: count: p50 / p99 / p99.9 ms | offsets per fsync, mean | disk alone, paced at the rate: p50 / p99 / p99.9 ms | group commit on a bare file: p50 / p99 / p99.9 ms | client p99 per run |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| acks | rate | concurrent fsyncs | client p50 / p99 / p99.9 ms | broker total p50 / p99 / p99.9 ms | queue p99 ms | remote (fsync wait) p99 / p99.9 ms | send p99 ms | broker fsyncs: count: p50 / p99 / p99.9 ms | offsets per fsync, mean | disk alone, paced at the rate: p50 / p99 / p99.9 ms | group commit on a bare file: p50 / p99 / p99.9 ms | the same, file preallocated: p50 / p99 / p99.9 ms | client p99 per run |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${LBROWS[@]}"
   echo
   echo "Broker figures come from histograms with power-of-two buckets from 0.1 ms, interpolated within a bucket"

@@ -11,13 +11,6 @@
   bench_refs.py rss PID                     "<VmRSS MiB> <VmHWM MiB>"
   bench_refs.py fsynclat DIR SECONDS RATE   one 4 KiB append + fdatasync every 1/RATE s in DIR (paced,
                                             as acks=all requests arrive) -> "p50 p99 p99.9" in ms of each
-  bench_refs.py groupsync DIR SECONDS RATE SIZE SYNCERS
-                                            group commit on this disk without a broker: SIZE-byte appends
-                                            every 1/RATE s to one file while SYNCERS threads fdatasync it
-                                            back to back (2: the next starts while one is in flight) ->
-                                            "p50 p99 p99.9" in ms from each append to the end of the first
-                                            fdatasync that began after it (the least an acks=all answer
-                                            can wait), then "fsyncs p50 p99 p99.9" of the fdatasyncs
   bench_refs.py histq BEFORE AFTER NAME LABELS
                                             two /metrics scrapes (Prometheus text files); the histogram NAME's
                                             observations between them, on the series whose labels contain
@@ -135,74 +128,6 @@ def fsynclat(d, seconds, rate):
     print(f"{pct(0.50):.2f} {pct(0.99):.2f} {pct(0.999):.2f}")
 
 
-def groupsync(d, seconds, rate, size, syncers):
-    path = os.path.join(d, ".bench-groupsync")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
-    buf = b"x" * size
-    written = []  # when each append returned
-    syncs = []  # (start, end) of each fdatasync
-    cv = threading.Condition()
-    state = {"done": False, "synced_to": 0}
-
-    def syncer():
-        while True:
-            with cv:
-                # Start an fdatasync only for appends no started one covers yet.
-                while len(written) == state["synced_to"] and not state["done"]:
-                    cv.wait()
-                if len(written) == state["synced_to"]:
-                    return
-                state["synced_to"] = len(written)
-            start = time.monotonic()
-            os.fdatasync(fd)
-            end = time.monotonic()
-            with cv:
-                syncs.append((start, end))
-
-    threads = [threading.Thread(target=syncer) for _ in range(syncers)]
-    for t in threads:
-        t.start()
-    try:
-        interval = 1.0 / rate
-        t0 = time.monotonic()
-        next_at = t0
-        while next_at < t0 + seconds:
-            now = time.monotonic()
-            if now < next_at:
-                time.sleep(next_at - now)
-            os.write(fd, buf)
-            with cv:
-                written.append(time.monotonic())
-                cv.notify()
-            next_at = max(next_at + interval, now)
-    finally:
-        with cv:
-            state["done"] = True
-            cv.notify_all()
-        for t in threads:
-            t.join()
-        os.close(fd)
-        os.unlink(path)
-    syncs.sort()
-    starts = [s for s, _ in syncs]
-    import bisect
-    waits = []
-    for w in written:
-        # The first fdatasync that began after the append, and any later one that ended
-        # sooner (with two syncers a later start can finish first).
-        i = bisect.bisect_left(starts, w)
-        if i < len(syncs):
-            waits.append(min(e for _, e in syncs[i:i + 4]) - w)
-    waits.sort()
-    took = sorted(e - s for s, e in syncs)
-
-    def pct(xs, q):
-        return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000.0
-
-    print(f"{pct(waits, 0.5):.2f} {pct(waits, 0.99):.2f} {pct(waits, 0.999):.2f} "
-          f"fsyncs {pct(took, 0.5):.2f} {pct(took, 0.99):.2f} {pct(took, 0.999):.2f}")
-
-
 def _buckets(path, name, wanted):
     out = {}
     prefix = name + "_bucket{"
@@ -308,8 +233,6 @@ def main(argv):
         rss(argv[2])
     elif cmd == "fsynclat":
         fsynclat(argv[2], float(argv[3]), float(argv[4]))
-    elif cmd == "groupsync":
-        groupsync(argv[2], float(argv[3]), float(argv[4]), int(argv[5]), int(argv[6]))
     elif cmd == "histq":
         histq(argv[2], argv[3], argv[4], argv[5] if len(argv) > 5 else "")
     else:

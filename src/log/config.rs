@@ -100,7 +100,7 @@ impl Default for LogConfig {
             flush_messages: i64::MAX,
             flush_ms: 1000,
             recovery_point_checkpoint_interval_ms: 60000,
-            concurrent_fsyncs: 2,
+            concurrent_fsyncs: 1,
             producer_id_expiration_ms: 86400000,
             max_producers: 100_000,
             max_ongoing_transactions: 10_000,

@@ -1,7 +1,8 @@
 //! Group commit for acks=all: appends to one partition share fdatasyncs, and with
-//! `sluice.acks.all.concurrent.fsyncs` above 1 the next fdatasync may start while one is
-//! in flight, so a request that arrives during an fsync waits for one fsync (its own)
-//! rather than the rest of that one and then the next.
+//! `sluice.acks.all.concurrent.fsyncs` above 1 (the default is 1: see the setting for
+//! what each costs) the next fdatasync may start while one is in flight, so a request
+//! that arrives during an fsync waits for one fsync (its own) rather than the rest of
+//! that one and then the next.
 //!
 //! Owns one partition's durable offset and the bookkeeping of its fsyncs in flight. It
 //! never decides what to sync and never touches a file: `Partition::wait_durable` hands it
