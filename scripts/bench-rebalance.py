@@ -30,6 +30,10 @@ from pathlib import Path
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
+from ports import free_port  # noqa: E402
+
+
 ROOT = Path(__file__).resolve().parent.parent
 HEARTBEAT_MS = 1000
 
@@ -41,12 +45,6 @@ def binary() -> str:
         if p.exists():
             return str(p)
     sys.exit("no broker binary: cargo build --release, or set SLUICE_BIN")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def member(bootstrap, group, protocol):
