@@ -122,3 +122,49 @@ def test_kill9_in_the_middle_of_creating_a_topic_leaves_all_or_nothing(broker):
         assert (len(md.topics["half"].partitions), dirs) == (1000, 1000)
     else:
         assert dirs == 0, f"{dirs} directories of an uncommitted topic survived the restart ({made} at the kill)"
+
+
+def test_preallocated_segments_keep_acknowledged_data_through_kill9_and_are_trimmed_on_shutdown(
+    broker_factory,
+):
+    """`log.preallocate=true`: the active segment grows ahead of the appends with written
+    zeros; a kill -9 leaves them and recovery cuts them without losing an acknowledged
+    record; a clean shutdown trims them, so the file is its batches and nothing else."""
+    from harness import read_batches, run, segment_files
+
+    b = broker_factory(settings={"log.preallocate": "true"})
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    for f in admin.create_topics([NewTopic("pre", 1, 1)]).values():
+        f.result(30)
+    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "linger.ms": 0})
+    for i in range(300):
+        p.produce("pre", value=f"v{i}".encode())
+        p.poll(0)
+    assert p.flush(30) == 0
+    [seg] = segment_files(b.data_dir, "pre", 0)
+    data_bytes = sum(h.total_size for h in read_batches(seg))
+    assert seg.stat().st_size >= 4 << 20 > data_bytes, "a preallocated zero tail follows the batches"
+    # dump-log reads a live preallocated segment without reporting a problem.
+    assert "OK" in run([sluice_bin(), "dump-log", "--verify", seg.parent]).stdout
+
+    b.kill9()
+    b.start()
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "pre", "auto.offset.reset": "earliest"})
+    c.assign([TopicPartition("pre", 0, 0)])
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < 300 and time.monotonic() < deadline:
+        m = c.poll(1)
+        if m is not None and m.error() is None:
+            got.append(m.value().decode())
+    c.close()
+    assert got == [f"v{i}" for i in range(300)]
+    assert seg.stat().st_size == data_bytes, "recovery cut the zeros and nothing else"
+
+    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all"})
+    p.produce("pre", value=b"after")
+    assert p.flush(30) == 0
+    assert seg.stat().st_size > data_bytes + 100, "preallocated again on the next append"
+    assert b.stop() == 0
+    batches = read_batches(seg)
+    assert len(batches) >= 2 and sum(h.total_size for h in batches) == seg.stat().st_size

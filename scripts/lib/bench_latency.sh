@@ -10,29 +10,33 @@
 # with rustc -O): the least an acks=all answer can wait on this disk; and the same on a file
 # preallocated with zeros (appends overwrite it, so an fdatasync commits no new length or
 # blocks to the file system's journal): what appending itself costs. acks=all runs once per `sluice.acks.all.concurrent.fsyncs` value
-# in LATENCY_FSYNCS (default "1 2": the default, then two at a time), each on a fresh
-# broker, so the rows compare them in the same run. Sourced by scripts/bench.sh, which provides
+# in LATENCY_FSYNCS (default "1 2": the default, then two at a time) and per `log.preallocate`
+# value in LATENCY_PREALLOCATE (default "false true"), each on a fresh broker, so the rows
+# compare them in the same run. Sourced by scripts/bench.sh, which provides
 # PERF, RUNS, SCALE, LOGDIR, BENCH_DIR, REFS, log, median, free_port, broker_start/broker_stop.
 #
 # bench_latency : fills LBROWS with the table's rows.
 
 bench_latency() {
   local seconds=$((10 / SCALE < 2 ? 2 : 10 / SCALE)) hport d spec acks rate fsyncs a r f count
-  local fsync_values=${LATENCY_FSYNCS:-1 2} n specs=()
+  local fsync_values=${LATENCY_FSYNCS:-1 2} prealloc_values=${LATENCY_PREALLOCATE:-false true}
+  local n pre specs=()
   for rate in 1000 5000; do
-    specs+=("1 $rate -")
-    for n in $fsync_values; do specs+=("all $rate $n"); done
+    specs+=("1 $rate - false")
+    for pre in $prealloc_values; do
+      for n in $fsync_values; do specs+=("all $rate $n $pre"); done
+    done
   done
   local reference="$BENCH_DIR/group_commit_reference"
   rustc -O --edition 2021 "$ROOT/examples/group_commit_reference.rs" -o "$reference" || exit 1
   LBROWS=()
   for spec in "${specs[@]}"; do
-    read -r acks rate fsyncs <<<"$spec"
+    read -r acks rate fsyncs pre <<<"$spec"
     broker_stop
     d="$BENCH_DIR/data-latency"; rm -rf "$d"
     PORT=$(free_port) hport=$(free_port)
-    local set=()
-    [[ $fsyncs != - ]] && set=(--set "sluice.acks.all.concurrent.fsyncs=$fsyncs")
+    local set=(--set "log.preallocate=$pre")
+    [[ $fsyncs != - ]] && set+=(--set "sluice.acks.all.concurrent.fsyncs=$fsyncs")
     broker_start "$d" "$PORT" "$LOGDIR/broker-latency.log" --set auto.create.topics.enable=true \
       --set num.partitions=1 --http "127.0.0.1:$hport" "${set[@]}" || exit 1
     count=$((rate * seconds))
@@ -74,7 +78,7 @@ bench_latency() {
     fs_p50=$(printf '%s\n' "${fsync[@]}" | awk '{print $2}' | grep -v '^-$' | median)
     fs_p99=$(printf '%s\n' "${fsync[@]}" | awk '{print $3}' | grep -v '^-$' | median)
     fs_p999=$(printf '%s\n' "${fsync[@]}" | awk '{print $4}' | grep -v '^-$' | median)
-    LBROWS+=("| acks=$acks | $rate/s | $fsyncs | $(col 1 "${client[@]}") / $(col 2 "${client[@]}") / $(col 3 "${client[@]}") | \
+    LBROWS+=("| acks=$acks | $rate/s | $fsyncs | $pre | $(col 1 "${client[@]}") / $(col 2 "${client[@]}") / $(col 3 "${client[@]}") | \
 $(col 1 "${total[@]}") / $(col 2 "${total[@]}") / $(col 3 "${total[@]}") | $(col 2 "${queue[@]}") | \
 $(col 2 "${remote[@]}") / $(col 3 "${remote[@]}") | $(col 2 "${send[@]}") | \
 $fs_count: $fs_p50 / $fs_p99 / $fs_p999 | $(printf '%s\n' "${batch[@]}" | median) | \
@@ -89,8 +93,8 @@ $(col 1 "${prealloc[@]}") / $(col 2 "${prealloc[@]}") / $(col 3 "${prealloc[@]}"
 
 bench_latency_table() {
   echo
-  echo "| acks | rate | concurrent fsyncs | client p50 / p99 / p99.9 ms | broker total p50 / p99 / p99.9 ms | queue p99 ms | remote (fsync wait) p99 / p99.9 ms | send p99 ms | broker fsyncs: count: p50 / p99 / p99.9 ms | offsets per fsync, mean | disk alone, paced at the rate: p50 / p99 / p99.9 ms | group commit on a bare file: p50 / p99 / p99.9 ms | the same, file preallocated: p50 / p99 / p99.9 ms | client p99 per run |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| acks | rate | concurrent fsyncs | log.preallocate | client p50 / p99 / p99.9 ms | broker total p50 / p99 / p99.9 ms | queue p99 ms | remote (fsync wait) p99 / p99.9 ms | send p99 ms | broker fsyncs: count: p50 / p99 / p99.9 ms | offsets per fsync, mean | disk alone, paced at the rate: p50 / p99 / p99.9 ms | group commit on a bare file: p50 / p99 / p99.9 ms | the same, file preallocated: p50 / p99 / p99.9 ms | client p99 per run |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${LBROWS[@]}"
   echo
   echo "Broker figures come from histograms with power-of-two buckets from 0.1 ms, interpolated within a bucket"

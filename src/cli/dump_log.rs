@@ -160,6 +160,18 @@ fn scan_segment(path: &Path, print: Option<bool>, report: &mut Report) -> Result
             break;
         }
         reader.read_exact(&mut header)?;
+        if header.iter().all(|&b| b == 0)
+            && crate::log::preallocate::zero_tail_start(reader.get_ref(), size)? <= position
+        {
+            // An active segment of a `preallocate` topic: zeros written ahead of the
+            // appends, trimmed at roll and clean shutdown. Not data, not a problem.
+            if print.is_some() {
+                println!(
+                    "(the {left} bytes from position {position} are a preallocated zero tail)"
+                );
+            }
+            break;
+        }
         let h = BatchHeader::parse(&header).expect("61 bytes");
         if h.batch_length < (RECORD_BATCH_OVERHEAD - 12) as i32 || h.total_size() as u64 > left {
             report.problem(

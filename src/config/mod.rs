@@ -417,6 +417,7 @@ impl BrokerConfig {
             message_timestamp_after_max_ms: num("message.timestamp.after.max.ms"),
             flush_messages: num("flush.messages"),
             flush_ms: num("flush.ms"),
+            preallocate: value("preallocate").trim() == "true",
             producer_id_expiration_ms: self.broker_number("producer.id.expiration.ms"),
             concurrent_fsyncs: self
                 .broker_number("sluice.acks.all.concurrent.fsyncs")

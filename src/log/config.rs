@@ -39,6 +39,9 @@ pub struct LogConfig {
     pub flush_messages: i64,
     /// `flush.ms`: housekeeping fsyncs data that has been unflushed this long.
     pub flush_ms: i64,
+    /// `preallocate`: the active segment's `.log` grows ahead of its appends with
+    /// written zeros (`crate::log::preallocate`).
+    pub preallocate: bool,
     /// `sluice.acks.all.concurrent.fsyncs` (a broker setting): how many group-commit
     /// fdatasyncs of this log may be in flight at once.
     pub concurrent_fsyncs: usize,
@@ -99,6 +102,7 @@ impl Default for LogConfig {
             message_timestamp_after_max_ms: i64::MAX,
             flush_messages: i64::MAX,
             flush_ms: 1000,
+            preallocate: false,
             recovery_point_checkpoint_interval_ms: 60000,
             concurrent_fsyncs: 1,
             producer_id_expiration_ms: 86400000,

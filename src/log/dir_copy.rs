@@ -24,6 +24,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::file_names::{parse_segment_name, CLEANED_SUFFIX, LOG_EXT, TMP_SUFFIX};
+use super::preallocate;
 use super::storage::{self, OpenOptions};
 
 /// Bytes compared at the end of a `.log` file's copied prefix before its tail is
@@ -173,10 +174,26 @@ impl DirCopy {
             return Ok(0);
         }
         let written = copy_range(src, &dst_path, from, len)?;
-        self.copied
-            .insert(name.clone(), Copied { ino, len, sealed });
+        // A `.log` still being written may end in a preallocated zero tail
+        // (`preallocate`) that appends overwrite in place, without changing the length:
+        // the next pass resumes where the zeros begin, and only the bytes before them
+        // count as copied (so the passes converge). The copy itself is whole.
+        let (resume, counted) = if is_log && !sealed {
+            let resume = preallocate::zero_tail_start(src, len)?;
+            (resume, resume.saturating_sub(from))
+        } else {
+            (len, written)
+        };
+        self.copied.insert(
+            name.clone(),
+            Copied {
+                ino,
+                len: resume,
+                sealed,
+            },
+        );
         self.dirty.insert(name.clone());
-        Ok(written)
+        Ok(counted)
     }
 
     /// fsyncs every file written since the last sync, then the directory (its names).
@@ -244,6 +261,38 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn a_preallocated_zero_tail_overwritten_in_place_is_copied_again() {
+        let src = tempfile::tempdir().unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        let log = src.path().join(format!("{:020}.log", 0));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log)
+            .unwrap();
+        // Data ending in a zero byte (as a record without headers does), then zeros.
+        file.write_all_at(b"batch-1\0", 0).unwrap();
+        preallocate::write_zeros(&file, 8, 100_000).unwrap();
+        let mut copy = DirCopy::new(src.path(), dst.path());
+        assert_eq!(copy.pass().unwrap(), 7, "the zeros do not count as copied");
+        assert_eq!(files(dst.path()), files(src.path()));
+        // An append overwrites zeros; the length stays.
+        file.write_all_at(b"batch-2\0", 8).unwrap();
+        assert!(copy.pass().unwrap() > 0);
+        assert_eq!(files(dst.path()), files(src.path()));
+        // Roll or close trims the zeros: the copy follows, data zeros included.
+        file.set_len(16).unwrap();
+        copy.pass().unwrap();
+        assert_eq!(files(dst.path()), files(src.path()));
+        assert_eq!(
+            std::fs::read(dst.path().join(format!("{:020}.log", 0))).unwrap(),
+            b"batch-1\0batch-2\0"
+        );
     }
 
     #[test]

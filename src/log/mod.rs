@@ -35,6 +35,7 @@ pub mod index_file;
 pub mod offline;
 pub mod offset_index;
 pub mod partition_log;
+pub mod preallocate;
 pub mod producer_state;
 pub mod records;
 pub mod recovery;

@@ -28,6 +28,7 @@ use crate::log::file_names::{
     segment_path, LOG_EXT, OFFSET_INDEX_EXT, TIME_INDEX_EXT, TXN_INDEX_EXT,
 };
 use crate::log::offset_index::OffsetIndex;
+use crate::log::preallocate;
 pub use crate::log::segment_files::SegmentReader;
 use crate::log::segment_files::{map_log, Files, FilesRef, SegmentFiles};
 use crate::log::storage::{self, OpenOptions};
@@ -80,6 +81,9 @@ pub struct LogSegment {
     indexes_unsynced: bool,
     /// Published size: every byte below it is a whole, validated batch.
     size: u64,
+    /// Length of the `.log` file: `size`, or more while the active segment holds a
+    /// preallocated zero tail (`preallocate`), which roll and close trim.
+    file_len: u64,
     bytes_since_last_index_entry: u64,
     /// Largest batch max timestamp seen (Kafka `maxTimestampSoFar`), -1 if none.
     max_timestamp: i64,
@@ -129,6 +133,7 @@ impl LogSegment {
             active: false,
             indexes_unsynced: false,
             size,
+            file_len: size,
             bytes_since_last_index_entry: 0,
             max_timestamp: -1,
             offset_of_max_timestamp: -1,
@@ -333,6 +338,18 @@ impl LogSegment {
     /// `become_inactive`; without `sync_indexes` the index files are left for the
     /// page cache to write and synced by the next `become_inactive` (roll or close).
     fn deactivate(&mut self, sync_indexes: bool) -> io::Result<()> {
+        if self.file_len > self.size {
+            // The preallocated zero tail goes, so a closed segment's file length is its
+            // data again (what the next open and the cold summary read). Synced with
+            // the indexes; if a crash loses the trim, `load_trusted` meets the zeros
+            // and the segment is scanned and cut instead.
+            let file = self.fd()?;
+            file.set_len(self.size)?;
+            self.file_len = self.size;
+            if sync_indexes {
+                file.sync_data()?;
+            }
+        }
         if let Files::Owned(files) = &mut self.files {
             files
                 .time_index
@@ -395,6 +412,24 @@ impl LogSegment {
     fn release_synced_fd(&mut self) {
         if !self.active && self.synced_next_offset >= self.next_offset {
             self.fd = None;
+        }
+    }
+
+    /// Grows the `.log` with written zeros so `needed` bytes fit with a chunk to spare
+    /// (`crate::log::preallocate`). A failure (disk full) is not the append's: the file
+    /// is cut back to its previous length and the append goes on without.
+    fn preallocate(&mut self, file: &File, needed: u64, config: &LogConfig) {
+        let limit = config.segment_bytes.clamp(needed, MAX_SEGMENT_BYTES);
+        let target = preallocate::target_len(needed, limit);
+        match preallocate::write_zeros(file, self.file_len, target) {
+            Ok(()) => self.file_len = target,
+            Err(e) => {
+                tracing::warn!(path = %self.log_path.display(), error = %e, "cannot preallocate the segment; appending without");
+                if let Err(e) = file.set_len(self.file_len) {
+                    tracing::warn!(path = %self.log_path.display(), error = %e, "cannot cut the partly preallocated tail; recovery cuts it after a crash, the next roll or close trims it");
+                    self.file_len = self.file_len.max(target);
+                }
+            }
         }
     }
 
@@ -538,12 +573,17 @@ impl LogSegment {
         }
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let file = self.fd()?;
+        let needed = self.size + len as u64;
+        if config.preallocate && needed > self.file_len {
+            self.preallocate(&file, needed, config);
+        }
         let written = write_all_vectored_at(&file, parts, self.size)
             .and_then(|()| self.ensure_mapped(self.size + len as u64, config));
         if let Err(e) = written {
             // Cut the unpublished tail so a later crash recovery cannot take a
             // stale, never-acknowledged batch for data. Safe with live readers:
             // they only ever touch bytes below the published size.
+            self.file_len = self.size;
             if let Err(e2) = file.set_len(self.size) {
                 // Not the original error (which may say "out of space"): the file now
                 // holds bytes past the published size, so the caller must not go on.
@@ -647,6 +687,7 @@ impl LogSegment {
             // Recovery only: nothing outside this struct can have the file mapped.
             file.set_len(pos)?;
             self.size = pos;
+            self.file_len = pos;
             self.remap(pos)?;
         }
         self.synced_next_offset = self.base_offset;

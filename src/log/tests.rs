@@ -730,3 +730,71 @@ fn lost_index_files_are_rebuilt() {
         .is_empty());
     assert_eq!(log.offset_for_timestamp(3).unwrap(), Some((5, 3)));
 }
+
+/// Bytes of every `.log` file in `dir`, oldest segment first.
+fn log_file_lens(dir: &std::path::Path) -> Vec<u64> {
+    let mut logs: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    logs.iter()
+        .map(|p| fs::metadata(p).unwrap().len())
+        .collect()
+}
+
+#[test]
+fn a_preallocated_log_keeps_its_data_and_only_its_data_through_rolls_crashes_and_close() {
+    let dir = test_dir!();
+    let config = LogConfig {
+        preallocate: true,
+        ..small_config()
+    };
+    let mut sent = Vec::new();
+    {
+        let mut log = open(dir.path(), config.clone());
+        for i in 0..12 {
+            let b = batch(1 + (i % 3) as usize, i, 60 + 7 * i as usize);
+            log.append(&b, 1).unwrap();
+            sent.push(b);
+        }
+        log.flush().unwrap();
+        let lens = log_file_lens(dir.path());
+        let data: u64 = sent.iter().map(|b| b.len() as u64).sum();
+        assert!(lens.len() > 2, "the fixture rolls: {lens:?}");
+        assert!(
+            lens.iter().sum::<u64>() > data,
+            "the active segment has a zero tail: {lens:?}, {data} bytes of data"
+        );
+        assert_eq!(
+            *lens.last().unwrap(),
+            small_config().segment_bytes,
+            "preallocated up to segment.bytes, not past it"
+        );
+        assert_eq!(read_all(&log).len(), 12);
+        // Dropped without close: a crash.
+    }
+    let data: u64 = sent.iter().map(|b| b.len() as u64).sum();
+    {
+        let mut log = open(dir.path(), config.clone());
+        assert_eq!(assert_prefix(&log, &sent), 12, "recovery kept every batch");
+        assert_eq!(
+            log_file_lens(dir.path()).iter().sum::<u64>(),
+            data,
+            "recovery cut the zeros and nothing else"
+        );
+        let b = batch(2, 12, 90);
+        log.append(&b, 1).unwrap();
+        sent.push(b);
+        log.close().unwrap();
+    }
+    let data: u64 = sent.iter().map(|b| b.len() as u64).sum();
+    assert_eq!(
+        log_file_lens(dir.path()).iter().sum::<u64>(),
+        data,
+        "close trims the zero tail"
+    );
+    let log = open(dir.path(), config);
+    assert_eq!(assert_prefix(&log, &sent), 13);
+}
