@@ -7,11 +7,11 @@
 use crate::log::storage as fs;
 use crate::log::test_util::test_dir;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proptest::prelude::*;
 
-use crate::log::test_util::{batch, same_batch_modulo_broker_fields, split_batches};
+use crate::log::test_util::{batch, log_files, same_batch_modulo_broker_fields, split_batches};
 use crate::log::*;
 
 #[derive(Clone, Debug)]
@@ -55,16 +55,6 @@ fn copy_dir(from: &Path, to: &Path) {
         let e = e.unwrap();
         fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
-}
-
-fn log_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    v.sort();
-    v
 }
 
 /// Base offset of the batch covering byte `pos` of a segment file (or the offset

@@ -146,3 +146,14 @@ macro_rules! test_dir {
     };
 }
 pub(crate) use test_dir;
+
+/// The `.log` files of a partition directory, oldest segment first.
+pub fn log_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = crate::log::storage::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    v.sort();
+    v
+}

@@ -733,13 +733,8 @@ fn lost_index_files_are_rebuilt() {
 
 /// Bytes of every `.log` file in `dir`, oldest segment first.
 fn log_file_lens(dir: &std::path::Path) -> Vec<u64> {
-    let mut logs: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    logs.sort();
-    logs.iter()
+    log_files(dir)
+        .iter()
         .map(|p| fs::metadata(p).unwrap().len())
         .collect()
 }
