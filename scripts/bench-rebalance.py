@@ -30,8 +30,8 @@ from pathlib import Path
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
-from ports import free_port  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration-tests"))
+from harness import free_port  # noqa: E402  (stdlib only; never hands a port out twice)
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -42,9 +42,8 @@ import time
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ports import free_port  # noqa: E402
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "integration-tests"))
+from harness import free_port  # noqa: E402  (stdlib only; never hands a port out twice)
 
 
 def wait_port(port: int, timeout: float) -> bool:
