@@ -419,9 +419,10 @@ impl BrokerConfig {
             flush_ms: num("flush.ms"),
             preallocate: value("preallocate").trim() == "true",
             producer_id_expiration_ms: self.broker_number("producer.id.expiration.ms"),
+            // Bounded above by `GroupCommit::new` (MAX_CONCURRENT_FSYNCS).
             concurrent_fsyncs: self
                 .broker_number("sluice.acks.all.concurrent.fsyncs")
-                .clamp(1, 8) as usize,
+                .max(1) as usize,
             recovery_point_checkpoint_interval_ms: self
                 .broker_number("log.flush.offset.checkpoint.interval.ms"),
             max_producers: self.broker_number("sluice.producer.state.max.producers") as usize,

@@ -60,10 +60,14 @@ impl GroupCommit {
         self.durable_offset.load(Ordering::Acquire)
     }
 
-    /// Records that everything below `offset` is durable (never moves back).
+    /// Records that everything below `offset` is durable (never moves back), found so
+    /// without an fsync of this module's (the log's recovery point). Wakes every waiter
+    /// like a finished fsync: one that read the durable offset just before this and
+    /// `syncing_to` just after would otherwise wait for an fsync nobody started.
     pub fn advance(&self, offset: i64) {
         self.durable_offset.fetch_max(offset, Ordering::AcqRel);
         self.syncing_to.fetch_max(offset, Ordering::AcqRel);
+        self.finished.notify_waiters();
     }
 
     /// For a waiter needing every offset below `end_offset` durable: waits while an
@@ -157,6 +161,21 @@ mod tests {
         drop(first);
         assert_eq!(gc.durable_offset(), 7, "never moves back");
         assert!(matches!(covered.await, Ok(Step::Durable)));
+    }
+
+    #[tokio::test]
+    async fn durability_found_without_an_fsync_wakes_the_waiters() {
+        let gc = Arc::new(GroupCommit::new(0, 1));
+        gc.started(5); // covered by an fsync that has not finished
+        let waiter = {
+            let gc = gc.clone();
+            tokio::spawn(async move { matches!(gc.next_step(3, ok).await, Ok(Step::Durable)) })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "waits for the fsync in flight");
+        gc.advance(5);
+        let woken = tokio::time::timeout(std::time::Duration::from_secs(5), waiter).await;
+        assert!(woken.expect("advance wakes it").unwrap());
     }
 
     #[tokio::test]
