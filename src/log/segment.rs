@@ -578,7 +578,7 @@ impl LogSegment {
             self.preallocate(&file, needed, config);
         }
         let written = write_all_vectored_at(&file, parts, self.size)
-            .and_then(|()| self.ensure_mapped(self.size + len as u64, config));
+            .and_then(|()| self.ensure_mapped(needed, config));
         if let Err(e) = written {
             // Cut the unpublished tail so a later crash recovery cannot take a
             // stale, never-acknowledged batch for data. Safe with live readers:
@@ -603,11 +603,7 @@ impl LogSegment {
         }
         // Each batch starts where the previous one ended, from the published size on,
         // and the headers describe exactly the bytes written: the size only grows.
-        debug_assert_eq!(
-            pos,
-            self.size + len as u64,
-            "headers do not match the bytes"
-        );
+        debug_assert_eq!(pos, needed, "headers do not match the bytes");
         debug_assert!(pos > self.size || headers.is_empty());
         self.size = pos;
         self.last_append_ms = Some(now_ms);
