@@ -9,11 +9,12 @@
 # the broker may run fdatasync back to back, examples/group_commit_reference.rs, compiled here
 # with rustc -O): the least an acks=all answer can wait on this disk; and the same on a file
 # preallocated with zeros (appends overwrite it, so an fdatasync commits no new length or
-# blocks to the file system's journal): what appending itself costs. acks=all runs once per `sluice.acks.all.concurrent.fsyncs` value
-# in LATENCY_FSYNCS (default "1 2": the default, then two at a time) and per `log.preallocate`
-# value in LATENCY_PREALLOCATE (default "false true"), each on a fresh broker, so the rows
-# compare them in the same run. Sourced by scripts/bench.sh, which provides
-# PERF, RUNS, SCALE, LOGDIR, BENCH_DIR, REFS, log, median, free_port, broker_start/broker_stop.
+# blocks to the file system's journal): what appending itself costs. acks=all runs once per
+# `sluice.acks.all.concurrent.fsyncs` value in LATENCY_FSYNCS (default "1 2": the default, then
+# two at a time) and per `log.preallocate` value in LATENCY_PREALLOCATE (default "false true"),
+# each on a fresh broker, so the rows compare them in the same run. Sourced by scripts/bench.sh,
+# which provides PERF, RUNS, SCALE, LOGDIR, BENCH_DIR, REFS, log, median, free_port,
+# broker_start/broker_stop.
 #
 # bench_latency : fills LBROWS with the table's rows.
 

@@ -536,8 +536,8 @@ impl PartitionLog {
     /// moved, and the last checkpoint is `log.flush.offset.checkpoint.interval.ms` old):
     /// the capture and the writer to write it with after this log's lock is released,
     /// so the fsyncs of the checkpoint never hold up appends (housekeeping does this).
-    /// A failed write
-    /// must take the log offline (`offline_state().fail`), as one under the lock does.
+    /// A failed write must take the log offline (`offline_state().fail`), as one under
+    /// the lock does.
     pub fn checkpoint_due(&mut self) -> Option<(Arc<CheckpointWriter>, CheckpointCapture)> {
         if self.offline.is_offline() || self.closed {
             return None;
