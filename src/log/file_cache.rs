@@ -133,6 +133,12 @@ impl FileCache {
         }
     }
 
+    /// The log holds more than twice its budget of descriptors: idle active segments
+    /// should close theirs sooner (`segment::IDLE_ACTIVE_UNDER_PRESSURE_MS`).
+    pub fn files_under_pressure(&self) -> bool {
+        self.open_files() > self.max_open_files().saturating_mul(2)
+    }
+
     /// The log holds more descriptors or maps than its budgets allow.
     pub fn over_budget(&self) -> bool {
         self.open_files() > self.max_open_files() || self.mmaps() > self.max_mmaps()

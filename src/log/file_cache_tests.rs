@@ -17,7 +17,7 @@ use proptest::prelude::*;
 
 use crate::log::cleaner::CleanerConfig;
 use crate::log::file_cache::FileCache;
-use crate::log::segment::IDLE_ACTIVE_MS;
+use crate::log::segment::{IDLE_ACTIVE_MS, IDLE_ACTIVE_UNDER_PRESSURE_MS};
 use crate::log::test_util::test_dir;
 use crate::log::*;
 
@@ -349,14 +349,16 @@ fn the_budget_holds_between_reads_and_closed_segments_hold_no_descriptor() {
 
 /// An idle partition's active segment gives its descriptor and maps back when the log
 /// is over its budget, and takes them again on the next append; nothing is lost.
+fn append_one(log: &mut PartitionLog, model: &mut Model, i: u64, now: i64) {
+    let info = log.append(&keyed_batch(&[(i as u8, i)], now), now).unwrap();
+    let key = Bytes::from(format!("k{i}"));
+    let value = Bytes::from(format!("k{i}-{i}-{}", "x".repeat(40)));
+    model.insert(info.base_offset, (key, value, now));
+}
+
 #[test]
 fn an_idle_active_segment_closes_its_files_over_budget_and_reopens_on_append() {
-    fn append(log: &mut PartitionLog, model: &mut Model, i: u64, now: i64) {
-        let info = log.append(&keyed_batch(&[(i as u8, i)], now), now).unwrap();
-        let key = Bytes::from(format!("k{i}"));
-        let value = Bytes::from(format!("k{i}-{i}-{}", "x".repeat(40)));
-        model.insert(info.base_offset, (key, value, now));
-    }
+    let append = append_one;
     let cache = FileCache::new(0, 0);
     let cfg = LogConfig {
         flush_ms: i64::MAX,
@@ -370,11 +372,11 @@ fn an_idle_active_segment_closes_its_files_over_budget_and_reopens_on_append() {
     assert_eq!(cache.open_files(), 1);
     // Not idle long enough, then data not synced: nothing is closed.
     log.housekeeping(1_002).unwrap();
-    assert_eq!(cache.open_files(), 1);
-    log.housekeeping(1_001 + IDLE_ACTIVE_MS).unwrap();
-    assert_eq!(cache.open_files(), 1, "unsynced data keeps the descriptor");
-    log.flush().unwrap();
-    log.housekeeping(1_001 + IDLE_ACTIVE_MS).unwrap();
+    assert_eq!(cache.open_files(), 1, "not idle long enough");
+    // A budget of 0 is far exceeded: the data waiting for flush.ms is flushed, then
+    // the files close (far_over_the_budget_... covers the wait just over a budget).
+    log.housekeeping(1_001 + IDLE_ACTIVE_UNDER_PRESSURE_MS)
+        .unwrap();
     assert_eq!((cache.open_files(), cache.mmaps()), (0, 0), "{cache:?}");
     check_all(&log, &model);
     assert_eq!(
@@ -389,5 +391,84 @@ fn an_idle_active_segment_closes_its_files_over_budget_and_reopens_on_append() {
     log.close().unwrap();
     drop(log);
     let log = PartitionLog::open(dir.path(), cfg, 30_000).unwrap();
+    check_all(&log, &model);
+}
+
+/// Far over its budget (more than twice as many descriptors held), an idle partition
+/// gives its descriptor back after `IDLE_ACTIVE_UNDER_PRESSURE_MS` instead of
+/// `IDLE_ACTIVE_MS`, flushing data that still waits for `flush.ms` first; just over
+/// it, the longer wait holds.
+#[test]
+fn far_over_the_budget_an_idle_partition_flushes_and_closes_sooner() {
+    let cache = FileCache::new(1, usize::MAX);
+    let cfg = LogConfig {
+        flush_ms: i64::MAX,
+        ..config(&cache)
+    };
+    let dirs: Vec<_> = (0..3).map(|_| test_dir!()).collect();
+    let mut logs: Vec<PartitionLog> = dirs
+        .iter()
+        .map(|d| PartitionLog::open(d.path(), cfg.clone(), 0).unwrap())
+        .collect();
+    let mut models: Vec<Model> = (0..3).map(|_| Model::new()).collect();
+    for (i, (log, m)) in logs.iter_mut().zip(models.iter_mut()).enumerate() {
+        append_one(log, m, i as u64, 1_000);
+    }
+    assert_eq!(cache.open_files(), 3, "three active segments, budget 1");
+    assert!(cache.files_under_pressure());
+    let soon = 1_000 + IDLE_ACTIVE_UNDER_PRESSURE_MS;
+    logs[0].housekeeping(soon - 1).unwrap();
+    assert_eq!(cache.open_files(), 3, "not idle long enough yet");
+    logs[0].housekeeping(soon).unwrap();
+    assert_eq!(cache.open_files(), 2, "unsynced data flushed, then closed");
+    assert!(
+        !cache.files_under_pressure(),
+        "2 is not over twice the budget"
+    );
+    logs[1].housekeeping(soon).unwrap();
+    assert_eq!(
+        cache.open_files(),
+        2,
+        "just over budget: the long wait holds"
+    );
+    logs[1].housekeeping(1_000 + IDLE_ACTIVE_MS).unwrap();
+    assert_eq!(cache.open_files(), 2, "unsynced data keeps its descriptor");
+    logs[1].flush().unwrap();
+    logs[1].housekeeping(1_000 + IDLE_ACTIVE_MS).unwrap();
+    assert_eq!(cache.open_files(), 1);
+    // Nothing was lost, and the closed partitions take their files again on append.
+    for (i, (log, m)) in logs.iter_mut().zip(models.iter_mut()).enumerate() {
+        check_all(log, m);
+        append_one(log, m, 10 + i as u64, 20_000);
+        check_all(log, m);
+    }
+    assert_eq!(cache.open_files(), 3);
+}
+
+/// A partition just created gives its descriptor back at once (`release_files`), so
+/// creating many partitions does not hold one descriptor each; its first append
+/// takes it again.
+#[test]
+fn a_new_partition_releases_its_descriptor_until_its_first_append() {
+    let cache = FileCache::new(usize::MAX, usize::MAX);
+    let cfg = config(&cache);
+    let dir = test_dir!();
+    let mut log = PartitionLog::open(dir.path(), cfg.clone(), 0).unwrap();
+    assert_eq!(cache.open_files(), 1);
+    assert!(log.release_files().unwrap());
+    assert_eq!((cache.open_files(), cache.mmaps()), (0, 0), "{cache:?}");
+    let mut model = Model::new();
+    append_one(&mut log, &mut model, 1, 1_000);
+    assert_eq!(cache.open_files(), 1);
+    assert!(
+        !log.release_files().unwrap(),
+        "data waiting for an fdatasync keeps the descriptor"
+    );
+    log.flush().unwrap();
+    assert!(log.release_files().unwrap());
+    check_all(&log, &model);
+    log.close().unwrap();
+    drop(log);
+    let log = PartitionLog::open(dir.path(), cfg, 2_000).unwrap();
     check_all(&log, &model);
 }

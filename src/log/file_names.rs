@@ -36,6 +36,34 @@ pub const CLEAN_SHUTDOWN_MARKER: &str = "clean-shutdown.marker";
 /// How far the log cleaner has compacted.
 pub const CLEANER_CHECKPOINT: &str = "cleaner-offset.checkpoint";
 
+/// Every file a log opened on an empty directory may have made before any append
+/// (segment 0, its producer-state snapshot, the checkpoints and their temporary
+/// copies): what must be unlinked, by name, to remove a partition whose creation
+/// failed when no descriptor is left to list its directory.
+pub fn new_partition_file_names() -> Vec<String> {
+    let mut names: Vec<String> = [
+        LOG_EXT,
+        OFFSET_INDEX_EXT,
+        TIME_INDEX_EXT,
+        TXN_INDEX_EXT,
+        SNAPSHOT_EXT,
+    ]
+    .iter()
+    .map(|ext| segment_file_name(0, ext))
+    .chain(
+        [
+            RECOVERY_CHECKPOINT,
+            CLEAN_SHUTDOWN_MARKER,
+            CLEANER_CHECKPOINT,
+        ]
+        .map(String::from),
+    )
+    .collect();
+    let tmp: Vec<String> = names.iter().map(|n| format!("{n}.{TMP_SUFFIX}")).collect();
+    names.extend(tmp);
+    names
+}
+
 /// `00000000000000000042.log` etc.: 20 digits so names sort like offsets.
 pub fn segment_file_name(base_offset: i64, ext: &str) -> String {
     format!("{base_offset:020}.{ext}")

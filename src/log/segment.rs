@@ -41,6 +41,11 @@ const MAP_CHUNK: u64 = 1 << 20;
 /// How long an active segment must have gone without appends before housekeeping may
 /// close its files when the log is over its budget (`LogSegment::release_if_idle`).
 pub const IDLE_ACTIVE_MS: i64 = 10_000;
+/// The same when the log holds more than twice its budget of descriptors (many
+/// partitions written at once, e.g. a producer spreading records over tens of
+/// thousands): closing sooner costs a reopen at the next append, running out of
+/// descriptors costs failed appends and refused connections.
+pub const IDLE_ACTIVE_UNDER_PRESSURE_MS: i64 = 1_000;
 
 /// The recovery check of one stored batch: the strict one, or log compaction's (offset
 /// gaps inside the batch allowed) for a segment that may have been cleaned.
@@ -381,21 +386,28 @@ impl LogSegment {
         Ok(())
     }
 
-    /// The last segment of an idle partition (no append for `IDLE_ACTIVE_MS`, every
-    /// byte fdatasynced) closes its descriptor and lets the budget close its maps, when
-    /// the log holds more than its budget: it becomes inactive (indexes trimmed, as at
-    /// a roll) while staying the last segment, and the next append makes
-    /// it active again. The indexes are not synced now (an active segment's are rebuilt
-    /// after a crash anyway): the next roll or close syncs them. Returns whether it did.
-    pub fn release_if_idle(&mut self, now_ms: i64) -> io::Result<bool> {
+    /// The last segment of an idle partition (no append for `idle_ms`, every byte
+    /// fdatasynced) closes its descriptor and lets the budget close its maps, when the
+    /// log holds more than its budget (see [`LogSegment::release_files`]). Returns
+    /// whether it did.
+    pub fn release_if_idle(&mut self, now_ms: i64, idle_ms: i64) -> io::Result<bool> {
         let idle = self
             .last_append_ms
-            .is_none_or(|t| now_ms.saturating_sub(t) >= IDLE_ACTIVE_MS);
-        if !self.active
-            || !idle
-            || self.synced_next_offset < self.next_offset
-            || !self.cache.over_budget()
-        {
+            .is_none_or(|t| now_ms.saturating_sub(t) >= idle_ms);
+        if !idle || !self.cache.over_budget() {
+            return Ok(false);
+        }
+        self.release_files()
+    }
+
+    /// The active segment, with every byte fdatasynced, closes its descriptor and lets
+    /// the budget close its maps: it becomes inactive (indexes trimmed, as at a roll)
+    /// while staying the last segment, and the next append makes it active again. The
+    /// indexes are not synced now (an active segment's are rebuilt after a crash
+    /// anyway): the next roll or close syncs them. Data still waiting for an fdatasync
+    /// keeps the descriptor (the sync must go through it). Returns whether it did.
+    pub fn release_files(&mut self) -> io::Result<bool> {
+        if !self.active || self.synced_next_offset < self.next_offset {
             return Ok(false);
         }
         self.deactivate(false)?;
@@ -435,6 +447,11 @@ impl LogSegment {
 
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// When the last append to this segment happened (`None`: none since it was opened).
+    pub fn last_append_ms(&self) -> Option<i64> {
+        self.last_append_ms
     }
 
     pub fn max_timestamp(&self) -> i64 {

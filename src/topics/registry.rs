@@ -163,23 +163,47 @@ impl TopicRegistry {
         let opened: Vec<Mutex<Option<Result<PartitionLog>>>> =
             (0..n).map(|_| Mutex::new(None)).collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
+        // After a failure no more partitions are made: they would only be removed again.
+        let failed = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
             for _ in 0..OPEN_CLOSE_THREADS.min(n) {
                 scope.spawn(|| loop {
+                    if failed.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let p = next.fetch_add(1, Ordering::Relaxed);
                     let Some(slot) = opened.get(p) else { break };
                     let dir = topic_store::partition_dir(&placement[p], &record.name, p as i32);
+                    // A new partition is empty: it gives its descriptor back at once
+                    // (the first append reopens it), so creating many partitions never
+                    // holds one descriptor each.
                     let log = PartitionLog::open(dir.clone(), log_config.clone(), now)
+                        .and_then(|mut log| Ok(log.release_files().map(|_| log)?))
                         .with_context(|| format!("opening {}", dir.display()));
+                    if log.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
                     *slot.lock() = Some(log);
                 });
             }
         });
         let mut partitions = Vec::with_capacity(n);
+        let mut first_error = None;
         for (p, slot) in opened.into_iter().enumerate() {
-            let log = slot.into_inner().expect("every partition was opened")?;
-            partitions.push(Arc::new(Partition::new(name.clone(), p as i32, log)));
+            match slot.into_inner() {
+                Some(Ok(log)) => {
+                    partitions.push(Arc::new(Partition::new(name.clone(), p as i32, log)))
+                }
+                Some(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                None => {} // not tried: another partition failed first
+            }
         }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        assert_eq!(partitions.len(), n, "every partition was opened");
         Ok(Arc::new(Topic {
             name,
             id: record.topic_id,
@@ -435,7 +459,9 @@ impl TopicRegistry {
         placement.extend(self.place_partitions((new_count - current) as usize));
         for p in added.clone() {
             let dir = topic_store::partition_dir(&placement[p as usize], name, p);
-            match PartitionLog::open(&dir, log_config.clone(), self.clock.now_ms()) {
+            let opened = PartitionLog::open(&dir, log_config.clone(), self.clock.now_ms())
+                .and_then(|mut log| Ok(log.release_files().map(|_| log)?));
+            match opened {
                 Ok(log) => partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log))),
                 Err(e) => {
                     partitions.truncate(current as usize);
@@ -528,7 +554,7 @@ impl TopicRegistry {
     ) -> anyhow::Error {
         for p in range {
             let dir = topic_store::partition_dir(&placement[p as usize], topic, p);
-            match storage::remove_dir_all(&dir) {
+            match topic_store::remove_new_partition_dir(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {

@@ -223,6 +223,29 @@ pub fn future_partition_dir(
     log_dir.join(format!("{}{suffix}", &topic[..keep]))
 }
 
+/// Removes the directory of a partition whose creation failed (before its topic file
+/// was written). When the process is out of descriptors (EMFILE, ENFILE: often why the
+/// creation failed) the directory cannot be listed, so the files a new partition may
+/// have are unlinked by name and the then empty directory removed, which needs no
+/// descriptor. A directory missing already is not an error.
+pub fn remove_new_partition_dir(dir: &Path) -> std::io::Result<()> {
+    let out_of_descriptors =
+        |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE));
+    let ignore_missing = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r,
+    };
+    match ignore_missing(storage::remove_dir_all(dir)) {
+        Err(e) if out_of_descriptors(&e) => {
+            for name in crate::log::file_names::new_partition_file_names() {
+                ignore_missing(storage::remove_file(dir.join(name)))?;
+            }
+            ignore_missing(storage::remove_dir(dir))
+        }
+        r => r,
+    }
+}
+
 /// The count of metadata changes (topic created, deleted, grown or reconfigured) this
 /// data directory has seen: DescribeQuorum's high watermark, since Sluice keeps no
 /// metadata log. Decimal text; missing means 0.

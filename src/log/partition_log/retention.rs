@@ -7,6 +7,7 @@
 //! housekeeping and refuses DeleteRecords; a failed checkpoint or unlink takes it offline.
 
 use super::*;
+use crate::log::segment::{IDLE_ACTIVE_MS, IDLE_ACTIVE_UNDER_PRESSURE_MS};
 
 impl PartitionLog {
     /// Periodic work: time-based roll, retention, `flush.ms`. Returns the number of
@@ -47,11 +48,40 @@ impl PartitionLog {
             self.flush()?;
         }
         // An idle partition gives its descriptor and maps back when the log is over its
-        // budget (the next append takes them again).
+        // budget (the next append takes them again). Far over it, sooner, and data
+        // still waiting for `flush.ms` is flushed first so the descriptor can go (an
+        // early fsync of idle data costs one fsync; running out of descriptors costs
+        // failed appends and refused connections).
         if !self.closed {
-            self.active_mut().release_if_idle(now_ms)?;
+            let pressure = self.config.file_cache.files_under_pressure();
+            let idle_ms = if pressure {
+                IDLE_ACTIVE_UNDER_PRESSURE_MS
+            } else {
+                IDLE_ACTIVE_MS
+            };
+            let idle = self
+                .active()
+                .last_append_ms()
+                .is_none_or(|t| now_ms.saturating_sub(t) >= idle_ms);
+            if pressure && idle && self.first_unflushed_ms.is_some() {
+                self.flush()?;
+            }
+            self.active_mut().release_if_idle(now_ms, idle_ms)?;
         }
         Ok(deleted)
+    }
+
+    /// Gives the active segment's descriptor back now if nothing waits for an
+    /// fdatasync (the next append takes it again). Used for partitions just created:
+    /// a new topic of 50,000 partitions must not hold 50,000 descriptors until
+    /// housekeeping finds them idle. Returns whether it did.
+    pub fn release_files(&mut self) -> io::Result<bool> {
+        if self.closed || self.offline.is_offline() {
+            return Ok(false);
+        }
+        self.active_mut()
+            .release_files()
+            .map_err(|e| self.fail("releasing the active segment's files", e))
     }
 
     /// DeleteRecords: moves the log start offset up to `new_start` (at most the high

@@ -296,6 +296,34 @@ impl Volume {
             .collect()
     }
 
+    pub(super) fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        let mut nodes = self.nodes.lock();
+        match nodes.get(path) {
+            Some(Node::Dir) if path != self.root => {}
+            Some(Node::Dir) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{}: not a removable directory", path.display()),
+                ))
+            }
+            Some(Node::File(_)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{}: not a directory", path.display()),
+                ))
+            }
+            None => return Err(not_found(path)),
+        }
+        if Self::subtree(&nodes, path).len() > 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::DirectoryNotEmpty,
+                format!("{}: directory not empty", path.display()),
+            ));
+        }
+        nodes.remove(path);
+        Ok(())
+    }
+
     pub(super) fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut nodes = self.nodes.lock();
         match nodes.get(path) {

@@ -280,6 +280,15 @@ pub fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
     }
 }
 
+/// Removes an empty directory.
+pub fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
+    let path = path.as_ref();
+    match memory::volume_of(path)? {
+        Some(v) => v.remove_dir(path),
+        None => std::fs::remove_dir(path),
+    }
+}
+
 pub fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
     match memory::volume_of(path)? {

@@ -113,3 +113,22 @@ fn a_dropped_volume_never_reaches_the_disk() {
     // And a disk path is not taken for a volume.
     assert!(!is_in_memory(Path::new("memory-1/x")));
 }
+
+#[test]
+fn remove_dir_removes_only_an_empty_directory() {
+    both(|root| {
+        let d = root.join("t-0");
+        create_dir_all(&d).unwrap();
+        write(d.join("x.log"), b"x").unwrap();
+        let full = remove_dir(&d).unwrap_err();
+        assert_eq!(full.kind(), io::ErrorKind::DirectoryNotEmpty, "{full}");
+        assert!(
+            remove_dir(d.join("x.log")).is_err(),
+            "a file is not a directory"
+        );
+        remove_file(d.join("x.log")).unwrap();
+        remove_dir(&d).unwrap();
+        assert!(!exists(&d));
+        assert_eq!(remove_dir(&d).unwrap_err().kind(), io::ErrorKind::NotFound);
+    });
+}
