@@ -5,7 +5,7 @@
 #
 #   scripts/bench-scale.sh                  partitions 1,1000; connections 10,1000; groups 10,100
 #                                           (a few minutes)
-#   scripts/bench-scale.sh --full           partitions 1,1000,10000; connections 10,1000,10000;
+#   scripts/bench-scale.sh --full           partitions 1,1000,10000,50000; connections 10,1000,10000;
 #                                           groups 10,100,1000
 #   scripts/bench-scale.sh --partitions 1,5000 --connections 10,2000 --groups 10,500
 #   scripts/bench-scale.sh --only-lifecycle --lifecycle 1000,10000,50000
@@ -31,7 +31,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PARTS=1,1000 CONNS=10,1000 GROUP_COUNTS=10,100 LIFE=1000
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --full) PARTS=1,1000,10000 CONNS=10,1000,10000 GROUP_COUNTS=10,100,1000 LIFE=1000,10000,50000 ;;
+    --full) PARTS=1,1000,10000,50000 CONNS=10,1000,10000 GROUP_COUNTS=10,100,1000 LIFE=1000,10000,50000 ;;
     --lifecycle) LIFE=$2; shift ;;
     --only-lifecycle) ONLY_LIFE=1 ;;
     --partitions) PARTS=$2; shift ;;

@@ -113,11 +113,17 @@ def produce_spread(bootstrap: str, topic: str, partitions: int, records: int, si
                   "queue.buffering.max.messages": 1000000, "batch.num.messages": 10000})
     value = b"x" * size
     rnd = random.Random(1)
+    failed: dict[str, int] = {}
+
+    def delivered(err, _msg):
+        if err is not None:
+            failed[err.name()] = failed.get(err.name(), 0) + 1
+
     t0 = time.monotonic()
     for _ in range(records):
         while True:
             try:
-                p.produce(topic, value, partition=rnd.randrange(partitions))
+                p.produce(topic, value, partition=rnd.randrange(partitions), on_delivery=delivered)
                 break
             except BufferError:
                 p.poll(0.01)
@@ -126,7 +132,9 @@ def produce_spread(bootstrap: str, topic: str, partitions: int, records: int, si
     del p
     if left:
         print(f"  ({left} records not delivered)")
-    return records / dt
+    if failed:
+        print(f"  (records failed: {failed})")
+    return (records - left - sum(failed.values())) / dt
 
 
 def partitions(binary: str, base: str, counts: list[int]) -> None:

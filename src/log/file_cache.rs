@@ -305,7 +305,8 @@ impl<T: Send + Sync + 'static> Evictable for Slot<T> {
 /// Descriptors: a quarter of the soft RLIMIT_NOFILE (read after the broker raised it to
 /// the hard limit), at least 64: the rest stays for sockets (one per connection),
 /// the listeners, the checkpoint and snapshot files opened briefly, and the
-/// active segments' `.log` files, which are counted but never closed. Maps: half of
+/// active segments' `.log` files, which this cache never closes (idle ones close their
+/// own in housekeeping, sooner when over twice the budget). Maps: half of
 /// `vm.max_map_count` (65,530 by default on Linux), at least 64: the allocator, thread
 /// stacks and shared libraries take maps too, and in-flight fetches keep the maps
 /// they read from alive past their closing.
