@@ -64,7 +64,9 @@ def test_untouched_partitions_stay_closed_across_clean_and_crash_restarts(broker
             p.produce("lazy", f"{part}:{i}".encode(), partition=part)
     assert p.flush(60) == 0
     created_fds = fds(b.pid)
-    assert created_fds > PARTITIONS, "created partitions are open (the baseline this test contrasts)"
+    # A new partition gives its descriptor back as soon as it is made; only the written
+    # ones hold theirs (until they have been idle a while).
+    assert created_fds < PARTITIONS // 4, f"{created_fds} descriptors after creating {PARTITIONS} partitions"
 
     # Clean restart: nothing is opened until touched.
     b.restart(timeout=30)

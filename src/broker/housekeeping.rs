@@ -5,7 +5,9 @@
 //! It runs on a timer (log.flush.scheduler.interval.ms) and goes partition by partition,
 //! holding one partition's lock at a time, so it never stalls the whole broker. An idle
 //! broker wakes here about once a second and does nothing else. Offline partitions (a
-//! failed fsync or write) are skipped.
+//! failed fsync or write) are skipped. The periodic recovery-point checkpoints that
+//! come due in a pass are written together at its end (`crate::topics::checkpoint_batch`),
+//! and a pass much longer than its period is logged.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,23 +33,50 @@ pub fn spawn(
             loop {
                 ticker.tick().await;
                 let (topics, clock) = (topics.clone(), clock.clone());
+                let began = std::time::Instant::now();
                 // The log work does file I/O (fsync, unlink): keep it off the async workers.
-                let _ = tokio::task::spawn_blocking(move || run_once(&topics, &clock)).await;
+                let visited = tokio::task::spawn_blocking(move || run_once(&topics, &clock))
+                    .await
+                    .unwrap_or(0);
+                // A pass much longer than its period delays every partition's flush.ms,
+                // retention and idle-file release by as much: say so.
+                let took = began.elapsed();
+                if took > period * SLOW_PASS_PERIODS {
+                    tracing::warn!(
+                        took_ms = took.as_millis() as u64,
+                        partitions = visited,
+                        "slow housekeeping pass: flush.ms, retention and closing idle files waited as long"
+                    );
+                }
             }
         };
         tokio::join!(timers, cleaner);
     })
 }
 
-fn run_once(topics: &TopicRegistry, clock: &Clock) {
+/// A pass taking this many periods or more is logged as slow.
+const SLOW_PASS_PERIODS: u32 = 5;
+
+/// One pass over every partition; returns how many it visited.
+fn run_once(topics: &TopicRegistry, clock: &Clock) -> usize {
     let now = clock.now_ms();
-    for partition in topics.all_partitions() {
+    let partitions = topics.all_partitions();
+    let visited = partitions.len();
+    // Written together at the end of the pass, with one sync of the file system.
+    let mut checkpoints = Vec::new();
+    for partition in partitions {
         // The first pass after start-up lists every cold partition's directory: let a
         // shutdown stop it rather than wait for it.
         if topics.is_closing() {
             break;
         }
-        match partition.housekeeping(now) {
+        let done = partition
+            .housekeeping_deferring_checkpoint(now)
+            .map(|(deleted, due)| {
+                checkpoints.extend(due);
+                deleted
+            });
+        match done {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(
                 topic = %partition.topic,
@@ -70,4 +99,6 @@ fn run_once(topics: &TopicRegistry, clock: &Clock) {
             ),
         }
     }
+    topics.write_checkpoints(&checkpoints);
+    visited
 }

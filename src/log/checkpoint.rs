@@ -120,23 +120,40 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
 /// afterwards (`crate::log::fs_sync`). Until that sync a crash may leave the new file
 /// torn or empty under its final name; its length and CRC make it read as absent then.
 pub fn write_replacing(dir: &Path, name: &str, bytes: &[u8], fsync: bool) -> io::Result<()> {
-    let tmp = dir.join(format!("{name}.{}", crate::log::file_names::TMP_SUFFIX));
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        if fsync {
-            f.sync_all()?;
-        }
-    }
-    storage::rename(&tmp, dir.join(name))?;
+    write_temp_file(dir, name, bytes, fsync)?;
+    rename_temp(dir, name)?;
     if fsync {
         sync_dir(dir)?;
     }
     Ok(())
+}
+
+fn temp_path(dir: &Path, name: &str) -> std::path::PathBuf {
+    dir.join(format!("{name}.{}", crate::log::file_names::TMP_SUFFIX))
+}
+
+fn write_temp_file(dir: &Path, name: &str, bytes: &[u8], fsync: bool) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(temp_path(dir, name))?;
+    f.write_all(bytes)?;
+    if fsync {
+        f.sync_all()?;
+    }
+    Ok(())
+}
+
+/// The first half of [`write_replacing`] without fsyncs: `dir/name.tmp` holds `bytes`.
+/// [`rename_temp`] puts it in place once a sync of the file system made it durable.
+pub fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    write_temp_file(dir, name, bytes, false)
+}
+
+/// Renames `dir/name.tmp` over `dir/name` (no directory fsync).
+pub fn rename_temp(dir: &Path, name: &str) -> io::Result<()> {
+    storage::rename(temp_path(dir, name), dir.join(name))
 }
 
 /// The contents of `dir/name` as [`write_atomic`] left it (`None`: never written). A

@@ -9,11 +9,13 @@
 //! layer: everything above reaches partitions through [`TopicRegistry`] and
 //! [`Partition`]'s methods, never through the locked log itself.
 
+pub mod checkpoint_batch;
 pub mod group_commit;
 pub mod log_dirs;
 pub mod name;
 pub mod partition;
 pub mod registry;
+mod startup_cleanup;
 pub mod store;
 
 pub use partition::{check_current_leader_epoch, Partition, Watermarks, LEADER_EPOCH};

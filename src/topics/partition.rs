@@ -39,6 +39,7 @@ use crate::log::{
     AppendError, AppendInfo, AppendOrigin, LogConfig, LogError, LogValidator, OfflineState,
     PartitionLog, ReadInfo, SyncHandle, ValidatedRecords, ValidationError,
 };
+use crate::topics::checkpoint_batch::DueCheckpoint;
 use crate::topics::group_commit::{GroupCommit, Step};
 
 /// Leader epoch of every partition: Sluice is a single, permanent leader, so the epoch
@@ -656,6 +657,20 @@ impl Partition {
     /// checkpoint. Returns how many segments retention deleted. Skips an offline partition. A cold partition is opened only if
     /// its directory says a roll or retention is due (or it needs crash recovery).
     pub fn housekeeping(&self, now_ms: i64) -> io::Result<usize> {
+        let (deleted, checkpoint) = self.housekeeping_deferring_checkpoint(now_ms)?;
+        if let Some(checkpoint) = checkpoint {
+            checkpoint.write()?;
+        }
+        Ok(deleted)
+    }
+
+    /// [`Partition::housekeeping`] that hands the periodic checkpoint back instead of
+    /// writing it, for a caller that writes many with one file-system sync
+    /// (`crate::topics::checkpoint_batch`).
+    pub fn housekeeping_deferring_checkpoint(
+        &self,
+        now_ms: i64,
+    ) -> io::Result<(usize, Option<DueCheckpoint>)> {
         let due = self.cold_or_loaded(
             |cold| {
                 let config = cold.config.clone();
@@ -665,22 +680,19 @@ impl Partition {
             |_| true,
         );
         if !due || self.is_offline() {
-            return Ok(0);
+            return Ok((0, None));
         }
-        let (deleted, checkpoint) = {
-            let mut log = self.log().map_err(open_error)?;
-            let deleted = log.housekeeping(now_ms)?;
-            let offline = log.offline_state().clone();
-            (deleted, log.checkpoint_due().map(|due| (due, offline)))
-        };
-        // The periodic recovery-point checkpoint, written after the log's lock is
+        let mut log = self.log().map_err(open_error)?;
+        let deleted = log.housekeeping(now_ms)?;
+        let offline = log.offline_state().clone();
+        // The periodic recovery-point checkpoint is written after the log's lock is
         // released: appends and acks=all fsyncs go on while its fsyncs run.
-        if let Some(((writer, capture), offline)) = checkpoint {
-            writer
-                .write(&capture)
-                .map_err(|e| offline.fail("writing the recovery point checkpoint", e))?;
-        }
-        Ok(deleted)
+        let checkpoint = log.checkpoint_due().map(|(writer, capture)| DueCheckpoint {
+            writer,
+            capture,
+            offline,
+        });
+        Ok((deleted, checkpoint))
     }
 
     /// What the log cleaner should compact now, if anything (zero-copy views of the

@@ -16,10 +16,12 @@ use anyhow::{Context, Result};
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
+use super::checkpoint_batch::{self, DueCheckpoint};
 use super::log_dirs::Moves;
 use super::name as topic_name;
 use super::partition::Partition;
-use super::store::{self as topic_store, TopicRecord, DELETE_SUFFIX};
+use super::startup_cleanup;
+use super::store::{self as topic_store, TopicRecord};
 use crate::clock::Clock;
 use crate::config::{validate_topic_configs, BrokerConfig};
 use crate::error::{KafkaError, ResponseError};
@@ -88,7 +90,7 @@ impl TopicRegistry {
         let data_dir = config.data_dir.clone();
         let log_dirs = config.log_dirs();
         for dir in &log_dirs {
-            remove_deleted_dirs(dir);
+            startup_cleanup::remove_deleted_dirs(dir);
         }
         let registry = TopicRegistry {
             data_dir: data_dir.clone(),
@@ -106,7 +108,7 @@ impl TopicRegistry {
         let records = topic_store::read_topics(&data_dir)?;
         let located = super::log_dirs::discover(&log_dirs, &records)?;
         for dir in &log_dirs {
-            remove_uncommitted_partition_dirs(dir, &records);
+            startup_cleanup::remove_uncommitted_partition_dirs(dir, &records);
         }
         for record in records {
             let placement: Vec<PathBuf> = (0..record.partitions.max(0))
@@ -686,6 +688,12 @@ impl TopicRegistry {
         }
     }
 
+    /// Writes periodic checkpoints that housekeeping collected, with one sync of each
+    /// file system where that is as safe as per-file fsyncs (`checkpoint_batch`).
+    pub fn write_checkpoints(&self, due: &[DueCheckpoint]) {
+        checkpoint_batch::write_all(due, self.fs_sync.as_ref());
+    }
+
     /// Whether `close_all` began: background passes over every partition stop early.
     pub fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
@@ -737,90 +745,6 @@ fn log_close_failure(p: &Partition, e: &std::io::Error) {
         tracing::warn!(topic = %p.topic, partition = p.index, "offline partition left without a clean-shutdown marker; the next start recovers it");
     } else {
         tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing partition log failed");
-    }
-}
-
-/// Start-up half of atomic creation: a partition directory that no topic file covers
-/// (`<topic>-<p>` with no topic of that name, or `p` at or past its partition count)
-/// was made by a CreateTopics or CreatePartitions that never reached its commit point
-/// (a crash, or a removal that failed). It holds no data, since no produce can reach a
-/// partition before its topic is committed, and is removed. One that does hold data
-/// does not fit that story (a lost topic file?): it is left alone, with an error line,
-/// rather than deleted on a guess.
-fn remove_uncommitted_partition_dirs(data_dir: &Path, records: &[TopicRecord]) {
-    let counts: HashMap<&str, i32> = records
-        .iter()
-        .map(|r| (r.name.as_str(), r.partitions))
-        .collect();
-    let Ok(entries) = storage::read_dir(data_dir) else {
-        return;
-    };
-    let mut removed = false;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let Some((topic, index)) = name.rsplit_once('-') else {
-            continue;
-        };
-        let Ok(index) = index.parse::<i32>() else {
-            continue;
-        };
-        if !entry.is_dir() || topic_name::validate(topic).is_err() {
-            continue;
-        }
-        if counts.get(topic).is_some_and(|&n| index < n) {
-            continue;
-        }
-        if holds_records(&path) {
-            tracing::error!(dir = %path.display(), "partition directory with records but no topic file (its topic was deleted just before a crash, or the topic file was lost): not opened and left alone; remove it by hand once it is not needed");
-            continue;
-        }
-        match storage::remove_dir_all(&path) {
-            Ok(()) => {
-                removed = true;
-                tracing::info!(dir = %path.display(), "removed the directory of a partition whose creation never completed");
-            }
-            Err(e) => {
-                tracing::warn!(dir = %path.display(), error = %e, "could not remove an uncommitted partition directory")
-            }
-        }
-    }
-    if removed {
-        let _ = topic_store::sync_dir(data_dir);
-    }
-}
-
-/// Whether a partition directory has any non-empty `.log` segment.
-fn holds_records(dir: &Path) -> bool {
-    let Ok(entries) = storage::read_dir(dir) else {
-        return true; // cannot tell: keep it
-    };
-    entries.flatten().any(|e| {
-        let p = e.path();
-        p.extension()
-            .is_some_and(|x| x == crate::log::file_names::LOG_EXT)
-            && storage::metadata(&p).map_or(true, |m| !m.is_empty())
-    })
-}
-
-fn remove_deleted_dirs(data_dir: &Path) {
-    let Ok(entries) = storage::read_dir(data_dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if entry.is_dir()
-            && path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(DELETE_SUFFIX))
-        {
-            if let Err(e) = storage::remove_dir_all(&path) {
-                tracing::warn!(dir = %path.display(), error = %e, "could not remove deleted partition directory");
-            }
-        }
     }
 }
 

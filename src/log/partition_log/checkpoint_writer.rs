@@ -63,6 +63,45 @@ impl CheckpointWriter {
     }
 }
 
+/// A periodic checkpoint written in two steps so that many partitions share one sync of
+/// the file system (housekeeping's batched pass): [`CheckpointWriter::stage`] writes the
+/// temporary file without an fsync; after a `syncfs` that began later succeeded,
+/// [`CheckpointWriter::publish`] renames it over the checkpoint. Between the two, a write
+/// made under the log's lock may replace the temporary file with a newer capture and
+/// rename it itself: `publish` then finds that newer capture written and does nothing,
+/// so an older recovery point never replaces a newer one and a file that no sync covered
+/// is never renamed into place. The rename is not synced here: losing it in a crash
+/// leaves the previous checkpoint, which only makes recovery start earlier.
+impl CheckpointWriter {
+    /// Step 1: writes `capture` to the temporary file (no fsync) unless a newer capture
+    /// was written already. Ok(false) when there is nothing to publish.
+    pub fn stage(&self, capture: &CheckpointCapture) -> io::Result<bool> {
+        let written = self.written.lock();
+        if capture.seq <= *written {
+            return Ok(false);
+        }
+        checkpoint::write_temp(
+            &self.dir,
+            checkpoint::CHECKPOINT_FILE,
+            &capture.checkpoint.encode(),
+        )?;
+        Ok(true)
+    }
+
+    /// Step 2, only after a sync of the file system that began after [`Self::stage`]
+    /// succeeded: renames the staged file into place, unless a newer capture was
+    /// written since (which also consumed the temporary file). Ok(false) when not.
+    pub fn publish(&self, capture: &CheckpointCapture) -> io::Result<bool> {
+        let mut written = self.written.lock();
+        if capture.seq <= *written {
+            return Ok(false);
+        }
+        checkpoint::rename_temp(&self.dir, checkpoint::CHECKPOINT_FILE)?;
+        *written = capture.seq;
+        Ok(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +114,37 @@ mod tests {
             },
             seq,
         }
+    }
+
+    #[test]
+    fn a_staged_capture_is_published_unless_a_newer_one_was_written_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = CheckpointWriter::new(dir.path().to_path_buf());
+        assert!(writer.write(&capture(1, 100)).unwrap());
+        // Staged, published: the new recovery point is in place.
+        assert!(writer.stage(&capture(2, 200)).unwrap());
+        let read = checkpoint::read_checkpoint(dir.path()).unwrap().unwrap();
+        assert_eq!(read.recovery_point, 100, "staging alone changes nothing");
+        assert!(writer.publish(&capture(2, 200)).unwrap());
+        let read = checkpoint::read_checkpoint(dir.path()).unwrap().unwrap();
+        assert_eq!(read.recovery_point, 200);
+        // A write under the log's lock between the two steps wins.
+        assert!(writer.stage(&capture(3, 300)).unwrap());
+        assert!(writer.write(&capture(4, 400)).unwrap());
+        assert!(!writer.publish(&capture(3, 300)).unwrap());
+        let read = checkpoint::read_checkpoint(dir.path()).unwrap().unwrap();
+        assert_eq!(read.recovery_point, 400);
+        // An old capture is not even staged.
+        assert!(!writer.stage(&capture(3, 300)).unwrap());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            vec![checkpoint::CHECKPOINT_FILE.to_string()],
+            "no temporary file left"
+        );
     }
 
     #[test]
