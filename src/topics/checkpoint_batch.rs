@@ -150,3 +150,63 @@ mod tests {
         );
     }
 }
+
+/// What one housekeeping pass pays for N due checkpoints, per file against batched,
+/// on this machine's disk: `scripts/bench-checkpoints.sh` runs it (figures
+/// only; ignored by `cargo test`).
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use crate::log::checkpoint::Checkpoint;
+    use std::time::Instant;
+
+    fn batch(root: &std::path::Path, way: &str, n: usize, seq: u64) -> Vec<DueCheckpoint> {
+        (0..n)
+            .map(|i| {
+                let dir = root.join(format!("{way}-{i}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                DueCheckpoint {
+                    writer: Arc::new(CheckpointWriter::new(dir)),
+                    capture: CheckpointCapture {
+                        checkpoint: Checkpoint {
+                            log_start_offset: 0,
+                            recovery_point: seq as i64,
+                        },
+                        seq,
+                    },
+                    offline: Arc::new(OfflineState::default()),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    #[ignore = "a benchmark: scripts/bench-checkpoints.sh"]
+    fn periodic_checkpoints_per_file_against_batched() {
+        let n: usize = std::env::var("CHECKPOINTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5_000);
+        let root = std::env::var("BENCH_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| std::env::temp_dir().join("sluice-bench-checkpoints"));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let fs_sync = FileSystemSync::open(&[root.clone()]).expect("syncfs usable here");
+        for round in 0..2u64 {
+            for (way, sync) in [("per-file", None), ("batched", Some(&fs_sync))] {
+                // Each round writes a newer capture over the last one, as housekeeping does.
+                let due = batch(&root, way, n, round + 1);
+                let t = Instant::now();
+                write_all(&due, sync);
+                let s = t.elapsed().as_secs_f64();
+                println!(
+                    "round {} {way:>8}: {n} checkpoints in {s:.2} s ({:.0} us each)",
+                    round + 1,
+                    s * 1e6 / n as f64
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
