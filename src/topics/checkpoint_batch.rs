@@ -192,7 +192,8 @@ mod cost {
             .unwrap_or_else(|_| std::env::temp_dir().join("sluice-bench-checkpoints"));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
-        let fs_sync = FileSystemSync::open(&[root.clone()]).expect("syncfs usable here");
+        let fs_sync =
+            FileSystemSync::open(std::slice::from_ref(&root)).expect("syncfs usable here");
         for round in 0..2u64 {
             for (way, sync) in [("per-file", None), ("batched", Some(&fs_sync))] {
                 // Each round writes a newer capture over the last one, as housekeeping does.
