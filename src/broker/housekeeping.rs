@@ -99,6 +99,10 @@ fn run_once(topics: &TopicRegistry, clock: &Clock) -> usize {
             ),
         }
     }
-    topics.write_checkpoints(&checkpoints);
+    // A shutdown that began meanwhile writes every checkpoint itself (newer captures,
+    // which a staged older one could never replace anyway): no syncfs beside it.
+    if !topics.is_closing() {
+        topics.write_checkpoints(&checkpoints);
+    }
     visited
 }
