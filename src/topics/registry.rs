@@ -176,11 +176,7 @@ impl TopicRegistry {
                     let p = next.fetch_add(1, Ordering::Relaxed);
                     let Some(slot) = opened.get(p) else { break };
                     let dir = topic_store::partition_dir(&placement[p], &record.name, p as i32);
-                    // A new partition is empty: it gives its descriptor back at once
-                    // (the first append reopens it), so creating many partitions never
-                    // holds one descriptor each.
-                    let log = PartitionLog::open(dir.clone(), log_config.clone(), now)
-                        .and_then(|mut log| Ok(log.release_files().map(|_| log)?))
+                    let log = open_new_partition(&dir, log_config.clone(), now)
                         .with_context(|| format!("opening {}", dir.display()));
                     if log.is_err() {
                         failed.store(true, Ordering::Relaxed);
@@ -461,9 +457,7 @@ impl TopicRegistry {
         placement.extend(self.place_partitions((new_count - current) as usize));
         for p in added.clone() {
             let dir = topic_store::partition_dir(&placement[p as usize], name, p);
-            let opened = PartitionLog::open(&dir, log_config.clone(), self.clock.now_ms())
-                .and_then(|mut log| Ok(log.release_files().map(|_| log)?));
-            match opened {
+            match open_new_partition(&dir, log_config.clone(), self.clock.now_ms()) {
                 Ok(log) => partitions.push(Arc::new(Partition::new(topic.name.clone(), p, log))),
                 Err(e) => {
                     partitions.truncate(current as usize);
@@ -738,6 +732,19 @@ fn close_partition(p: &Partition) {
             log_close_failure(p, &e);
         }
     }
+}
+
+/// Opens (creating) a new partition's log and gives its descriptor back at once: the log
+/// is empty and its first append reopens it, so creating many partitions never holds one
+/// descriptor each.
+fn open_new_partition(
+    dir: &Path,
+    config: crate::log::LogConfig,
+    now_ms: i64,
+) -> Result<PartitionLog, crate::log::LogError> {
+    let mut log = PartitionLog::open(dir, config, now_ms)?;
+    log.release_files()?;
+    Ok(log)
 }
 
 fn log_close_failure(p: &Partition, e: &std::io::Error) {
