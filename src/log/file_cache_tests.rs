@@ -358,7 +358,6 @@ fn append_one(log: &mut PartitionLog, model: &mut Model, i: u64, now: i64) {
 
 #[test]
 fn an_idle_active_segment_closes_its_files_over_budget_and_reopens_on_append() {
-    let append = append_one;
     let cache = FileCache::new(0, 0);
     let cfg = LogConfig {
         flush_ms: i64::MAX,
@@ -367,8 +366,8 @@ fn an_idle_active_segment_closes_its_files_over_budget_and_reopens_on_append() {
     let dir = test_dir!();
     let mut log = PartitionLog::open(dir.path(), cfg.clone(), 0).unwrap();
     let mut model = Model::new();
-    append(&mut log, &mut model, 1, 1_000);
-    append(&mut log, &mut model, 2, 1_001);
+    append_one(&mut log, &mut model, 1, 1_000);
+    append_one(&mut log, &mut model, 2, 1_001);
     assert_eq!(cache.open_files(), 1);
     // Not idle long enough, then data not synced: nothing is closed.
     log.housekeeping(1_002).unwrap();
@@ -385,7 +384,7 @@ fn an_idle_active_segment_closes_its_files_over_budget_and_reopens_on_append() {
         "reads close what they open"
     );
     // The next append takes the files again, and a clean close and open keep it all.
-    append(&mut log, &mut model, 3, 20_000);
+    append_one(&mut log, &mut model, 3, 20_000);
     assert_eq!(cache.open_files(), 1);
     check_all(&log, &model);
     log.close().unwrap();

@@ -39,7 +39,7 @@ pub const MAX_SEGMENT_BYTES: u64 = i32::MAX as u64;
 /// Granularity of the active segment's over-sized mapping.
 const MAP_CHUNK: u64 = 1 << 20;
 /// How long an active segment must have gone without appends before housekeeping may
-/// close its files when the log is over its budget (`LogSegment::release_if_idle`).
+/// close its files when the log is over its budget (`LogSegment::release_files`).
 pub const IDLE_ACTIVE_MS: i64 = 10_000;
 /// The same when the log holds more than twice its budget of descriptors (many
 /// partitions written at once, e.g. a producer spreading records over tens of
@@ -82,7 +82,7 @@ pub struct LogSegment {
     /// Appends go here: `become_active` ran and `become_inactive` did not since.
     active: bool,
     /// The trimmed index files were not synced when the segment stopped being active
-    /// (`release_if_idle`): `become_inactive` must still sync them.
+    /// (`release_files`): `become_inactive` must still sync them.
     indexes_unsynced: bool,
     /// Published size: every byte below it is a whole, validated batch.
     size: u64,
@@ -386,18 +386,10 @@ impl LogSegment {
         Ok(())
     }
 
-    /// The last segment of an idle partition (no append for `idle_ms`, every byte
-    /// fdatasynced) closes its descriptor and lets the budget close its maps, when the
-    /// log holds more than its budget (see [`LogSegment::release_files`]). Returns
-    /// whether it did.
-    pub fn release_if_idle(&mut self, now_ms: i64, idle_ms: i64) -> io::Result<bool> {
-        let idle = self
-            .last_append_ms
-            .is_none_or(|t| now_ms.saturating_sub(t) >= idle_ms);
-        if !idle || !self.cache.over_budget() {
-            return Ok(false);
-        }
-        self.release_files()
+    /// No append for `idle_ms` (or none since the segment was opened).
+    pub fn is_idle(&self, now_ms: i64, idle_ms: i64) -> bool {
+        self.last_append_ms
+            .is_none_or(|t| now_ms.saturating_sub(t) >= idle_ms)
     }
 
     /// The active segment, with every byte fdatasynced, closes its descriptor and lets
@@ -447,11 +439,6 @@ impl LogSegment {
 
     pub fn size(&self) -> u64 {
         self.size
-    }
-
-    /// When the last append to this segment happened (`None`: none since it was opened).
-    pub fn last_append_ms(&self) -> Option<i64> {
-        self.last_append_ms
     }
 
     pub fn max_timestamp(&self) -> i64 {
@@ -585,7 +572,7 @@ impl LogSegment {
     ) -> io::Result<()> {
         if !self.active {
             // The active segment of a partition left idle gave its files back to the
-            // budget (`release_if_idle`): take them again.
+            // budget (`release_files`): take them again.
             self.become_active(config)?;
         }
         let len: usize = parts.iter().map(|p| p.len()).sum();

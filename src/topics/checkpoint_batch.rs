@@ -86,7 +86,7 @@ mod tests {
     use super::*;
     use crate::log::checkpoint::{self, Checkpoint};
 
-    fn due(dir: &std::path::Path, seq: u64, recovery_point: i64) -> DueCheckpoint {
+    pub(super) fn due(dir: &std::path::Path, seq: u64, recovery_point: i64) -> DueCheckpoint {
         DueCheckpoint {
             writer: Arc::new(CheckpointWriter::new(dir.to_path_buf())),
             capture: CheckpointCapture {
@@ -157,7 +157,6 @@ mod tests {
 #[cfg(test)]
 mod cost {
     use super::*;
-    use crate::log::checkpoint::Checkpoint;
     use std::time::Instant;
 
     fn batch(root: &std::path::Path, way: &str, n: usize, seq: u64) -> Vec<DueCheckpoint> {
@@ -165,17 +164,7 @@ mod cost {
             .map(|i| {
                 let dir = root.join(format!("{way}-{i}"));
                 std::fs::create_dir_all(&dir).unwrap();
-                DueCheckpoint {
-                    writer: Arc::new(CheckpointWriter::new(dir)),
-                    capture: CheckpointCapture {
-                        checkpoint: Checkpoint {
-                            log_start_offset: 0,
-                            recovery_point: seq as i64,
-                        },
-                        seq,
-                    },
-                    offline: Arc::new(OfflineState::default()),
-                }
+                super::tests::due(&dir, seq, seq as i64)
             })
             .collect()
     }

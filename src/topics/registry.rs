@@ -552,7 +552,6 @@ impl TopicRegistry {
             let dir = topic_store::partition_dir(&placement[p as usize], topic, p);
             match topic_store::remove_new_partition_dir(&dir) {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
                     tracing::error!(dir = %dir.display(), error = %e, "could not remove the directory of a partition whose creation failed; it is removed at the next start")
                 }

@@ -59,14 +59,12 @@ impl PartitionLog {
             } else {
                 IDLE_ACTIVE_MS
             };
-            let idle = self
-                .active()
-                .last_append_ms()
-                .is_none_or(|t| now_ms.saturating_sub(t) >= idle_ms);
-            if pressure && idle && self.first_unflushed_ms.is_some() {
-                self.flush()?;
+            if self.active().is_idle(now_ms, idle_ms) && self.config.file_cache.over_budget() {
+                if pressure && self.first_unflushed_ms.is_some() {
+                    self.flush()?;
+                }
+                self.active_mut().release_files()?;
             }
-            self.active_mut().release_if_idle(now_ms, idle_ms)?;
         }
         Ok(deleted)
     }
