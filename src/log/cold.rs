@@ -7,8 +7,9 @@
 //! It only reads: a directory listing, file sizes, the last `.timeindex` entry of the
 //! oldest segment and the first batch header of the newest. Every answer errs towards
 //! "open it" (which is always correct, only slower): anything it cannot read or does not
-//! expect (no clean-shutdown marker, an interrupted compaction swap, a stray temporary
-//! file) says the log needs opening. It never writes, and never decides anything about
+//! expect (no clean-shutdown marker and no entry in the log directory's
+//! `clean-shutdown.logs`, an interrupted compaction swap, a stray temporary file) says
+//! the log needs opening. It never writes, and never decides anything about
 //! the log's contents: `PartitionLog::open` does, when the partition is opened.
 
 use std::io::{self, Read, Seek, SeekFrom};
@@ -18,9 +19,10 @@ use crate::log::batch::BatchHeader;
 use crate::log::checkpoint::{self, CleanShutdown};
 use crate::log::config::LogConfig;
 use crate::log::file_names::{
-    parse_segment_name, segment_path, CLEANED_SUFFIX, CLEAN_SHUTDOWN_MARKER, LOG_EXT, SWAP_SUFFIX,
-    TIME_INDEX_EXT, TMP_SUFFIX,
+    parse_segment_name, segment_path, CLEANED_SUFFIX, CLEAN_SHUTDOWN_MARKER, CLEAN_SHUTDOWN_TAKEN,
+    LOG_EXT, SWAP_SUFFIX, TIME_INDEX_EXT, TMP_SUFFIX,
 };
+use crate::log::log_dir_shutdown::{self, ClosedLog};
 use crate::log::producer_state::{self, ProducerStateManager};
 use crate::log::storage;
 
@@ -59,18 +61,23 @@ pub struct ColdSummary {
     /// Opening is needed whatever the configs say: no clean-shutdown marker (crash
     /// recovery is due), or files only `open` knows how to settle.
     pub needs_open: bool,
+    /// The log directory's `clean-shutdown.logs` entry, if it still holds (not taken).
+    closed: Option<ClosedLog>,
 }
 
 impl ColdSummary {
     /// Lists `dir`. A directory that does not exist (a partition whose directory was
     /// never made or was lost) reads as empty and needing open (open creates it).
-    pub fn read(dir: &Path) -> io::Result<ColdSummary> {
+    /// `closed`: the log's entry in its log directory's `clean-shutdown.logs`, which
+    /// stands in for the marker.
+    pub fn read(dir: &Path, closed: Option<&ClosedLog>) -> io::Result<ColdSummary> {
         let mut bases = Vec::new();
         let mut summary = ColdSummary {
             active_first_timestamp: -1,
             ..ColdSummary::default()
         };
         let mut marker = false;
+        let mut taken_file = false;
         let entries = match storage::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -85,6 +92,8 @@ impl ColdSummary {
             let Some(name) = name.to_str() else { continue };
             if name == CLEAN_SHUTDOWN_MARKER {
                 marker = true;
+            } else if name == CLEAN_SHUTDOWN_TAKEN {
+                taken_file = true;
             } else if [TMP_SUFFIX, SWAP_SUFFIX, CLEANED_SUFFIX]
                 .iter()
                 .any(|s| name.ends_with(&format!(".{s}")))
@@ -96,6 +105,10 @@ impl ColdSummary {
                 summary.size_bytes += len;
             }
         }
+        summary.closed = closed
+            .filter(|c| !(taken_file && log_dir_shutdown::is_taken(dir, c.generation)))
+            .copied();
+        marker |= summary.closed.is_some();
         bases.sort_unstable();
         summary.segments = bases.len();
         summary.needs_open |= !marker || bases.is_empty();
@@ -118,13 +131,17 @@ impl ColdSummary {
     }
 
     /// The offsets the log opens with if it was cleanly shut down (`None` otherwise):
-    /// reads the marker, the checkpoint and the producer snapshot at the log end.
+    /// reads the marker (or takes the log directory's entry for it), the checkpoint and
+    /// the producer snapshot at the log end.
     pub fn offsets(&self, dir: &Path) -> Option<ColdOffsets> {
         let (oldest, active) = self.bases?;
         if self.needs_open {
             return None;
         }
-        clean_offsets(dir, oldest, active, self.active_size)
+        match &self.closed {
+            Some(c) => closed_offsets(dir, oldest, active, self.active_size, c),
+            None => clean_offsets(dir, oldest, active, self.active_size),
+        }
     }
 
     /// Whether `PartitionLog::housekeeping` at `now_ms` could roll the active segment or
@@ -183,6 +200,38 @@ fn clean_offsets(dir: &Path, oldest: i64, active: i64, active_size: u64) -> Opti
         log_start_offset: cp.log_start_offset.max(oldest).min(end),
         log_end_offset: end,
         last_stable_offset: state.first_unstable_offset().map_or(end, |f| f.min(end)),
+    })
+}
+
+/// [`clean_offsets`] for a log its log directory's `clean-shutdown.logs` covers: the
+/// entry stands in for the marker and moves the checkpoint's log start offset forward
+/// (as `recovery::load` does); the snapshot is read only if the log had producer state.
+fn closed_offsets(
+    dir: &Path,
+    oldest: i64,
+    active: i64,
+    active_size: u64,
+    closed: &ClosedLog,
+) -> Option<ColdOffsets> {
+    let m = closed.shutdown;
+    if m.active_base_offset != active || m.active_log_size != active_size {
+        return None;
+    }
+    let end = m.log_end_offset;
+    let from_file = checkpoint::read_checkpoint(dir).ok().flatten();
+    let log_start = from_file.map_or(closed.log_start_offset, |c| {
+        c.log_start_offset.max(closed.log_start_offset)
+    });
+    let first_unstable = if closed.no_producer_state {
+        None
+    } else {
+        let snapshot = storage::read(producer_state::snapshot_path(dir, end)).ok()?;
+        ProducerStateManager::decode(&snapshot)?.first_unstable_offset()
+    };
+    Some(ColdOffsets {
+        log_start_offset: log_start.max(oldest).min(end),
+        log_end_offset: end,
+        last_stable_offset: first_unstable.map_or(end, |f| f.min(end)),
     })
 }
 
@@ -255,7 +304,7 @@ mod tests {
         assert!(segments >= 2, "small segments roll");
         log.close().unwrap();
         drop(log);
-        let s = ColdSummary::read(dir.path()).unwrap();
+        let s = ColdSummary::read(dir.path(), None).unwrap();
         assert_eq!((s.size_bytes, s.segments), (size, segments));
         assert!(!s.needs_open);
         let offsets = s.offsets(dir.path()).expect("cleanly closed");
@@ -308,7 +357,7 @@ mod tests {
         log.delete_records_before(3).unwrap();
         log.close().unwrap();
         drop(log);
-        let offsets = ColdSummary::read(dir.path())
+        let offsets = ColdSummary::read(dir.path(), None)
             .unwrap()
             .offsets(dir.path())
             .unwrap();
@@ -323,7 +372,7 @@ mod tests {
         );
         assert_eq!((offsets.log_start_offset, offsets.log_end_offset), (3, 8));
         drop(log);
-        let s = ColdSummary::read(dir.path()).unwrap();
+        let s = ColdSummary::read(dir.path(), None).unwrap();
         assert!(
             s.needs_open && s.offsets(dir.path()).is_none(),
             "open took the marker"
@@ -336,11 +385,11 @@ mod tests {
         let mut log = PartitionLog::open(dir.path(), config(), 1_000).unwrap();
         log.append(&batch(3, 1_000, 10), 1_000).unwrap();
         drop(log); // no close: what a kill -9 leaves
-        let s = ColdSummary::read(dir.path()).unwrap();
+        let s = ColdSummary::read(dir.path(), None).unwrap();
         assert!(s.needs_open);
         assert!(s.offsets(dir.path()).is_none());
         assert!(s.needs_housekeeping(&config(), 1_000));
-        let missing = ColdSummary::read(&dir.path().join("absent")).unwrap();
+        let missing = ColdSummary::read(&dir.path().join("absent"), None).unwrap();
         assert!(missing.needs_open);
     }
 }

@@ -35,6 +35,11 @@ pub const RECOVERY_CHECKPOINT: &str = "recovery-point.checkpoint";
 pub const CLEAN_SHUTDOWN_MARKER: &str = "clean-shutdown.marker";
 /// How far the log cleaner has compacted.
 pub const CLEANER_CHECKPOINT: &str = "cleaner-offset.checkpoint";
+/// In a log directory (not a partition's): the logs a batched clean shutdown closed.
+pub const LOG_DIR_CLEAN_SHUTDOWN: &str = "clean-shutdown.logs";
+/// In a partition directory: the generation of `clean-shutdown.logs` whose entry for this
+/// log no longer holds (the log was opened since).
+pub const CLEAN_SHUTDOWN_TAKEN: &str = "clean-shutdown.taken";
 
 /// Every file a log opened on an empty directory may have made before any append
 /// (segment 0, its producer-state snapshot, the checkpoints and their temporary

@@ -374,3 +374,90 @@ fn format_doc_torn_writes_are_handled_as_documented() {
     assert_eq!(open(), 2);
     assert_eq!(fs::read(&log_path).unwrap(), &whole[..85]);
 }
+
+/// "`clean-shutdown.logs`" and "`clean-shutdown.taken`": a batched close's entry decoded
+/// with the documented layout only, and opens that follow the documented recovery rule.
+#[test]
+fn format_doc_clean_shutdown_logs_layout_and_rule() {
+    use crate::log::log_dir_shutdown;
+    use std::collections::BTreeMap;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("example-3");
+    let t0 = 1_700_000_000_000;
+    let mut log = PartitionLog::open(&dir, LogConfig::default(), t0).unwrap();
+    log.append(&batch(2, t0, 3), t0).unwrap();
+    log.append(&batch(1, t0 + 5, 3), t0 + 5).unwrap();
+    assert!(log.begin_batched_close().unwrap());
+    let generation = 0x0102_0304_0506_0708;
+    let closed = log
+        .finish_batched_close(generation)
+        .unwrap()
+        .expect("closed");
+    drop(log);
+    let topic_id = uuid::Uuid::from_u128(0x00112233_44556677_8899aabb_ccddeeff);
+    let entries: BTreeMap<_, _> = [((topic_id, 3), closed)].into_iter().collect();
+    log_dir_shutdown::write(tmp.path(), generation, &entries, true).unwrap();
+
+    let b = fs::read(tmp.path().join("clean-shutdown.logs")).unwrap();
+    assert_eq!(b.len(), 20 + 56 + 4);
+    assert_eq!(&b[0..4], b"SLDS");
+    assert_eq!((be16(&b, 4), be16(&b, 6)), (1, 0), "version, flags");
+    assert_eq!(be64(&b, 8) as u64, generation);
+    assert_eq!(be32(&b, 16), 1, "entry count");
+    let e = &b[20..76];
+    assert_eq!(&e[0..16], topic_id.as_bytes());
+    assert_eq!(be32(e, 16), 3, "partition");
+    assert_eq!(be64(e, 20), 0, "log start offset");
+    assert_eq!(be64(e, 28), 3, "log end offset");
+    assert_eq!(be64(e, 36), 0, "active segment base offset");
+    assert_eq!(be64(e, 44), 158, "active segment .log size");
+    assert_eq!(
+        be32(e, 52),
+        1,
+        "flags: no producer state (batch() is not idempotent)"
+    );
+    assert_eq!(be32(&b, 76) as u32, crc32fast::hash(&b[..76]));
+    assert!(
+        !dir.join("clean-shutdown.marker").exists()
+            && !dir.join(segment_name(3, "snapshot")).exists(),
+        "a batched close writes no marker, and no snapshot without producer state"
+    );
+
+    // Read at start-up (it stays); the first open marks the entry taken, then trusts it.
+    let entry = log_dir_shutdown::read(tmp.path()).unwrap()[&(topic_id, 3)];
+    let log = PartitionLog::open_closed(&dir, LogConfig::default(), t0, Some(entry)).unwrap();
+    assert_eq!((log.log_end_offset(), log.recovery_point()), (3, 3));
+    drop(log); // a crash: no close
+    let checkpoint = dir.join("recovery-point.checkpoint");
+    assert!(
+        !checkpoint.exists(),
+        "trusted: nothing scanned, no checkpoint written"
+    );
+    let taken = fs::read(dir.join("clean-shutdown.taken")).unwrap();
+    assert_eq!(taken.len(), 16);
+    assert_eq!(&taken[0..4], b"SLCT");
+    assert_eq!(be64(&taken, 4) as u64, generation);
+    assert_eq!(be32(&taken, 12) as u32, crc32fast::hash(&taken[..12]));
+    assert!(tmp.path().join("clean-shutdown.logs").exists());
+    // The same entry again (the file survived the crash): taken, so the log is recovered
+    // as after any crash (the active segment is scanned; the data is intact).
+    let log = PartitionLog::open_closed(&dir, LogConfig::default(), t0, Some(entry)).unwrap();
+    assert_eq!(log.log_end_offset(), 3);
+    assert!(
+        checkpoint.exists(),
+        "scanned: the scan wrote its checkpoint"
+    );
+    drop(log);
+    // An entry of another generation that does not match the active segment is no clean
+    // shutdown either.
+    let stale = log_dir_shutdown::ClosedLog {
+        generation: generation + 1,
+        shutdown: crate::log::checkpoint::CleanShutdown {
+            active_log_size: 100,
+            ..entry.shutdown
+        },
+        ..entry
+    };
+    let log = PartitionLog::open_closed(&dir, LogConfig::default(), t0, Some(stale)).unwrap();
+    assert_eq!(log.log_end_offset(), 3);
+}

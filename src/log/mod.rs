@@ -32,6 +32,7 @@ pub mod file_cache;
 pub mod file_names;
 pub mod fs_sync;
 pub mod index_file;
+pub mod log_dir_shutdown;
 pub mod offline;
 pub mod offset_index;
 pub mod partition_log;

@@ -1,8 +1,8 @@
 //! Loading a partition directory in `open` (Kafka's `LogLoader`): find the
 //! segments, decide which to trust, scan and repair the rest.
 //!
-//! Rules: after a clean shutdown (valid marker matching the active segment)
-//! nothing is scanned. Otherwise a segment is trusted only when the next segment
+//! Rules: after a clean shutdown (a valid marker, or the log directory's
+//! `clean-shutdown.logs` entry, matching the active segment) nothing is scanned. Otherwise a segment is trusted only when the next segment
 //! starts at or below the recovery point (so it was fsync'd whole); every other
 //! segment is scanned batch by batch, its indexes rebuilt, and the `.log` cut at
 //! the first torn or invalid batch, deleting every later segment. Valid batches
@@ -26,6 +26,7 @@ use crate::log::file_names::{
     parse_segment_name, segment_path, LOG_EXT, OFFSET_INDEX_EXT, TIME_INDEX_EXT, TMP_SUFFIX,
     TXN_INDEX_EXT,
 };
+use crate::log::log_dir_shutdown::{self, ClosedLog};
 use crate::log::segment::LogSegment;
 use crate::log::storage;
 
@@ -35,10 +36,33 @@ pub struct LoadedLog {
     pub recovery_point: i64,
     /// The cleaner checkpoint, if valid.
     pub cleaner: Option<CleanerCheckpoint>,
+    /// Trusted whole as a clean shutdown left it: nothing was scanned.
+    pub clean_shutdown: bool,
+    /// The checkpoint later writes compare with (`None`: write one at the first
+    /// chance): the values above, unless a log directory's `clean-shutdown.logs` entry
+    /// moved them past what `recovery-point.checkpoint` holds.
+    pub checkpoint_written: Option<Checkpoint>,
 }
 
-pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, LogError> {
+/// Loads `dir`. `closed`: this log's entry in its log directory's `clean-shutdown.logs`
+/// (`crate::log::log_dir_shutdown`), which stands in for the marker and moves the log
+/// start offset and recovery point forward as a checkpoint would.
+pub fn load(
+    dir: &Path,
+    config: &LogConfig,
+    now_ms: i64,
+    closed: Option<ClosedLog>,
+) -> Result<LoadedLog, LogError> {
     storage::create_dir_all(dir)?;
+    // The log directory's entry holds only until this log may change: marked taken here,
+    // durably, before anything below writes (a crash from here on recovers the log).
+    let closed = match closed {
+        Some(c) if !log_dir_shutdown::is_taken(dir, c.generation) => {
+            log_dir_shutdown::mark_taken(dir, c.generation)?;
+            Some(c)
+        }
+        _ => None,
+    };
     // Log compaction: finish or roll back a swap interrupted by a crash, so the
     // segment files below are either all old or all new for each base offset.
     cleaner_swap::recover_dir(dir)?;
@@ -71,8 +95,24 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
         }
     }
 
-    let cp = checkpoint::read_checkpoint(dir)?;
-    let marker = checkpoint::take_clean_shutdown(dir)?;
+    let cp_on_disk = checkpoint::read_checkpoint(dir)?;
+    // Taken (removed) even when the log directory's entry is used instead: it is older.
+    let file_marker = checkpoint::take_clean_shutdown(dir)?;
+    let (marker, cp) = match closed {
+        // The entry's log start offset is the same as the checkpoint's or newer. Its log
+        // end was durable when it was written, but is trusted only through the marker
+        // checks below; the recovery point used otherwise is the file's.
+        Some(c) => (
+            Some(c.shutdown),
+            Some(Checkpoint {
+                log_start_offset: cp_on_disk.map_or(c.log_start_offset, |f| {
+                    f.log_start_offset.max(c.log_start_offset)
+                }),
+                recovery_point: cp_on_disk.map_or(i64::MIN, |f| f.recovery_point),
+            }),
+        ),
+        None => (file_marker, cp_on_disk),
+    };
     let mut bases: Vec<i64> = logs.into_iter().collect();
 
     if bases.is_empty() {
@@ -83,6 +123,11 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
             log_start_offset: start,
             recovery_point: start,
             cleaner,
+            clean_shutdown: false,
+            checkpoint_written: Some(Checkpoint {
+                log_start_offset: start,
+                recovery_point: start,
+            }),
         });
     }
 
@@ -206,21 +251,30 @@ pub fn load(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<LoadedLog, Lo
             }
         }
         checkpoint::sync_dir(dir)?;
-        checkpoint::write_checkpoint(
-            dir,
-            &Checkpoint {
-                log_start_offset,
-                recovery_point: log_end_offset,
-            },
-        )?;
+        let written = Checkpoint {
+            log_start_offset,
+            recovery_point: log_end_offset,
+        };
+        checkpoint::write_checkpoint(dir, &written)?;
         log_end_offset
     } else {
         recovery_point.clamp(first_base, log_end_offset)
+    };
+    let loaded = Checkpoint {
+        log_start_offset,
+        recovery_point,
+    };
+    let checkpoint_written = if closed.is_some() && !scanned_any && cp_on_disk != Some(loaded) {
+        cp_on_disk
+    } else {
+        Some(loaded)
     };
     Ok(LoadedLog {
         segments,
         log_start_offset,
         recovery_point,
         cleaner,
+        clean_shutdown: clean && !scanned_any,
+        checkpoint_written,
     })
 }

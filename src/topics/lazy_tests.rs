@@ -43,6 +43,18 @@ fn cleanly_closed(dir: &Path, n: i32) {
 fn untouched_partitions_are_not_opened_and_their_shutdown_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     cleanly_closed(dir.path(), 4);
+    let record = dir.path().join(crate::log::log_dir_shutdown::FILE);
+    let entries = |path: &Path| {
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| crate::log::log_dir_shutdown::decode(&b))
+            .map(|m| {
+                m.into_iter()
+                    .map(|(k, c)| (k, c.shutdown))
+                    .collect::<Vec<_>>()
+            })
+    };
+    let recorded = entries(&record);
     let topics = registry(dir.path());
     let t = topics.get("t").unwrap();
     assert!(t.partitions.iter().all(|p| !p.is_loaded()));
@@ -62,10 +74,18 @@ fn untouched_partitions_are_not_opened_and_their_shutdown_writes_nothing() {
     }
     assert!(t.partitions.iter().all(|p| !p.is_loaded()));
     topics.close_all();
+    // A batched shutdown records the logs in the log directory's file: the entries read
+    // at start-up are written again (under a new generation), and nothing else.
+    assert_eq!(entries(&record), recorded);
+    let without_record = |mut f: BTreeMap<PathBuf, (Vec<u8>, SystemTime)>| {
+        f.remove(&record);
+        f
+    };
+    let before = without_record(before);
     assert_eq!(
-        files(dir.path()),
+        without_record(files(dir.path())),
         before,
-        "closing cold partitions writes nothing"
+        "closing cold partitions writes nothing else"
     );
 
     // The offsets of a cleanly closed partition come without opening it.
@@ -79,7 +99,11 @@ fn untouched_partitions_are_not_opened_and_their_shutdown_writes_nothing() {
         (0, 3, 3)
     );
     assert!(!t.partitions[0].is_loaded());
-    assert_eq!(files(dir.path()), before);
+    assert_eq!(
+        without_record(files(dir.path())),
+        before,
+        "answering them cold writes nothing"
+    );
     // First touch opens the log and serves what it holds.
     let (read, marks) = t.partitions[0].read(0, 1 << 20, None, true).unwrap();
     assert_eq!((read.first_offset, marks.high_watermark), (0, 3));
@@ -167,32 +191,100 @@ fn a_retired_cold_partition_is_never_opened() {
 
 #[test]
 fn a_batched_shutdown_leaves_every_touched_partition_cleanly_closed() {
+    use crate::log::log_dir_shutdown;
     let dir = tempfile::tempdir().unwrap();
     cleanly_closed(dir.path(), 3);
     let topics = registry(dir.path());
+    let batched = topics.fs_sync.is_some();
     let t = topics.get("t").unwrap();
     let now = topics.clock.now_ms();
     t.partitions[0].append(batch(2, now, 10), now).unwrap();
     t.partitions[1].append(batch(4, now, 10), now).unwrap();
     topics.close_all();
     drop(topics);
-    for (p, end) in [(0, 5), (1, 4), (2, 0)] {
-        let pdir = dir.path().join(format!("t-{p}"));
-        let marker = crate::log::checkpoint::take_clean_shutdown(&pdir)
-            .unwrap()
-            .unwrap_or_else(|| panic!("t-{p} has its marker"));
-        assert_eq!(marker.log_end_offset, end);
-        let cp = crate::log::checkpoint::read_checkpoint(&pdir)
-            .unwrap()
-            .unwrap();
-        assert_eq!(cp.recovery_point, end, "t-{p}'s recovery point is its end");
-        // Put it back for the start below.
-        crate::log::checkpoint::write_clean_shutdown(&pdir, &marker).unwrap();
+    let recorded = std::fs::read(dir.path().join(log_dir_shutdown::FILE)).ok();
+    if batched {
+        // One record for the directory: the two written partitions and the untouched one
+        // (carried over from the record start-up took), no file in any partition's.
+        let entries = log_dir_shutdown::decode(&recorded.expect("recorded")).unwrap();
+        let ends: Vec<(i32, i64)> = entries
+            .iter()
+            .map(|((_, p), c)| (*p, c.shutdown.log_end_offset))
+            .collect();
+        assert_eq!(ends, vec![(0, 5), (1, 4), (2, 0)]);
+        for p in 0..3 {
+            let pdir = dir.path().join(format!("t-{p}"));
+            assert!(!pdir
+                .join(crate::log::file_names::CLEAN_SHUTDOWN_MARKER)
+                .exists());
+        }
+    } else {
+        assert!(recorded.is_none());
     }
+    // Every partition answers its offsets cold, as cleanly closed, and opens without a
+    // scan.
     let topics = registry(dir.path());
     let t = topics.get("t").unwrap();
-    assert_eq!(t.partitions[0].watermarks().high_watermark, 5);
-    assert_eq!(t.partitions[1].watermarks().high_watermark, 4);
+    for (p, end) in [(0, 5), (1, 4), (2, 0)] {
+        assert_eq!(t.partitions[p].watermarks().high_watermark, end);
+        assert_eq!(t.partitions[p].open_count(), 0, "t-{p} answered cold");
+    }
     let (read, _) = t.partitions[0].read(3, 1 << 20, None, true).unwrap();
     assert_eq!(read.first_offset, 3);
+
+    // A crash of this run: t-0 was opened, so its entry is marked taken and it is
+    // recovered at its next open; t-1 and t-2 were not, so they stay cleanly closed (and
+    // cold) through the crash. Nothing is lost either way.
+    drop(t);
+    drop(topics);
+    let topics = registry(dir.path());
+    let t = topics.get("t").unwrap();
+    for (p, end) in [(1, 4), (2, 0)] {
+        assert_eq!(t.partitions[p].watermarks().high_watermark, end);
+        assert_eq!(
+            t.partitions[p].open_count(),
+            0,
+            "t-{p} answered cold after the crash"
+        );
+    }
+    assert_eq!(t.partitions[0].watermarks().high_watermark, 5);
+    assert_eq!(
+        t.partitions[0].open_count(),
+        batched as usize,
+        "t-0 recovered"
+    );
+    // The next clean shutdown records t-1 and t-2 again, and t-0 closed anew.
+    topics.close_all();
+    drop(t);
+    drop(topics);
+    let topics = registry(dir.path());
+    let t = topics.get("t").unwrap();
+    for (p, end) in [(0, 5), (1, 4), (2, 0)] {
+        assert_eq!(t.partitions[p].watermarks().high_watermark, end);
+        assert_eq!(t.partitions[p].open_count(), 0, "t-{p} answered cold");
+    }
+}
+
+#[test]
+fn a_write_after_a_batched_shutdown_marks_its_entry_taken() {
+    use crate::log::log_dir_shutdown;
+    let dir = tempfile::tempdir().unwrap();
+    cleanly_closed(dir.path(), 2);
+    let topics = registry(dir.path());
+    let t = topics.get("t").unwrap();
+    let now = topics.clock.now_ms();
+    t.partitions[0].append(batch(1, now, 10), now).unwrap();
+    topics.close_all();
+    let record = dir.path().join(log_dir_shutdown::FILE);
+    assert_eq!(record.exists(), topics.fs_sync.is_some());
+    // A request still in flight writes after the shutdown: the entry no longer holds.
+    t.partitions[0].append(batch(2, now, 10), now).unwrap();
+    drop(t);
+    drop(topics);
+    let topics = registry(dir.path());
+    let t = topics.get("t").unwrap();
+    assert_eq!(t.partitions[0].watermarks().high_watermark, 6);
+    assert_eq!(t.partitions[0].open_count(), 1, "recovered, not trusted");
+    assert_eq!(t.partitions[1].watermarks().high_watermark, 0);
+    assert_eq!(t.partitions[1].open_count(), 0);
 }

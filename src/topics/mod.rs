@@ -15,6 +15,7 @@ pub mod log_dirs;
 pub mod name;
 pub mod partition;
 pub mod registry;
+mod shutdown;
 mod startup_cleanup;
 pub mod store;
 

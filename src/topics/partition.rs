@@ -34,6 +34,7 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::log::cleaner::{CleanOutput, CleanPlan, CrashAfter};
 use crate::log::cold::{ColdOffsets, ColdSummary};
+use crate::log::log_dir_shutdown::ClosedLog;
 use crate::log::txn_index::AbortedTxn;
 use crate::log::{
     AppendError, AppendInfo, AppendOrigin, LogConfig, LogError, LogValidator, OfflineState,
@@ -92,6 +93,9 @@ struct ColdLog {
     dir: PathBuf,
     config: LogConfig,
     clock: Clock,
+    /// Its entry in the log directory's `clean-shutdown.logs`, if the last shutdown
+    /// recorded one there (instead of a marker in the partition's directory).
+    closed: Option<ClosedLog>,
     /// The directory as listed on first need (it does not change while cold).
     summary: Option<ColdSummary>,
     /// The offsets of a cleanly shut down log, read on first need.
@@ -104,7 +108,7 @@ impl ColdLog {
     /// The cached listing, read on first need; `None` if it cannot be read.
     fn summary(&mut self) -> Option<&ColdSummary> {
         if self.summary.is_none() {
-            match ColdSummary::read(&self.dir) {
+            match ColdSummary::read(&self.dir, self.closed.as_ref()) {
                 Ok(s) => self.summary = Some(s),
                 Err(e) => {
                     tracing::debug!(dir = %self.dir.display(), error = %e, "could not list a cold partition directory");
@@ -188,12 +192,15 @@ impl Partition {
 
     /// A partition whose log in `dir` is opened on first touch (see the module doc).
     /// Does no I/O.
+    /// `closed`: its entry in its log directory's `clean-shutdown.logs`, taken at
+    /// start-up (`crate::log::log_dir_shutdown`).
     pub fn cold(
         topic: Arc<str>,
         index: i32,
         dir: PathBuf,
         config: LogConfig,
         clock: Clock,
+        closed: Option<ClosedLog>,
     ) -> Partition {
         let (end_offset_tx, _) = watch::channel(0);
         let concurrent_fsyncs = config.concurrent_fsyncs;
@@ -205,6 +212,7 @@ impl Partition {
                 dir,
                 config,
                 clock,
+                closed,
                 summary: None,
                 offsets: None,
                 failed_before: false,
@@ -245,7 +253,12 @@ impl Partition {
         #[cfg(test)]
         self.opens
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let opened = PartitionLog::open(&spec.dir, spec.config.clone(), spec.clock.now_ms());
+        let opened = PartitionLog::open_closed(
+            &spec.dir,
+            spec.config.clone(),
+            spec.clock.now_ms(),
+            spec.closed,
+        );
         let mut log = match opened {
             Ok(log) => log,
             Err(e) => {
@@ -745,15 +758,30 @@ impl Partition {
 
     /// Step 2, after a file-system sync that followed step 1 succeeded
     /// (`PartitionLog::finish_batched_close`).
-    pub fn finish_batched_close(&self) -> io::Result<()> {
+    /// `Some`: what to record for this log in its log directory's `clean-shutdown.logs`.
+    pub fn finish_batched_close(&self, generation: u64) -> io::Result<Option<ClosedLog>> {
         match self.log.get() {
             Some(log) => {
-                let finished = log.lock().finish_batched_close();
+                let finished = log.lock().finish_batched_close(generation);
                 self.report_offline();
                 finished
             }
-            None => Ok(()),
+            None => Ok(None),
         }
+    }
+
+    /// The entry a cold partition was handed from its log directory's
+    /// `clean-shutdown.logs` at start-up, if it still holds: true while the partition
+    /// stays cold, unless a run that crashed opened it (and marked it taken), so the next
+    /// clean shutdown records it again. `None` once opened.
+    pub fn cold_closed_entry(&self) -> Option<ClosedLog> {
+        if self.log.get().is_some() {
+            return None;
+        }
+        let cold = self.cold.lock();
+        let spec = cold.as_ref()?;
+        spec.closed
+            .filter(|c| !crate::log::log_dir_shutdown::is_taken(&spec.dir, c.generation))
     }
 
     /// DeleteTopics: fences this partition before its directory is renamed away. A

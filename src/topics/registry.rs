@@ -20,6 +20,7 @@ use super::checkpoint_batch::{self, DueCheckpoint};
 use super::log_dirs::Moves;
 use super::name as topic_name;
 use super::partition::Partition;
+use super::shutdown::{self, ClosedLogs, OPEN_CLOSE_THREADS};
 use super::startup_cleanup;
 use super::store::{self as topic_store, TopicRecord};
 use crate::clock::Clock;
@@ -75,7 +76,7 @@ pub struct TopicRegistry {
     metadata_changes: AtomicI64,
     /// One `syncfs` per log directory for a clean shutdown, opened at start-up; `None`
     /// where that is not as safe as per-file fsyncs (`crate::log::fs_sync`).
-    fs_sync: Option<FileSystemSync>,
+    pub(super) fs_sync: Option<FileSystemSync>,
     /// Set by `close_all`: moves stop before their switch.
     pub(super) closing: std::sync::atomic::AtomicBool,
 }
@@ -110,6 +111,7 @@ impl TopicRegistry {
         for dir in &log_dirs {
             startup_cleanup::remove_uncommitted_partition_dirs(dir, &records);
         }
+        let mut closed_logs = shutdown::read_closed_logs(&log_dirs)?;
         for record in records {
             let placement: Vec<PathBuf> = (0..record.partitions.max(0))
                 .map(|p| match located.get(&(record.name.clone(), p)) {
@@ -117,14 +119,20 @@ impl TopicRegistry {
                     None => registry.place_partitions(1).remove(0),
                 })
                 .collect();
-            registry.insert(registry.cold_topic(&record, &placement));
+            registry.insert(registry.cold_topic(&record, &placement, &mut closed_logs));
         }
         Ok(registry)
     }
 
     /// The topic of `record` with every partition cold (in log directory
-    /// `placement[p]`): no file is touched.
-    fn cold_topic(&self, record: &TopicRecord, placement: &[PathBuf]) -> Arc<Topic> {
+    /// `placement[p]`), each with its entry of that directory's `clean-shutdown.logs`
+    /// (taken from `closed_logs`): no file is touched.
+    fn cold_topic(
+        &self,
+        record: &TopicRecord,
+        placement: &[PathBuf],
+        closed_logs: &mut ClosedLogs,
+    ) -> Arc<Topic> {
         let name: Arc<str> = Arc::from(record.name.as_str());
         let log_config = self.config.log_config(&record.configs);
         let partitions = placement
@@ -132,12 +140,16 @@ impl TopicRegistry {
             .enumerate()
             .map(|(p, log_dir)| {
                 let dir = topic_store::partition_dir(log_dir, &record.name, p as i32);
+                let closed = closed_logs
+                    .get_mut(log_dir)
+                    .and_then(|entries| entries.remove(&(record.topic_id, p as i32)));
                 Arc::new(Partition::cold(
                     name.clone(),
                     p as i32,
                     dir,
                     log_config.clone(),
                     self.clock.clone(),
+                    closed,
                 ))
             })
             .collect();
@@ -627,60 +639,6 @@ impl TopicRegistry {
         Ok(topic.id)
     }
 
-    /// Flushes and closes every partition log (clean shutdown). A clean shutdown is
-    /// mostly fsyncs (a few per partition); issued from several threads at once the
-    /// file system commits many of them together instead of one after another, so
-    /// thousands of partitions close in a fraction of the time.
-    pub fn close_all(&self) {
-        self.closing.store(true, Ordering::Release);
-        // A partition never opened since start-up is as the last run left it (cleanly
-        // closed, or waiting for recovery at its next open): nothing to write.
-        let (partitions, cold): (Vec<_>, Vec<_>) = self
-            .all_partitions()
-            .into_iter()
-            .partition(|p| p.is_loaded());
-        tracing::info!(
-            open = partitions.len(),
-            never_opened = cold.len(),
-            batched = self.fs_sync.is_some(),
-            "closing partition logs"
-        );
-        let Some(fs_sync) = &self.fs_sync else {
-            on_threads(&partitions, |p| {
-                close_partition(p);
-            });
-            return;
-        };
-        // Batched: trim every log's indexes, one syncfs for all data, then every log's
-        // snapshot, checkpoint and marker without fsyncs, and one more syncfs. A marker is
-        // only written after the sync that made its log's data durable succeeded.
-        let began: Vec<bool> = on_threads(&partitions, |p| match p.begin_batched_close() {
-            Ok(began) => began,
-            Err(e) => {
-                log_close_failure(p, &e);
-                false
-            }
-        });
-        if let Err(e) = fs_sync.sync() {
-            tracing::error!(error = %e, "syncfs at shutdown failed: no partition is marked cleanly shut down, the next start recovers every partition opened in this run");
-            return;
-        }
-        let to_finish: Vec<Arc<Partition>> = partitions
-            .iter()
-            .zip(&began)
-            .filter(|(_, began)| **began)
-            .map(|(p, _)| p.clone())
-            .collect();
-        on_threads(&to_finish, |p| {
-            if let Err(e) = p.finish_batched_close() {
-                log_close_failure(p, &e);
-            }
-        });
-        if let Err(e) = fs_sync.sync() {
-            tracing::error!(error = %e, "syncfs of the clean-shutdown markers failed; data was already durable, partitions whose files did not reach the disk are recovered at their next open");
-        }
-    }
-
     /// Writes periodic checkpoints that housekeeping collected, with one sync of each
     /// file system where that is as safe as per-file fsyncs (`checkpoint_batch`).
     pub fn write_checkpoints(&self, due: &[DueCheckpoint]) {
@@ -697,42 +655,6 @@ impl TopicRegistry {
     }
 }
 
-/// Threads opening partitions at start-up and closing them at shutdown: enough
-/// outstanding file-system work (fsyncs above all) for the file system to batch it,
-/// few enough not to matter on a small machine.
-const OPEN_CLOSE_THREADS: usize = 16;
-
-/// `f` on every partition from up to `OPEN_CLOSE_THREADS` threads; results in order.
-fn on_threads<R: Send + Default>(
-    partitions: &[Arc<Partition>],
-    f: impl Fn(&Partition) -> R + Sync,
-) -> Vec<R> {
-    let results: Vec<Mutex<R>> = partitions.iter().map(|_| Mutex::default()).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = OPEN_CLOSE_THREADS.min(partitions.len());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(p) = partitions.get(i) else { break };
-                *results[i].lock() = f(p.as_ref());
-            });
-        }
-    });
-    results.into_iter().map(Mutex::into_inner).collect()
-}
-
-fn close_partition(p: &Partition) {
-    let was_offline = p.is_offline();
-    if let Err(e) = p.close() {
-        if was_offline {
-            tracing::warn!(topic = %p.topic, partition = p.index, "offline partition left without a clean-shutdown marker; the next start recovers it");
-        } else {
-            log_close_failure(p, &e);
-        }
-    }
-}
-
 /// Opens (creating) a new partition's log and gives its descriptor back at once: the log
 /// is empty and its first append reopens it, so creating many partitions never holds one
 /// descriptor each.
@@ -744,14 +666,6 @@ fn open_new_partition(
     let mut log = PartitionLog::open(dir, config, now_ms)?;
     log.release_files()?;
     Ok(log)
-}
-
-fn log_close_failure(p: &Partition, e: &std::io::Error) {
-    if p.is_offline() && crate::log::offline::is_offline_error(e) {
-        tracing::warn!(topic = %p.topic, partition = p.index, "offline partition left without a clean-shutdown marker; the next start recovers it");
-    } else {
-        tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing partition log failed");
-    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use crate::log::checkpoint::{self, Checkpoint, CleanShutdown};
 use crate::log::cleaner::{self, CleanOutput, CleanPlan, CleanerCheckpoint, CrashAfter};
 use crate::log::config::LogConfig;
 use crate::log::error::{AppendError, LogError};
+use crate::log::log_dir_shutdown::{self, ClosedLog};
 use crate::log::offline::OfflineState;
 use crate::log::producer_state::{self, ProducerStateManager, SequenceCheck};
 use crate::log::recovery;
@@ -133,6 +134,9 @@ pub struct PartitionLog {
     checkpointed: Option<Checkpoint>,
     /// `close` ran: the marker exists and the active indexes are trimmed.
     closed: bool,
+    /// A batched close returned this log's entry for its log directory's
+    /// `clean-shutdown.logs` of this generation: a write after it must mark it taken.
+    closed_into_log_dir: Option<u64>,
     /// Idempotent producers' epochs and last batches (Kafka's ProducerStateManager).
     producer_state: ProducerStateManager,
     /// The aborted transactions still in the log: the newest in memory, all of them in
@@ -153,8 +157,19 @@ impl PartitionLog {
         config: LogConfig,
         now_ms: i64,
     ) -> Result<PartitionLog, LogError> {
+        PartitionLog::open_closed(dir, config, now_ms, None)
+    }
+
+    /// [`PartitionLog::open`] of a log a batched clean shutdown closed into its log
+    /// directory's `clean-shutdown.logs` (`closed`: its entry there, taken at start-up).
+    pub fn open_closed(
+        dir: impl Into<PathBuf>,
+        config: LogConfig,
+        now_ms: i64,
+        closed: Option<ClosedLog>,
+    ) -> Result<PartitionLog, LogError> {
         let dir = dir.into();
-        let loaded = recovery::load(&dir, &config, now_ms)?;
+        let loaded = recovery::load(&dir, &config, now_ms, closed)?;
         let cleaner = loaded.cleaner.unwrap_or(CleanerCheckpoint {
             first_dirty_offset: loaded.log_start_offset,
             gaps_below: i64::MIN,
@@ -162,11 +177,9 @@ impl PartitionLog {
         let mut log = PartitionLog {
             checkpoints: Arc::new(CheckpointWriter::new(dir.clone())),
             checkpoint_seq: 0,
-            // What the file (or recovery) says: nothing to write until it moves.
-            checkpointed: Some(Checkpoint {
-                log_start_offset: loaded.log_start_offset,
-                recovery_point: loaded.recovery_point,
-            }),
+            // Nothing to write until it moves, unless a log directory's record moved it
+            // past the file (the first checkpoint then brings the file up to date).
+            checkpointed: loaded.checkpoint_written,
             dir,
             config,
             segments: loaded.segments,
@@ -176,13 +189,16 @@ impl PartitionLog {
             first_unflushed_ms: None,
             last_checkpoint: None,
             closed: false,
+            closed_into_log_dir: None,
             producer_state: ProducerStateManager::new(),
             aborted: AbortedTxns::new(),
             limit_logged_ms: None,
             cleaner,
             offline: Arc::new(OfflineState::default()),
         };
-        log.rebuild_producer_state()?;
+        let no_producer_state =
+            loaded.clean_shutdown && closed.is_some_and(|c| c.no_producer_state);
+        log.rebuild_producer_state(no_producer_state)?;
         Ok(log)
     }
 
@@ -247,6 +263,12 @@ impl PartitionLog {
         if self.closed {
             checkpoint::take_clean_shutdown(&self.dir)
                 .map_err(|e| self.fail("removing the clean-shutdown marker", e))?;
+            if let Some(generation) = self.closed_into_log_dir.take() {
+                // The log directory's file (written already or about to be) vouches for
+                // this log as closed under that generation: no longer.
+                log_dir_shutdown::mark_taken(&self.dir, generation)
+                    .map_err(|e| self.fail("marking the clean-shutdown entry taken", e))?;
+            }
             let cfg = self.config.clone();
             let reopened = self.active_mut().become_active(&cfg);
             reopened.map_err(|e| self.fail("reopening the active segment", e))?;
@@ -788,13 +810,16 @@ impl PartitionLog {
     }
 
     /// Step 2, only after a sync of the file system that began after step 1 succeeded:
-    /// everything appended is durable, so the recovery point moves to the log end, and
-    /// the producer snapshot, checkpoint and clean-shutdown marker are written without
-    /// fsyncs of their own (the caller syncs the file system once more). A log written
-    /// again since step 1 (or gone offline) gets no marker: its next open recovers it.
-    pub fn finish_batched_close(&mut self) -> io::Result<()> {
+    /// everything appended is durable, so the recovery point moves to the log end. The
+    /// producer snapshot is written (without an fsync: the caller syncs the file system
+    /// once more) only if there is producer state; the rest of what a marker and a
+    /// checkpoint would say is returned, for the caller to write in the log directory's
+    /// `clean-shutdown.logs` (`crate::log::log_dir_shutdown`) with every other log's,
+    /// instead of two more files here, under `generation` (the file's). A log written
+    /// again since step 1 (or gone offline) returns nothing: its next open recovers it.
+    pub fn finish_batched_close(&mut self, generation: u64) -> io::Result<Option<ClosedLog>> {
         if !self.closed || self.offline.is_offline() {
-            return Ok(());
+            return Ok(None);
         }
         let end = self.log_end_offset();
         for seg in &mut self.segments {
@@ -804,28 +829,30 @@ impl PartitionLog {
         self.recovery_point = self.recovery_point.max(end);
         self.unflushed_messages = 0;
         self.first_unflushed_ms = None;
-        self.write_closed_files_unsynced()
-            .map_err(|e| self.fail("close", e))
+        let no_producer_state = self.producer_state.is_empty();
+        if !no_producer_state {
+            let written =
+                producer_state::write_snapshot_with(&self.dir, end, &self.producer_state, false);
+            written.map_err(|e| self.fail("close", e))?;
+        }
+        // From here a write must mark the entry taken (see reopen_after_close).
+        self.closed_into_log_dir = Some(generation);
+        let active = self.active();
+        Ok(Some(ClosedLog {
+            generation,
+            log_start_offset: self.log_start_offset,
+            shutdown: CleanShutdown {
+                log_end_offset: active.next_offset,
+                active_base_offset: active.base_offset,
+                active_log_size: active.size(),
+            },
+            no_producer_state,
+        }))
     }
 
-    fn write_closed_files_unsynced(&mut self) -> io::Result<()> {
-        let end = self.log_end_offset();
-        producer_state::write_snapshot_with(&self.dir, end, &self.producer_state, false)?;
-        let capture = self.capture_checkpoint();
-        self.checkpoints.write_with(&capture, |dir, cp| {
-            checkpoint::write_replacing(dir, checkpoint::CHECKPOINT_FILE, &cp.encode(), false)
-        })?;
-        let active = self.active();
-        let marker = CleanShutdown {
-            log_end_offset: active.next_offset,
-            active_base_offset: active.base_offset,
-            active_log_size: active.size(),
-        };
-        checkpoint::write_replacing(
-            &self.dir,
-            checkpoint::CLEAN_SHUTDOWN_FILE,
-            &marker.encode(),
-            false,
-        )
+    /// Whether the log is still as `close` or a batched close left it (nothing written
+    /// since).
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 }

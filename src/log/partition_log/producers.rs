@@ -11,7 +11,14 @@ impl PartitionLog {
     /// most the segments written since the last roll). The aborted-transaction entries
     /// of the replayed range are derived again from the markers in the log, so a
     /// `.txnindex` entry lost in a crash comes back.
-    pub(super) fn rebuild_producer_state(&mut self) -> Result<(), LogError> {
+    ///
+    /// `no_producer_state`: the log was closed cleanly with no producer state at its end
+    /// (a log directory's `clean-shutdown.logs` says so instead of a snapshot): the state
+    /// at the log end is empty and nothing is replayed.
+    pub(super) fn rebuild_producer_state(
+        &mut self,
+        no_producer_state: bool,
+    ) -> Result<(), LogError> {
         let end = self.log_end_offset();
         // The newest entries go to memory (the rest stay in the files only).
         self.aborted = AbortedTxns::new();
@@ -32,6 +39,8 @@ impl PartitionLog {
         }
         let snapshot = if damaged {
             None
+        } else if no_producer_state {
+            Some((end, ProducerStateManager::new()))
         } else {
             producer_state::load_latest_snapshot(&self.dir, end)?
         };
