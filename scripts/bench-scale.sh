@@ -3,12 +3,12 @@
 # the machine's physical references and the process limits measured in the same run. Figures
 # only: nothing here passes or fails. Also reached as `scripts/bench.sh --scale`.
 #
-#   scripts/bench-scale.sh                  partitions 1,1000; connections 10,1000; groups 10,100
-#                                           (a few minutes)
-#   scripts/bench-scale.sh --full           partitions 1,1000,10000,50000; connections 10,1000,10000;
-#                                           groups 10,100,1000
+#   scripts/bench-scale.sh                  partitions 1,1000; written 1000; connections 10,1000;
+#                                           groups 10,100 (a few minutes)
+#   scripts/bench-scale.sh --full           partitions 1,1000,10000,50000; written 1000,10000,50000;
+#                                           connections 10,1000,10000; groups 10,100,1000
 #   scripts/bench-scale.sh --partitions 1,5000 --connections 10,2000 --groups 10,500
-#   scripts/bench-scale.sh --only-lifecycle --lifecycle 1000,10000,50000
+#   scripts/bench-scale.sh --only-lifecycle --lifecycle 1000,10000,50000 --written 10000,50000
 #                                           start and shutdown only
 #
 # Partitions: per count a fresh broker, one topic of that many partitions (CreateTopics time),
@@ -16,6 +16,9 @@
 # of 100 B records each sent to a random partition (confluent-kafka, one Python process, so the
 # client is likely the bottleneck at small counts: compare rows with each other), clean shutdown
 # (SIGTERM to exit), then start on that data and the same figures after it.
+# Written: per count a fresh broker, one record in every partition (so every log is open and
+# must be closed), clean shutdown, start, every partition's offsets, shutdown with none touched,
+# start, kill -9, start.
 # Connections: idle connections (one ApiVersions each, then held) added in steps on one broker;
 # its RSS and the produce latency (acks=1, one record at a time) of one extra producer.
 # Groups: per count a fresh broker, that many KIP-848 groups of 10 members, each member
@@ -28,16 +31,17 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PARTS=1,1000 CONNS=10,1000 GROUP_COUNTS=10,100 LIFE=1000
+PARTS=1,1000 CONNS=10,1000 GROUP_COUNTS=10,100 LIFE=1000 WRITTEN=1000
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --full) PARTS=1,1000,10000,50000 CONNS=10,1000,10000 GROUP_COUNTS=10,100,1000 LIFE=1000,10000,50000 ;;
+    --full) PARTS=1,1000,10000,50000 CONNS=10,1000,10000 GROUP_COUNTS=10,100,1000 LIFE=1000,10000,50000 WRITTEN=1000,10000,50000 ;;
     --lifecycle) LIFE=$2; shift ;;
+    --written) WRITTEN=$2; shift ;;
     --only-lifecycle) ONLY_LIFE=1 ;;
     --partitions) PARTS=$2; shift ;;
     --connections) CONNS=$2; shift ;;
     --groups) GROUP_COUNTS=$2; shift ;;
-    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -60,6 +64,10 @@ echo
 echo "### start and shutdown (most partitions untouched)"
 echo
 "$PY" "$ROOT/scripts/lib/bench_scale.py" lifecycle "$BIN" "$DIR" "$LIFE" 2>>"$DIR/clients.log"
+echo
+echo "### start and shutdown (every partition written)"
+echo
+"$PY" "$ROOT/scripts/lib/bench_scale.py" written "$BIN" "$DIR" "$WRITTEN" 2>>"$DIR/clients.log"
 [[ -n ${ONLY_LIFE:-} ]] && exit 0
 echo
 echo "### partitions"

@@ -19,6 +19,11 @@ connections cost a broker as their number grows. Figures only: nothing here pass
                                                 after it (topics of at most 5,000 partitions, the
                                                 broker restarted after each: created partitions
                                                 hold descriptors until a restart)
+  bench_scale.py written BIN DIR P1,P2,...      per count: a topic of P partitions, one record in
+                                                every one of them (all open), clean shutdown, start,
+                                                every partition's offsets (ListOffsets), shutdown
+                                                with none touched, start, kill -9, start, and how
+                                                many partitions were still unopened after it
   bench_scale.py connections BIN DIR C1,C2,...  per count: C idle connections (one ApiVersions
                                                 each, then held), broker RSS and the produce
                                                 latency (p50/p99, acks=1, one record at a time) of
@@ -163,6 +168,56 @@ def partitions(binary: str, base: str, counts: list[int]) -> None:
         b.stop()
         print(f"| {n} | {create} | {fmt_stats(after_create)} | {rate:,.0f} | {shutdown:.2f} | {start:.2f} "
               f"| {fmt_stats(after_start)} |", flush=True)
+
+
+def written(binary: str, base: str, counts: list[int]) -> None:
+    """Clean shutdown and start when every partition was written since the start (issue 15
+    item 4): each partition's log is open and must be closed."""
+    print("| partitions | create (s) | one record in each (s) | clean shutdown (s) | start (s) "
+          "| ListOffsets, all (s) | shutdown, none touched (s) | start (s) | start after kill -9 (s) "
+          "| never opened after it |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for n in counts:
+        data = os.path.join(base, f"w{n}")
+        b = Broker(binary, data, os.path.join(base, f"w{n}.log"))
+        row = [str(n)]
+        try:
+            b.start()
+            admin = AdminClient({"bootstrap.servers": b.bootstrap})
+            t0 = time.monotonic()
+            admin.create_topics([NewTopic("w", n, 1)], operation_timeout=900)["w"].result(timeout=900)
+            row.append(f"{time.monotonic() - t0:.2f}")
+            t0 = time.monotonic()
+            produce_each(b.bootstrap, "w", n, 1)
+            row.append(f"{time.monotonic() - t0:.2f}")
+            row.append(f"{b.stop():.2f}")
+            row.append(f"{b.start():.2f}")
+            admin = AdminClient({"bootstrap.servers": b.bootstrap})
+            t0 = time.monotonic()
+            from confluent_kafka import TopicPartition
+            from confluent_kafka.admin import OffsetSpec
+            asked = {TopicPartition("w", p): OffsetSpec.latest() for p in range(n)}
+            ends = {tp.partition: f.result(300).offset for tp, f in admin.list_offsets(asked, request_timeout=300).items()}
+            row.append(f"{time.monotonic() - t0:.2f}")
+            wrong = [p for p, end in ends.items() if end != 1]
+            if wrong:
+                raise RuntimeError(f"{len(wrong)} partitions do not end at offset 1, e.g. {wrong[:5]}")
+            row.append(f"{b.stop():.2f}")
+            row.append(f"{b.start():.2f}")
+            b.proc.send_signal(signal.SIGKILL)
+            b.proc.wait(60)
+            row.append(f"{b.start():.2f}")
+            time.sleep(3)  # a housekeeping pass or two: would it open partitions to recover them?
+            b.stop()
+            with open(b.log) as f:
+                closing = [line for line in f if "closing partition logs" in line]
+            row.append(closing[-1].split("never_opened=")[1].split()[0] if closing else "?")
+        except Exception as e:  # a figure: the limit hit is what is measured
+            row.append(f"failed: {e}")
+            if b.proc and b.proc.poll() is None:
+                b.stop()
+        row += ["-"] * (10 - len(row))
+        print("| " + " | ".join(row) + " |", flush=True)
 
 
 API_VERSIONS = struct.pack(">hhih", 18, 0, 7, 5) + b"bench"
@@ -374,7 +429,7 @@ def main(argv: list[str]) -> None:
     what, binary, base, counts = argv[1], argv[2], argv[3], [int(c) for c in argv[4].split(",")]
     os.makedirs(base, exist_ok=True)
     {"partitions": partitions, "connections": connections, "groups": groups,
-     "lifecycle": lifecycle}[what](binary, base, counts)
+     "lifecycle": lifecycle, "written": written}[what](binary, base, counts)
 
 
 if __name__ == "__main__":
