@@ -104,7 +104,14 @@ fn untouched_partitions_are_not_opened_and_their_shutdown_writes_nothing() {
         before,
         "answering them cold writes nothing"
     );
-    // First touch opens the log and serves what it holds.
+    // Once the shutdown began, a cold partition is never opened (its entry is recorded).
+    assert!(t.partitions[0].read(0, 1 << 20, None, true).is_err());
+    assert!(!t.partitions[0].is_loaded() && !t.partitions[0].is_offline());
+    drop(t);
+    drop(topics);
+    // After a restart, the first touch opens the log and serves what it holds.
+    let topics = registry(dir.path());
+    let t = topics.get("t").unwrap();
     let (read, marks) = t.partitions[0].read(0, 1 << 20, None, true).unwrap();
     assert_eq!((read.first_offset, marks.high_watermark), (0, 3));
     assert!(t.partitions[0].is_loaded());

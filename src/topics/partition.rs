@@ -102,6 +102,18 @@ struct ColdLog {
     offsets: Option<Option<ColdOffsets>>,
     /// An open failed before (later failures are logged at debug).
     failed_before: bool,
+    /// The broker's clean shutdown began with this partition cold: it is never opened
+    /// again in this process (its entry may be in the next `clean-shutdown.logs`).
+    sealed: bool,
+}
+
+/// What `Partition::seal_for_shutdown` found.
+pub enum AtShutdown {
+    /// The log is open: close it.
+    Open,
+    /// Cold, and now never opened in this process; its entry of `clean-shutdown.logs`
+    /// read at start-up, if it still holds, for the next file.
+    Cold(Option<ClosedLog>),
 }
 
 impl ColdLog {
@@ -216,6 +228,7 @@ impl Partition {
                 summary: None,
                 offsets: None,
                 failed_before: false,
+                sealed: false,
             })),
             end_offset_tx,
             group_commit: GroupCommit::new(i64::MIN, concurrent_fsyncs),
@@ -249,6 +262,12 @@ impl Partition {
         // Retired (topic deleted) or failed: never opened again in this process.
         self.offline.check()?;
         let spec = cold.as_mut().expect("a partition without a log is cold");
+        if spec.sealed {
+            // An open now could change a log whose entry the shutdown is recording.
+            return Err(LogError::Io(io::Error::other(
+                "the broker is shutting down: a partition not opened before stays closed",
+            )));
+        }
         let started = std::time::Instant::now();
         #[cfg(test)]
         self.opens
@@ -770,18 +789,23 @@ impl Partition {
         }
     }
 
-    /// The entry a cold partition was handed from its log directory's
-    /// `clean-shutdown.logs` at start-up, if it still holds: true while the partition
-    /// stays cold, unless a run that crashed opened it (and marked it taken), so the next
-    /// clean shutdown records it again. `None` once opened.
-    pub fn cold_closed_entry(&self) -> Option<ClosedLog> {
-        if self.log.get().is_some() {
-            return None;
+    /// At the start of a clean shutdown: an open partition is left to be closed; a cold
+    /// one is sealed (never opened in this process any more, so the entry the shutdown
+    /// records for it cannot go stale) and its entry of `clean-shutdown.logs` returned,
+    /// if it still holds: true while the partition stayed cold, unless a run that crashed
+    /// opened it (and marked it taken).
+    pub fn seal_for_shutdown(&self) -> AtShutdown {
+        let mut cold = self.cold.lock();
+        match cold.as_mut() {
+            Some(spec) if self.log.get().is_none() => {
+                spec.sealed = true;
+                let entry = spec
+                    .closed
+                    .filter(|c| !crate::log::log_dir_shutdown::is_taken(&spec.dir, c.generation));
+                AtShutdown::Cold(entry)
+            }
+            _ => AtShutdown::Open,
         }
-        let cold = self.cold.lock();
-        let spec = cold.as_ref()?;
-        spec.closed
-            .filter(|c| !crate::log::log_dir_shutdown::is_taken(&spec.dir, c.generation))
     }
 
     /// DeleteTopics: fences this partition before its directory is renamed away. A

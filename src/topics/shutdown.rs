@@ -17,7 +17,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use parking_lot::Mutex;
 
-use super::partition::Partition;
+use super::partition::{AtShutdown, Partition};
 use super::registry::TopicRegistry;
 use crate::log::log_dir_shutdown::{self, ClosedLog, PartitionKey};
 
@@ -60,12 +60,13 @@ impl TopicRegistry {
         let mut never_opened = 0usize;
         for topic in self.list() {
             for p in &topic.partitions {
-                if p.is_loaded() {
-                    partitions.push(((topic.id, p.index), p.clone()));
-                } else {
-                    never_opened += 1;
-                    if let Some(closed) = p.cold_closed_entry() {
-                        carried.push((p.log_dir(), (topic.id, p.index), closed));
+                match p.seal_for_shutdown() {
+                    AtShutdown::Open => partitions.push(((topic.id, p.index), p.clone())),
+                    AtShutdown::Cold(entry) => {
+                        never_opened += 1;
+                        if let Some(closed) = entry {
+                            carried.push((p.log_dir(), (topic.id, p.index), closed));
+                        }
                     }
                 }
             }
