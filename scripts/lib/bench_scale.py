@@ -170,54 +170,65 @@ def partitions(binary: str, base: str, counts: list[int]) -> None:
               f"| {fmt_stats(after_start)} |", flush=True)
 
 
-def written(binary: str, base: str, counts: list[int]) -> None:
-    """Clean shutdown and start when every partition was written since the start (issue 15
-    item 4): each partition's log is open and must be closed."""
-    print("| partitions | create (s) | one record in each (s) | clean shutdown (s) | start (s) "
-          "| ListOffsets, all (s) | shutdown, none touched (s) | start (s) | start after kill -9 (s) "
-          "| never opened after it |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+def table_per_count(binary: str, base: str, name: str, counts: list[int], headers: list[str], fill) -> None:
+    """Prints a Markdown table with a row per count: a fresh broker (data in base/<name><count>),
+    `fill(broker, count, row)` appends the cells. An exception ends the row with "failed: ..."
+    (the limit hit is the figure) and "-" for the cells left."""
+    print("| " + " | ".join(headers) + " |")
+    print("|" + "---|" * len(headers))
     for n in counts:
-        data = os.path.join(base, f"w{n}")
-        b = Broker(binary, data, os.path.join(base, f"w{n}.log"))
+        b = Broker(binary, os.path.join(base, f"{name}{n}"), os.path.join(base, f"{name}{n}.log"))
         row = [str(n)]
         try:
-            b.start()
-            admin = AdminClient({"bootstrap.servers": b.bootstrap})
-            t0 = time.monotonic()
-            admin.create_topics([NewTopic("w", n, 1)], operation_timeout=900)["w"].result(timeout=900)
-            row.append(f"{time.monotonic() - t0:.2f}")
-            t0 = time.monotonic()
-            produce_each(b.bootstrap, "w", n, 1)
-            row.append(f"{time.monotonic() - t0:.2f}")
-            row.append(f"{b.stop():.2f}")
-            row.append(f"{b.start():.2f}")
-            admin = AdminClient({"bootstrap.servers": b.bootstrap})
-            t0 = time.monotonic()
-            from confluent_kafka import TopicPartition
-            from confluent_kafka.admin import OffsetSpec
-            asked = {TopicPartition("w", p): OffsetSpec.latest() for p in range(n)}
-            ends = {tp.partition: f.result(300).offset for tp, f in admin.list_offsets(asked, request_timeout=300).items()}
-            row.append(f"{time.monotonic() - t0:.2f}")
-            wrong = [p for p, end in ends.items() if end != 1]
-            if wrong:
-                raise RuntimeError(f"{len(wrong)} partitions do not end at offset 1, e.g. {wrong[:5]}")
-            row.append(f"{b.stop():.2f}")
-            row.append(f"{b.start():.2f}")
-            b.proc.send_signal(signal.SIGKILL)
-            b.proc.wait(60)
-            row.append(f"{b.start():.2f}")
-            time.sleep(3)  # a housekeeping pass or two: would it open partitions to recover them?
-            b.stop()
-            with open(b.log) as f:
-                closing = [line for line in f if "closing partition logs" in line]
-            row.append(closing[-1].split("never_opened=")[1].split()[0] if closing else "?")
+            fill(b, n, row)
         except Exception as e:  # a figure: the limit hit is what is measured
             row.append(f"failed: {e}")
             if b.proc and b.proc.poll() is None:
                 b.stop()
-        row += ["-"] * (10 - len(row))
+        row += ["-"] * (len(headers) - len(row))
         print("| " + " | ".join(row) + " |", flush=True)
+
+
+def written(binary: str, base: str, counts: list[int]) -> None:
+    """Clean shutdown and start when every partition was written since the start (issue 15
+    item 4): each partition's log is open and must be closed."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import OffsetSpec
+
+    def fill(b: Broker, n: int, row: list[str]) -> None:
+        b.start()
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        t0 = time.monotonic()
+        admin.create_topics([NewTopic("w", n, 1)], operation_timeout=900)["w"].result(timeout=900)
+        row.append(f"{time.monotonic() - t0:.2f}")
+        t0 = time.monotonic()
+        produce_each(b.bootstrap, "w", n, 1)
+        row.append(f"{time.monotonic() - t0:.2f}")
+        row.append(f"{b.stop():.2f}")
+        row.append(f"{b.start():.2f}")
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        t0 = time.monotonic()
+        asked = {TopicPartition("w", p): OffsetSpec.latest() for p in range(n)}
+        ends = {tp.partition: f.result(300).offset for tp, f in admin.list_offsets(asked, request_timeout=300).items()}
+        row.append(f"{time.monotonic() - t0:.2f}")
+        wrong = [p for p, end in ends.items() if end != 1]
+        if wrong:
+            raise RuntimeError(f"{len(wrong)} partitions do not end at offset 1, e.g. {wrong[:5]}")
+        row.append(f"{b.stop():.2f}")
+        row.append(f"{b.start():.2f}")
+        b.proc.send_signal(signal.SIGKILL)
+        b.proc.wait(60)
+        row.append(f"{b.start():.2f}")
+        time.sleep(3)  # a housekeeping pass or two: would it open partitions to recover them?
+        b.stop()
+        with open(b.log) as f:
+            closing = [line for line in f if "closing partition logs" in line]
+        row.append(closing[-1].split("never_opened=")[1].split()[0] if closing else "?")
+
+    table_per_count(binary, base, "w", counts, [
+        "partitions", "create (s)", "one record in each (s)", "clean shutdown (s)", "start (s)",
+        "ListOffsets, all (s)", "shutdown, none touched (s)", "start (s)", "start after kill -9 (s)",
+        "never opened after it"], fill)
 
 
 API_VERSIONS = struct.pack(">hhih", 18, 0, 7, 5) + b"bench"
@@ -371,58 +382,49 @@ def lifecycle(binary: str, base: str, counts: list[int]) -> None:
     created partition holds its descriptors until then); records in up to 1,000 partitions;
     clean shutdown with the last topic's partitions and those 1,000 open; start; Metadata of
     every partition; shutdown with none touched; records in 100 partitions, kill -9, start."""
-    print("| partitions | create (s) | shutdown (s) | start (s) | after start "
-          "| Metadata, all (s) | shutdown, none touched (s) | start after kill -9 (s) "
-          "| after start after kill -9 |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for n in counts:
-        data = os.path.join(base, f"life{n}")
-        b = Broker(binary, data, os.path.join(base, f"life{n}.log"))
-        row = [str(n)]
-        try:
-            if start_checked(b) is None:
-                raise RuntimeError("no start")
-            create, made, i = 0.0, 0, 0
-            while made < n:
-                k = min(CHUNK, n - made)
-                admin = AdminClient({"bootstrap.servers": b.bootstrap})
-                t0 = time.monotonic()
-                admin.create_topics([NewTopic(f"life-{i}", k, 1)], operation_timeout=900)[f"life-{i}"].result(timeout=900)
-                create += time.monotonic() - t0
-                made, i = made + k, i + 1
-                if made < n:
-                    b.stop()
-                    if start_checked(b) is None:
-                        raise RuntimeError(f"broker exited at start-up with {made} partitions")
-            row.append(f"{create:.2f}" + (f" ({i} topics)" if i > 1 else ""))
-            produce_each(b.bootstrap, "life-0", min(n, 1000), 20)
-            row.append(f"{b.stop():.2f}")
-            start = start_checked(b)
-            if start is None:
-                raise RuntimeError(f"broker exited at start-up with {n} partitions")
-            row += [f"{start:.2f}", fmt_stats(b.stats())]
+
+    def fill(b: Broker, n: int, row: list[str]) -> None:
+        if start_checked(b) is None:
+            raise RuntimeError("no start")
+        create, made, i = 0.0, 0, 0
+        while made < n:
+            k = min(CHUNK, n - made)
             admin = AdminClient({"bootstrap.servers": b.bootstrap})
             t0 = time.monotonic()
-            md = admin.list_topics(timeout=300)
-            row.append(f"{time.monotonic() - t0:.2f}")
-            assert sum(len(t.partitions) for name, t in md.topics.items() if name.startswith("life-")) == n
-            row.append(f"{b.stop():.2f}")
-            if start_checked(b) is None:
-                raise RuntimeError("no start")
-            produce_each(b.bootstrap, "life-0", min(n, 100), 20)
-            b.proc.send_signal(signal.SIGKILL)
-            b.proc.wait(60)
-            start = start_checked(b)
-            if start is None:
-                raise RuntimeError("broker exited at start-up after kill -9")
-            row += [f"{start:.2f}", fmt_stats(b.stats())]
-            b.stop()
-        except Exception as e:  # a figure: the limit hit is what is measured
-            row.append(f"failed: {e}")
-            if b.proc and b.proc.poll() is None:
+            admin.create_topics([NewTopic(f"life-{i}", k, 1)], operation_timeout=900)[f"life-{i}"].result(timeout=900)
+            create += time.monotonic() - t0
+            made, i = made + k, i + 1
+            if made < n:
                 b.stop()
-        row += ["-"] * (9 - len(row))
-        print("| " + " | ".join(row) + " |", flush=True)
+                if start_checked(b) is None:
+                    raise RuntimeError(f"broker exited at start-up with {made} partitions")
+        row.append(f"{create:.2f}" + (f" ({i} topics)" if i > 1 else ""))
+        produce_each(b.bootstrap, "life-0", min(n, 1000), 20)
+        row.append(f"{b.stop():.2f}")
+        start = start_checked(b)
+        if start is None:
+            raise RuntimeError(f"broker exited at start-up with {n} partitions")
+        row += [f"{start:.2f}", fmt_stats(b.stats())]
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        t0 = time.monotonic()
+        md = admin.list_topics(timeout=300)
+        row.append(f"{time.monotonic() - t0:.2f}")
+        assert sum(len(t.partitions) for name, t in md.topics.items() if name.startswith("life-")) == n
+        row.append(f"{b.stop():.2f}")
+        if start_checked(b) is None:
+            raise RuntimeError("no start")
+        produce_each(b.bootstrap, "life-0", min(n, 100), 20)
+        b.proc.send_signal(signal.SIGKILL)
+        b.proc.wait(60)
+        start = start_checked(b)
+        if start is None:
+            raise RuntimeError("broker exited at start-up after kill -9")
+        row += [f"{start:.2f}", fmt_stats(b.stats())]
+        b.stop()
+
+    table_per_count(binary, base, "life", counts, [
+        "partitions", "create (s)", "shutdown (s)", "start (s)", "after start", "Metadata, all (s)",
+        "shutdown, none touched (s)", "start after kill -9 (s)", "after start after kill -9"], fill)
 
 
 def main(argv: list[str]) -> None:
