@@ -849,10 +849,4 @@ impl PartitionLog {
             no_producer_state,
         }))
     }
-
-    /// Whether the log is still as `close` or a batched close left it (nothing written
-    /// since).
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
 }
