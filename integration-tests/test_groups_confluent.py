@@ -119,7 +119,7 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "worker":
 
 # -- tests ------------------------------------------------------------------------------------------
 
-from confluent_kafka import OFFSET_INVALID, Consumer, ConsumerGroupState, KafkaException, TopicPartition  # noqa: E402
+from confluent_kafka import OFFSET_INVALID, Consumer, ConsumerGroupState, KafkaError, KafkaException, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec  # noqa: E402
 
 from groups_common import Worker, assert_exactly_once, produce, wait_assigned, wait_consumed  # noqa: E402
@@ -333,13 +333,15 @@ def test_admin_list_describe_delete_and_lag(gbroker):
 
 
 def test_static_members_expire_at_their_session_deadline(gbroker):
-    """Issue 16 item 5 (librdkafka's 0081 scenario): static members close without a LeaveGroup;
-    once their session timeout has passed since the close (their last request precedes it),
-    the groups are empty and DeleteGroups succeeds, as it does against Kafka, whose session
-    timers fire at the deadline. Each member's last request is a commit right before its close
-    (as librdkafka's auto-commit on close), which restarts its session; the margin is well below
-    the broker's old 100 ms timer tick, which expired sessions up to a tick late."""
-    topic, session_ms, margin_s = "static-expiry", 3000, 0.1
+    """Issue 16 item 5 (librdkafka's 0081 scenario): static members close without a LeaveGroup,
+    so right after the close their groups still hold them (DeleteGroups: NON_EMPTY_GROUP); once
+    their session timeout has passed, the groups are empty and DeleteGroups succeeds, as it does
+    against Kafka. Each member's last request is a commit right before its close (as
+    librdkafka's auto-commit on close), which restarts its session. The three sessions end
+    within a millisecond of each other, the case that once left the last one waiting a whole
+    timer tick. How close to the deadline the broker acts is a timing, so it is printed, not
+    asserted here: the group unit tests check the timer against a manual clock."""
+    topic, session_ms = "static-expiry", 3000
     create_topic(gbroker, topic, 2)
     produce(gbroker.bootstrap, topic, 2, 20, "e")
     groups = [f"g-expiry-{i}" for i in range(3)]
@@ -364,8 +366,22 @@ def test_static_members_expire_at_their_session_deadline(gbroker):
         c.commit(offsets=[last], asynchronous=False)
         c.close()
     closed = time.monotonic()
-    time.sleep(max(0.0, closed + session_ms / 1000 + margin_s - time.monotonic()))
     for group, f in admin.delete_consumer_groups(groups).items():
-        f.result(30)  # raises NON_EMPTY_GROUP if a session outlived its deadline
+        with pytest.raises(KafkaException) as still:
+            f.result(30)
+        assert still.value.args[0].code() == KafkaError.NON_EMPTY_GROUP, (group, still.value)
+    left = set(groups)
+    deadline = closed + session_ms / 1000 + 60
+    while left:
+        assert time.monotonic() < deadline, f"sessions of {sorted(left)} never expired"
+        for group, f in admin.delete_consumer_groups(sorted(left)).items():
+            try:
+                f.result(30)
+                left.discard(group)
+            except KafkaException as e:
+                assert e.args[0].code() == KafkaError.NON_EMPTY_GROUP, (group, e)
+        if left:
+            time.sleep(0.05)
+    print(f"groups deleted {time.monotonic() - closed:.3f} s after the close (session {session_ms} ms)")
     listed = {g.group_id for g in admin.list_consumer_groups().result(30).valid}
     assert not listed & set(groups)

@@ -629,9 +629,9 @@ impl GroupCoordinator {
 
     // ---- timers ---------------------------------------------------------------------
 
-    /// Fires the expired group timers of every group; returns the earliest deadline
-    /// still pending.
-    pub fn tick(&self) -> Option<Instant> {
+    /// Fires the expired group timers of every group; returns the time it judged them
+    /// at and the earliest deadline still pending then.
+    pub fn tick(&self) -> (Instant, Option<Instant>) {
         let env = self.env();
         let mut next: Option<Instant> = None;
         for (_, group) in self.all_groups() {
@@ -641,16 +641,19 @@ impl GroupCoordinator {
                 next = Some(next.map_or(d, |n| n.min(d)));
             }
         }
-        next
+        (env.now, next)
     }
 
-    /// How long the timer task may sleep after a tick that found `next` as the earliest
-    /// deadline: until that deadline, at most [`TIMER_TICK`]. A deadline already past
-    /// (its timer could not act, e.g. a failed write) is retried after [`TIMER_TICK`].
-    pub fn timer_wait(&self, next: Option<Instant>) -> Duration {
+    /// How long the timer task may sleep after a tick that judged the groups at
+    /// `judged_at` and found `next` as the earliest deadline: until that deadline, at most
+    /// [`TIMER_TICK`]. A deadline that passed while the tick ran (other groups' timers took
+    /// that long) is due at once; one already past when the tick judged it (its timer could
+    /// not act, e.g. a failed write) is retried after [`TIMER_TICK`].
+    pub fn timer_wait(&self, judged_at: Instant, next: Option<Instant>) -> Duration {
         let now = self.clock.now();
         match next {
             Some(d) if d > now => (d - now).min(TIMER_TICK),
+            Some(d) if d > judged_at => Duration::ZERO,
             _ => TIMER_TICK,
         }
     }
@@ -679,8 +682,8 @@ pub fn spawn_timers(coordinator: Arc<GroupCoordinator>) -> tokio::task::JoinHand
         let mut next_expiry = tokio::time::Instant::now() + check;
         let mut expiry: Option<tokio::task::JoinHandle<()>> = None;
         loop {
-            let next = coordinator.tick();
-            tokio::time::sleep(coordinator.timer_wait(next)).await;
+            let (judged_at, next) = coordinator.tick();
+            tokio::time::sleep(coordinator.timer_wait(judged_at, next)).await;
             let idle = expiry.as_ref().is_none_or(|h| h.is_finished());
             if idle && tokio::time::Instant::now() >= next_expiry {
                 next_expiry = tokio::time::Instant::now() + check;

@@ -641,7 +641,8 @@ fn a_session_expires_at_its_deadline_and_the_timer_wakes_for_it() {
     assert!(g.is(GroupState::Empty));
     assert_eq!(g.next_deadline(), None);
 
-    let wait = |d: Option<Instant>| b.groups.timer_wait(d);
+    let judged_long_ago = Instant::now() - Duration::from_secs(1);
+    let wait = |d: Option<Instant>| b.groups.timer_wait(judged_long_ago, d);
     let soon = Instant::now() + Duration::from_millis(30);
     let w = wait(Some(soon));
     assert!(
@@ -653,8 +654,16 @@ fn a_session_expires_at_its_deadline_and_the_timer_wakes_for_it() {
         Duration::from_millis(100)
     );
     assert_eq!(wait(None), Duration::from_millis(100));
+    // Passed while the tick ran (after it judged the groups): due at once. Already past
+    // when the tick judged it (its timer could not act): retried a tick later.
     assert_eq!(
         wait(Some(Instant::now() - Duration::from_millis(5))),
+        Duration::ZERO
+    );
+    let just_judged = Instant::now();
+    assert_eq!(
+        b.groups
+            .timer_wait(just_judged, Some(just_judged - Duration::from_millis(5))),
         Duration::from_millis(100)
     );
     b.shutdown();
