@@ -138,10 +138,7 @@ impl ColdSummary {
         if self.needs_open {
             return None;
         }
-        match &self.closed {
-            Some(c) => closed_offsets(dir, oldest, active, self.active_size, c),
-            None => clean_offsets(dir, oldest, active, self.active_size),
-        }
+        clean_offsets(dir, oldest, active, self.active_size, self.closed.as_ref())
     }
 
     /// Whether `PartitionLog::housekeeping` at `now_ms` could roll the active segment or
@@ -183,53 +180,41 @@ impl ColdSummary {
     }
 }
 
-/// What a valid marker, a valid checkpoint and the snapshot at the marker's log end
-/// say, if they agree with the files (the checks `open` makes before trusting a clean
-/// shutdown); `None` otherwise. Reads only: the marker stays in place.
-fn clean_offsets(dir: &Path, oldest: i64, active: i64, active_size: u64) -> Option<ColdOffsets> {
-    let marker = storage::read(dir.join(CLEAN_SHUTDOWN_MARKER)).ok()?;
-    let marker = CleanShutdown::decode(&marker)?;
-    if marker.active_base_offset != active || marker.active_log_size != active_size {
-        return None;
-    }
-    let cp = checkpoint::read_checkpoint(dir).ok()??;
-    let end = marker.log_end_offset;
-    let snapshot = storage::read(producer_state::snapshot_path(dir, end)).ok()?;
-    let state = ProducerStateManager::decode(&snapshot)?;
-    Some(ColdOffsets {
-        log_start_offset: cp.log_start_offset.max(oldest).min(end),
-        log_end_offset: end,
-        last_stable_offset: state.first_unstable_offset().map_or(end, |f| f.min(end)),
-    })
-}
-
-/// [`clean_offsets`] for a log its log directory's `clean-shutdown.logs` covers: the
-/// entry stands in for the marker and moves the checkpoint's log start offset forward
-/// (as `recovery::load` does); the snapshot is read only if the log had producer state.
-fn closed_offsets(
+/// What a valid marker (or `closed`, the log directory's entry standing in for it), a
+/// valid checkpoint and the snapshot at the marker's log end say, if they agree with the
+/// files (the checks `open` makes before trusting a clean shutdown); `None` otherwise.
+/// With an entry the checkpoint is taken as `recovery::load` takes it, and the snapshot
+/// is read only if the log had producer state. Reads only: the marker stays in place.
+fn clean_offsets(
     dir: &Path,
     oldest: i64,
     active: i64,
     active_size: u64,
-    closed: &ClosedLog,
+    closed: Option<&ClosedLog>,
 ) -> Option<ColdOffsets> {
-    let m = closed.shutdown;
-    if m.active_base_offset != active || m.active_log_size != active_size {
+    let on_disk = checkpoint::read_checkpoint(dir).ok().flatten();
+    let (marker, cp, no_producer_state) = match closed {
+        Some(c) => {
+            let (marker, cp) = c.as_marker_and_checkpoint(on_disk);
+            (marker, cp, c.no_producer_state)
+        }
+        None => {
+            let marker = storage::read(dir.join(CLEAN_SHUTDOWN_MARKER)).ok()?;
+            (CleanShutdown::decode(&marker)?, on_disk?, false)
+        }
+    };
+    if marker.active_base_offset != active || marker.active_log_size != active_size {
         return None;
     }
-    let end = m.log_end_offset;
-    let from_file = checkpoint::read_checkpoint(dir).ok().flatten();
-    let log_start = from_file.map_or(closed.log_start_offset, |c| {
-        c.log_start_offset.max(closed.log_start_offset)
-    });
-    let first_unstable = if closed.no_producer_state {
+    let end = marker.log_end_offset;
+    let first_unstable = if no_producer_state {
         None
     } else {
         let snapshot = storage::read(producer_state::snapshot_path(dir, end)).ok()?;
         ProducerStateManager::decode(&snapshot)?.first_unstable_offset()
     };
     Some(ColdOffsets {
-        log_start_offset: log_start.max(oldest).min(end),
+        log_start_offset: cp.log_start_offset.max(oldest).min(end),
         log_end_offset: end,
         last_stable_offset: first_unstable.map_or(end, |f| f.min(end)),
     })

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use uuid::Uuid;
 
-use crate::log::checkpoint::{self, CleanShutdown};
+use crate::log::checkpoint::{self, Checkpoint, CleanShutdown};
 use crate::log::storage::{self, OpenOptions};
 
 pub use crate::log::file_names::CLEAN_SHUTDOWN_TAKEN as TAKEN_FILE;
@@ -53,6 +53,26 @@ pub struct ClosedLog {
     pub shutdown: CleanShutdown,
     /// The producer state was empty at the log end (no snapshot written for it).
     pub no_producer_state: bool,
+}
+
+impl ClosedLog {
+    /// What the entry says in place of the partition's own files, given the checkpoint
+    /// the partition directory holds: the marker, and the checkpoint with the log start
+    /// offset moved forward to the entry's where that is larger (the file's is never
+    /// newer). The recovery point stays the file's (`i64::MIN` without one): the entry's
+    /// log end counts only when the marker's checks pass.
+    pub fn as_marker_and_checkpoint(
+        &self,
+        on_disk: Option<Checkpoint>,
+    ) -> (CleanShutdown, Checkpoint) {
+        let checkpoint = Checkpoint {
+            log_start_offset: on_disk.map_or(self.log_start_offset, |f| {
+                f.log_start_offset.max(self.log_start_offset)
+            }),
+            recovery_point: on_disk.map_or(i64::MIN, |f| f.recovery_point),
+        };
+        (self.shutdown, checkpoint)
+    }
 }
 
 /// A fresh generation for the next file: random, so a `clean-shutdown.taken` left from

@@ -2,8 +2,9 @@
 //! segments, decide which to trust, scan and repair the rest.
 //!
 //! Rules: after a clean shutdown (a valid marker, or the log directory's
-//! `clean-shutdown.logs` entry, matching the active segment) nothing is scanned. Otherwise a segment is trusted only when the next segment
-//! starts at or below the recovery point (so it was fsync'd whole); every other
+//! `clean-shutdown.logs` entry, matching the active segment) nothing is scanned.
+//! Otherwise a segment is trusted only when the next segment starts at or below the
+//! recovery point (so it was fsync'd whole); every other
 //! segment is scanned batch by batch, its indexes rebuilt, and the `.log` cut at
 //! the first torn or invalid batch, deleting every later segment. Valid batches
 //! before the first bad one are never dropped, and nothing is guessed. Stray
@@ -99,18 +100,10 @@ pub fn load(
     // Taken (removed) even when the log directory's entry is used instead: it is older.
     let file_marker = checkpoint::take_clean_shutdown(dir)?;
     let (marker, cp) = match closed {
-        // The entry's log start offset is the same as the checkpoint's or newer. Its log
-        // end was durable when it was written, but is trusted only through the marker
-        // checks below; the recovery point used otherwise is the file's.
-        Some(c) => (
-            Some(c.shutdown),
-            Some(Checkpoint {
-                log_start_offset: cp_on_disk.map_or(c.log_start_offset, |f| {
-                    f.log_start_offset.max(c.log_start_offset)
-                }),
-                recovery_point: cp_on_disk.map_or(i64::MIN, |f| f.recovery_point),
-            }),
-        ),
+        Some(c) => {
+            let (marker, cp) = c.as_marker_and_checkpoint(cp_on_disk);
+            (Some(marker), Some(cp))
+        }
         None => (file_marker, cp_on_disk),
     };
     let mut bases: Vec<i64> = logs.into_iter().collect();

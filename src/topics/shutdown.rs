@@ -77,11 +77,10 @@ impl TopicRegistry {
             batched = self.fs_sync.is_some(),
             "closing partition logs"
         );
-        let loaded: Vec<Arc<Partition>> = partitions.iter().map(|(_, p)| p.clone()).collect();
         let Some(fs_sync) = &self.fs_sync else {
             // Each opened log gets its own marker; a `clean-shutdown.logs` read at
             // start-up stays as it is: the entries of logs opened since are marked taken.
-            on_threads(&loaded, |p| {
+            on_threads(&partitions, |(_, p)| {
                 close_partition(p);
             });
             return;
@@ -91,7 +90,7 @@ impl TopicRegistry {
         // snapshots and each log directory's `clean-shutdown.logs` without fsyncs, and
         // one more syncfs. An entry is only made after the sync that made its log's data
         // durable succeeded.
-        let began: Vec<bool> = on_threads(&loaded, |p| match p.begin_batched_close() {
+        let began: Vec<bool> = on_threads(&partitions, |(_, p)| match p.begin_batched_close() {
             Ok(began) => began,
             Err(e) => {
                 log_close_failure(p, &e);
@@ -108,12 +107,13 @@ impl TopicRegistry {
             .filter(|(_, began)| **began)
             .map(|(p, _)| p)
             .collect();
-        let finishing: Vec<Arc<Partition>> = to_finish.iter().map(|(_, p)| p.clone()).collect();
-        let finished = on_threads(&finishing, |p| match p.finish_batched_close(generation) {
-            Ok(closed) => closed,
-            Err(e) => {
-                log_close_failure(p, &e);
-                None
+        let finished = on_threads(&to_finish, |(_, p)| {
+            match p.finish_batched_close(generation) {
+                Ok(closed) => closed,
+                Err(e) => {
+                    log_close_failure(p, &e);
+                    None
+                }
             }
         });
         let mut entries = carried;
@@ -158,20 +158,17 @@ fn write_closed_logs(generation: u64, by_dir: ClosedLogs) {
     }
 }
 
-/// `f` on every partition from up to `OPEN_CLOSE_THREADS` threads; results in order.
-fn on_threads<R: Send + Default>(
-    partitions: &[Arc<Partition>],
-    f: impl Fn(&Partition) -> R + Sync,
-) -> Vec<R> {
-    let results: Vec<Mutex<R>> = partitions.iter().map(|_| Mutex::default()).collect();
+/// `f` on every item from up to `OPEN_CLOSE_THREADS` threads; results in order.
+fn on_threads<T: Sync, R: Send + Default>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let results: Vec<Mutex<R>> = items.iter().map(|_| Mutex::default()).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = OPEN_CLOSE_THREADS.min(partitions.len());
+    let workers = OPEN_CLOSE_THREADS.min(items.len());
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(p) = partitions.get(i) else { break };
-                *results[i].lock() = f(p.as_ref());
+                let Some(item) = items.get(i) else { break };
+                *results[i].lock() = f(item);
             });
         }
     });
